@@ -1,0 +1,48 @@
+// A hearth-worker child process and the Unix socket to it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/worker_protocol.h"
+
+namespace hearth::daemon {
+
+class WorkerProcess {
+ public:
+  // Starts `binary serve --fd N [extra_args...]` with one end of a socketpair
+  // and waits for its hello. The child dies with the daemon (PDEATHSIG).
+  static StatusOr<std::unique_ptr<WorkerProcess>> Spawn(const std::string& binary,
+                                                        const std::vector<std::string>& extra_args);
+  ~WorkerProcess();  // Stops the worker if it still runs.
+  WorkerProcess(const WorkerProcess&) = delete;
+  WorkerProcess& operator=(const WorkerProcess&) = delete;
+
+  // Round trip: true when the worker answers.
+  Status Ping();
+
+  // Asks the worker to exit, then kills it if it has not after `grace_ms`.
+  // Reaps the child in both cases.
+  void Stop(int grace_ms = 2000);
+
+  pid_t pid() const { return pid_; }
+  const wire::WorkerHello& hello() const { return hello_; }
+
+ private:
+  WorkerProcess(pid_t pid, int fd) : pid_(pid), fd_(fd) {}
+
+  // Constant after construction.
+  pid_t pid_;
+  wire::WorkerHello hello_;
+
+  std::mutex mu_;  // One request/reply exchange on the socket at a time.
+  int fd_;         // GUARDED_BY(mu_)
+  bool reaped_ = false;  // GUARDED_BY(mu_)
+};
+
+}  // namespace hearth::daemon

@@ -1,0 +1,22 @@
+// The worker side of the daemon's socket: answers requests until told to stop
+// or until the daemon goes away.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+
+namespace hearth::worker {
+
+struct WorkerOptions {
+  int fd = -1;       // the worker's end of the daemon's socketpair
+  int threads = 0;   // 0: all cores
+};
+
+// Returns OK on a requested shutdown or when the daemon closes the socket.
+Status ServeDaemon(const WorkerOptions& options);
+
+// "cpu: 2 threads (avx512)" and the like.
+std::string DescribeDevice(int threads);
+
+}  // namespace hearth::worker

@@ -1,0 +1,58 @@
+// Helpers for integration tests that run Hearth's programs as real processes.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace hearth::testing {
+
+// Path of a built program (hearthd, hearth-worker, hearthctl).
+std::string BinaryPath(const std::string& name);
+
+// A free TCP port on 127.0.0.1 (bound and released; racy but fine on a test box).
+int FreePort();
+
+// A fresh temporary directory, removed by the caller.
+std::string TempDir();
+
+class ChildProcess {
+ public:
+  // Starts argv[0] with stdout+stderr sent to `log_path`.
+  ChildProcess(const std::vector<std::string>& argv, const std::string& log_path);
+  ~ChildProcess();  // SIGKILLs the child if it still runs.
+
+  pid_t pid() const { return pid_; }
+  void Signal(int sig);
+  // Exit status (as from waitpid) or nullopt if it did not exit in time.
+  std::optional<int> Wait(int timeout_ms);
+  std::string Log() const;
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  std::string log_path_;
+};
+
+// Runs a command to completion; returns its exit code and stdout.
+struct RunResult {
+  int exit_code = -1;
+  std::string out;
+};
+RunResult RunCommand(const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
+
+// GETs http://127.0.0.1:port/path; status 0 when unreachable.
+struct HttpResult {
+  int status = 0;
+  std::string body;
+};
+HttpResult HttpGet(int port, const std::string& path);
+
+// Polls until GET /healthz answers 200 or the timeout passes.
+bool WaitHealthy(int port, int timeout_ms);
+
+bool ProcessAlive(pid_t pid);
+
+}  // namespace hearth::testing
