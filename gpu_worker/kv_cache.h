@@ -1,0 +1,44 @@
+// The worker's paged KV cache: for every layer, K and V pools of fixed-size
+// blocks. Which sequence owns which block is the scheduler's business; the
+// cache only holds memory.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "common/status.h"
+#include "kernels/cpu/paged_attention.h"
+
+namespace hearth::worker {
+
+struct KvCacheOptions {
+  int32_t num_layers = 0;
+  int32_t num_kv_heads = 0;
+  int32_t head_dim = 0;
+  int32_t block_size = 16;  // tokens per block
+  int32_t num_blocks = 0;
+  kernels::KvDtype dtype = kernels::KvDtype::kF16;
+};
+
+class KvCache {
+ public:
+  static StatusOr<std::unique_ptr<KvCache>> Create(const KvCacheOptions& options);
+
+  const kernels::KvCacheLayer& layer(int i) const { return layers_[i]; }
+  int32_t block_size() const { return options_.block_size; }
+  int32_t num_blocks() const { return options_.num_blocks; }
+  uint64_t num_bytes() const { return num_bytes_; }
+
+  // Bytes one block takes across all layers, K and V.
+  static uint64_t BytesPerBlock(const KvCacheOptions& options);
+
+ private:
+  explicit KvCache(const KvCacheOptions& options) : options_(options) {}
+
+  KvCacheOptions options_;
+  std::vector<kernels::KvCacheLayer> layers_;  // [num_layers]
+  std::unique_ptr<uint8_t[]> memory_;          // all K and V pools
+  uint64_t num_bytes_ = 0;
+};
+
+}  // namespace hearth::worker
