@@ -1,0 +1,73 @@
+#include "gpu_worker/sampler_params.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace hearth {
+namespace {
+
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+struct BadCase {
+  std::function<void(SamplingParams&)> mutate;
+  std::string field;
+};
+
+TEST(SamplingParamsTest, DefaultsAreValidAndNotGreedy) {
+  SamplingParams p;
+  EXPECT_TRUE(p.Validate().ok());
+  EXPECT_FALSE(p.greedy());
+  p.temperature = 0;
+  EXPECT_TRUE(p.greedy());
+}
+
+TEST(SamplingParamsTest, AcceptsRangeEnds) {
+  SamplingParams p;
+  p.temperature = 2;
+  p.top_p = 1;
+  p.min_p = 1;
+  p.repetition_penalty = 10;
+  p.frequency_penalty = -2;
+  p.presence_penalty = 2;
+  p.num_logprobs = kMaxLogprobs;
+  p.top_k = 1000000;
+  EXPECT_TRUE(p.Validate().ok()) << p.Validate().ToString();
+}
+
+TEST(SamplingParamsTest, RejectsEachBadFieldByName) {
+  const std::vector<BadCase> cases = {
+      {[](SamplingParams& p) { p.temperature = -0.1f; }, "temperature"},
+      {[](SamplingParams& p) { p.temperature = 2.01f; }, "temperature"},
+      {[](SamplingParams& p) { p.temperature = kNaN; }, "temperature"},
+      {[](SamplingParams& p) { p.top_k = -1; }, "top_k"},
+      {[](SamplingParams& p) { p.top_p = 0; }, "top_p"},
+      {[](SamplingParams& p) { p.top_p = 1.5f; }, "top_p"},
+      {[](SamplingParams& p) { p.top_p = kNaN; }, "top_p"},
+      {[](SamplingParams& p) { p.min_p = -0.01f; }, "min_p"},
+      {[](SamplingParams& p) { p.min_p = 1.01f; }, "min_p"},
+      {[](SamplingParams& p) { p.min_p = kNaN; }, "min_p"},
+      {[](SamplingParams& p) { p.repetition_penalty = 0; }, "repetition_penalty"},
+      {[](SamplingParams& p) { p.repetition_penalty = 10.5f; }, "repetition_penalty"},
+      {[](SamplingParams& p) { p.repetition_penalty = kNaN; }, "repetition_penalty"},
+      {[](SamplingParams& p) { p.frequency_penalty = -2.5f; }, "frequency_penalty"},
+      {[](SamplingParams& p) { p.frequency_penalty = kNaN; }, "frequency_penalty"},
+      {[](SamplingParams& p) { p.presence_penalty = 2.5f; }, "presence_penalty"},
+      {[](SamplingParams& p) { p.presence_penalty = kNaN; }, "presence_penalty"},
+      {[](SamplingParams& p) { p.num_logprobs = -1; }, "num_logprobs"},
+      {[](SamplingParams& p) { p.num_logprobs = kMaxLogprobs + 1; }, "num_logprobs"},
+  };
+  for (const BadCase& c : cases) {
+    SamplingParams p;
+    c.mutate(p);
+    const Status s = p.Validate();
+    EXPECT_TRUE(s.IsInvalidArgument()) << c.field;
+    EXPECT_EQ(s.message().rfind(c.field + " must be", 0), 0u) << s.message();
+  }
+}
+
+}  // namespace
+}  // namespace hearth

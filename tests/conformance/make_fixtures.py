@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Makes the llama.cpp conformance fixtures for SmolLM2-135M-Instruct Q4_1.
+
+Runs llama.cpp (PyPI llama-cpp-python) on the model and writes, for each prompt:
+its token ids, the top-1 token and top-5 log-probabilities at every prompt
+position, and a 64-token greedy continuation (EOS included, no stopping).
+CI reads the JSON; it never needs llama.cpp.
+
+  python tests/conformance/make_fixtures.py MODEL.gguf > tests/conformance/smollm2_q4_1.json
+"""
+import json
+import sys
+
+import llama_cpp
+import numpy as np
+
+PROMPTS = [
+    "The capital of France is",
+    "Once upon a time, in a small village by the sea,",
+    "def fibonacci(n):\n    \"\"\"Return the n-th Fibonacci number.\"\"\"\n",
+    "Q: What is 17 times 23?\nA:",
+    "The three primary colors are",
+    "In 1969, astronauts first landed on",
+    "Here is a haiku about autumn leaves:\n",
+    "Water boils at a temperature of",
+    "The quick brown fox",
+    "Translate to French: 'Good morning, how are you?'\n",
+    "A list of fruits: apple, banana,",
+    "The largest planet in our solar system is",
+    "To make a cup of tea, first",
+    "import numpy as np\n\nx = np.arange(10)\n",
+    "The mitochondria is the",
+    "Photosynthesis converts sunlight into",
+    "<|im_start|>user\nWhat is the boiling point of water?<|im_end|>\n<|im_start|>assistant\n",
+    "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n"
+    "<|im_start|>user\nWrite a short poem about the moon.<|im_end|>\n<|im_start|>assistant\n",
+    "<|im_start|>user\nList three uses of a paperclip.<|im_end|>\n<|im_start|>assistant\n",
+    "SELECT name, age FROM users WHERE",
+]
+NUM_GENERATE = 64
+TOP_N = 5
+
+
+def log_softmax(row):
+    row = np.asarray(row, dtype=np.float64)
+    m = row.max()
+    return row - m - np.log(np.exp(row - m).sum())
+
+
+def main():
+    model_path = sys.argv[1]
+    llm = llama_cpp.Llama(model_path=model_path, n_ctx=1024, n_threads=2, n_batch=512,
+                          logits_all=True, verbose=False)
+    cases = []
+    for text in PROMPTS:
+        tokens = llm.tokenize(text.encode(), add_bos=True, special=True)
+        llm.reset()
+        llm.eval(tokens)
+        positions = []
+        for i in range(len(tokens)):
+            lp = log_softmax(llm.scores[i])
+            top = np.argsort(-lp, kind="stable")[:TOP_N]
+            positions.append({"top": [[int(t), round(float(lp[t]), 5)] for t in top]})
+        generated = []
+        last = llm.scores[len(tokens) - 1]
+        for _ in range(NUM_GENERATE):
+            tok = int(np.argmax(last))
+            generated.append(tok)
+            llm.eval([tok])
+            last = llm.scores[llm.n_tokens - 1]
+        cases.append({"prompt": text, "tokens": tokens, "positions": positions,
+                      "greedy": generated,
+                      "greedy_text": llm.detokenize(generated).decode("utf-8", "replace")})
+    json.dump({"model": "SmolLM2-135M-Instruct.Q4_1.gguf",
+               "reference": "llama.cpp via llama-cpp-python " + llama_cpp.__version__,
+               "cases": cases}, sys.stdout, indent=1, ensure_ascii=False)
+
+
+if __name__ == "__main__":
+    main()
