@@ -1,0 +1,30 @@
+// Writes random-weight Llama-family models of any shape, for tests and speed work.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+#include "model/ggml_type.h"
+
+namespace hearth::tools {
+
+struct RandomModelOptions {
+  uint32_t layers = 2;
+  uint32_t hidden = 64;
+  uint32_t heads = 4;
+  uint32_t kv_heads = 2;
+  uint32_t ffn = 128;
+  uint32_t vocab = 0;  // 0: the tokenizer's size (source file, or the 259-token byte vocab)
+  uint32_t ctx = 256;
+  uint64_t seed = 0;
+  bool tied = false;  // share token_embd as the output projection
+  model::GgmlType type = model::GgmlType::F32;  // matrices; norms are always f32
+  std::string format = "gguf";    // "gguf" (a file) or "safetensors" (a directory)
+  std::string out;                // file (gguf) or directory (safetensors)
+  std::string tokenizer_from;     // GGUF to copy tokenizer.* metadata from, or a tokenizer.json
+};
+
+Status WriteRandomModel(const RandomModelOptions& options);
+
+}  // namespace hearth::tools
