@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""Makes the llama.cpp conformance fixtures for SmolLM2-135M-Instruct Q4_1.
+"""Makes the llama.cpp conformance fixtures for SmolLM2-135M-Instruct (Q4_1, and
+its F16 export made by `hearth-export MODEL --format gguf --dtype f16`).
 
 Runs llama.cpp (PyPI llama-cpp-python) on the model and writes, for each prompt:
 its token ids, the top-1 token and top-5 log-probabilities at every prompt
 position, and a 64-token greedy continuation (EOS included, no stopping).
 CI reads the JSON; it never needs llama.cpp.
 
-  python tests/conformance/make_fixtures.py MODEL.gguf > tests/conformance/smollm2_q4_1.json
+  python tests/conformance/make_fixtures.py SmolLM2-135M-Instruct.Q4_1.gguf > tests/conformance/smollm2_q4_1.json
+  python tests/conformance/make_fixtures.py SmolLM2-135M-Instruct.F16.gguf > tests/conformance/smollm2_f16.json
 """
 import json
 import sys
@@ -71,7 +73,7 @@ def main():
         cases.append({"prompt": text, "tokens": tokens, "positions": positions,
                       "greedy": generated,
                       "greedy_text": llm.detokenize(generated).decode("utf-8", "replace")})
-    json.dump({"model": "SmolLM2-135M-Instruct.Q4_1.gguf",
+    json.dump({"model": model_path.rsplit("/", 1)[-1],
                "reference": "llama.cpp via llama-cpp-python " + llama_cpp.__version__,
                "cases": cases}, sys.stdout, indent=1, ensure_ascii=False)
 
