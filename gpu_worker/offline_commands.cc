@@ -5,6 +5,7 @@
 
 #include "gpu_worker/generator.h"
 #include "gpu_worker/loaded_model.h"
+#include "model/chat_template.h"
 
 namespace hearth::worker {
 namespace {
@@ -21,7 +22,14 @@ int RunGenerate(const GenerateCommand& cmd) {
   if (!model.ok()) return Fail(model.status());
   std::string text = cmd.prompt;
   if (cmd.chat) {
-    return Fail(Status::Unimplemented("--chat: CHAT_TEMPLATE_PENDING"));
+    const model::Tokenizer& tok = *(*model)->tokenizer;
+    const std::string eos = tok.eos_id() >= 0 ? tok.token_text(tok.eos_id()) : "";
+    auto tmpl = model::ChatTemplate::FromJinja(tok.chat_template(), eos);
+    if (!tmpl.ok()) return Fail(tmpl.status());
+    const std::vector<model::ChatMessage> messages = {{"user", cmd.prompt}};
+    auto rendered = tmpl->Render(messages, /*add_generation_prompt=*/true);
+    if (!rendered.ok()) return Fail(rendered.status());
+    text = *rendered;
   }
   const model::Tokenizer& tok = *(*model)->tokenizer;
   std::vector<int32_t> prompt = tok.Encode(text, /*add_special=*/true, /*parse_special=*/cmd.chat);
