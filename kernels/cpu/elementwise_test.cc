@@ -1,0 +1,60 @@
+#include "kernels/cpu/elementwise.h"
+
+#include <cmath>
+
+#include "gtest/gtest.h"
+#include "kernels/cpu/test_util.h"
+
+namespace hearth::kernels {
+namespace {
+
+using testing::Near;
+using testing::RandomFloats;
+
+TEST(SiluMul, MatchesReference) {
+  for (int64_t n : {1, 19, 111, 257}) {
+    std::vector<float> g = RandomFloats(n, 1, 4.0f), u = RandomFloats(n, 2);
+    std::vector<float> out(n);
+    SiluMul(g.data(), u.data(), n, out.data());
+    for (int64_t i = 0; i < n; ++i) {
+      const double want = g[i] / (1.0 + std::exp(-static_cast<double>(g[i]))) * u[i];
+      ASSERT_TRUE(Near(out[i], want, 1e-6, 1e-5)) << i;
+    }
+    SiluMul(g.data(), u.data(), n, g.data());  // in place
+    EXPECT_EQ(g, out);
+  }
+}
+
+TEST(Add, Elementwise) {
+  std::vector<float> a = RandomFloats(111, 1), b = RandomFloats(111, 2), out(111);
+  Add(a.data(), b.data(), 111, out.data());
+  for (int i = 0; i < 111; ++i) EXPECT_EQ(out[i], a[i] + b[i]);
+}
+
+TEST(Softmax, RowsSumToOneAndMatch) {
+  const int64_t rows = 19, d = 257;
+  std::vector<float> x = RandomFloats(rows * d, 3, 10.0f), y = x;
+  Softmax(y.data(), rows, d);
+  for (int64_t r = 0; r < rows; ++r) {
+    double max = -1e30, sum = 0;
+    for (int64_t i = 0; i < d; ++i) max = std::max<double>(max, x[r * d + i]);
+    for (int64_t i = 0; i < d; ++i) sum += std::exp(x[r * d + i] - max);
+    for (int64_t i = 0; i < d; ++i) {
+      ASSERT_TRUE(Near(y[r * d + i], std::exp(x[r * d + i] - max) / sum, 1e-7, 1e-5));
+    }
+  }
+  std::vector<float> big = {1000.0f, 1000.0f};  // no overflow
+  Softmax(big.data(), 1, 2);
+  EXPECT_FLOAT_EQ(big[0], 0.5f);
+}
+
+TEST(Argmax, FirstLargest) {
+  std::vector<float> x = {1, 5, -2, 5, 3};
+  EXPECT_EQ(Argmax(x.data(), 5), 1);
+  EXPECT_EQ(Argmax(x.data(), 1), 0);
+  std::vector<float> nan = {NAN, 2, 7, 1};
+  EXPECT_EQ(Argmax(nan.data(), 4), 2);
+}
+
+}  // namespace
+}  // namespace hearth::kernels

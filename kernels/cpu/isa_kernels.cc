@@ -1,0 +1,118 @@
+// The scalar kernel table and the per-ISA dispatch.
+#include "kernels/cpu/isa_kernels.h"
+
+#include <cmath>
+
+#include "kernels/cpu/fp16.h"
+#include "kernels/cpu/quant.h"
+
+namespace hearth::kernels::internal {
+
+DequantFn ScalarDequant(WeightType type);  // quant.cc
+
+namespace {
+
+template <WeightType kType>
+void ScalarDotTile(int64_t k, const uint8_t* w, size_t w_stride, int64_t num_w, const uint8_t* x,
+                   size_t x_stride, int num_x, float* y, size_t y_stride) {
+  for (int64_t j = 0; j < num_w; ++j) {
+    for (int r = 0; r < num_x; ++r) {
+      y[r * y_stride + j] = VecDotRef(kType, k, w + j * w_stride, x + r * x_stride);
+    }
+  }
+}
+
+DotTileFn ScalarDotTileFor(WeightType type) {
+  switch (type) {
+    case WeightType::kF32: return ScalarDotTile<WeightType::kF32>;
+    case WeightType::kF16: return ScalarDotTile<WeightType::kF16>;
+    case WeightType::kBF16: return ScalarDotTile<WeightType::kBF16>;
+    case WeightType::kQ4_0: return ScalarDotTile<WeightType::kQ4_0>;
+    case WeightType::kQ4_1: return ScalarDotTile<WeightType::kQ4_1>;
+    case WeightType::kQ8_0: return ScalarDotTile<WeightType::kQ8_0>;
+    case WeightType::kQ4_K: return ScalarDotTile<WeightType::kQ4_K>;
+    case WeightType::kQ6_K: return ScalarDotTile<WeightType::kQ6_K>;
+  }
+  CHECK(false) << "unknown weight type " << static_cast<uint32_t>(type);
+  return nullptr;
+}
+
+float ScalarDotF32(const float* a, const float* b, int64_t n) {
+  float s = 0.0f;
+  for (int64_t i = 0; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+float ScalarDotF32F16(const float* a, const uint16_t* b, int64_t n) {
+  float s = 0.0f;
+  for (int64_t i = 0; i < n; ++i) s += a[i] * F16ToF32(b[i]);
+  return s;
+}
+
+void ScalarAxpyF32(float a, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void ScalarAxpyF16(float a, const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * F16ToF32(x[i]);
+}
+
+void ScalarScoresT(const float* q, const float* kt, int64_t n, float* out) {
+  for (int j = 0; j < kKeyTileT; ++j) out[j] = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    for (int j = 0; j < kKeyTileT; ++j) out[j] += q[i] * kt[i * kKeyTileT + j];
+  }
+}
+
+void ScalarAxpyRows(const float* coef, const float* rows, int64_t num_rows, int64_t n, float* y) {
+  for (int64_t j = 0; j < num_rows; ++j) ScalarAxpyF32(coef[j], rows + j * n, y, n);
+}
+
+float ScalarExpSum(float* s, int64_t n, float max) {
+  float sum = 0.0f;
+  for (int64_t j = 0; j < n; ++j) {
+    s[j] = std::exp(s[j] - max);
+    sum += s[j];
+  }
+  return sum;
+}
+
+}  // namespace
+
+const IsaKernels& ScalarKernels() {
+  static const IsaKernels k = {
+      .dot_tile = ScalarDotTileFor,
+      .dequant = ScalarDequant,
+      .quant_q8_1 = QuantizeRowQ8_1Ref,
+      .quant_q8_k = QuantizeRowQ8_KRef,
+      .dot_f32 = ScalarDotF32,
+      .dot_f32_f16 = ScalarDotF32F16,
+      .axpy_f32 = ScalarAxpyF32,
+      .axpy_f16 = ScalarAxpyF16,
+      .scores_t = ScalarScoresT,
+      .axpy_rows_f32 = ScalarAxpyRows,
+      .exp_sum = ScalarExpSum,
+  };
+  return k;
+}
+
+const IsaKernels& Kernels(Isa isa) {
+  switch (isa) {
+    case Isa::kAvx512: return Avx512Kernels();
+    case Isa::kAvx2: return Avx2Kernels();
+    case Isa::kScalar: break;
+  }
+  return ScalarKernels();
+}
+
+DotTileFn DotTileFor(Isa isa, WeightType type) {
+  DotTileFn fn = Kernels(isa).dot_tile(type);
+  return fn != nullptr ? fn : ScalarDotTileFor(type);
+}
+
+DequantFn DequantFor(Isa isa, WeightType type) {
+  DequantFn fn = Kernels(isa).dequant(type);
+  return fn != nullptr ? fn : ScalarDequant(type);
+}
+
+}  // namespace hearth::kernels::internal

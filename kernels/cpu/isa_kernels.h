@@ -1,0 +1,66 @@
+// Internal: the per-ISA kernel entry points and the dispatch that picks them.
+// Each ISA lives in its own .cc compiled with that ISA's flags; the rest of
+// the library calls only through Kernels(ActiveIsa()).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/cpu/cpu_isa.h"
+#include "kernels/cpu/weight_type.h"
+
+namespace hearth::kernels::internal {
+
+// y[r * y_stride + j] = dot(w + j*w_stride, x + r*x_stride) for j < num_w and
+// r < num_x (num_x 1..4). Each weight row has k elements; each x row is in
+// ActTypeFor(type) format. Every output is computed with the same operations
+// in the same order whatever num_w, num_x and the neighbours are, which is
+// what makes matmul batch-invariant.
+using DotTileFn = void (*)(int64_t k, const uint8_t* w, size_t w_stride, int64_t num_w,
+                           const uint8_t* x, size_t x_stride, int num_x, float* y,
+                           size_t y_stride);
+using DequantFn = void (*)(const uint8_t* src, float* dst, int64_t n);
+using QuantQ8_1Fn = void (*)(const float* x, BlockQ8_1x2* y, int64_t n);
+using QuantQ8_KFn = void (*)(const float* x, BlockQ8_K* y, int64_t n);
+// Fixed-order f32 helpers for attention.
+using DotF32Fn = float (*)(const float* a, const float* b, int64_t n);
+using DotF32F16Fn = float (*)(const float* a, const uint16_t* b, int64_t n);
+using AxpyF32Fn = void (*)(float a, const float* x, float* y, int64_t n);      // y += a*x
+using AxpyF16Fn = void (*)(float a, const uint16_t* x, float* y, int64_t n);  // y += a*x
+// Attention scores against a transposed key tile of kKeyTileT keys:
+// out[j] = sum over i of q[i] * kt[i * kKeyTileT + j], in a fixed order.
+inline constexpr int kKeyTileT = 32;
+using ScoresTFn = void (*)(const float* q /* [n] */, const float* kt /* [n, kKeyTileT] */, int64_t n,
+                           float* out /* [kKeyTileT] */);
+// y += coef[j] * rows[j] for j = 0, 1, ... num_rows-1 in that order (as axpy_f32).
+using AxpyRowsFn = void (*)(const float* coef, const float* rows, int64_t num_rows, int64_t n, float* y);
+// s[j] = exp(s[j] - max) for j < n; returns their sum (fixed order for a given n).
+using ExpSumFn = float (*)(float* s, int64_t n, float max);
+
+struct IsaKernels {
+  DotTileFn (*dot_tile)(WeightType type);  // nullptr result: use the scalar one
+  DequantFn (*dequant)(WeightType type);   // nullptr result: use the scalar one
+  QuantQ8_1Fn quant_q8_1;
+  QuantQ8_KFn quant_q8_k;
+  DotF32Fn dot_f32;
+  DotF32F16Fn dot_f32_f16;
+  AxpyF32Fn axpy_f32;
+  AxpyF16Fn axpy_f16;
+  ScoresTFn scores_t;
+  AxpyRowsFn axpy_rows_f32;
+  ExpSumFn exp_sum;
+};
+
+const IsaKernels& ScalarKernels();
+const IsaKernels& Avx2Kernels();
+const IsaKernels& Avx512Kernels();
+const IsaKernels& Kernels(Isa isa);
+
+// Resolved for one weight type at one level (falls back to scalar).
+DotTileFn DotTileFor(Isa isa, WeightType type);
+DequantFn DequantFor(Isa isa, WeightType type);
+
+// Scalar references, shared with the SIMD files for the types they leave out.
+float VecDotRef(WeightType type, int64_t k, const uint8_t* w, const uint8_t* x);
+
+}  // namespace hearth::kernels::internal

@@ -1,0 +1,22 @@
+// y[n, m] = x[n, k] . W[m, k]^T over a weight matrix of any WeightType.
+//
+// Batch invariance: y[i, j] is one dot product of x row i and W row j computed
+// in a fixed order, so it is bit-identical whatever n is, whatever other rows
+// x holds, and however the work is split among threads (at a fixed ISA level).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "common/status.h"
+#include "kernels/cpu/thread_pool.h"
+#include "kernels/cpu/weight_type.h"
+
+namespace hearth::kernels {
+
+// W is WeightView (weight_type.h) with rows = m, cols = k.
+// x: [n, k] f32, y: [n, m] f32 (must not alias x). Quantizes x once into the
+// pool's shared scratch, then tiles W rows x x rows over the pool's threads.
+Status MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+
+}  // namespace hearth::kernels

@@ -1,0 +1,32 @@
+// Quantize and dequantize rows: every weight type to f32, f32 activations to
+// the 8-bit formats the dot products consume, and f32 to a few weight formats
+// (for tests and tools). `...Ref` functions are the scalar references; the
+// others run at ActiveIsa().
+#pragma once
+
+#include <cstdint>
+
+#include "common/status.h"
+#include "kernels/cpu/weight_type.h"
+
+namespace hearth::kernels {
+
+// dst[n] = values of the `n` elements at src (n a multiple of the block size).
+void DequantizeRow(WeightType type, const uint8_t* src, float* dst, int64_t n);
+void DequantizeRowRef(WeightType type, const uint8_t* src, float* dst, int64_t n);
+
+// Activations: x[n] -> ceil(n/64) BlockQ8_1x2 (n % 32 == 0), per block
+// d = max|x|/127, qs rounded to nearest, s = d * sum(qs).
+void QuantizeRowQ8_1(const float* x, BlockQ8_1x2* y, int64_t n);
+void QuantizeRowQ8_1Ref(const float* x, BlockQ8_1x2* y, int64_t n);
+// Activations: x[n] -> n/256 BlockQ8_K (n % 256 == 0).
+void QuantizeRowQ8_K(const float* x, BlockQ8_K* y, int64_t n);
+void QuantizeRowQ8_KRef(const float* x, BlockQ8_K* y, int64_t n);
+// x[n] -> the activation format `act` at dst (ActRowBytes(act, n) bytes; f32 is copied).
+void QuantizeActivationRow(ActType act, const float* x, uint8_t* dst, int64_t n);
+
+// Weights: x[n] -> one row of `type` at dst (RowBytes(type, n) bytes).
+// Supports F32, F16, BF16, Q8_0, Q4_0 and Q4_1; Unimplemented for K-quants.
+Status QuantizeWeightRow(WeightType type, const float* x, uint8_t* dst, int64_t n);
+
+}  // namespace hearth::kernels
