@@ -1,6 +1,7 @@
-// Conformance against llama.cpp on SmolLM2-135M-Instruct Q4_1: the same
-// tokens, the same top-1 token at every prompt position, and the same greedy
-// continuations. The fixtures come from tests/conformance/make_fixtures.py.
+// Conformance against llama.cpp on SmolLM2-135M-Instruct Q4_1 and on its F16
+// export: the same tokens, the same top-1 token at every prompt position, and
+// the same greedy continuations. The fixtures come from
+// tests/conformance/make_fixtures.py.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
@@ -12,6 +13,7 @@
 #include "gpu_worker/generator.h"
 #include "kernels/cpu/elementwise.h"
 #include "tests/model_path.h"
+#include "tools/gguf_convert.h"
 
 namespace hearth::testing {
 namespace {
@@ -23,8 +25,8 @@ struct Case {
   std::vector<int32_t> greedy;
 };
 
-std::vector<Case> LoadCases() {
-  std::ifstream in(SourcePath("tests/conformance/smollm2_q4_1.json"));
+std::vector<Case> LoadCases(const std::string& fixture) {
+  std::ifstream in(SourcePath("tests/conformance/" + fixture));
   std::stringstream ss;
   ss << in.rdbuf();
   rapidjson::Document d;
@@ -54,47 +56,103 @@ double LogProb(const float* logits, int64_t vocab, int32_t token) {
   return logits[token] - mx - std::log(sum);
 }
 
-class ConformanceTest : public ::testing::Test {
+// Greedy continuation of `prompt` for `n` tokens, with no stopping.
+std::vector<int32_t> Greedy(const worker::LoadedModel& model, kernels::ThreadPool& pool,
+                            const std::vector<int32_t>& prompt, size_t n) {
+  const int64_t vocab = model.weights->config.vocab_size;
+  worker::Generator gen(model, pool, 1024);
+  EXPECT_TRUE(gen.Init().ok());
+  std::vector<float> logits(vocab);
+  std::vector<int32_t> block_table(gen.cache().num_blocks());
+  for (size_t i = 0; i < block_table.size(); ++i) block_table[i] = static_cast<int32_t>(i);
+  worker::Batch prefill;
+  prefill.seqs.push_back({0, prompt, block_table, true});
+  EXPECT_TRUE(gen.runner().Forward(prefill, logits.data()).ok());
+  std::vector<int32_t> out;
+  int64_t pos = static_cast<int64_t>(prompt.size());
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(static_cast<int32_t>(kernels::Argmax(logits.data(), vocab)));
+    worker::Batch step;
+    step.seqs.push_back({pos++, std::span<const int32_t>(&out.back(), 1), block_table, true});
+    EXPECT_TRUE(gen.runner().Forward(step, logits.data()).ok());
+  }
+  return out;
+}
+
+size_t FirstDifference(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+  size_t i = 0;
+  while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+  return i;
+}
+
+// The F16 export of the default model, made once per run.
+std::string F16ModelPath() {
+  static std::string path = [] {
+    tools::ConvertOptions o;
+    o.in_path = DefaultModelPath();
+    o.out_path = "/tmp/hearth-conformance-smollm2-f16.gguf";
+    o.type = model::GgmlType::F16;
+    Status st = tools::ConvertGguf(o);
+    return st.ok() ? o.out_path : std::string();
+  }();
+  return path;
+}
+
+class ConformanceTest : public ::testing::TestWithParam<std::string> {
  protected:
   static void SetUpTestSuite() {
     if (!DefaultModelPresent()) return;
     auto m = worker::LoadedModel::Load(DefaultModelPath());
     ASSERT_TRUE(m.ok()) << m.status().ToString();
     model_ = std::move(m).value().release();
+    auto f16 = worker::LoadedModel::Load(F16ModelPath());
+    ASSERT_TRUE(f16.ok()) << f16.status().ToString();
+    f16_model_ = std::move(f16).value().release();
     pool_ = new kernels::ThreadPool(0);
-    cases_ = new std::vector<Case>(LoadCases());
+    cases_ = new std::vector<Case>(LoadCases("smollm2_q4_1.json"));
+    f16_cases_ = new std::vector<Case>(LoadCases("smollm2_f16.json"));
   }
   static void TearDownTestSuite() {
     delete cases_;
+    delete f16_cases_;
     delete pool_;
     delete model_;
+    delete f16_model_;
   }
   void SetUp() override {
     if (model_ == nullptr) GTEST_SKIP() << "default model not found at " << DefaultModelPath();
     ASSERT_EQ(cases_->size(), 20u) << "fixtures missing or unreadable";
+    ASSERT_EQ(f16_cases_->size(), 20u) << "fixtures missing or unreadable";
   }
+  // The model and fixtures this instance checks: "q4_1" or "f16".
+  const worker::LoadedModel& model() const { return GetParam() == "f16" ? *f16_model_ : *model_; }
+  const std::vector<Case>& cases() const { return GetParam() == "f16" ? *f16_cases_ : *cases_; }
 
   static worker::LoadedModel* model_;
+  static worker::LoadedModel* f16_model_;
   static kernels::ThreadPool* pool_;
   static std::vector<Case>* cases_;
+  static std::vector<Case>* f16_cases_;
 };
 
 worker::LoadedModel* ConformanceTest::model_ = nullptr;
+worker::LoadedModel* ConformanceTest::f16_model_ = nullptr;
 kernels::ThreadPool* ConformanceTest::pool_ = nullptr;
 std::vector<Case>* ConformanceTest::cases_ = nullptr;
+std::vector<Case>* ConformanceTest::f16_cases_ = nullptr;
 
-TEST_F(ConformanceTest, SameTokensAsLlamaCpp) {
-  for (const Case& c : *cases_) {
-    EXPECT_EQ(model_->tokenizer->Encode(c.prompt, true, true), c.tokens) << c.prompt;
+TEST_P(ConformanceTest, SameTokensAsLlamaCpp) {
+  for (const Case& c : cases()) {
+    EXPECT_EQ(model().tokenizer->Encode(c.prompt, true, true), c.tokens) << c.prompt;
   }
 }
 
-TEST_F(ConformanceTest, SameTop1AtEveryPromptPosition) {
-  const int64_t vocab = model_->weights->config.vocab_size;
+TEST_P(ConformanceTest, SameTop1AtEveryPromptPosition) {
+  const int64_t vocab = model().weights->config.vocab_size;
   double max_diff = 0;
   int positions = 0, mismatches = 0;
-  for (const Case& c : *cases_) {
-    worker::Generator gen(*model_, *pool_, 1024);
+  for (const Case& c : cases()) {
+    worker::Generator gen(model(), *pool_, 1024);
     ASSERT_TRUE(gen.Init().ok());
     std::vector<float> logits;
     ASSERT_TRUE(gen.PromptLogits(c.tokens, &logits).ok());
@@ -111,42 +169,49 @@ TEST_F(ConformanceTest, SameTop1AtEveryPromptPosition) {
       for (const auto& [tok, lp] : c.top[i]) max_diff = std::max(max_diff, std::fabs(LogProb(row, vocab, tok) - lp));
     }
   }
-  std::printf("conformance: %d prompt positions, %d top-1 mismatches, largest |logprob diff| on llama.cpp's top-5: %.4f\n",
-              positions, mismatches, max_diff);
+  std::printf("conformance %s: %d prompt positions, %d top-1 mismatches, largest |logprob diff| on llama.cpp's top-5: %.4f\n",
+              GetParam().c_str(), positions, mismatches, max_diff);
 }
 
-TEST_F(ConformanceTest, GreedyContinuationsMatchLlamaCpp) {
-  const int64_t vocab = model_->weights->config.vocab_size;
+TEST_P(ConformanceTest, GreedyContinuationsMatchLlamaCpp) {
   int identical = 0;
   std::string report;
-  for (const Case& c : *cases_) {
-    worker::Generator gen(*model_, *pool_, 1024);
-    ASSERT_TRUE(gen.Init().ok());
-    std::vector<float> logits(vocab);
-    std::vector<int32_t> block_table(gen.cache().num_blocks());
-    for (size_t i = 0; i < block_table.size(); ++i) block_table[i] = static_cast<int32_t>(i);
-    worker::Batch prefill;
-    prefill.seqs.push_back({0, c.tokens, block_table, true});
-    ASSERT_TRUE(gen.runner().Forward(prefill, logits.data()).ok());
-    std::vector<int32_t> out;
-    int64_t pos = static_cast<int64_t>(c.tokens.size());
-    for (size_t i = 0; i < c.greedy.size(); ++i) {
-      out.push_back(static_cast<int32_t>(kernels::Argmax(logits.data(), vocab)));
-      worker::Batch step;
-      step.seqs.push_back({pos++, std::span<const int32_t>(&out.back(), 1), block_table, true});
-      ASSERT_TRUE(gen.runner().Forward(step, logits.data()).ok());
-    }
-    size_t first_diff = 0;
-    while (first_diff < out.size() && out[first_diff] == c.greedy[first_diff]) ++first_diff;
+  for (const Case& c : cases()) {
+    std::vector<int32_t> out = Greedy(model(), *pool_, c.tokens, c.greedy.size());
+    size_t first_diff = FirstDifference(out, c.greedy);
     if (first_diff == out.size()) {
       ++identical;
     } else {
       report += "  differs at token " + std::to_string(first_diff) + ": '" + c.prompt.substr(0, 40) + "'\n";
     }
   }
-  std::printf("conformance: %d of %zu greedy 64-token continuations identical to llama.cpp\n%s", identical,
-              cases_->size(), report.c_str());
-  EXPECT_GE(identical, 18) << report;
+  std::printf("conformance %s: %d of %zu greedy 64-token continuations identical to llama.cpp\n%s",
+              GetParam().c_str(), identical, cases().size(), report.c_str());
+  EXPECT_GE(identical, 18);
+}
+
+INSTANTIATE_TEST_SUITE_P(SmolLM2, ConformanceTest, ::testing::Values("q4_1", "f16"));
+
+// How far Q4_1 quantization moves greedy text from the F16 export's, in
+// Hearth; llama.cpp's own drift is in the fixtures. Reported, not asserted
+// beyond sanity: quantization changes text.
+TEST(QuantizationDriftTest, ReportsF16VersusQ4_1) {
+  if (!DefaultModelPresent()) GTEST_SKIP() << "default model not present";
+  auto q4 = worker::LoadedModel::Load(DefaultModelPath());
+  auto f16 = worker::LoadedModel::Load(F16ModelPath());
+  ASSERT_TRUE(q4.ok() && f16.ok());
+  kernels::ThreadPool pool(0);
+  std::string firsts;
+  size_t total = 0;
+  std::vector<Case> cases = LoadCases("smollm2_q4_1.json");
+  for (const Case& c : cases) {
+    size_t d = FirstDifference(Greedy(**q4, pool, c.tokens, 64), Greedy(**f16, pool, c.tokens, 64));
+    firsts += " " + std::to_string(d);
+    total += d;
+  }
+  std::printf("drift: first differing greedy token, Q4_1 vs F16 export, per prompt:%s (mean %.1f of 64)\n",
+              firsts.c_str(), cases.empty() ? 0.0 : double(total) / cases.size());
+  EXPECT_GT(total, 0u) << "the F16 export disagrees with Q4_1 from the first token of every prompt: it is broken";
 }
 
 }  // namespace
