@@ -1,0 +1,157 @@
+// Continuous batching with chunked prefill (Sarathi-Serve's stall-free batching) over paged KV
+// blocks with automatic prefix caching and preemption by recomputation.
+//
+// Design. Every sequence has num_computed_tokens catching up to num_tokens() (prompt + generated)
+// under a per-step token budget; there is no separate prefill phase. Each Schedule() fills one
+// step, most important first (priority, then arrival):
+//   1. every running decode (1 token each), so a long prompt never stalls generation;
+//   2. the next chunk of every running sequence still catching up;
+//   3. waiting (new or preempted) requests, skipping the tokens the prefix cache already holds.
+// Blocks are allocated for exactly the tokens scheduled. When they run out, the least important
+// running sequence not yet scheduled this step is preempted (blocks freed, but left in the prefix
+// cache, so its recomputation is often a cache hit). Where the only candidates are more important,
+// a decode preempts itself, and a prefill shrinks its chunk to the blocks left or waits a step
+// holding what it has (the decodes ahead of it free blocks or preempt themselves). A step that preempted
+// admits nothing, so a preempted sequence cannot bounce straight back. Admission itself never
+// preempts: a more important waiting request waits for blocks to free up. A request that cannot fit
+// in the whole pool fails with a Status instead of looping. Full computed blocks are registered in
+// the prefix cache in OnStepDone(), after their KV exists, so no batch reads a block that the
+// same batch is writing.
+//
+// Pure logic: no I/O, no threads, time only from the injected Clock. Not thread-safe: one owner
+// calls Schedule() and OnStepDone() alternately.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include "common/status.h"
+#include "scheduler/block_pool.h"
+#include "scheduler/clock.h"
+#include "scheduler/sequence.h"
+
+namespace hearth::scheduler {
+
+struct SchedulerConfig {
+  int32_t token_budget = 512;   // tokens per step, all sequences together
+  int32_t max_num_seqs = 128;   // running sequences (and so sequences per step)
+  int32_t block_size = 16;      // tokens per KV block
+  bool chunked_prefill = true;  // false: a prompt runs whole in one step or waits (baseline)
+};
+
+// InvalidArgument unless every field is positive. Stall-free decoding also wants
+// token_budget >= max_num_seqs, which is not enforced.
+Status ValidateSchedulerConfig(const SchedulerConfig& config);
+
+// One sequence's share of a step.
+struct ScheduledSequence {
+  RequestId id = 0;
+  int32_t start_pos = 0;             // num_computed_tokens before this step
+  int32_t num_tokens = 0;            // tokens to run this step
+  std::vector<int32_t> token_ids;    // [num_tokens] ids at positions [start_pos, start_pos + n)
+  std::vector<int32_t> block_table;  // [ceil((start_pos + num_tokens) / block_size)]
+  bool want_logits = false;          // this step reaches the last known token: sample one
+  int32_t num_cached_tokens = 0;     // on admission: tokens served by the prefix cache; else 0
+};
+
+enum class FinishReason { kEos, kMaxTokens, kStop, kError };
+
+struct FinishedRequest {
+  RequestId id = 0;
+  Status status;  // not OK when the scheduler could not serve it
+  FinishReason reason = FinishReason::kEos;
+  std::vector<int32_t> generated;  // all generated tokens, replayed ones included
+  int32_t num_prompt_tokens = 0;
+  int32_t num_preemptions = 0;
+  RequestTimings timings;
+};
+
+// A step, as plain data.
+struct SchedulerOutput {
+  int64_t step = 0;                     // counts Schedule() calls from 1
+  std::vector<ScheduledSequence> seqs;  // most important first
+  int32_t num_batched_tokens = 0;       // sum of seqs[i].num_tokens
+  std::vector<RequestId> preempted;     // sent back to the waiting queue this step
+  std::vector<FinishedRequest> failed;  // given up this step (status says why)
+};
+
+// What the executor sampled: one token for each scheduled sequence with want_logits.
+struct SampledToken {
+  RequestId id = 0;
+  int32_t token = 0;
+  bool stop = false;  // the caller decided to stop (e.g. a stop string matched)
+};
+
+struct StepResult {
+  std::vector<SampledToken> sampled;
+};
+
+class BatchScheduler {
+ public:
+  // `clock` must outlive the scheduler. CHECKs that ValidateSchedulerConfig() passes.
+  BatchScheduler(const SchedulerConfig& config, int32_t num_kv_blocks, const Clock* clock);
+
+  // Queues a request. InvalidArgument for an empty prompt, max_tokens < 1, a request that already
+  // generated max_tokens, or an id that is queued or running.
+  Status Add(Request request);
+
+  // Builds the next step. Call OnStepDone() before the next Schedule() when seqs is not empty.
+  SchedulerOutput Schedule();
+
+  // Records the step's results: registers newly full blocks in the prefix cache, appends sampled
+  // tokens, and finishes (freeing blocks) sequences that sampled EOS, hit max_tokens or were told
+  // to stop. Tokens for aborted requests are ignored. Returns the requests that finished.
+  std::vector<FinishedRequest> OnStepDone(const StepResult& result);
+
+  // Drops a queued or running request and frees its blocks. False when the id is unknown.
+  bool Abort(RequestId id);
+
+  const Sequence* Find(RequestId id) const;
+  int32_t num_waiting() const { return static_cast<int32_t>(waiting_.size()); }
+  int32_t num_running() const { return static_cast<int32_t>(running_.size()); }
+  bool has_unfinished() const { return !seqs_.empty(); }
+  const BlockPool& block_pool() const { return pool_; }
+  const SchedulerConfig& config() const { return config_; }
+
+ private:
+  struct ByImportance {
+    bool operator()(const Sequence* a, const Sequence* b) const {
+      return a->priority != b->priority ? a->priority < b->priority : a->arrival < b->arrival;
+    }
+  };
+  enum class Outcome { kScheduled, kSkipped, kRemoved };
+  struct InFlight {
+    RequestId id;
+    bool want_logits;
+  };
+
+  int32_t BlocksFor(int32_t num_tokens) const;
+  Outcome ScheduleRunning(size_t index, int32_t num_tokens, SchedulerOutput& out);
+  bool Admit(Sequence* seq, SchedulerOutput& out);
+  int32_t PickVictim(size_t requester) const;
+  void Preempt(size_t index, SchedulerOutput& out);
+  void Emit(Sequence* seq, int32_t num_tokens, SchedulerOutput& out);
+  void RegisterFullBlocks(Sequence* seq);
+  FinishedRequest Finish(Sequence* seq, FinishReason reason, Status status);
+  void RemoveFromQueues(Sequence* seq);
+  void CheckStepInvariants(const SchedulerOutput& out) const;
+
+  // Constant after construction.
+  const SchedulerConfig config_;
+  const Clock* const clock_;
+
+  BlockPool pool_;
+  std::unordered_map<RequestId, std::unique_ptr<Sequence>> seqs_;  // every unfinished request
+  std::vector<Sequence*> running_;                                 // sorted by ByImportance
+  std::set<Sequence*, ByImportance> waiting_;                      // new and preempted
+  uint64_t next_arrival_ = 0;
+  int64_t step_ = 0;
+  int32_t budget_left_ = 0;           // during Schedule()
+  bool preempted_this_step_ = false;  // during Schedule()
+  std::vector<InFlight> in_flight_;   // the step awaiting OnStepDone()
+};
+
+}  // namespace hearth::scheduler

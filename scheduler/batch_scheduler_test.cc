@@ -1,0 +1,565 @@
+#include "scheduler/batch_scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <set>
+
+#include "scheduler/testing/fake_clock.h"
+#include "scheduler/testing/fake_executor.h"
+
+namespace hearth::scheduler {
+namespace {
+
+constexpr int32_t kEos = FakeExecutor::kEosToken;
+constexpr int64_t kStepNs = 1000;
+
+std::vector<int32_t> RandomTokens(std::mt19937& rng, int32_t n) {
+  std::vector<int32_t> v(static_cast<size_t>(n));
+  for (int32_t& t : v) t = 1 + static_cast<int32_t>(rng() % (FakeExecutor::kVocabSize - 1));
+  return v;
+}
+
+// A prompt whose reference generation runs `len` tokens without EOS.
+std::vector<int32_t> LongLivedPrompt(uint32_t seed, int32_t n, int32_t len) {
+  std::mt19937 rng(seed);
+  while (true) {
+    std::vector<int32_t> p = RandomTokens(rng, n);
+    if (static_cast<int32_t>(FakeExecutor::Reference(p, len).size()) == len &&
+        FakeExecutor::Reference(p, len).back() != kEos) {
+      return p;
+    }
+  }
+}
+
+Request MakeRequest(RequestId id, std::vector<int32_t> prompt, int32_t max_tokens, int32_t priority = 0) {
+  Request r;
+  r.id = id;
+  r.priority = priority;
+  r.prompt = std::move(prompt);
+  r.max_tokens = max_tokens;
+  r.eos_token_ids = {kEos};
+  return r;
+}
+
+struct Arrival {
+  int64_t step;  // added just before this Schedule() call (0 = the first)
+  Request request;
+};
+
+// Drives a scheduler with the fake executor and checks the invariants after every step.
+class Harness {
+ public:
+  Harness(const SchedulerConfig& config, int32_t num_blocks)
+      : config_(config), sched_(config, num_blocks, &clock_), exec_(num_blocks, config.block_size) {}
+
+  void Add(Request r) {
+    live_.insert(r.id);
+    ASSERT_TRUE(sched_.Add(std::move(r)).ok());
+  }
+
+  SchedulerOutput Step() {
+    std::set<RequestId> decodes;
+    for (RequestId id : live_) {
+      const Sequence* s = sched_.Find(id);
+      if (s && s->status == SequenceStatus::kRunning && s->num_remaining() == 1) decodes.insert(id);
+    }
+    SchedulerOutput out = sched_.Schedule();
+    ++steps_;
+    EXPECT_LE(out.num_batched_tokens, config_.token_budget);
+    EXPECT_LE(static_cast<int32_t>(out.seqs.size()), config_.max_num_seqs);
+    for (const ScheduledSequence& s : out.seqs) {
+      const int32_t blocks = (s.start_pos + s.num_tokens + config_.block_size - 1) / config_.block_size;
+      EXPECT_EQ(static_cast<int32_t>(s.block_table.size()), blocks);
+      decodes.erase(s.id);
+    }
+    // Stall-free: a decode is skipped only when it was preempted or failed.
+    if (config_.token_budget >= config_.max_num_seqs) {
+      for (RequestId id : out.preempted) decodes.erase(id);
+      for (const FinishedRequest& f : out.failed) decodes.erase(f.id);
+      EXPECT_TRUE(decodes.empty()) << "a running decode was skipped at step " << out.step;
+    }
+    preemptions_ += static_cast<int64_t>(out.preempted.size());
+    for (const FinishedRequest& f : out.failed) Record(f);
+    StepResult result = exec_.Execute(out);
+    clock_.Advance(kStepNs);
+    for (const FinishedRequest& f : sched_.OnStepDone(result)) Record(f);
+    sched_.block_pool().CheckConsistency();
+    return out;
+  }
+
+  // Adds each arrival at its step and steps until every request has finished.
+  void Run(std::vector<Arrival> arrivals, int64_t max_steps = 20000) {
+    std::stable_sort(arrivals.begin(), arrivals.end(),
+                     [](const Arrival& a, const Arrival& b) { return a.step < b.step; });
+    size_t next = 0;
+    for (int64_t step = 0; next < arrivals.size() || sched_.has_unfinished(); ++step) {
+      ASSERT_LT(step, max_steps) << "no progress";
+      while (next < arrivals.size() && arrivals[next].step <= step) Add(arrivals[next++].request);
+      Step();
+    }
+    EXPECT_EQ(sched_.block_pool().num_free(), sched_.block_pool().num_blocks());
+  }
+
+  BatchScheduler& sched() { return sched_; }
+  FakeClock& clock() { return clock_; }
+  FakeExecutor& exec() { return exec_; }
+  const std::map<RequestId, FinishedRequest>& finished() const { return finished_; }
+  int64_t preemptions() const { return preemptions_; }
+  int64_t steps() const { return steps_; }
+
+ private:
+  void Record(const FinishedRequest& f) {
+    EXPECT_TRUE(finished_.emplace(f.id, f).second) << "request " << f.id << " finished twice";
+    live_.erase(f.id);
+  }
+
+  SchedulerConfig config_;
+  FakeClock clock_;
+  BatchScheduler sched_;
+  FakeExecutor exec_;
+  std::set<RequestId> live_;
+  std::map<RequestId, FinishedRequest> finished_;
+  int64_t preemptions_ = 0;
+  int64_t steps_ = 0;
+};
+
+SchedulerConfig Config(int32_t budget, int32_t max_seqs, int32_t block_size, bool chunked = true) {
+  SchedulerConfig c;
+  c.token_budget = budget;
+  c.max_num_seqs = max_seqs;
+  c.block_size = block_size;
+  c.chunked_prefill = chunked;
+  return c;
+}
+
+TEST(BatchSchedulerTest, RejectsBadRequestsAndConfigs) {
+  FakeClock clock;
+  BatchScheduler sched(Config(16, 4, 4), 8, &clock);
+  EXPECT_TRUE(sched.Add(MakeRequest(1, {}, 4)).IsInvalidArgument());
+  EXPECT_TRUE(sched.Add(MakeRequest(1, {5}, 0)).IsInvalidArgument());
+  Request replay = MakeRequest(1, {5}, 2);
+  replay.generated = {6, 7};
+  EXPECT_TRUE(sched.Add(replay).IsInvalidArgument());
+  EXPECT_TRUE(sched.Add(MakeRequest(1, {5}, 2)).ok());
+  EXPECT_TRUE(sched.Add(MakeRequest(1, {5}, 2)).IsInvalidArgument());  // duplicate id
+  EXPECT_TRUE(ValidateSchedulerConfig(Config(16, 4, 4)).ok());
+  EXPECT_TRUE(ValidateSchedulerConfig(Config(0, 4, 4)).IsInvalidArgument());
+  EXPECT_TRUE(ValidateSchedulerConfig(Config(16, 0, 4)).IsInvalidArgument());
+  EXPECT_TRUE(ValidateSchedulerConfig(Config(16, 4, 0)).IsInvalidArgument());
+}
+
+TEST(BatchSchedulerTest, OneRequestMatchesTheReference) {
+  Harness h(Config(64, 4, 4), 32);
+  const std::vector<int32_t> prompt = LongLivedPrompt(1, 13, 20);
+  h.Run({{0, MakeRequest(7, prompt, 20)}});
+  ASSERT_EQ(h.finished().count(7), 1u);
+  const FinishedRequest& f = h.finished().at(7);
+  EXPECT_TRUE(f.status.ok());
+  EXPECT_EQ(f.reason, FinishReason::kMaxTokens);
+  EXPECT_EQ(f.generated, FakeExecutor::Reference(prompt, 20));
+  EXPECT_EQ(h.steps(), 20);  // one prefill step, then 19 decodes
+}
+
+TEST(BatchSchedulerTest, FinishesAtEos) {
+  // Find a prompt whose reference ends in EOS early.
+  std::mt19937 rng(3);
+  std::vector<int32_t> prompt;
+  std::vector<int32_t> ref;
+  do {
+    prompt = RandomTokens(rng, 5);
+    ref = FakeExecutor::Reference(prompt, 200);
+  } while (ref.size() >= 200 || ref.back() != kEos);
+  Harness h(Config(64, 4, 4), 128);
+  h.Run({{0, MakeRequest(1, prompt, 200)}});
+  EXPECT_EQ(h.finished().at(1).reason, FinishReason::kEos);
+  EXPECT_EQ(h.finished().at(1).generated, ref);
+}
+
+TEST(BatchSchedulerTest, LongPromptIsChunkedUnderTheBudget) {
+  Harness h(Config(16, 4, 4), 64);
+  const std::vector<int32_t> prompt = LongLivedPrompt(2, 100, 3);
+  h.Add(MakeRequest(1, prompt, 3));
+  int32_t pos = 0;
+  for (int i = 0; i < 7; ++i) {
+    SchedulerOutput out = h.Step();
+    ASSERT_EQ(out.seqs.size(), 1u);
+    EXPECT_EQ(out.seqs[0].start_pos, pos);
+    EXPECT_EQ(out.seqs[0].num_tokens, std::min(16, 100 - pos));
+    EXPECT_EQ(out.seqs[0].want_logits, i == 6);  // logits only when the prompt is done
+    pos += out.seqs[0].num_tokens;
+  }
+  EXPECT_EQ(pos, 100);
+  h.Run({});
+  EXPECT_EQ(h.finished().at(1).generated, FakeExecutor::Reference(prompt, 3));
+}
+
+// Sarathi-Serve's stall-free property: a long prompt arriving among running decodes advances
+// every step by the budget left over, and no decode misses a step.
+TEST(BatchSchedulerTest, LongPromptDoesNotStallDecodes) {
+  Harness h(Config(32, 8, 4), 512);
+  for (RequestId id = 1; id <= 4; ++id) {
+    h.Add(MakeRequest(id, LongLivedPrompt(static_cast<uint32_t>(10 + id), 6, 80), 80));
+  }
+  h.Step();  // all four prefill in one step
+  const std::vector<int32_t> long_prompt = LongLivedPrompt(99, 500, 2);
+  h.Add(MakeRequest(100, long_prompt, 2));
+  int32_t prefilled = 0;
+  int steps = 0;
+  while (prefilled < 500) {
+    SchedulerOutput out = h.Step();
+    ++steps;
+    ASSERT_EQ(out.seqs.size(), 5u);
+    for (size_t i = 0; i < 4; ++i) EXPECT_EQ(out.seqs[i].num_tokens, 1);  // decodes first
+    const ScheduledSequence& chunk = out.seqs[4];
+    ASSERT_EQ(chunk.id, 100u);
+    EXPECT_EQ(chunk.start_pos, prefilled);
+    EXPECT_EQ(chunk.num_tokens, std::min(28, 500 - prefilled));
+    EXPECT_EQ(out.num_batched_tokens, 4 + chunk.num_tokens);
+    prefilled += chunk.num_tokens;
+  }
+  EXPECT_EQ(steps, (500 + 27) / 28);
+  h.Run({});
+  for (RequestId id = 1; id <= 4; ++id) {
+    EXPECT_EQ(h.finished().at(id).generated,
+              FakeExecutor::Reference(LongLivedPrompt(static_cast<uint32_t>(10 + id), 6, 80), 80));
+  }
+  EXPECT_EQ(h.finished().at(100).generated, FakeExecutor::Reference(long_prompt, 2));
+}
+
+TEST(BatchSchedulerTest, WithoutChunkingAPromptWaitsForAWholeStep) {
+  Harness h(Config(10, 8, 4, /*chunked=*/false), 64);
+  for (RequestId id = 1; id <= 4; ++id) {
+    h.Add(MakeRequest(id, LongLivedPrompt(static_cast<uint32_t>(id), 2, 5), 5));
+  }
+  h.Step();  // 4 x 2 prompt tokens
+  const std::vector<int32_t> prompt = LongLivedPrompt(50, 8, 2);
+  h.Add(MakeRequest(9, prompt, 2));
+  // 4 decodes leave 6 tokens: the 8-token prompt waits until the decodes finish.
+  for (int i = 0; i < 4; ++i) {
+    SchedulerOutput out = h.Step();
+    for (const ScheduledSequence& s : out.seqs) EXPECT_NE(s.id, 9u) << "step " << out.step;
+  }
+  SchedulerOutput out = h.Step();
+  ASSERT_EQ(out.seqs.size(), 1u);
+  EXPECT_EQ(out.seqs[0].id, 9u);
+  EXPECT_EQ(out.seqs[0].num_tokens, 8);  // whole
+  h.Run({});
+  EXPECT_EQ(h.finished().at(9).generated, FakeExecutor::Reference(prompt, 2));
+
+  // A prompt over the whole budget can never run unchunked: it fails instead of waiting forever.
+  std::mt19937 rng(1);
+  h.Run({{0, MakeRequest(10, RandomTokens(rng, 11), 2)}});
+  EXPECT_TRUE(h.finished().at(10).status.IsInvalidArgument());
+  EXPECT_EQ(h.finished().at(10).reason, FinishReason::kError);
+}
+
+TEST(BatchSchedulerTest, PrefixCacheReusesBlocksAndGivesTheSameOutput) {
+  Harness h(Config(64, 4, 4), 64);
+  const std::vector<int32_t> prompt = LongLivedPrompt(5, 18, 6);
+  h.Add(MakeRequest(1, prompt, 6));
+  SchedulerOutput first = h.Step();
+  ASSERT_EQ(first.seqs.size(), 1u);
+  EXPECT_EQ(first.seqs[0].num_cached_tokens, 0);
+  const std::vector<int32_t> a_blocks = first.seqs[0].block_table;
+  h.Run({});
+
+  // Same prompt: the 4 full blocks of its first 17 tokens hit.
+  h.Add(MakeRequest(2, prompt, 6));
+  SchedulerOutput second = h.Step();
+  ASSERT_EQ(second.seqs.size(), 1u);
+  EXPECT_EQ(second.seqs[0].num_cached_tokens, 16);
+  EXPECT_EQ(second.seqs[0].start_pos, 16);
+  EXPECT_EQ(second.seqs[0].num_tokens, 2);
+  EXPECT_TRUE(std::equal(a_blocks.begin(), a_blocks.begin() + 4, second.seqs[0].block_table.begin()));
+  h.Run({});
+  EXPECT_EQ(h.finished().at(2).generated, h.finished().at(1).generated);
+  EXPECT_EQ(h.finished().at(1).generated, FakeExecutor::Reference(prompt, 6));
+
+  // A prompt of exactly 4 blocks reuses only 3: its last token must be computed, and cached
+  // blocks are never written.
+  std::vector<int32_t> four_blocks(prompt.begin(), prompt.begin() + 16);
+  h.Add(MakeRequest(3, four_blocks, 3));
+  SchedulerOutput third = h.Step();
+  EXPECT_EQ(third.seqs[0].num_cached_tokens, 12);
+  EXPECT_EQ(third.seqs[0].num_tokens, 4);
+  h.Run({});
+  EXPECT_EQ(h.finished().at(3).generated, FakeExecutor::Reference(four_blocks, 3));
+
+  // Generated tokens are cached too: a follow-up turn (prompt + answer + more) hits past the
+  // original prompt.
+  std::vector<int32_t> follow_up = prompt;
+  const std::vector<int32_t>& answer = h.finished().at(1).generated;
+  follow_up.insert(follow_up.end(), answer.begin(), answer.end());
+  follow_up.push_back(42);
+  h.Add(MakeRequest(4, follow_up, 4));
+  SchedulerOutput fourth = h.Step();
+  EXPECT_EQ(fourth.seqs[0].num_cached_tokens, 20);  // 18 + 5 computed answer tokens -> 5 blocks
+  h.Run({});
+  EXPECT_EQ(h.finished().at(4).generated, FakeExecutor::Reference(follow_up, 4));
+  EXPECT_GT(h.sched().block_pool().stats().num_hit_blocks, 0);
+}
+
+TEST(BatchSchedulerTest, ConcurrentIdenticalPromptsShareAfterTheFirstStep) {
+  Harness h(Config(16, 4, 4), 64);
+  const std::vector<int32_t> prompt = LongLivedPrompt(8, 24, 4);
+  h.Add(MakeRequest(1, prompt, 4));
+  h.Step();  // request 1 computes blocks 0-3; both then compute block 4 side by side
+  h.Add(MakeRequest(2, prompt, 4));
+  SchedulerOutput out = h.Step();
+  const ScheduledSequence* second = nullptr;
+  for (const ScheduledSequence& s : out.seqs) second = s.id == 2 ? &s : second;
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(second->num_cached_tokens, 16);  // only what was computed before this step
+  h.Run({});
+  EXPECT_EQ(h.finished().at(1).generated, h.finished().at(2).generated);
+}
+
+std::vector<Arrival> PressureWorkload(uint32_t seed, int32_t n) {
+  std::mt19937 rng(seed);
+  std::vector<Arrival> arrivals;
+  for (int32_t i = 0; i < n; ++i) {
+    const int32_t len = 10 + static_cast<int32_t>(rng() % 11);
+    arrivals.push_back(
+        {static_cast<int64_t>(rng() % 4),
+         MakeRequest(static_cast<RequestId>(i + 1), RandomTokens(rng, len), 30, static_cast<int32_t>(rng() % 2))});
+  }
+  return arrivals;
+}
+
+TEST(BatchSchedulerTest, TinyPoolPreemptsAndStillMatchesABigPool) {
+  const std::vector<Arrival> work = PressureWorkload(11, 8);
+  Harness big(Config(16, 4, 4), 1024);
+  big.Run(work);
+  EXPECT_EQ(big.preemptions(), 0);
+  Harness tiny(Config(16, 4, 4), 13);  // one 50-token request fits; four do not
+  tiny.Run(work);
+  EXPECT_GT(tiny.preemptions(), 0);
+  ASSERT_EQ(tiny.finished().size(), work.size());
+  for (const Arrival& a : work) {
+    const FinishedRequest& f = tiny.finished().at(a.request.id);
+    EXPECT_TRUE(f.status.ok()) << f.status.ToString();
+    EXPECT_EQ(f.generated, big.finished().at(a.request.id).generated) << "request " << f.id;
+    EXPECT_EQ(f.generated, FakeExecutor::Reference(a.request.prompt, 30));
+  }
+}
+
+TEST(BatchSchedulerTest, PreemptsTheLeastImportantSequence) {
+  // Each request needs up to 7 blocks of 2 tokens; the pool has 7, so they cannot both finish.
+  Harness h(Config(16, 4, 2), 7);
+  const std::vector<int32_t> p_low = LongLivedPrompt(21, 4, 10);
+  const std::vector<int32_t> p_high = LongLivedPrompt(22, 4, 10);
+  h.Add(MakeRequest(1, p_low, 10, /*priority=*/1));  // arrives first
+  h.Add(MakeRequest(2, p_high, 10, /*priority=*/0));
+  SchedulerOutput out = h.Step();
+  ASSERT_EQ(out.seqs.size(), 2u);
+  EXPECT_EQ(out.seqs[0].id, 2u);  // most important first
+  do {
+    out = h.Step();
+  } while (out.preempted.empty() && h.sched().has_unfinished());
+  EXPECT_EQ(out.preempted, std::vector<RequestId>{1});
+  ASSERT_EQ(out.seqs.size(), 1u);
+  EXPECT_EQ(out.seqs[0].id, 2u);
+  const Sequence* low = h.sched().Find(1);
+  ASSERT_NE(low, nullptr);
+  EXPECT_EQ(low->status, SequenceStatus::kPreempted);
+  EXPECT_EQ(low->num_computed_tokens, 0);
+  EXPECT_TRUE(low->block_table.empty());
+  EXPECT_GE(low->num_generated(), 1);  // kept, and recomputed as part of its prefix
+  h.Run({});
+  EXPECT_EQ(h.finished().at(1).generated, FakeExecutor::Reference(p_low, 10));
+  EXPECT_EQ(h.finished().at(2).generated, FakeExecutor::Reference(p_high, 10));
+  EXPECT_GE(h.finished().at(1).num_preemptions, 1);
+  EXPECT_EQ(h.finished().at(2).num_preemptions, 0);
+}
+
+TEST(BatchSchedulerTest, ADecodePreemptsALessImportantPrefillBeforeItself) {
+  // 8 blocks of 2 tokens. Request 1 (important) decodes while request 2 prefills in chunks and
+  // takes the rest of the pool; when 1 needs a block, 2 is the one to go.
+  Harness h(Config(5, 4, 2), 8);
+  const std::vector<int32_t> p1 = LongLivedPrompt(71, 3, 12);
+  const std::vector<int32_t> p2 = LongLivedPrompt(72, 12, 2);
+  h.Add(MakeRequest(1, p1, 12, /*priority=*/0));
+  h.Step();
+  h.Add(MakeRequest(2, p2, 2, /*priority=*/1));
+  SchedulerOutput out;
+  do {
+    out = h.Step();
+  } while (out.preempted.empty() && h.sched().has_unfinished());
+  EXPECT_EQ(out.preempted, std::vector<RequestId>{2});
+  ASSERT_FALSE(out.seqs.empty());
+  EXPECT_EQ(out.seqs[0].id, 1u);
+  EXPECT_EQ(out.seqs[0].num_tokens, 1);
+  h.Run({});
+  EXPECT_EQ(h.finished().at(1).num_preemptions, 0);
+  EXPECT_EQ(h.finished().at(1).generated, FakeExecutor::Reference(p1, 12));
+  EXPECT_EQ(h.finished().at(2).generated, FakeExecutor::Reference(p2, 2));
+}
+
+TEST(BatchSchedulerTest, AdmitsByPriorityThenArrival) {
+  Harness h(Config(64, 1, 4), 64);
+  h.Add(MakeRequest(1, {5, 6}, 1, 2));
+  h.Add(MakeRequest(2, {5, 7}, 1, 1));
+  h.Add(MakeRequest(3, {5, 8}, 1, 1));
+  h.Add(MakeRequest(4, {5, 9}, 1, 0));
+  std::vector<RequestId> order;
+  while (h.sched().has_unfinished()) {
+    for (const ScheduledSequence& s : h.Step().seqs) order.push_back(s.id);
+  }
+  EXPECT_EQ(order, (std::vector<RequestId>{4, 2, 3, 1}));
+}
+
+TEST(BatchSchedulerTest, RequestsThatCannotFitTheWholePoolFail) {
+  Harness h(Config(64, 4, 4), 4);  // 16 tokens in all
+  std::mt19937 rng(4);
+  const std::vector<int32_t> grows = LongLivedPrompt(31, 10, 20);
+  h.Run({{0, MakeRequest(1, RandomTokens(rng, 17), 4)},
+         {0, MakeRequest(2, grows, 20)},
+         {0, MakeRequest(3, LongLivedPrompt(32, 3, 4), 4)}});
+  const FinishedRequest& too_long = h.finished().at(1);
+  EXPECT_EQ(too_long.status.code(), Status::Code::kResourceExhausted);
+  EXPECT_NE(too_long.status.message().find("KV blocks"), std::string::npos);
+  // Request 2 fits at first and fails when its 17th token needs a fifth block.
+  const FinishedRequest& outgrew = h.finished().at(2);
+  EXPECT_EQ(outgrew.status.code(), Status::Code::kResourceExhausted);
+  const std::vector<int32_t> ref = FakeExecutor::Reference(grows, 20);
+  EXPECT_EQ(outgrew.generated, std::vector<int32_t>(ref.begin(), ref.begin() + 7));
+  EXPECT_TRUE(h.finished().at(3).status.ok());
+}
+
+TEST(BatchSchedulerTest, AbortFreesBlocks) {
+  Harness h(Config(64, 4, 4), 32);
+  h.Add(MakeRequest(1, LongLivedPrompt(41, 9, 20), 20));
+  h.Add(MakeRequest(2, LongLivedPrompt(42, 9, 20), 20));
+  h.Add(MakeRequest(3, LongLivedPrompt(43, 9, 20), 20));
+  h.Step();
+  const int32_t free_before = h.sched().block_pool().num_free();
+  EXPECT_TRUE(h.sched().Abort(1));  // running
+  EXPECT_EQ(h.sched().block_pool().num_free(), free_before + 3);
+  EXPECT_FALSE(h.sched().Abort(1));
+  EXPECT_FALSE(h.sched().Find(1));
+
+  // Aborted while its step is in flight: its sampled token is dropped.
+  SchedulerOutput out = h.sched().Schedule();
+  ASSERT_EQ(out.seqs.size(), 2u);
+  EXPECT_TRUE(h.sched().Abort(2));
+  StepResult result = h.exec().Execute(out);
+  EXPECT_TRUE(h.sched().OnStepDone(result).empty());
+  EXPECT_EQ(h.sched().Find(3)->num_generated(), 2);
+
+  h.Add(MakeRequest(4, {1, 2, 3}, 5));  // waiting
+  EXPECT_TRUE(h.sched().Abort(4));
+  EXPECT_TRUE(h.sched().Abort(3));
+  EXPECT_FALSE(h.sched().has_unfinished());
+  EXPECT_EQ(h.sched().block_pool().num_free(), 32);
+  EXPECT_TRUE(h.sched().Schedule().seqs.empty());
+}
+
+TEST(BatchSchedulerTest, StopFlagAndReplayedTokens) {
+  Harness h(Config(64, 4, 4), 32);
+  const std::vector<int32_t> prompt = LongLivedPrompt(51, 7, 12);
+  const std::vector<int32_t> ref = FakeExecutor::Reference(prompt, 12);
+  // Recovery: prompt + the 5 committed tokens are the prefix; generation goes on identically.
+  Request replay = MakeRequest(1, prompt, 12);
+  replay.generated.assign(ref.begin(), ref.begin() + 5);
+  h.Add(replay);
+  SchedulerOutput out = h.Step();
+  EXPECT_EQ(out.seqs[0].num_tokens, 12);
+  h.Run({});
+  EXPECT_EQ(h.finished().at(1).generated, ref);
+
+  // A caller-side stop (a stop string) ends the request at once.
+  h.Add(MakeRequest(2, prompt, 12));
+  out = h.sched().Schedule();
+  StepResult result = h.exec().Execute(out);
+  result.sampled[0].stop = true;
+  std::vector<FinishedRequest> done = h.sched().OnStepDone(result);
+  ASSERT_EQ(done.size(), 1u);
+  EXPECT_EQ(done[0].reason, FinishReason::kStop);
+  EXPECT_EQ(done[0].generated, std::vector<int32_t>{ref[0]});
+}
+
+TEST(BatchSchedulerTest, TimingsFollowTheInjectedClock) {
+  FakeClock clock(1'000'000);
+  const SchedulerConfig config = Config(64, 4, 4);
+  BatchScheduler sched(config, 32, &clock);
+  FakeExecutor exec(32, 4);
+  const std::vector<int32_t> prompt = LongLivedPrompt(61, 5, 4);
+  ASSERT_TRUE(sched.Add(MakeRequest(1, prompt, 4)).ok());
+  clock.Advance(5'000);  // queued for 5 us
+  std::vector<FinishedRequest> done;
+  while (done.empty()) {
+    StepResult r = exec.Execute(sched.Schedule());
+    clock.Advance(1'000);  // each step takes 1 us
+    done = sched.OnStepDone(r);
+    if (done.empty()) {
+      const Sequence* s = sched.Find(1);
+      EXPECT_EQ(ComputeTimings(s->times).end_to_end_ns, -1);
+    }
+  }
+  const RequestTimings& t = done[0].timings;
+  EXPECT_EQ(t.queue_ns, 5'000);
+  EXPECT_EQ(t.time_to_first_token_ns, 6'000);
+  EXPECT_EQ(t.time_per_output_token_ns, 1'000);
+  EXPECT_EQ(t.end_to_end_ns, 9'000);
+}
+
+TEST(BatchSchedulerDeathTest, ScheduleTwiceWithoutResultsAborts) {
+  FakeClock clock;
+  BatchScheduler sched(Config(64, 4, 4), 32, &clock);
+  ASSERT_TRUE(sched.Add(MakeRequest(1, {1, 2, 3}, 4)).ok());
+  sched.Schedule();
+  EXPECT_DEATH(sched.Schedule(), "OnStepDone");
+}
+
+// Random arrival times, lengths, shared prefixes, priorities, configs and pool sizes: every
+// request finishes with exactly the unconstrained reference output, and the per-step invariants
+// (in Harness::Step and the scheduler's own CHECKs) hold throughout.
+TEST(BatchSchedulerTest, RandomizedWorkloadsMatchTheReference) {
+  int64_t total_preemptions = 0;
+  int64_t total_hits = 0;
+  for (uint32_t iter = 0; iter < 300; ++iter) {
+    std::mt19937 rng(1000 + iter);
+    SchedulerConfig config = Config(1 + static_cast<int32_t>(rng() % 48), 1 + static_cast<int32_t>(rng() % 6),
+                                    1 + static_cast<int32_t>(rng() % 8), rng() % 4 != 0);
+    std::vector<std::vector<int32_t>> stems;
+    for (int i = 0; i < 3; ++i) stems.push_back(RandomTokens(rng, static_cast<int32_t>(rng() % 40)));
+    const int32_t num_requests = 1 + static_cast<int32_t>(rng() % 12);
+    std::vector<Arrival> arrivals;
+    int32_t longest = 0;
+    for (int32_t i = 0; i < num_requests; ++i) {
+      std::vector<int32_t> prompt = stems[rng() % stems.size()];
+      std::vector<int32_t> tail = RandomTokens(rng, static_cast<int32_t>(rng() % 20) + (prompt.empty() ? 1 : 0));
+      prompt.insert(prompt.end(), tail.begin(), tail.end());
+      const int32_t max_tokens = 1 + static_cast<int32_t>(rng() % 24);
+      longest = std::max(longest, static_cast<int32_t>(prompt.size()) + max_tokens);
+      arrivals.push_back({static_cast<int64_t>(rng() % 30), MakeRequest(static_cast<RequestId>(i + 1), prompt,
+                                                                        max_tokens, static_cast<int32_t>(rng() % 3))});
+    }
+    // Nothing may legitimately fail: the pool holds the longest request, and without chunking a
+    // whole (re)computation fits one step.
+    if (!config.chunked_prefill) config.token_budget = std::max(config.token_budget, longest);
+    const int32_t min_blocks = (longest + config.block_size - 1) / config.block_size;
+    const int32_t num_blocks = min_blocks + static_cast<int32_t>(rng() % (2 * min_blocks + 1));
+
+    SCOPED_TRACE("iteration " + std::to_string(iter));
+    Harness h(config, num_blocks);
+    h.Run(arrivals);
+    ASSERT_EQ(h.finished().size(), arrivals.size());
+    for (const Arrival& a : arrivals) {
+      const FinishedRequest& f = h.finished().at(a.request.id);
+      ASSERT_TRUE(f.status.ok()) << f.status.ToString();
+      ASSERT_EQ(f.generated, FakeExecutor::Reference(a.request.prompt, a.request.max_tokens)) << "request " << f.id;
+    }
+    total_preemptions += h.preemptions();
+    total_hits += h.sched().block_pool().stats().num_hit_blocks;
+  }
+  // The workload must actually exercise preemption and the prefix cache.
+  EXPECT_GT(total_preemptions, 50);
+  EXPECT_GT(total_hits, 100);
+}
+
+}  // namespace
+}  // namespace hearth::scheduler
