@@ -1,0 +1,86 @@
+// The daemon's view of generation: submit a tokenized request for a model,
+// receive its tokens and text as they are produced, cancel it.
+//
+// One engine loop per worker owns a BatchScheduler and, every iteration,
+// schedules a batch, sends it to the worker as a Step, and hands the sampled
+// tokens to each request's sink (after detokenizing and stop-string
+// matching, which happen here because the daemon holds the tokenizer).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "gpu_worker/sampler_params.h"
+
+namespace hearth::model {
+class Tokenizer;
+}
+
+namespace hearth::daemon {
+
+struct GenerationRequest {
+  std::string model;                 // a model name the engine has loaded
+  std::vector<int32_t> prompt;       // token ids, already templated and tokenized
+  SamplingParams sampling;           // validated by the caller
+  int32_t max_tokens = 16;           // > 0
+  std::vector<std::string> stop;     // stop strings, at most 4
+  int32_t priority = 0;              // lower runs first
+};
+
+struct TokenLogprobText {
+  int32_t token = 0;
+  float logprob = 0;
+  std::string text;  // the token's own bytes (may be part of a UTF-8 character)
+};
+
+struct TokenEvent {
+  int32_t token = 0;
+  float logprob = 0;
+  std::vector<TokenLogprobText> top;  // [num_logprobs] alternatives, best first
+  std::string text;                   // text that became safe to show with this token (may be empty)
+};
+
+struct FinishEvent {
+  std::string finish_reason;  // "stop", "length", "cancelled" or "error"
+  Status status;              // non-OK for "error"
+  int32_t prompt_tokens = 0;
+  int32_t completion_tokens = 0;
+};
+
+// Receives one request's events on the engine's thread; must not block.
+class RequestSink {
+ public:
+  virtual ~RequestSink() = default;
+  virtual void OnToken(const TokenEvent& event) = 0;
+  virtual void OnFinish(const FinishEvent& event) = 0;  // called exactly once, last
+};
+
+struct EngineStats {
+  int64_t num_waiting = 0;
+  int64_t num_running = 0;
+  int64_t kv_blocks_total = 0;
+  int64_t kv_blocks_free = 0;
+  int64_t tokens_generated = 0;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  // The tokenizer of a loaded model, or null.
+  virtual const model::Tokenizer* tokenizer(const std::string& model) const = 0;
+  // The model's context length in tokens (0 when unknown).
+  virtual int32_t context_length(const std::string& model) const = 0;
+  // Queues a request; the sink gets its events. InvalidArgument for an unknown
+  // model or a prompt that does not fit the context; ResourceExhausted when the
+  // queue is full.
+  virtual StatusOr<uint64_t> Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink) = 0;
+  // Stops a request: its sink gets OnFinish("cancelled") and its KV blocks are
+  // freed. Unknown or finished ids are ignored.
+  virtual void Cancel(uint64_t id) = 0;
+  virtual EngineStats Stats() const = 0;
+};
+
+}  // namespace hearth::daemon
