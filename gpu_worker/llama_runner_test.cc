@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <numeric>
+#include <unistd.h>
 
 #include "gpu_worker/loaded_model.h"
 #include "tests/model_path.h"
@@ -107,7 +108,7 @@ std::string TempModel(model::GgmlType type, const char* name) {
   o.ctx = 512;
   o.seed = 11;
   o.type = type;
-  o.out = (std::filesystem::temp_directory_path() / name).string();
+  o.out = (std::filesystem::temp_directory_path() / (std::to_string(::getpid()) + "-" + name)).string();
   Status st = tools::WriteRandomModel(o);
   EXPECT_TRUE(st.ok()) << st.ToString();
   return o.out;

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <unistd.h>
 
 #include "gpu_worker/generator.h"
 #include "kernels/cpu/elementwise.h"
@@ -90,7 +91,8 @@ std::string F16ModelPath() {
   static std::string path = [] {
     tools::ConvertOptions o;
     o.in_path = DefaultModelPath();
-    o.out_path = "/tmp/hearth-conformance-smollm2-f16.gguf";
+    // Per process: another run may be rewriting its own copy while we map ours.
+    o.out_path = "/tmp/hearth-conformance-smollm2-f16-" + std::to_string(::getpid()) + ".gguf";
     o.type = model::GgmlType::F16;
     Status st = tools::ConvertGguf(o);
     return st.ok() ? o.out_path : std::string();
@@ -118,6 +120,7 @@ class ConformanceTest : public ::testing::TestWithParam<std::string> {
     delete pool_;
     delete model_;
     delete f16_model_;
+    std::remove(F16ModelPath().c_str());
   }
   void SetUp() override {
     if (model_ == nullptr) GTEST_SKIP() << "default model not found at " << DefaultModelPath();
