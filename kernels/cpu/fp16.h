@@ -59,6 +59,9 @@ inline uint16_t F32ToF16(float f) {
   return static_cast<uint16_t>(sign | r);
 }
 
+// f rounded to the nearest f16 value, back as f32.
+inline float RoundToF16(float f) { return F16ToF32(F32ToF16(f)); }
+
 inline float Bf16ToF32(uint16_t h) {
   const uint32_t bits = static_cast<uint32_t>(h) << 16;
   float f;

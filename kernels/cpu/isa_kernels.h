@@ -20,7 +20,8 @@ using DotTileFn = void (*)(int64_t k, const uint8_t* w, size_t w_stride, int64_t
                            const uint8_t* x, size_t x_stride, int num_x, float* y,
                            size_t y_stride);
 using DequantFn = void (*)(const uint8_t* src, float* dst, int64_t n);
-using QuantQ8_1Fn = void (*)(const float* x, BlockQ8_1x2* y, int64_t n);
+// f16_sum: s rounded to f16 (ActType::kQ8_1) rather than exact (kQ8_0).
+using QuantQ8_1Fn = void (*)(const float* x, BlockQ8_1x2* y, int64_t n, bool f16_sum);
 using QuantQ8_KFn = void (*)(const float* x, BlockQ8_K* y, int64_t n);
 // Fixed-order f32 helpers for attention.
 using DotF32Fn = float (*)(const float* a, const float* b, int64_t n);

@@ -189,7 +189,7 @@ void DequantizeRow(WeightType type, const uint8_t* src, float* dst, int64_t n) {
   internal::DequantFor(ActiveIsa(), type)(src, dst, n);
 }
 
-void QuantizeRowQ8_1Ref(const float* x, BlockQ8_1x2* y, int64_t n) {
+void QuantizeRowQ8_1Ref(const float* x, BlockQ8_1x2* y, int64_t n, bool f16_sum) {
   CHECK_EQ(n % kQK, 0);
   if ((n / kQK) % 2 != 0) std::memset(&y[n / kQK / 2], 0, sizeof(BlockQ8_1x2));
   for (int64_t i = 0; i < n / kQK; ++i, x += kQK) {
@@ -203,8 +203,9 @@ void QuantizeRowQ8_1Ref(const float* x, BlockQ8_1x2* y, int64_t n) {
       p.qs[32 * h + j] = static_cast<int8_t>(q);
       sum += q;
     }
-    p.d[h] = amax / 127.0f;
-    p.s[h] = p.d[h] * static_cast<float>(sum);
+    const float d = amax / 127.0f;
+    p.d[h] = RoundToF16(d);
+    p.s[h] = f16_sum ? RoundToF16(d * static_cast<float>(sum)) : p.d[h] * static_cast<float>(sum);
   }
 }
 
@@ -225,9 +226,9 @@ void QuantizeRowQ8_KRef(const float* x, BlockQ8_K* y, int64_t n) {
   }
 }
 
-void QuantizeRowQ8_1(const float* x, BlockQ8_1x2* y, int64_t n) {
+void QuantizeRowQ8_1(const float* x, BlockQ8_1x2* y, int64_t n, bool f16_sum) {
   CHECK_EQ(n % kQK, 0);
-  internal::Kernels(ActiveIsa()).quant_q8_1(x, y, n);
+  internal::Kernels(ActiveIsa()).quant_q8_1(x, y, n, f16_sum);
 }
 
 void QuantizeRowQ8_K(const float* x, BlockQ8_K* y, int64_t n) {
@@ -238,7 +239,8 @@ void QuantizeRowQ8_K(const float* x, BlockQ8_K* y, int64_t n) {
 void QuantizeActivationRow(ActType act, const float* x, uint8_t* dst, int64_t n) {
   switch (act) {
     case ActType::kF32: std::memcpy(dst, x, n * sizeof(float)); return;
-    case ActType::kQ8_1: QuantizeRowQ8_1(x, reinterpret_cast<BlockQ8_1x2*>(dst), n); return;
+    case ActType::kQ8_0: QuantizeRowQ8_1(x, reinterpret_cast<BlockQ8_1x2*>(dst), n, false); return;
+    case ActType::kQ8_1: QuantizeRowQ8_1(x, reinterpret_cast<BlockQ8_1x2*>(dst), n, true); return;
     case ActType::kQ8_K: QuantizeRowQ8_K(x, reinterpret_cast<BlockQ8_K*>(dst), n); return;
   }
 }

@@ -16,9 +16,11 @@ void DequantizeRow(WeightType type, const uint8_t* src, float* dst, int64_t n);
 void DequantizeRowRef(WeightType type, const uint8_t* src, float* dst, int64_t n);
 
 // Activations: x[n] -> ceil(n/64) BlockQ8_1x2 (n % 32 == 0), per block
-// d = max|x|/127, qs rounded to nearest, s = d * sum(qs).
-void QuantizeRowQ8_1(const float* x, BlockQ8_1x2* y, int64_t n);
-void QuantizeRowQ8_1Ref(const float* x, BlockQ8_1x2* y, int64_t n);
+// d = f16(max|x|/127), qs = round-to-nearest-even(x * 127/max|x|) and
+// s = f16(max|x|/127 * sum(qs)) (llama.cpp's quantize_row_q8_1). With
+// f16_sum false, s = d * sum(qs) exactly (the ActType::kQ8_0 rows).
+void QuantizeRowQ8_1(const float* x, BlockQ8_1x2* y, int64_t n, bool f16_sum = true);
+void QuantizeRowQ8_1Ref(const float* x, BlockQ8_1x2* y, int64_t n, bool f16_sum = true);
 // Activations: x[n] -> n/256 BlockQ8_K (n % 256 == 0).
 void QuantizeRowQ8_K(const float* x, BlockQ8_K* y, int64_t n);
 void QuantizeRowQ8_KRef(const float* x, BlockQ8_K* y, int64_t n);

@@ -1,8 +1,11 @@
 #include "kernels/cpu/quant.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "gtest/gtest.h"
+#include "kernels/cpu/fp16.h"
 #include "kernels/cpu/test_util.h"
 
 namespace hearth::kernels {
@@ -106,31 +109,42 @@ TEST(QuantizeActivations, Q8_1FastIsExactAndSumsMatch) {
     x[3] = 0.0f;
     const size_t pairs = ActRowBytes(ActType::kQ8_1, n) / sizeof(BlockQ8_1x2);
     ASSERT_EQ(pairs, static_cast<size_t>((n / 32 + 1) / 2));
-    std::vector<BlockQ8_1x2> ref(pairs);
-    QuantizeRowQ8_1Ref(x.data(), ref.data(), n);
-    for (int64_t b = 0; b < n / 32; ++b) {
-      const BlockQ8_1x2& p = ref[b / 2];
-      const int h = b % 2;
-      int sum = 0, amax = 0;
-      for (int j = 0; j < 32; ++j) {
-        sum += p.qs[32 * h + j];
-        amax = std::max(amax, std::abs(static_cast<int>(p.qs[32 * h + j])));
-        EXPECT_NEAR(p.qs[32 * h + j] * p.d[h], x[32 * b + j], 0.51f * p.d[h] + 1e-6f);
+    for (bool f16_sum : {true, false}) {
+      std::vector<BlockQ8_1x2> ref(pairs);
+      QuantizeRowQ8_1Ref(x.data(), ref.data(), n, f16_sum);
+      for (int64_t b = 0; b < n / 32; ++b) {
+        const BlockQ8_1x2& p = ref[b / 2];
+        const int h = b % 2;
+        int sum = 0, amax = 0;
+        float xmax = 0.0f;
+        for (int j = 0; j < 32; ++j) {
+          sum += p.qs[32 * h + j];
+          amax = std::max(amax, std::abs(static_cast<int>(p.qs[32 * h + j])));
+          xmax = std::max(xmax, std::fabs(x[32 * b + j]));
+          EXPECT_NEAR(p.qs[32 * h + j] * p.d[h], x[32 * b + j], 0.51f * p.d[h] + 2e-3f * xmax);
+        }
+        // d is rounded to f16 like llama.cpp's block_q8_0/q8_1 scale; so is
+        // s for Q8_1, computed from the unrounded d.
+        EXPECT_EQ(p.d[h], RoundToF16(xmax / 127.0f));
+        if (f16_sum) {
+          EXPECT_EQ(p.s[h], RoundToF16(xmax / 127.0f * static_cast<float>(sum)));
+        } else {
+          EXPECT_EQ(p.s[h], p.d[h] * static_cast<float>(sum));
+        }
+        EXPECT_EQ(amax, 127);
       }
-      EXPECT_EQ(p.s[h], p.d[h] * static_cast<float>(sum));
-      EXPECT_EQ(amax, 127);
-    }
-    if ((n / 32) % 2 != 0) {  // the unused half of the last pair is zero
-      EXPECT_EQ(ref.back().d[1], 0.0f);
-      EXPECT_EQ(ref.back().s[1], 0.0f);
-      EXPECT_EQ(ref.back().qs[63], 0);
-    }
-    for (Isa isa : AvailableIsas()) {
-      ScopedIsa scoped(isa);
-      std::vector<BlockQ8_1x2> got(pairs);
-      std::memset(got.data(), 0x5a, pairs * sizeof(BlockQ8_1x2));
-      QuantizeRowQ8_1(x.data(), got.data(), n);
-      EXPECT_EQ(std::memcmp(got.data(), ref.data(), sizeof(BlockQ8_1x2) * pairs), 0) << IsaName(isa);
+      if ((n / 32) % 2 != 0) {  // the unused half of the last pair is zero
+        EXPECT_EQ(ref.back().d[1], 0.0f);
+        EXPECT_EQ(ref.back().s[1], 0.0f);
+        EXPECT_EQ(ref.back().qs[63], 0);
+      }
+      for (Isa isa : AvailableIsas()) {
+        ScopedIsa scoped(isa);
+        std::vector<BlockQ8_1x2> got(pairs);
+        std::memset(got.data(), 0x5a, pairs * sizeof(BlockQ8_1x2));
+        QuantizeRowQ8_1(x.data(), got.data(), n, f16_sum);
+        EXPECT_EQ(std::memcmp(got.data(), ref.data(), sizeof(BlockQ8_1x2) * pairs), 0) << IsaName(isa);
+      }
     }
   }
   // An all-zero block quantizes to zeros with scale 0.

@@ -84,8 +84,9 @@ StatusOr<size_t> RowBytes(WeightType type, int64_t cols) {
 ActType ActTypeFor(WeightType type) {
   switch (type) {
     case WeightType::kQ4_0:
-    case WeightType::kQ4_1:
     case WeightType::kQ8_0:
+      return ActType::kQ8_0;
+    case WeightType::kQ4_1:
       return ActType::kQ8_1;
     case WeightType::kQ4_K:
     case WeightType::kQ6_K:
@@ -98,6 +99,7 @@ ActType ActTypeFor(WeightType type) {
 size_t ActRowBytes(ActType act, int64_t cols) {
   switch (act) {
     case ActType::kF32: return static_cast<size_t>(cols) * sizeof(float);
+    case ActType::kQ8_0:
     case ActType::kQ8_1: return static_cast<size_t>((cols / kQK + 1) / 2) * sizeof(BlockQ8_1x2);
     case ActType::kQ8_K: return static_cast<size_t>(cols / kQKK) * sizeof(BlockQ8_K);
   }

@@ -55,16 +55,21 @@ static_assert(sizeof(BlockQ8_0) == 34);
 static_assert(sizeof(BlockQ4_K) == 144);
 static_assert(sizeof(BlockQ6_K) == 210);
 
-// Activation formats (Hearth's own, never stored in files).
-// Q8_1: blocks of 32 int8 with an f32 scale d and s = d * sum(qs), which the
-// Q4_0/Q4_1 dots need for their offset terms. Used for Q4_0, Q4_1 and Q8_0.
+// Activation formats (Hearth's own layout, never stored in files).
+// Blocks of 32 int8 with a scale d and s = d * sum(qs), which the Q4_0/Q4_1
+// dots need for their offset terms. The values match llama.cpp's block_q8_0 /
+// block_q8_1 (its vec_dot_type for these weights): d = max|x|/127 rounded to
+// f16, qs = round(x * 127/max|x|). For Q4_1 (ActType::kQ8_1) s is f16(d * sum)
+// with d before rounding, as block_q8_1 stores it; for Q4_0 and Q8_0
+// (ActType::kQ8_0) s is the f16 d times the sum, exact in f32, so the Q4_0
+// offset term equals llama.cpp's integer (q - 8) products.
 // Stored two blocks per struct so that SIMD code loads both scales, both sums
 // and 64 quants with one load each. Block i is half i % 2 of pair i / 2; the
 // second half of a row's last pair is zero when the row has an odd number of
 // blocks.
 struct BlockQ8_1x2 {
-  float d[2];            // scales: x ~= qs * d
-  float s[2];            // d * sum of the block's qs
+  float d[2];            // scales (f16 values): x ~= qs * d
+  float s[2];            // d * sum of the block's qs (see above for rounding)
   int8_t qs[2 * kQK];    // [2, 32]
 };
 // Q8_K: the K-quants' activation format, with per-16 sums for the mins.
@@ -95,7 +100,7 @@ size_t BlockBytes(WeightType type);  // bytes per block
 StatusOr<size_t> RowBytes(WeightType type, int64_t cols);
 
 // The activation format a weight type's dot product consumes.
-enum class ActType { kF32, kQ8_1, kQ8_K };
+enum class ActType { kF32, kQ8_0, kQ8_1, kQ8_K };  // kQ8_0/kQ8_1: BlockQ8_1x2
 ActType ActTypeFor(WeightType type);
 // Bytes of one activation row of `cols` elements (cols a multiple of the block).
 size_t ActRowBytes(ActType act, int64_t cols);
