@@ -1,8 +1,9 @@
 #include "common/worker_protocol.h"
 
+#include <unistd.h>
+#include <bit>
 #include <cerrno>
 #include <cstring>
-#include <unistd.h>
 
 namespace hearth::wire {
 namespace {
@@ -66,6 +67,13 @@ void PayloadWriter::U64(uint64_t v) {
   for (int i = 0; i < 8; ++i) bytes_.push_back(static_cast<uint8_t>(v >> (8 * i)));
 }
 
+void PayloadWriter::F32(float v) { U32(std::bit_cast<uint32_t>(v)); }
+
+void PayloadWriter::I32s(const std::vector<int32_t>& v) {
+  U32(static_cast<uint32_t>(v.size()));
+  for (int32_t x : v) I32(x);
+}
+
 void PayloadWriter::Str(const std::string& s) {
   U32(static_cast<uint32_t>(s.size()));
   bytes_.insert(bytes_.end(), s.begin(), s.end());
@@ -89,6 +97,40 @@ StatusOr<uint64_t> PayloadReader::U64() {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(bytes_[pos_ + i]) << (8 * i);
   pos_ += 8;
+  return v;
+}
+
+StatusOr<int64_t> PayloadReader::I64() {
+  HEARTH_ASSIGN_OR_RETURN(uint64_t v, U64());
+  return static_cast<int64_t>(v);
+}
+
+StatusOr<float> PayloadReader::F32() {
+  HEARTH_ASSIGN_OR_RETURN(uint32_t v, U32());
+  return std::bit_cast<float>(v);
+}
+
+StatusOr<bool> PayloadReader::Bool() {
+  if (pos_ >= bytes_.size()) return Status::Corruption("payload truncated reading bool");
+  uint8_t b = bytes_[pos_++];
+  if (b > 1) return Status::Corruption("bad bool byte " + std::to_string(b));
+  return b == 1;
+}
+
+StatusOr<uint32_t> PayloadReader::Count(size_t min_item_bytes) {
+  HEARTH_ASSIGN_OR_RETURN(uint32_t n, U32());
+  if (min_item_bytes > 0 && n > (bytes_.size() - pos_) / min_item_bytes) {
+    return Status::Corruption("count " + std::to_string(n) + " exceeds the payload");
+  }
+  return n;
+}
+
+StatusOr<std::vector<int32_t>> PayloadReader::I32s() {
+  HEARTH_ASSIGN_OR_RETURN(uint32_t n, Count(4));
+  std::vector<int32_t> v(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    HEARTH_ASSIGN_OR_RETURN(v[i], I32());
+  }
   return v;
 }
 
@@ -119,5 +161,168 @@ StatusOr<WorkerHello> DecodeHello(const std::vector<uint8_t>& payload) {
   if (!r.AtEnd()) return Status::Corruption("trailing bytes after hello");
   return h;
 }
+
+namespace {
+
+Status ExpectEnd(const PayloadReader& r, const char* what) {
+  if (!r.AtEnd()) return Status::Corruption(std::string("trailing bytes after ") + what);
+  return Status::Ok();
+}
+
+void WriteSampling(PayloadWriter& w, const SamplingParams& p) {
+  w.F32(p.temperature);
+  w.I32(p.top_k);
+  w.F32(p.top_p);
+  w.F32(p.min_p);
+  w.F32(p.repetition_penalty);
+  w.F32(p.frequency_penalty);
+  w.F32(p.presence_penalty);
+  w.U64(p.seed);
+  w.I32(p.num_logprobs);
+}
+
+Status ReadSampling(PayloadReader& r, SamplingParams* p) {
+  HEARTH_ASSIGN_OR_RETURN(p->temperature, r.F32());
+  HEARTH_ASSIGN_OR_RETURN(p->top_k, r.I32());
+  HEARTH_ASSIGN_OR_RETURN(p->top_p, r.F32());
+  HEARTH_ASSIGN_OR_RETURN(p->min_p, r.F32());
+  HEARTH_ASSIGN_OR_RETURN(p->repetition_penalty, r.F32());
+  HEARTH_ASSIGN_OR_RETURN(p->frequency_penalty, r.F32());
+  HEARTH_ASSIGN_OR_RETURN(p->presence_penalty, r.F32());
+  HEARTH_ASSIGN_OR_RETURN(p->seed, r.U64());
+  HEARTH_ASSIGN_OR_RETURN(p->num_logprobs, r.I32());
+  return Status::Ok();
+}
+
+// Smallest encoding of a StepSequence: id, start, 4 empty lists, flag,
+// sampling (40 bytes), position.
+constexpr size_t kMinStepSequenceBytes = 8 + 4 + 4 * 4 + 1 + 40 + 8;
+// Smallest SampledTokenInfo: id, token, logprob, empty top list.
+constexpr size_t kMinSampledBytes = 8 + 4 + 4 + 4;
+
+}  // namespace
+
+std::vector<uint8_t> EncodeLoadModel(const LoadModelRequest& request) {
+  PayloadWriter w;
+  w.Str(request.name);
+  w.Str(request.path);
+  w.U64(request.kv_cache_bytes);
+  return w.Take();
+}
+
+StatusOr<LoadModelRequest> DecodeLoadModel(const std::vector<uint8_t>& payload) {
+  PayloadReader r(payload);
+  LoadModelRequest m;
+  HEARTH_ASSIGN_OR_RETURN(m.name, r.Str());
+  HEARTH_ASSIGN_OR_RETURN(m.path, r.Str());
+  HEARTH_ASSIGN_OR_RETURN(m.kv_cache_bytes, r.U64());
+  HEARTH_RETURN_IF_ERROR(ExpectEnd(r, "load-model request"));
+  return m;
+}
+
+std::vector<uint8_t> EncodeModelInfo(const ModelInfo& info) {
+  PayloadWriter w;
+  w.Str(info.name);
+  w.I32(info.vocab_size);
+  w.I32(info.context_length);
+  w.I32(info.num_kv_blocks);
+  w.I32(info.block_size);
+  w.I32s(info.eos_token_ids);
+  return w.Take();
+}
+
+StatusOr<ModelInfo> DecodeModelInfo(const std::vector<uint8_t>& payload) {
+  PayloadReader r(payload);
+  ModelInfo m;
+  HEARTH_ASSIGN_OR_RETURN(m.name, r.Str());
+  HEARTH_ASSIGN_OR_RETURN(m.vocab_size, r.I32());
+  HEARTH_ASSIGN_OR_RETURN(m.context_length, r.I32());
+  HEARTH_ASSIGN_OR_RETURN(m.num_kv_blocks, r.I32());
+  HEARTH_ASSIGN_OR_RETURN(m.block_size, r.I32());
+  HEARTH_ASSIGN_OR_RETURN(m.eos_token_ids, r.I32s());
+  HEARTH_RETURN_IF_ERROR(ExpectEnd(r, "model info"));
+  return m;
+}
+
+std::vector<uint8_t> EncodeStep(const StepRequest& request) {
+  PayloadWriter w;
+  w.Str(request.model);
+  w.U32(static_cast<uint32_t>(request.seqs.size()));
+  for (const StepSequence& s : request.seqs) {
+    w.U64(s.request_id);
+    w.I32(s.start_pos);
+    w.I32s(s.tokens);
+    w.I32s(s.block_table);
+    w.Bool(s.want_logits);
+    WriteSampling(w, s.sampling);
+    w.I64(s.sample_position);
+    w.I32s(s.prompt_tokens);
+    w.I32s(s.generated_tokens);
+  }
+  return w.Take();
+}
+
+StatusOr<StepRequest> DecodeStep(const std::vector<uint8_t>& payload) {
+  PayloadReader r(payload);
+  StepRequest req;
+  HEARTH_ASSIGN_OR_RETURN(req.model, r.Str());
+  HEARTH_ASSIGN_OR_RETURN(uint32_t n, r.Count(kMinStepSequenceBytes));
+  req.seqs.resize(n);
+  for (StepSequence& s : req.seqs) {
+    HEARTH_ASSIGN_OR_RETURN(s.request_id, r.U64());
+    HEARTH_ASSIGN_OR_RETURN(s.start_pos, r.I32());
+    HEARTH_ASSIGN_OR_RETURN(s.tokens, r.I32s());
+    HEARTH_ASSIGN_OR_RETURN(s.block_table, r.I32s());
+    HEARTH_ASSIGN_OR_RETURN(s.want_logits, r.Bool());
+    HEARTH_RETURN_IF_ERROR(ReadSampling(r, &s.sampling));
+    HEARTH_ASSIGN_OR_RETURN(s.sample_position, r.I64());
+    HEARTH_ASSIGN_OR_RETURN(s.prompt_tokens, r.I32s());
+    HEARTH_ASSIGN_OR_RETURN(s.generated_tokens, r.I32s());
+  }
+  HEARTH_RETURN_IF_ERROR(ExpectEnd(r, "step request"));
+  return req;
+}
+
+std::vector<uint8_t> EncodeStepReply(const StepReply& reply) {
+  PayloadWriter w;
+  w.U32(static_cast<uint32_t>(reply.sampled.size()));
+  for (const SampledTokenInfo& s : reply.sampled) {
+    w.U64(s.request_id);
+    w.I32(s.token);
+    w.F32(s.logprob);
+    w.U32(static_cast<uint32_t>(s.top.size()));
+    for (const TopLogprob& t : s.top) {
+      w.I32(t.token);
+      w.F32(t.logprob);
+    }
+  }
+  return w.Take();
+}
+
+StatusOr<StepReply> DecodeStepReply(const std::vector<uint8_t>& payload) {
+  PayloadReader r(payload);
+  StepReply reply;
+  HEARTH_ASSIGN_OR_RETURN(uint32_t n, r.Count(kMinSampledBytes));
+  reply.sampled.resize(n);
+  for (SampledTokenInfo& s : reply.sampled) {
+    HEARTH_ASSIGN_OR_RETURN(s.request_id, r.U64());
+    HEARTH_ASSIGN_OR_RETURN(s.token, r.I32());
+    HEARTH_ASSIGN_OR_RETURN(s.logprob, r.F32());
+    HEARTH_ASSIGN_OR_RETURN(uint32_t num_top, r.Count(8));
+    s.top.resize(num_top);
+    for (TopLogprob& t : s.top) {
+      HEARTH_ASSIGN_OR_RETURN(t.token, r.I32());
+      HEARTH_ASSIGN_OR_RETURN(t.logprob, r.F32());
+    }
+  }
+  HEARTH_RETURN_IF_ERROR(ExpectEnd(r, "step reply"));
+  return reply;
+}
+
+std::vector<uint8_t> EncodeError(const std::string& message) {
+  return std::vector<uint8_t>(message.begin(), message.end());
+}
+
+std::string DecodeError(const std::vector<uint8_t>& payload) { return std::string(payload.begin(), payload.end()); }
 
 }  // namespace hearth::wire

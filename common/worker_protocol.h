@@ -10,15 +10,20 @@
 #include <vector>
 
 #include "common/status.h"
+#include "gpu_worker/sampler_params.h"  // plain data shared by both ends (header only)
 
 namespace hearth::wire {
 
 enum class MessageType : uint8_t {
-  kHello = 1,     // worker -> daemon, first message: WorkerHello
-  kPing = 2,      // daemon -> worker, empty
-  kPong = 3,      // worker -> daemon, empty
-  kShutdown = 4,  // daemon -> worker, empty; the worker exits 0
-  kError = 5,     // worker -> daemon: a UTF-8 message
+  kHello = 1,      // worker -> daemon, first message: WorkerHello
+  kPing = 2,       // daemon -> worker, empty
+  kPong = 3,       // worker -> daemon, empty
+  kShutdown = 4,   // daemon -> worker, empty; the worker exits 0
+  kError = 5,      // worker -> daemon: a UTF-8 message
+  kLoadModel = 6,  // daemon -> worker: LoadModelRequest; reply kModelInfo or kError
+  kModelInfo = 7,  // worker -> daemon: ModelInfo
+  kStep = 8,       // daemon -> worker: StepRequest; reply kStepReply or kError
+  kStepReply = 9,  // worker -> daemon: StepReply
 };
 
 // Largest frame either side accepts; a larger length is a protocol error.
@@ -46,6 +51,10 @@ class PayloadWriter {
   void U32(uint32_t v);
   void I32(int32_t v) { U32(static_cast<uint32_t>(v)); }
   void U64(uint64_t v);
+  void I64(int64_t v) { U64(static_cast<uint64_t>(v)); }
+  void F32(float v);
+  void Bool(bool v) { bytes_.push_back(v ? 1 : 0); }
+  void I32s(const std::vector<int32_t>& v);  // u32 count, then the values
   void Str(const std::string& s);
   std::vector<uint8_t> Take() { return std::move(bytes_); }
 
@@ -59,6 +68,14 @@ class PayloadReader {
   StatusOr<uint32_t> U32();
   StatusOr<int32_t> I32();
   StatusOr<uint64_t> U64();
+  StatusOr<int64_t> I64();
+  StatusOr<float> F32();
+  StatusOr<bool> Bool();  // Corruption for a byte other than 0 or 1
+  // Corruption when the count claims more values than the bytes left, so a
+  // hostile count cannot make the reader allocate.
+  StatusOr<std::vector<int32_t>> I32s();
+  // A count of items that each take at least `min_item_bytes`, checked likewise.
+  StatusOr<uint32_t> Count(size_t min_item_bytes);
   StatusOr<std::string> Str();
   bool AtEnd() const { return pos_ == bytes_.size(); }
 
@@ -69,5 +86,72 @@ class PayloadReader {
 
 std::vector<uint8_t> EncodeHello(const WorkerHello& hello);
 StatusOr<WorkerHello> DecodeHello(const std::vector<uint8_t>& payload);
+
+// --- Models and steps ---------------------------------------------------------
+
+struct LoadModelRequest {
+  std::string name;             // the daemon's name for it; Steps refer to it
+  std::string path;             // GGUF file on the worker's machine
+  uint64_t kv_cache_bytes = 0;  // 0: the worker's default
+};
+
+struct ModelInfo {
+  std::string name;
+  int32_t vocab_size = 0;
+  int32_t context_length = 0;          // the model's trained context, in tokens
+  int32_t num_kv_blocks = 0;           // blocks in the model's KV cache
+  int32_t block_size = 0;              // tokens per KV block
+  std::vector<int32_t> eos_token_ids;  // ids that end generation
+};
+
+// One sequence's share of a step (the scheduler's ScheduledSequence plus what
+// the worker needs to sample).
+struct StepSequence {
+  uint64_t request_id = 0;
+  int32_t start_pos = 0;             // tokens already in the KV cache
+  std::vector<int32_t> tokens;       // [num_new] tokens to run now
+  std::vector<int32_t> block_table;  // blocks covering [0, start_pos + num_new)
+  bool want_logits = false;          // sample a token after the last new one
+  // Only read when want_logits:
+  SamplingParams sampling;
+  int64_t sample_position = 0;            // index of the token being sampled: the RNG counter
+  std::vector<int32_t> prompt_tokens;     // only when a penalty is active, else empty
+  std::vector<int32_t> generated_tokens;  // likewise
+};
+
+struct StepRequest {
+  std::string model;  // a name from LoadModelRequest
+  std::vector<StepSequence> seqs;
+};
+
+struct TopLogprob {
+  int32_t token = 0;
+  float logprob = 0;
+};
+
+struct SampledTokenInfo {
+  uint64_t request_id = 0;
+  int32_t token = 0;
+  float logprob = 0;
+  std::vector<TopLogprob> top;  // [num_logprobs], best first
+};
+
+// One entry per sequence that wanted logits, in request order.
+struct StepReply {
+  std::vector<SampledTokenInfo> sampled;
+};
+
+std::vector<uint8_t> EncodeLoadModel(const LoadModelRequest& request);
+StatusOr<LoadModelRequest> DecodeLoadModel(const std::vector<uint8_t>& payload);
+std::vector<uint8_t> EncodeModelInfo(const ModelInfo& info);
+StatusOr<ModelInfo> DecodeModelInfo(const std::vector<uint8_t>& payload);
+std::vector<uint8_t> EncodeStep(const StepRequest& request);
+StatusOr<StepRequest> DecodeStep(const std::vector<uint8_t>& payload);
+std::vector<uint8_t> EncodeStepReply(const StepReply& reply);
+StatusOr<StepReply> DecodeStepReply(const std::vector<uint8_t>& payload);
+
+// An Error frame's payload is the message's bytes.
+std::vector<uint8_t> EncodeError(const std::string& message);
+std::string DecodeError(const std::vector<uint8_t>& payload);
 
 }  // namespace hearth::wire

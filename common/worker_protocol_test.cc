@@ -57,5 +57,140 @@ TEST(PayloadReaderTest, TruncatedStringIsCorruption) {
   EXPECT_TRUE(DecodeHello(hello_bytes).status().IsCorruption());
 }
 
+StepRequest SampleStep() {
+  StepRequest req;
+  req.model = "smol";
+  StepSequence a;
+  a.request_id = 7;
+  a.start_pos = 0;
+  a.tokens = {1, 2, 3};
+  a.block_table = {4};
+  a.want_logits = true;
+  a.sampling.temperature = 0.8f;
+  a.sampling.top_k = 40;
+  a.sampling.top_p = 0.9f;
+  a.sampling.min_p = 0.05f;
+  a.sampling.repetition_penalty = 1.1f;
+  a.sampling.frequency_penalty = 0.5f;
+  a.sampling.presence_penalty = -0.25f;
+  a.sampling.seed = 0x123456789abcdefull;
+  a.sampling.num_logprobs = 5;
+  a.sample_position = 3;
+  a.prompt_tokens = {1, 2, 3};
+  StepSequence b;
+  b.request_id = 9;
+  b.start_pos = 33;
+  b.tokens = {5};
+  b.block_table = {0, 1, 2};
+  b.generated_tokens = {8, 9};
+  req.seqs = {a, b};
+  return req;
+}
+
+TEST(StepCodecTest, StepRoundTrip) {
+  StepRequest req = SampleStep();
+  StatusOr<StepRequest> back = DecodeStep(EncodeStep(req));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->model, "smol");
+  ASSERT_EQ(back->seqs.size(), 2u);
+  const StepSequence& a = back->seqs[0];
+  EXPECT_EQ(a.request_id, 7u);
+  EXPECT_EQ(a.tokens, (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ(a.block_table, (std::vector<int32_t>{4}));
+  EXPECT_TRUE(a.want_logits);
+  EXPECT_EQ(a.sampling.temperature, 0.8f);
+  EXPECT_EQ(a.sampling.top_k, 40);
+  EXPECT_EQ(a.sampling.top_p, 0.9f);
+  EXPECT_EQ(a.sampling.min_p, 0.05f);
+  EXPECT_EQ(a.sampling.repetition_penalty, 1.1f);
+  EXPECT_EQ(a.sampling.frequency_penalty, 0.5f);
+  EXPECT_EQ(a.sampling.presence_penalty, -0.25f);
+  EXPECT_EQ(a.sampling.seed, 0x123456789abcdefull);
+  EXPECT_EQ(a.sampling.num_logprobs, 5);
+  EXPECT_EQ(a.sample_position, 3);
+  EXPECT_EQ(a.prompt_tokens, (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_TRUE(a.generated_tokens.empty());
+  const StepSequence& b = back->seqs[1];
+  EXPECT_EQ(b.request_id, 9u);
+  EXPECT_EQ(b.start_pos, 33);
+  EXPECT_FALSE(b.want_logits);
+  EXPECT_EQ(b.block_table, (std::vector<int32_t>{0, 1, 2}));
+  EXPECT_EQ(b.generated_tokens, (std::vector<int32_t>{8, 9}));
+}
+
+TEST(StepCodecTest, LoadModelAndInfoRoundTrip) {
+  StatusOr<LoadModelRequest> load = DecodeLoadModel(EncodeLoadModel({"m", "/x/m.gguf", 1ull << 33}));
+  ASSERT_TRUE(load.ok());
+  EXPECT_EQ(load->name, "m");
+  EXPECT_EQ(load->path, "/x/m.gguf");
+  EXPECT_EQ(load->kv_cache_bytes, 1ull << 33);
+  ModelInfo info{"m", 49152, 8192, 728, 16, {0, 2}};
+  StatusOr<ModelInfo> back = DecodeModelInfo(EncodeModelInfo(info));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->vocab_size, 49152);
+  EXPECT_EQ(back->context_length, 8192);
+  EXPECT_EQ(back->num_kv_blocks, 728);
+  EXPECT_EQ(back->block_size, 16);
+  EXPECT_EQ(back->eos_token_ids, (std::vector<int32_t>{0, 2}));
+}
+
+TEST(StepCodecTest, StepReplyRoundTrip) {
+  StepReply reply;
+  reply.sampled.push_back({7, 42, -0.5f, {{42, -0.5f}, {3, -2.0f}}});
+  reply.sampled.push_back({9, 1, -1.5f, {}});
+  StatusOr<StepReply> back = DecodeStepReply(EncodeStepReply(reply));
+  ASSERT_TRUE(back.ok());
+  ASSERT_EQ(back->sampled.size(), 2u);
+  EXPECT_EQ(back->sampled[0].request_id, 7u);
+  EXPECT_EQ(back->sampled[0].token, 42);
+  EXPECT_EQ(back->sampled[0].logprob, -0.5f);
+  ASSERT_EQ(back->sampled[0].top.size(), 2u);
+  EXPECT_EQ(back->sampled[0].top[1].token, 3);
+  EXPECT_EQ(back->sampled[0].top[1].logprob, -2.0f);
+  EXPECT_TRUE(back->sampled[1].top.empty());
+}
+
+// Every strict prefix of a valid payload is rejected, never read past its end.
+TEST(StepCodecTest, EveryTruncationIsCorruption) {
+  std::vector<uint8_t> step = EncodeStep(SampleStep());
+  for (size_t n = 0; n < step.size(); ++n) {
+    std::vector<uint8_t> cut(step.begin(), step.begin() + static_cast<ptrdiff_t>(n));
+    EXPECT_TRUE(DecodeStep(cut).status().IsCorruption()) << n;
+  }
+  StepReply reply;
+  reply.sampled.push_back({7, 42, -0.5f, {{42, -0.5f}}});
+  std::vector<uint8_t> rep = EncodeStepReply(reply);
+  for (size_t n = 0; n < rep.size(); ++n) {
+    std::vector<uint8_t> cut(rep.begin(), rep.begin() + static_cast<ptrdiff_t>(n));
+    EXPECT_TRUE(DecodeStepReply(cut).status().IsCorruption()) << n;
+  }
+  std::vector<uint8_t> info = EncodeModelInfo({"m", 1, 2, 3, 4, {5}});
+  for (size_t n = 0; n < info.size(); ++n) {
+    std::vector<uint8_t> cut(info.begin(), info.begin() + static_cast<ptrdiff_t>(n));
+    EXPECT_TRUE(DecodeModelInfo(cut).status().IsCorruption()) << n;
+  }
+  std::vector<uint8_t> extra = EncodeStep(SampleStep());
+  extra.push_back(0);
+  EXPECT_TRUE(DecodeStep(extra).status().IsCorruption());
+}
+
+TEST(StepCodecTest, HugeCountsAreRejectedWithoutAllocating) {
+  PayloadWriter w;
+  w.Str("m");
+  w.U32(0xffffffffu);  // sequences
+  EXPECT_TRUE(DecodeStep(w.Take()).status().IsCorruption());
+  PayloadWriter v;
+  v.U32(0x40000000u);  // a billion ints, no bytes
+  std::vector<uint8_t> bytes = v.Take();
+  PayloadReader r(bytes);
+  EXPECT_TRUE(r.I32s().status().IsCorruption());
+  PayloadWriter b;
+  b.Bool(true);
+  std::vector<uint8_t> bad = b.Take();
+  bad[0] = 2;
+  PayloadReader rb(bad);
+  EXPECT_TRUE(rb.Bool().status().IsCorruption());
+}
+
 }  // namespace
 }  // namespace hearth::wire

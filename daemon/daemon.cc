@@ -8,7 +8,9 @@
 #include <filesystem>
 
 #include "common/log.h"
+#include "daemon/api_routes.h"
 #include "daemon/openai_error.h"
+#include "model/tokenizer_gguf.h"
 
 namespace hearth::daemon {
 namespace {
@@ -85,9 +87,14 @@ Status Daemon::Start() {
     worker_args = {"--threads", std::to_string(config_.worker_threads)};
   }
   HEARTH_ASSIGN_OR_RETURN(worker_, WorkerProcess::Spawn(worker_binary, worker_args));
+  HEARTH_RETURN_IF_ERROR(StartEngine());
 
   api_ = std::make_unique<httplib::Server>();
   admin_ = std::make_unique<httplib::Server>();
+  // Each open stream holds one of the HTTP library's threads for its whole
+  // life, so the default pool (one per core) would let a few slow clients
+  // starve /healthz. A larger pool; issue 5 measures how far it goes.
+  api_->new_task_queue = [] { return new httplib::ThreadPool(256); };
   InstallErrorHandlers(*api_);
   InstallErrorHandlers(*admin_);
   RegisterApiRoutes();
@@ -95,6 +102,29 @@ Status Daemon::Start() {
   HEARTH_RETURN_IF_ERROR(Listen(*api_, config_.listen, &api_thread_));
   HEARTH_RETURN_IF_ERROR(Listen(*admin_, config_.admin_listen, &admin_thread_));
   LogInfo("hearthd ready").Kv("listen", config_.listen.ToString()).Kv("admin", config_.admin_listen.ToString());
+  return Status::Ok();
+}
+
+Status Daemon::StartEngine() {
+  auto engine = std::make_unique<EngineLoop>(worker_.get());
+  for (const auto& [name, path] : config_.models) {
+    auto t0 = std::chrono::steady_clock::now();
+    StatusOr<wire::ModelInfo> info = worker_->LoadModel({name, path, 0});
+    if (!info.ok()) return info.status().WithContext("loading model '" + name + "' from " + path);
+    auto tokenizer = model::LoadTokenizerFromGguf(path);
+    if (!tokenizer.ok()) return tokenizer.status().WithContext("loading the tokenizer of model '" + name + "'");
+    Status st = engine->AddModel(*info, std::move(tokenizer).value());
+    if (!st.ok()) return st.WithContext("model '" + name + "'");
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    LogInfo("model ready")
+        .Kv("name", name)
+        .Kv("path", path)
+        .Kv("context", info->context_length)
+        .Kv("kv_blocks", info->num_kv_blocks)
+        .Kv("seconds", seconds);
+  }
+  engine->Start();
+  engine_ = std::move(engine);
   return Status::Ok();
 }
 
@@ -107,6 +137,9 @@ Status Daemon::Listen(httplib::Server& server, const HostPort& where, std::threa
 }
 
 void Daemon::Stop() {
+  // The engine first: it finishes every open request, so streaming handlers
+  // return before the listeners wait for them.
+  if (engine_) engine_->Stop();
   for (auto* server : {api_.get(), admin_.get()}) {
     if (server) server->stop();
   }
@@ -122,6 +155,7 @@ void Daemon::RegisterApiRoutes() {
   api_->Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(ModelsJson(), "application/json");
   });
+  RegisterOpenAiRoutes(*api_, {[this] { return engine(); }, UnixSeconds(started_at_)});
 }
 
 void Daemon::RegisterAdminRoutes() {
@@ -197,9 +231,29 @@ std::string Daemon::StatusJson() {
     WriteString(w, name);
     w.Key("path");
     WriteString(w, path);
+    if (engine_) {
+      w.Key("context_length");
+      w.Int(engine_->context_length(name));
+    }
     w.EndObject();
   }
   w.EndArray();
+  if (engine_) {
+    EngineStats stats = engine_->Stats();
+    w.Key("engine");
+    w.StartObject();
+    w.Key("waiting");
+    w.Int64(stats.num_waiting);
+    w.Key("running");
+    w.Int64(stats.num_running);
+    w.Key("kv_blocks_total");
+    w.Int64(stats.kv_blocks_total);
+    w.Key("kv_blocks_free");
+    w.Int64(stats.kv_blocks_free);
+    w.Key("tokens_generated");
+    w.Int64(stats.tokens_generated);
+    w.EndObject();
+  }
   w.EndObject();
   return buf.GetString();
 }

@@ -8,6 +8,8 @@
 
 #include "common/status.h"
 #include "daemon/config.h"
+#include "daemon/engine.h"
+#include "daemon/engine_loop.h"
 #include "daemon/worker_process.h"
 #include "store/database.h"
 
@@ -28,6 +30,10 @@ class Daemon {
   // Stops the listeners and the worker. Safe to call twice.
   void Stop();
 
+  // Generation for the API routes: every configured model, loaded on the
+  // worker. Null before Start() succeeds.
+  Engine* engine() { return engine_.get(); }
+
   // The status document served at GET /admin/v1/status.
   std::string StatusJson();
   // The model list served at GET /v1/models.
@@ -37,12 +43,15 @@ class Daemon {
   void RegisterApiRoutes();
   void RegisterAdminRoutes();
   Status Listen(httplib::Server& server, const HostPort& where, std::thread* thread);
+  // Loads every configured model on the worker and starts the engine loop.
+  Status StartEngine();
 
   // Constant after Start().
   const Config config_;
   const std::chrono::system_clock::time_point started_at_;
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<WorkerProcess> worker_;
+  std::unique_ptr<EngineLoop> engine_;
   std::unique_ptr<httplib::Server> api_;
   std::unique_ptr<httplib::Server> admin_;
   std::thread api_thread_;

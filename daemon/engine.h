@@ -48,6 +48,10 @@ struct FinishEvent {
   Status status;              // non-OK for "error"
   int32_t prompt_tokens = 0;
   int32_t completion_tokens = 0;
+  // Text held back until the end (a possible stop-string prefix, say) and
+  // released by a finish without a token of its own, such as the model's
+  // end-of-sequence token: send it before finishing. Usually empty.
+  std::string text;
 };
 
 // Receives one request's events on the engine's thread; must not block.

@@ -70,6 +70,31 @@ Status WorkerProcess::Ping() {
   return Status::Ok();
 }
 
+StatusOr<wire::Frame> WorkerProcess::Call(wire::MessageType type, const std::vector<uint8_t>& payload,
+                                          wire::MessageType expected) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (reaped_) return Status::Unavailable("worker stopped");
+  HEARTH_RETURN_IF_ERROR(wire::WriteFrame(fd_, type, payload));
+  HEARTH_ASSIGN_OR_RETURN(wire::Frame frame, wire::ReadFrame(fd_));
+  if (frame.type == wire::MessageType::kError) return Status::Internal("worker: " + wire::DecodeError(frame.payload));
+  if (frame.type != expected) {
+    return Status::Corruption("worker answered with message type " + std::to_string(static_cast<int>(frame.type)));
+  }
+  return frame;
+}
+
+StatusOr<wire::ModelInfo> WorkerProcess::LoadModel(const wire::LoadModelRequest& request) {
+  HEARTH_ASSIGN_OR_RETURN(wire::Frame frame, Call(wire::MessageType::kLoadModel, wire::EncodeLoadModel(request),
+                                                  wire::MessageType::kModelInfo));
+  return wire::DecodeModelInfo(frame.payload);
+}
+
+StatusOr<wire::StepReply> WorkerProcess::Step(const wire::StepRequest& request) {
+  HEARTH_ASSIGN_OR_RETURN(wire::Frame frame,
+                          Call(wire::MessageType::kStep, wire::EncodeStep(request), wire::MessageType::kStepReply));
+  return wire::DecodeStepReply(frame.payload);
+}
+
 void WorkerProcess::Stop(int grace_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   if (reaped_) return;

@@ -13,18 +13,32 @@
 
 namespace hearth::daemon {
 
-class WorkerProcess {
+// The requests the engine loop sends to a worker. WorkerProcess speaks them
+// over the socket; tests can answer them in process.
+class WorkerConnection {
+ public:
+  virtual ~WorkerConnection() = default;
+  virtual StatusOr<wire::ModelInfo> LoadModel(const wire::LoadModelRequest& request) = 0;
+  virtual StatusOr<wire::StepReply> Step(const wire::StepRequest& request) = 0;
+};
+
+class WorkerProcess : public WorkerConnection {
  public:
   // Starts `binary serve --fd N [extra_args...]` with one end of a socketpair
   // and waits for its hello. The child dies with the daemon (PDEATHSIG).
   static StatusOr<std::unique_ptr<WorkerProcess>> Spawn(const std::string& binary,
                                                         const std::vector<std::string>& extra_args);
-  ~WorkerProcess();  // Stops the worker if it still runs.
+  ~WorkerProcess() override;  // Stops the worker if it still runs.
   WorkerProcess(const WorkerProcess&) = delete;
   WorkerProcess& operator=(const WorkerProcess&) = delete;
 
   // Round trip: true when the worker answers.
   Status Ping();
+
+  // Request/reply calls. A worker's Error frame comes back as Internal with
+  // its message; a dead worker as Unavailable.
+  StatusOr<wire::ModelInfo> LoadModel(const wire::LoadModelRequest& request) override;
+  StatusOr<wire::StepReply> Step(const wire::StepRequest& request) override;
 
   // Asks the worker to exit, then kills it if it has not after `grace_ms`.
   // Reaps the child in both cases.
@@ -35,6 +49,10 @@ class WorkerProcess {
 
  private:
   WorkerProcess(pid_t pid, int fd) : pid_(pid), fd_(fd) {}
+
+  // Sends one request and reads its reply; an Error reply becomes a Status,
+  // any other type than `expected` Corruption.
+  StatusOr<wire::Frame> Call(wire::MessageType type, const std::vector<uint8_t>& payload, wire::MessageType expected);
 
   // Constant after construction.
   pid_t pid_;

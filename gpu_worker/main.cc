@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   CLI::App* serve = app.add_subcommand("serve", "serve hearthd over an inherited Unix socket");
   serve->add_option("--fd", serve_options.fd, "file descriptor of the socket")->required();
   serve->add_option("--threads", serve_options.threads, "CPU threads (0: all cores)");
+  serve->add_option("--kv-cache-mb", serve_options.kv_cache_mb, "KV cache per model, MiB, when hearthd does not say")
+      ->capture_default_str();
 
   worker::GenerateCommand gen;
   CLI::App* generate = app.add_subcommand("generate", "generate text from a prompt, offline");

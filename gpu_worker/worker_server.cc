@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "common/worker_protocol.h"
+#include "gpu_worker/step_executor.h"
 
 namespace hearth::worker {
 
@@ -15,7 +16,44 @@ std::string DescribeDevice(int threads) {
   return "cpu: " + std::to_string(n) + " threads (" + isa + ")";
 }
 
+namespace {
+
+Status Reply(int fd, const Status& error) {
+  return wire::WriteFrame(fd, wire::MessageType::kError, wire::EncodeError(error.ToString()));
+}
+
+// Answers one request frame; only a socket failure is returned.
+Status Answer(int fd, const wire::Frame& frame, StepExecutor& executor) {
+  switch (frame.type) {
+    case wire::MessageType::kPing:
+      return wire::WriteFrame(fd, wire::MessageType::kPong, {});
+    case wire::MessageType::kLoadModel: {
+      StatusOr<wire::LoadModelRequest> req = wire::DecodeLoadModel(frame.payload);
+      if (!req.ok()) return Reply(fd, req.status());
+      StatusOr<wire::ModelInfo> info = executor.LoadModel(*req);
+      if (!info.ok()) {
+        LogError("model load failed").Kv("name", req->name).Kv("error", info.status().ToString());
+        return Reply(fd, info.status());
+      }
+      return wire::WriteFrame(fd, wire::MessageType::kModelInfo, wire::EncodeModelInfo(*info));
+    }
+    case wire::MessageType::kStep: {
+      StatusOr<wire::StepRequest> req = wire::DecodeStep(frame.payload);
+      if (!req.ok()) return Reply(fd, req.status());
+      StatusOr<wire::StepReply> reply = executor.Step(*req);
+      if (!reply.ok()) return Reply(fd, reply.status());
+      return wire::WriteFrame(fd, wire::MessageType::kStepReply, wire::EncodeStepReply(*reply));
+    }
+    default:
+      return Reply(fd,
+                   Status::InvalidArgument("unexpected message type " + std::to_string(static_cast<int>(frame.type))));
+  }
+}
+
+}  // namespace
+
 Status ServeDaemon(const WorkerOptions& options) {
+  StepExecutor executor(options.threads, options.kv_cache_mb << 20);
   wire::WorkerHello hello;
   hello.pid = ::getpid();
   hello.backend = "cpu";
@@ -27,18 +65,8 @@ Status ServeDaemon(const WorkerOptions& options) {
       if (frame.status().code() == Status::Code::kUnavailable) return Status::Ok();  // daemon went away
       return frame.status();
     }
-    switch (frame->type) {
-      case wire::MessageType::kPing:
-        HEARTH_RETURN_IF_ERROR(wire::WriteFrame(options.fd, wire::MessageType::kPong, {}));
-        break;
-      case wire::MessageType::kShutdown:
-        return Status::Ok();
-      default: {
-        std::string msg = "unexpected message type " + std::to_string(static_cast<int>(frame->type));
-        HEARTH_RETURN_IF_ERROR(wire::WriteFrame(options.fd, wire::MessageType::kError,
-                                                std::vector<uint8_t>(msg.begin(), msg.end())));
-      }
-    }
+    if (frame->type == wire::MessageType::kShutdown) return Status::Ok();
+    HEARTH_RETURN_IF_ERROR(Answer(options.fd, *frame, executor));
   }
 }
 

@@ -2,6 +2,7 @@
 // or until the daemon goes away.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "common/status.h"
@@ -11,6 +12,7 @@ namespace hearth::worker {
 struct WorkerOptions {
   int fd = -1;       // the worker's end of the daemon's socketpair
   int threads = 0;   // 0: all cores
+  uint64_t kv_cache_mb = 256;  // KV cache per model when LoadModel asks for 0
 };
 
 // Returns OK on a requested shutdown or when the daemon closes the socket.

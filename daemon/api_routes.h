@@ -1,0 +1,27 @@
+// The OpenAI-compatible generation routes: POST /v1/chat/completions, POST /v1/completions and
+// GET /v1/models/{id}, served from an Engine. Validation errors are OpenAI error bodies; every
+// response carries X-Request-Id.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace httplib {
+class Server;
+}
+
+namespace hearth::daemon {
+
+class Engine;
+
+struct ApiRoutesOptions {
+  // The engine to serve from, asked on every request (it may start after the routes are
+  // registered). Null, or a null result: generation answers 503.
+  std::function<Engine*()> engine;
+  int64_t created_unix = 0;  // "created" of the model objects
+};
+
+// Registers the routes on `server`. The engine must outlive the server's handlers.
+void RegisterOpenAiRoutes(httplib::Server& server, ApiRoutesOptions options);
+
+}  // namespace hearth::daemon

@@ -1,0 +1,349 @@
+#include "daemon/engine_loop.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+
+namespace hearth::daemon {
+namespace {
+
+bool PenaltyActive(const SamplingParams& p) {
+  return p.repetition_penalty != 1.0f || p.frequency_penalty != 0.0f || p.presence_penalty != 0.0f;
+}
+
+const char* ReasonName(scheduler::FinishReason reason) {
+  switch (reason) {
+    case scheduler::FinishReason::kEos:
+    case scheduler::FinishReason::kStop:
+      return "stop";
+    case scheduler::FinishReason::kMaxTokens:
+      return "length";
+    case scheduler::FinishReason::kError:
+      return "error";
+  }
+  return "error";
+}
+
+}  // namespace
+
+EngineLoop::EngineLoop(WorkerConnection* worker, EngineLoopOptions options) : worker_(worker), options_(options) {}
+
+EngineLoop::~EngineLoop() { Stop(); }
+
+Status EngineLoop::AddModel(const wire::ModelInfo& info, std::unique_ptr<model::Tokenizer> tokenizer) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    CHECK(!started_) << "AddModel after Start";
+  }
+  if (models_.contains(info.name)) return Status::InvalidArgument("model '" + info.name + "' added twice");
+  if (!tokenizer) return Status::InvalidArgument("model '" + info.name + "' has no tokenizer");
+  if (info.num_kv_blocks < 1 || info.block_size < 1 || info.context_length < 1) {
+    return Status::InvalidArgument("model '" + info.name + "': worker reported no KV blocks or no context");
+  }
+  if (tokenizer->vocab_size() != info.vocab_size) {
+    return Status::InvalidArgument("model '" + info.name + "': tokenizer has " +
+                                   std::to_string(tokenizer->vocab_size()) + " tokens, the worker's model " +
+                                   std::to_string(info.vocab_size));
+  }
+  auto m = std::make_unique<Model>();
+  m->info = info;
+  m->tokenizer = std::move(tokenizer);
+  const int64_t capacity = int64_t{info.num_kv_blocks} * info.block_size;
+  m->max_context = static_cast<int32_t>(std::min<int64_t>(info.context_length, capacity));
+  scheduler::SchedulerConfig config;
+  config.token_budget = options_.token_budget;
+  config.max_num_seqs = options_.max_num_seqs;
+  config.block_size = info.block_size;
+  HEARTH_RETURN_IF_ERROR(scheduler::ValidateSchedulerConfig(config));
+  m->scheduler = std::make_unique<scheduler::BatchScheduler>(config, info.num_kv_blocks, &clock_);
+  models_[info.name] = std::move(m);
+  return Status::Ok();
+}
+
+void EngineLoop::Start() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (started_) return;
+    started_ = true;
+  }
+  PublishStats();
+  thread_ = std::thread([this] { Run(); });
+}
+
+void EngineLoop::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+const model::Tokenizer* EngineLoop::tokenizer(const std::string& model) const {
+  auto it = models_.find(model);
+  return it == models_.end() ? nullptr : it->second->tokenizer.get();
+}
+
+int32_t EngineLoop::context_length(const std::string& model) const {
+  auto it = models_.find(model);
+  return it == models_.end() ? 0 : it->second->max_context;
+}
+
+StatusOr<uint64_t> EngineLoop::Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink) {
+  if (!sink) return Status::InvalidArgument("no sink for the request");
+  auto it = models_.find(request.model);
+  if (it == models_.end()) return Status::InvalidArgument("model '" + request.model + "' is not loaded");
+  Model& m = *it->second;
+  if (request.prompt.empty()) return Status::InvalidArgument("the prompt is empty");
+  if (request.max_tokens < 1) return Status::InvalidArgument("max_tokens must be at least 1");
+  const int64_t needed = static_cast<int64_t>(request.prompt.size()) + request.max_tokens;
+  if (needed > m.max_context) {
+    return Status::InvalidArgument("prompt of " + std::to_string(request.prompt.size()) + " tokens plus max_tokens " +
+                                   std::to_string(request.max_tokens) + " exceeds the context of " +
+                                   std::to_string(m.max_context) + " tokens for model '" + request.model + "'");
+  }
+  for (int32_t t : request.prompt) {
+    if (t < 0 || t >= m.info.vocab_size) {
+      return Status::InvalidArgument("prompt token id " + std::to_string(t) + " is outside the vocabulary");
+    }
+  }
+  if (request.stop.size() > 4) return Status::InvalidArgument("at most 4 stop strings");
+  HEARTH_RETURN_IF_ERROR(request.sampling.Validate());
+  HEARTH_ASSIGN_OR_RETURN(StopMatcher stops, StopMatcher::Create(request.stop, m.info.eos_token_ids));
+
+  auto active = std::make_unique<Active>();
+  active->model = &m;
+  active->request = std::move(request);
+  active->sink = std::move(sink);
+  active->detok.emplace(*m.tokenizer);
+  active->stops.emplace(std::move(stops));
+  uint64_t id = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!started_ || stopping_) return Status::Unavailable("the engine is not running");
+    if (submitted_.size() >= options_.max_queued) return Status::ResourceExhausted("too many queued requests");
+    id = next_id_++;
+    active->id = id;
+    submitted_.push_back(std::move(active));
+  }
+  cv_.notify_all();
+  return id;
+}
+
+void EngineLoop::Cancel(uint64_t id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_.push_back(id);
+  }
+  cv_.notify_all();
+}
+
+EngineStats EngineLoop::Stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  EngineStats s = stats_;
+  s.num_waiting += static_cast<int64_t>(submitted_.size());
+  return s;
+}
+
+void EngineLoop::PublishStats() {
+  EngineStats s;
+  for (const auto& [name, m] : models_) {
+    s.num_waiting += m->scheduler->num_waiting();
+    s.num_running += m->scheduler->num_running();
+    s.kv_blocks_total += m->scheduler->block_pool().num_blocks();
+    s.kv_blocks_free += m->scheduler->block_pool().num_free();
+  }
+  s.tokens_generated = tokens_generated_;
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_ = s;
+}
+
+void EngineLoop::Run() {
+  bool ran_step = false;
+  for (;;) {
+    std::deque<std::unique_ptr<Active>> incoming;
+    std::vector<uint64_t> cancels;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      // Sleep only when the last iteration had nothing to run.
+      if (!ran_step) cv_.wait(lock, [this] { return stopping_ || !submitted_.empty() || !cancelled_.empty(); });
+      if (stopping_) break;
+      incoming.swap(submitted_);
+      cancels.swap(cancelled_);
+    }
+    for (std::unique_ptr<Active>& a : incoming) Admit(std::move(a));
+    for (uint64_t id : cancels) ApplyCancel(id);
+    ran_step = false;
+    for (auto& [name, m] : models_) ran_step = StepModel(*m) || ran_step;
+    PublishStats();
+  }
+
+  // Shutting down: every request still here gets its last event.
+  std::deque<std::unique_ptr<Active>> left;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    left.swap(submitted_);
+  }
+  const Status shutdown = Status::Unavailable("server shutting down");
+  for (std::unique_ptr<Active>& a : left) {
+    FinishEvent ev;
+    ev.finish_reason = "error";
+    ev.status = shutdown;
+    ev.prompt_tokens = static_cast<int32_t>(a->request.prompt.size());
+    a->sink->OnFinish(ev);
+  }
+  std::vector<uint64_t> ids;
+  for (const auto& [id, a] : active_) ids.push_back(id);
+  for (uint64_t id : ids) {
+    active_.at(id)->model->scheduler->Abort(id);
+    FinishActive(id, "error", shutdown, "");
+  }
+  PublishStats();
+}
+
+void EngineLoop::Admit(std::unique_ptr<Active> active) {
+  const uint64_t id = active->id;
+  Model& m = *active->model;
+  scheduler::Request r;
+  r.id = id;
+  r.priority = active->request.priority;
+  r.prompt = active->request.prompt;
+  r.max_tokens = active->request.max_tokens;
+  r.eos_token_ids = m.info.eos_token_ids;
+  Status st = m.scheduler->Add(std::move(r));
+  active_[id] = std::move(active);
+  if (!st.ok()) FinishActive(id, "error", st, "");
+}
+
+void EngineLoop::ApplyCancel(uint64_t id) {
+  auto it = active_.find(id);
+  if (it == active_.end()) return;  // unknown or already finished
+  it->second->model->scheduler->Abort(id);
+  FinishActive(id, "cancelled", Status::Ok(), "");
+}
+
+bool EngineLoop::StepModel(Model& m) {
+  scheduler::BatchScheduler& sched = *m.scheduler;
+  if (!sched.has_unfinished()) return false;
+  scheduler::SchedulerOutput out = sched.Schedule();
+  for (const scheduler::FinishedRequest& f : out.failed) Finish(f);
+  if (out.seqs.empty()) return false;
+
+  wire::StepRequest req;
+  req.model = m.info.name;
+  req.seqs.reserve(out.seqs.size());
+  size_t num_wanted = 0;
+  for (const scheduler::ScheduledSequence& s : out.seqs) {
+    wire::StepSequence w;
+    w.request_id = s.id;
+    w.start_pos = s.start_pos;
+    w.tokens = s.token_ids;
+    w.block_table = s.block_table;
+    w.want_logits = s.want_logits;
+    if (s.want_logits) {
+      ++num_wanted;
+      const Active& a = *active_.at(s.id);
+      w.sampling = a.request.sampling;
+      w.sample_position = int64_t{s.start_pos} + s.num_tokens;
+      if (PenaltyActive(w.sampling)) {
+        const scheduler::Sequence* seq = sched.Find(s.id);
+        CHECK(seq != nullptr);
+        auto split = seq->tokens.begin() + seq->num_prompt_tokens;
+        w.prompt_tokens.assign(seq->tokens.begin(), split);
+        w.generated_tokens.assign(split, seq->tokens.end());
+      }
+    }
+    req.seqs.push_back(std::move(w));
+  }
+
+  StatusOr<wire::StepReply> reply = worker_->Step(req);
+  if (!reply.ok()) {
+    FailStep(m, out, reply.status());
+    return true;
+  }
+  // The reply is checked before the scheduler sees it: one token per
+  // sequence that wanted one, in order, inside the vocabulary.
+  bool well_formed = reply->sampled.size() == num_wanted;
+  for (size_t i = 0, j = 0; well_formed && i < req.seqs.size(); ++i) {
+    if (!req.seqs[i].want_logits) continue;
+    const wire::SampledTokenInfo& t = reply->sampled[j++];
+    well_formed = t.request_id == req.seqs[i].request_id && t.token >= 0 && t.token < m.info.vocab_size;
+  }
+  if (!well_formed) {
+    FailStep(m, out, Status::Corruption("worker's step reply does not match the step"));
+    return true;
+  }
+
+  scheduler::StepResult result;
+  for (const wire::SampledTokenInfo& t : reply->sampled) {
+    bool stop = Deliver(*active_.at(t.request_id), t);
+    result.sampled.push_back({t.request_id, t.token, stop});
+  }
+  for (const scheduler::FinishedRequest& f : sched.OnStepDone(result)) Finish(f);
+  return true;
+}
+
+void EngineLoop::FailStep(Model& m, const scheduler::SchedulerOutput& out, const Status& status) {
+  LogError("step failed").Kv("model", m.info.name).Kv("seqs", out.seqs.size()).Kv("error", status.ToString());
+  for (const scheduler::ScheduledSequence& s : out.seqs) m.scheduler->Abort(s.id);
+  (void)m.scheduler->OnStepDone({});  // closes the step; every sequence in it is gone
+  for (const scheduler::ScheduledSequence& s : out.seqs) FinishActive(s.id, "error", status, "");
+}
+
+bool EngineLoop::Deliver(Active& a, const wire::SampledTokenInfo& t) {
+  if (a.stops->IsStopToken(t.token)) return false;  // the scheduler finishes it as EOS
+  ++a.num_generated;
+  ++tokens_generated_;
+  const model::Tokenizer& tok = *a.model->tokenizer;
+  TokenEvent ev;
+  ev.token = t.token;
+  ev.logprob = t.logprob;
+  for (const wire::TopLogprob& top : t.top) {
+    StatusOr<std::string> text = tok.Decode(std::span<const int32_t>(&top.token, 1));
+    ev.top.push_back({top.token, top.logprob, text.ok() ? *text : std::string()});
+  }
+  StatusOr<std::string> piece = a.detok->Push(t.token);
+  StopMatcherOutput out = a.stops->Feed(piece.ok() ? *piece : std::string());
+  ev.text = std::move(out.text);
+  bool stopped = out.stopped;
+  if (!stopped && a.num_generated >= a.request.max_tokens) {
+    // The last token: release what was held back with it.
+    StopMatcherOutput tail = a.stops->Feed(a.detok->Flush());
+    ev.text += tail.text;
+    stopped = tail.stopped;
+    if (!stopped) ev.text += a.stops->Finish();
+  }
+  a.sink->OnToken(ev);
+  return stopped;
+}
+
+void EngineLoop::Finish(const scheduler::FinishedRequest& f) {
+  auto it = active_.find(f.id);
+  if (it == active_.end()) return;
+  Active& a = *it->second;
+  std::string text;
+  if (f.reason != scheduler::FinishReason::kError && !a.stops->stopped()) {
+    StopMatcherOutput tail = a.stops->Feed(a.detok->Flush());
+    text = std::move(tail.text);
+    if (!tail.stopped) text += a.stops->Finish();
+  }
+  // Usage counts every generated token, the end-of-sequence one included.
+  a.num_generated = static_cast<int32_t>(f.generated.size());
+  FinishActive(f.id, ReasonName(f.reason), f.status, text);
+}
+
+void EngineLoop::FinishActive(uint64_t id, const std::string& reason, const Status& status, const std::string& text) {
+  auto it = active_.find(id);
+  if (it == active_.end()) return;
+  std::unique_ptr<Active> a = std::move(it->second);
+  active_.erase(it);
+  FinishEvent ev;
+  ev.finish_reason = reason;
+  ev.status = status;
+  ev.prompt_tokens = static_cast<int32_t>(a->request.prompt.size());
+  ev.completion_tokens = a->num_generated;
+  ev.text = text;
+  a->sink->OnFinish(ev);
+}
+
+}  // namespace hearth::daemon

@@ -1,0 +1,114 @@
+// The engine loop: one thread that owns a BatchScheduler per model hosted on
+// one worker and, every iteration, admits new requests, schedules a step,
+// runs it on the worker, and turns the sampled tokens into each request's
+// events (detokenizing and matching stop strings here, in the daemon).
+//
+// HTTP threads only touch the queues under mu_; everything else belongs to
+// the loop thread, which is also the only caller of the sinks.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/worker_protocol.h"
+#include "daemon/engine.h"
+#include "daemon/worker_process.h"
+#include "gpu_worker/stop_matcher.h"
+#include "model/detokenizer.h"
+#include "model/tokenizer.h"
+#include "scheduler/batch_scheduler.h"
+#include "scheduler/clock.h"
+
+namespace hearth::daemon {
+
+struct EngineLoopOptions {
+  int32_t token_budget = 512;  // tokens per step
+  int32_t max_num_seqs = 64;   // sequences per step and running at once
+  size_t max_queued = 4096;    // submitted requests not yet admitted to a scheduler
+};
+
+class EngineLoop final : public Engine {
+ public:
+  // `worker` must outlive the loop.
+  EngineLoop(WorkerConnection* worker, EngineLoopOptions options = {});
+  ~EngineLoop() override;  // Stop()
+
+  // Before Start(): a model the worker has loaded, and its tokenizer.
+  Status AddModel(const wire::ModelInfo& info, std::unique_ptr<model::Tokenizer> tokenizer);
+
+  void Start();
+  // Finishes every request still queued or running with "error" (server
+  // shutting down) and joins the thread. Later Submits are Unavailable. Safe
+  // to call twice.
+  void Stop();
+
+  // Engine.
+  const model::Tokenizer* tokenizer(const std::string& model) const override;
+  int32_t context_length(const std::string& model) const override;
+  StatusOr<uint64_t> Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink) override;
+  void Cancel(uint64_t id) override;
+  EngineStats Stats() const override;
+
+ private:
+  struct Model {
+    wire::ModelInfo info;
+    std::unique_ptr<model::Tokenizer> tokenizer;
+    int32_t max_context = 0;                               // min(trained context, KV cache capacity)
+    std::unique_ptr<scheduler::BatchScheduler> scheduler;  // loop thread only
+  };
+  // A request from Submit() to its FinishEvent; owned by the loop thread once
+  // admitted.
+  struct Active {
+    uint64_t id = 0;
+    Model* model = nullptr;
+    GenerationRequest request;
+    std::shared_ptr<RequestSink> sink;
+    std::optional<model::StreamingDetokenizer> detok;
+    std::optional<StopMatcher> stops;
+    int32_t num_generated = 0;
+  };
+
+  void Run();
+  void Admit(std::unique_ptr<Active> active);
+  void ApplyCancel(uint64_t id);
+  // Schedules and runs one step of `model`; false when it had nothing to run.
+  bool StepModel(Model& model);
+  void FailStep(Model& model, const scheduler::SchedulerOutput& out, const Status& status);
+  // Turns one sampled token into the request's TokenEvent; true when a stop
+  // string matched.
+  bool Deliver(Active& active, const wire::SampledTokenInfo& sampled);
+  void Finish(const scheduler::FinishedRequest& finished);
+  void FinishActive(uint64_t id, const std::string& reason, const Status& status, const std::string& text);
+  void PublishStats();
+
+  // Constant after Start().
+  WorkerConnection* const worker_;
+  const EngineLoopOptions options_;
+  std::map<std::string, std::unique_ptr<Model>> models_;
+  scheduler::SteadyClock clock_;
+
+  // Loop thread only.
+  std::unordered_map<uint64_t, std::unique_ptr<Active>> active_;
+  int64_t tokens_generated_ = 0;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::unique_ptr<Active>> submitted_;  // GUARDED_BY(mu_)
+  std::vector<uint64_t> cancelled_;                // GUARDED_BY(mu_)
+  uint64_t next_id_ = 1;                           // GUARDED_BY(mu_)
+  bool started_ = false;                           // GUARDED_BY(mu_)
+  bool stopping_ = false;                          // GUARDED_BY(mu_)
+  EngineStats stats_;                              // GUARDED_BY(mu_), published by the loop
+  std::thread thread_;
+};
+
+}  // namespace hearth::daemon

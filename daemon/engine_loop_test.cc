@@ -1,0 +1,261 @@
+// The engine loop against an in-process StepExecutor on a small random model:
+// validation, finishing, cancellation, batch invariance and step failures.
+#include "daemon/engine_loop.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "gpu_worker/step_executor.h"
+#include "model/tokenizer_gguf.h"
+#include "tools/random_model.h"
+
+namespace hearth::daemon {
+namespace {
+
+// A worker that answers in process; can be told to fail steps.
+class InProcessWorker : public WorkerConnection {
+ public:
+  StatusOr<wire::ModelInfo> LoadModel(const wire::LoadModelRequest& request) override {
+    return executor_.LoadModel(request);
+  }
+  StatusOr<wire::StepReply> Step(const wire::StepRequest& request) override {
+    ++num_steps;
+    if (fail_steps) return Status::Unavailable("worker crashed (test)");
+    return executor_.Step(request);
+  }
+  std::atomic<bool> fail_steps{false};
+  std::atomic<int> num_steps{0};
+
+ private:
+  worker::StepExecutor executor_{2};
+};
+
+class RecordingSink : public RequestSink {
+ public:
+  void OnToken(const TokenEvent& event) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    EXPECT_FALSE(finished_) << "token after finish";
+    tokens_.push_back(event.token);
+    text_ += event.text;
+    cv_.notify_all();
+  }
+  void OnFinish(const FinishEvent& event) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    EXPECT_FALSE(finished_) << "finished twice";
+    finished_ = true;
+    finish_ = event;
+    text_ += event.text;
+    cv_.notify_all();
+  }
+  bool WaitFinished(int ms = 30000) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return finished_; });
+  }
+  bool WaitTokens(size_t n, int ms = 30000) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return tokens_.size() >= n || finished_; });
+  }
+  std::vector<int32_t> tokens() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return tokens_;
+  }
+  std::string text() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return text_;
+  }
+  FinishEvent finish() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return finish_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<int32_t> tokens_;
+  std::string text_;
+  bool finished_ = false;
+  FinishEvent finish_;
+};
+
+class EngineLoopTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    tools::RandomModelOptions o;
+    o.layers = 2;
+    o.hidden = 64;
+    o.heads = 4;
+    o.kv_heads = 2;
+    o.ffn = 96;
+    o.ctx = 256;
+    o.seed = 9;
+    o.out = (std::filesystem::temp_directory_path() / ("hearth-loop-" + std::to_string(::getpid()) + ".gguf")).string();
+    Status st = tools::WriteRandomModel(o);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    path_ = o.out;
+  }
+  static void TearDownTestSuite() { std::filesystem::remove(path_); }
+
+  void SetUp() override {
+    StatusOr<wire::ModelInfo> info = worker_.LoadModel({"rand", path_, 64 << 10});  // 16 blocks
+    ASSERT_TRUE(info.ok()) << info.status().ToString();
+    info_ = *info;
+    auto tok = model::LoadTokenizerFromGguf(path_);
+    ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+    ASSERT_TRUE(loop_.AddModel(info_, std::move(tok).value()).ok());
+    loop_.Start();
+  }
+
+  static GenerationRequest Request(std::vector<int32_t> prompt, int32_t max_tokens, float temperature, uint64_t seed) {
+    GenerationRequest r;
+    r.model = "rand";
+    r.prompt = std::move(prompt);
+    r.max_tokens = max_tokens;
+    r.sampling.temperature = temperature;
+    r.sampling.seed = seed;
+    return r;
+  }
+
+  std::shared_ptr<RecordingSink> Run(GenerationRequest r) {
+    auto sink = std::make_shared<RecordingSink>();
+    StatusOr<uint64_t> id = loop_.Submit(std::move(r), sink);
+    EXPECT_TRUE(id.ok()) << id.status().ToString();
+    return sink;
+  }
+
+  bool WaitAllBlocksFree(int ms = 10000) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+      EngineStats s = loop_.Stats();
+      if (s.kv_blocks_free == s.kv_blocks_total && s.num_running == 0 && s.num_waiting == 0) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return false;
+  }
+
+  static std::string path_;
+  InProcessWorker worker_;
+  EngineLoop loop_{&worker_};
+  wire::ModelInfo info_;
+};
+
+std::string EngineLoopTest::path_;
+
+TEST_F(EngineLoopTest, SubmitValidates) {
+  auto sink = std::make_shared<RecordingSink>();
+  GenerationRequest r = Request({1, 2, 3}, 4, 0, 0);
+  r.model = "nope";
+  EXPECT_TRUE(loop_.Submit(r, sink).status().IsInvalidArgument());
+  EXPECT_TRUE(loop_.Submit(Request({}, 4, 0, 0), sink).status().IsInvalidArgument());
+  StatusOr<uint64_t> too_long = loop_.Submit(Request(std::vector<int32_t>(250, 5), 10, 0, 0), sink);
+  ASSERT_TRUE(too_long.status().IsInvalidArgument());
+  EXPECT_NE(too_long.status().message().find("context of 256"), std::string::npos) << too_long.status().message();
+  EXPECT_TRUE(loop_.Submit(Request({1, 999}, 4, 0, 0), sink).status().IsInvalidArgument());
+  r = Request({1, 2}, 4, 0, 0);
+  r.stop = {""};
+  EXPECT_TRUE(loop_.Submit(r, sink).status().IsInvalidArgument());
+  EXPECT_EQ(loop_.context_length("rand"), 256);
+  EXPECT_NE(loop_.tokenizer("rand"), nullptr);
+  EXPECT_EQ(loop_.tokenizer("nope"), nullptr);
+}
+
+TEST_F(EngineLoopTest, GeneratesUntilLengthOrEos) {
+  auto sink = Run(Request({10, 20, 30}, 12, 0, 0));
+  ASSERT_TRUE(sink->WaitFinished());
+  FinishEvent f = sink->finish();
+  EXPECT_TRUE(f.status.ok()) << f.status.ToString();
+  EXPECT_EQ(f.prompt_tokens, 3);
+  if (f.finish_reason == "length") {
+    EXPECT_EQ(sink->tokens().size(), 12u);
+    EXPECT_EQ(f.completion_tokens, 12);
+  } else {
+    EXPECT_EQ(f.finish_reason, "stop");
+    EXPECT_EQ(f.completion_tokens, static_cast<int32_t>(sink->tokens().size()) + 1);  // + EOS
+  }
+  EXPECT_TRUE(WaitAllBlocksFree());
+  EXPECT_GE(loop_.Stats().tokens_generated, static_cast<int64_t>(sink->tokens().size()));
+}
+
+TEST_F(EngineLoopTest, SeededSamplingIsBatchInvariant) {
+  GenerationRequest probe = Request({3, 1, 4, 1, 5, 9, 2, 6}, 20, 0.8f, 42);
+  probe.sampling.top_k = 50;
+  auto alone = Run(probe);
+  ASSERT_TRUE(alone->WaitFinished());
+  std::vector<std::shared_ptr<RecordingSink>> others;
+  for (int i = 0; i < 7; ++i) {
+    GenerationRequest r = Request(std::vector<int32_t>(5 + 17 * i, 30 + i), 5 + 3 * i, i % 2 ? 0.0f : 1.1f, 7 + i);
+    if (i == 3) r.sampling.repetition_penalty = 1.2f;
+    others.push_back(Run(r));
+  }
+  auto batched = Run(probe);
+  for (auto& s : others) ASSERT_TRUE(s->WaitFinished());
+  ASSERT_TRUE(batched->WaitFinished());
+  EXPECT_EQ(batched->tokens(), alone->tokens());
+  EXPECT_EQ(batched->text(), alone->text());
+  EXPECT_TRUE(WaitAllBlocksFree());
+}
+
+TEST_F(EngineLoopTest, CancelFreesBlocks) {
+  auto sink = Run(Request({1, 2, 3, 4}, 200, 1.0f, 1));
+  ASSERT_TRUE(sink->WaitTokens(2));
+  StatusOr<uint64_t> other = loop_.Submit(Request({5, 6}, 4, 0, 0), std::make_shared<RecordingSink>());
+  ASSERT_TRUE(other.ok());
+  loop_.Cancel(1);      // the first id
+  loop_.Cancel(12345);  // unknown: ignored
+  ASSERT_TRUE(sink->WaitFinished());
+  if (sink->finish().finish_reason == "cancelled") {
+    EXPECT_LT(sink->tokens().size(), 200u);
+  }
+  EXPECT_TRUE(WaitAllBlocksFree());
+}
+
+TEST_F(EngineLoopTest, StopStringEndsGenerationAndIsCut) {
+  // Find what the model says greedily, then stop on a piece of it.
+  auto probe = Run(Request({7, 8, 9}, 30, 0, 0));
+  ASSERT_TRUE(probe->WaitFinished());
+  std::string full = probe->text();
+  if (full.size() < 4) GTEST_SKIP() << "the random model said too little";
+  std::string stop = full.substr(2, 2);
+  GenerationRequest r = Request({7, 8, 9}, 30, 0, 0);
+  r.stop = {stop};
+  auto sink = Run(r);
+  ASSERT_TRUE(sink->WaitFinished());
+  EXPECT_EQ(sink->finish().finish_reason, "stop");
+  EXPECT_EQ(sink->text(), full.substr(0, full.find(stop)));
+}
+
+TEST_F(EngineLoopTest, FailedStepFinishesItsRequestsWithError) {
+  worker_.fail_steps = true;
+  auto a = Run(Request({1, 2, 3}, 5, 0, 0));
+  auto b = Run(Request({4, 5}, 5, 0, 0));
+  ASSERT_TRUE(a->WaitFinished());
+  ASSERT_TRUE(b->WaitFinished());
+  EXPECT_EQ(a->finish().finish_reason, "error");
+  EXPECT_EQ(b->finish().finish_reason, "error");
+  EXPECT_EQ(a->finish().status.code(), Status::Code::kUnavailable);
+  EXPECT_TRUE(WaitAllBlocksFree());
+  worker_.fail_steps = false;
+  auto c = Run(Request({1, 2, 3}, 3, 0, 0));
+  ASSERT_TRUE(c->WaitFinished());
+  EXPECT_NE(c->finish().finish_reason, "error");
+}
+
+TEST_F(EngineLoopTest, StopFinishesEverythingAndRefusesMore) {
+  std::vector<std::shared_ptr<RecordingSink>> sinks;
+  for (int i = 0; i < 4; ++i) sinks.push_back(Run(Request({1, 2, 3}, 200, 1.0f, i)));
+  loop_.Stop();
+  for (auto& s : sinks) {
+    ASSERT_TRUE(s->WaitFinished(1000));
+    std::string reason = s->finish().finish_reason;
+    EXPECT_TRUE(reason == "error" || reason == "length" || reason == "stop") << reason;
+  }
+  EXPECT_EQ(loop_.Submit(Request({1}, 1, 0, 0), std::make_shared<RecordingSink>()).status().code(),
+            Status::Code::kUnavailable);
+}
+
+}  // namespace
+}  // namespace hearth::daemon

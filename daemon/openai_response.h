@@ -1,0 +1,68 @@
+// JSON of OpenAI responses: the whole chat.completion / text_completion objects, and the
+// chunks of a server-sent-events stream. Text is made valid UTF-8 on the way out (a token may
+// end inside a character; its exact bytes still go out in logprobs' `bytes`).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/engine.h"
+
+namespace hearth::daemon {
+
+struct ResponseMeta {
+  std::string id;       // "chatcmpl-<request id>" or "cmpl-<request id>"
+  int64_t created = 0;  // unix seconds
+  std::string model;
+};
+
+// One generated token for logprobs.
+struct LogprobEntry {
+  std::string token;  // the token's bytes (may be part of a UTF-8 character)
+  float logprob = 0;
+  std::vector<TokenLogprobText> top;  // alternatives, best first
+};
+
+struct Usage {
+  int32_t prompt_tokens = 0;
+  int32_t completion_tokens = 0;
+};
+
+// A finished, non-streamed generation.
+struct CompletionOutput {
+  std::string text;
+  std::string finish_reason;  // "stop" or "length"
+  Usage usage;
+  bool logprobs = false;             // whether the client asked for them
+  std::vector<LogprobEntry> tokens;  // [completion_tokens] when logprobs
+};
+
+// GET /v1/models/{id}: {id, object: "model", created, owned_by: "hearth"}.
+std::string ModelObjectJson(std::string_view id, int64_t created);
+
+std::string ChatCompletionJson(const ResponseMeta& meta, const CompletionOutput& output);
+std::string TextCompletionJson(const ResponseMeta& meta, const CompletionOutput& output);
+
+// --- Streaming ----------------------------------------------------------------------------
+// Each builder returns one chunk's JSON; SseEvent frames it.
+
+inline constexpr std::string_view kSseDone = "data: [DONE]\n\n";
+std::string SseEvent(std::string_view json);  // "data: <json>\n\n"
+
+// The first chat chunk: delta {role: "assistant", content: ""}.
+std::string ChatRoleChunk(const ResponseMeta& meta);
+// A chat chunk with delta {content}; `logprobs` null when not asked for.
+std::string ChatContentChunk(const ResponseMeta& meta, std::string_view text,
+                             const std::vector<LogprobEntry>* logprobs);
+// The last chat chunk: empty delta and the finish_reason.
+std::string ChatFinishChunk(const ResponseMeta& meta, std::string_view finish_reason);
+// A text_completion chunk; finish_reason empty means null. `text_offset` is where `text`
+// starts in the whole completion (for logprobs' text_offset).
+std::string TextChunk(const ResponseMeta& meta, std::string_view text, const std::vector<LogprobEntry>* logprobs,
+                      size_t text_offset, std::string_view finish_reason);
+// The usage chunk sent after the finish when stream_options.include_usage: empty choices.
+std::string UsageChunk(const ResponseMeta& meta, bool chat, const Usage& usage);
+
+}  // namespace hearth::daemon

@@ -1,0 +1,124 @@
+#include "gpu_worker/step_executor.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "tools/random_model.h"
+
+namespace hearth::worker {
+namespace {
+
+class StepExecutorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    tools::RandomModelOptions o;
+    o.layers = 2;
+    o.hidden = 64;
+    o.heads = 4;
+    o.kv_heads = 2;
+    o.ffn = 96;
+    o.ctx = 256;
+    o.seed = 5;
+    o.out = (std::filesystem::temp_directory_path() / ("hearth-step-" + std::to_string(::getpid()) + ".gguf")).string();
+    Status st = tools::WriteRandomModel(o);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+    path_ = o.out;
+  }
+  static void TearDownTestSuite() { std::filesystem::remove(path_); }
+
+  void SetUp() override {
+    StatusOr<wire::ModelInfo> info = exec_.LoadModel({"rand", path_, 1 << 20});
+    ASSERT_TRUE(info.ok()) << info.status().ToString();
+    info_ = *info;
+  }
+
+  static wire::StepSequence Prefill(uint64_t id, std::vector<int32_t> tokens, std::vector<int32_t> blocks) {
+    wire::StepSequence s;
+    s.request_id = id;
+    s.tokens = std::move(tokens);
+    s.block_table = std::move(blocks);
+    s.want_logits = true;
+    s.sampling.temperature = 0.8f;
+    s.sampling.seed = 42;
+    s.sampling.num_logprobs = 3;
+    s.sample_position = static_cast<int64_t>(s.tokens.size());
+    return s;
+  }
+
+  static std::string path_;
+  StepExecutor exec_{2};
+  wire::ModelInfo info_;
+};
+
+std::string StepExecutorTest::path_;
+
+TEST_F(StepExecutorTest, LoadReportsShapeAndBlocks) {
+  EXPECT_EQ(info_.name, "rand");
+  EXPECT_EQ(info_.vocab_size, 259);
+  EXPECT_EQ(info_.context_length, 256);
+  EXPECT_EQ(info_.block_size, kKvBlockSize);
+  // 2 layers * K,V * 16 tokens * 2 kv heads * 16 dims * 2 bytes = 4 KiB a block.
+  EXPECT_EQ(info_.num_kv_blocks, 256);
+  // Loading the same name and path again just describes it.
+  StatusOr<wire::ModelInfo> again = exec_.LoadModel({"rand", path_, 0});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->num_kv_blocks, info_.num_kv_blocks);
+  EXPECT_FALSE(exec_.LoadModel({"rand", path_ + ".other", 0}).ok());
+  EXPECT_FALSE(exec_.LoadModel({"tiny", path_, 100}).ok()) << "a cache smaller than one block";
+  EXPECT_FALSE(exec_.LoadModel({"missing", "/nonexistent.gguf", 0}).ok());
+}
+
+TEST_F(StepExecutorTest, SampledTokenDoesNotDependOnTheBatch) {
+  wire::StepRequest alone{"rand", {Prefill(1, {10, 20, 30, 40, 50}, {0})}};
+  StatusOr<wire::StepReply> a = exec_.Step(alone);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  ASSERT_EQ(a->sampled.size(), 1u);
+  EXPECT_EQ(a->sampled[0].request_id, 1u);
+  EXPECT_EQ(a->sampled[0].top.size(), 3u);
+
+  // Same sequence in other blocks, beside a longer prefill and a silent chunk.
+  wire::StepRequest mixed{"rand", {}};
+  mixed.seqs.push_back(Prefill(2, std::vector<int32_t>(40, 7), {1, 2, 3}));
+  mixed.seqs.push_back(Prefill(3, {10, 20, 30, 40, 50}, {4}));
+  wire::StepSequence silent = Prefill(4, {1, 2, 3}, {5});
+  silent.want_logits = false;
+  mixed.seqs.push_back(silent);
+  StatusOr<wire::StepReply> m = exec_.Step(mixed);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_EQ(m->sampled.size(), 2u);
+  EXPECT_EQ(m->sampled[0].request_id, 2u);
+  EXPECT_EQ(m->sampled[1].request_id, 3u);
+  EXPECT_EQ(m->sampled[1].token, a->sampled[0].token);
+  EXPECT_EQ(m->sampled[1].logprob, a->sampled[0].logprob);
+
+  // A decode step continues from the cache: position 5 in block 0.
+  wire::StepSequence decode = Prefill(1, {a->sampled[0].token}, {0});
+  decode.start_pos = 5;
+  decode.sample_position = 6;
+  decode.sampling.repetition_penalty = 1.3f;
+  decode.prompt_tokens = {10, 20, 30, 40, 50};
+  decode.generated_tokens = {a->sampled[0].token};
+  StatusOr<wire::StepReply> d = exec_.Step({"rand", {decode}});
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_GE(d->sampled[0].token, 0);
+  EXPECT_LT(d->sampled[0].token, info_.vocab_size);
+}
+
+TEST_F(StepExecutorTest, RejectsMalformedSteps) {
+  EXPECT_TRUE(exec_.Step({"nope", {Prefill(1, {1}, {0})}}).status().IsInvalidArgument());
+  EXPECT_FALSE(exec_.Step({"rand", {Prefill(1, {1}, {info_.num_kv_blocks})}}).ok()) << "block out of range";
+  EXPECT_FALSE(exec_.Step({"rand", {Prefill(1, {9999}, {0})}}).ok()) << "token out of range";
+  EXPECT_FALSE(exec_.Step({"rand", {Prefill(1, std::vector<int32_t>(17, 1), {0})}}).ok()) << "too few blocks";
+  wire::StepSequence bad = Prefill(1, {1}, {0});
+  bad.sampling.top_p = 2;
+  EXPECT_TRUE(exec_.Step({"rand", {bad}}).status().IsInvalidArgument());
+  bad = Prefill(1, {1}, {0});
+  bad.sampling.presence_penalty = 0.5f;
+  bad.generated_tokens = {-1};
+  EXPECT_TRUE(exec_.Step({"rand", {bad}}).status().IsInvalidArgument());
+}
+
+}  // namespace
+}  // namespace hearth::worker
