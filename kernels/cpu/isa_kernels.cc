@@ -1,6 +1,7 @@
 // The scalar kernel table and the per-ISA dispatch.
 #include "kernels/cpu/isa_kernels.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/cpu/fp16.h"
@@ -68,10 +69,25 @@ void ScalarAxpyRows(const float* coef, const float* rows, int64_t num_rows, int6
   for (int64_t j = 0; j < num_rows; ++j) ScalarAxpyF32(coef[j], rows + j * n, y, n);
 }
 
+// Same operations as ExpNonPositive in simd_attention.inc (llama.cpp's exp).
+float ExpNonPositiveScalar(float x) {
+  x = std::max(x, -100.0f);
+  const float shift = 0x1.8p23f;
+  const float z = std::fma(x, 0x1.715476p+0f, shift);
+  const float n = z - shift;
+  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
+  const float u = b * b;
+  const float hi = std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
+                            std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f));
+  const float j = std::fma(hi, u, std::fma(0x1.ffffecp-1f, b, 1.0f));
+  if (!(n >= -126.0f)) return 0.0f;
+  return std::ldexp(j, static_cast<int>(n));
+}
+
 float ScalarExpSum(float* s, int64_t n, float max) {
   float sum = 0.0f;
   for (int64_t j = 0; j < n; ++j) {
-    s[j] = std::exp(s[j] - max);
+    s[j] = ExpNonPositiveScalar(s[j] - max);
     sum += s[j];
   }
   return sum;

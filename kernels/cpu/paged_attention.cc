@@ -1,4 +1,4 @@
-// Paged attention: fixed-order online softmax per (query row, head).
+// Paged attention: fixed-order two-pass softmax per (query row, head).
 #include "kernels/cpu/paged_attention.h"
 
 #include <algorithm>
@@ -12,7 +12,7 @@
 namespace hearth::kernels {
 namespace {
 
-constexpr int32_t kKeyTile = internal::kKeyTileT;  // positions per softmax step; fixed for invariance
+constexpr int32_t kKeyTile = internal::kKeyTileT;  // key/value positions converted to f32 at a time
 constexpr int32_t kQueryTile = 16;  // query rows per task, sharing each converted key tile
 constexpr int32_t kMaxHeadDim = 512;
 
@@ -75,41 +75,53 @@ void LoadTile(const KvCacheLayer& c, const AttnSeq& s, const void* pool, int32_t
   }
 }
 
-// Running online-softmax state of one (query row, head).
-struct SoftmaxState {
-  float max;
-  float sum;
-  float* acc;  // [head_dim]
-};
+// Lanes of the fixed 16-lane reduction order (llama.cpp's AVX-512 f16
+// matmul for a multi-token batch): element i goes to lane i % 16, each lane sums its elements in
+// order, then the lanes are added pairwise in halves (l + l+8, then l + l+4,
+// l + l+2, l + l+1).
+constexpr int32_t kLanes = 16;
 
-// Transposes a [n, hd] key tile into [hd, kKeyTile], zero-padding keys >= n.
-void Transpose(const float* k_tile, int32_t n, int32_t hd, float* kt) {
-  for (int32_t i = 0; i < hd; ++i) {
-    float* row = kt + static_cast<int64_t>(i) * kKeyTile;
-    for (int32_t j = 0; j < n; ++j) row[j] = k_tile[static_cast<int64_t>(j) * hd + i];
-    for (int32_t j = n; j < kKeyTile; ++j) row[j] = 0.0f;
+float ReduceLanes(float* lane) {
+  for (int32_t h = kLanes / 2; h >= 1; h /= 2) {
+    for (int32_t l = 0; l < h; ++l) lane[l] += lane[l + h];
   }
+  return lane[0];
 }
 
-// Folds keys [0, n) of the current tile (transposed keys kt) into `st`.
-void FoldTile(const internal::IsaKernels& kern, const float* q, const float* kt,
-              const float* v_tile, int32_t n, int32_t hd, float scale, float* scores,
-              SoftmaxState& st) {
-  kern.scores_t(q, kt, hd, scores);
-  float tile_max = -INFINITY;
-  for (int32_t j = 0; j < n; ++j) {
-    scores[j] *= scale;
-    tile_max = std::max(tile_max, scores[j]);
+float DotLanes16(const float* a, const float* b, int32_t n) {
+  float lane[kLanes] = {};
+  int32_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int32_t l = 0; l < kLanes; ++l) lane[l] += a[i + l] * b[i + l];
   }
-  const float new_max = std::max(st.max, tile_max);
-  if (new_max != st.max) {
-    const float alpha = std::exp(st.max - new_max);  // 0 on the first tile
-    st.sum *= alpha;
-    for (int32_t i = 0; i < hd; ++i) st.acc[i] *= alpha;
-    st.max = new_max;
+  for (int32_t l = 0; i + l < n; ++l) lane[l] += a[i + l] * b[i + l];
+  return ReduceLanes(lane);
+}
+
+// Softmax of one (query row, head) over its len scores, in place:
+// s[j] = exp(s[j]*scale - max) / sum, the sum taken as llama.cpp does,
+// each probability rounded to f16 when the cache is f16 (the probabilities
+// then multiply f16 values, as llama.cpp's non-flash path does).
+void Softmax(const internal::IsaKernels& kern, float* s, int64_t len, float scale, bool round_f16) {
+  float max = -INFINITY;
+  for (int64_t j = 0; j < len; ++j) {
+    s[j] *= scale;
+    max = std::max(max, s[j]);
   }
-  st.sum += kern.exp_sum(scores, n, new_max);
-  kern.axpy_rows_f32(scores, v_tile, n, hd, st.acc);
+  kern.exp_sum(s, len, max);
+  // Each 16 exps summed as 16 lanes (as above), the chunk sums in double.
+  double sum = 0.0;
+  for (int64_t j0 = 0; j0 < len; j0 += kLanes) {
+    float lane[kLanes] = {};
+    for (int64_t l = 0; l < kLanes && j0 + l < len; ++l) lane[l] = s[j0 + l];
+    sum += ReduceLanes(lane);
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  if (round_f16) {
+    for (int64_t j = 0; j < len; ++j) s[j] = RoundToF16(s[j] * inv);
+  } else {
+    for (int64_t j = 0; j < len; ++j) s[j] *= inv;
+  }
 }
 
 struct AttnArgs {
@@ -119,52 +131,89 @@ struct AttnArgs {
   float* out;
   int32_t num_heads;
   float scale;
+  int64_t row_len;  // floats per score row in scratch (a multiple of kKeyTile)
 };
 
 // One task: rows [r0, r1) of a sequence, all query heads of kv head g.
+// Three passes per row: scores against every key 0..pos, softmax over the
+// whole row, then probabilities times values. With an f16 cache, q is
+// rounded to f16 before the dot products.
 void RunTile(const AttnArgs& a, const AttnSeq& s, int32_t g, int32_t r0, int32_t r1,
              float* scratch) {
   const KvCacheLayer& c = *a.cache;
   const int32_t hd = c.head_dim;
   const int32_t group = a.num_heads / c.num_kv_heads;
   const int32_t num_vec = (r1 - r0) * group;
+  const bool f16 = c.dtype == KvDtype::kF16;
   const internal::IsaKernels& kern = internal::Kernels(ActiveIsa());
   const internal::DequantFn f16_to_f32 = internal::DequantFor(ActiveIsa(), WeightType::kF16);
-  float* k_tile = scratch;               // [kKeyTile, hd]
-  float* v_tile = k_tile + kKeyTile * hd;  // [kKeyTile, hd]
-  float* kt = v_tile + kKeyTile * hd;      // [hd, kKeyTile]
-  float* scores = kt + kKeyTile * hd;      // [kKeyTile]
-  float* accs = scores + kKeyTile;         // [num_vec, hd]
-  SoftmaxState states[kQueryTile * 64];
-  for (int32_t v = 0; v < num_vec; ++v) {
-    states[v] = {-INFINITY, 0.0f, accs + static_cast<int64_t>(v) * hd};
-    std::fill(states[v].acc, states[v].acc + hd, 0.0f);
+  float* tile = scratch;                   // [kKeyTile, hd] keys, then values
+  float* lanes = tile + kKeyTile * hd;     // [num_vec, kLanes, hd] per-lane output sums
+  float* qs = lanes + static_cast<int64_t>(num_vec) * kLanes * hd;  // [num_vec, hd]
+  float* probs = qs + static_cast<int64_t>(num_vec) * hd;  // [num_vec, row_len]
+  for (int32_t r = r0; r < r1; ++r) {
+    const int64_t row = s.q_row_offset + r;
+    for (int32_t h = 0; h < group; ++h) {
+      const int64_t off = (row * a.num_heads + g * group + h) * hd;
+      float* dst = qs + static_cast<int64_t>((r - r0) * group + h) * hd;
+      for (int32_t i = 0; i < hd; ++i) dst[i] = f16 ? RoundToF16(a.q[off + i]) : a.q[off + i];
+    }
   }
   const int64_t last_pos = s.start_pos + r1 - 1;
+  // Pass 1: scores.
   for (int64_t t0 = 0; t0 <= last_pos; t0 += kKeyTile) {
     const int32_t tile_n = static_cast<int32_t>(std::min<int64_t>(kKeyTile, last_pos + 1 - t0));
-    LoadTile(c, s, c.k, g, t0, tile_n, f16_to_f32, k_tile);
-    LoadTile(c, s, c.v, g, t0, tile_n, f16_to_f32, v_tile);
-    Transpose(k_tile, tile_n, hd, kt);
+    LoadTile(c, s, c.k, g, t0, tile_n, f16_to_f32, tile);
     for (int32_t r = r0; r < r1; ++r) {
       const int64_t pos = s.start_pos + r;
       if (t0 > pos) continue;
       const int32_t n = static_cast<int32_t>(std::min<int64_t>(tile_n, pos + 1 - t0));
-      const int64_t row = s.q_row_offset + r;
       for (int32_t h = 0; h < group; ++h) {
-        const int32_t head = g * group + h;
-        const float* qv = a.q + (row * a.num_heads + head) * hd;
-        FoldTile(kern, qv, kt, v_tile, n, hd, a.scale, scores, states[(r - r0) * group + h]);
+        const int32_t v = (r - r0) * group + h;
+        const float* qv = qs + static_cast<int64_t>(v) * hd;
+        float* sc = probs + v * a.row_len + t0;
+        for (int32_t j = 0; j < n; ++j) sc[j] = DotLanes16(qv, tile + static_cast<int64_t>(j) * hd, hd);
+      }
+    }
+  }
+  // Pass 2: softmax.
+  for (int32_t r = r0; r < r1; ++r) {
+    for (int32_t h = 0; h < group; ++h) {
+      const int32_t v = (r - r0) * group + h;
+      Softmax(kern, probs + v * a.row_len, s.start_pos + r + 1, a.scale, f16);
+    }
+  }
+  // Pass 3: probabilities times values, key j into lane j % 16 in key order.
+  std::fill(lanes, lanes + static_cast<int64_t>(num_vec) * kLanes * hd, 0.0f);
+  for (int64_t t0 = 0; t0 <= last_pos; t0 += kKeyTile) {
+    const int32_t tile_n = static_cast<int32_t>(std::min<int64_t>(kKeyTile, last_pos + 1 - t0));
+    LoadTile(c, s, c.v, g, t0, tile_n, f16_to_f32, tile);
+    for (int32_t r = r0; r < r1; ++r) {
+      const int64_t pos = s.start_pos + r;
+      if (t0 > pos) continue;
+      const int32_t n = static_cast<int32_t>(std::min<int64_t>(tile_n, pos + 1 - t0));
+      for (int32_t h = 0; h < group; ++h) {
+        const int32_t v = (r - r0) * group + h;
+        const float* p = probs + v * a.row_len + t0;
+        float* lv = lanes + static_cast<int64_t>(v) * kLanes * hd;
+        for (int32_t j = 0; j < n; ++j) {
+          kern.axpy_f32(p[j], tile + static_cast<int64_t>(j) * hd, lv + ((t0 + j) % kLanes) * hd, hd);
+        }
       }
     }
   }
   for (int32_t r = r0; r < r1; ++r) {
     const int64_t row = s.q_row_offset + r;
     for (int32_t h = 0; h < group; ++h) {
-      const SoftmaxState& st = states[(r - r0) * group + h];
-      float* o = a.out + (row * a.num_heads + g * group + h) * hd;
-      const float inv = 1.0f / st.sum;
-      for (int32_t i = 0; i < hd; ++i) o[i] = st.acc[i] * inv;
+      float* lv = lanes + static_cast<int64_t>((r - r0) * group + h) * kLanes * hd;
+      for (int32_t half = kLanes / 2; half >= 1; half /= 2) {
+        for (int32_t l = 0; l < half; ++l) {
+          float* dst = lv + l * hd;
+          const float* src = lv + (l + half) * hd;
+          for (int32_t i = 0; i < hd; ++i) dst[i] += src[i];
+        }
+      }
+      std::memcpy(a.out + (row * a.num_heads + g * group + h) * hd, lv, hd * sizeof(float));
     }
   }
 }
@@ -210,11 +259,15 @@ Status Attention(const KvCacheLayer& cache, const AttnSeq* seqs, int32_t num_seq
     const int64_t tiles = (seqs[i].num_q + kQueryTile - 1) / kQueryTile;
     first[i + 1] = first[i] + tiles * cache.num_kv_heads;
   }
+  int64_t max_len = 0;
+  for (int32_t i = 0; i < num_seqs; ++i) max_len = std::max(max_len, seqs[i].start_pos + seqs[i].num_q);
+  const int64_t row_len = (max_len + kKeyTile - 1) / kKeyTile * kKeyTile;
   const AttnArgs args{&cache, seqs, q, out, num_heads,
-                      1.0f / std::sqrt(static_cast<float>(cache.head_dim))};
+                      1.0f / std::sqrt(static_cast<float>(cache.head_dim)), row_len};
   const int32_t group = num_heads / cache.num_kv_heads;
   const size_t scratch_floats =
-      static_cast<size_t>(3 * kKeyTile + kQueryTile * group) * cache.head_dim + kKeyTile;
+      static_cast<size_t>(kKeyTile + kQueryTile * group * (kLanes + 1)) * cache.head_dim +
+      static_cast<size_t>(kQueryTile * group) * row_len;
   pool.Run(first[num_seqs], [&](int64_t t, int thread) {
     const int32_t i = static_cast<int32_t>(std::upper_bound(first, first + num_seqs + 1, t) - first - 1);
     const AttnSeq& s = seqs[i];

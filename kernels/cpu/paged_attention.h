@@ -4,8 +4,12 @@
 // Chunk invariance: the output for a token at position p is bit-identical
 // whether its prompt ran whole or in chunks of any size, and whatever else is
 // in the batch. Keys and values are always read back from the cache (never the
-// fresh f32 inputs), and each (query row, head) reduces over keys 0..p with an
-// online softmax over fixed 32-position key tiles in order.
+// fresh f32 inputs), and each (query row, head) reduces over keys 0..p in key
+// order: scores, a softmax over the whole row, then probabilities times
+// values; dot products and sums reduce in a fixed 16-lane order (key j's
+// product in lane j % 16). With an f16 cache, q and the normalized
+// probabilities are rounded to f16 before their products (f32 accumulation),
+// which is what llama.cpp's non-flash attention computes.
 #pragma once
 
 #include <cstdint>
@@ -53,7 +57,7 @@ Status WriteKv(const KvCacheLayer& cache, const AttnSeq* seqs, int32_t num_seqs,
 // q: [num_tokens, num_heads * head_dim]; out: [num_tokens, num_heads * head_dim].
 // num_heads must be a multiple of cache.num_kv_heads. Runs over the pool in
 // tasks of (sequence, kv head, 16-query tile); uses the pool's shared and
-// per-thread scratch.
+// per-thread scratch (a score row per query row and head of a task).
 Status Attention(const KvCacheLayer& cache, const AttnSeq* seqs, int32_t num_seqs, const float* q,
                  int32_t num_heads, float* out, ThreadPool& pool);
 

@@ -1,5 +1,6 @@
-// RoPE: per row, the angles for all pairs are computed once (in double, so
-// they are accurate at large positions) and applied to every head.
+// RoPE: per row, the angles for all pairs are computed once, in float the
+// way llama.cpp computes them (so results match it bit for bit), and applied
+// to every head.
 #include "kernels/cpu/rope.h"
 
 #include <cmath>
@@ -16,13 +17,16 @@ Status ApplyRope(const RopeParams& p, float* x, int64_t n, int32_t num_heads,
   }
   const int32_t half = d / 2;
   float cos_t[kMaxRopeHeadDim / 2], sin_t[kMaxRopeHeadDim / 2];
+  // As llama.cpp: the frequency ratio in float, each pair's angle the
+  // previous one's times that ratio (in float), cosf/sinf of it.
+  const float theta_scale = std::pow(p.theta_base, -2.0f / static_cast<float>(d));
   for (int64_t r = 0; r < n; ++r) {
+    float theta = static_cast<float>(positions[r]);
     for (int32_t i = 0; i < half; ++i) {
-      double freq = std::pow(static_cast<double>(p.theta_base), -2.0 * i / d);
-      if (p.freq_factors != nullptr) freq /= p.freq_factors[i];
-      const double theta = static_cast<double>(positions[r]) * freq;
-      cos_t[i] = static_cast<float>(std::cos(theta));
-      sin_t[i] = static_cast<float>(std::sin(theta));
+      const float t = p.freq_factors != nullptr ? theta / p.freq_factors[i] : theta;
+      cos_t[i] = std::cos(t);
+      sin_t[i] = std::sin(t);
+      theta *= theta_scale;
     }
     for (int32_t h = 0; h < num_heads; ++h) {
       float* v = x + (r * num_heads + h) * d;
@@ -32,8 +36,8 @@ Status ApplyRope(const RopeParams& p, float* x, int64_t n, int32_t num_heads,
       for (int32_t i = 0; i < half; ++i) {
         const int32_t a = i * stride, b = a + offset;
         const float x0 = v[a], x1 = v[b];
-        v[a] = x0 * cos_t[i] - x1 * sin_t[i];
-        v[b] = x0 * sin_t[i] + x1 * cos_t[i];
+        v[a] = std::fma(x0, cos_t[i], -(x1 * sin_t[i]));
+        v[b] = std::fma(x0, sin_t[i], x1 * cos_t[i]);
       }
     }
   }

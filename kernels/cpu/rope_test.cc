@@ -11,13 +11,16 @@ namespace {
 using testing::Near;
 using testing::RandomFloats;
 
-// Straightforward double rotation of pair (a, b) by pos * base^(-2i/d) / ff.
+// Double rotation of pair (a, b) by pos * base^(-2i/d) / ff, with the angle
+// computed in float as llama.cpp does (pos times base^(-2/d) i times, in float).
 void ReferenceRope(RopeStyle style, int d, double base, const float* ff, int pos, float* v) {
-  for (int i = 0; i < d / 2; ++i) {
+  const float scale = std::pow(static_cast<float>(base), -2.0f / static_cast<float>(d));
+  float angle = static_cast<float>(pos);
+  for (int i = 0; i < d / 2; ++i, angle *= scale) {
     const int a = style == RopeStyle::kInterleaved ? 2 * i : i;
     const int b = style == RopeStyle::kInterleaved ? 2 * i + 1 : i + d / 2;
-    double theta = pos * std::pow(base, -2.0 * i / d);
-    if (ff) theta /= ff[i];
+    double theta = angle;
+    if (ff) theta = angle / ff[i];
     const double x0 = v[a], x1 = v[b];
     v[a] = static_cast<float>(x0 * std::cos(theta) - x1 * std::sin(theta));
     v[b] = static_cast<float>(x0 * std::sin(theta) + x1 * std::cos(theta));

@@ -1,6 +1,8 @@
 // Scalar reference dot products and the dispatch to the ISA variants.
 #include "kernels/cpu/vec_dot.h"
 
+#include <cmath>
+
 #include <cstring>
 
 #include "kernels/cpu/fp16.h"
@@ -63,15 +65,29 @@ float DotQ4_0(int64_t k, const uint8_t* w, const BlockQ8_1x2* x) {
   return sum;
 }
 
+// llama.cpp's order: eight lanes (lane l sums elements 4l..4l+3 of each
+// block) accumulated with fma over the blocks in order, the m*s terms summed
+// in order, then ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)) + that sum.
 float DotQ4_1(int64_t k, const uint8_t* w, const BlockQ8_1x2* x) {
   const auto* b = reinterpret_cast<const BlockQ4_1*>(w);
-  float sum = 0.0f;
+  float lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  float offset = 0.0f;
   for (int64_t i = 0; i < k / kQK; ++i) {
     const ActBlock a = Act(x, i);
-    sum += F16ToF32(b[i].d) * a.d * static_cast<float>(NibbleDot(b[i].qs, a.qs)) +
-           F16ToF32(b[i].m) * a.s;
+    const float d = F16ToF32(b[i].d) * a.d;
+    for (int l = 0; l < 8; ++l) {
+      int s = 0;
+      for (int e = 4 * l; e < 4 * l + 4; ++e) {
+        const int q = e < kQK / 2 ? (b[i].qs[e] & 0x0f) : (b[i].qs[e - kQK / 2] >> 4);
+        s += q * a.qs[e];
+      }
+      lane[l] = std::fma(d, static_cast<float>(s), lane[l]);
+    }
+    const float ms = F16ToF32(b[i].m) * a.s;
+    offset += ms;
   }
-  return sum;
+  return (((lane[0] + lane[4]) + (lane[2] + lane[6])) + ((lane[1] + lane[5]) + (lane[3] + lane[7]))) +
+         offset;
 }
 
 float DotQ8_0(int64_t k, const uint8_t* w, const BlockQ8_1x2* x) {
