@@ -24,6 +24,7 @@ struct Case {
   std::vector<int32_t> tokens;
   std::vector<std::vector<std::pair<int32_t, double>>> top;  // per position: (token, logprob)
   std::vector<int32_t> greedy;
+  std::vector<int32_t> forced_top1;  // llama.cpp's top-1 over prompt + greedy as one batch (may be empty)
 };
 
 std::vector<Case> LoadCases(const std::string& fixture) {
@@ -44,6 +45,9 @@ std::vector<Case> LoadCases(const std::string& fixture) {
       k.top.push_back(row);
     }
     for (const auto& t : c["greedy"].GetArray()) k.greedy.push_back(t.GetInt());
+    if (c.HasMember("forced_top1")) {
+      for (const auto& t : c["forced_top1"].GetArray()) k.forced_top1.push_back(t.GetInt());
+    }
     cases.push_back(std::move(k));
   }
   return cases;
@@ -190,7 +194,43 @@ TEST_P(ConformanceTest, GreedyContinuationsMatchLlamaCpp) {
   }
   std::printf("conformance %s: %d of %zu greedy 64-token continuations identical to llama.cpp\n%s",
               GetParam().c_str(), identical, cases().size(), report.c_str());
-  EXPECT_GE(identical, 18);
+  // llama.cpp sums attention scores in a different order for a one-token
+  // batch (a decode step) than for a longer one (a prefill), so its own
+  // free-running text is not what its batched evaluation of the same tokens
+  // predicts. Hearth computes a position the same way however it is batched
+  // (DESIGN.md, Determinism), in llama.cpp's prefill order; on Q4_1 that
+  // gives 9 of 20 identical continuations, and TeacherForcedTop1 below checks
+  // every generated position exactly. On F16 the orders barely matter.
+  EXPECT_GE(identical, GetParam() == "f16" ? 18 : 9);
+}
+
+// Every position of prompt + llama.cpp's greedy continuation, evaluated by
+// both engines in the same way (llama.cpp in one batch): the same top-1.
+TEST_P(ConformanceTest, TeacherForcedTop1MatchesLlamaCppBatch) {
+  const int64_t vocab = model().weights->config.vocab_size;
+  int checked = 0, mismatches = 0;
+  for (const Case& c : cases()) {
+    if (c.forced_top1.empty()) continue;
+    std::vector<int32_t> all = c.tokens;
+    all.insert(all.end(), c.greedy.begin(), c.greedy.end());
+    ASSERT_EQ(all.size(), c.forced_top1.size());
+    worker::Generator gen(model(), *pool_, 1024);
+    ASSERT_TRUE(gen.Init().ok());
+    std::vector<float> logits;
+    ASSERT_TRUE(gen.PromptLogits(all, &logits).ok());
+    for (size_t i = 0; i < all.size(); ++i) {
+      ++checked;
+      const int32_t got = static_cast<int32_t>(kernels::Argmax(logits.data() + i * vocab, vocab));
+      if (got != c.forced_top1[i]) {
+        ++mismatches;
+        ADD_FAILURE() << "'" << c.prompt.substr(0, 30) << "' position " << i << ": " << got << " vs llama.cpp "
+                      << c.forced_top1[i];
+      }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "fixture has no teacher-forced positions";
+  std::printf("conformance %s: %d teacher-forced positions, %d top-1 mismatches\n", GetParam().c_str(), checked,
+              mismatches);
 }
 
 INSTANTIATE_TEST_SUITE_P(SmolLM2, ConformanceTest, ::testing::Values("q4_1", "f16"));

@@ -4,7 +4,13 @@ its F16 export made by `hearth-export MODEL --format gguf --dtype f16`).
 
 Runs llama.cpp (PyPI llama-cpp-python) on the model and writes, for each prompt:
 its token ids, the top-1 token and top-5 log-probabilities at every prompt
-position, and a 64-token greedy continuation (EOS included, no stopping).
+position, a 64-token greedy continuation (EOS included, no stopping), and the
+top-1 token at every position when prompt + continuation are evaluated as one
+batch ("forced_top1"). llama.cpp sums attention in a different order for a
+one-token batch than for a longer one, so its free-running greedy text is not
+what its own batched evaluation of the same tokens predicts; Hearth computes
+every position the same way however the tokens are batched, and is checked
+against the batched evaluation.
 CI reads the JSON; it never needs llama.cpp.
 
   python tests/conformance/make_fixtures.py SmolLM2-135M-Instruct.Q4_1.gguf > tests/conformance/smollm2_q4_1.json
@@ -70,8 +76,11 @@ def main():
             generated.append(tok)
             llm.eval([tok])
             last = llm.scores[llm.n_tokens - 1]
+        llm.reset()
+        llm.eval(tokens + generated)
+        forced = [int(np.argmax(llm.scores[i])) for i in range(len(tokens) + len(generated))]
         cases.append({"prompt": text, "tokens": tokens, "positions": positions,
-                      "greedy": generated,
+                      "greedy": generated, "forced_top1": forced,
                       "greedy_text": llm.detokenize(generated).decode("utf-8", "replace")})
     json.dump({"model": model_path.rsplit("/", 1)[-1],
                "reference": "llama.cpp via llama-cpp-python " + llama_cpp.__version__,
