@@ -4,25 +4,17 @@
 #include <cmath>
 
 #include "common/check.h"
+#include "kernels/cpu/poly_exp.h"
 
 namespace hearth::kernels {
 
 namespace {
 
-// exp(x) as llama.cpp's AVX-512 SiLU computes it (so SwiGLU matches it bit
-// for bit): x = n*ln2 + b with n = round(x*log2(e)) and ln2 in two parts,
-// exp(b) by a degree-5 polynomial evaluated with fma, times 2^n exactly.
+// exp(x) as llama.cpp's SiLU computes it, so SwiGLU matches it bit for bit.
 float SiluExp(float x) {
-  const float shift = 0x1.8p23f;
-  const float z = std::fma(x, 0x1.715476p+0f, shift);
-  const float n = z - shift;
-  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
-  const float u = b * b;
-  const float hi = std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
-                            std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f));
-  const float j = std::fma(hi, u, std::fma(0x1.ffffecp-1f, b, 1.0f));
-  if (!(std::fabs(n) <= 192.0f)) return x > 0.0f ? INFINITY : (x < 0.0f ? 0.0f : x);  // NaN stays NaN
-  return std::ldexp(j, static_cast<int>(n));
+  const PolyExpParts p = PolyExp(x);
+  if (!(std::fabs(p.n) <= 192.0f)) return x > 0.0f ? INFINITY : (x < 0.0f ? 0.0f : x);  // NaN stays NaN
+  return std::ldexp(p.mantissa, static_cast<int>(p.n));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "kernels/cpu/fp16.h"
+#include "kernels/cpu/poly_exp.h"
 #include "kernels/cpu/quant.h"
 
 namespace hearth::kernels::internal {
@@ -71,17 +72,9 @@ void ScalarAxpyRows(const float* coef, const float* rows, int64_t num_rows, int6
 
 // Same operations as ExpNonPositive in simd_attention.inc (llama.cpp's exp).
 float ExpNonPositiveScalar(float x) {
-  x = std::max(x, -100.0f);
-  const float shift = 0x1.8p23f;
-  const float z = std::fma(x, 0x1.715476p+0f, shift);
-  const float n = z - shift;
-  const float b = std::fma(-n, 0x1.7f7d1cp-20f, std::fma(-n, 0x1.62e4p-1f, x));
-  const float u = b * b;
-  const float hi = std::fma(std::fma(0x1.0e4020p-7f, b, 0x1.573e2ep-5f), u,
-                            std::fma(0x1.555e66p-3f, b, 0x1.fffdb6p-2f));
-  const float j = std::fma(hi, u, std::fma(0x1.ffffecp-1f, b, 1.0f));
-  if (!(n >= -126.0f)) return 0.0f;
-  return std::ldexp(j, static_cast<int>(n));
+  const PolyExpParts p = PolyExp(std::max(x, -100.0f));
+  if (!(p.n >= -126.0f)) return 0.0f;
+  return std::ldexp(p.mantissa, static_cast<int>(p.n));
 }
 
 float ScalarExpSum(float* s, int64_t n, float max) {
