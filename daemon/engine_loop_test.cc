@@ -85,18 +85,9 @@ class RecordingSink : public RequestSink {
 class EngineLoopTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    tools::RandomModelOptions o;
-    o.layers = 2;
-    o.hidden = 64;
-    o.heads = 4;
-    o.kv_heads = 2;
-    o.ffn = 96;
-    o.ctx = 256;
-    o.seed = 9;
-    o.out = (std::filesystem::temp_directory_path() / ("hearth-loop-" + std::to_string(::getpid()) + ".gguf")).string();
-    Status st = tools::WriteRandomModel(o);
-    ASSERT_TRUE(st.ok()) << st.ToString();
-    path_ = o.out;
+    StatusOr<std::string> path = tools::WriteSmallTestModel("loop", 9);
+    ASSERT_TRUE(path.ok()) << path.status().ToString();
+    path_ = *path;
   }
   static void TearDownTestSuite() { std::filesystem::remove(path_); }
 

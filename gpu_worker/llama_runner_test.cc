@@ -99,25 +99,15 @@ void ExpectInvariance(RunnerHarness& h) {
 }
 
 std::string TempModel(model::GgmlType type, const char* name) {
-  tools::RandomModelOptions o;
-  o.layers = 2;
-  o.hidden = 64;
-  o.heads = 4;
-  o.kv_heads = 2;
-  o.ffn = 96;
-  o.ctx = 512;
-  o.seed = 11;
-  o.type = type;
-  o.out = (std::filesystem::temp_directory_path() / (std::to_string(::getpid()) + "-" + name)).string();
-  Status st = tools::WriteRandomModel(o);
-  EXPECT_TRUE(st.ok()) << st.ToString();
-  return o.out;
+  StatusOr<std::string> path = tools::WriteSmallTestModel(name, 11, type);
+  EXPECT_TRUE(path.ok()) << path.status().ToString();
+  return path.ok() ? *path : std::string();
 }
 
 TEST(LlamaRunnerTest, InvariantOnRandomModelsOfEveryQuantType) {
-  for (auto [type, name] : {std::pair{model::GgmlType::F32, "hearth-rand-f32.gguf"},
-                            std::pair{model::GgmlType::Q8_0, "hearth-rand-q8_0.gguf"},
-                            std::pair{model::GgmlType::Q4_1, "hearth-rand-q4_1.gguf"}}) {
+  for (auto [type, name] : {std::pair{model::GgmlType::F32, "rand-f32"},
+                            std::pair{model::GgmlType::Q8_0, "rand-q8_0"},
+                            std::pair{model::GgmlType::Q4_1, "rand-q4_1"}}) {
     SCOPED_TRACE(name);
     std::string path = TempModel(type, name);
     RunnerHarness h(path);
@@ -133,7 +123,7 @@ TEST(LlamaRunnerTest, InvariantOnSmolLM2) {
 }
 
 TEST(LlamaRunnerTest, RejectsBadBatches) {
-  std::string path = TempModel(model::GgmlType::F32, "hearth-rand-bad.gguf");
+  std::string path = TempModel(model::GgmlType::F32, "rand-bad");
   RunnerHarness h(path);
   ASSERT_TRUE(h.status.ok());
   std::vector<float> logits(h.vocab());

@@ -13,18 +13,9 @@ namespace {
 class StepExecutorTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    tools::RandomModelOptions o;
-    o.layers = 2;
-    o.hidden = 64;
-    o.heads = 4;
-    o.kv_heads = 2;
-    o.ffn = 96;
-    o.ctx = 256;
-    o.seed = 5;
-    o.out = (std::filesystem::temp_directory_path() / ("hearth-step-" + std::to_string(::getpid()) + ".gguf")).string();
-    Status st = tools::WriteRandomModel(o);
-    ASSERT_TRUE(st.ok()) << st.ToString();
-    path_ = o.out;
+    StatusOr<std::string> path = tools::WriteSmallTestModel("step", 5);
+    ASSERT_TRUE(path.ok()) << path.status().ToString();
+    path_ = *path;
   }
   static void TearDownTestSuite() { std::filesystem::remove(path_); }
 
@@ -57,7 +48,7 @@ std::string StepExecutorTest::path_;
 TEST_F(StepExecutorTest, LoadReportsShapeAndBlocks) {
   EXPECT_EQ(info_.name, "rand");
   EXPECT_EQ(info_.vocab_size, 259);
-  EXPECT_EQ(info_.context_length, 256);
+  EXPECT_EQ(info_.context_length, 512);  // the small test model's context
   EXPECT_EQ(info_.block_size, kKvBlockSize);
   // 2 layers * K,V * 16 tokens * 2 kv heads * 16 dims * 2 bytes = 4 KiB a block.
   EXPECT_EQ(info_.num_kv_blocks, 256);

@@ -7,6 +7,8 @@
 #include <memory>
 #include <vector>
 
+#include <unistd.h>
+
 #include "model/gguf.h"
 #include "model/gguf_writer.h"
 #include "model/hf_config.h"
@@ -227,6 +229,22 @@ Status WriteRandomModel(const RandomModelOptions& o) {
   if (o.format == "gguf") return WriteGguf(o);
   if (o.format == "safetensors") return WriteSafetensors(o);
   return Status::InvalidArgument("--format must be gguf or safetensors, not '" + o.format + "'");
+}
+
+StatusOr<std::string> WriteSmallTestModel(const std::string& tag, uint64_t seed, model::GgmlType type) {
+  RandomModelOptions o;
+  o.layers = 2;
+  o.hidden = 64;
+  o.heads = 4;
+  o.kv_heads = 2;
+  o.ffn = 96;
+  o.ctx = 512;
+  o.seed = seed;
+  o.type = type;
+  o.out = (std::filesystem::temp_directory_path() /
+           ("hearth-" + tag + "-" + std::to_string(::getpid()) + ".gguf")).string();
+  HEARTH_RETURN_IF_ERROR(WriteRandomModel(o));
+  return o.out;
 }
 
 }  // namespace hearth::tools

@@ -27,4 +27,10 @@ struct RandomModelOptions {
 
 Status WriteRandomModel(const RandomModelOptions& options);
 
+// A tiny GGUF model for tests (2 layers, hidden 64, 4 heads over 2 KV heads,
+// ffn 96, context 512, byte vocabulary), written to a file in the temporary
+// directory whose name holds `tag` and this process's id; returns its path.
+StatusOr<std::string> WriteSmallTestModel(const std::string& tag, uint64_t seed,
+                                          model::GgmlType type = model::GgmlType::F32);
+
 }  // namespace hearth::tools
