@@ -13,6 +13,7 @@
 #include "gpu_worker/step_executor.h"
 #include "model/tokenizer_gguf.h"
 #include "tools/random_model.h"
+#include "daemon/testing/recording_sink.h"
 
 namespace hearth::daemon {
 namespace {
@@ -35,52 +36,6 @@ class InProcessWorker : public WorkerConnection {
   worker::StepExecutor executor_{2};
 };
 
-class RecordingSink : public RequestSink {
- public:
-  void OnToken(const TokenEvent& event) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    EXPECT_FALSE(finished_) << "token after finish";
-    tokens_.push_back(event.token);
-    text_ += event.text;
-    cv_.notify_all();
-  }
-  void OnFinish(const FinishEvent& event) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    EXPECT_FALSE(finished_) << "finished twice";
-    finished_ = true;
-    finish_ = event;
-    text_ += event.text;
-    cv_.notify_all();
-  }
-  bool WaitFinished(int ms = 30000) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return finished_; });
-  }
-  bool WaitTokens(size_t n, int ms = 30000) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return tokens_.size() >= n || finished_; });
-  }
-  std::vector<int32_t> tokens() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return tokens_;
-  }
-  std::string text() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return text_;
-  }
-  FinishEvent finish() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return finish_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<int32_t> tokens_;
-  std::string text_;
-  bool finished_ = false;
-  FinishEvent finish_;
-};
 
 class EngineLoopTest : public ::testing::Test {
  protected:

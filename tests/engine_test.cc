@@ -14,54 +14,11 @@
 #include "kernels/cpu/thread_pool.h"
 #include "model/tokenizer_gguf.h"
 #include "tests/model_path.h"
+#include "daemon/testing/recording_sink.h"
 
 namespace hearth::daemon {
 namespace {
 
-class RecordingSink : public RequestSink {
- public:
-  void OnToken(const TokenEvent& event) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    tokens_.push_back(event.token);
-    text_ += event.text;
-    cv_.notify_all();
-  }
-  void OnFinish(const FinishEvent& event) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    finished_ = true;
-    finish_ = event;
-    text_ += event.text;
-    cv_.notify_all();
-  }
-  bool WaitFinished(int ms = 120000) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return finished_; });
-  }
-  bool WaitTokens(size_t n, int ms = 60000) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, std::chrono::milliseconds(ms), [&] { return tokens_.size() >= n || finished_; });
-  }
-  size_t num_tokens() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return tokens_.size();
-  }
-  std::string text() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return text_;
-  }
-  FinishEvent finish() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return finish_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<int32_t> tokens_;
-  std::string text_;
-  bool finished_ = false;
-  FinishEvent finish_;
-};
 
 std::string WorkerBinary() {
   const char* dir = std::getenv("HEARTH_BINARY_DIR");
