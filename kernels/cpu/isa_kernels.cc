@@ -60,14 +60,25 @@ void ScalarAxpyF16(float a, const uint16_t* x, float* y, int64_t n) {
 }
 
 void ScalarScoresT(const float* q, const float* kt, int64_t n, float* out) {
-  for (int j = 0; j < kKeyTileT; ++j) out[j] = 0.0f;
-  for (int64_t i = 0; i < n; ++i) {
-    for (int j = 0; j < kKeyTileT; ++j) out[j] += q[i] * kt[i * kKeyTileT + j];
+  for (int j = 0; j < kKeyTileT; ++j) {
+    float lane[16] = {};
+    for (int64_t i = 0; i < n; ++i) {
+      const float product = q[i] * kt[i * kKeyTileT + j];
+      lane[i % 16] = lane[i % 16] + product;
+    }
+    for (int h = 8; h >= 1; h /= 2) {
+      for (int l = 0; l < h; ++l) lane[l] = lane[l] + lane[l + h];
+    }
+    out[j] = lane[0];
   }
 }
 
-void ScalarAxpyRows(const float* coef, const float* rows, int64_t num_rows, int64_t n, float* y) {
-  for (int64_t j = 0; j < num_rows; ++j) ScalarAxpyF32(coef[j], rows + j * n, y, n);
+void ScalarScaleRoundF16(float* s, int64_t n, float scale) {
+  for (int64_t j = 0; j < n; ++j) s[j] = RoundToF16(s[j] * scale);
+}
+
+void ScalarAxpyLanes16(const float* p, const float* rows, int64_t num_rows, int64_t n, float* lanes) {
+  for (int64_t j = 0; j < num_rows; ++j) ScalarAxpyF32(p[j], rows + j * n, lanes + (j % 16) * n, n);
 }
 
 // Same operations as ExpNonPositive in simd_attention.inc (llama.cpp's exp).
@@ -99,7 +110,8 @@ const IsaKernels& ScalarKernels() {
       .axpy_f32 = ScalarAxpyF32,
       .axpy_f16 = ScalarAxpyF16,
       .scores_t = ScalarScoresT,
-      .axpy_rows_f32 = ScalarAxpyRows,
+      .scale_round_f16 = ScalarScaleRoundF16,
+      .axpy_lanes16 = ScalarAxpyLanes16,
       .exp_sum = ScalarExpSum,
   };
   return k;

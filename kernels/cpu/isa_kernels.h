@@ -28,13 +28,19 @@ using DotF32Fn = float (*)(const float* a, const float* b, int64_t n);
 using DotF32F16Fn = float (*)(const float* a, const uint16_t* b, int64_t n);
 using AxpyF32Fn = void (*)(float a, const float* x, float* y, int64_t n);      // y += a*x
 using AxpyF16Fn = void (*)(float a, const uint16_t* x, float* y, int64_t n);  // y += a*x
-// Attention scores against a transposed key tile of kKeyTileT keys:
-// out[j] = sum over i of q[i] * kt[i * kKeyTileT + j], in a fixed order.
+// Attention scores of one query against a transposed tile of kKeyTileT keys,
+// out[j] = dot(q, key j) over n dimensions, in the fixed 16-lane order: dimension
+// i goes to lane i % 16, each lane sums q[i] * kt[i * kKeyTileT + j] in order of
+// i (a multiply, then an add: never fused), then lane l += lane l+8 for l < 8,
+// l += l+4, l += l+2, l += l+1. Every ISA gives the same bits.
 inline constexpr int kKeyTileT = 32;
 using ScoresTFn = void (*)(const float* q /* [n] */, const float* kt /* [n, kKeyTileT] */, int64_t n,
                            float* out /* [kKeyTileT] */);
-// y += coef[j] * rows[j] for j = 0, 1, ... num_rows-1 in that order (as axpy_f32).
-using AxpyRowsFn = void (*)(const float* coef, const float* rows, int64_t num_rows, int64_t n, float* y);
+// s[j] = s[j] * scale rounded to f16 (to nearest even), returned as f32.
+using ScaleRoundF16Fn = void (*)(float* s, int64_t n, float scale);
+// Value sums of attention: lanes[(j % 16) * n + i] += p[j] * rows[j * n + i]
+// for j < num_rows in order, as axpy_f32 of row j into lane j % 16.
+using AxpyLanes16Fn = void (*)(const float* p, const float* rows, int64_t num_rows, int64_t n, float* lanes);
 // s[j] = exp(s[j] - max) for j < n; returns their sum (fixed order for a given n).
 using ExpSumFn = float (*)(float* s, int64_t n, float max);
 
@@ -48,7 +54,8 @@ struct IsaKernels {
   AxpyF32Fn axpy_f32;
   AxpyF16Fn axpy_f16;
   ScoresTFn scores_t;
-  AxpyRowsFn axpy_rows_f32;
+  ScaleRoundF16Fn scale_round_f16;
+  AxpyLanes16Fn axpy_lanes16;
   ExpSumFn exp_sum;
 };
 

@@ -13,6 +13,7 @@ namespace hearth::kernels {
 namespace {
 
 constexpr int32_t kKeyTile = internal::kKeyTileT;  // key/value positions converted to f32 at a time
+static_assert(kKeyTile % 16 == 0, "value sums assume a tile starts at lane 0");
 constexpr int32_t kQueryTile = 16;  // query rows per task, sharing each converted key tile
 constexpr int32_t kMaxHeadDim = 512;
 
@@ -78,7 +79,8 @@ void LoadTile(const KvCacheLayer& c, const AttnSeq& s, const void* pool, int32_t
 // Lanes of the fixed 16-lane reduction order (llama.cpp's AVX-512 f16
 // matmul for a multi-token batch): element i goes to lane i % 16, each lane sums its elements in
 // order, then the lanes are added pairwise in halves (l + l+8, then l + l+4,
-// l + l+2, l + l+1).
+// l + l+2, l + l+1). Scores use it over dimensions (IsaKernels::scores_t),
+// the softmax sum and the value sums over keys.
 constexpr int32_t kLanes = 16;
 
 float ReduceLanes(float* lane) {
@@ -88,26 +90,22 @@ float ReduceLanes(float* lane) {
   return lane[0];
 }
 
-float DotLanes16(const float* a, const float* b, int32_t n) {
-  float lane[kLanes] = {};
-  int32_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    for (int32_t l = 0; l < kLanes; ++l) lane[l] += a[i + l] * b[i + l];
-  }
-  for (int32_t l = 0; i + l < n; ++l) lane[l] += a[i + l] * b[i + l];
-  return ReduceLanes(lane);
-}
-
 // Softmax of one (query row, head) over its len scores, in place:
 // s[j] = exp(s[j]*scale - max) / sum, the sum taken as llama.cpp does,
 // each probability rounded to f16 when the cache is f16 (the probabilities
 // then multiply f16 values, as llama.cpp's non-flash path does).
 void Softmax(const internal::IsaKernels& kern, float* s, int64_t len, float scale, bool round_f16) {
-  float max = -INFINITY;
-  for (int64_t j = 0; j < len; ++j) {
-    s[j] *= scale;
-    max = std::max(max, s[j]);
+  for (int64_t j = 0; j < len; ++j) s[j] *= scale;
+  // The maximum does not depend on the order; eight running maxima let the
+  // compiler vectorize.
+  float part[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+  int64_t j = 0;
+  for (; j + 8 <= len; j += 8) {
+    for (int l = 0; l < 8; ++l) part[l] = std::max(part[l], s[j + l]);
   }
+  for (; j < len; ++j) part[0] = std::max(part[0], s[j]);
+  float max = part[0];
+  for (int l = 1; l < 8; ++l) max = std::max(max, part[l]);
   kern.exp_sum(s, len, max);
   // Each 16 exps summed as 16 lanes (as above), the chunk sums in double.
   double sum = 0.0;
@@ -118,7 +116,7 @@ void Softmax(const internal::IsaKernels& kern, float* s, int64_t len, float scal
   }
   const float inv = static_cast<float>(1.0 / sum);
   if (round_f16) {
-    for (int64_t j = 0; j < len; ++j) s[j] = RoundToF16(s[j] * inv);
+    kern.scale_round_f16(s, len, inv);
   } else {
     for (int64_t j = 0; j < len; ++j) s[j] *= inv;
   }
@@ -148,7 +146,8 @@ void RunTile(const AttnArgs& a, const AttnSeq& s, int32_t g, int32_t r0, int32_t
   const internal::IsaKernels& kern = internal::Kernels(ActiveIsa());
   const internal::DequantFn f16_to_f32 = internal::DequantFor(ActiveIsa(), WeightType::kF16);
   float* tile = scratch;                   // [kKeyTile, hd] keys, then values
-  float* lanes = tile + kKeyTile * hd;     // [num_vec, kLanes, hd] per-lane output sums
+  float* kt = tile + kKeyTile * hd;        // [hd, kKeyTile] the keys transposed
+  float* lanes = kt + kKeyTile * hd;       // [num_vec, kLanes, hd] per-lane output sums
   float* qs = lanes + static_cast<int64_t>(num_vec) * kLanes * hd;  // [num_vec, hd]
   float* probs = qs + static_cast<int64_t>(num_vec) * hd;  // [num_vec, row_len]
   for (int32_t r = r0; r < r1; ++r) {
@@ -164,6 +163,11 @@ void RunTile(const AttnArgs& a, const AttnSeq& s, int32_t g, int32_t r0, int32_t
   for (int64_t t0 = 0; t0 <= last_pos; t0 += kKeyTile) {
     const int32_t tile_n = static_cast<int32_t>(std::min<int64_t>(kKeyTile, last_pos + 1 - t0));
     LoadTile(c, s, c.k, g, t0, tile_n, f16_to_f32, tile);
+    for (int32_t i = 0; i < hd; ++i) {
+      for (int32_t j = 0; j < kKeyTile; ++j) {
+        kt[i * kKeyTile + j] = j < tile_n ? tile[static_cast<int64_t>(j) * hd + i] : 0.0f;
+      }
+    }
     for (int32_t r = r0; r < r1; ++r) {
       const int64_t pos = s.start_pos + r;
       if (t0 > pos) continue;
@@ -171,8 +175,9 @@ void RunTile(const AttnArgs& a, const AttnSeq& s, int32_t g, int32_t r0, int32_t
       for (int32_t h = 0; h < group; ++h) {
         const int32_t v = (r - r0) * group + h;
         const float* qv = qs + static_cast<int64_t>(v) * hd;
-        float* sc = probs + v * a.row_len + t0;
-        for (int32_t j = 0; j < n; ++j) sc[j] = DotLanes16(qv, tile + static_cast<int64_t>(j) * hd, hd);
+        float scores[kKeyTile];
+        kern.scores_t(qv, kt, hd, scores);
+        std::memcpy(probs + v * a.row_len + t0, scores, n * sizeof(float));
       }
     }
   }
@@ -194,11 +199,8 @@ void RunTile(const AttnArgs& a, const AttnSeq& s, int32_t g, int32_t r0, int32_t
       const int32_t n = static_cast<int32_t>(std::min<int64_t>(tile_n, pos + 1 - t0));
       for (int32_t h = 0; h < group; ++h) {
         const int32_t v = (r - r0) * group + h;
-        const float* p = probs + v * a.row_len + t0;
-        float* lv = lanes + static_cast<int64_t>(v) * kLanes * hd;
-        for (int32_t j = 0; j < n; ++j) {
-          kern.axpy_f32(p[j], tile + static_cast<int64_t>(j) * hd, lv + ((t0 + j) % kLanes) * hd, hd);
-        }
+        // t0 is a multiple of kKeyTile, so key t0 + j goes to lane j % 16.
+        kern.axpy_lanes16(probs + v * a.row_len + t0, tile, n, hd, lanes + static_cast<int64_t>(v) * kLanes * hd);
       }
     }
   }
@@ -266,7 +268,7 @@ Status Attention(const KvCacheLayer& cache, const AttnSeq* seqs, int32_t num_seq
                       1.0f / std::sqrt(static_cast<float>(cache.head_dim)), row_len};
   const int32_t group = num_heads / cache.num_kv_heads;
   const size_t scratch_floats =
-      static_cast<size_t>(kKeyTile + kQueryTile * group * (kLanes + 1)) * cache.head_dim +
+      static_cast<size_t>(2 * kKeyTile + kQueryTile * group * (kLanes + 1)) * cache.head_dim +
       static_cast<size_t>(kQueryTile * group) * row_len;
   pool.Run(first[num_seqs], [&](int64_t t, int thread) {
     const int32_t i = static_cast<int32_t>(std::upper_bound(first, first + num_seqs + 1, t) - first - 1);

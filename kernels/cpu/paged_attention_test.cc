@@ -127,6 +127,33 @@ TEST(PagedAttention, MatchesReference) {
   }
 }
 
+// Every SIMD level computes the same bits as the portable code: scores,
+// softmax and value sums all follow one fixed order (isa_kernels.h).
+TEST(PagedAttention, SameBitsAtEveryIsa) {
+  const int32_t len = 70;
+  for (const Shape& s : kShapes) {
+    std::vector<float> q = RandomFloats(len * s.heads * s.head_dim, 7);
+    std::vector<float> k = RandomFloats(len * s.kv_heads * s.head_dim, 8);
+    std::vector<float> v = RandomFloats(len * s.kv_heads * s.head_dim, 9);
+    std::vector<float> scalar;
+    {
+      ScopedIsa scoped(Isa::kScalar);
+      scalar = RunChunked(s, q, k, v, len, 33, 1, 2);
+    }
+    for (Isa isa : AvailableIsas()) {
+      ScopedIsa scoped(isa);
+      std::vector<float> got = RunChunked(s, q, k, v, len, 33, 1, 2);
+      if (s.dtype == KvDtype::kF32 && isa != Isa::kScalar) {
+        // An f32 cache's value sums use fused multiply-adds in SIMD; only the
+        // f16 cache (products exact in f32) is bit-exact across levels.
+        continue;
+      }
+      ASSERT_EQ(0, std::memcmp(got.data(), scalar.data(), got.size() * sizeof(float)))
+          << "head_dim " << s.head_dim << " " << IsaName(isa);
+    }
+  }
+}
+
 // Whole prompt vs chunks of 1, 7, 33, with other block layouts and thread counts.
 TEST(PagedAttention, ChunkInvariantBitExact) {
   const int32_t len = 70;
