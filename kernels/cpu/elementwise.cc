@@ -4,27 +4,13 @@
 #include <cmath>
 
 #include "common/check.h"
-#include "kernels/cpu/poly_exp.h"
+#include "kernels/cpu/cpu_isa.h"
+#include "kernels/cpu/isa_kernels.h"
 
 namespace hearth::kernels {
 
-namespace {
-
-// exp(x) as llama.cpp's SiLU computes it, so SwiGLU matches it bit for bit.
-float SiluExp(float x) {
-  const PolyExpParts p = PolyExp(x);
-  if (!(std::fabs(p.n) <= 192.0f)) return x > 0.0f ? INFINITY : (x < 0.0f ? 0.0f : x);  // NaN stays NaN
-  return std::ldexp(p.mantissa, static_cast<int>(p.n));
-}
-
-}  // namespace
-
 void SiluMul(const float* gate, const float* up, int64_t n, float* out) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    const float silu = g / (1.0f + SiluExp(-g));
-    out[i] = silu * up[i];
-  }
+  internal::Kernels(ActiveIsa()).silu_mul(gate, up, n, out);
 }
 
 void Add(const float* a, const float* b, int64_t n, float* out) {

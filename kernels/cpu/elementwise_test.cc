@@ -1,6 +1,8 @@
 #include "kernels/cpu/elementwise.h"
 
 #include <cmath>
+#include <cstring>
+#include <iterator>
 
 #include "gtest/gtest.h"
 #include "kernels/cpu/test_util.h"
@@ -22,6 +24,38 @@ TEST(SiluMul, MatchesReference) {
     }
     SiluMul(g.data(), u.data(), n, g.data());  // in place
     EXPECT_EQ(g, out);
+  }
+}
+
+// Every ISA gives the portable code's bits, over ordinary values and the
+// edges of the exp: huge, tiny, subnormal results, infinities and NaN.
+TEST(SiluMul, SameBitsAtEveryIsa) {
+  std::vector<float> g = RandomFloats(1003, 5, 30.0f), u = RandomFloats(1003, 6);
+  const float edges[] = {0.0f, -0.0f, 87.0f, -87.0f, 88.7f, -88.7f, 89.0f, -89.0f, 100.0f, -100.0f, 103.9f, -103.9f,
+                         104.0f, -104.0f, 120.0f, -120.0f, 132.0f, -132.0f, 133.5f, -133.5f, 200.0f, -200.0f,
+                         1e30f, -1e30f, INFINITY, -INFINITY, NAN, 1e-40f, -1e-40f};
+  for (size_t i = 0; i < std::size(edges); ++i) g[i * 7] = edges[i];
+  std::vector<float> want(g.size());
+  {
+    testing::ScopedIsa scoped(Isa::kScalar);
+    SiluMul(g.data(), u.data(), static_cast<int64_t>(g.size()), want.data());
+  }
+  for (Isa isa : testing::AvailableIsas()) {
+    testing::ScopedIsa scoped(isa);
+    for (int64_t n : {int64_t{1003}, int64_t{13}}) {
+      std::vector<float> got(n);
+      SiluMul(g.data(), u.data(), n, got.data());
+      for (int64_t i = 0; i < n; ++i) {
+        if (std::isnan(want[i])) {
+          ASSERT_TRUE(std::isnan(got[i])) << "gate " << g[i] << " " << IsaName(isa);
+          continue;
+        }
+        uint32_t a, b;
+        std::memcpy(&a, &got[i], 4);
+        std::memcpy(&b, &want[i], 4);
+        ASSERT_EQ(a, b) << "gate " << g[i] << " " << IsaName(isa);
+      }
+    }
   }
 }
 

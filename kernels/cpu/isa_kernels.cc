@@ -81,6 +81,21 @@ void ScalarAxpyLanes16(const float* p, const float* rows, int64_t num_rows, int6
   for (int64_t j = 0; j < num_rows; ++j) ScalarAxpyF32(p[j], rows + j * n, lanes + (j % 16) * n, n);
 }
 
+// exp(x) as llama.cpp's SiLU computes it; SiluExp in simd_attention.inc
+// performs the same operations.
+float SiluExpScalar(float x) {
+  const PolyExpParts p = PolyExp(x);
+  if (!(std::fabs(p.n) <= 192.0f)) return x > 0.0f ? INFINITY : (x < 0.0f ? 0.0f : x);  // NaN stays NaN
+  return std::ldexp(p.mantissa, static_cast<int>(p.n));
+}
+
+void ScalarSiluMul(const float* gate, const float* up, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.0f + SiluExpScalar(-g)) * up[i];
+  }
+}
+
 // Same operations as ExpNonPositive in simd_attention.inc (llama.cpp's exp).
 float ExpNonPositiveScalar(float x) {
   const PolyExpParts p = PolyExp(std::max(x, -100.0f));
@@ -112,6 +127,7 @@ const IsaKernels& ScalarKernels() {
       .scores_t = ScalarScoresT,
       .scale_round_f16 = ScalarScaleRoundF16,
       .axpy_lanes16 = ScalarAxpyLanes16,
+      .silu_mul = ScalarSiluMul,
       .exp_sum = ScalarExpSum,
   };
   return k;

@@ -41,6 +41,9 @@ using ScaleRoundF16Fn = void (*)(float* s, int64_t n, float scale);
 // Value sums of attention: lanes[(j % 16) * n + i] += p[j] * rows[j * n + i]
 // for j < num_rows in order, as axpy_f32 of row j into lane j % 16.
 using AxpyLanes16Fn = void (*)(const float* p, const float* rows, int64_t num_rows, int64_t n, float* lanes);
+// out[i] = silu(gate[i]) * up[i], with llama.cpp's exp (poly_exp.h): the same
+// bits at every ISA. out may alias gate or up.
+using SiluMulFn = void (*)(const float* gate, const float* up, int64_t n, float* out);
 // s[j] = exp(s[j] - max) for j < n; returns their sum (fixed order for a given n).
 using ExpSumFn = float (*)(float* s, int64_t n, float max);
 
@@ -56,6 +59,7 @@ struct IsaKernels {
   ScoresTFn scores_t;
   ScaleRoundF16Fn scale_round_f16;
   AxpyLanes16Fn axpy_lanes16;
+  SiluMulFn silu_mul;
   ExpSumFn exp_sum;
 };
 
