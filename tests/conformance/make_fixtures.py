@@ -6,7 +6,8 @@ Runs llama.cpp (PyPI llama-cpp-python) on the model and writes, for each prompt:
 its token ids, the top-1 token and top-5 log-probabilities at every prompt
 position, a 64-token greedy continuation (EOS included, no stopping), and the
 top-1 token at every position when prompt + continuation are evaluated as one
-batch ("forced_top1"). llama.cpp sums attention in a different order for a
+batch ("forced_top1"), and the greedy continuation llama.cpp gives when every step
+evaluates the whole sequence as one batch ("greedy_batched"). llama.cpp sums attention in a different order for a
 one-token batch than for a longer one, so its free-running greedy text is not
 what its own batched evaluation of the same tokens predicts; Hearth computes
 every position the same way however the tokens are batched, and is checked
@@ -55,6 +56,24 @@ def log_softmax(row):
     return row - m - np.log(np.exp(row - m).sum())
 
 
+def greedy_batched(llm, tokens, generated, forced):
+    """llama.cpp's greedy continuation when every step evaluates the whole sequence as one
+    batch, so that no step takes llama.cpp's one-token path. It equals `generated` up to the
+    first position where the batched evaluation (`forced`) picks another token; from there
+    each step re-evaluates prompt + continuation from an empty cache."""
+    out = []
+    for i, tok in enumerate(generated):
+        pick = forced[len(tokens) + i - 1]
+        out.append(pick)
+        if pick != tok:
+            break
+    while len(out) < len(generated):
+        llm.reset()
+        llm.eval(tokens + out)
+        out.append(int(np.argmax(llm.scores[llm.n_tokens - 1])))
+    return out
+
+
 def main():
     model_path = sys.argv[1]
     llm = llama_cpp.Llama(model_path=model_path, n_ctx=1024, n_threads=2, n_batch=512,
@@ -79,8 +98,9 @@ def main():
         llm.reset()
         llm.eval(tokens + generated)
         forced = [int(np.argmax(llm.scores[i])) for i in range(len(tokens) + len(generated))]
+        batched = greedy_batched(llm, tokens, generated, forced)
         cases.append({"prompt": text, "tokens": tokens, "positions": positions,
-                      "greedy": generated, "forced_top1": forced,
+                      "greedy": generated, "forced_top1": forced, "greedy_batched": batched,
                       "greedy_text": llm.detokenize(generated).decode("utf-8", "replace")})
     json.dump({"model": model_path.rsplit("/", 1)[-1],
                "reference": "llama.cpp via llama-cpp-python " + llama_cpp.__version__,
