@@ -39,6 +39,9 @@ class Database {
   // "ok" when the database file is intact.
   StatusOr<std::string> IntegrityCheck();
 
+  // The connection, for the typed stores of this module (request_store.h).
+  sqlite3* handle() { return db_; }
+
  private:
   Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   Status Migrate();

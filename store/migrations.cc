@@ -17,6 +17,31 @@ constexpr Migration kMigrations[] = {
         detail TEXT NOT NULL DEFAULT ''
       );
     )sql"},
+    // Requests and their committed tokens (request_store.h). Times in unix ms.
+    {2, R"sql(
+      CREATE TABLE requests (
+        id INTEGER PRIMARY KEY,
+        idempotency_key TEXT UNIQUE,
+        model TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        params TEXT NOT NULL,
+        prompt BLOB NOT NULL,
+        status TEXT NOT NULL,
+        finish_reason TEXT NOT NULL DEFAULT '',
+        error TEXT NOT NULL DEFAULT '',
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL,
+        ended_ms INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE INDEX requests_by_status ON requests(status, id);
+      CREATE TABLE tokens (
+        request_id INTEGER NOT NULL REFERENCES requests(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        token INTEGER NOT NULL,
+        logprob REAL NOT NULL,
+        PRIMARY KEY (request_id, idx)
+      ) WITHOUT ROWID;
+    )sql"},
 };
 
 }  // namespace
