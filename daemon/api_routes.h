@@ -13,12 +13,18 @@ class Server;
 namespace hearth::daemon {
 
 class Engine;
+class RequestRegistry;
 
 struct ApiRoutesOptions {
   // The engine to serve from, asked on every request (it may start after the routes are
   // registered). Null, or a null result: generation answers 503.
   std::function<Engine*()> engine;
   int64_t created_unix = 0;  // "created" of the model objects
+  // Where every generation request is recorded (GET /v1/requests/{id}); null: the routes keep
+  // a registry of their own. Must outlive the server's handlers.
+  RequestRegistry* registry = nullptr;
+  // True while the daemon is draining: generation answers 503 with Retry-After.
+  std::function<bool()> draining = nullptr;
 };
 
 // Registers the routes on `server`. The engine must outlive the server's handlers.

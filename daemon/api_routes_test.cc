@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "daemon/engine.h"
+#include "daemon/metered_engine.h"
 #include "model/chat_template.h"
 #include "model/tokenizer.h"
 #include "model/tokenizer_test_util.h"
@@ -115,14 +116,14 @@ class FakeEngine : public Engine {
         cv_.wait_for(lock, 5ms);
       }
       lock.unlock();
-      sink.OnFinish({"cancelled", Status::Ok(), prompt_tokens, n, ""});
+      sink.OnFinish({"cancelled", Status::Ok(), prompt_tokens, n, "", {}});
       return;
     }
     for (const std::string& piece : script) {
       std::this_thread::sleep_for(1ms);
       emit(piece);
     }
-    sink.OnFinish({finish_reason, finish_status, prompt_tokens, n, finish_text});
+    sink.OnFinish({finish_reason, finish_status, prompt_tokens, n, finish_text, {}});
   }
 
   std::unique_ptr<model::Tokenizer> chat_, plain_;
@@ -176,7 +177,8 @@ class ApiRoutesTest : public ::testing::Test {
     while (pos < body.size()) {
       size_t end = body.find("\n\n", pos);
       if (end == std::string::npos) end = body.size();
-      const std::string event = body.substr(pos, end - pos);
+      std::string event = body.substr(pos, end - pos);
+      if (event.rfind("id: ", 0) == 0) event.erase(0, event.find('\n') + 1);  // events carry ids
       if (event.rfind("data: ", 0) == 0) out.push_back(event.substr(6));
       pos = end + 2;
     }
@@ -517,6 +519,46 @@ TEST_F(ApiRoutesTest, NoEngineIs503) {
   auto r = Post("/v1/chat/completions", ChatBody());
   ExpectError(r, 503, nullptr);
   EXPECT_TRUE(r->has_header("Retry-After"));
+}
+
+// The routes served through the daemon's MeteredEngine: a full queue is an immediate 429 with
+// Retry-After in the OpenAI body, and a stopping engine a 503 with Retry-After.
+TEST_F(ApiRoutesTest, QueueLimitIs429RateLimitErrorWithRetryAfter) {
+  QueueGate gate({1, 0});
+  ServerMetrics metrics;
+  MeteredEngine metered(&engine_, &gate, &metrics);
+  Stop();
+  Start([&metered] { return static_cast<Engine*>(&metered); });
+  ASSERT_EQ(gate.TryEnter(5), QueueRejection::kNone);  // one request waiting for its first token
+
+  auto r = Post("/v1/chat/completions", ChatBody());
+  ExpectError(r, 429, nullptr);
+  EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+  auto d = Json(r->body);
+  EXPECT_STREQ(d["error"]["type"].GetString(), "rate_limit_error");
+  EXPECT_NE(std::string(d["error"]["message"].GetString()).find("max_queued_requests"), std::string::npos);
+  EXPECT_TRUE(engine_.requests().empty());  // refused before the engine saw it
+
+  gate.Leave(5);
+  r = Post("/v1/chat/completions", ChatBody());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(engine_.requests().size(), 1u);
+  Stop();  // no handler may outlive `metered`
+}
+
+TEST_F(ApiRoutesTest, StoppingEngineIs503WithRetryAfter) {
+  QueueGate gate({});
+  ServerMetrics metrics;
+  MeteredEngine metered(&engine_, &gate, &metrics);
+  Stop();
+  Start([&metered] { return static_cast<Engine*>(&metered); });
+  engine_.submit_status = Status::Unavailable("the engine is not running");
+  auto r = Post("/v1/chat/completions", ChatBody());
+  ExpectError(r, 503, nullptr);
+  EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+  EXPECT_EQ(gate.load().requests, 0);
+  Stop();
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <toml++/toml.h>
 
+#include <tuple>
+
 namespace hearth::daemon {
 
 StatusOr<HostPort> ParseHostPort(const std::string& text) {
@@ -52,7 +54,98 @@ Status ReadString(const toml::table& t, const char* key, std::string* out) {
   return Status::Ok();
 }
 
+// api_keys, admin_token, request_retention_seconds, request_retention_count.
+Status ReadAuthAndRetention(const toml::table& t, Config* config) {
+  if (const toml::array* keys = t["api_keys"].as_array()) {
+    std::vector<std::string> out;
+    for (const toml::node& key : *keys) {
+      auto v = key.value<std::string>();
+      if (!v || v->empty()) return Status::InvalidArgument("api_keys must be an array of non-empty strings");
+      out.push_back(*v);
+    }
+    config->api_keys = std::move(out);
+  } else if (t.contains("api_keys")) {
+    return Status::InvalidArgument("api_keys must be an array of strings");
+  }
+  HEARTH_RETURN_IF_ERROR(ReadString(t, "admin_token", &config->admin_token));
+  for (auto [key, out] : {std::pair{"request_retention_seconds", &config->request_retention_seconds},
+                          std::pair{"request_retention_count", &config->request_retention_count}}) {
+    if (auto v = t[key].value<int64_t>()) {
+      if (*v < 0 || *v > 100000000) return Status::InvalidArgument(std::string(key) + " must be in [0, 1e8]");
+      *out = *v;
+    } else if (t.contains(key)) {
+      return Status::InvalidArgument(std::string(key) + " must be an integer");
+    }
+  }
+  return Status::Ok();
+}
+
+// max_queued_requests, max_queued_tokens, health_stall_seconds.
+Status ReadLimitsAndHealth(const toml::table& t, Config* config) {
+  for (auto [key, out] : {std::pair{"max_queued_requests", &config->max_queued_requests},
+                          std::pair{"max_queued_tokens", &config->max_queued_tokens}}) {
+    if (auto v = t[key].value<int64_t>()) {
+      if (*v < 0) return Status::InvalidArgument(std::string(key) + " must be >= 0 (0: no limit)");
+      *out = *v;
+    } else if (t.contains(key)) {
+      return Status::InvalidArgument(std::string(key) + " must be an integer");
+    }
+  }
+  if (t.contains("health_stall_seconds")) {
+    auto v = t["health_stall_seconds"].value<double>();
+    if (!v || !(*v >= 0)) return Status::InvalidArgument("health_stall_seconds must be a number >= 0 (0: never)");
+    config->health_stall_seconds = *v;
+  }
+  return Status::Ok();
+}
+
+// The [scheduler] table: token_budget, max_num_seqs, chunked_prefill, target_step_ms.
+Status ReadScheduler(const toml::table& root, Config* config) {
+  if (!root.contains("scheduler")) return Status::Ok();
+  const toml::table* t = root["scheduler"].as_table();
+  if (t == nullptr) return Status::InvalidArgument("scheduler must be a table");
+  for (auto [key, out, min] : {std::tuple{"token_budget", &config->token_budget, 0},
+                               std::tuple{"max_num_seqs", &config->max_num_seqs, 1}}) {
+    if (auto v = (*t)[key].value<int64_t>()) {
+      if (*v < min || *v > 1000000) {
+        return Status::InvalidArgument("scheduler." + std::string(key) + " must be in [" + std::to_string(min) +
+                                       ", 1000000]");
+      }
+      *out = static_cast<int32_t>(*v);
+    } else if (t->contains(key)) {
+      return Status::InvalidArgument("scheduler." + std::string(key) + " must be an integer");
+    }
+  }
+  if (const toml::value<bool>* v = (*t)["chunked_prefill"].as_boolean()) {  // value<bool>() takes 1 too
+    config->chunked_prefill = v->get();
+  } else if (t->contains("chunked_prefill")) {
+    return Status::InvalidArgument("scheduler.chunked_prefill must be true or false");
+  }
+  if (t->contains("target_step_ms")) {
+    auto v = (*t)["target_step_ms"].value<double>();
+    if (!v || !(*v > 0)) return Status::InvalidArgument("scheduler.target_step_ms must be a number > 0");
+    config->target_step_ms = *v;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+void ApplyEnvironment(Config* config, const std::function<const char*(const char*)>& getenv) {
+  if (const char* keys = getenv("HEARTH_API_KEYS"); keys && *keys) {
+    config->api_keys.clear();
+    std::string_view rest = keys;
+    while (!rest.empty()) {
+      const size_t comma = rest.find(',');
+      std::string_view key = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      while (!key.empty() && key.front() == ' ') key.remove_prefix(1);
+      while (!key.empty() && key.back() == ' ') key.remove_suffix(1);
+      if (!key.empty()) config->api_keys.emplace_back(key);
+    }
+  }
+  if (const char* token = getenv("HEARTH_ADMIN_TOKEN"); token && *token) config->admin_token = token;
+}
 
 Status LoadConfigFile(const std::string& path, Config* config) {
   toml::table t;
@@ -72,6 +165,15 @@ Status LoadConfigFile(const std::string& path, Config* config) {
     if (*v < 0 || *v > 1024) return Status::InvalidArgument("worker_threads must be in [0, 1024]");
     config->worker_threads = static_cast<int>(*v);
   }
+  if (auto v = t["http_threads"].value<int64_t>()) {
+    if (*v < 4 || *v > 65536) return Status::InvalidArgument("http_threads must be in [4, 65536]");
+    config->http_threads = static_cast<int>(*v);
+  } else if (t.contains("http_threads")) {
+    return Status::InvalidArgument("http_threads must be an integer");
+  }
+  HEARTH_RETURN_IF_ERROR(ReadAuthAndRetention(t, config));
+  HEARTH_RETURN_IF_ERROR(ReadLimitsAndHealth(t, config));
+  HEARTH_RETURN_IF_ERROR(ReadScheduler(t, config));
   if (const toml::table* models = t["models"].as_table()) {
     for (const auto& [name, value] : *models) {
       auto p = value.value<std::string>();

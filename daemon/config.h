@@ -3,7 +3,9 @@
 
 #include <cstdint>
 #include <map>
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -17,6 +19,7 @@ struct HostPort {
 
 StatusOr<HostPort> ParseHostPort(const std::string& text);
 
+// A new field also goes into DiffConfig (config_reload.cc), or a reload ignores it silently.
 struct Config {
   HostPort listen{"127.0.0.1", 8080};        // OpenAI-compatible API
   HostPort admin_listen{"127.0.0.1", 8081};  // admin API (hearthctl)
@@ -25,10 +28,31 @@ struct Config {
   std::string worker_binary;                  // empty: next to hearthd
   std::string log_level = "info";
   int worker_threads = 0;  // CPU threads per worker; 0: all cores
+  // Threads of the API listener. An open connection (a stream) holds one for its whole life,
+  // so this caps concurrent connections; more wait unanswered (docs/benchmarks.md, "Load").
+  int http_threads = 1280;
+  // Auth and request retention (owner: requests/admin API). Reloadable at run time.
+  std::vector<std::string> api_keys;  // any set: /v1/* needs "Authorization: Bearer KEY"
+  std::string admin_token;            // set: /admin/v1/* needs "Authorization: Bearer TOKEN"
+  int64_t request_retention_seconds = 600;  // ended requests stay queryable this long...
+  int64_t request_retention_count = 256;    // ...and at most this many of them
+  // Overload control and health (owner: metrics; docs/metrics.md).
+  int64_t max_queued_requests = 256;  // requests waiting for their first token; more get 429; 0: no limit
+  int64_t max_queued_tokens = 65536;  // prompt tokens of those requests; 0: no limit
+  double health_stall_seconds = 60;   // /healthz fails when work waits this long with no token; 0: never
+  // [scheduler] (owner: scheduler; docs/engine.md).
+  int32_t token_budget = 0;     // tokens per step; 0: measured by a short profile when a model loads
+  int32_t max_num_seqs = 64;    // sequences per step and running at once
+  bool chunked_prefill = true;  // false: whole prompts first (the baseline)
+  double target_step_ms = 100;  // the profile's target for one step of token_budget tokens
 };
 
 // Reads a TOML file into `config`, leaving fields it does not set alone.
 Status LoadConfigFile(const std::string& path, Config* config);
+
+// Applies HEARTH_API_KEYS (comma-separated; replaces api_keys) and HEARTH_ADMIN_TOKEN (replaces
+// admin_token) when they are set and not empty. `getenv` is injectable for tests.
+void ApplyEnvironment(Config* config, const std::function<const char*(const char*)>& getenv);
 
 // Parses "NAME=PATH".
 Status AddModelFlag(const std::string& flag, Config* config);

@@ -66,5 +66,76 @@ TEST(ConfigTest, ModelFlag) {
   EXPECT_FALSE(AddModelFlag("=x", &c).ok());
 }
 
+TEST(ConfigTest, SchedulerTable) {
+  Config defaults;
+  EXPECT_EQ(defaults.token_budget, 0);  // measured at model load
+  EXPECT_TRUE(defaults.chunked_prefill);
+  std::string path = WriteTemp(
+      "[scheduler]\n"
+      "token_budget = 256\n"
+      "max_num_seqs = 16\n"
+      "chunked_prefill = false\n"
+      "target_step_ms = 50.5\n");
+  Config c;
+  ASSERT_TRUE(LoadConfigFile(path, &c).ok());
+  EXPECT_EQ(c.token_budget, 256);
+  EXPECT_EQ(c.max_num_seqs, 16);
+  EXPECT_FALSE(c.chunked_prefill);
+  EXPECT_DOUBLE_EQ(c.target_step_ms, 50.5);
+  std::remove(path.c_str());
+
+  for (const char* bad : {"[scheduler]\ntoken_budget = -1\n", "[scheduler]\nmax_num_seqs = 0\n",
+                          "[scheduler]\nchunked_prefill = 1\n", "[scheduler]\ntarget_step_ms = 0\n",
+                          "scheduler = 3\n"}) {
+    path = WriteTemp(bad);
+    Config b;
+    Status st = LoadConfigFile(path, &b);
+    EXPECT_TRUE(st.IsInvalidArgument()) << bad;
+    EXPECT_NE(st.message().find("scheduler"), std::string::npos) << st.ToString();
+    std::remove(path.c_str());
+  }
+}
+
+TEST(ConfigTest, HttpThreads) {
+  EXPECT_GE(Config{}.http_threads, 1024);  // 1000 concurrent streams and headroom
+  std::string path = WriteTemp("http_threads = 64\n");
+  Config c;
+  ASSERT_TRUE(LoadConfigFile(path, &c).ok());
+  EXPECT_EQ(c.http_threads, 64);
+  std::remove(path.c_str());
+  for (const char* bad : {"http_threads = 0\n", "http_threads = \"many\"\n"}) {
+    path = WriteTemp(bad);
+    Config b;
+    EXPECT_TRUE(LoadConfigFile(path, &b).IsInvalidArgument()) << bad;
+    std::remove(path.c_str());
+  }
+}
+
+TEST(ConfigTest, QueueLimitsAndHealthStall) {
+  Config defaults;
+  EXPECT_EQ(defaults.max_queued_requests, 256);
+  EXPECT_EQ(defaults.max_queued_tokens, 65536);
+  EXPECT_DOUBLE_EQ(defaults.health_stall_seconds, 60);
+  std::string path = WriteTemp(
+      "max_queued_requests = 3\n"
+      "max_queued_tokens = 0\n"
+      "health_stall_seconds = 12\n");
+  Config c;
+  ASSERT_TRUE(LoadConfigFile(path, &c).ok());
+  EXPECT_EQ(c.max_queued_requests, 3);
+  EXPECT_EQ(c.max_queued_tokens, 0);
+  EXPECT_DOUBLE_EQ(c.health_stall_seconds, 12);
+  std::remove(path.c_str());
+
+  for (const char* bad : {"max_queued_requests = -1\n", "max_queued_tokens = \"lots\"\n",
+                          "health_stall_seconds = -0.5\n", "health_stall_seconds = \"1m\"\n"}) {
+    path = WriteTemp(bad);
+    Config b;
+    Status st = LoadConfigFile(path, &b);
+    EXPECT_TRUE(st.IsInvalidArgument()) << bad;
+    std::remove(path.c_str());
+  }
+}
+
 }  // namespace
 }  // namespace hearth::daemon

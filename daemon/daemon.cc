@@ -3,13 +3,19 @@
 #include <httplib.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <filesystem>
+#include <random>
 
 #include "common/log.h"
+#include "daemon/admin_routes.h"
 #include "daemon/api_routes.h"
+#include "daemon/budget_profile.h"
 #include "daemon/openai_error.h"
+#include "daemon/requests_routes.h"
 #include "model/tokenizer_gguf.h"
 
 namespace hearth::daemon {
@@ -25,6 +31,27 @@ int64_t UnixSeconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
+RetentionPolicy RetentionOf(const Config& config) {
+  return {std::chrono::seconds(config.request_retention_seconds),
+          static_cast<size_t>(config.request_retention_count)};
+}
+
+std::string JoinNames(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& n : names) out += (out.empty() ? "" : ",") + n;
+  return out.empty() ? "none" : out;
+}
+
+// Errors the HTTP library raises itself (no route, body too large) reach no handler that
+// would give them a request id; they get a local one, like the API's early rejections.
+void EnsureRequestId(httplib::Response& res) {
+  if (res.has_header("X-Request-Id")) return;
+  std::random_device rd;
+  char id[24];
+  snprintf(id, sizeof(id), "local-%08x%08x", rd(), rd());
+  res.set_header("X-Request-Id", id);
+}
+
 // Every route goes through this: a handler never lets an exception escape
 // into the HTTP library, and unknown failures are a 500 in the OpenAI format.
 void InstallErrorHandlers(httplib::Server& server) {
@@ -38,8 +65,10 @@ void InstallErrorHandlers(httplib::Server& server) {
     }
     LogError("handler threw").Kv("what", what);
     SetError(res, {500, "internal error", "server_error", "", ""});
+    EnsureRequestId(res);
   });
   server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    EnsureRequestId(res);
     if (!res.body.empty()) return;  // a handler already wrote an error body
     if (res.status == 404) {
       SetError(res, {404, "no route for " + req.method + " " + req.path, "invalid_request_error", "", "not_found"});
@@ -64,7 +93,9 @@ std::string DefaultWorkerBinary() {
 }
 
 Daemon::Daemon(Config config)
-    : config_(std::move(config)), started_at_(std::chrono::system_clock::now()) {}
+    : config_(std::move(config)),
+      started_at_(std::chrono::system_clock::now()),
+      queue_gate_({config_.max_queued_requests, config_.max_queued_tokens}) {}
 
 Daemon::~Daemon() { Stop(); }
 
@@ -88,15 +119,28 @@ Status Daemon::Start() {
   }
   HEARTH_ASSIGN_OR_RETURN(worker_, WorkerProcess::Spawn(worker_binary, worker_args));
   HEARTH_RETURN_IF_ERROR(StartEngine());
+  // Pending work as the engine last published it, or as the queue gate counts it: a step that
+  // never returns (a hung worker) leaves the engine's stats from before its requests arrived.
+  health_ = std::make_unique<HealthMonitor>(config_.health_stall_seconds, [this] {
+    const EngineStats s = engine_->Stats();
+    return HealthSample{s.num_waiting + s.num_running + queue_gate_.load().requests > 0, s.tokens_generated};
+  });
+  health_->Start();
 
   api_ = std::make_unique<httplib::Server>();
   admin_ = std::make_unique<httplib::Server>();
-  // Each open stream holds one of the HTTP library's threads for its whole
-  // life, so the default pool (one per core) would let a few slow clients
-  // starve /healthz. A larger pool; issue 5 measures how far it goes.
-  api_->new_task_queue = [] { return new httplib::ThreadPool(256); };
+  // Each open connection holds one of the HTTP library's threads for its whole life, so the
+  // pool bounds concurrent streams: sized for 1000 and more (docs/benchmarks.md, "Load").
+  api_->new_task_queue = [n = config_.http_threads] { return new httplib::ThreadPool(n); };
   InstallErrorHandlers(*api_);
   InstallErrorHandlers(*admin_);
+  requests_ = std::make_unique<MemoryRequestRegistry>(RetentionOf(config_));
+  api_auth_.SetTokens(config_.api_keys);
+  admin_auth_.SetTokens({config_.admin_token});
+  {
+    std::lock_guard<std::mutex> lock(reload_mu_);
+    applied_ = config_;
+  }
   RegisterApiRoutes();
   RegisterAdminRoutes();
   HEARTH_RETURN_IF_ERROR(Listen(*api_, config_.listen, &api_thread_));
@@ -106,16 +150,37 @@ Status Daemon::Start() {
 }
 
 Status Daemon::StartEngine() {
-  auto engine = std::make_unique<EngineLoop>(worker_.get());
+  EngineLoopOptions engine_options;
+  engine_options.max_num_seqs = config_.max_num_seqs;
+  engine_options.chunked_prefill = config_.chunked_prefill;
+  if (config_.token_budget > 0) engine_options.token_budget = config_.token_budget;
+  auto engine = std::make_unique<EngineLoop>(worker_.get(), engine_options);
   for (const auto& [name, path] : config_.models) {
     auto t0 = std::chrono::steady_clock::now();
+    auto elapsed = [&t0] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
+    auto failed = [&](const Status& st) {
+      metrics_.ModelLoaded(name, elapsed(), /*ok=*/false);
+      return st;
+    };
     StatusOr<wire::ModelInfo> info = worker_->LoadModel({name, path, 0});
-    if (!info.ok()) return info.status().WithContext("loading model '" + name + "' from " + path);
+    if (!info.ok()) return failed(info.status().WithContext("loading model '" + name + "' from " + path));
     auto tokenizer = model::LoadTokenizerFromGguf(path);
-    if (!tokenizer.ok()) return tokenizer.status().WithContext("loading the tokenizer of model '" + name + "'");
-    Status st = engine->AddModel(*info, std::move(tokenizer).value());
-    if (!st.ok()) return st.WithContext("model '" + name + "'");
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (!tokenizer.ok()) {
+      return failed(tokenizer.status().WithContext("loading the tokenizer of model '" + name + "'"));
+    }
+    int32_t token_budget = config_.token_budget;  // 0: measure it (docs/engine.md)
+    if (token_budget == 0) {
+      BudgetProfileOptions profile;
+      profile.target_step_ms = config_.target_step_ms;
+      StatusOr<int32_t> measured = MeasureTokenBudget(worker_.get(), *info, profile);
+      if (!measured.ok()) return failed(measured.status().WithContext("profiling model '" + name + "'"));
+      token_budget = *measured;
+    }
+    Status st = engine->AddModel(*info, std::move(tokenizer).value(), token_budget);
+    if (!st.ok()) return failed(st.WithContext("model '" + name + "'"));
+    double seconds = elapsed();
+    metrics_.ModelLoaded(name, seconds, /*ok=*/true);
+    ++models_loaded_;
     LogInfo("model ready")
         .Kv("name", name)
         .Kv("path", path)
@@ -125,18 +190,34 @@ Status Daemon::StartEngine() {
   }
   engine->Start();
   engine_ = std::move(engine);
+  metered_ = std::make_unique<MeteredEngine>(engine_.get(), &queue_gate_, &metrics_);
   return Status::Ok();
 }
 
 Status Daemon::Listen(httplib::Server& server, const HostPort& where, std::thread* thread) {
-  if (!server.bind_to_port(where.host, where.port)) {
+  // cpp-httplib 0.11 listens with a backlog of 5: a burst of new connections overflows it and
+  // the kernel drops SYNs, which clients resend only a second later. Catch the socket as it
+  // is made and listen again with the system's maximum.
+  socket_t listen_fd = INVALID_SOCKET;
+  server.set_socket_options([&listen_fd](socket_t sock) {
+    httplib::default_socket_options(sock);
+    listen_fd = sock;
+  });
+  const bool bound = server.bind_to_port(where.host, where.port);
+  server.set_socket_options(httplib::default_socket_options);
+  if (!bound) {
     return Status::Unavailable("cannot listen on " + where.ToString() + " (in use, or not a local address?)");
+  }
+  if (listen_fd != INVALID_SOCKET && ::listen(listen_fd, SOMAXCONN) != 0) {
+    LogWarn("cannot raise the listen backlog").Kv("listen", where.ToString());
   }
   *thread = std::thread([&server] { server.listen_after_bind(); });
   return Status::Ok();
 }
 
 void Daemon::Stop() {
+  stopping_ = true;  // /readyz fails from here on
+  if (health_) health_->Stop();
   // The engine first: it finishes every open request, so streaming handlers
   // return before the listeners wait for them.
   if (engine_) engine_->Stop();
@@ -149,22 +230,101 @@ void Daemon::Stop() {
 }
 
 void Daemon::RegisterApiRoutes() {
-  api_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("{\"status\":\"ok\"}", "application/json");
-  });
+  RegisterProbeRoutes(*api_);
   api_->Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(ModelsJson(), "application/json");
   });
-  RegisterOpenAiRoutes(*api_, {[this] { return engine(); }, UnixSeconds(started_at_)});
+  RequireBearerToken(*api_, &api_auth_, "/v1/");
+  ApiRoutesOptions api_options{[this] { return engine(); }, UnixSeconds(started_at_)};
+  api_options.registry = requests_.get();
+  api_options.draining = [this] { return draining(); };
+  RegisterOpenAiRoutes(*api_, std::move(api_options));
+  RegisterRequestRoutes(*api_, {requests_.get(), [this] { return engine(); }, "/v1/requests"});
 }
 
 void Daemon::RegisterAdminRoutes() {
-  admin_->Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("{\"status\":\"ok\"}", "application/json");
-  });
+  RegisterProbeRoutes(*admin_);
   admin_->Get("/admin/v1/status", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(StatusJson(), "application/json");
   });
+  RequireBearerToken(*admin_, &admin_auth_, "/admin/v1/");
+  AdminRoutesOptions options;
+  options.registry = requests_.get();
+  options.engine = [this] { return engine(); };
+  options.models = [this] { return ModelStatuses(); };
+  options.draining = [this] { return draining(); };
+  options.set_draining = [this](bool on) { SetDraining(on); };
+  options.reload = [this] { return Reload(); };
+  RegisterAdminApi(*admin_, std::move(options));
+}
+
+void Daemon::SetConfigLoader(std::function<StatusOr<Config>()> loader) { config_loader_ = std::move(loader); }
+
+StatusOr<ReloadReport> Daemon::Reload() {
+  if (!config_loader_) return Status::FailedPrecondition("this hearthd has no configuration to read again");
+  HEARTH_ASSIGN_OR_RETURN(Config fresh, config_loader_());
+  LogLevel level;
+  if (!ParseLogLevel(fresh.log_level, &level)) {
+    return Status::InvalidArgument("unknown log level '" + fresh.log_level + "'");
+  }
+  std::lock_guard<std::mutex> lock(reload_mu_);
+  ReloadReport report = DiffConfig(applied_, fresh);
+  SetLogLevel(level);
+  api_auth_.SetTokens(fresh.api_keys);
+  admin_auth_.SetTokens({fresh.admin_token});
+  if (requests_) requests_->SetRetention(RetentionOf(fresh));
+  queue_gate_.SetLimits({fresh.max_queued_requests, fresh.max_queued_tokens});
+  applied_ = MergeReloadable(applied_, fresh);
+  LogInfo("configuration reloaded")
+      .Kv("applied", JoinNames(report.applied))
+      .Kv("restart_required", JoinNames(report.restart_required));
+  return report;
+}
+
+std::vector<ModelStatus> Daemon::ModelStatuses() {
+  std::vector<ModelStatus> out;
+  for (const auto& [name, path] : config_.models) {
+    const bool loaded = engine_ && engine_->tokenizer(name) != nullptr;
+    out.push_back({name, path, engine_ ? engine_->context_length(name) : 0, loaded ? "loaded" : "not_loaded"});
+  }
+  return out;
+}
+
+void Daemon::RegisterProbeRoutes(httplib::Server& server) {
+  server.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    HealthReport report = health_ ? health_->Liveness() : HealthReport{};
+    res.status = report.ok ? 200 : 503;
+    res.set_content(HealthJson(report, "unhealthy"), "application/json");
+  });
+  server.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    HealthReport report = Readiness();
+    res.status = report.ok ? 200 : 503;
+    res.set_content(HealthJson(report, "not_ready"), "application/json");
+  });
+  server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(MetricsText(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+}
+
+HealthReport Daemon::Liveness() { return health_ ? health_->Liveness() : HealthReport{}; }
+
+HealthReport Daemon::Readiness() {
+  ReadinessInput in;
+  in.stopping = stopping_;
+  in.draining = draining();
+  in.worker_running = worker_ && ProcessRunning(worker_->pid());
+  in.models_loaded = models_loaded_;
+  return CheckReadiness(in);
+}
+
+std::string Daemon::MetricsText() {
+  LiveState live;
+  if (engine_) live.engine = engine_->Stats();
+  live.queue = queue_gate_.load();
+  live.workers_up = worker_ && ProcessRunning(worker_->pid()) ? 1 : 0;
+  live.models_loaded = models_loaded_;
+  live.tokens_per_second = health_ ? health_->TokensPerSecond() : 0;
+  return metrics_.Render(live);
 }
 
 std::string Daemon::ModelsJson() {
@@ -202,6 +362,8 @@ std::string Daemon::StatusJson() {
   w.Int(::getpid());
   w.Key("uptime_s");
   w.Int64(UnixSeconds(std::chrono::system_clock::now()) - UnixSeconds(started_at_));
+  w.Key("draining");
+  w.Bool(draining());
   w.Key("listen");
   WriteString(w, config_.listen.ToString());
   w.Key("data_dir");

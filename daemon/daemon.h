@@ -1,15 +1,27 @@
 // hearthd: owns the store, the worker and the two HTTP listeners.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/status.h"
+#include "daemon/admin_routes.h"
+#include "daemon/auth.h"
 #include "daemon/config.h"
+#include "daemon/config_reload.h"
 #include "daemon/engine.h"
 #include "daemon/engine_loop.h"
+#include "daemon/health.h"
+#include "daemon/metered_engine.h"
+#include "daemon/queue_limits.h"
+#include "daemon/request_registry.h"
+#include "daemon/server_metrics.h"
 #include "daemon/worker_process.h"
 #include "store/database.h"
 
@@ -31,13 +43,27 @@ class Daemon {
   void Stop();
 
   // Generation for the API routes: every configured model, loaded on the
-  // worker. Null before Start() succeeds.
-  Engine* engine() { return engine_.get(); }
+  // worker, behind the queue limits and the metrics. Null before Start() succeeds.
+  Engine* engine() { return metered_.get(); }
 
   // The status document served at GET /admin/v1/status.
   std::string StatusJson();
   // The model list served at GET /v1/models.
   std::string ModelsJson();
+
+  // How Reload() reads the configuration again (main: the file, the environment, the flags).
+  void SetConfigLoader(std::function<StatusOr<Config>()> loader);
+  // Reads the configuration again and applies what can change while running (log level, API
+  // keys, admin token, request retention, queue limits); reports what changed and what needs a
+  // restart.
+  // POST /admin/v1/reload and SIGHUP.
+  StatusOr<ReloadReport> Reload();
+  // While draining, generation answers 503 and running requests finish.
+  void SetDraining(bool draining) { draining_ = draining; }
+  bool draining() const { return draining_; }
+  std::vector<ModelStatus> ModelStatuses();
+  // What /healthz reports (the systemd watchdog pings only while it is ok).
+  HealthReport Liveness();
 
  private:
   void RegisterApiRoutes();
@@ -51,11 +77,32 @@ class Daemon {
   const std::chrono::system_clock::time_point started_at_;
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<WorkerProcess> worker_;
+  ServerMetrics metrics_;  // declared before engine_, whose requests' sinks record here
+  QueueGate queue_gate_;   // likewise
   std::unique_ptr<EngineLoop> engine_;
   std::unique_ptr<httplib::Server> api_;
   std::unique_ptr<httplib::Server> admin_;
   std::thread api_thread_;
   std::thread admin_thread_;
+
+  // Metrics, health, readiness and queue limits (owner: metrics). /healthz, /readyz and
+  // /metrics on both listeners.
+  void RegisterProbeRoutes(httplib::Server& server);
+  std::string MetricsText();
+  HealthReport Readiness();
+  std::unique_ptr<MeteredEngine> metered_;  // set in StartEngine()
+  std::unique_ptr<HealthMonitor> health_;   // set in Start()
+  std::atomic<int64_t> models_loaded_{0};
+  std::atomic<bool> stopping_{false};
+
+  // Requests, auth, drain and reload (owner: requests/admin API).
+  std::unique_ptr<MemoryRequestRegistry> requests_;  // set in Start()
+  BearerAuth api_auth_;    // /v1/*
+  BearerAuth admin_auth_;  // /admin/v1/*
+  std::atomic<bool> draining_{false};
+  std::function<StatusOr<Config>()> config_loader_;  // set before Start()
+  std::mutex reload_mu_;
+  Config applied_;  // GUARDED_BY(reload_mu_): config_ with the reloaded run-time options
 };
 
 // Path of hearth-worker beside the running hearthd executable.

@@ -43,6 +43,15 @@ struct TokenEvent {
   std::string text;                   // text that became safe to show with this token (may be empty)
 };
 
+// One request's latencies, measured by the engine from Submit(); negative where the request
+// never got that far (no token yet, or fewer than two for the time per output token).
+struct RequestLatency {
+  double queue_s = -1;                  // Submit -> first scheduled
+  double time_to_first_token_s = -1;    // Submit -> first sampled token
+  double time_per_output_token_s = -1;  // mean gap between sampled tokens
+  double end_to_end_s = -1;             // Submit -> finish
+};
+
 struct FinishEvent {
   std::string finish_reason;  // "stop", "length", "cancelled" or "error"
   Status status;              // non-OK for "error"
@@ -52,6 +61,7 @@ struct FinishEvent {
   // released by a finish without a token of its own, such as the model's
   // end-of-sequence token: send it before finishing. Usually empty.
   std::string text;
+  RequestLatency latency;
 };
 
 // Receives one request's events on the engine's thread; must not block.
@@ -68,6 +78,8 @@ struct EngineStats {
   int64_t kv_blocks_total = 0;
   int64_t kv_blocks_free = 0;
   int64_t tokens_generated = 0;
+  int64_t prefix_cache_queried_blocks = 0;  // full prompt blocks looked up in the prefix cache
+  int64_t prefix_cache_hit_blocks = 0;      // of those, found there
 };
 
 class Engine {

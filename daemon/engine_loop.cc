@@ -1,6 +1,7 @@
 #include "daemon/engine_loop.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "common/log.h"
 
@@ -24,13 +25,27 @@ const char* ReasonName(scheduler::FinishReason reason) {
   return "error";
 }
 
+// The scheduler times from its own arrival (Admit); the client waits from Submit.
+RequestLatency ToLatency(const scheduler::RequestTimings& t, int64_t submitted_ns, int64_t admitted_ns,
+                         int64_t now_ns) {
+  auto seconds = [](int64_t ns) { return 1e-9 * static_cast<double>(ns); };
+  const int64_t waited = admitted_ns - submitted_ns;
+  RequestLatency l;
+  if (t.queue_ns >= 0) l.queue_s = seconds(waited + t.queue_ns);
+  if (t.time_to_first_token_ns >= 0) l.time_to_first_token_s = seconds(waited + t.time_to_first_token_ns);
+  if (t.time_per_output_token_ns >= 0) l.time_per_output_token_s = seconds(t.time_per_output_token_ns);
+  l.end_to_end_s = seconds(now_ns - submitted_ns);
+  return l;
+}
+
 }  // namespace
 
 EngineLoop::EngineLoop(WorkerConnection* worker, EngineLoopOptions options) : worker_(worker), options_(options) {}
 
 EngineLoop::~EngineLoop() { Stop(); }
 
-Status EngineLoop::AddModel(const wire::ModelInfo& info, std::unique_ptr<model::Tokenizer> tokenizer) {
+Status EngineLoop::AddModel(const wire::ModelInfo& info, std::unique_ptr<model::Tokenizer> tokenizer,
+                            int32_t token_budget) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     CHECK(!started_) << "AddModel after Start";
@@ -51,8 +66,9 @@ Status EngineLoop::AddModel(const wire::ModelInfo& info, std::unique_ptr<model::
   const int64_t capacity = int64_t{info.num_kv_blocks} * info.block_size;
   m->max_context = static_cast<int32_t>(std::min<int64_t>(info.context_length, capacity));
   scheduler::SchedulerConfig config;
-  config.token_budget = options_.token_budget;
+  config.token_budget = token_budget > 0 ? token_budget : options_.token_budget;
   config.max_num_seqs = options_.max_num_seqs;
+  config.chunked_prefill = options_.chunked_prefill;
   config.block_size = info.block_size;
   HEARTH_RETURN_IF_ERROR(scheduler::ValidateSchedulerConfig(config));
   m->scheduler = std::make_unique<scheduler::BatchScheduler>(config, info.num_kv_blocks, &clock_);
@@ -117,6 +133,7 @@ StatusOr<uint64_t> EngineLoop::Submit(GenerationRequest request, std::shared_ptr
   active->sink = std::move(sink);
   active->detok.emplace(*m.tokenizer);
   active->stops.emplace(std::move(stops));
+  active->submitted_ns = clock_.NowNanos();
   uint64_t id = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -152,6 +169,8 @@ void EngineLoop::PublishStats() {
     s.num_running += m->scheduler->num_running();
     s.kv_blocks_total += m->scheduler->block_pool().num_blocks();
     s.kv_blocks_free += m->scheduler->block_pool().num_free();
+    s.prefix_cache_queried_blocks += m->scheduler->block_pool().stats().num_query_blocks;
+    s.prefix_cache_hit_blocks += m->scheduler->block_pool().stats().num_hit_blocks;
   }
   s.tokens_generated = tokens_generated_;
   std::lock_guard<std::mutex> lock(mu_);
@@ -199,6 +218,11 @@ void EngineLoop::Run() {
     FinishActive(id, "error", shutdown, "");
   }
   PublishStats();
+  LogInfo("engine loop stopped")
+      .Kv("steps", num_steps_)
+      .Kv("worker_seconds", worker_seconds_)
+      .Kv("host_seconds", host_seconds_)
+      .Kv("host_us_per_step", num_steps_ > 0 ? 1e6 * host_seconds_ / static_cast<double>(num_steps_) : 0.0);
 }
 
 void EngineLoop::Admit(std::unique_ptr<Active> active) {
@@ -210,6 +234,7 @@ void EngineLoop::Admit(std::unique_ptr<Active> active) {
   r.prompt = active->request.prompt;
   r.max_tokens = active->request.max_tokens;
   r.eos_token_ids = m.info.eos_token_ids;
+  active->admitted_ns = clock_.NowNanos();
   Status st = m.scheduler->Add(std::move(r));
   active_[id] = std::move(active);
   if (!st.ok()) FinishActive(id, "error", st, "");
@@ -218,6 +243,9 @@ void EngineLoop::Admit(std::unique_ptr<Active> active) {
 void EngineLoop::ApplyCancel(uint64_t id) {
   auto it = active_.find(id);
   if (it == active_.end()) return;  // unknown or already finished
+  if (const scheduler::Sequence* seq = it->second->model->scheduler->Find(id)) {
+    it->second->timings = scheduler::ComputeTimings(seq->times);
+  }
   it->second->model->scheduler->Abort(id);
   FinishActive(id, "cancelled", Status::Ok(), "");
 }
@@ -225,6 +253,22 @@ void EngineLoop::ApplyCancel(uint64_t id) {
 bool EngineLoop::StepModel(Model& m) {
   scheduler::BatchScheduler& sched = *m.scheduler;
   if (!sched.has_unfinished()) return false;
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point t0 = Clock::now();
+  Clock::time_point sent = t0, received = t0;
+  struct Account {  // charges the step's time on every return path
+    EngineLoop* loop;
+    const Clock::time_point& t0;
+    Clock::time_point& sent;
+    Clock::time_point& received;
+    ~Account() {
+      if (sent == t0) return;  // nothing was sent
+      const Clock::time_point end = Clock::now();
+      ++loop->num_steps_;
+      loop->worker_seconds_ += std::chrono::duration<double>(received - sent).count();
+      loop->host_seconds_ += std::chrono::duration<double>((sent - t0) + (end - received)).count();
+    }
+  } account{this, t0, sent, received};
   scheduler::SchedulerOutput out = sched.Schedule();
   for (const scheduler::FinishedRequest& f : out.failed) Finish(f);
   if (out.seqs.empty()) return false;
@@ -256,7 +300,9 @@ bool EngineLoop::StepModel(Model& m) {
     req.seqs.push_back(std::move(w));
   }
 
+  sent = Clock::now();
   StatusOr<wire::StepReply> reply = worker_->Step(req);
+  received = Clock::now();
   if (!reply.ok()) {
     FailStep(m, out, reply.status());
     return true;
@@ -329,6 +375,7 @@ void EngineLoop::Finish(const scheduler::FinishedRequest& f) {
   }
   // Usage counts every generated token, the end-of-sequence one included.
   a.num_generated = static_cast<int32_t>(f.generated.size());
+  a.timings = f.timings;
   FinishActive(f.id, ReasonName(f.reason), f.status, text);
 }
 
@@ -343,6 +390,7 @@ void EngineLoop::FinishActive(uint64_t id, const std::string& reason, const Stat
   ev.prompt_tokens = static_cast<int32_t>(a->request.prompt.size());
   ev.completion_tokens = a->num_generated;
   ev.text = text;
+  ev.latency = ToLatency(a->timings, a->submitted_ns, a->admitted_ns, clock_.NowNanos());
   a->sink->OnFinish(ev);
 }
 

@@ -31,8 +31,9 @@
 namespace hearth::daemon {
 
 struct EngineLoopOptions {
-  int32_t token_budget = 512;  // tokens per step
-  int32_t max_num_seqs = 64;   // sequences per step and running at once
+  int32_t token_budget = 512;   // tokens per step (AddModel can set one per model)
+  int32_t max_num_seqs = 64;    // sequences per step and running at once
+  bool chunked_prefill = true;  // false: whole prompts first (scheduler::SchedulerConfig)
   size_t max_queued = 4096;    // submitted requests not yet admitted to a scheduler
 };
 
@@ -43,7 +44,10 @@ class EngineLoop final : public Engine {
   ~EngineLoop() override;  // Stop()
 
   // Before Start(): a model the worker has loaded, and its tokenizer.
-  Status AddModel(const wire::ModelInfo& info, std::unique_ptr<model::Tokenizer> tokenizer);
+  // token_budget > 0 overrides options.token_budget for this model (the
+  // daemon passes the one it measured at load).
+  Status AddModel(const wire::ModelInfo& info, std::unique_ptr<model::Tokenizer> tokenizer,
+                  int32_t token_budget = 0);
 
   void Start();
   // Finishes every request still queued or running with "error" (server
@@ -75,6 +79,9 @@ class EngineLoop final : public Engine {
     std::optional<model::StreamingDetokenizer> detok;
     std::optional<StopMatcher> stops;
     int32_t num_generated = 0;
+    int64_t submitted_ns = 0;           // clock_ at Submit()
+    int64_t admitted_ns = 0;            // clock_ at Admit(): the scheduler's arrival
+    scheduler::RequestTimings timings;  // the scheduler's, once it gives them up
   };
 
   void Run();
@@ -99,6 +106,13 @@ class EngineLoop final : public Engine {
   // Loop thread only.
   std::unordered_map<uint64_t, std::unique_ptr<Active>> active_;
   int64_t tokens_generated_ = 0;
+  // Where the loop's time goes (logged at Stop): waiting for the worker's
+  // Step versus the daemon's own work around it (schedule, build the request,
+  // check the reply, detokenize, deliver). docs/engine.md uses the ratio to
+  // explain why steps are not overlapped.
+  int64_t num_steps_ = 0;
+  double worker_seconds_ = 0;
+  double host_seconds_ = 0;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

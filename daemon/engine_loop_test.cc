@@ -145,6 +145,44 @@ TEST_F(EngineLoopTest, SeededSamplingIsBatchInvariant) {
   EXPECT_TRUE(WaitAllBlocksFree());
 }
 
+// The scheduler options reach the scheduler: with a budget of 16, chunked prefill runs a 40-token
+// prompt in 3 steps; without it, the prompt runs whole in one (alone, over the budget). AddModel's
+// per-model budget (the daemon's measured one) overrides the options'. The text is the same.
+TEST_F(EngineLoopTest, ChunkedPrefillAndBudgetOptionsReachTheScheduler) {
+  auto run = [&](EngineLoopOptions options, int32_t model_budget, int* steps) {
+    InProcessWorker worker;
+    StatusOr<wire::ModelInfo> info = worker.LoadModel({"rand", path_, 64 << 10});
+    EXPECT_TRUE(info.ok());
+    EngineLoop loop(&worker, options);
+    auto tok = model::LoadTokenizerFromGguf(path_);
+    EXPECT_TRUE(tok.ok());
+    EXPECT_TRUE(loop.AddModel(*info, std::move(tok).value(), model_budget).ok());
+    loop.Start();
+    auto sink = std::make_shared<RecordingSink>();
+    std::vector<int32_t> prompt(40);
+    for (int32_t i = 0; i < 40; ++i) prompt[static_cast<size_t>(i)] = 3 + (i * 7) % 50;
+    EXPECT_TRUE(loop.Submit(Request(prompt, 6, 0, 0), sink).ok());
+    EXPECT_TRUE(sink->WaitFinished());
+    loop.Stop();
+    *steps = worker.num_steps;
+    return sink->tokens();
+  };
+  EngineLoopOptions chunked;
+  chunked.token_budget = 16;
+  EngineLoopOptions whole = chunked;
+  whole.chunked_prefill = false;
+  EngineLoopOptions big;  // 512 by default, overridden per model below
+  int chunked_steps = 0, whole_steps = 0, override_steps = 0;
+  auto a = run(chunked, 0, &chunked_steps);
+  auto b = run(whole, 0, &whole_steps);
+  auto c = run(big, 16, &override_steps);
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a, c);
+  EXPECT_EQ(chunked_steps - whole_steps, 2);  // 16 + 16 + 8 versus 40 at once
+  EXPECT_EQ(override_steps, chunked_steps);
+}
+
 TEST_F(EngineLoopTest, CancelFreesBlocks) {
   auto sink = Run(Request({1, 2, 3, 4}, 200, 1.0f, 1));
   ASSERT_TRUE(sink->WaitTokens(2));

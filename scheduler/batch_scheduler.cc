@@ -79,6 +79,13 @@ SchedulerOutput BatchScheduler::Schedule() {
   const size_t max_seqs = static_cast<size_t>(config_.max_num_seqs);
   auto full = [&] { return budget_left_ < 1 || out.seqs.size() >= max_seqs; };
 
+  // 0. Without chunking, a most important waiting prompt longer than the whole budget runs alone
+  // in a step of its own (Admit() then leaves no budget for anything else); otherwise it would
+  // wait forever behind the decodes.
+  if (!config_.chunked_prefill && !waiting_.empty() && running_.size() < max_seqs &&
+      (*waiting_.begin())->num_tokens() > config_.token_budget) {
+    (void)Admit(*waiting_.begin(), out, /*only_alone=*/true);
+  }
   // 1. Every running decode gets its token (stall-free).
   for (size_t i = 0; i < running_.size() && !full();) {
     if (running_[i]->num_remaining() != 1) {
@@ -174,7 +181,7 @@ void BatchScheduler::Preempt(size_t index, SchedulerOutput& out) {
   preempted_this_step_ = true;
 }
 
-bool BatchScheduler::Admit(Sequence* seq, SchedulerOutput& out) {
+bool BatchScheduler::Admit(Sequence* seq, SchedulerOutput& out, bool only_alone) {
   const int32_t total = seq->num_tokens();
   const std::string who = "request " + Num(static_cast<int64_t>(seq->id));
   if (BlocksFor(total) > pool_.num_blocks()) {
@@ -191,16 +198,19 @@ bool BatchScheduler::Admit(Sequence* seq, SchedulerOutput& out) {
   const int32_t cached = static_cast<int32_t>(prefix.blocks.size()) * config_.block_size;
   const int32_t remaining = total - cached;
   int32_t n = remaining;
+  if (only_alone && remaining <= config_.token_budget) {  // the prefix cache made it fit
+    pool_.Free(prefix.blocks);
+    return false;
+  }
   if (config_.chunked_prefill) {
     n = std::min(n, budget_left_);
   } else if (remaining > budget_left_) {
-    pool_.Free(prefix.blocks);
-    if (remaining <= config_.token_budget) return false;  // waits for a step with room
-    out.failed.push_back(Finish(
-        seq, FinishReason::kError,
-        Status::InvalidArgument(who + " needs " + Num(remaining) + " tokens in one step, over the token budget of " +
-                                Num(config_.token_budget) + " (chunked prefill is off)")));
-    return true;
+    // Whole prompts only: one that fits the budget waits for a step with room; one over the
+    // whole budget runs alone, in a step that has nothing else yet (see Schedule()).
+    if (remaining <= config_.token_budget || !out.seqs.empty()) {
+      pool_.Free(prefix.blocks);
+      return false;
+    }
   }
   const int32_t need = BlocksFor(cached + n) - static_cast<int32_t>(prefix.blocks.size());
   std::optional<std::vector<int32_t>> blocks = pool_.Allocate(need);
@@ -219,6 +229,7 @@ bool BatchScheduler::Admit(Sequence* seq, SchedulerOutput& out) {
   running_.insert(std::upper_bound(running_.begin(), running_.end(), seq, ByImportance()), seq);
   Emit(seq, n, out);
   out.seqs.back().num_cached_tokens = cached;
+  if (budget_left_ < 0) budget_left_ = 0;  // an oversized whole prompt: the step is its alone
   return true;
 }
 
@@ -240,7 +251,8 @@ void BatchScheduler::Emit(Sequence* seq, int32_t num_tokens, SchedulerOutput& ou
 }
 
 void BatchScheduler::CheckStepInvariants(const SchedulerOutput& out) const {
-  CHECK_LE(out.num_batched_tokens, config_.token_budget);
+  // The one exception to the budget: without chunking, a prompt over it runs alone.
+  if (config_.chunked_prefill || out.seqs.size() != 1) CHECK_LE(out.num_batched_tokens, config_.token_budget);
   CHECK_LE(out.seqs.size(), static_cast<size_t>(config_.max_num_seqs));
   CHECK_LE(running_.size(), static_cast<size_t>(config_.max_num_seqs));
   int32_t sum = 0;

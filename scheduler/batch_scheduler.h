@@ -39,7 +39,10 @@ struct SchedulerConfig {
   int32_t token_budget = 512;   // tokens per step, all sequences together
   int32_t max_num_seqs = 128;   // running sequences (and so sequences per step)
   int32_t block_size = 16;      // tokens per KV block
-  bool chunked_prefill = true;  // false: a prompt runs whole in one step or waits (baseline)
+  // false ("whole prompts first", the baseline): a prompt is never cut into chunks; one that does
+  // not fit the budget left in a step waits, and one longer than the whole budget runs alone in a
+  // step of its own (the running decodes skip that step).
+  bool chunked_prefill = true;
 };
 
 // InvalidArgument unless every field is positive. Stall-free decoding also wants
@@ -130,7 +133,8 @@ class BatchScheduler {
 
   int32_t BlocksFor(int32_t num_tokens) const;
   Outcome ScheduleRunning(size_t index, int32_t num_tokens, SchedulerOutput& out);
-  bool Admit(Sequence* seq, SchedulerOutput& out);
+  // only_alone: admit only a whole prompt over the budget, alone in its step (no chunking).
+  bool Admit(Sequence* seq, SchedulerOutput& out, bool only_alone = false);
   int32_t PickVictim(size_t requester) const;
   void Preempt(size_t index, SchedulerOutput& out);
   void Emit(Sequence* seq, int32_t num_tokens, SchedulerOutput& out);

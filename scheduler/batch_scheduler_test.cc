@@ -68,7 +68,10 @@ class Harness {
     }
     SchedulerOutput out = sched_.Schedule();
     ++steps_;
-    EXPECT_LE(out.num_batched_tokens, config_.token_budget);
+    // Without chunking, a prompt over the whole budget runs alone: the one exception.
+    const bool solo = !config_.chunked_prefill && out.seqs.size() == 1 && out.num_batched_tokens > config_.token_budget;
+    if (solo) ++solo_steps_;
+    EXPECT_TRUE(solo || out.num_batched_tokens <= config_.token_budget) << "step " << out.step;
     EXPECT_LE(static_cast<int32_t>(out.seqs.size()), config_.max_num_seqs);
     for (const ScheduledSequence& s : out.seqs) {
       const int32_t blocks = (s.start_pos + s.num_tokens + config_.block_size - 1) / config_.block_size;
@@ -76,7 +79,7 @@ class Harness {
       decodes.erase(s.id);
     }
     // Stall-free: a decode is skipped only when it was preempted or failed.
-    if (config_.token_budget >= config_.max_num_seqs) {
+    if (config_.token_budget >= config_.max_num_seqs && !solo) {
       for (RequestId id : out.preempted) decodes.erase(id);
       for (const FinishedRequest& f : out.failed) decodes.erase(f.id);
       EXPECT_TRUE(decodes.empty()) << "a running decode was skipped at step " << out.step;
@@ -109,6 +112,7 @@ class Harness {
   const std::map<RequestId, FinishedRequest>& finished() const { return finished_; }
   int64_t preemptions() const { return preemptions_; }
   int64_t steps() const { return steps_; }
+  int64_t solo_steps() const { return solo_steps_; }
 
  private:
   void Record(const FinishedRequest& f) {
@@ -124,6 +128,7 @@ class Harness {
   std::map<RequestId, FinishedRequest> finished_;
   int64_t preemptions_ = 0;
   int64_t steps_ = 0;
+  int64_t solo_steps_ = 0;
 };
 
 SchedulerConfig Config(int32_t budget, int32_t max_seqs, int32_t block_size, bool chunked = true) {
@@ -249,11 +254,46 @@ TEST(BatchSchedulerTest, WithoutChunkingAPromptWaitsForAWholeStep) {
   h.Run({});
   EXPECT_EQ(h.finished().at(9).generated, FakeExecutor::Reference(prompt, 2));
 
-  // A prompt over the whole budget can never run unchunked: it fails instead of waiting forever.
-  std::mt19937 rng(1);
-  h.Run({{0, MakeRequest(10, RandomTokens(rng, 11), 2)}});
-  EXPECT_TRUE(h.finished().at(10).status.IsInvalidArgument());
-  EXPECT_EQ(h.finished().at(10).reason, FinishReason::kError);
+}
+
+// Whole prompts first: a prompt longer than the whole budget is never cut; it runs alone in a step
+// of its own (the decodes skip that one step), then everything carries on.
+TEST(BatchSchedulerTest, WithoutChunkingAnOversizedPromptRunsAlone) {
+  Harness h(Config(10, 8, 4, /*chunked=*/false), 64);
+  const std::vector<int32_t> short_prompt = LongLivedPrompt(60, 3, 6);
+  h.Add(MakeRequest(1, short_prompt, 6));
+  SchedulerOutput first = h.Step();
+  ASSERT_EQ(first.seqs.size(), 1u);
+  const std::vector<int32_t> long_prompt = LongLivedPrompt(61, 25, 3);
+  h.Add(MakeRequest(2, long_prompt, 3));
+  h.Add(MakeRequest(3, LongLivedPrompt(62, 2, 2), 2));  // queued behind the long one
+
+  SchedulerOutput solo = h.Step();
+  ASSERT_EQ(solo.seqs.size(), 1u);
+  EXPECT_EQ(solo.seqs[0].id, 2u);
+  EXPECT_EQ(solo.seqs[0].start_pos, 0);
+  EXPECT_EQ(solo.seqs[0].num_tokens, 25);  // whole, over the budget of 10
+  EXPECT_TRUE(solo.seqs[0].want_logits);
+  EXPECT_EQ(h.solo_steps(), 1);
+
+  SchedulerOutput next = h.Step();  // back to normal: both decodes, then the short prompt
+  std::set<RequestId> ids;
+  for (const ScheduledSequence& s : next.seqs) ids.insert(s.id);
+  EXPECT_EQ(ids, (std::set<RequestId>{1, 2, 3}));
+  EXPECT_LE(next.num_batched_tokens, 10);
+
+  h.Run({});
+  EXPECT_EQ(h.solo_steps(), 1);
+  for (RequestId id : {1u, 2u, 3u}) EXPECT_TRUE(h.finished().at(id).status.ok()) << id;
+  EXPECT_EQ(h.finished().at(1).generated, FakeExecutor::Reference(short_prompt, 6));
+  EXPECT_EQ(h.finished().at(2).generated, FakeExecutor::Reference(long_prompt, 3));
+
+  // With chunking on, the same prompt goes in chunks of at most the budget.
+  Harness c(Config(10, 8, 4, /*chunked=*/true), 64);
+  c.Run({{0, MakeRequest(2, long_prompt, 3)}});
+  EXPECT_EQ(c.solo_steps(), 0);
+  EXPECT_EQ(c.steps(), 3 + 2);  // 10 + 10 + 5 prompt tokens, then two decodes
+  EXPECT_EQ(c.finished().at(2).generated, FakeExecutor::Reference(long_prompt, 3));
 }
 
 TEST(BatchSchedulerTest, PrefixCacheReusesBlocksAndGivesTheSameOutput) {
@@ -520,6 +560,7 @@ TEST(BatchSchedulerDeathTest, ScheduleTwiceWithoutResultsAborts) {
 TEST(BatchSchedulerTest, RandomizedWorkloadsMatchTheReference) {
   int64_t total_preemptions = 0;
   int64_t total_hits = 0;
+  int64_t total_solo = 0;
   for (uint32_t iter = 0; iter < 300; ++iter) {
     std::mt19937 rng(1000 + iter);
     SchedulerConfig config = Config(1 + static_cast<int32_t>(rng() % 48), 1 + static_cast<int32_t>(rng() % 6),
@@ -538,9 +579,8 @@ TEST(BatchSchedulerTest, RandomizedWorkloadsMatchTheReference) {
       arrivals.push_back({static_cast<int64_t>(rng() % 30), MakeRequest(static_cast<RequestId>(i + 1), prompt,
                                                                         max_tokens, static_cast<int32_t>(rng() % 3))});
     }
-    // Nothing may legitimately fail: the pool holds the longest request, and without chunking a
-    // whole (re)computation fits one step.
-    if (!config.chunked_prefill) config.token_budget = std::max(config.token_budget, longest);
+    // Nothing may legitimately fail: the pool holds the longest request (and without chunking a
+    // whole (re)computation over the budget runs alone).
     const int32_t min_blocks = (longest + config.block_size - 1) / config.block_size;
     const int32_t num_blocks = min_blocks + static_cast<int32_t>(rng() % (2 * min_blocks + 1));
 
@@ -555,10 +595,12 @@ TEST(BatchSchedulerTest, RandomizedWorkloadsMatchTheReference) {
     }
     total_preemptions += h.preemptions();
     total_hits += h.sched().block_pool().stats().num_hit_blocks;
+    total_solo += h.solo_steps();
   }
   // The workload must actually exercise preemption and the prefix cache.
   EXPECT_GT(total_preemptions, 50);
   EXPECT_GT(total_hits, 100);
+  EXPECT_GT(total_solo, 10);  // unchunked prompts over the budget running alone
 }
 
 }  // namespace

@@ -1,0 +1,235 @@
+#include "cli/views.h"
+
+#include <rapidjson/document.h>
+
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <sstream>
+#include <vector>
+
+#include "cli/table.h"
+
+namespace hearth::cli {
+namespace {
+
+std::string Str(const rapidjson::Value& obj, const char* key) {
+  if (!obj.IsObject() || !obj.HasMember(key)) return "";
+  const rapidjson::Value& v = obj[key];
+  if (v.IsString()) return v.GetString();
+  if (v.IsInt64()) return std::to_string(v.GetInt64());
+  if (v.IsUint64()) return std::to_string(v.GetUint64());
+  if (v.IsBool()) return v.GetBool() ? "yes" : "no";
+  if (v.IsNull()) return "-";
+  if (v.IsArray()) {
+    std::string out;
+    for (const auto& e : v.GetArray()) {
+      if (!out.empty()) out += ", ";
+      out += e.IsString() ? e.GetString() : "?";
+    }
+    return out.empty() ? "-" : out;
+  }
+  return "";
+}
+
+StatusOr<rapidjson::Document> Parse(const std::string& json, const char* what) {
+  rapidjson::Document d;
+  d.Parse(json.c_str());
+  if (d.HasParseError() || !d.IsObject()) {
+    return Status::Corruption(std::string("the daemon's ") + what + " answer is not a JSON object");
+  }
+  return d;
+}
+
+StatusOr<const rapidjson::Value*> DataArray(const rapidjson::Document& d, const char* what) {
+  if (!d.HasMember("data") || !d["data"].IsArray()) {
+    return Status::Corruption(std::string("the daemon's ") + what + " answer has no data list");
+  }
+  return &d["data"];
+}
+
+std::string Seconds(double s) {
+  char buf[32];
+  if (std::isnan(s)) return "-";
+  if (s < 1) std::snprintf(buf, sizeof(buf), "%.0f ms", s * 1000);
+  else std::snprintf(buf, sizeof(buf), "%.2f s", s);
+  return buf;
+}
+
+// One sample line of the Prometheus text format.
+struct Sample {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  double value = 0;
+};
+
+bool ParseSample(const std::string& line, Sample* s) {
+  if (line.empty() || line[0] == '#') return false;
+  size_t i = line.find_first_of("{ ");
+  if (i == std::string::npos) return false;
+  s->name = line.substr(0, i);
+  s->labels.clear();
+  if (line[i] == '{') {
+    const size_t end = line.find('}', i);
+    if (end == std::string::npos) return false;
+    std::string body = line.substr(i + 1, end - i - 1);
+    size_t p = 0;
+    while (p < body.size()) {
+      const size_t eq = body.find('=', p);
+      if (eq == std::string::npos || eq + 1 >= body.size() || body[eq + 1] != '"') return false;
+      const size_t close = body.find('"', eq + 2);
+      if (close == std::string::npos) return false;
+      s->labels[body.substr(p, eq - p)] = body.substr(eq + 2, close - eq - 2);
+      p = close + 1;
+      if (p < body.size() && body[p] == ',') ++p;
+    }
+    i = end + 1;
+  }
+  try {
+    const std::string v = line.substr(i);
+    s->value = v.find("Inf") != std::string::npos ? INFINITY : std::stod(v);
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+// The q-quantile of a histogram from its cumulative buckets (summed over
+// labels), interpolated linearly inside the bucket, as Prometheus does.
+double Quantile(const std::map<double, double>& buckets, double q) {
+  if (buckets.empty()) return NAN;
+  const double total = buckets.rbegin()->second;
+  if (total <= 0) return NAN;
+  const double rank = q * total;
+  double prev_le = 0, prev_count = 0;
+  for (const auto& [le, count] : buckets) {
+    if (count >= rank) {
+      if (std::isinf(le)) return prev_le;
+      return prev_le + (le - prev_le) * (count > prev_count ? (rank - prev_count) / (count - prev_count) : 1.0);
+    }
+    prev_le = le;
+    prev_count = count;
+  }
+  return prev_le;
+}
+
+}  // namespace
+
+StatusOr<std::string> RenderModels(const std::string& json) {
+  HEARTH_ASSIGN_OR_RETURN(rapidjson::Document d, Parse(json, "models"));
+  HEARTH_ASSIGN_OR_RETURN(const rapidjson::Value* data, DataArray(d, "models"));
+  Table t({"MODEL", "STATE", "CONTEXT", "PATH"});
+  for (const auto& m : data->GetArray()) {
+    t.AddRow({Str(m, "name"), Str(m, "state"), Str(m, "context_length"), Str(m, "path")});
+  }
+  return t.Render();
+}
+
+StatusOr<std::string> RenderRequests(const std::string& json) {
+  HEARTH_ASSIGN_OR_RETURN(rapidjson::Document d, Parse(json, "requests"));
+  HEARTH_ASSIGN_OR_RETURN(const rapidjson::Value* data, DataArray(d, "requests"));
+  Table t({"ID", "MODEL", "STATE", "PROMPT", "COMPLETION", "FINISH", "ENDPOINT"});
+  for (const auto& r : data->GetArray()) {
+    t.AddRow({Str(r, "id"), Str(r, "model"), Str(r, "state"), Str(r, "prompt_tokens"), Str(r, "completion_tokens"),
+              Str(r, "finish_reason"), Str(r, "endpoint")});
+  }
+  return t.Render();
+}
+
+StatusOr<std::string> RenderRequest(const std::string& json) {
+  HEARTH_ASSIGN_OR_RETURN(rapidjson::Document d, Parse(json, "request"));
+  std::ostringstream out;
+  for (const char* key : {"id", "model", "endpoint", "state", "prompt_tokens", "completion_tokens", "finish_reason",
+                          "created", "finished_at"}) {
+    out << key << ": " << Str(d, key) << "\n";
+  }
+  if (d.HasMember("error") && d["error"].IsObject()) out << "error: " << Str(d["error"], "message") << "\n";
+  else if (d.HasMember("error") && d["error"].IsString()) out << "error: " << d["error"].GetString() << "\n";
+  out << "text:\n" << Str(d, "text") << "\n";
+  return out.str();
+}
+
+StatusOr<std::string> RenderWorkers(const std::string& status_json) {
+  HEARTH_ASSIGN_OR_RETURN(rapidjson::Document d, Parse(status_json, "status"));
+  if (!d.HasMember("workers") || !d["workers"].IsArray()) {
+    return Status::Corruption("the daemon's status answer has no workers list");
+  }
+  Table t({"WORKER", "PID", "BACKEND", "DEVICE", "ALIVE"});
+  for (const auto& w : d["workers"].GetArray()) {
+    t.AddRow({Str(w, "id"), Str(w, "pid"), Str(w, "backend"), Str(w, "device"), Str(w, "alive")});
+  }
+  return t.Render();
+}
+
+StatusOr<std::string> RenderDrain(const std::string& json) {
+  HEARTH_ASSIGN_OR_RETURN(rapidjson::Document d, Parse(json, "drain"));
+  const bool draining = d.HasMember("draining") && d["draining"].IsBool() && d["draining"].GetBool();
+  std::ostringstream out;
+  out << (draining ? "draining: new requests get 503; " : "accepting requests; ") << Str(d, "queued") << " queued, "
+      << Str(d, "running") << " running\n";
+  return out.str();
+}
+
+StatusOr<std::string> RenderReload(const std::string& json) {
+  HEARTH_ASSIGN_OR_RETURN(rapidjson::Document d, Parse(json, "reload"));
+  std::ostringstream out;
+  out << "applied: " << Str(d, "applied") << "\n";
+  out << "need a restart: " << Str(d, "restart_required") << "\n";
+  return out.str();
+}
+
+StatusOr<std::string> RenderMetrics(const std::string& text) {
+  std::map<std::string, double> sums;                                // name -> sum over labels
+  std::map<std::string, double> by_status;                           // hearth_requests_total by status
+  std::map<std::string, std::map<double, double>> hist;              // histogram -> le -> count
+  std::istringstream in(text);
+  std::string line;
+  Sample s;
+  int samples = 0;
+  while (std::getline(in, line)) {
+    if (!ParseSample(line, &s)) continue;
+    ++samples;
+    sums[s.name] += s.value;
+    if (s.name == "hearth_requests_total") by_status[s.labels["status"]] += s.value;
+    const std::string suffix = "_bucket";
+    if (s.name.size() > suffix.size() && s.name.compare(s.name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+        s.labels.count("le")) {
+      const std::string& le = s.labels["le"];
+      hist[s.name.substr(0, s.name.size() - suffix.size())][le == "+Inf" ? INFINITY : std::stod(le)] += s.value;
+    }
+  }
+  if (samples == 0) return Status::Corruption("the daemon's /metrics answer has no samples");
+  auto get = [&](const char* name) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.0f", sums[name]);
+    return std::string(buf);
+  };
+  std::ostringstream out;
+  out << "requests:";
+  for (const auto& [status, n] : by_status) out << " " << status << " " << static_cast<int64_t>(n);
+  if (by_status.empty()) out << " none yet";
+  out << "\n";
+  out << "tokens: " << get("hearth_prompt_tokens_total") << " prompt, " << get("hearth_generated_tokens_total")
+      << " generated";
+  char rate[32];
+  std::snprintf(rate, sizeof(rate), "%.1f", sums["hearth_generation_tokens_per_second"]);
+  out << " (" << rate << " tok/s now)\n";
+  out << "queue: " << get("hearth_queued_requests") << " requests (" << get("hearth_queued_prompt_tokens")
+      << " prompt tokens), " << get("hearth_running_sequences") << " running\n";
+  out << "kv blocks: " << get("hearth_kv_blocks_used") << " used, " << get("hearth_kv_blocks_free") << " free of "
+      << get("hearth_kv_blocks_total") << "\n";
+  Table t({"LATENCY", "P50", "P90", "P99", "COUNT"});
+  const std::pair<const char*, const char*> rows[] = {{"queue", "hearth_request_queue_seconds"},
+                                                      {"ttft", "hearth_time_to_first_token_seconds"},
+                                                      {"tpot", "hearth_time_per_output_token_seconds"},
+                                                      {"end to end", "hearth_request_duration_seconds"}};
+  for (const auto& [label, name] : rows) {
+    const auto& b = hist[name];
+    t.AddRow({label, Seconds(Quantile(b, 0.5)), Seconds(Quantile(b, 0.9)), Seconds(Quantile(b, 0.99)),
+              b.empty() ? "0" : std::to_string(static_cast<int64_t>(b.rbegin()->second))});
+  }
+  out << "\n" << t.Render();
+  return out.str();
+}
+
+}  // namespace hearth::cli

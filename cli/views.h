@@ -1,0 +1,26 @@
+// Human-readable renderings of the admin API's JSON (hearthctl without --json).
+// Each fails with Corruption when the daemon's answer is not what it expects.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+
+namespace hearth::cli {
+
+// GET /admin/v1/models.
+StatusOr<std::string> RenderModels(const std::string& json);
+// GET /admin/v1/requests.
+StatusOr<std::string> RenderRequests(const std::string& json);
+// GET /admin/v1/requests/{id}: one field per line, then the text.
+StatusOr<std::string> RenderRequest(const std::string& json);
+// The workers of GET /admin/v1/status.
+StatusOr<std::string> RenderWorkers(const std::string& status_json);
+// POST /admin/v1/drain and /admin/v1/reload answers.
+StatusOr<std::string> RenderDrain(const std::string& json);
+StatusOr<std::string> RenderReload(const std::string& json);
+// A summary of /metrics (Prometheus text): requests by outcome, tokens,
+// queues, KV blocks, and TTFT/TPOT quantiles estimated from the histograms.
+StatusOr<std::string> RenderMetrics(const std::string& text);
+
+}  // namespace hearth::cli

@@ -1,0 +1,78 @@
+#include <gtest/gtest.h>
+
+#include "cli/sse.h"
+#include "cli/views.h"
+
+namespace hearth::cli {
+namespace {
+
+TEST(SseParserTest, EventsSplitAnywhere) {
+  const std::string stream =
+      "id: 1\ndata: {\"a\":1}\n\n: keep-alive\n\nid: 2\r\ndata: x\r\ndata: y\r\n\r\ndata: [DONE]\n\n";
+  for (size_t cut = 0; cut <= stream.size(); ++cut) {
+    SseParser p;
+    std::vector<SseEvent> events;
+    p.Feed(stream.data(), cut, &events);
+    p.Feed(stream.data() + cut, stream.size() - cut, &events);
+    ASSERT_EQ(events.size(), 3u) << cut;
+    EXPECT_EQ(events[0].id, "1");
+    EXPECT_EQ(events[0].data, "{\"a\":1}");
+    EXPECT_EQ(events[1].id, "2");
+    EXPECT_EQ(events[1].data, "x\ny");
+    EXPECT_EQ(events[2].id, "");
+    EXPECT_EQ(events[2].data, "[DONE]");
+  }
+}
+
+TEST(ViewsTest, ModelsAndRequestsTables) {
+  auto models = RenderModels(R"({"object":"list","data":[{"name":"smol","path":"/m.gguf","context_length":8192,
+      "state":"loaded"}]})");
+  ASSERT_TRUE(models.ok());
+  EXPECT_EQ(*models, "MODEL  STATE   CONTEXT  PATH\nsmol   loaded  8192     /m.gguf\n");
+  auto reqs = RenderRequests(R"({"object":"list","data":[{"id":"17","model":"smol","state":"running",
+      "prompt_tokens":31,"completion_tokens":4,"finish_reason":null,"endpoint":"chat.completions"}]})");
+  ASSERT_TRUE(reqs.ok());
+  EXPECT_NE(reqs->find("17  smol   running  31      4           -       chat.completions\n"), std::string::npos) << *reqs;
+  EXPECT_FALSE(RenderModels("[]").ok());
+  EXPECT_FALSE(RenderRequests(R"({"object":"list"})").ok());
+}
+
+TEST(ViewsTest, OneRequestDrainAndReload) {
+  auto r = RenderRequest(R"({"id":"5","model":"smol","state":"finished","finish_reason":"stop","text":"Paris."})");
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(r->find("state: finished\n"), std::string::npos);
+  EXPECT_NE(r->find("text:\nParis.\n"), std::string::npos);
+  EXPECT_EQ(RenderDrain(R"({"draining":true,"queued":2,"running":3})").value(),
+            "draining: new requests get 503; 2 queued, 3 running\n");
+  EXPECT_EQ(RenderReload(R"({"applied":["log_level"],"restart_required":[]})").value(),
+            "applied: log_level\nneed a restart: -\n");
+  EXPECT_FALSE(RenderRequest("not json").ok());
+}
+
+TEST(ViewsTest, MetricsSummaryWithQuantiles) {
+  const std::string text = R"(# HELP hearth_requests_total requests
+# TYPE hearth_requests_total counter
+hearth_requests_total{model="smol",status="ok"} 9
+hearth_requests_total{model="smol",status="rejected"} 1
+hearth_generated_tokens_total 120
+hearth_kv_blocks_used 3
+hearth_kv_blocks_free 61
+hearth_kv_blocks_total 64
+hearth_time_to_first_token_seconds_bucket{model="smol",le="0.1"} 0
+hearth_time_to_first_token_seconds_bucket{model="smol",le="0.2"} 5
+hearth_time_to_first_token_seconds_bucket{model="smol",le="0.4"} 10
+hearth_time_to_first_token_seconds_bucket{model="smol",le="+Inf"} 10
+hearth_time_to_first_token_seconds_sum{model="smol"} 2
+hearth_time_to_first_token_seconds_count{model="smol"} 10
+)";
+  auto out = RenderMetrics(text);
+  ASSERT_TRUE(out.ok());
+  EXPECT_NE(out->find("requests: ok 9 rejected 1\n"), std::string::npos) << *out;
+  EXPECT_NE(out->find("kv blocks: 3 used, 61 free of 64\n"), std::string::npos) << *out;
+  // Median: rank 5 is the top of the (0.1, 0.2] bucket; p90: rank 9 is 4/5 into (0.2, 0.4].
+  EXPECT_NE(out->find("ttft        200 ms  360 ms"), std::string::npos) << *out;
+  EXPECT_FALSE(RenderMetrics("# nothing\n").ok());
+}
+
+}  // namespace
+}  // namespace hearth::cli

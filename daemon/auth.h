@@ -1,0 +1,36 @@
+// Bearer-token checks for one listener: when any token is set, requests under a path prefix
+// need "Authorization: Bearer TOKEN", else a 401 in the OpenAI error format. The accepted
+// tokens can be replaced while serving (configuration reload).
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace httplib {
+class Server;
+}
+
+namespace hearth::daemon {
+
+class BearerAuth {
+ public:
+  explicit BearerAuth(std::vector<std::string> tokens = {});
+
+  // Empty strings are ignored; no tokens at all turns the check off.
+  void SetTokens(std::vector<std::string> tokens);
+  bool enabled() const;
+  // Whether an Authorization header value lets a request through.
+  bool Allows(std::string_view authorization) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> tokens_;  // GUARDED_BY(mu_)
+};
+
+// Installs the check as `server`'s pre-routing handler for paths that start with `prefix`
+// (e.g. "/v1/"). `auth` must outlive the server's handlers.
+void RequireBearerToken(httplib::Server& server, const BearerAuth* auth, std::string prefix);
+
+}  // namespace hearth::daemon

@@ -1,0 +1,40 @@
+// The OpenAI stream of one request: turns its engine events into the chat.completion.chunk or
+// text_completion chunks of its server-sent events. The request registry records them, and
+// the live stream and every replay send what it recorded.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "daemon/engine.h"
+#include "daemon/openai_error.h"
+#include "daemon/openai_response.h"
+#include "daemon/request_entry.h"
+
+namespace hearth::model {
+class Tokenizer;
+}
+
+namespace hearth::daemon {
+
+struct ChunkEncoderOptions {
+  bool chat = true;  // chat.completion.chunk, else text_completion
+  std::string model;
+  int64_t created = 0;  // unix seconds
+  bool logprobs = false;
+  bool include_usage = false;
+  // For the bytes of logprobs' tokens; used only while the request runs.
+  const model::Tokenizer* tokenizer = nullptr;
+};
+
+std::unique_ptr<EventEncoder> MakeChunkEncoder(ChunkEncoderOptions options);
+
+// A request that ended without finishing: the engine's error, or a cancellation (the daemon
+// is stopping, a client hung up, or someone cancelled it) as a 503.
+ApiError UnfinishedError(const FinishEvent& finish);
+
+// A generated token for logprobs (its bytes with control tokens spelled out).
+LogprobEntry ToLogprobEntry(const model::Tokenizer& tokenizer, const TokenEvent& event);
+
+}  // namespace hearth::daemon

@@ -1,0 +1,67 @@
+#include "daemon/event_stream.h"
+
+#include <httplib.h>
+
+#include <chrono>
+
+#include "daemon/openai_response.h"
+
+namespace hearth::daemon {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// How long the provider waits for an event before handing control back to the HTTP library
+// (which then checks for shutdown), and how long a stream may be silent before a keep-alive
+// comment goes out (a write is what finds a vanished client).
+constexpr auto kStreamPoll = std::chrono::milliseconds(50);
+constexpr auto kKeepAliveEvery = std::chrono::seconds(5);
+
+// Owned by the content provider; only the HTTP thread touches it.
+struct EventStreamWriter {
+  std::shared_ptr<RequestEntry> entry;
+  uint64_t sent = 0;  // id of the last event written
+  Clock::time_point last_write = Clock::now();
+
+  // Writes whatever is ready; false when the client is gone.
+  bool Pump(httplib::DataSink& sink) {
+    EventsRead read = entry->Read(sent, kStreamPoll);
+    for (const RecordedEvent& event : read.events) {
+      if (!Write(sink, FormatSseEvent(event))) return false;
+      sent = event.id;
+    }
+    if (read.done) {
+      if (!Write(sink, std::string(kSseDone))) return false;
+      sink.done();
+      return true;
+    }
+    if (Clock::now() - last_write > kKeepAliveEvery) return Write(sink, ": keep-alive\n\n");
+    return true;
+  }
+
+  bool Write(httplib::DataSink& sink, const std::string& data) {
+    last_write = Clock::now();
+    return sink.write(data.data(), data.size());
+  }
+};
+
+}  // namespace
+
+std::string FormatSseEvent(const RecordedEvent& event) {
+  return "id: " + std::to_string(event.id) + "\n" + SseEvent(event.data);
+}
+
+void ServeEventStream(httplib::Response& res, std::shared_ptr<RequestEntry> entry, uint64_t after,
+                      std::function<void()> on_abandoned) {
+  auto writer = std::make_shared<EventStreamWriter>();
+  writer->entry = std::move(entry);
+  writer->sent = after;
+  res.set_header("Cache-Control", "no-cache");
+  res.set_chunked_content_provider(
+      "text/event-stream", [writer](size_t, httplib::DataSink& sink) { return writer->Pump(sink); },
+      [writer, on_abandoned = std::move(on_abandoned)](bool) {
+        if (on_abandoned && !writer->entry->done()) on_abandoned();
+      });
+}
+
+}  // namespace hearth::daemon

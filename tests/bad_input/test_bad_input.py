@@ -1,0 +1,121 @@
+"""The bad-input suite against a real hearthd: every malformed request gets a 4xx in OpenAI's
+error body, over and over, while the daemon stays healthy and its memory stays flat.
+
+HEARTH_BAD_INPUT_ROUNDS (default 20) sets how many times the suite is sent. VmRSS may not grow
+more than RSS_GROWTH_LIMIT_KIB from the end of the first WARMUP_ROUNDS to the end.
+
+hearthd runs with 16 HTTP threads and MALLOC_ARENA_MAX=2 here, so that a leak shows: with
+glibc's default of 8 malloc arenas per core and one thread per connection, each arena keeps its
+own high-water mark and RSS climbs for dozens of rounds as requests land on fresh arenas and
+fresh thread stacks (measured: 28 to 53 MB over 12 rounds with 16 threads, flat within 1 MB
+with 2 arenas). That memory is reused, not leaked; docs/testing.md has the figures.
+"""
+import http.client
+import json
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from cases import CHAT, cases  # noqa: E402
+from hearthd_process import Hearthd  # noqa: E402
+
+ROUNDS = int(os.environ.get("HEARTH_BAD_INPUT_ROUNDS", "20"))
+WARMUP_ROUNDS = 3
+RSS_GROWTH_LIMIT_KIB = 4 * 1024
+MAX_ERROR_BODY = 4096
+
+
+@pytest.fixture(scope="module")
+def hearthd():
+    d = Hearthd(extra_args=["--http-threads", "16"], extra_env={"MALLOC_ARENA_MAX": "2"})
+    try:
+        d.wait_healthy()
+        yield d
+    finally:
+        code = d.stop()
+        log = d.log()
+        d.cleanup()
+    assert code == 0, f"hearthd exited with {code}:\n{log}"
+
+
+def send(port, method, path, body, chunked=False):
+    """(status, headers, body) of one request on a fresh connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        headers = {"Content-Type": "application/json"}
+        if chunked:
+            pieces = (body[i:i + (1 << 16)] for i in range(0, len(body), 1 << 16))
+            conn.request(method, path, body=pieces, headers=headers, encode_chunked=True)
+        else:
+            conn.request(method, path, body=body if method == "POST" else None, headers=headers)
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()
+
+
+def check_answer(name, status, headers, body):
+    """Problems with one answer, as strings (none when it is a proper OpenAI 4xx)."""
+    problems = []
+    if not 400 <= status < 500:
+        problems.append(f"status {status}")
+    if len(body) > MAX_ERROR_BODY:
+        problems.append(f"error body of {len(body)} bytes")
+    try:
+        error = json.loads(body)["error"]
+        if not (isinstance(error.get("message"), str) and error["message"]):
+            problems.append("no message")
+        if not isinstance(error.get("type"), str):
+            problems.append("no type")
+        for key in ("param", "code"):
+            if key not in error or not isinstance(error[key], (str, type(None))):
+                problems.append(f"bad {key}")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        problems.append(f"not an OpenAI error body: {body[:200]!r}")
+    if "x-request-id" not in headers:
+        problems.append("no X-Request-Id")
+    return [f"{name}: {p}" for p in problems]
+
+
+def test_suite_has_at_least_40_kinds():
+    names = [case[0] for case in cases(2048)]
+    assert len(set(names)) == len(names) >= 40
+
+
+def test_malformed_requests_repeatedly(hearthd):
+    suite = cases(hearthd.context_length())
+    rss_after_warmup = None
+    for round_ in range(ROUNDS):
+        problems = []
+        for name, method, path, body in suite:
+            problems += check_answer(name, *send(hearthd.port, method, path, body))
+        assert not problems, f"round {round_}:\n" + "\n".join(problems)
+        assert hearthd.healthy(), f"hearthd unhealthy after round {round_}:\n{hearthd.log()}"
+        stats = hearthd.proc_status()
+        print(f"round {round_}: VmRSS {stats['rss_kib']} KiB, {stats['threads']} threads, {stats['fds']} fds")
+        if round_ == WARMUP_ROUNDS - 1:
+            rss_after_warmup = stats["rss_kib"]
+    if rss_after_warmup is not None:
+        growth = hearthd.proc_status()["rss_kib"] - rss_after_warmup
+        assert growth <= RSS_GROWTH_LIMIT_KIB, f"VmRSS grew by {growth} KiB after the warm-up"
+
+
+def test_chunked_10mb_body_gets_a_4xx(hearthd):
+    status, headers, body = send(hearthd.port, "POST", CHAT, b"x" * (10 << 20), chunked=True)
+    assert not check_answer("10 MB chunked body", status, headers, body)
+
+
+@pytest.mark.xfail(strict=True, reason="cpp-httplib 0.11 applies the payload limit only to bodies with a "
+                   "Content-Length: a chunked body is read whole into memory, whatever its size")
+def test_chunked_10mb_body_is_refused_unread(hearthd):
+    status, _, _ = send(hearthd.port, "POST", CHAT, b"x" * (10 << 20), chunked=True)
+    assert status in (411, 413)
+
+
+def test_still_generates_afterwards(hearthd):
+    body = json.dumps({"model": "smollm2", "prompt": "hello", "max_tokens": 3}).encode()
+    status, _, answer = send(hearthd.port, "POST", "/v1/completions", body)
+    assert status == 200, answer
+    assert json.loads(answer)["usage"]["completion_tokens"] == 3
