@@ -15,11 +15,13 @@
 
 #include "common/log.h"
 #include "daemon/chunk_encoder.h"
+#include "daemon/durable_params.h"
 #include "daemon/engine.h"
 #include "daemon/event_stream.h"
 #include "daemon/openai_error.h"
 #include "daemon/openai_request.h"
 #include "daemon/openai_response.h"
+#include "daemon/request_journal.h"
 #include "daemon/request_registry.h"
 #include "model/chat_template.h"
 #include "model/tokenizer.h"
@@ -128,18 +130,33 @@ class OpenAiRoutes {
       return FailBeforeSubmit(res, {503, "hearthd is draining and admits no new requests; retry on another node",
                                     "server_error", "", "draining"});
     }
+    const std::string key = options_.journal ? req.get_header_value("Idempotency-Key") : "";
+    if (!key.empty() && ServeExisting(key, res)) return;
     Prepared p;
     if (auto e = Prepare(endpoint, req.body, &p)) return FailBeforeSubmit(res, *e);
     const uint64_t seed = p.gen.sampling.seed;
     const bool chat = endpoint == ApiEndpoint::kChatCompletions;
     const int64_t created = UnixNow();
+    if (options_.journal) {
+      // The commit rule: stored before the client can see the id.
+      DurableParams durable{p.gen, chat, p.request.stream, p.request.logprobs, p.request.include_usage, created};
+      StatusOr<uint64_t> stored = options_.journal->Record(durable, p.gen.prompt, key);
+      if (!stored.ok() && !key.empty() && ServeExisting(key, res)) return;  // a concurrent retry won
+      if (!stored.ok()) {
+        LogError("cannot store a request").Kv("error", stored.status().ToString());
+        return FailBeforeSubmit(res, {503, "cannot store the request; retry later", "server_error", "", ""});
+      }
+      p.gen.id = *stored;
+    }
     auto entry = RequestEntry::Create(
         {p.request.model, chat ? "chat.completions" : "completions", p.request.stream,
          static_cast<int32_t>(p.gen.prompt.size()), created},
         MakeChunkEncoder({chat, p.request.model, created, p.request.logprobs, p.request.include_usage, p.tokenizer}));
     std::shared_ptr<CollectingSink> collector;
     if (!p.request.stream) collector = std::make_shared<CollectingSink>(p.tokenizer, p.request.logprobs);
+    const uint64_t stored_id = p.gen.id;
     StatusOr<uint64_t> id = p.engine->Submit(std::move(p.gen), entry->Tee(collector));
+    if (!id.ok() && options_.journal) options_.journal->Forget(stored_id);
     if (!id.ok()) return FailBeforeSubmit(res, ErrorFromStatus(id.status()));
     options_.registry->Add(*id, entry);
 
@@ -191,6 +208,48 @@ class OpenAiRoutes {
     p->gen.sampling.seed = p->request.seed ? *p->request.seed : RandomU64();
     p->gen.stop = p->request.stop;
     return std::nullopt;
+  }
+
+  // Idempotency-Key: a retry gets the request already stored under the key, as that request
+  // was asked for (its stream from the start, or its result once finished). False when the
+  // key is new.
+  bool ServeExisting(const std::string& key, httplib::Response& res) {
+    StatusOr<std::optional<uint64_t>> found = options_.journal->FindByIdempotencyKey(key);
+    if (!found.ok() || !found->has_value()) return false;
+    const uint64_t id = **found;
+    std::shared_ptr<RequestEntry> entry = options_.registry->Find(id);
+    res.set_header("X-Request-Id", std::to_string(id));
+    res.set_header("X-Hearth-Idempotent-Replay", "true");
+    if (!entry) {
+      Fail(res, {409, "the request stored under this Idempotency-Key is not available", "invalid_request_error",
+                 "Idempotency-Key", "idempotency_key_unavailable"});
+      return true;
+    }
+    LogInfo("idempotent retry").Kv("id", id);
+    const RequestInfo first = entry->Info(/*with_output=*/false);
+    if (first.meta.stream) {
+      ServeEventStream(res, std::move(entry), /*after=*/0, nullptr);
+      return true;
+    }
+    while (!entry->WaitDone(std::chrono::seconds(1))) {
+    }
+    const RequestInfo info = entry->Info();
+    const bool chat = info.meta.endpoint == "chat.completions";
+    if (info.state != RequestState::kFinished) {
+      FinishEvent finish;
+      finish.finish_reason = info.finish_reason;
+      if (!info.error.empty()) finish.status = Status::Unavailable(info.error);
+      Fail(res, UnfinishedError(finish));
+      return true;
+    }
+    CompletionOutput output;
+    output.text = info.text;
+    output.finish_reason = info.finish_reason;
+    output.usage = {info.meta.prompt_tokens, info.completion_tokens};
+    const ResponseMeta meta{(chat ? "chatcmpl-" : "cmpl-") + std::to_string(id), info.meta.created_unix,
+                            info.meta.model};
+    res.set_content(chat ? ChatCompletionJson(meta, output) : TextCompletionJson(meta, output), "application/json");
+    return true;
   }
 
   static void RespondWhenDone(httplib::Response& res, bool chat, const ResponseMeta& meta, CollectingSink& collector) {

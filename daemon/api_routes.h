@@ -13,6 +13,7 @@ class Server;
 namespace hearth::daemon {
 
 class Engine;
+class RequestJournal;
 class RequestRegistry;
 
 struct ApiRoutesOptions {
@@ -25,6 +26,9 @@ struct ApiRoutesOptions {
   RequestRegistry* registry = nullptr;
   // True while the daemon is draining: generation answers 503 with Retry-After.
   std::function<bool()> draining = nullptr;
+  // Stores every request before it is submitted (docs/durability.md) and serves the
+  // Idempotency-Key header; null: nothing is stored and the header is ignored.
+  RequestJournal* journal = nullptr;
 };
 
 // Registers the routes on `server`. The engine must outlive the server's handlers.

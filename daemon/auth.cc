@@ -50,6 +50,12 @@ bool BearerAuth::Allows(std::string_view authorization) const {
 
 void RequireBearerToken(httplib::Server& server, const BearerAuth* auth, std::string prefix) {
   server.set_pre_routing_handler([auth, prefix](const httplib::Request& req, httplib::Response& res) {
+    if (req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos) {
+      SetError(res, {411, "request bodies must be sent with a Content-Length, not chunked", "invalid_request_error",
+                     "", "length_required"});
+      res.set_header("Connection", "close");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (req.path.compare(0, prefix.size(), prefix) != 0) return httplib::Server::HandlerResponse::Unhandled;
     if (auth->Allows(req.get_header_value("Authorization"))) return httplib::Server::HandlerResponse::Unhandled;
     const bool sent = req.has_header("Authorization");

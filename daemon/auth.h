@@ -30,7 +30,10 @@ class BearerAuth {
 };
 
 // Installs the check as `server`'s pre-routing handler for paths that start with `prefix`
-// (e.g. "/v1/"). `auth` must outlive the server's handlers.
+// (e.g. "/v1/"). `auth` must outlive the server's handlers. The same handler, for every path
+// and before the key check, refuses request bodies sent with Transfer-Encoding: chunked (411):
+// the HTTP library would read such a body whole, past the payload limit, so bodies must come
+// with a Content-Length.
 void RequireBearerToken(httplib::Server& server, const BearerAuth* auth, std::string prefix);
 
 }  // namespace hearth::daemon

@@ -21,6 +21,7 @@ struct BudgetProfileOptions {
   // Prefill tokens per timed step, ascending. The small sizes matter on slow CPUs, where a
   // 64-token step can already take several times the target.
   std::vector<int32_t> sizes = {16, 32, 64, 128, 256, 512, 1024};
+  int32_t repeats = 3;  // each size is timed this often and the fastest counts: noise only slows
 };
 
 struct BudgetSample {
@@ -34,7 +35,7 @@ struct BudgetSample {
 // sample at all, the floor.
 int32_t ChooseTokenBudget(const std::vector<BudgetSample>& samples, const BudgetProfileOptions& options);
 
-// Times one warm-up Step and then a Step of each size (a dummy prefill from
+// Times one warm-up Step and then `repeats` Steps of each size (a dummy prefill from
 // position 0 over the first blocks of the model's KV cache, which nothing
 // uses yet; the worker keeps no per-request state, so there is nothing to
 // free), stopping after the first size over the target. Sizes beyond the KV

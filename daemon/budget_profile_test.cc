@@ -68,7 +68,7 @@ TEST(ProfileStepsTest, TimesEachSizeWithAWellFormedDummyPrefill) {
   ASSERT_TRUE(samples.ok()) << samples.status().ToString();
   ASSERT_EQ(samples->size(), 7u);  // 16 .. 1024
   EXPECT_EQ((*samples)[6].tokens, 1024);
-  ASSERT_EQ(w.steps.size(), 8u);  // warm-up + 7
+  ASSERT_EQ(w.steps.size(), 1u + 7 * 3);  // warm-up + 7 sizes x 3 repeats
   for (const wire::StepRequest& r : w.steps) {
     EXPECT_EQ(r.model, "m");
     ASSERT_EQ(r.seqs.size(), 1u);
@@ -79,7 +79,7 @@ TEST(ProfileStepsTest, TimesEachSizeWithAWellFormedDummyPrefill) {
     for (int32_t t : s.tokens) EXPECT_TRUE(t >= 0 && t < 100);
     for (size_t b = 0; b < s.block_table.size(); ++b) EXPECT_EQ(s.block_table[b], static_cast<int32_t>(b));
   }
-  EXPECT_EQ(w.steps[7].seqs[0].tokens.size(), 1024u);
+  EXPECT_EQ(w.steps.back().seqs[0].tokens.size(), 1024u);
 }
 
 TEST(ProfileStepsTest, SkipsSizesBeyondTheCacheOrContextAndStopsOverTheTarget) {
@@ -96,7 +96,7 @@ TEST(ProfileStepsTest, SkipsSizesBeyondTheCacheOrContextAndStopsOverTheTarget) {
   auto stopped = ProfileSteps(&w2, Info(64, 8192), Opts(-1));  // every step is over
   ASSERT_TRUE(stopped.ok());
   EXPECT_EQ(stopped->size(), 1u);
-  EXPECT_EQ(w2.steps.size(), 2u);
+  EXPECT_EQ(w2.steps.size(), 1u + 3);
   EXPECT_EQ(ChooseTokenBudget(*stopped, Opts(-1, 16)), 16);
 }
 

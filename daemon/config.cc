@@ -174,6 +174,17 @@ Status LoadConfigFile(const std::string& path, Config* config) {
   HEARTH_RETURN_IF_ERROR(ReadAuthAndRetention(t, config));
   HEARTH_RETURN_IF_ERROR(ReadLimitsAndHealth(t, config));
   HEARTH_RETURN_IF_ERROR(ReadScheduler(t, config));
+  if (t.contains("store")) {
+    const toml::table* store = t["store"].as_table();
+    if (store == nullptr) return Status::InvalidArgument("store must be a table");
+    if (store->contains("synchronous")) {
+      auto v = (*store)["synchronous"].value<std::string>();
+      if (!v || (*v != "full" && *v != "normal")) {
+        return Status::InvalidArgument("store.synchronous must be \"full\" or \"normal\"");
+      }
+      config->store_synchronous = *v;
+    }
+  }
   if (const toml::table* models = t["models"].as_table()) {
     for (const auto& [name, value] : *models) {
       auto p = value.value<std::string>();

@@ -45,6 +45,9 @@ struct Config {
   int32_t max_num_seqs = 64;    // sequences per step and running at once
   bool chunked_prefill = true;  // false: whole prompts first (the baseline)
   double target_step_ms = 100;  // the profile's target for one step of token_budget tokens
+  // [store] (owner: durability; docs/durability.md). "full": a committed token survives power
+  // loss; "normal": it survives a crash of hearthd, but the last commits may be lost with power.
+  std::string store_synchronous = "full";
 };
 
 // Reads a TOML file into `config`, leaving fields it does not set alone.

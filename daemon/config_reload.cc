@@ -38,6 +38,7 @@ ReloadReport DiffConfig(const Config& running, const Config& fresh) {
   restart(running.max_num_seqs == fresh.max_num_seqs, "max_num_seqs");
   restart(running.chunked_prefill == fresh.chunked_prefill, "chunked_prefill");
   restart(running.target_step_ms == fresh.target_step_ms, "target_step_ms");
+  restart(running.store_synchronous == fresh.store_synchronous, "store.synchronous");
   return r;
 }
 

@@ -103,8 +103,14 @@ Status Daemon::Start() {
   std::error_code ec;
   std::filesystem::create_directories(config_.data_dir, ec);
   if (ec) return Status::IOError("cannot create data dir " + config_.data_dir + ": " + ec.message());
-  HEARTH_ASSIGN_OR_RETURN(db_, store::Database::Open(config_.data_dir + "/hearth.db"));
-  LogInfo("store opened").Kv("path", db_->path()).Kv("schema", db_->schema_version());
+  store::DatabaseOptions db_options;
+  HEARTH_ASSIGN_OR_RETURN(db_options.sync, ParseSyncMode(config_.store_synchronous));
+  HEARTH_ASSIGN_OR_RETURN(db_, store::Database::Open(config_.data_dir + "/hearth.db", db_options));
+  LogInfo("store opened")
+      .Kv("path", db_->path())
+      .Kv("schema", db_->schema_version())
+      .Kv("synchronous", config_.store_synchronous);
+  HEARTH_ASSIGN_OR_RETURN(durability_, Durability::Open(db_.get()));
 
   for (const auto& [name, path] : config_.models) {
     if (!std::filesystem::is_regular_file(path, ec)) {
@@ -117,7 +123,8 @@ Status Daemon::Start() {
   if (config_.worker_threads > 0) {
     worker_args = {"--threads", std::to_string(config_.worker_threads)};
   }
-  HEARTH_ASSIGN_OR_RETURN(worker_, WorkerProcess::Spawn(worker_binary, worker_args));
+  HEARTH_ASSIGN_OR_RETURN(worker_, SupervisedWorker::Start(worker_binary, worker_args, SupervisorOptions{},
+                                                           [this] { metrics_.WorkerRestarted(); }));
   HEARTH_RETURN_IF_ERROR(StartEngine());
   // Pending work as the engine last published it, or as the queue gate counts it: a step that
   // never returns (a hung worker) leaves the engine's stats from before its requests arrived.
@@ -134,7 +141,13 @@ Status Daemon::Start() {
   api_->new_task_queue = [n = config_.http_threads] { return new httplib::ThreadPool(n); };
   InstallErrorHandlers(*api_);
   InstallErrorHandlers(*admin_);
-  requests_ = std::make_unique<MemoryRequestRegistry>(RetentionOf(config_));
+  requests_ = durability_->MakeRegistry(RetentionOf(config_), engine_.get());
+  // Before the listeners open: a client reconnecting by id finds its request.
+  HEARTH_ASSIGN_OR_RETURN(RecoveryReport recovered, durability_->Recover(engine_.get(), requests_.get()));
+  LogInfo("recovery done")
+      .Kv("resumed", recovered.resumed)
+      .Kv("failed", recovered.failed)
+      .Kv("replayed_tokens", recovered.replayed_tokens);
   api_auth_.SetTokens(config_.api_keys);
   admin_auth_.SetTokens({config_.admin_token});
   {
@@ -154,6 +167,8 @@ Status Daemon::StartEngine() {
   engine_options.max_num_seqs = config_.max_num_seqs;
   engine_options.chunked_prefill = config_.chunked_prefill;
   if (config_.token_budget > 0) engine_options.token_budget = config_.token_budget;
+  engine_options.committer = durability_->committer();
+  engine_options.first_request_id = durability_->first_request_id();
   auto engine = std::make_unique<EngineLoop>(worker_.get(), engine_options);
   for (const auto& [name, path] : config_.models) {
     auto t0 = std::chrono::steady_clock::now();
@@ -197,14 +212,17 @@ Status Daemon::StartEngine() {
 Status Daemon::Listen(httplib::Server& server, const HostPort& where, std::thread* thread) {
   // cpp-httplib 0.11 listens with a backlog of 5: a burst of new connections overflows it and
   // the kernel drops SYNs, which clients resend only a second later. Catch the socket as it
-  // is made and listen again with the system's maximum.
+  // is made and listen again with the system's maximum. Its default options also set
+  // SO_REUSEPORT, which lets a second hearthd bind the same port and silently take half the
+  // connections; SO_REUSEADDR alone still allows a quick restart.
   socket_t listen_fd = INVALID_SOCKET;
   server.set_socket_options([&listen_fd](socket_t sock) {
-    httplib::default_socket_options(sock);
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
     listen_fd = sock;
   });
   const bool bound = server.bind_to_port(where.host, where.port);
-  server.set_socket_options(httplib::default_socket_options);
+  server.set_socket_options([](socket_t) {});
   if (!bound) {
     return Status::Unavailable("cannot listen on " + where.ToString() + " (in use, or not a local address?)");
   }
@@ -238,6 +256,7 @@ void Daemon::RegisterApiRoutes() {
   ApiRoutesOptions api_options{[this] { return engine(); }, UnixSeconds(started_at_)};
   api_options.registry = requests_.get();
   api_options.draining = [this] { return draining(); };
+  api_options.journal = durability_->journal();
   RegisterOpenAiRoutes(*api_, std::move(api_options));
   RegisterRequestRoutes(*api_, {requests_.get(), [this] { return engine(); }, "/v1/requests"});
 }

@@ -15,6 +15,7 @@
 #include "daemon/auth.h"
 #include "daemon/config.h"
 #include "daemon/config_reload.h"
+#include "daemon/durability.h"
 #include "daemon/engine.h"
 #include "daemon/engine_loop.h"
 #include "daemon/health.h"
@@ -23,6 +24,7 @@
 #include "daemon/request_registry.h"
 #include "daemon/server_metrics.h"
 #include "daemon/worker_process.h"
+#include "daemon/worker_supervisor.h"
 #include "store/database.h"
 
 namespace httplib {
@@ -76,7 +78,7 @@ class Daemon {
   const Config config_;
   const std::chrono::system_clock::time_point started_at_;
   std::unique_ptr<store::Database> db_;
-  std::unique_ptr<WorkerProcess> worker_;
+  std::unique_ptr<SupervisedWorker> worker_;  // restarted when it dies (docs/durability.md)
   ServerMetrics metrics_;  // declared before engine_, whose requests' sinks record here
   QueueGate queue_gate_;   // likewise
   std::unique_ptr<EngineLoop> engine_;
@@ -96,7 +98,9 @@ class Daemon {
   std::atomic<bool> stopping_{false};
 
   // Requests, auth, drain and reload (owner: requests/admin API).
-  std::unique_ptr<MemoryRequestRegistry> requests_;  // set in Start()
+  std::unique_ptr<RequestRegistry> requests_;  // set in Start()
+  // Durable requests (owner: durability; docs/durability.md): set in Start() with the store.
+  std::unique_ptr<Durability> durability_;
   BearerAuth api_auth_;    // /v1/*
   BearerAuth admin_auth_;  // /admin/v1/*
   std::atomic<bool> draining_{false};

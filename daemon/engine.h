@@ -21,6 +21,12 @@ class Tokenizer;
 
 namespace hearth::daemon {
 
+// A token generated and committed before a restart (recovery hands them back).
+struct CommittedToken {
+  int32_t token = 0;
+  float logprob = 0;
+};
+
 struct GenerationRequest {
   std::string model;                 // a model name the engine has loaded
   std::vector<int32_t> prompt;       // token ids, already templated and tokenized
@@ -28,6 +34,13 @@ struct GenerationRequest {
   int32_t max_tokens = 16;           // > 0
   std::vector<std::string> stop;     // stop strings, at most 4
   int32_t priority = 0;              // lower runs first
+  // 0: the engine picks the id. Else the id the durable layer stored the request under (never
+  // used before, and never an id still running).
+  uint64_t id = 0;
+  // Recovery: the tokens this request generated before a restart. The engine replays them
+  // (their events reach the sink again, but are not committed again) and generation continues
+  // after them; max_tokens counts them.
+  std::vector<CommittedToken> committed;
 };
 
 struct TokenLogprobText {

@@ -40,7 +40,9 @@ RequestLatency ToLatency(const scheduler::RequestTimings& t, int64_t submitted_n
 
 }  // namespace
 
-EngineLoop::EngineLoop(WorkerConnection* worker, EngineLoopOptions options) : worker_(worker), options_(options) {}
+EngineLoop::EngineLoop(WorkerConnection* worker, EngineLoopOptions options) : worker_(worker), options_(options) {
+  next_id_ = std::max<uint64_t>(1, options_.first_request_id);
+}
 
 EngineLoop::~EngineLoop() { Stop(); }
 
@@ -83,6 +85,7 @@ void EngineLoop::Start() {
     started_ = true;
   }
   PublishStats();
+  worker_generation_ = worker_->generation();
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -105,6 +108,11 @@ int32_t EngineLoop::context_length(const std::string& model) const {
   return it == models_.end() ? 0 : it->second->max_context;
 }
 
+std::vector<int32_t> EngineLoop::stop_token_ids(const std::string& model) const {
+  auto it = models_.find(model);
+  return it == models_.end() ? std::vector<int32_t>() : it->second->info.eos_token_ids;
+}
+
 StatusOr<uint64_t> EngineLoop::Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink) {
   if (!sink) return Status::InvalidArgument("no sink for the request");
   auto it = models_.find(request.model);
@@ -123,23 +131,29 @@ StatusOr<uint64_t> EngineLoop::Submit(GenerationRequest request, std::shared_ptr
       return Status::InvalidArgument("prompt token id " + std::to_string(t) + " is outside the vocabulary");
     }
   }
+  for (const CommittedToken& t : request.committed) {
+    if (t.token < 0 || t.token >= m.info.vocab_size) {
+      return Status::InvalidArgument("committed token id " + std::to_string(t.token) + " is outside the vocabulary");
+    }
+  }
   if (request.stop.size() > 4) return Status::InvalidArgument("at most 4 stop strings");
   HEARTH_RETURN_IF_ERROR(request.sampling.Validate());
-  HEARTH_ASSIGN_OR_RETURN(StopMatcher stops, StopMatcher::Create(request.stop, m.info.eos_token_ids));
+  HEARTH_ASSIGN_OR_RETURN(OutputDecoder output,
+                          OutputDecoder::Create(*m.tokenizer, request.stop, m.info.eos_token_ids, request.max_tokens));
 
   auto active = std::make_unique<Active>();
   active->model = &m;
   active->request = std::move(request);
   active->sink = std::move(sink);
-  active->detok.emplace(*m.tokenizer);
-  active->stops.emplace(std::move(stops));
+  active->output.emplace(std::move(output));
   active->submitted_ns = clock_.NowNanos();
   uint64_t id = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!started_ || stopping_) return Status::Unavailable("the engine is not running");
     if (submitted_.size() >= options_.max_queued) return Status::ResourceExhausted("too many queued requests");
-    id = next_id_++;
+    id = active->request.id != 0 ? active->request.id : next_id_++;
+    next_id_ = std::max(next_id_, id + 1);
     active->id = id;
     submitted_.push_back(std::move(active));
   }
@@ -194,8 +208,11 @@ void EngineLoop::Run() {
     for (uint64_t id : cancels) ApplyCancel(id);
     ran_step = false;
     for (auto& [name, m] : models_) ran_step = StepModel(*m) || ran_step;
+    FlushOutbox();
     PublishStats();
   }
+  FlushOutbox();
+  shutting_down_ = true;
 
   // Shutting down: every request still here gets its last event.
   std::deque<std::unique_ptr<Active>> left;
@@ -217,6 +234,7 @@ void EngineLoop::Run() {
     active_.at(id)->model->scheduler->Abort(id);
     FinishActive(id, "error", shutdown, "");
   }
+  FlushOutbox();
   PublishStats();
   LogInfo("engine loop stopped")
       .Kv("steps", num_steps_)
@@ -235,9 +253,39 @@ void EngineLoop::Admit(std::unique_ptr<Active> active) {
   r.max_tokens = active->request.max_tokens;
   r.eos_token_ids = m.info.eos_token_ids;
   active->admitted_ns = clock_.NowNanos();
-  Status st = m.scheduler->Add(std::move(r));
+  for (const CommittedToken& t : active->request.committed) r.generated.push_back(t.token);
+  Active& a = *active;
   active_[id] = std::move(active);
+  if (ReplayCommitted(a)) return;
+  Status st = m.scheduler->Add(std::move(r));
   if (!st.ok()) FinishActive(id, "error", st, "");
+}
+
+bool EngineLoop::ReplayCommitted(Active& a) {
+  const std::vector<CommittedToken>& committed = a.request.committed;
+  if (committed.empty()) return false;
+  bool stopped = false, eos = false;
+  for (const CommittedToken& t : committed) {
+    wire::SampledTokenInfo sampled;
+    sampled.request_id = a.id;
+    sampled.token = t.token;
+    sampled.logprob = t.logprob;
+    if (a.output->IsStopToken(t.token)) {
+      eos = true;
+      break;
+    }
+    if (Deliver(a, sampled)) {
+      stopped = true;
+      break;
+    }
+  }
+  const bool full = a.output->num_generated() >= a.request.max_tokens;
+  if (!stopped && !eos && !full) return false;
+  // Its end was not recorded (the daemon stopped in between): finish it as the engine would have.
+  std::string text = a.output->FinishText();
+  a.num_generated = static_cast<int32_t>(committed.size());
+  FinishActive(a.id, eos || stopped ? "stop" : "length", Status::Ok(), text);
+  return true;
 }
 
 void EngineLoop::ApplyCancel(uint64_t id) {
@@ -304,7 +352,11 @@ bool EngineLoop::StepModel(Model& m) {
   StatusOr<wire::StepReply> reply = worker_->Step(req);
   received = Clock::now();
   if (!reply.ok()) {
-    FailStep(m, out, reply.status());
+    if (worker_->generation() != worker_generation_) {
+      RecomputeAfterWorkerRestart();
+    } else {
+      FailStep(m, out, reply.status());
+    }
     return true;
   }
   // The reply is checked before the scheduler sees it: one token per
@@ -322,6 +374,11 @@ bool EngineLoop::StepModel(Model& m) {
 
   scheduler::StepResult result;
   for (const wire::SampledTokenInfo& t : reply->sampled) {
+    if (options_.committer) {
+      const scheduler::Sequence* seq = sched.Find(t.request_id);
+      CHECK(seq != nullptr);
+      commit_tokens_.push_back({t.request_id, seq->num_generated(), t.token, t.logprob});
+    }
     bool stop = Deliver(*active_.at(t.request_id), t);
     result.sampled.push_back({t.request_id, t.token, stop});
   }
@@ -337,7 +394,7 @@ void EngineLoop::FailStep(Model& m, const scheduler::SchedulerOutput& out, const
 }
 
 bool EngineLoop::Deliver(Active& a, const wire::SampledTokenInfo& t) {
-  if (a.stops->IsStopToken(t.token)) return false;  // the scheduler finishes it as EOS
+  if (a.output->IsStopToken(t.token)) return false;  // the scheduler finishes it as EOS
   ++a.num_generated;
   ++tokens_generated_;
   const model::Tokenizer& tok = *a.model->tokenizer;
@@ -348,18 +405,9 @@ bool EngineLoop::Deliver(Active& a, const wire::SampledTokenInfo& t) {
     StatusOr<std::string> text = tok.Decode(std::span<const int32_t>(&top.token, 1));
     ev.top.push_back({top.token, top.logprob, text.ok() ? *text : std::string()});
   }
-  StatusOr<std::string> piece = a.detok->Push(t.token);
-  StopMatcherOutput out = a.stops->Feed(piece.ok() ? *piece : std::string());
-  ev.text = std::move(out.text);
-  bool stopped = out.stopped;
-  if (!stopped && a.num_generated >= a.request.max_tokens) {
-    // The last token: release what was held back with it.
-    StopMatcherOutput tail = a.stops->Feed(a.detok->Flush());
-    ev.text += tail.text;
-    stopped = tail.stopped;
-    if (!stopped) ev.text += a.stops->Finish();
-  }
-  a.sink->OnToken(ev);
+  bool stopped = false;
+  ev.text = a.output->Token(t.token, &stopped);
+  outbox_.push_back({a.id, a.sink, std::move(ev), {}});
   return stopped;
 }
 
@@ -368,11 +416,7 @@ void EngineLoop::Finish(const scheduler::FinishedRequest& f) {
   if (it == active_.end()) return;
   Active& a = *it->second;
   std::string text;
-  if (f.reason != scheduler::FinishReason::kError && !a.stops->stopped()) {
-    StopMatcherOutput tail = a.stops->Feed(a.detok->Flush());
-    text = std::move(tail.text);
-    if (!tail.stopped) text += a.stops->Finish();
-  }
+  if (f.reason != scheduler::FinishReason::kError) text = a.output->FinishText();
   // Usage counts every generated token, the end-of-sequence one included.
   a.num_generated = static_cast<int32_t>(f.generated.size());
   a.timings = f.timings;
@@ -391,7 +435,77 @@ void EngineLoop::FinishActive(uint64_t id, const std::string& reason, const Stat
   ev.completion_tokens = a->num_generated;
   ev.text = text;
   ev.latency = ToLatency(a->timings, a->submitted_ns, a->admitted_ns, clock_.NowNanos());
-  a->sink->OnFinish(ev);
+  if (options_.committer && !shutting_down_) {
+    commit_ends_.push_back({id, reason, status.ok() ? "" : status.ToString()});
+  }
+  outbox_.push_back({id, std::move(a->sink), std::nullopt, std::move(ev)});
+}
+
+void EngineLoop::RecomputeAfterWorkerRestart() {
+  worker_generation_ = worker_->generation();
+  LogWarn("worker replaced; recomputing every request's KV cache").Kv("requests", active_.size());
+  for (auto& [name, m] : models_) {
+    std::vector<std::pair<uint64_t, scheduler::Request>> again;  // (arrival, request)
+    for (const auto& [id, a] : active_) {
+      if (a->model != m.get()) continue;
+      const scheduler::Sequence* seq = m->scheduler->Find(id);
+      if (seq == nullptr) continue;
+      scheduler::Request r;
+      r.id = id;
+      r.priority = seq->priority;
+      r.prompt.assign(seq->tokens.begin(), seq->tokens.begin() + seq->num_prompt_tokens);
+      r.generated.assign(seq->tokens.begin() + seq->num_prompt_tokens, seq->tokens.end());
+      r.max_tokens = seq->max_tokens;
+      r.eos_token_ids = seq->eos_token_ids;
+      again.emplace_back(seq->arrival, std::move(r));
+    }
+    std::sort(again.begin(), again.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+    // A fresh scheduler: the old one's prefix cache names blocks the new worker does not have.
+    m->scheduler = std::make_unique<scheduler::BatchScheduler>(m->scheduler->config(), m->info.num_kv_blocks, &clock_);
+    for (auto& [arrival, r] : again) {
+      const uint64_t id = r.id;
+      Status st = m->scheduler->Add(std::move(r));
+      if (!st.ok()) FinishActive(id, "error", st, "");
+    }
+  }
+}
+
+void EngineLoop::FlushOutbox() {
+  if (options_.committer && (!commit_tokens_.empty() || !commit_ends_.empty())) {
+    Status st = options_.committer->Commit(commit_tokens_, commit_ends_);
+    commit_tokens_.clear();
+    commit_ends_.clear();
+    if (!st.ok()) FailUncommitted(st);
+  }
+  std::vector<Outgoing> out;
+  out.swap(outbox_);
+  for (Outgoing& o : out) {
+    if (o.token) {
+      o.sink->OnToken(*o.token);
+    } else {
+      o.sink->OnFinish(o.finish);
+    }
+  }
+}
+
+void EngineLoop::FailUncommitted(const Status& status) {
+  LogError("cannot commit generated tokens; failing their requests").Kv("error", status.ToString());
+  const Status failed = Status::Unavailable("cannot store generated tokens: " + status.message());
+  std::vector<Outgoing> out;
+  out.swap(outbox_);
+  std::unordered_map<uint64_t, bool> seen;
+  for (Outgoing& o : out) {
+    if (!seen.emplace(o.id, true).second) continue;
+    if (auto it = active_.find(o.id); it != active_.end()) {
+      it->second->model->scheduler->Abort(o.id);
+      active_.erase(it);
+    }
+    FinishEvent ev;
+    ev.finish_reason = "error";
+    ev.status = failed;
+    ev.prompt_tokens = o.finish.prompt_tokens;
+    outbox_.push_back({o.id, std::move(o.sink), std::nullopt, std::move(ev)});
+  }
 }
 
 }  // namespace hearth::daemon

@@ -21,9 +21,9 @@
 
 #include "common/worker_protocol.h"
 #include "daemon/engine.h"
+#include "daemon/output_decoder.h"
+#include "daemon/token_committer.h"
 #include "daemon/worker_process.h"
-#include "gpu_worker/stop_matcher.h"
-#include "model/detokenizer.h"
 #include "model/tokenizer.h"
 #include "scheduler/batch_scheduler.h"
 #include "scheduler/clock.h"
@@ -35,6 +35,10 @@ struct EngineLoopOptions {
   int32_t max_num_seqs = 64;    // sequences per step and running at once
   bool chunked_prefill = true;  // false: whole prompts first (scheduler::SchedulerConfig)
   size_t max_queued = 4096;    // submitted requests not yet admitted to a scheduler
+  // Makes each iteration's tokens and ends durable before they are streamed (must outlive the
+  // loop); null: nothing is stored.
+  TokenCommitter* committer = nullptr;
+  uint64_t first_request_id = 1;  // ids the engine picks start here (above every stored one)
 };
 
 class EngineLoop final : public Engine {
@@ -61,6 +65,8 @@ class EngineLoop final : public Engine {
   StatusOr<uint64_t> Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink) override;
   void Cancel(uint64_t id) override;
   EngineStats Stats() const override;
+  // The model's stop token ids (EOS, EOT, ...); empty for an unknown model.
+  std::vector<int32_t> stop_token_ids(const std::string& model) const;
 
  private:
   struct Model {
@@ -76,8 +82,7 @@ class EngineLoop final : public Engine {
     Model* model = nullptr;
     GenerationRequest request;
     std::shared_ptr<RequestSink> sink;
-    std::optional<model::StreamingDetokenizer> detok;
-    std::optional<StopMatcher> stops;
+    std::optional<OutputDecoder> output;  // detokenizer and stop strings
     int32_t num_generated = 0;
     int64_t submitted_ns = 0;           // clock_ at Submit()
     int64_t admitted_ns = 0;            // clock_ at Admit(): the scheduler's arrival
@@ -96,6 +101,16 @@ class EngineLoop final : public Engine {
   void Finish(const scheduler::FinishedRequest& finished);
   void FinishActive(uint64_t id, const std::string& reason, const Status& status, const std::string& text);
   void PublishStats();
+  // Recovery: replays a request's committed tokens; true when they already finished it.
+  bool ReplayCommitted(Active& active);
+  // The commit rule: commits this iteration's tokens and ends, then hands the events held in
+  // the outbox to the sinks. When the commit fails nothing of it is streamed: every request
+  // in it ends with the error.
+  void FlushOutbox();
+  void FailUncommitted(const Status& status);
+  // The worker was replaced (worker_supervisor.h) and every KV cache with it: each request
+  // goes back to its scheduler with its tokens so far, to be computed again.
+  void RecomputeAfterWorkerRestart();
 
   // Constant after Start().
   WorkerConnection* const worker_;
@@ -106,6 +121,18 @@ class EngineLoop final : public Engine {
   // Loop thread only.
   std::unordered_map<uint64_t, std::unique_ptr<Active>> active_;
   int64_t tokens_generated_ = 0;
+  // Events of this iteration, waiting for FlushOutbox.
+  struct Outgoing {
+    uint64_t id = 0;
+    std::shared_ptr<RequestSink> sink;
+    std::optional<TokenEvent> token;  // else `finish`
+    FinishEvent finish;
+  };
+  std::vector<Outgoing> outbox_;
+  std::vector<TokenRecord> commit_tokens_;
+  std::vector<EndRecord> commit_ends_;
+  bool shutting_down_ = false;  // ends from here on are not recorded: a restart resumes them
+  uint64_t worker_generation_ = 0;  // worker_->generation() the KV caches belong to
   // Where the loop's time goes (logged at Stop): waiting for the worker's
   // Step versus the daemon's own work around it (schedule, build the request,
   // check the reply, detokenize, deliver). docs/engine.md uses the ratio to

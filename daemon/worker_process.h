@@ -20,6 +20,9 @@ class WorkerConnection {
   virtual ~WorkerConnection() = default;
   virtual StatusOr<wire::ModelInfo> LoadModel(const wire::LoadModelRequest& request) = 0;
   virtual StatusOr<wire::StepReply> Step(const wire::StepRequest& request) = 0;
+  // Changes each time the worker behind the connection was replaced (a supervised restart):
+  // the KV caches the engine filled are gone. Always 0 for one that is never replaced.
+  virtual uint64_t generation() const { return 0; }
 };
 
 class WorkerProcess : public WorkerConnection {

@@ -224,6 +224,14 @@ StatusOr<std::vector<StoredRequest>> RequestStore::Select(const std::string& whe
   return out;
 }
 
+Status RequestStore::Delete(uint64_t id) {
+  std::lock_guard lock(mu_);
+  Stmt del(db_->handle(), "DELETE FROM requests WHERE id = ?");
+  HEARTH_RETURN_IF_ERROR(del.status());
+  del.Int(1, static_cast<int64_t>(id));
+  return InTransaction(db_, [&] { return del.Run(); });
+}
+
 StatusOr<std::optional<StoredRequest>> RequestStore::Get(uint64_t id) {
   std::lock_guard lock(mu_);
   HEARTH_ASSIGN_OR_RETURN(auto rows, Select("WHERE id = ?", static_cast<int64_t>(id), true));
@@ -247,7 +255,10 @@ StatusOr<uint64_t> RequestStore::MaxRequestId() {
 
 StatusOr<int64_t> RequestStore::PruneEnded(int64_t before_ms) {
   std::lock_guard lock(mu_);
-  Stmt del(db_->handle(), "DELETE FROM requests WHERE ended_ms > 0 AND ended_ms < ?");
+  // The newest request stays whatever its age: MaxRequestId() must never go down, or a restart
+  // would hand out ids that clients already saw.
+  Stmt del(db_->handle(),
+           "DELETE FROM requests WHERE ended_ms > 0 AND ended_ms < ? AND id < (SELECT MAX(id) FROM requests)");
   HEARTH_RETURN_IF_ERROR(del.status());
   del.Int(1, before_ms);
   int64_t n = 0;

@@ -85,13 +85,17 @@ class RequestStore {
   // index committed twice is an error and rolls the whole iteration back.
   Status Commit(std::span<const TokenCommit> tokens, std::span<const StatusChange> changes, int64_t now_ms);
 
+  // Forgets a request that was never acknowledged (its submission failed), with its tokens.
+  Status Delete(uint64_t id);
+
   // A request with its committed tokens; nullopt when unknown.
   StatusOr<std::optional<StoredRequest>> Get(uint64_t id);
   // Every request not yet ended (queued or running), oldest first, with its tokens.
   StatusOr<std::vector<StoredRequest>> LoadUnfinished();
   // The largest id ever stored (0 when none): new ids start above it.
   StatusOr<uint64_t> MaxRequestId();
-  // Deletes ended requests (and their tokens) that ended before `before_ms`.
+  // Deletes ended requests (and their tokens) that ended before `before_ms`, except the newest
+  // request, which keeps MaxRequestId() from going down.
   StatusOr<int64_t> PruneEnded(int64_t before_ms);
 
  private:

@@ -118,12 +118,30 @@ TEST_F(RequestStoreTest, UnfinishedAreLoadedWithTheirTokensAndEndedArePruned) {
   EXPECT_EQ((*open)[0].tokens.size(), 2u);
   EXPECT_EQ(store_->Get(1).value()->error, "worker died");
 
+  ASSERT_TRUE(store_->Insert(Req(4)).ok());  // the newest request is never pruned (below)
   EXPECT_EQ(store_->PruneEnded(600).value(), 1);  // request 3 ended at 500
   EXPECT_FALSE(store_->Get(3).value().has_value());
   EXPECT_EQ(store_->PruneEnded(1000).value(), 1);  // request 1 ended at 900; its token goes too
   auto left = db_->Query("SELECT COUNT(*) FROM tokens");
   EXPECT_EQ(left.value()[0][0], "2");
   EXPECT_TRUE(store_->Get(2).value().has_value());
+  const StatusChange end4[] = {{4, RequestStatus::kFinished, "stop", ""}};
+  ASSERT_TRUE(store_->Commit({}, end4, 1100).ok());
+  EXPECT_EQ(store_->PruneEnded(5000).value(), 0);  // the newest request stays: ids never go back
+  EXPECT_EQ(store_->MaxRequestId().value(), 4u);
+}
+
+TEST_F(RequestStoreTest, DeleteForgetsARequestItsKeyAndItsTokens) {
+  NewRequest r = Req(4);
+  r.idempotency_key = "k-4";
+  ASSERT_TRUE(store_->Insert(r).ok());
+  const TokenCommit toks[] = {{4, 0, 5, 0}};
+  ASSERT_TRUE(store_->Commit(toks, {}, 100).ok());
+  ASSERT_TRUE(store_->Delete(4).ok());
+  EXPECT_FALSE(store_->Get(4).value().has_value());
+  EXPECT_FALSE(store_->FindByIdempotencyKey("k-4").value().has_value());
+  EXPECT_EQ(db_->Query("SELECT COUNT(*) FROM tokens").value()[0][0], "0");
+  ASSERT_TRUE(store_->Insert(r).ok());  // the key is free again
 }
 
 // A writer SIGKILLed at a random moment leaves whole iterations only: every
@@ -134,6 +152,8 @@ TEST_F(RequestStoreTest, SurvivesSigkillOfTheWriter) {
   db_.reset();
   for (int round = 0; round < 5; ++round) {
     const std::string path = dir_ + "/kill" + std::to_string(round) + ".db";
+    int ready[2];  // the writer says when its first iteration is in, however slow the machine is
+    ASSERT_EQ(pipe(ready), 0);
     pid_t child = fork();
     ASSERT_GE(child, 0);
     if (child == 0) {
@@ -147,12 +167,18 @@ TEST_F(RequestStoreTest, SurvivesSigkillOfTheWriter) {
         std::vector<TokenCommit> toks;
         for (uint64_t id = 1; id <= 4; ++id) toks.push_back({id, step, step * 10 + static_cast<int32_t>(id), 0});
         if (!store.Commit(toks, {}, step).ok()) _exit(4);
+        if (step == 0 && write(ready[1], "r", 1) != 1) _exit(5);
       }
     }
-    usleep(50000 + round * 37000);
+    close(ready[1]);
+    char byte = 0;
+    const bool inserted = read(ready[0], &byte, 1) == 1;
+    close(ready[0]);
+    usleep(20000 + round * 37000);
     kill(child, SIGKILL);
     int status = 0;
     waitpid(child, &status, 0);
+    ASSERT_TRUE(inserted) << "writer failed before its first commit";
     ASSERT_TRUE(WIFSIGNALED(status)) << "writer exited early with " << WEXITSTATUS(status);
 
     auto db = Database::Open(path);

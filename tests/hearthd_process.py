@@ -67,12 +67,12 @@ def proc_status(pid):
 class Hearthd:
     """One hearthd process serving the default model as MODEL_NAME."""
 
-    def __init__(self, extra_args=(), threads=2, model_path=None, extra_env=None):
+    def __init__(self, extra_args=(), threads=2, model_path=None, extra_env=None, port=None):
         self.model_path = model_path or default_model_path()
         if not os.path.isfile(self.model_path):
             raise RuntimeError(f"no model at {self.model_path}; run scripts/fetch-default-model")
         self.dir = tempfile.mkdtemp(prefix="hearthd-py-")
-        self.port = free_port()
+        self.port = port or free_port()
         self.admin_port = free_port()
         self.log_path = os.path.join(self.dir, "hearthd.log")
         argv = [hearthd_binary(), "--config", "",

@@ -52,7 +52,8 @@ class Server:
 
     def start(self, timeout_s: float = 300.0) -> None:
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(self.argv, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+                                     env={**os.environ, **getattr(self, "env", {})})
         deadline = time.time() + timeout_s
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -89,16 +90,20 @@ def make_servers(a, tmp: str) -> Dict[str, Server]:
     port = a.base_port + 4
     argv = [a.llama_server, "-m", a.gguf, "--host", host, "--port", str(port), "-t", str(a.threads),
             "-tb", str(a.threads), "-np", str(a.slots), "-c", str(a.slots * a.ctx_per_slot), "-cb",
-            "--alias", a.model_name, "--no-webui"]
+            "--alias", a.model_name, "--no-webui"] + a.llama_extra.split()
     servers["llama-server"] = Server("llama-server", argv, f"http://{host}:{port}", "/health",
                                      os.path.join(tmp, "llama-server.log"))
+    servers["llama-server"].env = dict(kv.split("=", 1) for kv in a.llama_env.split())
     return servers
 
 
-def run_point(server: Server, a, rate: float, prompt_spec: str = "") -> dict:
-    items = workload.build(rate=rate, duration_s=a.duration, prompt_spec=prompt_spec or a.prompt,
-                           output_spec=a.output, seed=a.seed)
-    records, duration = asyncio.run(loadgen.run(server.base, a.model_name, items, seed=a.seed * 100000,
+def run_point(server: Server, a, rate: float, prompt_spec: str = "", duration_s: float = 0) -> dict:
+    # A fresh seed per point: the same prompts again would hit the servers' prefix/prompt caches
+    # (both have one) and flatter every point after the first.
+    seed = a.seed * 1000003 + int(round(rate * 1e4)) + (7919 if prompt_spec else 0)
+    items = workload.build(rate=rate, duration_s=duration_s or a.duration, prompt_spec=prompt_spec or a.prompt,
+                           output_spec=a.output, seed=seed)
+    records, duration = asyncio.run(loadgen.run(server.base, a.model_name, items, seed=seed * 100000,
                                                 drain_s=a.drain, temperature=a.temperature))
     s = stats.summarize(records, duration, stats.Slo(a.slo_ttft, a.slo_tpot), offered_rate=rate)
     # TPOT of the short requests alone: the ones that share steps with the long prompts.
@@ -106,6 +111,16 @@ def run_point(server: Server, a, rate: float, prompt_spec: str = "") -> dict:
     s["tpot_short_prompts_s"] = {"p50": stats.percentile(short, 50), "p99": stats.percentile(short, 99)}
     s["load_avg_1m"] = os.getloadavg()[0]
     return s
+
+
+def warm_up(server: Server, a) -> None:
+    """Two sequential requests before anything is measured, so that no server's first point pays
+    for page faults of the weights and first-use allocations (Hearth's load-time profile already
+    warms its worker; llama-server would otherwise pay it inside the first point)."""
+    items = workload.build(rate=1.0, duration_s=2.0, prompt_spec="fixed:64", output_spec="fixed:8", seed=987654)[:2]
+    for i, it in enumerate(items):
+        it.at = 0.0
+        asyncio.run(loadgen.run(server.base, a.model_name, [it], seed=4242 + i, drain_s=120.0))
 
 
 def search(server: Server, a) -> List[dict]:
@@ -155,7 +170,16 @@ def combine(a) -> int:
             merged = r
             merged["parts"] = [path]
         else:
-            merged["systems"].update(r["systems"])
+            for name, sys_r in r["systems"].items():
+                old = merged["systems"].setdefault(name, sys_r)
+                if old is sys_r:
+                    continue
+                # A later part fills what an earlier one left empty (a search, or a long-prompt run).
+                if sys_r["points"]:  # searches at other rates add up (same settings assumed)
+                    old["points"] = sorted(old["points"] + sys_r["points"], key=lambda p: p["offered_rate"])
+                    old["capacity_req_s"] = stats.capacity(old["points"])
+                if sys_r.get("long_prompt_point"):
+                    old["long_prompt_point"] = sys_r["long_prompt_point"]
             merged["parts"].append(path)
             merged["machine"].setdefault("other_parts", []).append(r["machine"])
     write(merged, a)
@@ -173,6 +197,8 @@ def main() -> int:
     ap.add_argument("--token-budget", type=int, default=0, help="Hearth's; 0: its load-time profile")
     ap.add_argument("--slots", type=int, default=32, help="llama-server's parallel slots (-np)")
     ap.add_argument("--ctx-per-slot", type=int, default=2048)
+    ap.add_argument("--llama-extra", default="", help="more llama-server flags, e.g. '--poll 0'")
+    ap.add_argument("--llama-env", default="", help="environment for llama-server, e.g. 'OMP_WAIT_POLICY=PASSIVE'")
     ap.add_argument("--base-port", type=int, default=18480)
     ap.add_argument("--prompt", default="uniform:32:128", help="workload.py length spec of the capacity search")
     ap.add_argument("--output", default="fixed:32")
@@ -187,9 +213,10 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--slo-ttft", type=float, default=2.0)
     ap.add_argument("--slo-tpot", type=float, default=0.2)
-    ap.add_argument("--long-prompt", default="mix:32:128:1024:0.1",
+    ap.add_argument("--long-prompt", default="mix:32:128:1024:0.25",
                     help="after the search: one run with this prompt mix, for TPOT under long prompts ('' to skip)")
-    ap.add_argument("--long-rate", type=float, default=0.25)
+    ap.add_argument("--long-rate", type=float, default=0.2)
+    ap.add_argument("--long-duration", type=float, default=40.0)
     ap.add_argument("--out-dir", default=os.path.join(HERE, "results"))
     ap.add_argument("--combine", nargs="+", help="merge the systems of these compare-*.json files and re-plot")
     a = ap.parse_args()
@@ -216,9 +243,10 @@ def main() -> int:
         long_point = None
         try:
             server.start()
+            warm_up(server, a)
             points = search(server, a)
             if a.long_prompt and a.long_rate > 0:
-                long_point = run_point(server, a, a.long_rate, a.long_prompt)
+                long_point = run_point(server, a, a.long_rate, a.long_prompt, a.long_duration)
                 print(f"[{name}] long-prompt mix {a.long_prompt} at {a.long_rate}: short-prompt TPOT p99="
                       f"{long_point['tpot_short_prompts_s']['p99']} all TPOT p99={long_point['tpot_s']['p99']} "
                       f"done={long_point['completed']}/{long_point['requests']}", flush=True)
@@ -229,7 +257,7 @@ def main() -> int:
             for line in f:
                 if "token budget profile" in line:
                     budget_line = line.strip()
-        results["systems"][name] = {"argv": server.argv, "points": points, "capacity_req_s": stats.capacity(points),
+        results["systems"][name] = {"argv": server.argv, "env": getattr(server, "env", {}), "points": points, "capacity_req_s": stats.capacity(points),
                                     "long_prompt_point": long_point, "profile_log": budget_line}
         print(f"[{name}] capacity: {stats.capacity(points)} req/s", flush=True)
     results["elapsed_s"] = time.time() - started

@@ -50,6 +50,8 @@ def percentile(values: Sequence[float], q: float) -> Optional[float]:
     pos = (len(xs) - 1) * q / 100.0
     lo = math.floor(pos)
     hi = math.ceil(pos)
+    if lo == hi or math.isinf(xs[hi]):  # inf - inf would be nan; past a finite value it is inf
+        return xs[hi] if pos > lo else xs[lo]
     return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
 
 

@@ -19,6 +19,9 @@ def test_percentile_interpolates_like_numpy():
     assert percentile(xs, 90) == pytest.approx(4.6)
     assert percentile(list(range(1, 101)), 99) == pytest.approx(99.01)
     assert percentile([], 50) is None
+    inf = float("inf")
+    assert percentile([1.0, inf, inf], 99) == inf  # not nan
+    assert percentile([1.0, 2.0, inf], 0) == 1.0
     with pytest.raises(ValueError):
         percentile(xs, 101)
 

@@ -1,0 +1,49 @@
+// hearthd's durable requests in one place (docs/durability.md): the request store over the
+// daemon's database, the engine's token committer, the API's journal, the registry that falls
+// back to the store, and recovery of the requests a previous run left unfinished.
+#pragma once
+
+#include <memory>
+
+#include "common/status.h"
+#include "daemon/durable_registry.h"
+#include "daemon/engine_loop.h"
+#include "daemon/recovery.h"
+#include "daemon/request_journal.h"
+#include "daemon/store_token_committer.h"
+#include "store/database.h"
+#include "store/request_store.h"
+
+namespace hearth::daemon {
+
+class Durability {
+ public:
+  // `db` must outlive the result.
+  static StatusOr<std::unique_ptr<Durability>> Open(store::Database* db);
+
+  TokenCommitter* committer() { return &committer_; }
+  RequestJournal* journal() { return &journal_; }
+  // Above every id a previous run stored: the engine's own ids start here.
+  uint64_t first_request_id() const { return first_id_; }
+
+  // The registry for the routes; `engine` (rebuilds ended requests) must outlive it.
+  std::unique_ptr<DurableRequestRegistry> MakeRegistry(RetentionPolicy policy, const EngineLoop* engine);
+  // Resumes what a previous run left unfinished (once, after the engine started).
+  StatusOr<RecoveryReport> Recover(EngineLoop* engine, RequestRegistry* registry) {
+    return RecoverUnfinished(&store_, engine, registry);
+  }
+
+ private:
+  Durability(store::Database* db, uint64_t first_id)
+      : store_(db), committer_(&store_), journal_(&store_, first_id), first_id_(first_id) {}
+
+  store::RequestStore store_;
+  StoreTokenCommitter committer_;
+  RequestJournal journal_;
+  const uint64_t first_id_;
+};
+
+// "full" or "normal" (the [store] synchronous setting).
+StatusOr<store::SyncMode> ParseSyncMode(const std::string& text);
+
+}  // namespace hearth::daemon

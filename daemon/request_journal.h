@@ -1,0 +1,38 @@
+// The API's half of the commit rule: a request is stored (with its parameters, prompt tokens
+// and idempotency key) before it is submitted, under an id that no earlier run of hearthd
+// used, and so before the client sees that id. A submission the engine refuses is forgotten.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "daemon/durable_params.h"
+#include "store/request_store.h"
+
+namespace hearth::daemon {
+
+class RequestJournal {
+ public:
+  // `store` must outlive the journal; ids start at `first_id` (above every stored one).
+  RequestJournal(store::RequestStore* store, uint64_t first_id) : store_(store), next_id_(first_id) {}
+
+  // Stores the request as queued; returns its id. FailedPrecondition when the idempotency key
+  // is already taken (a retry racing this one).
+  StatusOr<uint64_t> Record(const DurableParams& params, const std::vector<int32_t>& prompt,
+                            const std::string& idempotency_key);
+  // The engine refused it: nobody will see this id.
+  void Forget(uint64_t id);
+  StatusOr<std::optional<uint64_t>> FindByIdempotencyKey(const std::string& key) {
+    return store_->FindByIdempotencyKey(key);
+  }
+
+ private:
+  store::RequestStore* const store_;
+  std::atomic<uint64_t> next_id_;
+};
+
+}  // namespace hearth::daemon

@@ -1,0 +1,114 @@
+#include "daemon/worker_supervisor.h"
+
+#include <algorithm>
+#include <thread>
+
+#include "common/log.h"
+
+namespace hearth::daemon {
+
+StatusOr<std::unique_ptr<SupervisedWorker>> SupervisedWorker::Start(std::string binary, std::vector<std::string> args,
+                                                                    SupervisorOptions options,
+                                                                    std::function<void()> on_restart) {
+  std::unique_ptr<SupervisedWorker> w(
+      new SupervisedWorker(std::move(binary), std::move(args), options, std::move(on_restart)));
+  HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<WorkerProcess> first, WorkerProcess::Spawn(w->binary_, w->args_));
+  w->worker_ = std::move(first);
+  return w;
+}
+
+std::shared_ptr<WorkerProcess> SupervisedWorker::current() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return worker_;
+}
+
+StatusOr<wire::ModelInfo> SupervisedWorker::LoadModel(const wire::LoadModelRequest& request) {
+  StatusOr<wire::ModelInfo> info = current()->LoadModel(request);
+  if (info.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    models_.push_back(request);
+  }
+  return info;
+}
+
+StatusOr<wire::StepReply> SupervisedWorker::Step(const wire::StepRequest& request) {
+  std::shared_ptr<WorkerProcess> worker = current();
+  StatusOr<wire::StepReply> reply = worker->Step(request);
+  if (reply.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    restarts_in_a_row_ = 0;
+    return reply;
+  }
+  // An error the worker answered with (Internal) is the step's own. Anything else broke the
+  // connection (EOF, a broken pipe, a garbled frame): that worker is lost, restart it.
+  if (reply.status().code() == Status::Code::kInternal) return reply;
+  Status restarted = Restart(reply.status());
+  if (!restarted.ok()) return restarted;
+  return reply.status();  // this step is lost; generation() tells the engine why
+}
+
+Status SupervisedWorker::Restart(const Status& why) {
+  int attempt = 0;
+  std::vector<wire::LoadModelRequest> models;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopped_) return why;
+    if (restarts_in_a_row_ >= options_.max_restarts) {
+      restarts_in_a_row_ = 0;  // the next request gets a fresh try
+      return Status::Unavailable("hearth-worker keeps dying (restarted " + std::to_string(options_.max_restarts) +
+                                 " times in a row): " + why.message());
+    }
+    attempt = restarts_in_a_row_++;
+    models = models_;
+  }
+  const auto backoff = std::min(options_.max_backoff, options_.first_backoff * (1 << std::min(attempt, 16)));
+  LogWarn("worker died; restarting")
+      .Kv("error", why.ToString())
+      .Kv("attempt", attempt + 1)
+      .Kv("backoff_ms", static_cast<int64_t>(backoff.count()));
+  std::this_thread::sleep_for(backoff);
+  if (std::shared_ptr<WorkerProcess> dead = current()) dead->Stop(0);  // reap it
+  StatusOr<std::unique_ptr<WorkerProcess>> fresh = WorkerProcess::Spawn(binary_, args_);
+  if (!fresh.ok()) return fresh.status().WithContext("restarting hearth-worker");
+  for (const wire::LoadModelRequest& m : models) {
+    StatusOr<wire::ModelInfo> info = (*fresh)->LoadModel(m);
+    if (!info.ok()) return info.status().WithContext("reloading model '" + m.name + "' on a restarted worker");
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    worker_ = std::move(fresh).value();
+    ++generation_;
+    ++restarts_;
+  }
+  LogInfo("worker restarted").Kv("pid", pid()).Kv("models", models.size());
+  if (on_restart_) on_restart_();
+  return Status::Ok();
+}
+
+uint64_t SupervisedWorker::generation() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return generation_;
+}
+
+Status SupervisedWorker::Ping() { return current()->Ping(); }
+
+void SupervisedWorker::Stop(int grace_ms) {
+  std::shared_ptr<WorkerProcess> worker;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopped_ = true;
+    worker = worker_;
+  }
+  if (worker) worker->Stop(grace_ms);
+}
+
+pid_t SupervisedWorker::pid() const { return current()->pid(); }
+
+wire::WorkerHello SupervisedWorker::hello() const { return current()->hello(); }
+
+int64_t SupervisedWorker::restarts() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return restarts_;
+}
+
+}  // namespace hearth::daemon
