@@ -25,8 +25,7 @@ Status RecordFailed(store::RequestStore* store, uint64_t id, const Status& why) 
 
 }  // namespace
 
-StatusOr<RecoveryReport> RecoverUnfinished(store::RequestStore* store, EngineLoop* engine,
-                                           RequestRegistry* registry) {
+StatusOr<RecoveryReport> RecoverUnfinished(store::RequestStore* store, EngineLoop* engine, RequestRegistry* registry) {
   HEARTH_ASSIGN_OR_RETURN(std::vector<store::StoredRequest> unfinished, store->LoadUnfinished());
   RecoveryReport report;
   for (store::StoredRequest& stored : unfinished) {
@@ -63,8 +62,8 @@ std::shared_ptr<RequestEntry> RebuildEnded(const store::StoredRequest& stored, c
   DurableParams params;
   const model::Tokenizer* tokenizer = engine.tokenizer(stored.model);
   if (!tokenizer || !DecodeDurableParams(stored.params, &params).ok()) return nullptr;
-  StatusOr<OutputDecoder> output = OutputDecoder::Create(*tokenizer, params.gen.stop,
-                                                         engine.stop_token_ids(stored.model), params.gen.max_tokens);
+  StatusOr<OutputDecoder> output =
+      OutputDecoder::Create(*tokenizer, params.gen.stop, engine.stop_token_ids(stored.model), params.gen.max_tokens);
   if (!output.ok()) return nullptr;
   std::shared_ptr<RequestEntry> entry = NewEntry(stored, params, tokenizer);
   std::shared_ptr<RequestSink> sink = entry->Tee(nullptr);

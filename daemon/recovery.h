@@ -17,15 +17,14 @@
 namespace hearth::daemon {
 
 struct RecoveryReport {
-  int64_t resumed = 0;           // submitted again
-  int64_t failed = 0;            // could not be (unknown model, bad parameters): recorded as failed
-  int64_t replayed_tokens = 0;   // committed tokens handed back to the engine
+  int64_t resumed = 0;          // submitted again
+  int64_t failed = 0;           // could not be (unknown model, bad parameters): recorded as failed
+  int64_t replayed_tokens = 0;  // committed tokens handed back to the engine
 };
 
 // Submits every unfinished request in `store` to `engine` (started, with its models) and adds
 // it to `registry`. A request that cannot run again is recorded as failed, with why.
-StatusOr<RecoveryReport> RecoverUnfinished(store::RequestStore* store, EngineLoop* engine,
-                                           RequestRegistry* registry);
+StatusOr<RecoveryReport> RecoverUnfinished(store::RequestStore* store, EngineLoop* engine, RequestRegistry* registry);
 
 // The registry entry of an ended stored request, its events regenerated from its committed
 // tokens as the engine produced them. Null when the request is not ended or its model is gone.

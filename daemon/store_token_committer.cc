@@ -27,8 +27,8 @@ Status StoreTokenCommitter::Commit(std::span<const TokenRecord> tokens, std::spa
   changes.reserve(ended.size());
   for (const EndRecord& e : ended) {
     const store::RequestStatus status = StatusOfFinish(e.finish_reason);
-    changes.push_back({e.request_id, status, status == store::RequestStatus::kFinished ? e.finish_reason : "",
-                       e.error});
+    changes.push_back(
+        {e.request_id, status, status == store::RequestStatus::kFinished ? e.finish_reason : "", e.error});
   }
   return store_->Commit(rows, changes, now_ms_());
 }

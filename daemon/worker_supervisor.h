@@ -23,8 +23,8 @@
 namespace hearth::daemon {
 
 struct SupervisorOptions {
-  int max_restarts = 5;                                     // in a row, without a good step
-  std::chrono::milliseconds first_backoff{100};             // doubles with each restart in a row
+  int max_restarts = 5;                          // in a row, without a good step
+  std::chrono::milliseconds first_backoff{100};  // doubles with each restart in a row
   std::chrono::milliseconds max_backoff{5000};
 };
 
@@ -32,8 +32,7 @@ class SupervisedWorker final : public WorkerConnection {
  public:
   // Starts the first worker. `on_restart` (may be empty) runs after each restart.
   static StatusOr<std::unique_ptr<SupervisedWorker>> Start(std::string binary, std::vector<std::string> args,
-                                                           SupervisorOptions options,
-                                                           std::function<void()> on_restart);
+                                                           SupervisorOptions options, std::function<void()> on_restart);
 
   StatusOr<wire::ModelInfo> LoadModel(const wire::LoadModelRequest& request) override;
   StatusOr<wire::StepReply> Step(const wire::StepRequest& request) override;
@@ -61,12 +60,12 @@ class SupervisedWorker final : public WorkerConnection {
   const std::function<void()> on_restart_;
 
   mutable std::mutex mu_;
-  std::shared_ptr<WorkerProcess> worker_;           // GUARDED_BY(mu_)
-  std::vector<wire::LoadModelRequest> models_;      // GUARDED_BY(mu_): to load again
-  uint64_t generation_ = 0;                         // GUARDED_BY(mu_)
-  int64_t restarts_ = 0;                            // GUARDED_BY(mu_)
-  int restarts_in_a_row_ = 0;                       // GUARDED_BY(mu_)
-  bool stopped_ = false;                            // GUARDED_BY(mu_)
+  std::shared_ptr<WorkerProcess> worker_;       // GUARDED_BY(mu_)
+  std::vector<wire::LoadModelRequest> models_;  // GUARDED_BY(mu_): to load again
+  uint64_t generation_ = 0;                     // GUARDED_BY(mu_)
+  int64_t restarts_ = 0;                        // GUARDED_BY(mu_)
+  int restarts_in_a_row_ = 0;                   // GUARDED_BY(mu_)
+  bool stopped_ = false;                        // GUARDED_BY(mu_)
 };
 
 }  // namespace hearth::daemon

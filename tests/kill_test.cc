@@ -47,8 +47,8 @@ rapidjson::Document Json(const std::string& body) {
 bool Streamed(int i) { return i % 5 != 4; }
 
 std::string Body(int i, int max_tokens) {
-  static const char* kTopics[] = {"the sea", "a cat", "bread", "the moon", "rain", "a violin", "winter",
-                                  "a lighthouse", "tea"};
+  static const char* kTopics[] = {"the sea",  "a cat",  "bread",        "the moon", "rain",
+                                  "a violin", "winter", "a lighthouse", "tea"};
   const std::string topic = kTopics[i % 9];
   const std::string temperature = i % 4 == 0 ? "0" : (i % 4 == 1 ? "0.7" : "1.0");
   std::string body;
@@ -58,9 +58,9 @@ std::string Body(int i, int max_tokens) {
     body = R"({"model":"smollm2","messages":[{"role":"user","content":"Write about )" + topic + " number " +
            std::to_string(i) + R"("}],)";
   }
-  body += R"("max_tokens":)" + std::to_string(max_tokens) + R"(,"temperature":)" + temperature +
-          R"(,"seed":)" + std::to_string(1000 + i) + (i % 7 == 3 ? R"(,"top_k":40)" : "") +
-          R"(,"stream":)" + (Streamed(i) ? "true" : "false") + "}";
+  body += R"("max_tokens":)" + std::to_string(max_tokens) + R"(,"temperature":)" + temperature + R"(,"seed":)" +
+          std::to_string(1000 + i) + (i % 7 == 3 ? R"(,"top_k":40)" : "") + R"(,"stream":)" +
+          (Streamed(i) ? "true" : "false") + "}";
   return body;
 }
 
@@ -176,7 +176,7 @@ class KillTest : public ::testing::Test {
   }
 
   // The text streamed in an SSE body (chat deltas or completion texts); "<error>" when the stream
-// carried an error event, "<unfinished>" without [DONE].
+  // carried an error event, "<unfinished>" without [DONE].
   static std::string StreamText(const std::string& body) {
     std::string text;
     size_t pos = 0;
@@ -189,7 +189,8 @@ class KillTest : public ::testing::Test {
       if (d.HasParseError() || d.HasMember("error")) return "<error: " + data.substr(0, 200) + ">";
       if (!d.HasMember("choices") || d["choices"].Empty()) continue;
       const auto& choice = d["choices"][0];
-      if (choice.HasMember("delta") && choice["delta"].HasMember("content")) text += choice["delta"]["content"].GetString();
+      if (choice.HasMember("delta") && choice["delta"].HasMember("content"))
+        text += choice["delta"]["content"].GetString();
       if (choice.HasMember("text")) text += choice["text"].GetString();
     }
     return "<unfinished>";
@@ -318,8 +319,8 @@ TEST_F(KillTest, SigkillAtRandomMomentsLosesNothing) {
     db->reset();
     if (!HasFailure()) std::filesystem::remove_all(dir);
   }
-  std::printf("kill test: %d rounds, %d acknowledged streams checked, %d retries checked\n", rounds,
-              acknowledged_total, checked_retries);
+  std::printf("kill test: %d rounds, %d acknowledged streams checked, %d retries checked\n", rounds, acknowledged_total,
+              checked_retries);
   EXPECT_GT(acknowledged_total, 0);
 }
 
@@ -356,8 +357,8 @@ TEST_F(KillTest, WorkerSigkillIsAPauseNotAnError) {
     ASSERT_EQ(::kill(worker_pid, SIGKILL), 0);
     for (auto& t : clients) t.join();
     for (int i = 0; i < kRequests; ++i) {
-      const std::string text = Streamed(i) ? StreamText(bodies[i])
-                                           : ResponseText(bodies[i], Path(i) == "/v1/chat/completions");
+      const std::string text =
+          Streamed(i) ? StreamText(bodies[i]) : ResponseText(bodies[i], Path(i) == "/v1/chat/completions");
       EXPECT_EQ(text, reference[i]) << "request " << i << " (killed worker after " << target << " chunks)";
     }
     auto metrics = Get("/metrics");
