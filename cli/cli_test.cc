@@ -3,8 +3,8 @@
 #include <cstdlib>
 
 #include "cli/admin_client.h"
-#include "cli/status_view.h"
 #include "cli/table.h"
+#include "cli/views.h"
 
 namespace hearth::cli {
 namespace {

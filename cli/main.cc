@@ -13,7 +13,6 @@
 
 #include "cli/admin_client.h"
 #include "cli/sse.h"
-#include "cli/status_view.h"
 #include "cli/views.h"
 
 namespace {

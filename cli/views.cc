@@ -115,6 +115,28 @@ double Quantile(const std::map<double, double>& buckets, double q) {
 
 }  // namespace
 
+StatusOr<std::string> RenderStatus(const std::string& status_json) {
+  rapidjson::Document d;
+  d.Parse(status_json.c_str());
+  if (d.HasParseError() || !d.IsObject()) return Status::Corruption("daemon sent a status that is not a JSON object");
+  std::ostringstream out;
+  out << "hearthd " << Str(d, "version") << "  pid " << Str(d, "pid") << "  up " << Str(d, "uptime_s") << "s  listen "
+      << Str(d, "listen") << "\n\n";
+  Table workers({"WORKER", "PID", "BACKEND", "DEVICE", "ALIVE"});
+  if (d.HasMember("workers") && d["workers"].IsArray()) {
+    for (const auto& w : d["workers"].GetArray()) {
+      workers.AddRow({Str(w, "id"), Str(w, "pid"), Str(w, "backend"), Str(w, "device"), Str(w, "alive")});
+    }
+  }
+  out << workers.Render() << "\n";
+  Table models({"MODEL", "PATH"});
+  if (d.HasMember("models") && d["models"].IsArray()) {
+    for (const auto& m : d["models"].GetArray()) models.AddRow({Str(m, "name"), Str(m, "path")});
+  }
+  out << models.Render();
+  return out.str();
+}
+
 StatusOr<std::string> RenderModels(const std::string& json) {
   HEARTH_ASSIGN_OR_RETURN(rapidjson::Document d, Parse(json, "models"));
   HEARTH_ASSIGN_OR_RETURN(const rapidjson::Value* data, DataArray(d, "models"));

@@ -8,6 +8,8 @@
 
 namespace hearth::cli {
 
+// GET /admin/v1/status: the daemon, its workers and models.
+StatusOr<std::string> RenderStatus(const std::string& status_json);
 // GET /admin/v1/models.
 StatusOr<std::string> RenderModels(const std::string& json);
 // GET /admin/v1/requests.
