@@ -99,7 +99,8 @@ StatusOr<HttpReply> Get(const AdminTarget& target, const std::string& path) {
 }
 
 StatusOr<HttpReply> Post(const AdminTarget& target, const std::string& path, const std::string& json_body) {
-  return Reply(target, Connect(target, 60)->Post(path.c_str(), AuthHeaders(target), json_body, "application/json"));
+  // A POST may load a model (and measure its token budget): minutes for a big one.
+  return Reply(target, Connect(target, 600)->Post(path.c_str(), AuthHeaders(target), json_body, "application/json"));
 }
 
 StatusOr<HttpReply> Delete(const AdminTarget& target, const std::string& path) {

@@ -156,15 +156,30 @@ int main(int argc, char** argv) {
   app.add_subcommand("status", "show the daemon's workers, models and queues");
   app.add_subcommand("workers", "list the worker processes");
 
-  CLI::App* models = app.add_subcommand("models", "list, load or unload models (default: list)");
+  CLI::App* models = app.add_subcommand("models", "list, add, remove, load, unload or pin models (default: list)");
   models->require_subcommand(0, 1);
-  models->add_subcommand("list", "list the models");
-  CLI::App* models_load = models->add_subcommand("load", "load a model file under a name");
+  models->add_subcommand("list", "list the models and their state");
   std::string model_name, model_path;
+  bool model_pin = false, model_force = false;
+  CLI::App* models_add =
+      models->add_subcommand("add", "register a GGUF file under a name (kept across restarts) and load it");
+  models_add->add_option("name", model_name, "model name")->required();
+  models_add->add_option("path", model_path, "GGUF file on the daemon's machine")->required();
+  models_add->add_flag("--pin", model_pin, "keep it warm: never evicted for room");
+  CLI::App* models_remove = models->add_subcommand("remove", "unload a model and forget it");
+  models_remove->add_option("name", model_name, "model name")->required();
+  CLI::App* models_load = models->add_subcommand("load", "load a registered model (with PATH: add it first)");
   models_load->add_option("name", model_name, "model name")->required();
-  models_load->add_option("path", model_path, "GGUF file")->required();
-  CLI::App* models_unload = models->add_subcommand("unload", "unload a model");
+  models_load->add_option("path", model_path, "GGUF file: add it under the name");
+  CLI::App* models_unload = models->add_subcommand("unload", "unload a model; it stays registered");
   models_unload->add_option("name", model_name, "model name")->required();
+  for (CLI::App* a : {models_remove, models_unload}) {
+    a->add_flag("--force", model_force, "even if requests use it: they fail");
+  }
+  CLI::App* models_pin = models->add_subcommand("pin", "never evict a model for room");
+  models_pin->add_option("name", model_name, "model name")->required();
+  CLI::App* models_unpin = models->add_subcommand("unpin", "let a model be evicted again");
+  models_unpin->add_option("name", model_name, "model name")->required();
 
   CLI::App* requests = app.add_subcommand("requests", "list, show, cancel or follow requests (default: list)");
   requests->require_subcommand(0, 1);
@@ -189,6 +204,10 @@ int main(int argc, char** argv) {
   bool resume = false;
   drain->add_flag("--resume", resume, "admit requests again");
   app.add_subcommand("reload", "re-read the configuration (as SIGHUP)");
+  CLI::App* preempt = app.add_subcommand("preempt", "preemption notice: drain, stop before the deadline, exit 0");
+  double grace = -1;
+  preempt->add_option("--grace", grace, "seconds until the machine goes away (default: the daemon's grace_seconds)")
+      ->check(CLI::Range(0.0, 86400.0));
   app.add_subcommand("metrics", "summarize /metrics: requests, tokens, queues, latency quantiles");
 
   CLI::App* run = app.add_subcommand("run", "chat with a model: one prompt, or an interactive chat from stdin");
@@ -221,11 +240,20 @@ int main(int argc, char** argv) {
     return Show(cli::Get(target, "/admin/v1/status"), json, cli::RenderWorkers);
   }
   if (name == "models") {
-    if (models_load->parsed()) {
-      const std::string body = "{\"name\":" + JsonString(model_name) + ",\"path\":" + JsonString(model_path) + "}";
-      return Show(cli::Post(target, "/admin/v1/models", body), json, nullptr);
+    const std::string model_url = "/admin/v1/models/" + model_name;
+    const std::string force = model_force ? "?force=true" : "";
+    if (models_add->parsed() || (models_load->parsed() && !model_path.empty())) {
+      const std::string body = "{\"name\":" + JsonString(model_name) + ",\"path\":" + JsonString(model_path) +
+                               (model_pin ? ",\"pinned\":true}" : "}");
+      return Show(cli::Post(target, "/admin/v1/models", body), json, cli::RenderModel);
     }
-    if (models_unload->parsed()) return Show(cli::Delete(target, "/admin/v1/models/" + model_name), json, nullptr);
+    if (models_remove->parsed()) return Show(cli::Delete(target, model_url + force), json, nullptr);
+    if (models_load->parsed()) return Show(cli::Post(target, model_url + "/load", ""), json, cli::RenderModel);
+    if (models_unload->parsed()) {
+      return Show(cli::Post(target, model_url + "/unload" + force, ""), json, cli::RenderModel);
+    }
+    if (models_pin->parsed()) return Show(cli::Post(target, model_url + "/pin", ""), json, cli::RenderModel);
+    if (models_unpin->parsed()) return Show(cli::Post(target, model_url + "/unpin", ""), json, cli::RenderModel);
     return Show(cli::Get(target, "/admin/v1/models"), json, cli::RenderModels);
   }
   if (name == "requests") {
@@ -255,6 +283,10 @@ int main(int argc, char** argv) {
     return Show(cli::Post(target, "/admin/v1/drain", resume ? "{\"resume\":true}" : ""), json, cli::RenderDrain);
   }
   if (name == "reload") return Show(cli::Post(target, "/admin/v1/reload", ""), json, cli::RenderReload);
+  if (name == "preempt") {
+    const std::string body = grace >= 0 ? "{\"grace_seconds\":" + std::to_string(grace) + "}" : "";
+    return Show(cli::Post(target, "/admin/v1/preempt", body), json, cli::RenderPreempt);
+  }
   if (name == "metrics") {
     StatusOr<HttpReply> reply = cli::Get(target, "/metrics");
     if (json) {

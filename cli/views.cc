@@ -129,9 +129,9 @@ StatusOr<std::string> RenderStatus(const std::string& status_json) {
     }
   }
   out << workers.Render() << "\n";
-  Table models({"MODEL", "PATH"});
+  Table models({"MODEL", "STATE", "PATH"});
   if (d.HasMember("models") && d["models"].IsArray()) {
-    for (const auto& m : d["models"].GetArray()) models.AddRow({Str(m, "name"), Str(m, "path")});
+    for (const auto& m : d["models"].GetArray()) models.AddRow({Str(m, "name"), Str(m, "state"), Str(m, "path")});
   }
   out << models.Render();
   return out.str();
@@ -140,11 +140,22 @@ StatusOr<std::string> RenderStatus(const std::string& status_json) {
 StatusOr<std::string> RenderModels(const std::string& json) {
   HEARTH_ASSIGN_OR_RETURN(rapidjson::Document d, Parse(json, "models"));
   HEARTH_ASSIGN_OR_RETURN(const rapidjson::Value* data, DataArray(d, "models"));
-  Table t({"MODEL", "STATE", "CONTEXT", "PATH"});
+  Table t({"MODEL", "STATE", "WORKER", "PINNED", "LOADS", "REQUESTS", "MIB", "CONTEXT", "PATH"});
   for (const auto& m : data->GetArray()) {
-    t.AddRow({Str(m, "name"), Str(m, "state"), Str(m, "context_length"), Str(m, "path")});
+    const uint64_t bytes = m.HasMember("bytes") && m["bytes"].IsUint64() ? m["bytes"].GetUint64() : 0;
+    t.AddRow({Str(m, "name"), Str(m, "state"), Str(m, "worker"), Str(m, "pinned"), Str(m, "loads"),
+              Str(m, "active_requests"), std::to_string(bytes >> 20), Str(m, "context_length"), Str(m, "path")});
   }
   return t.Render();
+}
+
+StatusOr<std::string> RenderModel(const std::string& json) {
+  HEARTH_ASSIGN_OR_RETURN(rapidjson::Document d, Parse(json, "model"));
+  std::ostringstream out;
+  out << Str(d, "name") << ": " << Str(d, "state") << (d.HasMember("pinned") && d["pinned"].IsTrue() ? ", pinned" : "");
+  if (d.HasMember("last_error") && d["last_error"].IsString()) out << " (" << d["last_error"].GetString() << ")";
+  out << "\n";
+  return out.str();
 }
 
 StatusOr<std::string> RenderRequests(const std::string& json) {
@@ -189,6 +200,24 @@ StatusOr<std::string> RenderDrain(const std::string& json) {
   std::ostringstream out;
   out << (draining ? "draining: new requests get 503; " : "accepting requests; ") << Str(d, "queued") << " queued, "
       << Str(d, "running") << " running\n";
+  return out.str();
+}
+
+StatusOr<std::string> RenderPreempt(const std::string& json) {
+  HEARTH_ASSIGN_OR_RETURN(rapidjson::Document d, Parse(json, "preempt"));
+  auto seconds = [&d](const char* key) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.1f s", d.HasMember(key) && d[key].IsNumber() ? d[key].GetDouble() : 0.0);
+    return std::string(buf);
+  };
+  std::ostringstream out;
+  if (!(d.HasMember("preempting") && d["preempting"].IsBool() && d["preempting"].GetBool())) {
+    out << "not preempting\n";
+    return out.str();
+  }
+  out << "preempting (notice from " << Str(d, "source") << "): new requests get 503; running ones finish until "
+      << "the engine stops in " << seconds("seconds_to_stop") << ", the deadline is in "
+      << seconds("seconds_to_deadline") << "; hearthd then exits 0 and a restart resumes the rest\n";
   return out.str();
 }
 

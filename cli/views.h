@@ -10,8 +10,10 @@ namespace hearth::cli {
 
 // GET /admin/v1/status: the daemon, its workers and models.
 StatusOr<std::string> RenderStatus(const std::string& status_json);
-// GET /admin/v1/models.
+// GET /admin/v1/models: each model's state on the worker.
 StatusOr<std::string> RenderModels(const std::string& json);
+// One model, as POST /admin/v1/models and its actions answer.
+StatusOr<std::string> RenderModel(const std::string& json);
 // GET /admin/v1/requests.
 StatusOr<std::string> RenderRequests(const std::string& json);
 // GET /admin/v1/requests/{id}: one field per line, then the text.
@@ -21,6 +23,8 @@ StatusOr<std::string> RenderWorkers(const std::string& status_json);
 // POST /admin/v1/drain and /admin/v1/reload answers.
 StatusOr<std::string> RenderDrain(const std::string& json);
 StatusOr<std::string> RenderReload(const std::string& json);
+// POST /admin/v1/preempt's answer.
+StatusOr<std::string> RenderPreempt(const std::string& json);
 // A summary of /metrics (Prometheus text): requests by outcome, tokens,
 // queues, KV blocks, and TTFT/TPOT quantiles estimated from the histograms.
 StatusOr<std::string> RenderMetrics(const std::string& text);

@@ -26,9 +26,13 @@ TEST(SseParserTest, EventsSplitAnywhere) {
 
 TEST(ViewsTest, ModelsAndRequestsTables) {
   auto models = RenderModels(R"({"object":"list","data":[{"name":"smol","path":"/m.gguf","context_length":8192,
-      "state":"loaded"}]})");
+      "state":"warm","worker":0,"pinned":true,"loads":2,"active_requests":1,"bytes":367001600}]})");
   ASSERT_TRUE(models.ok());
-  EXPECT_EQ(*models, "MODEL  STATE   CONTEXT  PATH\nsmol   loaded  8192     /m.gguf\n");
+  EXPECT_EQ(*models,
+            "MODEL  STATE  WORKER  PINNED  LOADS  REQUESTS  MIB  CONTEXT  PATH\n"
+            "smol   warm   0       yes     2      1         350  8192     /m.gguf\n");
+  EXPECT_EQ(RenderModel(R"({"name":"smol","state":"registered","pinned":false,"last_error":"no room"})").value(),
+            "smol: registered (no room)\n");
   auto reqs = RenderRequests(R"({"object":"list","data":[{"id":"17","model":"smol","state":"running",
       "prompt_tokens":31,"completion_tokens":4,"finish_reason":null,"endpoint":"chat.completions"}]})");
   ASSERT_TRUE(reqs.ok());
@@ -47,6 +51,16 @@ TEST(ViewsTest, OneRequestDrainAndReload) {
   EXPECT_EQ(RenderReload(R"({"applied":["log_level"],"restart_required":[]})").value(),
             "applied: log_level\nneed a restart: -\n");
   EXPECT_FALSE(RenderRequest("not json").ok());
+}
+
+TEST(ViewsTest, Preempt) {
+  EXPECT_EQ(RenderPreempt(R"({"preempting":true,"source":"admin API","grace_seconds":30,"seconds_to_stop":27,)"
+                          R"("seconds_to_deadline":29.94})")
+                .value(),
+            "preempting (notice from admin API): new requests get 503; running ones finish until the engine stops "
+            "in 27.0 s, the deadline is in 29.9 s; hearthd then exits 0 and a restart resumes the rest\n");
+  EXPECT_EQ(RenderPreempt(R"({"preempting":false})").value(), "not preempting\n");
+  EXPECT_FALSE(RenderPreempt("[]").ok());
 }
 
 TEST(ViewsTest, MetricsSummaryWithQuantiles) {

@@ -228,6 +228,8 @@ std::vector<uint8_t> EncodeModelInfo(const ModelInfo& info) {
   w.I32(info.num_kv_blocks);
   w.I32(info.block_size);
   w.I32s(info.eos_token_ids);
+  w.U64(info.weights_bytes);
+  w.U64(info.kv_cache_bytes);
   return w.Take();
 }
 
@@ -240,8 +242,23 @@ StatusOr<ModelInfo> DecodeModelInfo(const std::vector<uint8_t>& payload) {
   HEARTH_ASSIGN_OR_RETURN(m.num_kv_blocks, r.I32());
   HEARTH_ASSIGN_OR_RETURN(m.block_size, r.I32());
   HEARTH_ASSIGN_OR_RETURN(m.eos_token_ids, r.I32s());
+  HEARTH_ASSIGN_OR_RETURN(m.weights_bytes, r.U64());
+  HEARTH_ASSIGN_OR_RETURN(m.kv_cache_bytes, r.U64());
   HEARTH_RETURN_IF_ERROR(ExpectEnd(r, "model info"));
   return m;
+}
+
+std::vector<uint8_t> EncodeUnloadModel(const std::string& name) {
+  PayloadWriter w;
+  w.Str(name);
+  return w.Take();
+}
+
+StatusOr<std::string> DecodeUnloadModel(const std::vector<uint8_t>& payload) {
+  PayloadReader r(payload);
+  HEARTH_ASSIGN_OR_RETURN(std::string name, r.Str());
+  HEARTH_RETURN_IF_ERROR(ExpectEnd(r, "unload model"));
+  return name;
 }
 
 std::vector<uint8_t> EncodeStep(const StepRequest& request) {

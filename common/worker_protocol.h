@@ -24,6 +24,10 @@ enum class MessageType : uint8_t {
   kModelInfo = 7,  // worker -> daemon: ModelInfo
   kStep = 8,       // daemon -> worker: StepRequest; reply kStepReply or kError
   kStepReply = 9,  // worker -> daemon: StepReply
+  // daemon -> worker: the model's name (EncodeUnloadModel); the worker frees its weights, KV
+  // cache and runner, and answers kModelUnloaded (also for a name it does not host) or kError.
+  kUnloadModel = 10,
+  kModelUnloaded = 11,  // worker -> daemon, empty
 };
 
 // Largest frame either side accepts; a larger length is a protocol error.
@@ -102,6 +106,8 @@ struct ModelInfo {
   int32_t num_kv_blocks = 0;           // blocks in the model's KV cache
   int32_t block_size = 0;              // tokens per KV block
   std::vector<int32_t> eos_token_ids;  // ids that end generation
+  uint64_t weights_bytes = 0;          // the model's weights in the worker's memory
+  uint64_t kv_cache_bytes = 0;         // its KV cache
 };
 
 // One sequence's share of a step (the scheduler's ScheduledSequence plus what
@@ -145,6 +151,8 @@ std::vector<uint8_t> EncodeLoadModel(const LoadModelRequest& request);
 StatusOr<LoadModelRequest> DecodeLoadModel(const std::vector<uint8_t>& payload);
 std::vector<uint8_t> EncodeModelInfo(const ModelInfo& info);
 StatusOr<ModelInfo> DecodeModelInfo(const std::vector<uint8_t>& payload);
+std::vector<uint8_t> EncodeUnloadModel(const std::string& name);
+StatusOr<std::string> DecodeUnloadModel(const std::vector<uint8_t>& payload);
 std::vector<uint8_t> EncodeStep(const StepRequest& request);
 StatusOr<StepRequest> DecodeStep(const std::vector<uint8_t>& payload);
 std::vector<uint8_t> EncodeStepReply(const StepReply& reply);

@@ -124,7 +124,7 @@ TEST(StepCodecTest, LoadModelAndInfoRoundTrip) {
   EXPECT_EQ(load->name, "m");
   EXPECT_EQ(load->path, "/x/m.gguf");
   EXPECT_EQ(load->kv_cache_bytes, 1ull << 33);
-  ModelInfo info{"m", 49152, 8192, 728, 16, {0, 2}};
+  ModelInfo info{"m", 49152, 8192, 728, 16, {0, 2}, 98362432, 1ull << 28};
   StatusOr<ModelInfo> back = DecodeModelInfo(EncodeModelInfo(info));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->vocab_size, 49152);
@@ -132,6 +132,14 @@ TEST(StepCodecTest, LoadModelAndInfoRoundTrip) {
   EXPECT_EQ(back->num_kv_blocks, 728);
   EXPECT_EQ(back->block_size, 16);
   EXPECT_EQ(back->eos_token_ids, (std::vector<int32_t>{0, 2}));
+  EXPECT_EQ(back->weights_bytes, 98362432u);
+  EXPECT_EQ(back->kv_cache_bytes, 1ull << 28);
+  StatusOr<std::string> unload = DecodeUnloadModel(EncodeUnloadModel("m"));
+  ASSERT_TRUE(unload.ok());
+  EXPECT_EQ(*unload, "m");
+  std::vector<uint8_t> extra = EncodeUnloadModel("m");
+  extra.push_back(0);
+  EXPECT_TRUE(DecodeUnloadModel(extra).status().IsCorruption());
 }
 
 TEST(StepCodecTest, StepReplyRoundTrip) {
@@ -164,7 +172,7 @@ TEST(StepCodecTest, EveryTruncationIsCorruption) {
     std::vector<uint8_t> cut(rep.begin(), rep.begin() + static_cast<ptrdiff_t>(n));
     EXPECT_TRUE(DecodeStepReply(cut).status().IsCorruption()) << n;
   }
-  std::vector<uint8_t> info = EncodeModelInfo({"m", 1, 2, 3, 4, {5}});
+  std::vector<uint8_t> info = EncodeModelInfo({"m", 1, 2, 3, 4, {5}, 6, 7});
   for (size_t n = 0; n < info.size(); ++n) {
     std::vector<uint8_t> cut(info.begin(), info.begin() + static_cast<ptrdiff_t>(n));
     EXPECT_TRUE(DecodeModelInfo(cut).status().IsCorruption()) << n;

@@ -5,12 +5,13 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <cctype>
 #include <charconv>
-#include <filesystem>
 
 #include "common/log.h"
 #include "daemon/engine.h"
 #include "daemon/openai_error.h"
+#include "daemon/preemption.h"
 #include "daemon/request_registry.h"
 #include "daemon/requests_routes.h"
 
@@ -41,33 +42,19 @@ class AdminRoutes {
   explicit AdminRoutes(AdminRoutesOptions options) : options_(std::move(options)) {}
 
   void ListModels(const httplib::Request&, httplib::Response& res) {
-    rapidjson::StringBuffer buf;
-    JsonWriter w(buf);
-    w.StartObject();
-    w.Key("object");
-    w.String("list");
-    w.Key("data");
-    w.StartArray();
-    for (const ModelStatus& m : options_.models()) {
-      w.StartObject();
-      w.Key("name");
-      WriteString(w, m.name);
-      w.Key("path");
-      WriteString(w, m.path);
-      w.Key("context_length");
-      w.Int(m.context_length);
-      w.Key("state");
-      WriteString(w, m.state);
-      w.EndObject();
+    std::string body = "{\"object\":\"list\",\"data\":[";
+    bool first = true;
+    for (const ModelStatus& m : options_.models->List()) {
+      if (!first) body += ",";
+      first = false;
+      body += ModelJson(m);
     }
-    w.EndArray();
-    w.EndObject();
-    res.set_content(buf.GetString(), "application/json");
+    body += "]}";
+    res.set_content(body, "application/json");
   }
 
-  // Loading at run time needs the engine to take a model while it steps the worker (issue 8):
-  // for now a clear refusal, after the checks a real load would make.
-  void LoadModel(const httplib::Request& req, httplib::Response& res) {
+  // POST /admin/v1/models {"name", "path", "pinned"?}: registers (stored) and loads.
+  void AddModel(const httplib::Request& req, httplib::Response& res) {
     rapidjson::Document doc;
     if (auto e = ParseObject(req.body, &doc)) return SetError(res, *e);
     for (const char* field : {"name", "path"}) {
@@ -75,36 +62,44 @@ class AdminRoutes {
         return SetError(res, BadRequest(field, std::string(field) + " must be a non-empty string"));
       }
     }
-    const std::string name = doc["name"].GetString();
-    const std::string path = doc["path"].GetString();
-    for (const ModelStatus& m : options_.models()) {
-      if (m.name != name) continue;
-      if (m.path == path) {
-        res.set_content(ModelJson(m), "application/json");  // already what was asked for
-        return;
-      }
-      return SetError(res, {409, "model '" + name + "' is already loaded from " + m.path +
-                                     "; replacing it at run time is not supported yet: change [models] and restart",
-                            "invalid_request_error", "name", "model_exists"});
+    bool pinned = false;
+    if (doc.HasMember("pinned")) {
+      if (!doc["pinned"].IsBool()) return SetError(res, BadRequest("pinned", "pinned must be a boolean"));
+      pinned = doc["pinned"].GetBool();
     }
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(path, ec)) return SetError(res, BadRequest("path", "no file at " + path));
-    SetError(res, {409,
-                   "loading a model at run time is not supported yet (one worker, models load at start): add " + name +
-                       " to [models] in the configuration and restart hearthd",
-                   "invalid_request_error", "", "runtime_model_loading_unsupported"});
+    const std::string name = doc["name"].GetString();
+    if (auto e = CheckName(name)) return SetError(res, *e);
+    StatusOr<ModelStatus> added = options_.models->Add(name, doc["path"].GetString(), pinned);
+    if (!added.ok()) return SetError(res, ModelError(added.status(), "path", "model_exists"));
+    res.set_content(ModelJson(*added), "application/json");
   }
 
-  void UnloadModel(const httplib::Request& req, httplib::Response& res) {
+  // DELETE /admin/v1/models/{name}[?force=true]: unloads and forgets.
+  void RemoveModel(const httplib::Request& req, httplib::Response& res) {
     const std::string name = req.matches.size() > 1 ? std::string(req.matches[1]) : "";
-    for (const ModelStatus& m : options_.models()) {
-      if (m.name != name) continue;
-      return SetError(res, {409,
-                            "unloading a model at run time is not supported yet: remove " + name +
-                                " from [models] in the configuration and restart hearthd",
-                            "invalid_request_error", "", "runtime_model_loading_unsupported"});
-    }
-    SetError(res, {404, "no model '" + name + "'", "invalid_request_error", "model", "model_not_found"});
+    Status st = options_.models->Remove(name, Force(req));
+    if (!st.ok()) return SetError(res, ModelError(st, "", "model_busy"));
+    rapidjson::StringBuffer buf;
+    JsonWriter w(buf);
+    w.StartObject();
+    w.Key("name");
+    WriteString(w, name);
+    w.Key("deleted");
+    w.Bool(true);
+    w.EndObject();
+    res.set_content(buf.GetString(), "application/json");
+  }
+
+  // POST /admin/v1/models/{name}/(load|unload|pin|unpin); unload takes ?force=true.
+  void ModelAction(const httplib::Request& req, httplib::Response& res) {
+    const std::string name = req.matches.size() > 1 ? std::string(req.matches[1]) : "";
+    const std::string action = req.matches.size() > 2 ? std::string(req.matches[2]) : "";
+    StatusOr<ModelStatus> done = Status::InvalidArgument("unknown action");
+    if (action == "load") done = options_.models->Load(name);
+    if (action == "unload") done = options_.models->Unload(name, Force(req));
+    if (action == "pin" || action == "unpin") done = options_.models->SetPinned(name, action == "pin");
+    if (!done.ok()) return SetError(res, ModelError(done.status(), "", "model_busy"));
+    res.set_content(ModelJson(*done), "application/json");
   }
 
   // GET /admin/v1/requests?state=running&limit=50
@@ -153,6 +148,17 @@ class AdminRoutes {
     res.set_content(DrainJson(), "application/json");
   }
 
+  // POST /admin/v1/preempt, optionally {"grace_seconds": N}: a spot preemption notice.
+  void Preempt(const httplib::Request& req, httplib::Response& res) {
+    StatusOr<std::optional<double>> grace = ParsePreemptRequest(req.body);
+    if (!grace.ok()) return SetError(res, BadRequest("grace_seconds", grace.status().message()));
+    if (!options_.preempt) {
+      return SetError(res, {409, "this hearthd takes no preemption notices", "invalid_request_error", "", ""});
+    }
+    LogInfo("preemption notice from the admin API");
+    res.set_content(options_.preempt(*grace), "application/json");
+  }
+
   void Reload(const httplib::Request&, httplib::Response& res) {
     StatusOr<ReloadReport> report = options_.reload();
     if (!report.ok()) {
@@ -173,12 +179,70 @@ class AdminRoutes {
     WriteString(w, m.name);
     w.Key("path");
     WriteString(w, m.path);
-    w.Key("context_length");
-    w.Int(m.context_length);
     w.Key("state");
     WriteString(w, m.state);
+    w.Key("pinned");
+    w.Bool(m.pinned);
+    w.Key("source");
+    WriteString(w, m.source);
+    w.Key("worker");  // the one worker hosts every warm model
+    if (m.state == "registered") {
+      w.Null();
+    } else {
+      w.Int(0);
+    }
+    w.Key("context_length");
+    w.Int(m.context_length);
+    w.Key("last_used");
+    w.Int64(m.last_used);
+    w.Key("loads");
+    w.Int64(m.loads);
+    w.Key("last_load_seconds");
+    w.Double(m.last_load_seconds);
+    w.Key("bytes");
+    w.Uint64(m.bytes);
+    w.Key("active_requests");
+    w.Int64(m.active_requests);
+    w.Key("evictions");
+    w.Int64(m.evictions);
+    w.Key("last_error");
+    if (m.last_error.empty()) {
+      w.Null();
+    } else {
+      WriteString(w, m.last_error);
+    }
     w.EndObject();
     return buf.GetString();
+  }
+
+  static bool Force(const httplib::Request& req) {
+    if (!req.has_param("force")) return false;
+    const std::string v = req.get_param_value("force");
+    return v.empty() || v == "true" || v == "1";
+  }
+
+  // Names go into URLs (/admin/v1/models/{name}) and metric labels.
+  static std::optional<ApiError> CheckName(const std::string& name) {
+    bool ok = !name.empty() && name.size() <= 128;
+    for (char c : name) {
+      ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-' || c == ':');
+    }
+    if (ok) return std::nullopt;
+    return BadRequest("name", "name must be 1 to 128 characters of letters, digits, '.', '_', '-' or ':'");
+  }
+
+  // `conflict`: the code of a 409 (FailedPrecondition).
+  static ApiError ModelError(const Status& st, const char* invalid_param, const char* conflict) {
+    switch (st.code()) {
+      case Status::Code::kNotFound:
+        return {404, st.message(), "invalid_request_error", "model", "model_not_found"};
+      case Status::Code::kInvalidArgument:
+        return BadRequest(invalid_param, st.message());
+      case Status::Code::kFailedPrecondition:
+        return {409, st.message(), "invalid_request_error", "", conflict};
+      default:
+        return ErrorFromStatus(st);
+    }
   }
 
   std::string DrainJson() {
@@ -211,11 +275,13 @@ void RegisterAdminApi(httplib::Server& server, AdminRoutesOptions options) {
   RegisterRequestRoutes(server, {options.registry, options.engine, "/admin/v1/requests"});
   auto routes = std::make_shared<AdminRoutes>(std::move(options));
   server.Get("/admin/v1/models", Bind(routes, &AdminRoutes::ListModels));
-  server.Post("/admin/v1/models", Bind(routes, &AdminRoutes::LoadModel));
-  server.Delete("/admin/v1/models/([^/]+)", Bind(routes, &AdminRoutes::UnloadModel));
+  server.Post("/admin/v1/models", Bind(routes, &AdminRoutes::AddModel));
+  server.Delete("/admin/v1/models/([^/]+)", Bind(routes, &AdminRoutes::RemoveModel));
+  server.Post("/admin/v1/models/([^/]+)/(load|unload|pin|unpin)", Bind(routes, &AdminRoutes::ModelAction));
   server.Get("/admin/v1/requests", Bind(routes, &AdminRoutes::ListRequests));
   server.Post("/admin/v1/drain", Bind(routes, &AdminRoutes::Drain));
   server.Post("/admin/v1/reload", Bind(routes, &AdminRoutes::Reload));
+  server.Post("/admin/v1/preempt", Bind(routes, &AdminRoutes::Preempt));
 }
 
 }  // namespace hearth::daemon

@@ -1,15 +1,18 @@
-// The admin API's management routes (admin listener, JSON): models list/load/unload, requests
+// The admin API's management routes (admin listener, JSON): models list/add/remove/load/unload/pin
+// (docs/models.md), requests
 // list/show/cancel, drain and resume, configuration reload. GET /admin/v1/status stays with
 // the daemon. Errors use the OpenAI error body, as on the API.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 #include "daemon/config_reload.h"
+#include "daemon/model_control.h"
 
 namespace httplib {
 class Server;
@@ -20,20 +23,16 @@ namespace hearth::daemon {
 class Engine;
 class RequestRegistry;
 
-struct ModelStatus {
-  std::string name;
-  std::string path;
-  int32_t context_length = 0;
-  std::string state;  // "loaded"
-};
-
 struct AdminRoutesOptions {
   RequestRegistry* registry = nullptr;  // must outlive the server's handlers
   std::function<Engine*()> engine;
-  std::function<std::vector<ModelStatus>()> models;
+  ModelControl* models = nullptr;  // must outlive the server's handlers
   std::function<bool()> draining;
   std::function<void(bool)> set_draining;
   std::function<StatusOr<ReloadReport>()> reload;
+  // POST /admin/v1/preempt: takes a notice (grace: the configured one when nullopt) and answers
+  // the preemption state as JSON (docs/durability.md, "Preemption notices").
+  std::function<std::string(std::optional<double> grace_seconds)> preempt;
 };
 
 void RegisterAdminApi(httplib::Server& server, AdminRoutesOptions options);

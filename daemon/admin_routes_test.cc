@@ -41,6 +41,56 @@ class CancellingEngine : public Engine {
   std::map<uint64_t, std::shared_ptr<RequestSink>> sinks;
 };
 
+ModelStatus Model(const std::string& name, const std::string& path, int32_t context, bool pinned,
+                  const std::string& source) {
+  ModelStatus s;
+  s.name = name;
+  s.path = path;
+  s.context_length = context;
+  s.state = "warm";
+  s.pinned = pinned;
+  s.source = source;
+  return s;
+}
+
+// A registry of one model, "smol", warm; it records what it was asked.
+class FakeModels : public ModelControl {
+ public:
+  std::vector<ModelStatus> List() override { return {smol}; }
+  StatusOr<ModelStatus> Add(const std::string& name, const std::string& path, bool pinned) override {
+    if (name == smol.name && path != smol.path) return Status::FailedPrecondition("registered from elsewhere");
+    if (path == "/no/such.gguf") return Status::InvalidArgument("no file at /no/such.gguf");
+    if (path == "/full") return Status::Unavailable("no room");
+    return Model(name, path, 2048, pinned, "admin");
+  }
+  Status Remove(const std::string& name, bool force) override {
+    if (name != smol.name) return Status::NotFound("no model '" + name + "'");
+    if (busy && !force) return Status::FailedPrecondition("model 'smol' has 1 queued or running requests");
+    last_forced = force;
+    return Status::Ok();
+  }
+  StatusOr<ModelStatus> Load(const std::string& name) override { return Find(name); }
+  StatusOr<ModelStatus> Unload(const std::string& name, bool force) override {
+    HEARTH_ASSIGN_OR_RETURN(ModelStatus s, Find(name));
+    if (busy && !force) return Status::FailedPrecondition("busy");
+    s.state = "registered";
+    return s;
+  }
+  StatusOr<ModelStatus> SetPinned(const std::string& name, bool pinned) override {
+    HEARTH_RETURN_IF_ERROR(Find(name).status());
+    smol.pinned = pinned;
+    return smol;
+  }
+  StatusOr<ModelStatus> Find(const std::string& name) {
+    if (name != smol.name) return Status::NotFound("no model '" + name + "'");
+    return smol;
+  }
+
+  ModelStatus smol = Model("smol", "/models/smol.gguf", 8192, false, "config");
+  bool busy = false;
+  bool last_forced = false;
+};
+
 rapidjson::Document Json(const std::string& body) {
   rapidjson::Document d;
   d.Parse(body.c_str(), body.size());
@@ -54,7 +104,7 @@ class AdminRoutesTest : public ::testing::Test {
     AdminRoutesOptions options;
     options.registry = &registry_;
     options.engine = [this] { return static_cast<Engine*>(&engine_); };
-    options.models = [] { return std::vector<ModelStatus>{{"smol", "/models/smol.gguf", 8192, "loaded"}}; };
+    options.models = &models_;
     options.draining = [this] { return draining_; };
     options.set_draining = [this](bool on) { draining_ = on; };
     options.reload = [this] { return reload_result_; };
@@ -107,6 +157,7 @@ class AdminRoutesTest : public ::testing::Test {
   }
 
   CancellingEngine engine_;
+  FakeModels models_;
   MemoryRequestRegistry registry_;
   bool draining_ = false;
   StatusOr<ReloadReport> reload_result_ = ReloadReport{{"api_keys"}, {"listen"}};
@@ -115,7 +166,7 @@ class AdminRoutesTest : public ::testing::Test {
   int port_ = 0;
 };
 
-TEST_F(AdminRoutesTest, ListsModelsAndRefusesRunTimeLoadsClearly) {
+TEST_F(AdminRoutesTest, ListsAddsRemovesLoadsAndPinsModels) {
   auto r = Client().Get("/admin/v1/models");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200);
@@ -124,27 +175,58 @@ TEST_F(AdminRoutesTest, ListsModelsAndRefusesRunTimeLoadsClearly) {
   EXPECT_STREQ(d["data"][0]["name"].GetString(), "smol");
   EXPECT_STREQ(d["data"][0]["path"].GetString(), "/models/smol.gguf");
   EXPECT_EQ(d["data"][0]["context_length"].GetInt(), 8192);
-  EXPECT_STREQ(d["data"][0]["state"].GetString(), "loaded");
+  EXPECT_STREQ(d["data"][0]["state"].GetString(), "warm");
+  EXPECT_FALSE(d["data"][0]["pinned"].GetBool());
+  EXPECT_EQ(d["data"][0]["worker"].GetInt(), 0);
 
   auto cli = Client();
   ExpectError(cli.Post("/admin/v1/models", "[]", "application/json"), 400, nullptr);
   ExpectError(cli.Post("/admin/v1/models", R"({"path":"/x"})", "application/json"), 400, "name");
   ExpectError(cli.Post("/admin/v1/models", R"({"name":"n"})", "application/json"), 400, "path");
+  ExpectError(cli.Post("/admin/v1/models", R"({"name":"a/b","path":"/x"})", "application/json"), 400, "name");
+  ExpectError(cli.Post("/admin/v1/models", R"({"name":"n","path":"/x","pinned":"yes"})", "application/json"), 400,
+              "pinned");
   ExpectError(cli.Post("/admin/v1/models", R"({"name":"n","path":"/no/such.gguf"})", "application/json"), 400,
               "path");
-  // A real file: the refusal says why and what to do instead.
-  auto load = cli.Post("/admin/v1/models", R"({"name":"n","path":"/proc/self/exe"})", "application/json");
-  ExpectError(load, 409, nullptr, "runtime_model_loading_unsupported");
-  EXPECT_NE(load->body.find("restart"), std::string::npos) << load->body;
-  // Asking for what is already loaded is fine; the same name elsewhere is a conflict.
-  auto same = cli.Post("/admin/v1/models", R"({"name":"smol","path":"/models/smol.gguf"})", "application/json");
-  ASSERT_TRUE(same);
-  EXPECT_EQ(same->status, 200) << same->body;
-  ExpectError(cli.Post("/admin/v1/models", R"({"name":"smol","path":"/proc/self/exe"})", "application/json"), 409,
-              "name", "model_exists");
+  ExpectError(cli.Post("/admin/v1/models", R"({"name":"smol","path":"/other.gguf"})", "application/json"), 409,
+              nullptr, "model_exists");
+  auto full = cli.Post("/admin/v1/models", R"({"name":"n","path":"/full"})", "application/json");
+  ExpectError(full, 503, nullptr);
+  EXPECT_EQ(full->get_header_value("Retry-After"), "1");
 
-  ExpectError(cli.Delete("/admin/v1/models/smol"), 409, nullptr, "runtime_model_loading_unsupported");
+  auto added = cli.Post("/admin/v1/models", R"({"name":"n","path":"/m/n.gguf","pinned":true})", "application/json");
+  ASSERT_TRUE(added);
+  ASSERT_EQ(added->status, 200) << added->body;
+  d = Json(added->body);
+  EXPECT_STREQ(d["state"].GetString(), "warm");
+  EXPECT_TRUE(d["pinned"].GetBool());
+  EXPECT_STREQ(d["source"].GetString(), "admin");
+
+  // Busy: 409 unless forced.
+  models_.busy = true;
+  ExpectError(cli.Delete("/admin/v1/models/smol"), 409, nullptr, "model_busy");
+  ExpectError(cli.Post("/admin/v1/models/smol/unload", "", "application/json"), 409, nullptr, "model_busy");
+  auto unloaded = cli.Post("/admin/v1/models/smol/unload?force=true", "", "application/json");
+  ASSERT_TRUE(unloaded);
+  ASSERT_EQ(unloaded->status, 200) << unloaded->body;
+  EXPECT_STREQ(Json(unloaded->body)["state"].GetString(), "registered");
+  EXPECT_TRUE(Json(unloaded->body)["worker"].IsNull());
+  auto del = cli.Delete("/admin/v1/models/smol?force=true");
+  ASSERT_TRUE(del);
+  ASSERT_EQ(del->status, 200) << del->body;
+  EXPECT_TRUE(Json(del->body)["deleted"].GetBool());
+  EXPECT_TRUE(models_.last_forced);
   ExpectError(cli.Delete("/admin/v1/models/ghost"), 404, "model", "model_not_found");
+
+  auto pin = cli.Post("/admin/v1/models/smol/pin", "", "application/json");
+  ASSERT_TRUE(pin);
+  ASSERT_EQ(pin->status, 200) << pin->body;
+  EXPECT_TRUE(Json(pin->body)["pinned"].GetBool());
+  EXPECT_TRUE(models_.smol.pinned);
+  ASSERT_EQ(cli.Post("/admin/v1/models/smol/unpin", "", "application/json")->status, 200);
+  EXPECT_FALSE(models_.smol.pinned);
+  ASSERT_EQ(cli.Post("/admin/v1/models/smol/load", "", "application/json")->status, 200);
+  ExpectError(cli.Post("/admin/v1/models/ghost/load", "", "application/json"), 404, "model", "model_not_found");
 }
 
 TEST_F(AdminRoutesTest, ListsRequestsWithFilters) {

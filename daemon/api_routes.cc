@@ -1,7 +1,9 @@
 // Generation routes. A handler validates and tokenizes on the HTTP thread, makes the request's
 // registry entry, submits to the engine with the entry's sink, then either waits for the finish
 // (CollectingSink, fed through the entry) or streams the events the entry records (see
-// event_stream.h). A stream whose client went away cancels its request.
+// event_stream.h). A stream whose client went away cancels its request. A request for n > 1
+// choices becomes n engine requests (seeds seed, seed+1, ...), admitted all or none, and fanned
+// back in: one response, or one stream through a ChoiceStream.
 #include "daemon/api_routes.h"
 
 #include <httplib.h>
@@ -12,8 +14,10 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "common/log.h"
+#include "daemon/choice_stream.h"
 #include "daemon/chunk_encoder.h"
 #include "daemon/durable_params.h"
 #include "daemon/engine.h"
@@ -114,6 +118,38 @@ class CollectingSink : public RequestSink {
   bool done_ = false;        // GUARDED_BY(mu_)
 };
 
+// Forwards a request's events to `next` and opens once the first token (or the finish) went
+// by: the request's prompt has been prefilled by then.
+class FirstEventLatch : public RequestSink {
+ public:
+  explicit FirstEventLatch(std::shared_ptr<RequestSink> next) : next_(std::move(next)) {}
+
+  void OnToken(const TokenEvent& event) override {
+    if (next_) next_->OnToken(event);
+    Open();
+  }
+  void OnFinish(const FinishEvent& event) override {
+    if (next_) next_->OnFinish(event);
+    Open();
+  }
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return open_; });
+  }
+
+ private:
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+  const std::shared_ptr<RequestSink> next_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;  // GUARDED_BY(mu_)
+};
+
 // --- Handlers --------------------------------------------------------------------------------
 
 class OpenAiRoutes {
@@ -134,46 +170,66 @@ class OpenAiRoutes {
     if (!key.empty() && ServeExisting(key, res)) return;
     Prepared p;
     if (auto e = Prepare(endpoint, req.body, &p)) return FailBeforeSubmit(res, *e);
+    const int32_t n = p.request.n;
+    if (n > 1 && !key.empty()) {
+      return FailBeforeSubmit(res, BadRequest("Idempotency-Key", "Idempotency-Key is not supported with n > 1"));
+    }
     const uint64_t seed = p.gen.sampling.seed;
     const bool chat = endpoint == ApiEndpoint::kChatCompletions;
-    const int64_t created = UnixNow();
-    if (options_.journal) {
-      // The commit rule: stored before the client can see the id.
-      DurableParams durable{p.gen, chat, p.request.stream, p.request.logprobs, p.request.include_usage, created};
-      StatusOr<uint64_t> stored = options_.journal->Record(durable, p.gen.prompt, key);
-      if (!stored.ok() && !key.empty() && ServeExisting(key, res)) return;  // a concurrent retry won
-      if (!stored.ok()) {
-        LogError("cannot store a request").Kv("error", stored.status().ToString());
-        return FailBeforeSubmit(res, {503, "cannot store the request; retry later", "server_error", "", ""});
-      }
-      p.gen.id = *stored;
+    const ChunkEncoderOptions chunks{.chat = chat,
+                                     .model = p.request.model,
+                                     .created = UnixNow(),
+                                     .logprobs = p.request.logprobs,
+                                     .include_usage = p.request.include_usage,
+                                     .tokenizer = p.tokenizer};
+    // n > 1: every choice is an engine request of its own, fanned in here.
+    std::shared_ptr<ChoiceStream> fan_in;
+    if (p.request.stream && n > 1) fan_in = ChoiceStream::Create(chunks, n);
+    std::vector<Choice> choices(static_cast<size_t>(n));
+    for (int32_t i = 0; i < n; ++i) {
+      Choice& c = choices[static_cast<size_t>(i)];
+      c.gen = p.gen;
+      c.gen.sampling.seed = seed + static_cast<uint64_t>(i);  // choice 0 is the n=1 answer
+      if (!p.request.stream) c.collector = std::make_shared<CollectingSink>(p.tokenizer, p.request.logprobs);
+      std::shared_ptr<RequestSink> downstream = fan_in ? fan_in->Sink(i) : c.collector;
+      std::shared_ptr<FirstEventLatch> prefilled;
+      if (i == 0 && n > 1) downstream = prefilled = std::make_shared<FirstEventLatch>(std::move(downstream));
+      if (!SubmitChoice(p, key, chunks, std::move(downstream), &c, res)) return Withdraw(p.engine, choices, i);
+      // The other choices follow choice 0's prefill, when its full prompt blocks are in the
+      // prefix cache (the scheduler caches a block once it is computed), so they skip them.
+      if (prefilled) prefilled->Wait();
     }
-    auto entry = RequestEntry::Create(
-        {p.request.model, chat ? "chat.completions" : "completions", p.request.stream,
-         static_cast<int32_t>(p.gen.prompt.size()), created},
-        MakeChunkEncoder({chat, p.request.model, created, p.request.logprobs, p.request.include_usage, p.tokenizer}));
-    std::shared_ptr<CollectingSink> collector;
-    if (!p.request.stream) collector = std::make_shared<CollectingSink>(p.tokenizer, p.request.logprobs);
-    const uint64_t stored_id = p.gen.id;
-    StatusOr<uint64_t> id = p.engine->Submit(std::move(p.gen), entry->Tee(collector));
-    if (!id.ok() && options_.journal) options_.journal->Forget(stored_id);
-    if (!id.ok()) return FailBeforeSubmit(res, ErrorFromStatus(id.status()));
-    options_.registry->Add(*id, entry);
+    for (const Choice& c : choices) options_.registry->Add(c.id, c.entry);
 
-    res.set_header("X-Request-Id", std::to_string(*id));
+    const uint64_t id = choices[0].id;
+    res.set_header("X-Request-Id", std::to_string(id));
     res.set_header("X-Hearth-Seed", std::to_string(seed));
+    std::string ids;
+    for (const Choice& c : choices) ids.append(ids.empty() ? "" : ",").append(std::to_string(c.id));
+    if (n > 1) res.set_header("X-Hearth-Choice-Request-Ids", ids);
     LogInfo("request submitted")
-        .Kv("id", *id)
+        .Kv("id", ids)
         .Kv("model", p.request.model)
         .Kv("seed", seed)
         .Kv("stream", p.request.stream);
-    ResponseMeta meta{(chat ? "chatcmpl-" : "cmpl-") + std::to_string(*id), created, p.request.model};
-    if (!p.request.stream) return RespondWhenDone(res, chat, meta, *collector);
+    ResponseMeta meta{(chat ? "chatcmpl-" : "cmpl-") + std::to_string(id), chunks.created, p.request.model};
+    if (!p.request.stream) return RespondWhenDone(res, chat, meta, p.engine, choices);
 
-    ServeEventStream(res, std::move(entry), /*after=*/0, [engine = p.engine, id = *id] {
-      LogInfo("stream closed early; cancelling").Kv("id", id);
-      engine->Cancel(id);
-    });
+    std::vector<uint64_t> choice_ids;
+    for (const Choice& c : choices) choice_ids.push_back(c.id);
+    auto cancel_all = [engine = p.engine, choice_ids] {
+      LogInfo("stream closed early; cancelling").Kv("id", choice_ids[0]);
+      for (uint64_t choice_id : choice_ids) engine->Cancel(choice_id);
+    };
+    if (!fan_in) return ServeEventStream(res, std::move(choices[0].entry), /*after=*/0, cancel_all);
+    fan_in->Begin(id);
+    // No event ids: GET /v1/requests/{id}/events replays choice 0 alone, so they could not
+    // resume this stream.
+    EventSource source;
+    source.read = [fan_in](uint64_t after, std::chrono::milliseconds wait) { return fan_in->Read(after, wait); };
+    source.ended = [fan_in] { return fan_in->ended(); };
+    source.with_ids = false;
+    ServeEvents(res, std::move(source), cancel_all);  // a failed choice, too, cancels the rest
   }
 
   void Model(const httplib::Request& req, httplib::Response& res) {
@@ -192,6 +248,65 @@ class OpenAiRoutes {
     const model::Tokenizer* tokenizer = nullptr;
     GenerationRequest gen;
   };
+
+  // One choice of a request: an engine request of its own, stored, registered and cancelled
+  // like any other.
+  struct Choice {
+    GenerationRequest gen;
+    std::shared_ptr<RequestEntry> entry;
+    std::shared_ptr<CollectingSink> collector;  // when not streamed
+    uint64_t id = 0;
+  };
+
+  // Stores (the commit rule) and submits one choice. False when it was refused, with the
+  // answer already in `res`.
+  bool SubmitChoice(const Prepared& p, const std::string& key, const ChunkEncoderOptions& chunks,
+                    std::shared_ptr<RequestSink> downstream, Choice* c, httplib::Response& res) {
+    if (options_.journal) {
+      DurableParams durable{c->gen,        chunks.chat, p.request.stream, p.request.logprobs, chunks.include_usage,
+                            chunks.created};
+      StatusOr<uint64_t> stored = options_.journal->Record(durable, c->gen.prompt, key);
+      if (!stored.ok() && !key.empty() && ServeExisting(key, res)) return false;  // a concurrent retry won
+      if (!stored.ok()) {
+        LogError("cannot store a request").Kv("error", stored.status().ToString());
+        FailBeforeSubmit(res, {503, "cannot store the request; retry later", "server_error", "", ""});
+        return false;
+      }
+      c->gen.id = *stored;
+    }
+    // The choice's own entry records it as an n=1 request (GET /v1/requests/{id}).
+    c->entry = RequestEntry::Create({p.request.model, chunks.chat ? "chat.completions" : "completions",
+                                     p.request.stream, static_cast<int32_t>(c->gen.prompt.size()), chunks.created},
+                                    MakeChunkEncoder(chunks));
+    const uint64_t stored_id = c->gen.id;
+    StatusOr<uint64_t> id = p.engine->Submit(std::move(c->gen), c->entry->Tee(std::move(downstream)));
+    if (!id.ok()) {
+      if (options_.journal) options_.journal->Forget(stored_id);
+      FailBeforeSubmit(res, ErrorFromStatus(id.status()));
+      return false;
+    }
+    c->id = *id;
+    return true;
+  }
+
+  // Admission is all or nothing: choice `refused` was refused, so the ones before it are
+  // cancelled and, once they ended, forgotten by the journal (nobody learnt their ids).
+  void Withdraw(Engine* engine, std::vector<Choice>& choices, int32_t refused) {
+    for (int32_t i = 0; i < refused; ++i) {
+      Choice& c = choices[static_cast<size_t>(i)];
+      c.entry->Attach(c.id, nullptr);  // never registered; attached so that WaitDone works
+      engine->Cancel(c.id);
+    }
+    for (int32_t i = 0; i < refused; ++i) {
+      const Choice& c = choices[static_cast<size_t>(i)];
+      // Its end is committed before it is delivered, so the row can go once it is done.
+      if (!c.entry->WaitDone(std::chrono::seconds(5))) {
+        LogWarn("a withdrawn choice did not end in time").Kv("id", c.id);
+        continue;
+      }
+      if (options_.journal) options_.journal->Forget(c.id);
+    }
+  }
 
   // Validates, finds the model, tokenizes, fits the context and settles the seed.
   std::optional<ApiError> Prepare(ApiEndpoint endpoint, const std::string& body, Prepared* p) {
@@ -252,13 +367,20 @@ class OpenAiRoutes {
     return true;
   }
 
-  static void RespondWhenDone(httplib::Response& res, bool chat, const ResponseMeta& meta, CollectingSink& collector) {
-    FinishEvent finish;
-    CompletionOutput output = collector.Wait(&finish);
-    if (finish.finish_reason == "error" || finish.finish_reason == "cancelled") {
-      return Fail(res, UnfinishedError(finish));
+  // Waits for every choice; the first that failed or was cancelled is the answer (and cancels
+  // the rest).
+  static void RespondWhenDone(httplib::Response& res, bool chat, const ResponseMeta& meta, Engine* engine,
+                              std::vector<Choice>& choices) {
+    std::vector<CompletionOutput> outputs;
+    for (Choice& c : choices) {
+      FinishEvent finish;
+      outputs.push_back(c.collector->Wait(&finish));
+      if (finish.finish_reason == "error" || finish.finish_reason == "cancelled") {
+        for (const Choice& other : choices) engine->Cancel(other.id);
+        return Fail(res, UnfinishedError(finish));
+      }
     }
-    res.set_content(chat ? ChatCompletionJson(meta, output) : TextCompletionJson(meta, output), "application/json");
+    res.set_content(chat ? ChatCompletionJson(meta, outputs) : TextCompletionJson(meta, outputs), "application/json");
   }
 
   // Requests that never reached the engine get an id of their own, so that every response

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <set>
@@ -60,6 +61,7 @@ class FakeEngine : public Engine {
   StatusOr<uint64_t> Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink) override {
     if (!submit_status.ok()) return submit_status;
     std::lock_guard<std::mutex> lock(mu_);
+    if (requests_.size() >= max_accepted) return Status::ResourceExhausted("queue full");
     const uint64_t id = next_id_++;
     requests_.push_back(request);
     const int32_t prompt_tokens = static_cast<int32_t>(request.prompt.size());
@@ -94,6 +96,7 @@ class FakeEngine : public Engine {
   Status submit_status;
   bool endless = false;
   int32_t context = 4096;
+  size_t max_accepted = SIZE_MAX;  // later submissions are refused as a full queue
 
  private:
   void Play(uint64_t id, RequestSink& sink, int32_t prompt_tokens, int32_t num_logprobs) {
@@ -391,7 +394,8 @@ TEST_F(ApiRoutesTest, StreamingCompletion) {
 
 TEST_F(ApiRoutesTest, BadRequestsNameTheParam) {
   ExpectError(Post("/v1/chat/completions", "not json"), 400, nullptr);
-  ExpectError(Post("/v1/chat/completions", ChatBody(R"("n":2)")), 400, "n");
+  ExpectError(Post("/v1/chat/completions", ChatBody(R"("n":0)")), 400, "n");
+  ExpectError(Post("/v1/completions", R"({"model":"smol","prompt":"x","n":129})"), 400, "n");
   ExpectError(Post("/v1/chat/completions", ChatBody(R"("temperature":5)")), 400, "temperature");
   ExpectError(Post("/v1/chat/completions", R"({"model":"smol","messages":[]})"), 400, "messages");
   ExpectError(Post("/v1/completions", R"({"model":"smol","prompt":[1,99999]})"), 400, "prompt");
@@ -499,6 +503,113 @@ TEST_F(ApiRoutesTest, ClientDisconnectCancelsTheStream) {
   ASSERT_FALSE(request_id.empty());
   cli.stop();
   EXPECT_TRUE(engine_.WaitCancelled(std::stoull(request_id), 5s)) << "request " << request_id;
+}
+
+TEST_F(ApiRoutesTest, SeveralChoicesAreSeveralSeededRequests) {
+  auto r = Post("/v1/chat/completions", ChatBody(R"("n":3,"seed":42,"logprobs":true)"));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("X-Request-Id"), "100");
+  EXPECT_EQ(r->get_header_value("X-Hearth-Choice-Request-Ids"), "100,101,102");
+  EXPECT_EQ(r->get_header_value("X-Hearth-Seed"), "42");
+  auto d = Json(r->body);
+  EXPECT_STREQ(d["id"].GetString(), "chatcmpl-100");
+  ASSERT_EQ(d["choices"].Size(), 3u);
+  for (rapidjson::SizeType i = 0; i < 3; ++i) {
+    const auto& choice = d["choices"][i];
+    EXPECT_EQ(choice["index"].GetInt(), static_cast<int>(i));
+    EXPECT_STREQ(choice["message"]["content"].GetString(), "Hello world");
+    EXPECT_STREQ(choice["finish_reason"].GetString(), "stop");
+    EXPECT_EQ(choice["logprobs"]["content"].Size(), 3u);
+  }
+  auto requests = engine_.requests();
+  ASSERT_EQ(requests.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(requests[i].sampling.seed, 42u + i) << "choice " << i;
+    EXPECT_EQ(requests[i].prompt, requests[0].prompt);
+  }
+  const int prompt_tokens = static_cast<int>(requests[0].prompt.size());
+  EXPECT_EQ(d["usage"]["prompt_tokens"].GetInt(), prompt_tokens);
+  EXPECT_EQ(d["usage"]["completion_tokens"].GetInt(), 9);
+  EXPECT_EQ(d["usage"]["total_tokens"].GetInt(), prompt_tokens + 9);
+}
+
+TEST_F(ApiRoutesTest, StreamedChoicesCarryTheirIndex) {
+  auto r = Post("/v1/completions",
+                R"({"model":"smol","prompt":"hi","n":2,"stream":true,"stream_options":{"include_usage":true}})");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("X-Hearth-Choice-Request-Ids"), "100,101");
+  EXPECT_EQ(r->body.find("id: "), std::string::npos) << "the fanned-in stream has no event ids";
+  auto events = SseData(r->body);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back(), "[DONE]");
+  std::map<int, std::string> text, finish;
+  int usage_chunks = 0;
+  for (size_t i = 0; i + 1 < events.size(); ++i) {
+    auto chunk = Json(events[i]);
+    EXPECT_STREQ(chunk["id"].GetString(), "cmpl-100");
+    if (chunk["choices"].Empty()) {
+      ++usage_chunks;
+      EXPECT_EQ(i, events.size() - 2) << "usage comes last, just before [DONE]";
+      EXPECT_EQ(chunk["usage"]["completion_tokens"].GetInt(), 6);
+      EXPECT_EQ(chunk["usage"]["prompt_tokens"].GetInt(), static_cast<int>(engine_.requests()[0].prompt.size()));
+      continue;
+    }
+    const int index = chunk["choices"][0]["index"].GetInt();
+    text[index] += chunk["choices"][0]["text"].GetString();
+    if (chunk["choices"][0]["finish_reason"].IsString())
+      finish[index] += chunk["choices"][0]["finish_reason"].GetString();
+  }
+  EXPECT_EQ(usage_chunks, 1);
+  EXPECT_EQ(text, (std::map<int, std::string>{{0, "Hello world"}, {1, "Hello world"}}));
+  EXPECT_EQ(finish, (std::map<int, std::string>{{0, "stop"}, {1, "stop"}}));
+}
+
+TEST_F(ApiRoutesTest, ChoicesAreAdmittedAllOrNone) {
+  engine_.endless = true;
+  engine_.max_accepted = 2;
+  auto r = Post("/v1/chat/completions", ChatBody(R"("n":3)"));
+  ExpectError(r, 429, nullptr);
+  EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+  EXPECT_EQ(r->get_header_value("X-Request-Id").rfind("local-", 0), 0u);
+  ASSERT_EQ(engine_.requests().size(), 2u);
+  EXPECT_TRUE(engine_.WaitCancelled(100, 5s));  // the two admitted choices are withdrawn
+  EXPECT_TRUE(engine_.WaitCancelled(101, 5s));
+}
+
+TEST_F(ApiRoutesTest, ClientDisconnectCancelsEveryChoice) {
+  engine_.endless = true;
+  httplib::Client cli("127.0.0.1", port_);
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/v1/chat/completions";
+  req.body = ChatBody(R"("stream":true,"n":2)");
+  req.set_header("Content-Type", "application/json");
+  std::string ids;
+  int chunks = 0;
+  req.response_handler = [&](const httplib::Response& res) {
+    ids = res.get_header_value("X-Hearth-Choice-Request-Ids");
+    return true;
+  };
+  req.content_receiver = [&](const char*, size_t, uint64_t, uint64_t) { return ++chunks < 3; };
+  EXPECT_FALSE(cli.send(req));  // we hung up
+  cli.stop();
+  ASSERT_EQ(ids, "100,101");
+  EXPECT_TRUE(engine_.WaitCancelled(100, 5s));
+  EXPECT_TRUE(engine_.WaitCancelled(101, 5s));
+}
+
+TEST_F(ApiRoutesTest, AFailedChoiceFailsTheRequest) {
+  engine_.finish_reason = "error";
+  engine_.finish_status = Status::Internal("worker died");
+  ExpectError(Post("/v1/chat/completions", ChatBody(R"("n":2)")), 500, nullptr);
+  auto r = Post("/v1/chat/completions", ChatBody(R"("n":2,"stream":true)"));
+  ASSERT_TRUE(r);
+  auto events = SseData(r->body);
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(events.back(), "[DONE]");
+  EXPECT_TRUE(Json(events[events.size() - 2]).HasMember("error")) << r->body;
 }
 
 TEST_F(ApiRoutesTest, ModelById) {

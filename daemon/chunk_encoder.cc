@@ -16,7 +16,7 @@ class ChunkEncoder : public EventEncoder {
 
   void Begin(uint64_t request_id, std::vector<std::string>* out) override {
     meta_.id = (options_.chat ? "chatcmpl-" : "cmpl-") + std::to_string(request_id);
-    if (options_.chat) out->push_back(ChatRoleChunk(meta_));
+    if (options_.chat) out->push_back(ChatRoleChunk(meta_, options_.choice_index));
   }
 
   void Token(const TokenEvent& event, std::vector<std::string>* out) override {
@@ -35,8 +35,9 @@ class ChunkEncoder : public EventEncoder {
       static const std::vector<LogprobEntry> kNoTokens;  // that text has no token of its own
       out->push_back(Content(finish.text, options_.logprobs ? &kNoTokens : nullptr, ""));
     }
-    out->push_back(options_.chat ? ChatFinishChunk(meta_, finish.finish_reason)
-                                 : TextChunk(meta_, "", nullptr, text_offset_, finish.finish_reason));
+    const int32_t index = options_.choice_index;
+    out->push_back(options_.chat ? ChatFinishChunk(meta_, finish.finish_reason, index)
+                                 : TextChunk(meta_, "", nullptr, text_offset_, finish.finish_reason, index));
     if (options_.include_usage) {
       out->push_back(UsageChunk(meta_, options_.chat, {finish.prompt_tokens, finish.completion_tokens}));
     }
@@ -45,8 +46,9 @@ class ChunkEncoder : public EventEncoder {
  private:
   std::string Content(const std::string& text, const std::vector<LogprobEntry>* logprobs,
                       std::string_view finish_reason) {
-    std::string json = options_.chat ? ChatContentChunk(meta_, text, logprobs)
-                                     : TextChunk(meta_, text, logprobs, text_offset_, finish_reason);
+    const int32_t index = options_.choice_index;
+    std::string json = options_.chat ? ChatContentChunk(meta_, text, logprobs, index)
+                                     : TextChunk(meta_, text, logprobs, text_offset_, finish_reason, index);
     text_offset_ += text.size();
     return json;
   }

@@ -26,6 +26,7 @@ struct ChunkEncoderOptions {
   bool include_usage = false;
   // For the bytes of logprobs' tokens; used only while the request runs.
   const model::Tokenizer* tokenizer = nullptr;
+  int32_t choice_index = 0;  // the chunks' choices[0].index (a request with n > 1 choices)
 };
 
 std::unique_ptr<EventEncoder> MakeChunkEncoder(ChunkEncoderOptions options);

@@ -129,6 +129,55 @@ Status ReadScheduler(const toml::table& root, Config* config) {
   return Status::Ok();
 }
 
+// The [preemption] table: notice_file, poll_url, poll_interval_ms, grace_seconds.
+Status ReadPreemption(const toml::table& root, Config* config) {
+  if (!root.contains("preemption")) return Status::Ok();
+  const toml::table* t = root["preemption"].as_table();
+  if (t == nullptr) return Status::InvalidArgument("preemption must be a table");
+  for (auto [key, out] : {std::pair{"notice_file", &config->preemption_notice_file},
+                          std::pair{"poll_url", &config->preemption_poll_url}}) {
+    Status st = ReadString(*t, key, out);
+    if (!st.ok()) return Status::InvalidArgument("preemption." + st.message());
+  }
+  if (t->contains("poll_interval_ms")) {
+    auto v = (*t)["poll_interval_ms"].value<int64_t>();
+    if (!v || *v < 10 || *v > 3600000) {
+      return Status::InvalidArgument("preemption.poll_interval_ms must be in [10, 3600000]");
+    }
+    config->preemption_poll_interval_ms = *v;
+  }
+  if (t->contains("grace_seconds")) {
+    auto v = (*t)["grace_seconds"].value<double>();
+    if (!v || !(*v >= 0) || *v > 86400) {
+      return Status::InvalidArgument("preemption.grace_seconds must be in [0, 86400]");
+    }
+    config->preemption_grace_seconds = *v;
+  }
+  return Status::Ok();
+}
+
+// The [workers] table: memory_budget_bytes, model_wait_seconds (docs/models.md).
+Status ReadWorkers(const toml::table& root, Config* config) {
+  if (!root.contains("workers")) return Status::Ok();
+  const toml::table* t = root["workers"].as_table();
+  if (t == nullptr) return Status::InvalidArgument("workers must be a table");
+  if (t->contains("memory_budget_bytes")) {
+    auto v = (*t)["memory_budget_bytes"].value<int64_t>();
+    if (!v || *v < 0) {
+      return Status::InvalidArgument("workers.memory_budget_bytes must be an integer >= 0 (0: no limit)");
+    }
+    config->memory_budget_bytes = static_cast<uint64_t>(*v);
+  }
+  if (t->contains("model_wait_seconds")) {
+    auto v = (*t)["model_wait_seconds"].value<double>();
+    if (!v || !(*v >= 0) || *v > 86400) {
+      return Status::InvalidArgument("workers.model_wait_seconds must be a number in [0, 86400]");
+    }
+    config->model_wait_seconds = *v;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 void ApplyEnvironment(Config* config, const std::function<const char*(const char*)>& getenv) {
@@ -174,6 +223,7 @@ Status LoadConfigFile(const std::string& path, Config* config) {
   HEARTH_RETURN_IF_ERROR(ReadAuthAndRetention(t, config));
   HEARTH_RETURN_IF_ERROR(ReadLimitsAndHealth(t, config));
   HEARTH_RETURN_IF_ERROR(ReadScheduler(t, config));
+  HEARTH_RETURN_IF_ERROR(ReadPreemption(t, config));
   if (t.contains("store")) {
     const toml::table* store = t["store"].as_table();
     if (store == nullptr) return Status::InvalidArgument("store must be a table");
@@ -185,6 +235,7 @@ Status LoadConfigFile(const std::string& path, Config* config) {
       config->store_synchronous = *v;
     }
   }
+  HEARTH_RETURN_IF_ERROR(ReadWorkers(t, config));
   if (const toml::table* models = t["models"].as_table()) {
     for (const auto& [name, value] : *models) {
       auto p = value.value<std::string>();

@@ -48,6 +48,16 @@ struct Config {
   // [store] (owner: durability; docs/durability.md). "full": a committed token survives power
   // loss; "normal": it survives a crash of hearthd, but the last commits may be lost with power.
   std::string store_synchronous = "full";
+  // [workers] (owner: models; docs/models.md). Weights + KV caches of the warm models; a
+  // request for a cold model evicts idle ones to fit. 0: no limit.
+  uint64_t memory_budget_bytes = 0;
+  double model_wait_seconds = 60;  // how long a request waits for room before a 503
+  // [preemption] (owner: preemption; docs/durability.md, "Preemption notices"). A notice is the
+  // file appearing, or a 200 from the URL; empty: that source is off. The admin API is always on.
+  std::string preemption_notice_file;
+  std::string preemption_poll_url;  // "http://HOST:PORT/PATH"
+  int64_t preemption_poll_interval_ms = 1000;
+  double preemption_grace_seconds = 30;  // when the notice does not say
 };
 
 // Reads a TOML file into `config`, leaving fields it does not set alone.

@@ -39,6 +39,12 @@ ReloadReport DiffConfig(const Config& running, const Config& fresh) {
   restart(running.chunked_prefill == fresh.chunked_prefill, "chunked_prefill");
   restart(running.target_step_ms == fresh.target_step_ms, "target_step_ms");
   restart(running.store_synchronous == fresh.store_synchronous, "store.synchronous");
+  restart(running.memory_budget_bytes == fresh.memory_budget_bytes, "workers.memory_budget_bytes");
+  restart(running.model_wait_seconds == fresh.model_wait_seconds, "workers.model_wait_seconds");
+  restart(running.preemption_notice_file == fresh.preemption_notice_file, "preemption.notice_file");
+  restart(running.preemption_poll_url == fresh.preemption_poll_url, "preemption.poll_url");
+  restart(running.preemption_poll_interval_ms == fresh.preemption_poll_interval_ms, "preemption.poll_interval_ms");
+  restart(running.preemption_grace_seconds == fresh.preemption_grace_seconds, "preemption.grace_seconds");
   return r;
 }
 

@@ -96,6 +96,26 @@ TEST(ConfigTest, SchedulerTable) {
   }
 }
 
+TEST(ConfigTest, WorkersTable) {
+  Config defaults;
+  EXPECT_EQ(defaults.memory_budget_bytes, 0u);  // no limit
+  std::string path = WriteTemp("[workers]\nmemory_budget_bytes = 2000000000\nmodel_wait_seconds = 5.5\n");
+  Config c;
+  ASSERT_TRUE(LoadConfigFile(path, &c).ok());
+  EXPECT_EQ(c.memory_budget_bytes, 2000000000u);
+  EXPECT_DOUBLE_EQ(c.model_wait_seconds, 5.5);
+  std::remove(path.c_str());
+  for (const char* bad : {"[workers]\nmemory_budget_bytes = -1\n", "[workers]\nmemory_budget_bytes = \"1G\"\n",
+                          "[workers]\nmodel_wait_seconds = -2\n", "workers = 1\n"}) {
+    path = WriteTemp(bad);
+    Config b;
+    Status st = LoadConfigFile(path, &b);
+    EXPECT_TRUE(st.IsInvalidArgument()) << bad;
+    EXPECT_NE(st.message().find("workers"), std::string::npos) << st.ToString();
+    std::remove(path.c_str());
+  }
+}
+
 TEST(ConfigTest, HttpThreads) {
   EXPECT_GE(Config{}.http_threads, 1024);  // 1000 concurrent streams and headroom
   std::string path = WriteTemp("http_threads = 64\n");
@@ -133,6 +153,32 @@ TEST(ConfigTest, QueueLimitsAndHealthStall) {
     Config b;
     Status st = LoadConfigFile(path, &b);
     EXPECT_TRUE(st.IsInvalidArgument()) << bad;
+    std::remove(path.c_str());
+  }
+}
+
+TEST(ConfigTest, PreemptionTable) {
+  Config defaults;
+  EXPECT_TRUE(defaults.preemption_notice_file.empty());
+  EXPECT_DOUBLE_EQ(defaults.preemption_grace_seconds, 30);
+  EXPECT_EQ(defaults.preemption_poll_interval_ms, 1000);
+  std::string path = WriteTemp(
+      "[preemption]\nnotice_file = \"/run/n\"\npoll_url = \"http://127.0.0.1:9/x\"\npoll_interval_ms = 200\n"
+      "grace_seconds = 10\n");
+  Config c;
+  ASSERT_TRUE(LoadConfigFile(path, &c).ok());
+  EXPECT_EQ(c.preemption_notice_file, "/run/n");
+  EXPECT_EQ(c.preemption_poll_url, "http://127.0.0.1:9/x");
+  EXPECT_EQ(c.preemption_poll_interval_ms, 200);
+  EXPECT_DOUBLE_EQ(c.preemption_grace_seconds, 10);
+  std::remove(path.c_str());
+  for (const char* bad : {"[preemption]\ngrace_seconds = -1\n", "[preemption]\npoll_interval_ms = 5\n",
+                          "[preemption]\nnotice_file = 3\n", "preemption = 1\n"}) {
+    path = WriteTemp(bad);
+    Config b;
+    Status st = LoadConfigFile(path, &b);
+    EXPECT_TRUE(st.IsInvalidArgument()) << bad;
+    EXPECT_NE(st.message().find("preemption"), std::string::npos) << st.ToString();
     std::remove(path.c_str());
   }
 }

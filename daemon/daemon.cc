@@ -7,16 +7,15 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 
 #include "common/log.h"
 #include "daemon/admin_routes.h"
 #include "daemon/api_routes.h"
-#include "daemon/budget_profile.h"
 #include "daemon/openai_error.h"
 #include "daemon/requests_routes.h"
-#include "model/tokenizer_gguf.h"
 
 namespace hearth::daemon {
 namespace {
@@ -110,7 +109,13 @@ Status Daemon::Start() {
       .Kv("path", db_->path())
       .Kv("schema", db_->schema_version())
       .Kv("synchronous", config_.store_synchronous);
-  HEARTH_ASSIGN_OR_RETURN(durability_, Durability::Open(db_.get()));
+  StoreCommitterOptions committer;
+  committer.on_commit = [this](double seconds) { metrics_.StoreCommitted(seconds); };
+  // The crash test hook (docs/durability.md): read once, here.
+  HEARTH_ASSIGN_OR_RETURN(committer.crash_point, ParseCommitCrashPoint(std::getenv(kCrashAtCommitEnv)));
+  if (committer.crash_point) LogWarn("crash test hook armed").Kv(kCrashAtCommitEnv, std::getenv(kCrashAtCommitEnv));
+  HEARTH_ASSIGN_OR_RETURN(durability_, Durability::Open(db_.get(), std::move(committer)));
+  HEARTH_RETURN_IF_ERROR(MakePreemptionWatcher());
 
   for (const auto& [name, path] : config_.models) {
     if (!std::filesystem::is_regular_file(path, ec)) {
@@ -148,6 +153,7 @@ Status Daemon::Start() {
       .Kv("resumed", recovered.resumed)
       .Kv("failed", recovered.failed)
       .Kv("replayed_tokens", recovered.replayed_tokens);
+  metrics_.Recovered(recovered.resumed, recovered.prompt_tokens + recovered.replayed_tokens);
   api_auth_.SetTokens(config_.api_keys);
   admin_auth_.SetTokens({config_.admin_token});
   {
@@ -159,6 +165,41 @@ Status Daemon::Start() {
   HEARTH_RETURN_IF_ERROR(Listen(*api_, config_.listen, &api_thread_));
   HEARTH_RETURN_IF_ERROR(Listen(*admin_, config_.admin_listen, &admin_thread_));
   LogInfo("hearthd ready").Kv("listen", config_.listen.ToString()).Kv("admin", config_.admin_listen.ToString());
+  preemption_->Start();
+  return Status::Ok();
+}
+
+Status Daemon::MakePreemptionWatcher() {
+  PreemptionWatcherOptions options;
+  options.grace_seconds = config_.preemption_grace_seconds;
+  if (!config_.preemption_notice_file.empty()) {
+    options.sources.push_back(MakeFileNoticeSource(config_.preemption_notice_file, options.grace_seconds));
+  }
+  if (!config_.preemption_poll_url.empty()) {
+    HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<NoticeSource> url,
+                            MakeUrlNoticeSource(config_.preemption_poll_url,
+                                                std::chrono::milliseconds(config_.preemption_poll_interval_ms),
+                                                options.grace_seconds));
+    options.sources.push_back(std::move(url));
+  }
+  options.on_notice = [this](const PreemptionNotice& notice, WallClock::time_point stop_at) {
+    preempting_ = true;  // new requests get 503 with Retry-After, /readyz fails
+    const auto now = WallClock::now();
+    LogWarn("preemption notice: admitting no new requests, finishing what fits")
+        .Kv("source", notice.source)
+        .Kv("seconds_to_deadline", std::chrono::duration<double>(notice.deadline - now).count())
+        .Kv("seconds_to_stop", std::chrono::duration<double>(stop_at - now).count());
+  };
+  options.has_work = [this] {
+    if (!engine_) return false;
+    const EngineStats s = engine_->Stats();
+    return s.num_waiting + s.num_running + queue_gate_.load().requests > 0;
+  };
+  options.on_stop = [this](const std::string& why) {
+    LogWarn("preemption: stopping before the deadline").Kv("why", why);
+    exit_requested_ = true;
+  };
+  preemption_ = std::make_unique<PreemptionWatcher>(std::move(options));
   return Status::Ok();
 }
 
@@ -169,43 +210,19 @@ Status Daemon::StartEngine() {
   if (config_.token_budget > 0) engine_options.token_budget = config_.token_budget;
   engine_options.committer = durability_->committer();
   engine_options.first_request_id = durability_->first_request_id();
-  auto engine = std::make_unique<EngineLoop>(worker_.get(), engine_options);
-  for (const auto& [name, path] : config_.models) {
-    auto t0 = std::chrono::steady_clock::now();
-    auto elapsed = [&t0] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); };
-    auto failed = [&](const Status& st) {
-      metrics_.ModelLoaded(name, elapsed(), /*ok=*/false);
-      return st;
-    };
-    StatusOr<wire::ModelInfo> info = worker_->LoadModel({name, path, 0});
-    if (!info.ok()) return failed(info.status().WithContext("loading model '" + name + "' from " + path));
-    auto tokenizer = model::LoadTokenizerFromGguf(path);
-    if (!tokenizer.ok()) {
-      return failed(tokenizer.status().WithContext("loading the tokenizer of model '" + name + "'"));
-    }
-    int32_t token_budget = config_.token_budget;  // 0: measure it (docs/engine.md)
-    if (token_budget == 0) {
-      BudgetProfileOptions profile;
-      profile.target_step_ms = config_.target_step_ms;
-      StatusOr<int32_t> measured = MeasureTokenBudget(worker_.get(), *info, profile);
-      if (!measured.ok()) return failed(measured.status().WithContext("profiling model '" + name + "'"));
-      token_budget = *measured;
-    }
-    Status st = engine->AddModel(*info, std::move(tokenizer).value(), token_budget);
-    if (!st.ok()) return failed(st.WithContext("model '" + name + "'"));
-    double seconds = elapsed();
-    metrics_.ModelLoaded(name, seconds, /*ok=*/true);
-    ++models_loaded_;
-    LogInfo("model ready")
-        .Kv("name", name)
-        .Kv("path", path)
-        .Kv("context", info->context_length)
-        .Kv("kv_blocks", info->num_kv_blocks)
-        .Kv("seconds", seconds);
-  }
-  engine->Start();
-  engine_ = std::move(engine);
-  metered_ = std::make_unique<MeteredEngine>(engine_.get(), &queue_gate_, &metrics_);
+  engine_ = std::make_unique<EngineLoop>(worker_.get(), engine_options);
+  engine_->Start();
+  // Models are added to the running engine, as they are later at run time.
+  ModelRegistryOptions models;
+  models.memory_budget_bytes = config_.memory_budget_bytes;
+  models.wait_for_room = std::chrono::milliseconds(static_cast<int64_t>(config_.model_wait_seconds * 1000));
+  models.token_budget = config_.token_budget;  // 0: measure it at each model's first load (docs/engine.md)
+  models.target_step_ms = config_.target_step_ms;
+  model_store_ = std::make_unique<store::ModelStore>(db_.get());
+  registry_ = std::make_unique<ModelRegistry>(worker_.get(), engine_.get(), model_store_.get(), &metrics_, models);
+  HEARTH_RETURN_IF_ERROR(registry_->Start(config_.models));
+  placing_ = std::make_unique<PlacingEngine>(engine_.get(), registry_.get());
+  metered_ = std::make_unique<MeteredEngine>(placing_.get(), &queue_gate_, &metrics_);
   return Status::Ok();
 }
 
@@ -235,7 +252,9 @@ Status Daemon::Listen(httplib::Server& server, const HostPort& where, std::threa
 
 void Daemon::Stop() {
   stopping_ = true;  // /readyz fails from here on
+  if (preemption_) preemption_->Stop();
   if (health_) health_->Stop();
+  if (registry_) registry_->Stop();  // requests waiting for a model give up
   // The engine first: it finishes every open request, so streaming handlers
   // return before the listeners wait for them.
   if (engine_) engine_->Stop();
@@ -270,10 +289,14 @@ void Daemon::RegisterAdminRoutes() {
   AdminRoutesOptions options;
   options.registry = requests_.get();
   options.engine = [this] { return engine(); };
-  options.models = [this] { return ModelStatuses(); };
+  options.models = registry_.get();
   options.draining = [this] { return draining(); };
   options.set_draining = [this](bool on) { SetDraining(on); };
   options.reload = [this] { return Reload(); };
+  options.preempt = [this](std::optional<double> grace_seconds) {
+    preemption_->Notify(grace_seconds);
+    return preemption_->StatusJson();
+  };
   RegisterAdminApi(*admin_, std::move(options));
 }
 
@@ -301,12 +324,7 @@ StatusOr<ReloadReport> Daemon::Reload() {
 }
 
 std::vector<ModelStatus> Daemon::ModelStatuses() {
-  std::vector<ModelStatus> out;
-  for (const auto& [name, path] : config_.models) {
-    const bool loaded = engine_ && engine_->tokenizer(name) != nullptr;
-    out.push_back({name, path, engine_ ? engine_->context_length(name) : 0, loaded ? "loaded" : "not_loaded"});
-  }
-  return out;
+  return registry_ ? registry_->List() : std::vector<ModelStatus>();
 }
 
 void Daemon::RegisterProbeRoutes(httplib::Server& server) {
@@ -332,7 +350,7 @@ HealthReport Daemon::Readiness() {
   in.stopping = stopping_;
   in.draining = draining();
   in.worker_running = worker_ && ProcessRunning(worker_->pid());
-  in.models_loaded = models_loaded_;
+  in.models_loaded = registry_ ? registry_->num_warm() : 0;
   return CheckReadiness(in);
 }
 
@@ -341,7 +359,7 @@ std::string Daemon::MetricsText() {
   if (engine_) live.engine = engine_->Stats();
   live.queue = queue_gate_.load();
   live.workers_up = worker_ && ProcessRunning(worker_->pid()) ? 1 : 0;
-  live.models_loaded = models_loaded_;
+  live.models_loaded = registry_ ? registry_->num_warm() : 0;
   live.tokens_per_second = health_ ? health_->TokensPerSecond() : 0;
   return metrics_.Render(live);
 }
@@ -354,10 +372,10 @@ std::string Daemon::ModelsJson() {
   w.String("list");
   w.Key("data");
   w.StartArray();
-  for (const auto& [name, path] : config_.models) {
+  for (const ModelStatus& m : ModelStatuses()) {  // warm or not: a request loads a cold one
     w.StartObject();
     w.Key("id");
-    WriteString(w, name);
+    WriteString(w, m.name);
     w.Key("object");
     w.String("model");
     w.Key("created");
@@ -406,16 +424,16 @@ std::string Daemon::StatusJson() {
   w.EndArray();
   w.Key("models");
   w.StartArray();
-  for (const auto& [name, path] : config_.models) {
+  for (const ModelStatus& m : ModelStatuses()) {
     w.StartObject();
     w.Key("name");
-    WriteString(w, name);
+    WriteString(w, m.name);
     w.Key("path");
-    WriteString(w, path);
-    if (engine_) {
-      w.Key("context_length");
-      w.Int(engine_->context_length(name));
-    }
+    WriteString(w, m.path);
+    w.Key("state");
+    WriteString(w, m.state);
+    w.Key("context_length");
+    w.Int(m.context_length);
     w.EndObject();
   }
   w.EndArray();

@@ -20,6 +20,8 @@
 #include "daemon/engine_loop.h"
 #include "daemon/health.h"
 #include "daemon/metered_engine.h"
+#include "daemon/model_registry.h"
+#include "daemon/preemption.h"
 #include "daemon/queue_limits.h"
 #include "daemon/request_registry.h"
 #include "daemon/server_metrics.h"
@@ -44,8 +46,9 @@ class Daemon {
   // Stops the listeners and the worker. Safe to call twice.
   void Stop();
 
-  // Generation for the API routes: every configured model, loaded on the
-  // worker, behind the queue limits and the metrics. Null before Start() succeeds.
+  // Generation for the API routes: every registered model, loaded on the worker
+  // when a request needs it, behind the queue limits and the metrics. Null
+  // before Start() succeeds.
   Engine* engine() { return metered_.get(); }
 
   // The status document served at GET /admin/v1/status.
@@ -60,9 +63,13 @@ class Daemon {
   // restart.
   // POST /admin/v1/reload and SIGHUP.
   StatusOr<ReloadReport> Reload();
-  // While draining, generation answers 503 and running requests finish.
+  // While draining, generation answers 503 and running requests finish. A preemption notice
+  // drains for good: SetDraining(false) does not undo it.
   void SetDraining(bool draining) { draining_ = draining; }
-  bool draining() const { return draining_; }
+  bool draining() const { return draining_ || preempting_; }
+  // A preemption notice's stop time came, or its work is done: main stops the daemon as on
+  // SIGTERM and exits 0 (docs/durability.md, "Preemption notices").
+  bool exit_requested() const { return exit_requested_; }
   std::vector<ModelStatus> ModelStatuses();
   // What /healthz reports (the systemd watchdog pings only while it is ok).
   HealthReport Liveness();
@@ -71,7 +78,7 @@ class Daemon {
   void RegisterApiRoutes();
   void RegisterAdminRoutes();
   Status Listen(httplib::Server& server, const HostPort& where, std::thread* thread);
-  // Loads every configured model on the worker and starts the engine loop.
+  // Starts the engine loop and the model registry, which loads the models (docs/models.md).
   Status StartEngine();
 
   // Constant after Start().
@@ -82,6 +89,10 @@ class Daemon {
   ServerMetrics metrics_;  // declared before engine_, whose requests' sinks record here
   QueueGate queue_gate_;   // likewise
   std::unique_ptr<EngineLoop> engine_;
+  // The model registry and placement (owner: models; docs/models.md): set in StartEngine().
+  std::unique_ptr<store::ModelStore> model_store_;
+  std::unique_ptr<ModelRegistry> registry_;
+  std::unique_ptr<PlacingEngine> placing_;  // under metered_
   std::unique_ptr<httplib::Server> api_;
   std::unique_ptr<httplib::Server> admin_;
   std::thread api_thread_;
@@ -94,7 +105,6 @@ class Daemon {
   HealthReport Readiness();
   std::unique_ptr<MeteredEngine> metered_;  // set in StartEngine()
   std::unique_ptr<HealthMonitor> health_;   // set in Start()
-  std::atomic<int64_t> models_loaded_{0};
   std::atomic<bool> stopping_{false};
 
   // Requests, auth, drain and reload (owner: requests/admin API).
@@ -107,6 +117,12 @@ class Daemon {
   std::function<StatusOr<Config>()> config_loader_;  // set before Start()
   std::mutex reload_mu_;
   Config applied_;  // GUARDED_BY(reload_mu_): config_ with the reloaded run-time options
+
+  // Spot preemption notices (owner: preemption; docs/durability.md).
+  Status MakePreemptionWatcher();
+  std::unique_ptr<PreemptionWatcher> preemption_;  // set in Start(), running once listeners open
+  std::atomic<bool> preempting_{false};
+  std::atomic<bool> exit_requested_{false};
 };
 
 // Path of hearth-worker beside the running hearthd executable.

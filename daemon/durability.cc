@@ -2,10 +2,10 @@
 
 namespace hearth::daemon {
 
-StatusOr<std::unique_ptr<Durability>> Durability::Open(store::Database* db) {
+StatusOr<std::unique_ptr<Durability>> Durability::Open(store::Database* db, StoreCommitterOptions committer) {
   store::RequestStore probe(db);
   HEARTH_ASSIGN_OR_RETURN(uint64_t max_id, probe.MaxRequestId());
-  return std::unique_ptr<Durability>(new Durability(db, max_id + 1));
+  return std::unique_ptr<Durability>(new Durability(db, max_id + 1, std::move(committer)));
 }
 
 std::unique_ptr<DurableRequestRegistry> Durability::MakeRegistry(RetentionPolicy policy, const EngineLoop* engine) {

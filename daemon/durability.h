@@ -18,8 +18,9 @@ namespace hearth::daemon {
 
 class Durability {
  public:
-  // `db` must outlive the result.
-  static StatusOr<std::unique_ptr<Durability>> Open(store::Database* db);
+  // `db` must outlive the result. `committer` sets the engine committer's commit observer and
+  // crash test hook.
+  static StatusOr<std::unique_ptr<Durability>> Open(store::Database* db, StoreCommitterOptions committer = {});
 
   TokenCommitter* committer() { return &committer_; }
   RequestJournal* journal() { return &journal_; }
@@ -34,8 +35,8 @@ class Durability {
   }
 
  private:
-  Durability(store::Database* db, uint64_t first_id)
-      : store_(db), committer_(&store_), journal_(&store_, first_id), first_id_(first_id) {}
+  Durability(store::Database* db, uint64_t first_id, StoreCommitterOptions committer)
+      : store_(db), committer_(&store_, std::move(committer)), journal_(&store_, first_id), first_id_(first_id) {}
 
   store::RequestStore store_;
   StoreTokenCommitter committer_;

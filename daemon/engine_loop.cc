@@ -46,13 +46,66 @@ EngineLoop::EngineLoop(WorkerConnection* worker, EngineLoopOptions options) : wo
 
 EngineLoop::~EngineLoop() { Stop(); }
 
-Status EngineLoop::AddModel(const wire::ModelInfo& info, std::unique_ptr<model::Tokenizer> tokenizer,
+Status EngineLoop::AddModel(const wire::ModelInfo& info, std::shared_ptr<const model::Tokenizer> tokenizer,
                             int32_t token_budget) {
+  auto command = std::make_shared<ModelCommand>();
+  HEARTH_ASSIGN_OR_RETURN(command->add, MakeModel(info, std::move(tokenizer), token_budget));
+  command->name = info.name;
+  return Post(std::move(command));
+}
+
+Status EngineLoop::RemoveModel(const std::string& name, const Status& why) {
+  auto command = std::make_shared<ModelCommand>();
+  command->name = name;
+  command->why = why;
+  return Post(std::move(command));
+}
+
+Status EngineLoop::Post(std::shared_ptr<ModelCommand> command) {
+  std::future<Status> done = command->done.get_future();
   {
-    std::lock_guard<std::mutex> lock(mu_);
-    CHECK(!started_) << "AddModel after Start";
+    std::unique_lock<std::mutex> lock(mu_);
+    if (stopping_) return Status::Unavailable("the engine is stopping");
+    if (started_) {
+      commands_.push_back(command);
+    } else {
+      lock.unlock();
+      return ApplyCommand(*command);
+    }
   }
-  if (models_.contains(info.name)) return Status::InvalidArgument("model '" + info.name + "' added twice");
+  cv_.notify_all();
+  return done.get();
+}
+
+Status EngineLoop::ApplyCommand(ModelCommand& c) {
+  if (c.add) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (models_.contains(c.name)) return Status::InvalidArgument("model '" + c.name + "' added twice");
+    models_[c.name] = c.add;
+    return Status::Ok();
+  }
+  auto it = models_.find(c.name);
+  if (it == models_.end()) return Status::NotFound("model '" + c.name + "' is not in the engine");
+  std::shared_ptr<Model> m = it->second;
+  std::vector<uint64_t> ids;
+  for (const auto& [id, a] : active_) {
+    if (a->model == m) ids.push_back(id);
+  }
+  for (uint64_t id : ids) {
+    m->scheduler->Abort(id);
+    FinishActive(id, "error", c.why, "");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (std::find(retired_tokenizers_.begin(), retired_tokenizers_.end(), m->tokenizer) == retired_tokenizers_.end()) {
+    retired_tokenizers_.push_back(m->tokenizer);
+  }
+  models_.erase(c.name);
+  return Status::Ok();
+}
+
+StatusOr<std::shared_ptr<EngineLoop::Model>> EngineLoop::MakeModel(const wire::ModelInfo& info,
+                                                                   std::shared_ptr<const model::Tokenizer> tokenizer,
+                                                                   int32_t token_budget) const {
   if (!tokenizer) return Status::InvalidArgument("model '" + info.name + "' has no tokenizer");
   if (info.num_kv_blocks < 1 || info.block_size < 1 || info.context_length < 1) {
     return Status::InvalidArgument("model '" + info.name + "': worker reported no KV blocks or no context");
@@ -62,7 +115,7 @@ Status EngineLoop::AddModel(const wire::ModelInfo& info, std::unique_ptr<model::
                                    std::to_string(tokenizer->vocab_size()) + " tokens, the worker's model " +
                                    std::to_string(info.vocab_size));
   }
-  auto m = std::make_unique<Model>();
+  auto m = std::make_shared<Model>();
   m->info = info;
   m->tokenizer = std::move(tokenizer);
   const int64_t capacity = int64_t{info.num_kv_blocks} * info.block_size;
@@ -74,8 +127,7 @@ Status EngineLoop::AddModel(const wire::ModelInfo& info, std::unique_ptr<model::
   config.block_size = info.block_size;
   HEARTH_RETURN_IF_ERROR(scheduler::ValidateSchedulerConfig(config));
   m->scheduler = std::make_unique<scheduler::BatchScheduler>(config, info.num_kv_blocks, &clock_);
-  models_[info.name] = std::move(m);
-  return Status::Ok();
+  return m;
 }
 
 void EngineLoop::Start() {
@@ -99,25 +151,33 @@ void EngineLoop::Stop() {
 }
 
 const model::Tokenizer* EngineLoop::tokenizer(const std::string& model) const {
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = models_.find(model);
   return it == models_.end() ? nullptr : it->second->tokenizer.get();
 }
 
 int32_t EngineLoop::context_length(const std::string& model) const {
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = models_.find(model);
   return it == models_.end() ? 0 : it->second->max_context;
 }
 
 std::vector<int32_t> EngineLoop::stop_token_ids(const std::string& model) const {
+  std::lock_guard<std::mutex> lock(mu_);
   auto it = models_.find(model);
   return it == models_.end() ? std::vector<int32_t>() : it->second->info.eos_token_ids;
 }
 
 StatusOr<uint64_t> EngineLoop::Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink) {
   if (!sink) return Status::InvalidArgument("no sink for the request");
-  auto it = models_.find(request.model);
-  if (it == models_.end()) return Status::InvalidArgument("model '" + request.model + "' is not loaded");
-  Model& m = *it->second;
+  std::shared_ptr<Model> model;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = models_.find(request.model);
+    if (it != models_.end()) model = it->second;
+  }
+  if (!model) return Status::InvalidArgument("model '" + request.model + "' is not loaded");
+  Model& m = *model;
   if (request.prompt.empty()) return Status::InvalidArgument("the prompt is empty");
   if (request.max_tokens < 1) return Status::InvalidArgument("max_tokens must be at least 1");
   const int64_t needed = static_cast<int64_t>(request.prompt.size()) + request.max_tokens;
@@ -142,7 +202,7 @@ StatusOr<uint64_t> EngineLoop::Submit(GenerationRequest request, std::shared_ptr
                           OutputDecoder::Create(*m.tokenizer, request.stop, m.info.eos_token_ids, request.max_tokens));
 
   auto active = std::make_unique<Active>();
-  active->model = &m;
+  active->model = std::move(model);
   active->request = std::move(request);
   active->sink = std::move(sink);
   active->output.emplace(std::move(output));
@@ -169,6 +229,14 @@ void EngineLoop::Cancel(uint64_t id) {
   cv_.notify_all();
 }
 
+int64_t EngineLoop::NumUnfinished(const std::string& model) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = unfinished_.find(model);
+  int64_t n = it == unfinished_.end() ? 0 : it->second;
+  for (const std::unique_ptr<Active>& a : submitted_) n += a->request.model == model ? 1 : 0;
+  return n;
+}
+
 EngineStats EngineLoop::Stats() const {
   std::lock_guard<std::mutex> lock(mu_);
   EngineStats s = stats_;
@@ -178,7 +246,9 @@ EngineStats EngineLoop::Stats() const {
 
 void EngineLoop::PublishStats() {
   EngineStats s;
+  std::map<std::string, int64_t> unfinished;
   for (const auto& [name, m] : models_) {
+    unfinished[name] = m->scheduler->num_waiting() + m->scheduler->num_running();
     s.num_waiting += m->scheduler->num_waiting();
     s.num_running += m->scheduler->num_running();
     s.kv_blocks_total += m->scheduler->block_pool().num_blocks();
@@ -189,6 +259,7 @@ void EngineLoop::PublishStats() {
   s.tokens_generated = tokens_generated_;
   std::lock_guard<std::mutex> lock(mu_);
   stats_ = s;
+  unfinished_.swap(unfinished);
 }
 
 void EngineLoop::Run() {
@@ -196,14 +267,20 @@ void EngineLoop::Run() {
   for (;;) {
     std::deque<std::unique_ptr<Active>> incoming;
     std::vector<uint64_t> cancels;
+    std::deque<std::shared_ptr<ModelCommand>> commands;
     {
       std::unique_lock<std::mutex> lock(mu_);
       // Sleep only when the last iteration had nothing to run.
-      if (!ran_step) cv_.wait(lock, [this] { return stopping_ || !submitted_.empty() || !cancelled_.empty(); });
+      if (!ran_step) {
+        cv_.wait(lock,
+                 [this] { return stopping_ || !submitted_.empty() || !cancelled_.empty() || !commands_.empty(); });
+      }
       if (stopping_) break;
       incoming.swap(submitted_);
       cancels.swap(cancelled_);
+      commands.swap(commands_);
     }
+    for (std::shared_ptr<ModelCommand>& c : commands) c->done.set_value(ApplyCommand(*c));
     for (std::unique_ptr<Active>& a : incoming) Admit(std::move(a));
     for (uint64_t id : cancels) ApplyCancel(id);
     ran_step = false;
@@ -216,10 +293,13 @@ void EngineLoop::Run() {
 
   // Shutting down: every request still here gets its last event.
   std::deque<std::unique_ptr<Active>> left;
+  std::deque<std::shared_ptr<ModelCommand>> commands;
   {
     std::lock_guard<std::mutex> lock(mu_);
     left.swap(submitted_);
+    commands.swap(commands_);
   }
+  for (std::shared_ptr<ModelCommand>& c : commands) c->done.set_value(Status::Unavailable("the engine is stopping"));
   const Status shutdown = Status::Unavailable("server shutting down");
   for (std::unique_ptr<Active>& a : left) {
     FinishEvent ev;
@@ -246,6 +326,13 @@ void EngineLoop::Run() {
 void EngineLoop::Admit(std::unique_ptr<Active> active) {
   const uint64_t id = active->id;
   Model& m = *active->model;
+  auto current = models_.find(active->request.model);
+  if (current == models_.end() || current->second != active->model) {
+    // Removed (or removed and added again) after Submit: its KV cache is not this request's.
+    active_[id] = std::move(active);
+    FinishActive(id, "error", Status::Unavailable("model '" + m.info.name + "' was unloaded"), "");
+    return;
+  }
   scheduler::Request r;
   r.id = id;
   r.priority = active->request.priority;
@@ -447,7 +534,7 @@ void EngineLoop::RecomputeAfterWorkerRestart() {
   for (auto& [name, m] : models_) {
     std::vector<std::pair<uint64_t, scheduler::Request>> again;  // (arrival, request)
     for (const auto& [id, a] : active_) {
-      if (a->model != m.get()) continue;
+      if (a->model != m) continue;
       const scheduler::Sequence* seq = m->scheduler->Find(id);
       if (seq == nullptr) continue;
       scheduler::Request r;

@@ -3,13 +3,16 @@
 // runs it on the worker, and turns the sampled tokens into each request's
 // events (detokenizing and matching stop strings here, in the daemon).
 //
-// HTTP threads only touch the queues under mu_; everything else belongs to
-// the loop thread, which is also the only caller of the sinks.
+// HTTP threads only touch the queues and the model map under mu_; everything
+// else belongs to the loop thread, which is also the only caller of the sinks.
+// Models come and go while it runs (AddModel, RemoveModel): the change is a
+// command the loop applies between two iterations.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -47,11 +50,17 @@ class EngineLoop final : public Engine {
   EngineLoop(WorkerConnection* worker, EngineLoopOptions options = {});
   ~EngineLoop() override;  // Stop()
 
-  // Before Start(): a model the worker has loaded, and its tokenizer.
-  // token_budget > 0 overrides options.token_budget for this model (the
-  // daemon passes the one it measured at load).
-  Status AddModel(const wire::ModelInfo& info, std::unique_ptr<model::Tokenizer> tokenizer,
+  // A model the worker has loaded, and its tokenizer. token_budget > 0
+  // overrides options.token_budget for this model (the daemon passes the one it
+  // measured at load). Before Start() it is added at once; after, between two
+  // iterations, and AddModel returns once it is (a step of another model that
+  // is running finishes first).
+  Status AddModel(const wire::ModelInfo& info, std::shared_ptr<const model::Tokenizer> tokenizer,
                   int32_t token_budget = 0);
+  // Takes a model out between two iterations: each of its queued and running
+  // requests ends with "error" and `why`. When it returns, no step of the model
+  // runs or will run, so the worker may free it. NotFound for an unknown model.
+  Status RemoveModel(const std::string& name, const Status& why);
 
   void Start();
   // Finishes every request still queued or running with "error" (server
@@ -67,11 +76,14 @@ class EngineLoop final : public Engine {
   EngineStats Stats() const override;
   // The model's stop token ids (EOS, EOT, ...); empty for an unknown model.
   std::vector<int32_t> stop_token_ids(const std::string& model) const;
+  // The model's requests not finished: submitted, queued in its scheduler or running (as of
+  // the last iteration).
+  int64_t NumUnfinished(const std::string& model) const;
 
  private:
   struct Model {
     wire::ModelInfo info;
-    std::unique_ptr<model::Tokenizer> tokenizer;
+    std::shared_ptr<const model::Tokenizer> tokenizer;
     int32_t max_context = 0;                               // min(trained context, KV cache capacity)
     std::unique_ptr<scheduler::BatchScheduler> scheduler;  // loop thread only
   };
@@ -79,7 +91,7 @@ class EngineLoop final : public Engine {
   // admitted.
   struct Active {
     uint64_t id = 0;
-    Model* model = nullptr;
+    std::shared_ptr<Model> model;  // as at Submit: Admit fails it when the model was removed since
     GenerationRequest request;
     std::shared_ptr<RequestSink> sink;
     std::optional<OutputDecoder> output;  // detokenizer and stop strings
@@ -89,6 +101,21 @@ class EngineLoop final : public Engine {
     scheduler::RequestTimings timings;  // the scheduler's, once it gives them up
   };
 
+  // AddModel and RemoveModel after Start(), for the loop thread.
+  struct ModelCommand {
+    std::shared_ptr<Model> add;  // else remove `name`
+    std::string name;
+    Status why;
+    std::promise<Status> done;
+  };
+
+  StatusOr<std::shared_ptr<Model>> MakeModel(const wire::ModelInfo& info,
+                                             std::shared_ptr<const model::Tokenizer> tokenizer,
+                                             int32_t token_budget) const;
+  // Runs `command` on the loop thread (or here, before Start()) and waits for it.
+  Status Post(std::shared_ptr<ModelCommand> command);
+  // The loop thread (or any, before Start()); takes mu_ to change models_.
+  Status ApplyCommand(ModelCommand& command);
   void Run();
   void Admit(std::unique_ptr<Active> active);
   void ApplyCancel(uint64_t id);
@@ -112,11 +139,14 @@ class EngineLoop final : public Engine {
   // goes back to its scheduler with its tokens so far, to be computed again.
   void RecomputeAfterWorkerRestart();
 
-  // Constant after Start().
+  // Constant after construction.
   WorkerConnection* const worker_;
   const EngineLoopOptions options_;
-  std::map<std::string, std::unique_ptr<Model>> models_;
   scheduler::SteadyClock clock_;
+
+  // Changed only under mu_, and after Start() only by the loop thread, which
+  // reads it without the lock; other threads read it under mu_.
+  std::map<std::string, std::shared_ptr<Model>> models_;
 
   // Loop thread only.
   std::unordered_map<uint64_t, std::unique_ptr<Active>> active_;
@@ -145,10 +175,14 @@ class EngineLoop final : public Engine {
   std::condition_variable cv_;
   std::deque<std::unique_ptr<Active>> submitted_;  // GUARDED_BY(mu_)
   std::vector<uint64_t> cancelled_;                // GUARDED_BY(mu_)
+  std::deque<std::shared_ptr<ModelCommand>> commands_;  // GUARDED_BY(mu_)
+  // Tokenizers of removed models: tokenizer() handed out pointers to them.
+  std::vector<std::shared_ptr<const model::Tokenizer>> retired_tokenizers_;  // GUARDED_BY(mu_)
   uint64_t next_id_ = 1;                           // GUARDED_BY(mu_)
   bool started_ = false;                           // GUARDED_BY(mu_)
   bool stopping_ = false;                          // GUARDED_BY(mu_)
   EngineStats stats_;                              // GUARDED_BY(mu_), published by the loop
+  std::map<std::string, int64_t> unfinished_;      // GUARDED_BY(mu_), published by the loop
   std::thread thread_;
 };
 

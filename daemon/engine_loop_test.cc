@@ -27,9 +27,11 @@ class InProcessWorker : public WorkerConnection {
   StatusOr<wire::StepReply> Step(const wire::StepRequest& request) override {
     ++num_steps;
     if (fail_steps) return Status::Unavailable("worker crashed (test)");
+    if (step_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(step_delay_ms.load()));
     return executor_.Step(request);
   }
   std::atomic<bool> fail_steps{false};
+  std::atomic<int> step_delay_ms{0};  // a slow worker: a request outlasts a model command
   std::atomic<int> num_steps{0};
 
  private:
@@ -90,6 +92,40 @@ class EngineLoopTest : public ::testing::Test {
 };
 
 std::string EngineLoopTest::path_;
+
+// Models come and go while the loop runs (docs/models.md).
+TEST_F(EngineLoopTest, AddsAndRemovesModelsWhileRunning) {
+  StatusOr<wire::ModelInfo> info = worker_.LoadModel({"rand2", path_, 64 << 10});
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  auto tok = model::LoadTokenizerFromGguf(path_);
+  ASSERT_TRUE(tok.ok());
+  std::shared_ptr<const model::Tokenizer> shared = std::move(tok).value();
+  ASSERT_TRUE(loop_.AddModel(*info, shared).ok());
+  EXPECT_TRUE(loop_.AddModel(*info, shared).IsInvalidArgument()) << "added twice";
+  GenerationRequest r = Request({1, 2, 3}, 4, 0, 0);
+  r.model = "rand2";
+  auto sink = Run(r);
+  ASSERT_TRUE(sink->WaitFinished());
+  EXPECT_EQ(sink->finish().finish_reason, "length");
+
+  // A running request of a removed model ends with the reason given; the other model goes on.
+  worker_.step_delay_ms = 5;
+  r.max_tokens = 200;
+  auto running = Run(r);
+  auto other = Run(Request({1, 2, 3}, 8, 0, 0));
+  ASSERT_TRUE(running->WaitTokens(1));
+  ASSERT_TRUE(loop_.RemoveModel("rand2", Status::Unavailable("removed (test)")).ok());
+  ASSERT_TRUE(running->WaitFinished());
+  EXPECT_EQ(running->finish().finish_reason, "error");
+  EXPECT_NE(running->finish().status.message().find("removed (test)"), std::string::npos);
+  ASSERT_TRUE(other->WaitFinished());
+  EXPECT_EQ(other->finish().finish_reason, "length");
+  worker_.step_delay_ms = 0;
+  EXPECT_EQ(loop_.tokenizer("rand2"), nullptr);
+  EXPECT_TRUE(loop_.Submit(r, std::make_shared<RecordingSink>()).status().IsInvalidArgument());
+  EXPECT_EQ(loop_.RemoveModel("rand2", Status::Ok()).code(), Status::Code::kNotFound);
+  EXPECT_TRUE(WaitAllBlocksFree());
+}
 
 TEST_F(EngineLoopTest, SubmitValidates) {
   auto sink = std::make_shared<RecordingSink>();

@@ -19,15 +19,15 @@ constexpr auto kKeepAliveEvery = std::chrono::seconds(5);
 
 // Owned by the content provider; only the HTTP thread touches it.
 struct EventStreamWriter {
-  std::shared_ptr<RequestEntry> entry;
+  EventSource source;
   uint64_t sent = 0;  // id of the last event written
   Clock::time_point last_write = Clock::now();
 
   // Writes whatever is ready; false when the client is gone.
   bool Pump(httplib::DataSink& sink) {
-    EventsRead read = entry->Read(sent, kStreamPoll);
+    EventsRead read = source.read(sent, kStreamPoll);
     for (const RecordedEvent& event : read.events) {
-      if (!Write(sink, FormatSseEvent(event))) return false;
+      if (!Write(sink, source.with_ids ? FormatSseEvent(event) : SseEvent(event.data))) return false;
       sent = event.id;
     }
     if (read.done) {
@@ -51,17 +51,32 @@ std::string FormatSseEvent(const RecordedEvent& event) {
   return "id: " + std::to_string(event.id) + "\n" + SseEvent(event.data);
 }
 
-void ServeEventStream(httplib::Response& res, std::shared_ptr<RequestEntry> entry, uint64_t after,
-                      std::function<void()> on_abandoned) {
+namespace {
+
+void Serve(httplib::Response& res, EventSource source, uint64_t after, std::function<void()> on_abandoned) {
   auto writer = std::make_shared<EventStreamWriter>();
-  writer->entry = std::move(entry);
+  writer->source = std::move(source);
   writer->sent = after;
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
       "text/event-stream", [writer](size_t, httplib::DataSink& sink) { return writer->Pump(sink); },
       [writer, on_abandoned = std::move(on_abandoned)](bool) {
-        if (on_abandoned && !writer->entry->done()) on_abandoned();
+        if (on_abandoned && !writer->source.ended()) on_abandoned();
       });
+}
+
+}  // namespace
+
+void ServeEventStream(httplib::Response& res, std::shared_ptr<RequestEntry> entry, uint64_t after,
+                      std::function<void()> on_abandoned) {
+  EventSource source;
+  source.read = [entry](uint64_t from, std::chrono::milliseconds wait) { return entry->Read(from, wait); };
+  source.ended = [entry] { return entry->done(); };
+  Serve(res, std::move(source), after, std::move(on_abandoned));
+}
+
+void ServeEvents(httplib::Response& res, EventSource source, std::function<void()> on_abandoned) {
+  Serve(res, std::move(source), /*after=*/0, std::move(on_abandoned));
 }
 
 }  // namespace hearth::daemon

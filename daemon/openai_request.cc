@@ -258,13 +258,17 @@ Error ParseStreaming(const Value& body, ApiRequest* out) {
   return std::nullopt;
 }
 
-// Fields we know but do not implement: refuse rather than silently answer something else.
-Error RejectUnsupported(const Value& body) {
+Error ParseChoices(const Value& body, ApiRequest* out) {
   if (const Value* v = Field(body, "n")) {
     int64_t n = 0;
-    if (auto e = GetInt(*v, "n", 1, 128, &n)) return e;
-    if (n != 1) return Bad("n", "only n=1 is supported");
+    if (auto e = GetInt(*v, "n", 1, kMaxChoices, &n)) return e;
+    out->n = static_cast<int32_t>(n);
   }
+  return std::nullopt;
+}
+
+// Fields we know but do not implement: refuse rather than silently answer something else.
+Error RejectUnsupported(const Value& body) {
   if (const Value* v = Field(body, "best_of")) {
     int64_t n = 0;
     if (GetInt(*v, "best_of", 1, 1, &n)) return Bad("best_of", "only best_of=1 is supported");
@@ -324,6 +328,7 @@ std::optional<ApiError> ParseApiRequest(ApiEndpoint endpoint, std::string_view b
   if ((e = ParseLogprobs(doc, out))) return e;  // before Validate, which checks num_logprobs
   if ((e = ParseSampling(doc, out))) return e;
   if ((e = ParseStreaming(doc, out))) return e;
+  if ((e = ParseChoices(doc, out))) return e;
   return RejectUnsupported(doc);
 }
 

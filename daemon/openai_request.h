@@ -20,6 +20,8 @@ enum class ApiEndpoint { kChatCompletions, kCompletions };
 inline constexpr size_t kMaxStopStrings = 4;
 // Most alternatives /v1/completions' integer `logprobs` may ask for.
 inline constexpr int32_t kMaxCompletionLogprobs = 5;
+// Most choices one request may ask for (`n`).
+inline constexpr int32_t kMaxChoices = 128;
 // max_tokens when the client gives none and the model's context length is unknown.
 inline constexpr int32_t kDefaultMaxTokensWithoutContext = 2048;
 
@@ -44,6 +46,7 @@ struct ApiRequest {
   bool logprobs = false;
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
+  int32_t n = 1;               // choices, 1..kMaxChoices
 };
 
 // Parses `body` for `endpoint`. Checks only what needs no model: syntax, types and ranges.

@@ -79,8 +79,9 @@ std::vector<BadCase> BadCases() {
       {"StopTooMany", kChat, Chat(R"("stop":["a","b","c","d","e"])"), "stop"},
       {"StopArrayHasNumber", kChat, Chat(R"("stop":["a",1])"), "stop"},
       {"StopArrayHasEmpty", kChat, Chat(R"("stop":["a",""])"), "stop"},
-      {"NTwo", kChat, Chat(R"("n":2)"), "n"},
       {"NZero", kChat, Chat(R"("n":0)"), "n"},
+      {"NTooMany", kChat, Chat(R"("n":129)"), "n"},
+      {"NFraction", kChat, Chat(R"("n":2.5)"), "n"},
       {"NString", kChat, Chat(R"("n":"1")"), "n"},
       {"ChatLogprobsInt", kChat, Chat(R"("logprobs":3)"), "logprobs"},
       {"TopLogprobsTooMany", kChat, Chat(R"("logprobs":true,"top_logprobs":21)"), "top_logprobs"},
@@ -106,7 +107,8 @@ std::vector<BadCase> BadCases() {
       {"CompletionLogprobsSix", kText, Text(R"("logprobs":6)"), "logprobs"},
       {"Echo", kText, Text(R"("echo":true)"), "echo"},
       {"BestOf", kText, Text(R"("best_of":3)"), "best_of"},
-      {"CompletionN", kText, Text(R"("n":4)"), "n"},
+      {"CompletionNZero", kText, Text(R"("n":0)"), "n"},
+      {"CompletionNTooMany", kText, Text(R"("n":1000)"), "n"},
   };
 }
 
@@ -169,6 +171,19 @@ TEST(OpenAiRequestTest, DefaultsAndNulls) {
   EXPECT_EQ(req.sampling.temperature, 1.0f);
   EXPECT_FALSE(req.stream);
   EXPECT_FALSE(req.logprobs);
+}
+
+TEST(OpenAiRequestTest, SeveralChoices) {
+  ApiRequest req;
+  ASSERT_FALSE(ParseApiRequest(kChat, Chat(""), &req));
+  EXPECT_EQ(req.n, 1);
+  ASSERT_FALSE(ParseApiRequest(kChat, Chat(R"("n":null)"), &req));
+  EXPECT_EQ(req.n, 1);
+  ASSERT_FALSE(ParseApiRequest(kChat, Chat(R"("n":3)"), &req));
+  EXPECT_EQ(req.n, 3);
+  ASSERT_FALSE(ParseApiRequest(kText, Text(R"("n":128.0,"stream":true)"), &req));
+  EXPECT_EQ(req.n, kMaxChoices);
+  EXPECT_TRUE(req.stream);
 }
 
 TEST(OpenAiRequestTest, MaxCompletionTokensWinsAndIntegralFloatsAreIntegers) {

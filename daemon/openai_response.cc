@@ -155,48 +155,69 @@ std::string ModelObjectJson(std::string_view id, int64_t created) {
 }
 
 std::string ChatCompletionJson(const ResponseMeta& meta, const CompletionOutput& output) {
+  return ChatCompletionJson(meta, std::vector<CompletionOutput>{output});
+}
+
+std::string TextCompletionJson(const ResponseMeta& meta, const CompletionOutput& output) {
+  return TextCompletionJson(meta, std::vector<CompletionOutput>{output});
+}
+
+Usage SumUsage(const std::vector<CompletionOutput>& choices) {
+  Usage usage;
+  if (!choices.empty()) usage.prompt_tokens = choices[0].usage.prompt_tokens;
+  for (const CompletionOutput& c : choices) usage.completion_tokens += c.usage.completion_tokens;
+  return usage;
+}
+
+std::string ChatCompletionJson(const ResponseMeta& meta, const std::vector<CompletionOutput>& choices) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
   Header(w, meta, "chat.completion");
   Key(w, "choices");
   w.StartArray();
-  w.StartObject();
-  Key(w, "index");
-  w.Int(0);
-  Key(w, "message");
-  w.StartObject();
-  Key(w, "role");
-  w.String("assistant");
-  Key(w, "content");
-  Text(w, output.text);
-  w.EndObject();
-  ChatLogprobs(w, output.logprobs ? &output.tokens : nullptr);
-  FinishReason(w, output.finish_reason);
-  w.EndObject();
+  for (size_t i = 0; i < choices.size(); ++i) {
+    const CompletionOutput& output = choices[i];
+    w.StartObject();
+    Key(w, "index");
+    w.Int(static_cast<int>(i));
+    Key(w, "message");
+    w.StartObject();
+    Key(w, "role");
+    w.String("assistant");
+    Key(w, "content");
+    Text(w, output.text);
+    w.EndObject();
+    ChatLogprobs(w, output.logprobs ? &output.tokens : nullptr);
+    FinishReason(w, output.finish_reason);
+    w.EndObject();
+  }
   w.EndArray();
-  UsageObject(w, output.usage);
+  UsageObject(w, SumUsage(choices));
   w.EndObject();
   return buf.GetString();
 }
 
-std::string TextCompletionJson(const ResponseMeta& meta, const CompletionOutput& output) {
+std::string TextCompletionJson(const ResponseMeta& meta, const std::vector<CompletionOutput>& choices) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
   Header(w, meta, "text_completion");
   Key(w, "choices");
   w.StartArray();
-  w.StartObject();
-  Key(w, "index");
-  w.Int(0);
-  Key(w, "text");
-  Text(w, output.text);
-  TextLogprobs(w, output.logprobs ? &output.tokens : nullptr, 0);
-  FinishReason(w, output.finish_reason);
-  w.EndObject();
+  for (size_t i = 0; i < choices.size(); ++i) {
+    const CompletionOutput& output = choices[i];
+    w.StartObject();
+    Key(w, "index");
+    w.Int(static_cast<int>(i));
+    Key(w, "text");
+    Text(w, output.text);
+    TextLogprobs(w, output.logprobs ? &output.tokens : nullptr, 0);
+    FinishReason(w, output.finish_reason);
+    w.EndObject();
+  }
   w.EndArray();
-  UsageObject(w, output.usage);
+  UsageObject(w, SumUsage(choices));
   w.EndObject();
   return buf.GetString();
 }
@@ -210,10 +231,10 @@ std::string SseEvent(std::string_view json) {
 
 namespace {
 
-// {id, object, created, model, choices: [{index: 0, delta: {...}, logprobs, finish_reason}]}
+// {id, object, created, model, choices: [{index, delta: {...}, logprobs, finish_reason}]}
 // with the delta written by `delta`.
 template <typename DeltaFn>
-std::string ChatChunk(const ResponseMeta& meta, DeltaFn delta, const std::vector<LogprobEntry>* logprobs,
+std::string ChatChunk(const ResponseMeta& meta, int32_t index, DeltaFn delta, const std::vector<LogprobEntry>* logprobs,
                       std::string_view finish_reason) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
@@ -223,7 +244,7 @@ std::string ChatChunk(const ResponseMeta& meta, DeltaFn delta, const std::vector
   w.StartArray();
   w.StartObject();
   Key(w, "index");
-  w.Int(0);
+  w.Int(index);
   Key(w, "delta");
   w.StartObject();
   delta(w);
@@ -238,9 +259,9 @@ std::string ChatChunk(const ResponseMeta& meta, DeltaFn delta, const std::vector
 
 }  // namespace
 
-std::string ChatRoleChunk(const ResponseMeta& meta) {
+std::string ChatRoleChunk(const ResponseMeta& meta, int32_t index) {
   return ChatChunk(
-      meta,
+      meta, index,
       [](JsonWriter& w) {
         Key(w, "role");
         w.String("assistant");
@@ -250,10 +271,10 @@ std::string ChatRoleChunk(const ResponseMeta& meta) {
       nullptr, "");
 }
 
-std::string ChatContentChunk(const ResponseMeta& meta, std::string_view text,
-                             const std::vector<LogprobEntry>* logprobs) {
+std::string ChatContentChunk(const ResponseMeta& meta, std::string_view text, const std::vector<LogprobEntry>* logprobs,
+                             int32_t index) {
   return ChatChunk(
-      meta,
+      meta, index,
       [text](JsonWriter& w) {
         Key(w, "content");
         Text(w, text);
@@ -261,13 +282,13 @@ std::string ChatContentChunk(const ResponseMeta& meta, std::string_view text,
       logprobs, "");
 }
 
-std::string ChatFinishChunk(const ResponseMeta& meta, std::string_view finish_reason) {
+std::string ChatFinishChunk(const ResponseMeta& meta, std::string_view finish_reason, int32_t index) {
   return ChatChunk(
-      meta, [](JsonWriter&) {}, nullptr, finish_reason);
+      meta, index, [](JsonWriter&) {}, nullptr, finish_reason);
 }
 
 std::string TextChunk(const ResponseMeta& meta, std::string_view text, const std::vector<LogprobEntry>* logprobs,
-                      size_t text_offset, std::string_view finish_reason) {
+                      size_t text_offset, std::string_view finish_reason, int32_t index) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -276,7 +297,7 @@ std::string TextChunk(const ResponseMeta& meta, std::string_view text, const std
   w.StartArray();
   w.StartObject();
   Key(w, "index");
-  w.Int(0);
+  w.Int(index);
   Key(w, "text");
   Text(w, text);
   TextLogprobs(w, logprobs, text_offset);

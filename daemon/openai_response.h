@@ -44,24 +44,30 @@ std::string ModelObjectJson(std::string_view id, int64_t created);
 
 std::string ChatCompletionJson(const ResponseMeta& meta, const CompletionOutput& output);
 std::string TextCompletionJson(const ResponseMeta& meta, const CompletionOutput& output);
+// Several choices (n > 1): choice i gets index i; usage counts the prompt once (choice 0's)
+// and the completion tokens of every choice.
+std::string ChatCompletionJson(const ResponseMeta& meta, const std::vector<CompletionOutput>& choices);
+std::string TextCompletionJson(const ResponseMeta& meta, const std::vector<CompletionOutput>& choices);
+Usage SumUsage(const std::vector<CompletionOutput>& choices);
 
 // --- Streaming ----------------------------------------------------------------------------
-// Each builder returns one chunk's JSON; SseEvent frames it.
+// Each builder returns one chunk's JSON; SseEvent frames it. `index` is the choice's index
+// (0 unless the request asked for n > 1 choices).
 
 inline constexpr std::string_view kSseDone = "data: [DONE]\n\n";
 std::string SseEvent(std::string_view json);  // "data: <json>\n\n"
 
 // The first chat chunk: delta {role: "assistant", content: ""}.
-std::string ChatRoleChunk(const ResponseMeta& meta);
+std::string ChatRoleChunk(const ResponseMeta& meta, int32_t index = 0);
 // A chat chunk with delta {content}; `logprobs` null when not asked for.
-std::string ChatContentChunk(const ResponseMeta& meta, std::string_view text,
-                             const std::vector<LogprobEntry>* logprobs);
+std::string ChatContentChunk(const ResponseMeta& meta, std::string_view text, const std::vector<LogprobEntry>* logprobs,
+                             int32_t index = 0);
 // The last chat chunk: empty delta and the finish_reason.
-std::string ChatFinishChunk(const ResponseMeta& meta, std::string_view finish_reason);
+std::string ChatFinishChunk(const ResponseMeta& meta, std::string_view finish_reason, int32_t index = 0);
 // A text_completion chunk; finish_reason empty means null. `text_offset` is where `text`
 // starts in the whole completion (for logprobs' text_offset).
 std::string TextChunk(const ResponseMeta& meta, std::string_view text, const std::vector<LogprobEntry>* logprobs,
-                      size_t text_offset, std::string_view finish_reason);
+                      size_t text_offset, std::string_view finish_reason, int32_t index = 0);
 // The usage chunk sent after the finish when stream_options.include_usage: empty choices.
 std::string UsageChunk(const ResponseMeta& meta, bool chat, const Usage& usage);
 

@@ -133,6 +133,44 @@ TEST(OpenAiResponseTest, TextChunks) {
   EXPECT_STREQ(Parse(UsageChunk(Meta(), false, {1, 1}))["object"].GetString(), "text_completion");
 }
 
+TEST(OpenAiResponseTest, SeveralChoicesCountThePromptOnce) {
+  CompletionOutput a = Output();
+  CompletionOutput b = Output();
+  b.text = "Bye";
+  b.finish_reason = "length";
+  b.usage = {12, 5};
+  b.logprobs = true;
+  b.tokens = {{"Bye", -0.5f, {}}};
+  auto chat = Parse(ChatCompletionJson(Meta(), std::vector<CompletionOutput>{a, b}));
+  ASSERT_EQ(chat["choices"].Size(), 2u);
+  EXPECT_EQ(chat["choices"][0]["index"].GetInt(), 0);
+  EXPECT_EQ(chat["choices"][1]["index"].GetInt(), 1);
+  EXPECT_STREQ(chat["choices"][0]["message"]["content"].GetString(), "Hello there");
+  EXPECT_STREQ(chat["choices"][1]["message"]["content"].GetString(), "Bye");
+  EXPECT_STREQ(chat["choices"][0]["finish_reason"].GetString(), "stop");
+  EXPECT_STREQ(chat["choices"][1]["finish_reason"].GetString(), "length");
+  EXPECT_TRUE(chat["choices"][0]["logprobs"].IsNull());
+  EXPECT_EQ(chat["choices"][1]["logprobs"]["content"].Size(), 1u);
+  EXPECT_EQ(chat["usage"]["prompt_tokens"].GetInt(), 12);
+  EXPECT_EQ(chat["usage"]["completion_tokens"].GetInt(), 8);
+  EXPECT_EQ(chat["usage"]["total_tokens"].GetInt(), 20);
+
+  auto text = Parse(TextCompletionJson(ResponseMeta{"cmpl-9", 1, "m"}, std::vector<CompletionOutput>{a, b, a}));
+  ASSERT_EQ(text["choices"].Size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(text["choices"][i]["index"].GetInt(), i);
+  EXPECT_STREQ(text["choices"][1]["text"].GetString(), "Bye");
+  EXPECT_EQ(text["usage"]["prompt_tokens"].GetInt(), 12);
+  EXPECT_EQ(text["usage"]["completion_tokens"].GetInt(), 11);
+}
+
+TEST(OpenAiResponseTest, ChunksCarryTheChoiceIndex) {
+  EXPECT_EQ(Parse(ChatRoleChunk(Meta(), 3))["choices"][0]["index"].GetInt(), 3);
+  EXPECT_EQ(Parse(ChatContentChunk(Meta(), "x", nullptr, 4))["choices"][0]["index"].GetInt(), 4);
+  EXPECT_EQ(Parse(ChatFinishChunk(Meta(), "stop", 5))["choices"][0]["index"].GetInt(), 5);
+  EXPECT_EQ(Parse(TextChunk(Meta(), "x", nullptr, 0, "", 6))["choices"][0]["index"].GetInt(), 6);
+  EXPECT_EQ(Parse(ChatRoleChunk(Meta()))["choices"][0]["index"].GetInt(), 0);
+}
+
 TEST(OpenAiResponseTest, ModelObject) {
   auto d = Parse(ModelObjectJson("org/model \"q\"", 42));
   EXPECT_STREQ(d["id"].GetString(), "org/model \"q\"");

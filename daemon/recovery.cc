@@ -52,6 +52,7 @@ StatusOr<RecoveryReport> RecoverUnfinished(store::RequestStore* store, EngineLoo
     registry->Add(stored.id, entry);
     ++report.resumed;
     report.replayed_tokens += static_cast<int64_t>(stored.tokens.size());
+    report.prompt_tokens += static_cast<int64_t>(stored.prompt.size());
     LogInfo("request resumed").Kv("id", stored.id).Kv("committed_tokens", stored.tokens.size());
   }
   return report;

@@ -20,6 +20,7 @@ struct RecoveryReport {
   int64_t resumed = 0;          // submitted again
   int64_t failed = 0;           // could not be (unknown model, bad parameters): recorded as failed
   int64_t replayed_tokens = 0;  // committed tokens handed back to the engine
+  int64_t prompt_tokens = 0;    // prompt tokens of the resumed requests
 };
 
 // Submits every unfinished request in `store` to `engine` (started, with its models) and adds

@@ -14,6 +14,9 @@ const std::vector<double> kTpotBuckets = {0.001, 0.0025, 0.005, 0.01, 0.02, 0.04
                                           0.1,   0.15,   0.2,   0.3,  0.5,  0.75, 1,    2.5};
 const std::vector<double> kE2eBuckets = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320, 640};
 const std::vector<double> kLoadBuckets = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
+// A store commit: tens of microseconds without fsync, milliseconds with one, more on slow disks.
+const std::vector<double> kCommitBuckets = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                            0.01,    0.025,  0.05,    0.1,    0.25,   1};
 
 void ObserveIfKnown(Histogram& h, const std::string& model, double seconds) {
   if (seconds >= 0) h.Observe({model}, seconds);
@@ -79,7 +82,24 @@ ServerMetrics::ServerMetrics()
                                         {"model", "status"})),
       model_load_time_(registry_.AddHistogram("hearth_model_load_seconds",
                                               "Time to load a model on its worker, tokenizer included.", kLoadBuckets,
-                                              {"model"})) {}
+                                              {"model"})),
+      model_evictions_(registry_.AddCounter("hearth_model_evictions_total",
+                                            "Warm models unloaded to make room for another (docs/models.md).",
+                                            {"model"})),
+      model_cold_starts_(registry_.AddCounter("hearth_model_cold_starts_total",
+                                              "Requests that waited for their model to load.", {"model"})),
+      model_state_(registry_.AddGauge("hearth_model_state",
+                                      "1 for each model's current state (registered, loading, warm, unloading).",
+                                      {"model", "state"})),
+      store_commit_time_(registry_.AddHistogram("hearth_store_commit_seconds",
+                                                "Time of each engine iteration's store commit (one transaction for "
+                                                "all its tokens, with its fsync under synchronous = full).",
+                                                kCommitBuckets)),
+      recovered_requests_(registry_.AddCounter("hearth_recovered_requests_total",
+                                               "Unfinished requests resumed from the store at start.")),
+      recovered_prefill_tokens_(registry_.AddCounter("hearth_recovered_prefill_tokens_total",
+                                                     "Prompt and committed tokens of the resumed requests, which the "
+                                                     "engine computes again (prefill) before they continue.")) {}
 
 void ServerMetrics::RequestSubmitted(const std::string& model, int64_t prompt_tokens) {
   prompt_tokens_.Inc({model}, static_cast<double>(prompt_tokens));
@@ -103,7 +123,22 @@ void ServerMetrics::ModelLoaded(const std::string& model, double seconds, bool o
   if (ok) model_load_time_.Observe({model}, seconds);
 }
 
+void ServerMetrics::ModelEvicted(const std::string& model) { model_evictions_.Inc({model}); }
+
+void ServerMetrics::ModelColdStart(const std::string& model) { model_cold_starts_.Inc({model}); }
+
+void ServerMetrics::SetModelState(const std::string& model, const std::string& state) {
+  for (const char* s : {"registered", "loading", "warm", "unloading"}) model_state_.Set({model, s}, state == s ? 1 : 0);
+}
+
 void ServerMetrics::WorkerRestarted() { worker_restarts_.Inc(); }
+
+void ServerMetrics::StoreCommitted(double seconds) { store_commit_time_.Observe(seconds); }
+
+void ServerMetrics::Recovered(int64_t requests, int64_t prefill_tokens) {
+  recovered_requests_.Inc({}, static_cast<double>(requests));
+  recovered_prefill_tokens_.Inc({}, static_cast<double>(prefill_tokens));
+}
 
 std::string ServerMetrics::Render(const LiveState& live) {
   const EngineStats& e = live.engine;

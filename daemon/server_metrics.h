@@ -36,7 +36,17 @@ class ServerMetrics {
   void RequestRejected(const std::string& model, const std::string& reason);
   void RequestFinished(const std::string& model, const FinishEvent& event);
   void ModelLoaded(const std::string& model, double seconds, bool ok);
+  // The model registry (docs/models.md): an eviction, a request that waited for its model to
+  // load, and a model's state ("" once it is removed: every state 0).
+  void ModelEvicted(const std::string& model);
+  void ModelColdStart(const std::string& model);
+  void SetModelState(const std::string& model, const std::string& state);
   void WorkerRestarted();
+  // One per-iteration store commit (the transaction and its fsync) that took `seconds`.
+  void StoreCommitted(double seconds);
+  // Recovery at start resumed `requests`, whose prompt and committed tokens (`prefill_tokens`)
+  // the engine computes again.
+  void Recovered(int64_t requests, int64_t prefill_tokens);
 
   // The exposition text, gauges taken from `live`.
   std::string Render(const LiveState& live);
@@ -70,6 +80,12 @@ class ServerMetrics {
   Gauge& models_loaded_;
   Counter& model_loads_;
   Histogram& model_load_time_;
+  Counter& model_evictions_;
+  Counter& model_cold_starts_;
+  Gauge& model_state_;
+  Histogram& store_commit_time_;
+  Counter& recovered_requests_;
+  Counter& recovered_prefill_tokens_;
 };
 
 }  // namespace hearth::daemon

@@ -106,5 +106,20 @@ TEST(ServerMetricsTest, ModelLoadsAndWorkerRestarts) {
   EXPECT_EQ(text.find("hearth_model_load_seconds_count{model=\"ghost\"}"), std::string::npos);
 }
 
+TEST(ServerMetricsTest, StoreCommitsAndRecovery) {
+  ServerMetrics m;
+  EXPECT_TRUE(HasLine(m.Render({}), "hearth_recovered_prefill_tokens_total 0"));
+  m.StoreCommitted(0.002);
+  m.StoreCommitted(0.5);
+  m.Recovered(3, 120);
+  const std::string text = m.Render({});
+  for (const char* line : {"hearth_store_commit_seconds_count 2", "hearth_store_commit_seconds_sum 0.502",
+                           "hearth_store_commit_seconds_bucket{le=\"0.0025\"} 1",
+                           "hearth_store_commit_seconds_bucket{le=\"1\"} 2", "hearth_recovered_requests_total 3",
+                           "hearth_recovered_prefill_tokens_total 120"}) {
+    EXPECT_TRUE(HasLine(text, line)) << line << "\n" << text;
+  }
+}
+
 }  // namespace
 }  // namespace hearth::daemon

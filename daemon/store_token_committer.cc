@@ -16,10 +16,11 @@ store::RequestStatus StatusOfFinish(const std::string& finish_reason) {
   return store::RequestStatus::kFinished;
 }
 
-StoreTokenCommitter::StoreTokenCommitter(store::RequestStore* store, std::function<int64_t()> now_ms)
-    : store_(store), now_ms_(now_ms ? std::move(now_ms) : std::function<int64_t()>(UnixMillis)) {}
+StoreTokenCommitter::StoreTokenCommitter(store::RequestStore* store, StoreCommitterOptions options)
+    : store_(store), options_(std::move(options)) {}
 
 Status StoreTokenCommitter::Commit(std::span<const TokenRecord> tokens, std::span<const EndRecord> ended) {
+  const auto start = std::chrono::steady_clock::now();
   std::vector<store::TokenCommit> rows;
   rows.reserve(tokens.size());
   for (const TokenRecord& t : tokens) rows.push_back({t.request_id, t.index, t.token, t.logprob});
@@ -30,7 +31,20 @@ Status StoreTokenCommitter::Commit(std::span<const TokenRecord> tokens, std::spa
     changes.push_back(
         {e.request_id, status, status == store::RequestStatus::kFinished ? e.finish_reason : "", e.error});
   }
-  return store_->Commit(rows, changes, now_ms_());
+  ++num_commits_;
+  const CommitCrashPoint* crash =
+      options_.crash_point && options_.crash_point->commit == num_commits_ ? &*options_.crash_point : nullptr;
+  std::function<void()> before_commit;
+  if (crash && crash->phase == CrashPhase::kBeforeCommit) {
+    before_commit = [&] { CrashAtCommit(*crash, tokens, ended); };
+  }
+  Status st = store_->Commit(rows, changes, options_.now_ms ? options_.now_ms() : UnixMillis(), before_commit);
+  if (!st.ok()) return st;
+  if (crash && crash->phase == CrashPhase::kAfterCommit) CrashAtCommit(*crash, tokens, ended);
+  if (options_.on_commit) {
+    options_.on_commit(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  return Status::Ok();
 }
 
 }  // namespace hearth::daemon

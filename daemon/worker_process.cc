@@ -95,6 +95,11 @@ StatusOr<wire::StepReply> WorkerProcess::Step(const wire::StepRequest& request) 
   return wire::DecodeStepReply(frame.payload);
 }
 
+Status WorkerProcess::UnloadModel(const std::string& name) {
+  return Call(wire::MessageType::kUnloadModel, wire::EncodeUnloadModel(name), wire::MessageType::kModelUnloaded)
+      .status();
+}
+
 void WorkerProcess::Stop(int grace_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   if (reaped_) return;

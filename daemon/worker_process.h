@@ -20,6 +20,10 @@ class WorkerConnection {
   virtual ~WorkerConnection() = default;
   virtual StatusOr<wire::ModelInfo> LoadModel(const wire::LoadModelRequest& request) = 0;
   virtual StatusOr<wire::StepReply> Step(const wire::StepRequest& request) = 0;
+  // Frees the model's weights and KV cache on the worker (docs/models.md).
+  virtual Status UnloadModel(const std::string& name) {
+    return Status::Unimplemented("this worker cannot unload model '" + name + "'");
+  }
   // Changes each time the worker behind the connection was replaced (a supervised restart):
   // the KV caches the engine filled are gone. Always 0 for one that is never replaced.
   virtual uint64_t generation() const { return 0; }
@@ -42,6 +46,7 @@ class WorkerProcess : public WorkerConnection {
   // its message; a dead worker as Unavailable.
   StatusOr<wire::ModelInfo> LoadModel(const wire::LoadModelRequest& request) override;
   StatusOr<wire::StepReply> Step(const wire::StepRequest& request) override;
+  Status UnloadModel(const std::string& name) override;
 
   // Asks the worker to exit, then kills it if it has not after `grace_ms`.
   // Reaps the child in both cases.

@@ -26,9 +26,20 @@ StatusOr<wire::ModelInfo> SupervisedWorker::LoadModel(const wire::LoadModelReque
   StatusOr<wire::ModelInfo> info = current()->LoadModel(request);
   if (info.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
+    std::erase_if(models_, [&](const wire::LoadModelRequest& m) { return m.name == request.name; });
     models_.push_back(request);
   }
   return info;
+}
+
+Status SupervisedWorker::UnloadModel(const std::string& name) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::erase_if(models_, [&](const wire::LoadModelRequest& m) { return m.name == name; });
+  }
+  // A dead worker holds nothing: the next restart starts without the model.
+  Status st = current()->UnloadModel(name);
+  return st.code() == Status::Code::kUnavailable ? Status::Ok() : st;
 }
 
 StatusOr<wire::StepReply> SupervisedWorker::Step(const wire::StepRequest& request) {

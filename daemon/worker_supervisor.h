@@ -36,6 +36,8 @@ class SupervisedWorker final : public WorkerConnection {
 
   StatusOr<wire::ModelInfo> LoadModel(const wire::LoadModelRequest& request) override;
   StatusOr<wire::StepReply> Step(const wire::StepRequest& request) override;
+  // Also forgets the model, so that a restarted worker does not load it again.
+  Status UnloadModel(const std::string& name) override;
   uint64_t generation() const override;
 
   // As WorkerProcess's, for the current worker.

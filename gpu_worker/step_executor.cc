@@ -60,6 +60,8 @@ StatusOr<wire::ModelInfo> StepExecutor::LoadModel(const wire::LoadModelRequest& 
   info.context_length = static_cast<int32_t>(c.context_length);
   info.num_kv_blocks = o.num_blocks;
   info.block_size = o.block_size;
+  info.weights_bytes = hosted->model->file->file_size();
+  info.kv_cache_bytes = hosted->cache->num_bytes();
   const model::Tokenizer& tok = *hosted->model->tokenizer;
   for (int32_t id = 0; id < tok.vocab_size(); ++id) {
     if (tok.IsEndOfGeneration(id)) info.eos_token_ids.push_back(id);
@@ -74,6 +76,10 @@ StatusOr<wire::ModelInfo> StepExecutor::LoadModel(const wire::LoadModelRequest& 
   wire::ModelInfo result = info;
   models_[request.name] = std::move(hosted);
   return result;
+}
+
+void StepExecutor::UnloadModel(const std::string& name) {
+  if (models_.erase(name) > 0) LogInfo("model unloaded").Kv("name", name);
 }
 
 Status StepExecutor::Validate(const HostedModel& hosted, const wire::StepRequest& request) const {

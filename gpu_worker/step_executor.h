@@ -32,6 +32,9 @@ class StepExecutor {
 
   // Loads (or, for a name already loaded from the same path, describes) a model.
   StatusOr<wire::ModelInfo> LoadModel(const wire::LoadModelRequest& request);
+  // Frees a model's weights, KV cache and runner. A name not hosted is fine (nothing to free):
+  // the daemon may unload after a worker restart that never reloaded it.
+  void UnloadModel(const std::string& name);
 
   // Runs the batch and samples one token for each sequence that wants logits.
   // InvalidArgument for an unknown model or a malformed sequence (nothing runs).

@@ -61,6 +61,21 @@ TEST_F(StepExecutorTest, LoadReportsShapeAndBlocks) {
   EXPECT_FALSE(exec_.LoadModel({"missing", "/nonexistent.gguf", 0}).ok());
 }
 
+TEST_F(StepExecutorTest, UnloadFreesTheModel) {
+  EXPECT_EQ(info_.kv_cache_bytes, 256u * 4096);
+  EXPECT_EQ(info_.weights_bytes, std::filesystem::file_size(path_));
+  wire::StepRequest req;
+  req.model = "rand";
+  req.seqs.push_back(Prefill(1, {1, 2, 3}, {0}));
+  ASSERT_TRUE(exec_.Step(req).ok());
+  exec_.UnloadModel("rand");
+  EXPECT_TRUE(exec_.Step(req).status().IsInvalidArgument()) << "not loaded any more";
+  exec_.UnloadModel("rand");  // nothing left to free: fine
+  // The name is free again, for another file too.
+  ASSERT_TRUE(exec_.LoadModel({"rand", path_, 1 << 20}).ok());
+  EXPECT_TRUE(exec_.Step(req).ok());
+}
+
 TEST_F(StepExecutorTest, SampledTokenDoesNotDependOnTheBatch) {
   wire::StepRequest alone{"rand", {Prefill(1, {10, 20, 30, 40, 50}, {0})}};
   StatusOr<wire::StepReply> a = exec_.Step(alone);

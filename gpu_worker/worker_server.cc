@@ -37,6 +37,12 @@ Status Answer(int fd, const wire::Frame& frame, StepExecutor& executor) {
       }
       return wire::WriteFrame(fd, wire::MessageType::kModelInfo, wire::EncodeModelInfo(*info));
     }
+    case wire::MessageType::kUnloadModel: {
+      StatusOr<std::string> name = wire::DecodeUnloadModel(frame.payload);
+      if (!name.ok()) return Reply(fd, name.status());
+      executor.UnloadModel(*name);
+      return wire::WriteFrame(fd, wire::MessageType::kModelUnloaded, {});
+    }
     case wire::MessageType::kStep: {
       StatusOr<wire::StepRequest> req = wire::DecodeStep(frame.payload);
       if (!req.ok()) return Reply(fd, req.status());

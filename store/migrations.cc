@@ -42,6 +42,11 @@ constexpr Migration kMigrations[] = {
         PRIMARY KEY (request_id, idx)
       ) WITHOUT ROWID;
     )sql"},
+    // The model registry (model_store.h): models added at run time, and pins. Version 1 made
+    // the table; added_at is unix seconds.
+    {3, R"sql(
+      ALTER TABLE models ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+    )sql"},
 };
 
 }  // namespace

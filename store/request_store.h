@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -83,7 +84,10 @@ class RequestStore {
 
   // One iteration: every token and status change in one transaction. A token
   // index committed twice is an error and rolls the whole iteration back.
-  Status Commit(std::span<const TokenCommit> tokens, std::span<const StatusChange> changes, int64_t now_ms);
+  // `before_commit`, when set, runs inside the transaction once every row is written, just
+  // before COMMIT (the crash test hook, daemon/commit_crash_point.h).
+  Status Commit(std::span<const TokenCommit> tokens, std::span<const StatusChange> changes, int64_t now_ms,
+                const std::function<void()>& before_commit = nullptr);
 
   // Forgets a request that was never acknowledged (its submission failed), with its tokens.
   Status Delete(uint64_t id);

@@ -88,9 +88,44 @@ TEST_F(HearthctlTest, StatusWorkersModels) {
   d = Json(Ctl({"--json", "models", "list"}));
   ASSERT_TRUE(d.IsObject() && d.HasMember("data") && d["data"].Size() == 1);
   EXPECT_STREQ(d["data"][0]["name"].GetString(), "smollm2");
-  // Run-time loading is not supported yet (issue 8): a clear error and exit 1.
+  // A file that is not there, a model that is not registered: a clear error and exit 1.
   EXPECT_EQ(Ctl({"models", "load", "other", "/nonexistent.gguf"}).exit_code, 1);
   EXPECT_EQ(Ctl({"models", "unload", "nosuchmodel"}).exit_code, 1);
+}
+
+// Run-time model management (docs/models.md): the same file under a second name.
+TEST_F(HearthctlTest, ModelsAddUnloadRunPinRemove) {
+  RunResult add = Ctl({"models", "add", "smol2", DefaultModelPath(), "--pin"});
+  ASSERT_EQ(add.exit_code, 0) << add.out << daemon_->Log();
+  EXPECT_EQ(add.out, "smol2: warm, pinned\n");
+  // smol2's entry in `models --json` (the list is sorted by name).
+  auto smol2 = [](const rapidjson::Document& list) -> const rapidjson::Value& {
+    EXPECT_TRUE(list.IsObject() && list.HasMember("data") && list["data"].Size() == 2);
+    return list["data"][0];
+  };
+  rapidjson::Document d = Json(Ctl({"--json", "models", "list"}));
+  ASSERT_TRUE(d.IsObject() && d.HasMember("data") && d["data"].Size() == 2);
+  EXPECT_STREQ(smol2(d)["name"].GetString(), "smol2");
+  EXPECT_STREQ(smol2(d)["state"].GetString(), "warm");
+  EXPECT_TRUE(smol2(d)["pinned"].GetBool());
+
+  EXPECT_EQ(Ctl({"models", "unload", "smol2"}).out, "smol2: registered, pinned\n");
+  RunResult table = Ctl({"models"});
+  EXPECT_NE(table.out.find("registered"), std::string::npos) << table.out;  // smollm2 stays warm
+  // A request for it loads it again while it waits.
+  EXPECT_EQ(Ctl({"run", "smol2", "Hi", "--max-tokens", "2"}).exit_code, 0);
+  d = Json(Ctl({"--json", "models", "list"}));
+  ASSERT_TRUE(d.IsObject() && d.HasMember("data") && d["data"].Size() == 2);
+  EXPECT_STREQ(smol2(d)["state"].GetString(), "warm");
+  EXPECT_EQ(smol2(d)["loads"].GetInt(), 2);
+
+  EXPECT_EQ(Ctl({"models", "unpin", "smol2"}).out, "smol2: warm\n");
+  EXPECT_EQ(Ctl({"models", "pin", "smol2"}).exit_code, 0);
+  EXPECT_EQ(Ctl({"models", "remove", "smol2"}).exit_code, 0);
+  EXPECT_EQ(Json(Ctl({"--json", "models", "list"}))["data"].Size(), 1u);
+  EXPECT_EQ(Ctl({"models", "remove", "smol2"}).exit_code, 1);
+  EXPECT_EQ(Ctl({"models", "add", "bad", "/etc/hostname"}).exit_code, 1);  // 400: not a GGUF file
+  EXPECT_EQ(Ctl({"models", "add", "bad name", DefaultModelPath()}).exit_code, 1);
 }
 
 TEST_F(HearthctlTest, RunThenShowAndFollowTheRequest) {

@@ -91,7 +91,8 @@ def cases(context_length):
         ("frequency_penalty out of range", COMPLETIONS, completion(frequency_penalty=9)),
         ("seed is a string", CHAT, chat(seed="abc")),
         ("seed past 64 bits", CHAT, chat(seed=2**70)),
-        ("n above 1", CHAT, chat(n=5)),
+        ("n is 0", CHAT, chat(n=0)),
+        ("n above 128", COMPLETIONS, completion(n=129)),
         # Stop strings.
         ("five stop strings", CHAT, chat(stop=["a", "b", "c", "d", "e"])),
         ("empty stop string", CHAT, chat(stop=[""])),

@@ -22,7 +22,8 @@ def assert_bad_request(excinfo, param, code=None):
     ("top_p", 0, "top_p"),
     ("max_tokens", 0, "max_tokens"),
     ("max_tokens", -3, "max_tokens"),
-    ("n", 2, "n"),
+    ("n", 0, "n"),
+    ("n", 129, "n"),
     ("presence_penalty", 3, "presence_penalty"),
     ("top_logprobs", 30, "top_logprobs"),
 ])

@@ -75,3 +75,20 @@ def test_closed_stream_is_cancelled(client, model, hearthd):
         time.sleep(0.2)
     assert engine["running"] == 0, engine
     assert engine["kv_blocks_free"] == engine["kv_blocks_total"], engine
+
+
+def test_several_choices_stream_like_the_whole_answer(client, model):
+    args = dict(model=model, messages=MESSAGES, temperature=1.0, seed=11, max_tokens=12, n=2)
+    whole = client.chat.completions.create(**args)
+    assert [c.index for c in whole.choices] == [0, 1]
+    chunks = list(client.chat.completions.create(**args, stream=True, stream_options={"include_usage": True}))
+    texts, finishes = {0: "", 1: ""}, {}
+    for chunk in chunks:
+        for choice in chunk.choices:
+            texts[choice.index] += choice.delta.content or ""
+            if choice.finish_reason:
+                finishes[choice.index] = choice.finish_reason
+    assert [texts[0], texts[1]] == [c.message.content for c in whole.choices]
+    assert finishes == {c.index: c.finish_reason for c in whole.choices}
+    assert chunks[-1].choices == []
+    assert chunks[-1].usage.model_dump() == whole.usage.model_dump()

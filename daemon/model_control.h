@@ -1,0 +1,47 @@
+// What the admin API asks of the model registry (docs/models.md): list, add, remove, load,
+// unload, pin. ModelRegistry implements it; the admin routes' tests fake it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace hearth::daemon {
+
+// A model as the admin API shows it.
+struct ModelStatus {
+  std::string name;
+  std::string path;
+  int32_t context_length = 0;  // while warm: min(trained context, KV cache); else as last known
+  std::string state;           // "registered", "loading", "warm" or "unloading"
+  bool pinned = false;         // never evicted to make room
+  std::string source;          // "config" ([models]) or "admin" (added at run time, stored)
+  int64_t last_used = 0;       // unix seconds of the last request's start or end; 0: never
+  int64_t loads = 0;           // successful loads since hearthd started
+  double last_load_seconds = 0;
+  uint64_t bytes = 0;           // weights + KV cache on the worker (an estimate until first loaded)
+  int64_t active_requests = 0;  // queued or running
+  int64_t evictions = 0;
+  std::string last_error;  // of the last failed load; empty after a good one
+};
+
+// Errors: NotFound (no such model: 404), InvalidArgument (a path the loader cannot read: 400),
+// FailedPrecondition (Add: the name is taken by another path; Remove, Unload: requests still
+// use it: 409), Unavailable (no room in the memory budget in time: 503). Pins only keep a
+// model from being evicted: an explicit unload of a pinned model is done.
+class ModelControl {
+ public:
+  virtual ~ModelControl() = default;
+  virtual std::vector<ModelStatus> List() = 0;
+  // Registers the model (stored, so it survives a restart) and loads it.
+  virtual StatusOr<ModelStatus> Add(const std::string& name, const std::string& path, bool pinned) = 0;
+  // Unloads and forgets it; `force` fails its queued and running requests instead of refusing.
+  virtual Status Remove(const std::string& name, bool force) = 0;
+  virtual StatusOr<ModelStatus> Load(const std::string& name) = 0;
+  virtual StatusOr<ModelStatus> Unload(const std::string& name, bool force) = 0;
+  virtual StatusOr<ModelStatus> SetPinned(const std::string& name, bool pinned) = 0;
+};
+
+}  // namespace hearth::daemon

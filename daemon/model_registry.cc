@@ -1,0 +1,499 @@
+#include "daemon/model_registry.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "common/log.h"
+#include "daemon/budget_profile.h"
+#include "model/gguf.h"
+#include "model/llama_config.h"
+#include "model/tokenizer_gguf.h"
+
+namespace hearth::daemon {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+const char* const kStateNames[] = {"registered", "loading", "warm", "unloading"};
+
+int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+double SecondsSince(SteadyClock::time_point t0) {
+  return std::chrono::duration<double>(SteadyClock::now() - t0).count();
+}
+
+// Ends a request's count on its model when the request finishes.
+class ReleasingSink final : public RequestSink {
+ public:
+  ReleasingSink(std::shared_ptr<RequestSink> inner, ModelRegistry* registry, std::string model)
+      : inner_(std::move(inner)), registry_(registry), model_(std::move(model)) {}
+  void OnToken(const TokenEvent& event) override { inner_->OnToken(event); }
+  void OnFinish(const FinishEvent& event) override {
+    registry_->Release(model_);
+    inner_->OnFinish(event);
+  }
+
+ private:
+  const std::shared_ptr<RequestSink> inner_;
+  ModelRegistry* const registry_;
+  const std::string model_;
+};
+
+}  // namespace
+
+ModelRegistry::ModelRegistry(WorkerConnection* worker, EngineLoop* engine, store::ModelStore* store,
+                             ServerMetrics* metrics, ModelRegistryOptions options)
+    : worker_(worker), engine_(engine), store_(store), metrics_(metrics), options_(options) {}
+
+StatusOr<std::shared_ptr<ModelRegistry::Entry>> ModelRegistry::ReadModel(const std::string& name,
+                                                                         const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return Status::InvalidArgument("model '" + name + "': no file at " + path);
+  }
+  auto fail = [&](const Status& st) {
+    return Status::InvalidArgument("model '" + name + "' (" + path + "): " + st.message());
+  };
+  StatusOr<std::unique_ptr<model::GgufFile>> file = model::GgufFile::Open(path);
+  if (!file.ok()) return fail(file.status());
+  StatusOr<model::LlamaConfig> config = model::LlamaConfigFromGguf(**file);
+  if (!config.ok()) return fail(config.status());
+  StatusOr<std::unique_ptr<model::Tokenizer>> tokenizer = model::LoadTokenizerFromGguf(**file);
+  if (!tokenizer.ok()) return fail(tokenizer.status());
+  auto e = std::make_shared<Entry>();
+  e->name = name;
+  e->path = path;
+  e->tokenizer = std::move(tokenizer).value();
+  e->context_length = static_cast<int32_t>(std::min<uint32_t>(config->context_length, 1u << 30));
+  e->file_bytes = (*file)->file_size();
+  return e;
+}
+
+Status ModelRegistry::Start(const std::map<std::string, std::string>& configured) {
+  std::vector<std::shared_ptr<Entry>> order;
+  for (const auto& [name, path] : configured) {
+    HEARTH_ASSIGN_OR_RETURN(std::shared_ptr<Entry> e, ReadModel(name, path));
+    e->source = "config";
+    order.push_back(std::move(e));
+  }
+  std::vector<store::StoredModel> stored;
+  if (store_) {
+    HEARTH_ASSIGN_OR_RETURN(stored, store_->List());
+  }
+  for (const store::StoredModel& s : stored) {
+    if (auto it = configured.find(s.name); it != configured.end()) {
+      for (auto& e : order) e->pinned = e->name == s.name ? s.pinned : e->pinned;  // config wins, but for the pin
+      continue;
+    }
+    std::shared_ptr<Entry> e;
+    StatusOr<std::shared_ptr<Entry>> read = ReadModel(s.name, s.path);
+    if (read.ok()) {
+      e = *read;
+    } else {
+      LogWarn("stored model cannot be read; it stays registered")
+          .Kv("name", s.name)
+          .Kv("error", read.status().ToString());
+      e = std::make_shared<Entry>();
+      e->name = s.name;
+      e->path = s.path;
+      e->last_error = read.status().message();
+    }
+    e->source = "admin";
+    e->pinned = s.pinned;
+    e->added_at = s.added_at;
+    order.push_back(std::move(e));
+  }
+  Lock lock(mu_);
+  for (const auto& e : order) entries_[e->name] = e;
+  PublishStates();
+  // Load in order while the budget holds them, without evicting what this start loaded.
+  for (const auto& e : order) {
+    if (!e->tokenizer) continue;
+    const uint64_t need = EstimateBytes(*e);
+    if (options_.memory_budget_bytes > 0 && BytesInUse() + need > options_.memory_budget_bytes) {
+      LogInfo("model left registered: the memory budget is full").Kv("name", e->name).Kv("estimate_bytes", need);
+      continue;
+    }
+    Status st = LoadLocked(lock, e, SteadyClock::now());
+    if (!st.ok() && e->source == "config") return st;
+    if (!st.ok()) LogWarn("stored model did not load").Kv("name", e->name).Kv("error", st.ToString());
+  }
+  return Status::Ok();
+}
+
+std::shared_ptr<ModelRegistry::Entry> ModelRegistry::Find(const std::string& name) const {
+  auto it = entries_.find(name);
+  return it == entries_.end() ? nullptr : it->second;
+}
+
+const model::Tokenizer* ModelRegistry::tokenizer(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_ptr<Entry> e = Find(name);
+  return e ? e->tokenizer.get() : nullptr;
+}
+
+int32_t ModelRegistry::context_length(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_ptr<Entry> e = Find(name);
+  return e ? e->context_length : 0;
+}
+
+int64_t ModelRegistry::num_warm() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t n = 0;
+  for (const auto& [name, e] : entries_) n += e->state == State::kWarm ? 1 : 0;
+  return n;
+}
+
+uint64_t ModelRegistry::EstimateBytes(const Entry& e) const {
+  if (e.bytes > 0) return e.bytes;
+  // Never loaded: its file, plus the largest KV cache any model got (the worker's default).
+  uint64_t kv = 0;
+  for (const auto& [name, other] : entries_)
+    kv = std::max(kv, other->bytes > other->file_bytes ? other->bytes - other->file_bytes : 0);
+  return e.file_bytes + kv;
+}
+
+uint64_t ModelRegistry::BytesInUse() const {
+  uint64_t used = 0;
+  for (const auto& [name, e] : entries_) {
+    if (e->state != State::kRegistered) used += EstimateBytes(*e);
+  }
+  return used;
+}
+
+bool ModelRegistry::Busy(const Entry& e) const { return e.active > 0 || engine_->NumUnfinished(e.name) > 0; }
+
+void ModelRegistry::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool ModelRegistry::WaitForChange(Lock& lock, SteadyClock::time_point deadline) {
+  const SteadyClock::time_point now = SteadyClock::now();
+  if (stopping_ || now >= deadline) return false;
+  cv_.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds(50)));
+  return !stopping_;
+}
+
+bool ModelRegistry::WaitSettled(Lock& lock, const std::shared_ptr<Entry>& e, SteadyClock::time_point deadline) {
+  while (!e->removed && (e->state == State::kLoading || e->state == State::kUnloading)) {
+    if (!WaitForChange(lock, deadline)) return false;
+  }
+  return true;
+}
+
+Status ModelRegistry::LoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, SteadyClock::time_point deadline) {
+  if (!e->tokenizer)
+    return Status::InvalidArgument(e->last_error.empty() ? "model '" + e->name + "' cannot be read" : e->last_error);
+  const uint64_t budget = options_.memory_budget_bytes;
+  std::shared_ptr<Entry> drained;  // the busy model this load waits to evict
+  auto undrain = [&] {
+    if (drained && drained->state == State::kWarm) drained->draining = false;
+    drained.reset();
+    cv_.notify_all();
+  };
+  for (;;) {
+    if (e->removed) {
+      undrain();
+      return Status::NotFound("model '" + e->name + "' was removed");
+    }
+    if (e->state != State::kRegistered) {  // another thread loaded it meanwhile
+      undrain();
+      return Status::Ok();
+    }
+    const uint64_t need = EstimateBytes(*e);
+    if (budget == 0 || BytesInUse() + need <= budget) break;
+    if (need > budget) {
+      undrain();
+      return Status::InvalidArgument("model '" + e->name + "' needs about " + std::to_string(need) +
+                                     " bytes, more than the whole memory budget of " + std::to_string(budget));
+    }
+    // The least recently used warm model that no request uses and no pin holds.
+    std::shared_ptr<Entry> victim, busy;
+    for (const auto& [name, other] : entries_) {
+      if (other == e || other->state != State::kWarm || other->pinned) continue;
+      std::shared_ptr<Entry>& pick = Busy(*other) ? busy : victim;
+      if (!pick || other->last_used_at < pick->last_used_at) pick = other;
+    }
+    if (victim) {
+      if (victim == drained) drained.reset();
+      LogInfo("evicting a model for room").Kv("evicted", victim->name).Kv("for", e->name);
+      UnloadLocked(lock, victim, Status::Unavailable("model '" + victim->name + "' was evicted"), /*eviction=*/true);
+      continue;
+    }
+    if (!drained && busy) {
+      drained = busy;
+      drained->draining = true;
+      LogInfo("draining a model for room").Kv("draining", busy->name).Kv("for", e->name);
+    }
+    // Nothing can go now: wait for a request to finish or a model to change state.
+    if (!WaitForChange(lock, deadline)) {
+      undrain();
+      return Status::Unavailable("no room for model '" + e->name + "' in the memory budget of " +
+                                 std::to_string(budget) + " bytes: every warm model is pinned or has requests");
+    }
+  }
+  undrain();
+  e->state = State::kLoading;
+  PublishStates();
+  const std::string name = e->name, path = e->path;
+  const std::shared_ptr<const model::Tokenizer> tokenizer = e->tokenizer;
+  int32_t token_budget = options_.token_budget > 0 ? options_.token_budget : e->token_budget;
+  lock.unlock();
+  const SteadyClock::time_point t0 = SteadyClock::now();
+  StatusOr<wire::ModelInfo> info = worker_->LoadModel({name, path, 0});
+  Status st = info.status();
+  if (st.ok() && token_budget == 0) {
+    BudgetProfileOptions profile;
+    profile.target_step_ms = options_.target_step_ms;
+    StatusOr<int32_t> measured = MeasureTokenBudget(worker_, *info, profile);
+    st = measured.status().WithContext("profiling model '" + name + "'");
+    if (measured.ok()) token_budget = *measured;
+  }
+  if (st.ok()) st = engine_->AddModel(*info, tokenizer, token_budget);
+  if (!st.ok() && info.ok()) (void)worker_->UnloadModel(name);
+  const double seconds = SecondsSince(t0);
+  if (metrics_) metrics_->ModelLoaded(name, seconds, st.ok());
+  lock.lock();
+  if (!st.ok()) {
+    e->state = State::kRegistered;
+    e->last_error = st.message();
+    PublishStates();
+    cv_.notify_all();
+    LogError("model load failed").Kv("name", name).Kv("error", st.ToString());
+    // The loader's own words: a file it cannot use is the caller's mistake.
+    return st.code() == Status::Code::kInternal ? Status::InvalidArgument(st.message()) : st;
+  }
+  e->state = State::kWarm;
+  e->bytes = info->weights_bytes + info->kv_cache_bytes;
+  e->token_budget = token_budget;
+  e->context_length =
+      static_cast<int32_t>(std::min<int64_t>(info->context_length, int64_t{info->num_kv_blocks} * info->block_size));
+  ++e->loads;
+  e->last_load_seconds = seconds;
+  e->last_error.clear();
+  e->last_used_at = SteadyClock::now();
+  PublishStates();
+  cv_.notify_all();
+  LogInfo("model ready").Kv("name", name).Kv("path", path).Kv("bytes", e->bytes).Kv("seconds", seconds);
+  if (e->removed) UnloadLocked(lock, e, Status::Unavailable("model '" + name + "' was removed"), false);
+  return Status::Ok();
+}
+
+void ModelRegistry::UnloadLocked(Lock& lock, const std::shared_ptr<Entry>& e, const Status& why, bool eviction) {
+  e->state = State::kUnloading;
+  PublishStates();
+  const std::string name = e->name;
+  lock.unlock();
+  Status st = engine_->RemoveModel(name, why);
+  if (!st.ok() && st.code() != Status::Code::kNotFound)
+    LogWarn("engine kept a model").Kv("name", name).Kv("error", st.ToString());
+  st = worker_->UnloadModel(name);
+  if (!st.ok()) LogWarn("worker did not unload a model").Kv("name", name).Kv("error", st.ToString());
+  lock.lock();
+  e->state = State::kRegistered;
+  e->draining = false;
+  if (eviction) {
+    ++e->evictions;
+    if (metrics_) metrics_->ModelEvicted(name);
+  }
+  PublishStates();
+  cv_.notify_all();
+  LogInfo(eviction ? "model evicted" : "model unloaded").Kv("name", name);
+}
+
+Status ModelRegistry::Acquire(const std::string& name, bool* cold) {
+  *cold = false;
+  const SteadyClock::time_point deadline = SteadyClock::now() + options_.wait_for_room;
+  Lock lock(mu_);
+  for (;;) {
+    std::shared_ptr<Entry> e = Find(name);
+    if (!e) return Status::InvalidArgument("model '" + name + "' is not registered");
+    if (e->state == State::kWarm && !e->draining) {
+      ++e->active;
+      e->last_used_at = SteadyClock::now();
+      e->last_used_unix = UnixNow();
+      return Status::Ok();
+    }
+    if (e->state == State::kRegistered) {
+      *cold = true;
+      if (metrics_) metrics_->ModelColdStart(name);
+      HEARTH_RETURN_IF_ERROR(LoadLocked(lock, e, deadline));
+      continue;
+    }
+    // Loading, unloading, or draining for another model's load.
+    if (!WaitForChange(lock, deadline)) {
+      return Status::Unavailable("model '" + name + "' is still loading, unloading or draining; retry");
+    }
+  }
+}
+
+void ModelRegistry::Release(const std::string& name) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::shared_ptr<Entry> e = Find(name);
+    if (!e) return;
+    e->active = std::max<int64_t>(0, e->active - 1);
+    e->last_used_at = SteadyClock::now();
+    e->last_used_unix = UnixNow();
+  }
+  cv_.notify_all();
+}
+
+ModelStatus ModelRegistry::StatusOf(const Entry& e) const {
+  ModelStatus s;
+  s.name = e.name;
+  s.path = e.path;
+  s.context_length = e.context_length;
+  s.state = kStateNames[static_cast<int>(e.state)];
+  s.pinned = e.pinned;
+  s.source = e.source;
+  s.last_used = e.last_used_unix;
+  s.loads = e.loads;
+  s.last_load_seconds = e.last_load_seconds;
+  s.bytes = EstimateBytes(e);
+  s.active_requests = e.active;
+  s.evictions = e.evictions;
+  s.last_error = e.last_error;
+  return s;
+}
+
+std::vector<ModelStatus> ModelRegistry::List() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<ModelStatus> out;
+  for (const auto& [name, e] : entries_) out.push_back(StatusOf(*e));
+  return out;
+}
+
+Status ModelRegistry::Persist(const Entry& e) {
+  if (!store_) return Status::Ok();
+  return store_->Put({e.name, e.path, e.pinned, e.added_at});
+}
+
+StatusOr<ModelStatus> ModelRegistry::Add(const std::string& name, const std::string& path, bool pinned) {
+  {
+    Lock lock(mu_);
+    if (std::shared_ptr<Entry> e = Find(name)) {
+      if (e->path != path) {
+        return Status::FailedPrecondition("model '" + name + "' is already registered from " + e->path +
+                                          "; remove it first");
+      }
+      lock.unlock();
+      if (pinned) HEARTH_RETURN_IF_ERROR(SetPinned(name, true).status());
+      return Load(name);  // already there: make sure it is warm
+    }
+  }
+  HEARTH_ASSIGN_OR_RETURN(std::shared_ptr<Entry> e, ReadModel(name, path));
+  e->source = "admin";
+  e->pinned = pinned;
+  e->added_at = UnixNow();
+  Lock lock(mu_);
+  if (Find(name)) return Status::FailedPrecondition("model '" + name + "' was registered meanwhile");
+  entries_[name] = e;
+  PublishStates();
+  Status st = LoadLocked(lock, e, SteadyClock::now() + options_.wait_for_room);
+  if (!st.ok() && st.code() == Status::Code::kUnavailable) e->last_error = st.message();
+  if (!st.ok() && st.code() != Status::Code::kUnavailable) {
+    // Not a model this worker can serve: forget it again.
+    e->removed = true;
+    entries_.erase(name);
+    retired_.push_back(e->tokenizer);
+    PublishStates();
+    return st;
+  }
+  HEARTH_RETURN_IF_ERROR(Persist(*e));
+  LogInfo("model added").Kv("name", name).Kv("path", path).Kv("pinned", pinned).Kv("warm", st.ok());
+  return StatusOf(*e);
+}
+
+Status ModelRegistry::Remove(const std::string& name, bool force) {
+  Lock lock(mu_);
+  std::shared_ptr<Entry> e = Find(name);
+  if (!e) return Status::NotFound("no model '" + name + "'");
+  if (!WaitSettled(lock, e, SteadyClock::now() + options_.wait_for_room)) {
+    return Status::Unavailable("model '" + name + "' is still loading or unloading; retry");
+  }
+  if (e->removed) return Status::NotFound("no model '" + name + "'");
+  if (Busy(*e) && !force) {
+    return Status::FailedPrecondition("model '" + name + "' has " + std::to_string(e->active) +
+                                      " queued or running requests; wait, or force");
+  }
+  e->removed = true;  // no new request acquires it from here on
+  entries_.erase(name);
+  retired_.push_back(e->tokenizer);
+  if (e->state == State::kWarm) UnloadLocked(lock, e, Status::Unavailable("model '" + name + "' was removed"), false);
+  if (store_) {
+    Status st = store_->Remove(name);
+    if (!st.ok() && st.code() != Status::Code::kNotFound) return st;
+  }
+  if (metrics_) metrics_->SetModelState(name, "");
+  LogInfo("model removed").Kv("name", name);
+  return Status::Ok();
+}
+
+StatusOr<ModelStatus> ModelRegistry::Load(const std::string& name) {
+  bool cold = false;
+  HEARTH_RETURN_IF_ERROR(Acquire(name, &cold));
+  Release(name);
+  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_ptr<Entry> e = Find(name);
+  if (!e) return Status::NotFound("no model '" + name + "'");
+  return StatusOf(*e);
+}
+
+StatusOr<ModelStatus> ModelRegistry::Unload(const std::string& name, bool force) {
+  Lock lock(mu_);
+  std::shared_ptr<Entry> e = Find(name);
+  if (!e) return Status::NotFound("no model '" + name + "'");
+  if (!WaitSettled(lock, e, SteadyClock::now() + options_.wait_for_room)) {
+    return Status::Unavailable("model '" + name + "' is still loading or unloading; retry");
+  }
+  if (e->state == State::kWarm) {
+    if (Busy(*e) && !force) {
+      return Status::FailedPrecondition("model '" + name + "' has " + std::to_string(e->active) +
+                                        " queued or running requests; wait, or force");
+    }
+    UnloadLocked(lock, e, Status::Unavailable("model '" + name + "' was unloaded"), false);
+  }
+  return StatusOf(*e);
+}
+
+StatusOr<ModelStatus> ModelRegistry::SetPinned(const std::string& name, bool pinned) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_ptr<Entry> e = Find(name);
+  if (!e) return Status::NotFound("no model '" + name + "'");
+  e->pinned = pinned;
+  if (e->added_at == 0) e->added_at = UnixNow();
+  HEARTH_RETURN_IF_ERROR(Persist(*e));
+  cv_.notify_all();
+  return StatusOf(*e);
+}
+
+void ModelRegistry::PublishStates() {
+  if (!metrics_) return;
+  for (const auto& [name, e] : entries_) metrics_->SetModelState(name, kStateNames[static_cast<int>(e->state)]);
+}
+
+int32_t PlacingEngine::context_length(const std::string& model) const {
+  const int32_t warm = inner_->context_length(model);
+  return warm > 0 ? warm : registry_->context_length(model);
+}
+
+StatusOr<uint64_t> PlacingEngine::Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink) {
+  if (!sink) return Status::InvalidArgument("no sink for the request");
+  const std::string model = request.model;
+  bool cold = false;
+  HEARTH_RETURN_IF_ERROR(registry_->Acquire(model, &cold));
+  if (cold) LogInfo("cold start: the request waited for its model to load").Kv("model", model);
+  StatusOr<uint64_t> id = inner_->Submit(std::move(request), std::make_shared<ReleasingSink>(sink, registry_, model));
+  if (!id.ok()) registry_->Release(model);  // the engine never calls a sink it refused
+  return id;
+}
+
+}  // namespace hearth::daemon

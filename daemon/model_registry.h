@@ -1,0 +1,162 @@
+// The model registry and its placement on the worker (issue 8; docs/models.md): every model
+// hearthd knows by name, whether it is warm on the worker, and the loads and evictions that
+// keep the models requests ask for warm within [workers] memory_budget_bytes.
+//
+// Reactive placement: a request for a registered model that is not warm loads it while the
+// request waits (PlacingEngine::Submit); when the budget is short, the least recently used
+// warm model with no queued or running request and no pin is unloaded first. When no model
+// can make room, the least recently used unpinned one is drained (its new requests wait, its
+// running ones finish) and then unloaded; the request waits up to wait_for_room, and then
+// fails Unavailable (503 with Retry-After).
+//
+// States: registered -> loading -> warm -> unloading -> registered. A "staged" state (a host
+// copy ready to swap in) comes with the paged memory pool.
+//
+// Threads: HTTP handlers and the engine's sinks call in; mu_ guards every entry, and is never
+// held across a call into the worker or the engine (a sink calls Release under the engine's
+// loop, which an engine call may wait for). Loads and unloads pause other models' steps for
+// their length: the worker does one thing at a time.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "daemon/engine.h"
+#include "daemon/engine_loop.h"
+#include "daemon/model_control.h"
+#include "daemon/server_metrics.h"
+#include "daemon/worker_process.h"
+#include "model/tokenizer.h"
+#include "store/model_store.h"
+
+namespace hearth::daemon {
+
+struct ModelRegistryOptions {
+  uint64_t memory_budget_bytes = 0;                // weights + KV caches of warm models; 0: no limit
+  std::chrono::milliseconds wait_for_room{60000};  // a request waits this long for room
+  int32_t token_budget = 0;                        // tokens per step; 0: measured at a model's first load
+  double target_step_ms = 100;                     // the measurement's target
+};
+
+class ModelRegistry final : public ModelControl {
+ public:
+  // All but `store` and `metrics` (null: none) must outlive the registry.
+  ModelRegistry(WorkerConnection* worker, EngineLoop* engine, store::ModelStore* store, ServerMetrics* metrics,
+                ModelRegistryOptions options);
+
+  // At start: registers the configured models (source "config"), then the stored ones whose
+  // names the configuration does not use; then loads them in that order while the budget
+  // holds them. A configured model that cannot be read or loaded fails the start; a stored one
+  // stays registered, with its error.
+  Status Start(const std::map<std::string, std::string>& configured);
+
+  // For PlacingEngine: the tokenizer of any registered model (valid until the registry dies),
+  // and its context length.
+  const model::Tokenizer* tokenizer(const std::string& name) const;
+  int32_t context_length(const std::string& name) const;
+  // Makes the model warm and counts one request on it until Release(): a model with counted
+  // requests is never evicted. `cold` tells whether it had to be loaded.
+  Status Acquire(const std::string& name, bool* cold);
+  void Release(const std::string& name);
+  int64_t num_warm() const;
+  // Ends every wait for room or for a load at once (hearthd is stopping).
+  void Stop();
+
+  // ModelControl.
+  std::vector<ModelStatus> List() override;
+  StatusOr<ModelStatus> Add(const std::string& name, const std::string& path, bool pinned) override;
+  Status Remove(const std::string& name, bool force) override;
+  StatusOr<ModelStatus> Load(const std::string& name) override;
+  StatusOr<ModelStatus> Unload(const std::string& name, bool force) override;
+  StatusOr<ModelStatus> SetPinned(const std::string& name, bool pinned) override;
+
+ private:
+  enum class State { kRegistered, kLoading, kWarm, kUnloading };
+  struct Entry {
+    std::string name;
+    std::string path;
+    std::string source;
+    bool pinned = false;
+    int64_t added_at = 0;
+    std::shared_ptr<const model::Tokenizer> tokenizer;
+    int32_t context_length = 0;
+    uint64_t file_bytes = 0;
+    State state = State::kRegistered;
+    uint64_t bytes = 0;        // as the worker reported at the last load; 0: never loaded
+    int32_t token_budget = 0;  // measured at the first load
+    int64_t active = 0;        // requests between Acquire and Release
+    // A load waits for this model's requests to end, to evict it: new ones wait too, so that a
+    // steady stream of them cannot starve the load.
+    bool draining = false;
+    std::chrono::steady_clock::time_point last_used_at{};
+    int64_t last_used_unix = 0;
+    int64_t loads = 0;
+    double last_load_seconds = 0;
+    int64_t evictions = 0;
+    std::string last_error;
+    bool removed = false;
+  };
+  using Lock = std::unique_lock<std::mutex>;
+
+  // Reads the tokenizer and the trained context from the file: InvalidArgument naming the
+  // problem when it cannot.
+  static StatusOr<std::shared_ptr<Entry>> ReadModel(const std::string& name, const std::string& path);
+  std::shared_ptr<Entry> Find(const std::string& name) const;  // REQUIRES(mu_)
+  ModelStatus StatusOf(const Entry& e) const;                  // REQUIRES(mu_)
+  uint64_t BytesInUse() const;                                 // REQUIRES(mu_)
+  uint64_t EstimateBytes(const Entry& e) const;                // REQUIRES(mu_)
+  bool Busy(const Entry& e) const;                             // REQUIRES(mu_)
+  // Loads `e` (registered), evicting idle models for room; waits for room until `deadline`.
+  // Called and returns with `lock` held.
+  Status LoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, std::chrono::steady_clock::time_point deadline);
+  // Unloads `e` (warm); `why` ends its requests, if any. Called and returns with `lock` held.
+  void UnloadLocked(Lock& lock, const std::shared_ptr<Entry>& e, const Status& why, bool eviction);
+  // Waits for a change (a Release, a state change) or a short poll: the engine's own counts of
+  // a model's requests change without a notification. False at the deadline or when stopping.
+  bool WaitForChange(Lock& lock, std::chrono::steady_clock::time_point deadline);
+  // Waits until `e` is neither loading nor unloading; false at the deadline.
+  bool WaitSettled(Lock& lock, const std::shared_ptr<Entry>& e, std::chrono::steady_clock::time_point deadline);
+  Status Persist(const Entry& e);  // REQUIRES(mu_)
+  void PublishStates();            // REQUIRES(mu_)
+
+  // Constant after construction.
+  WorkerConnection* const worker_;
+  EngineLoop* const engine_;
+  store::ModelStore* const store_;
+  ServerMetrics* const metrics_;
+  const ModelRegistryOptions options_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;                             // any state change, any Release
+  std::map<std::string, std::shared_ptr<Entry>> entries_;  // GUARDED_BY(mu_)
+  bool stopping_ = false;                                  // GUARDED_BY(mu_)
+  // Tokenizers of removed models: tokenizer() handed out pointers to them.
+  std::vector<std::shared_ptr<const model::Tokenizer>> retired_;  // GUARDED_BY(mu_)
+};
+
+// The Engine the routes see (under MeteredEngine): Submit makes the model warm first and
+// counts the request on it until it finishes.
+class PlacingEngine final : public Engine {
+ public:
+  // Both must outlive this engine and every request submitted through it.
+  PlacingEngine(EngineLoop* inner, ModelRegistry* registry) : inner_(inner), registry_(registry) {}
+
+  const model::Tokenizer* tokenizer(const std::string& model) const override { return registry_->tokenizer(model); }
+  int32_t context_length(const std::string& model) const override;
+  StatusOr<uint64_t> Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink) override;
+  void Cancel(uint64_t id) override { inner_->Cancel(id); }
+  EngineStats Stats() const override { return inner_->Stats(); }
+
+ private:
+  EngineLoop* const inner_;
+  ModelRegistry* const registry_;
+};
+
+}  // namespace hearth::daemon
