@@ -25,25 +25,54 @@ rapidjson::Document Json(const std::string& body) {
   return d;
 }
 
-// The streamed content of a chat SSE body, and whether it ended with [DONE].
-std::string StreamedContent(const std::string& body, bool* done) {
-  std::string content;
-  *done = false;
+// One request's choices, by index, as the client saw them.
+struct Choices {
+  std::map<int, std::string> text;
+  std::map<int, std::string> finish_reason;
+  int prompt_tokens = -1;
+  int completion_tokens = -1;
+  int usage_chunks = 0;
+  bool done = false;  // streamed: ended with [DONE]
+};
+
+Choices FromResponse(const std::string& body, bool chat) {
+  Choices out;
+  auto d = Json(body);
+  for (const auto& c : d["choices"].GetArray()) {
+    const int index = c["index"].GetInt();
+    out.text[index] = chat ? c["message"]["content"].GetString() : c["text"].GetString();
+    out.finish_reason[index] = c["finish_reason"].IsString() ? c["finish_reason"].GetString() : "";
+  }
+  out.prompt_tokens = d["usage"]["prompt_tokens"].GetInt();
+  out.completion_tokens = d["usage"]["completion_tokens"].GetInt();
+  return out;
+}
+
+Choices FromStream(const std::string& body, bool chat) {
+  Choices out;
   size_t pos = 0;
   while ((pos = body.find("data: ", pos)) != std::string::npos) {
     const size_t end = body.find("\n\n", pos);
     const std::string data = body.substr(pos + 6, end - pos - 6);
     pos = end;
     if (data == "[DONE]") {
-      *done = true;
+      out.done = true;
       break;
     }
     auto chunk = Json(data);
-    if (chunk.HasMember("choices") && !chunk["choices"].Empty() && chunk["choices"][0]["delta"].HasMember("content")) {
-      content += chunk["choices"][0]["delta"]["content"].GetString();
+    if (chunk.HasMember("usage") && chunk["usage"].IsObject()) {
+      ++out.usage_chunks;
+      out.prompt_tokens = chunk["usage"]["prompt_tokens"].GetInt();
+      out.completion_tokens = chunk["usage"]["completion_tokens"].GetInt();
+    }
+    for (const auto& c : chunk["choices"].GetArray()) {
+      const int index = c["index"].GetInt();
+      if (chat && c["delta"].HasMember("content")) out.text[index] += c["delta"]["content"].GetString();
+      if (!chat) out.text[index] += c["text"].GetString();
+      if (c["finish_reason"].IsString()) out.finish_reason[index] += c["finish_reason"].GetString();
     }
   }
-  return content;
+  return out;
 }
 
 class ApiSmokeTest : public ::testing::Test {
@@ -104,9 +133,9 @@ TEST_F(ApiSmokeTest, GreedyChatStreamsWhatItAnswers) {
   auto s = Post("/v1/chat/completions", std::string(kCapital) + R"(,"stream":true})");
   ASSERT_TRUE(s);
   ASSERT_EQ(s->status, 200) << s->body;
-  bool done = false;
-  EXPECT_EQ(StreamedContent(s->body, &done), content);
-  EXPECT_TRUE(done);
+  const Choices streamed = FromStream(s->body, /*chat=*/true);
+  EXPECT_EQ(streamed.text.at(0), content);
+  EXPECT_TRUE(streamed.done);
 }
 
 TEST_F(ApiSmokeTest, SameSeedSameText) {
@@ -139,56 +168,6 @@ TEST_F(ApiSmokeTest, ErrorsInOpenAiFormat) {
 }
 
 // --- n > 1 choices ---------------------------------------------------------------------------
-
-// One request's choices, by index, as the client saw them.
-struct Choices {
-  std::map<int, std::string> text;
-  std::map<int, std::string> finish_reason;
-  int prompt_tokens = -1;
-  int completion_tokens = -1;
-  int usage_chunks = 0;
-  bool done = false;  // streamed: ended with [DONE]
-};
-
-Choices FromResponse(const std::string& body, bool chat) {
-  Choices out;
-  auto d = Json(body);
-  for (const auto& c : d["choices"].GetArray()) {
-    const int index = c["index"].GetInt();
-    out.text[index] = chat ? c["message"]["content"].GetString() : c["text"].GetString();
-    out.finish_reason[index] = c["finish_reason"].IsString() ? c["finish_reason"].GetString() : "";
-  }
-  out.prompt_tokens = d["usage"]["prompt_tokens"].GetInt();
-  out.completion_tokens = d["usage"]["completion_tokens"].GetInt();
-  return out;
-}
-
-Choices FromStream(const std::string& body, bool chat) {
-  Choices out;
-  size_t pos = 0;
-  while ((pos = body.find("data: ", pos)) != std::string::npos) {
-    const size_t end = body.find("\n\n", pos);
-    const std::string data = body.substr(pos + 6, end - pos - 6);
-    pos = end;
-    if (data == "[DONE]") {
-      out.done = true;
-      break;
-    }
-    auto chunk = Json(data);
-    if (chunk.HasMember("usage") && chunk["usage"].IsObject()) {
-      ++out.usage_chunks;
-      out.prompt_tokens = chunk["usage"]["prompt_tokens"].GetInt();
-      out.completion_tokens = chunk["usage"]["completion_tokens"].GetInt();
-    }
-    for (const auto& c : chunk["choices"].GetArray()) {
-      const int index = c["index"].GetInt();
-      if (chat && c["delta"].HasMember("content")) out.text[index] += c["delta"]["content"].GetString();
-      if (!chat) out.text[index] += c["text"].GetString();
-      if (c["finish_reason"].IsString()) out.finish_reason[index] += c["finish_reason"].GetString();
-    }
-  }
-  return out;
-}
 
 std::vector<std::string> Split(const std::string& s) {
   std::vector<std::string> out;

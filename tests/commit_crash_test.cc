@@ -42,11 +42,6 @@ using namespace std::chrono_literals;
 
 constexpr int kRequests = 6;
 
-int EnvInt(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : fallback;
-}
-
 rapidjson::Document Json(const std::string& text) {
   rapidjson::Document d;
   d.Parse(text.c_str(), text.size());
@@ -200,27 +195,6 @@ class CommitCrashTest : public ::testing::Test {
     return clients;
   }
 
-  // Polls GET /v1/requests/{id} until the request ended; its text, or "<state: error>".
-  std::string FinalText(const std::string& id) {
-    httplib::Client cli("127.0.0.1", port_);
-    cli.set_read_timeout(60, 0);
-    for (int k = 0; k < 3000; ++k) {
-      auto r = cli.Get(("/v1/requests/" + id).c_str());
-      if (r && r->status == 200) {
-        auto d = Json(r->body);
-        const std::string state = d["state"].GetString();
-        if (state == "finished") return d["text"].GetString();
-        if (state != "queued" && state != "running") {
-          return "<" + state + ": " + (d["error"].IsString() ? d["error"].GetString() : "") + ">";
-        }
-      } else if (r && r->status == 404) {
-        return "<not found>";
-      }
-      std::this_thread::sleep_for(50ms);
-    }
-    return "<timed out>";
-  }
-
   // The clean run: every request's final text, and the longest request's token count.
   struct Reference {
     std::vector<std::string> texts;
@@ -236,7 +210,7 @@ class CommitCrashTest : public ::testing::Test {
       std::vector<Client> clients = SendAll();
       for (int i = 0; i < kRequests; ++i) {
         EXPECT_FALSE(clients[i].id.empty()) << "reference request " << i << " not acknowledged";
-        cached->texts.push_back(FinalText(clients[i].id));
+        cached->texts.push_back(FinalRequestText(port_, clients[i].id));
         EXPECT_EQ(ParseStream(clients[i].body).text, cached->texts.back()) << "reference request " << i;
       }
       daemon->Signal(SIGTERM);
@@ -338,7 +312,7 @@ void CommitCrashTest::CrashAndRecover(int64_t commit, const std::string& phase, 
     auto daemon = Start(dir, "", "restart.log");
     for (int i = 0; i < kRequests; ++i) {
       if (clients[i].id.empty()) continue;
-      EXPECT_EQ(FinalText(clients[i].id), ref.texts[i]) << "request " << i << " id " << clients[i].id;
+      EXPECT_EQ(FinalRequestText(port_, clients[i].id), ref.texts[i]) << "request " << i << " id " << clients[i].id;
     }
     daemon->Signal(SIGTERM);
     EXPECT_TRUE(daemon->Wait(60000).has_value());

@@ -32,11 +32,6 @@ using namespace std::chrono_literals;
 
 constexpr int kRequests = 20;
 
-int EnvInt(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : fallback;
-}
-
 rapidjson::Document Json(const std::string& body) {
   rapidjson::Document d;
   d.Parse(body.c_str(), body.size());
@@ -65,25 +60,6 @@ std::string Body(int i, int max_tokens) {
 }
 
 std::string Path(int i) { return i % 3 == 2 ? "/v1/completions" : "/v1/chat/completions"; }
-
-class Daemon {
- public:
-  Daemon(const std::string& dir, int port, int admin_port) {
-    process_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{BinaryPath("hearthd"), "--config", dir + "/hearth.toml", "--listen",
-                                 "127.0.0.1:" + std::to_string(port), "--admin-listen",
-                                 "127.0.0.1:" + std::to_string(admin_port), "--data-dir", dir + "/data", "--threads",
-                                 "2", "--model", "smollm2=" + DefaultModelPath()},
-        dir + "/hearthd.log");
-    healthy_ = WaitHealthy(port, 120000);
-  }
-  bool healthy() const { return healthy_; }
-  ChildProcess& process() { return *process_; }
-
- private:
-  std::unique_ptr<ChildProcess> process_;
-  bool healthy_ = false;
-};
 
 // One client's view of its request.
 struct ClientRequest {
@@ -156,25 +132,6 @@ class KillTest : public ::testing::Test {
     }
   }
 
-  // Polls GET /v1/requests/{id} until the request ended; its text, or "<state: error>".
-  std::string FinalText(const std::string& id) {
-    for (int k = 0; k < 3000; ++k) {
-      auto r = Get("/v1/requests/" + id);
-      if (r && r->status == 200) {
-        auto d = Json(r->body);
-        const std::string state = d["state"].GetString();
-        if (state == "finished") return d["text"].GetString();
-        if (state != "queued" && state != "running") {
-          return "<" + state + ": " + (d["error"].IsString() ? d["error"].GetString() : "") + ">";
-        }
-      } else if (r && r->status == 404) {
-        return "<not found>";
-      }
-      std::this_thread::sleep_for(100ms);
-    }
-    return "<timed out>";
-  }
-
   // The text streamed in an SSE body (chat deltas or completion texts); "<error>" when the stream
   // carried an error event, "<unfinished>" without [DONE].
   static std::string StreamText(const std::string& body) {
@@ -212,7 +169,7 @@ class KillTest : public ::testing::Test {
   }
   std::vector<std::string> ComputeReference() {
     const std::string dir = NewDir();
-    Daemon daemon(dir, port_, admin_port_);
+    HearthdProcess daemon(dir, port_, admin_port_);
     EXPECT_TRUE(daemon.healthy()) << daemon.process().Log();
     key_prefix_ = "ref-";
     std::vector<ClientRequest> reqs(kRequests);
@@ -222,7 +179,7 @@ class KillTest : public ::testing::Test {
     std::vector<std::string> texts(kRequests);
     for (int i = 0; i < kRequests; ++i) {
       EXPECT_TRUE(reqs[i].acknowledged) << i;
-      texts[i] = FinalText(reqs[i].id);
+      texts[i] = FinalRequestText(port_, reqs[i].id);
     }
     daemon.process().Signal(SIGTERM);
     daemon.process().Wait(30000);
@@ -254,7 +211,7 @@ TEST_F(KillTest, SigkillAtRandomMomentsLosesNothing) {
     std::vector<std::string> bodies(kRequests);
     int target = 0;
     {
-      Daemon daemon(dir, port_, admin_port_);
+      HearthdProcess daemon(dir, port_, admin_port_);
       ASSERT_TRUE(daemon.healthy()) << daemon.process().Log();
       std::vector<std::thread> clients;
       for (int i = 0; i < kRequests; ++i) {
@@ -279,13 +236,13 @@ TEST_F(KillTest, SigkillAtRandomMomentsLosesNothing) {
                   (*rows)[0][0].c_str(), (*rows)[0][1].c_str(), (*rows)[0][2].c_str());
       std::fflush(stdout);
     }
-    Daemon restarted(dir, port_, admin_port_);
+    HearthdProcess restarted(dir, port_, admin_port_);
     ASSERT_TRUE(restarted.healthy()) << restarted.process().Log();
     for (int i = 0; i < kRequests; ++i) {
       if (Streamed(i)) {
         if (!reqs[i].acknowledged) continue;
         ++acknowledged_total;
-        EXPECT_EQ(FinalText(reqs[i].id), reference[i]) << "request " << i << " id " << reqs[i].id;
+        EXPECT_EQ(FinalRequestText(port_, reqs[i].id), reference[i]) << "request " << i << " id " << reqs[i].id;
         if (i % 5 == 0) {  // a streamed retry with its key: the one stream again, from the start
           ClientRequest retry;
           std::string body;
@@ -334,7 +291,7 @@ TEST_F(KillTest, WorkerSigkillIsAPauseNotAnError) {
   std::printf("worker kill test: HEARTH_KILL_SEED=%d\n", seed);
   std::mt19937 rng(static_cast<uint32_t>(seed));
   const std::string dir = NewDir();
-  Daemon daemon(dir, port_, admin_port_);
+  HearthdProcess daemon(dir, port_, admin_port_);
   ASSERT_TRUE(daemon.healthy()) << daemon.process().Log();
   for (int round = 0; round < rounds; ++round) {
     SCOPED_TRACE("worker round " + std::to_string(round));

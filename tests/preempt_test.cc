@@ -34,10 +34,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kRequests = 20;
 
-int MaxTokens() {
-  const char* v = std::getenv("HEARTH_PREEMPT_MAX_TOKENS");
-  return v && *v ? std::atoi(v) : 200;
-}
+int MaxTokens() { return EnvInt("HEARTH_PREEMPT_MAX_TOKENS", 200); }
 
 rapidjson::Document Json(const std::string& body) {
   rapidjson::Document d;
@@ -115,25 +112,6 @@ struct ClientThreads {
   ~ClientThreads() { Join(); }
 };
 
-class Hearthd {
- public:
-  Hearthd(const std::string& dir, int port, int admin_port) {
-    process_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{BinaryPath("hearthd"), "--config", dir + "/hearth.toml", "--listen",
-                                 "127.0.0.1:" + std::to_string(port), "--admin-listen",
-                                 "127.0.0.1:" + std::to_string(admin_port), "--data-dir", dir + "/data", "--threads",
-                                 "2", "--model", "smollm2=" + DefaultModelPath()},
-        dir + "/hearthd.log");
-    healthy_ = WaitHealthy(port, 120000);
-  }
-  bool healthy() const { return healthy_; }
-  ChildProcess& process() { return *process_; }
-
- private:
-  std::unique_ptr<ChildProcess> process_;
-  bool healthy_ = false;
-};
-
 class PreemptTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -192,27 +170,6 @@ class PreemptTest : public ::testing::Test {
     }
   }
 
-  // Polls GET /v1/requests/{id} until the request ended; its text, or "<state: error>".
-  std::string FinalText(const std::string& id) {
-    httplib::Client cli("127.0.0.1", port_);
-    cli.set_read_timeout(60, 0);
-    for (int k = 0; k < 3000; ++k) {
-      auto r = cli.Get(("/v1/requests/" + id).c_str());
-      if (r && r->status == 200) {
-        auto d = Json(r->body);
-        const std::string state = d["state"].GetString();
-        if (state == "finished") return d["text"].GetString();
-        if (state != "queued" && state != "running") {
-          return "<" + state + ": " + (d["error"].IsString() ? d["error"].GetString() : "") + ">";
-        }
-      } else if (r && r->status == 404) {
-        return "<not found>";
-      }
-      std::this_thread::sleep_for(100ms);
-    }
-    return "<timed out>";
-  }
-
   // Polls until a new request is refused (the notice is in); that refusal.
   httplib::Result RefusedRequest() {
     httplib::Client cli("127.0.0.1", port_);
@@ -250,7 +207,7 @@ class PreemptTest : public ::testing::Test {
     static std::vector<std::string>* cached = nullptr;
     if (cached) return *cached;
     const std::string dir = NewDir("");
-    Hearthd daemon(dir, port_, admin_port_);
+    HearthdProcess daemon(dir, port_, admin_port_);
     EXPECT_TRUE(daemon.healthy()) << daemon.process().Log();
     std::vector<Stream> streams(kRequests);
     ClientThreads clients;
@@ -261,7 +218,7 @@ class PreemptTest : public ::testing::Test {
       StreamView v = ReadStream(streams[i].body);
       EXPECT_TRUE(v.finished && !v.error) << i << ": " << streams[i].body.substr(0, 300);
       texts[i] = v.text;
-      EXPECT_EQ(FinalText(streams[i].id), v.text) << i;
+      EXPECT_EQ(FinalRequestText(port_, streams[i].id), v.text) << i;
     }
     daemon.process().Signal(SIGTERM);
     daemon.process().Wait(30000);
@@ -286,7 +243,7 @@ TEST_F(PreemptTest, NoticeFileTenSecondsCommitsExitsZeroAndRestartFinishesIdenti
   ClientThreads clients;  // joined after hearthd is gone
   double exited_after = 0;
   {
-    Hearthd daemon(dir, port_, admin_port_);
+    HearthdProcess daemon(dir, port_, admin_port_);
     ASSERT_TRUE(daemon.healthy()) << daemon.process().Log();
     StartStreams(streams, "preempt-", &clients);
     for (int i = 0; i < kRequests; ++i) ASSERT_TRUE(streams[i].acknowledged) << i;
@@ -324,10 +281,10 @@ TEST_F(PreemptTest, NoticeFileTenSecondsCommitsExitsZeroAndRestartFinishesIdenti
       EXPECT_TRUE(v.finished || v.error) << "request " << i << "'s stream ended without [DONE] or an error";
     }
   }
-  Hearthd restarted(dir, port_, admin_port_);
+  HearthdProcess restarted(dir, port_, admin_port_);
   ASSERT_TRUE(restarted.healthy()) << restarted.process().Log();
   for (int i = 0; i < kRequests; ++i) {
-    EXPECT_EQ(FinalText(streams[i].id), reference[i]) << "request " << i << " id " << streams[i].id;
+    EXPECT_EQ(FinalRequestText(port_, streams[i].id), reference[i]) << "request " << i << " id " << streams[i].id;
   }
   restarted.process().Signal(SIGTERM);
   EXPECT_TRUE(restarted.process().Wait(60000).has_value());
@@ -372,7 +329,7 @@ TEST_F(PreemptTest, MetadataEndpointNoticeDrainsAndExitsZeroInTime) {
   std::vector<Stream> streams(4);
   {
     ClientThreads clients;  // joined after hearthd is gone
-    Hearthd daemon(dir, port_, admin_port_);
+    HearthdProcess daemon(dir, port_, admin_port_);
     ASSERT_TRUE(daemon.healthy()) << daemon.process().Log();
     StartStreams(streams, "metadata-", &clients);
     preempted = true;
@@ -403,7 +360,7 @@ TEST_F(PreemptTest, MetadataEndpointNoticeDrainsAndExitsZeroInTime) {
 // (nothing to finish) makes it exit 0 at once rather than at the deadline.
 TEST_F(PreemptTest, HearthctlPreemptOnAnIdleDaemonExitsAtOnce) {
   const std::string dir = NewDir("");
-  Hearthd daemon(dir, port_, admin_port_);
+  HearthdProcess daemon(dir, port_, admin_port_);
   ASSERT_TRUE(daemon.healthy()) << daemon.process().Log();
   httplib::Client admin("127.0.0.1", admin_port_);
   auto bad = admin.Post("/admin/v1/preempt", R"({"grace_seconds":-1})", "application/json");

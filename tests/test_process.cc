@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <httplib.h>
+#include <rapidjson/document.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -14,6 +15,8 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+
+#include "tests/model_path.h"
 
 namespace hearth::testing {
 
@@ -119,5 +122,38 @@ bool WaitHealthy(int port, int timeout_ms) {
 }
 
 bool ProcessAlive(pid_t pid) { return ::kill(pid, 0) == 0; }
+
+int EnvInt(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoi(v) : fallback;
+}
+
+HearthdProcess::HearthdProcess(const std::string& dir, int port, int admin_port)
+    : process_({BinaryPath("hearthd"), "--config", dir + "/hearth.toml", "--listen", "127.0.0.1:" + std::to_string(port),
+                "--admin-listen", "127.0.0.1:" + std::to_string(admin_port), "--data-dir", dir + "/data", "--threads",
+                "2", "--model", "smollm2=" + DefaultModelPath()},
+               dir + "/hearthd.log"),
+      healthy_(WaitHealthy(port, 120000)) {}
+
+std::string FinalRequestText(int port, const std::string& id) {
+  httplib::Client cli("127.0.0.1", port);
+  cli.set_read_timeout(60, 0);
+  for (int k = 0; k < 6000; ++k) {
+    auto r = cli.Get(("/v1/requests/" + id).c_str());
+    if (r && r->status == 200) {
+      rapidjson::Document d;
+      d.Parse(r->body.c_str(), r->body.size());
+      const std::string state = d.HasParseError() || !d.HasMember("state") ? "" : d["state"].GetString();
+      if (state == "finished") return d["text"].GetString();
+      if (state != "queued" && state != "running") {
+        return "<" + state + ": " + (d.HasMember("error") && d["error"].IsString() ? d["error"].GetString() : "") + ">";
+      }
+    } else if (r && r->status == 404) {
+      return "<not found>";
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return "<timed out>";
+}
 
 }  // namespace hearth::testing

@@ -55,4 +55,24 @@ bool WaitHealthy(int port, int timeout_ms);
 
 bool ProcessAlive(pid_t pid);
 
+// An integer from the environment; `fallback` when unset or empty.
+int EnvInt(const char* name, int fallback);
+
+// hearthd serving the default model as "smollm2" with 2 threads: configuration DIR/hearth.toml,
+// data DIR/data, log DIR/hearthd.log. Waits up to 2 minutes for /healthz.
+class HearthdProcess {
+ public:
+  HearthdProcess(const std::string& dir, int port, int admin_port);
+  bool healthy() const { return healthy_; }
+  ChildProcess& process() { return process_; }
+
+ private:
+  ChildProcess process_;
+  bool healthy_ = false;
+};
+
+// Polls GET /v1/requests/{id} on 127.0.0.1:port until the request ended (up to 5 minutes): its
+// final text, or "<STATE: error>" when it ended otherwise, "<not found>", "<timed out>".
+std::string FinalRequestText(int port, const std::string& id);
+
 }  // namespace hearth::testing
