@@ -21,6 +21,7 @@
 #include "daemon/health.h"
 #include "daemon/metered_engine.h"
 #include "daemon/model_registry.h"
+#include "daemon/placing_engine.h"
 #include "daemon/preemption.h"
 #include "daemon/queue_limits.h"
 #include "daemon/request_registry.h"

@@ -141,22 +141,4 @@ class ModelRegistry final : public ModelControl {
   std::vector<std::shared_ptr<const model::Tokenizer>> retired_;  // GUARDED_BY(mu_)
 };
 
-// The Engine the routes see (under MeteredEngine): Submit makes the model warm first and
-// counts the request on it until it finishes.
-class PlacingEngine final : public Engine {
- public:
-  // Both must outlive this engine and every request submitted through it.
-  PlacingEngine(EngineLoop* inner, ModelRegistry* registry) : inner_(inner), registry_(registry) {}
-
-  const model::Tokenizer* tokenizer(const std::string& model) const override { return registry_->tokenizer(model); }
-  int32_t context_length(const std::string& model) const override;
-  StatusOr<uint64_t> Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink) override;
-  void Cancel(uint64_t id) override { inner_->Cancel(id); }
-  EngineStats Stats() const override { return inner_->Stats(); }
-
- private:
-  EngineLoop* const inner_;
-  ModelRegistry* const registry_;
-};
-
 }  // namespace hearth::daemon

@@ -3,6 +3,7 @@
 // eviction, pins and busy models kept, the same tokens as a model served alone, add/remove
 // persisted in the store, and the loader's errors.
 #include "daemon/model_registry.h"
+#include "daemon/placing_engine.h"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
