@@ -1,0 +1,100 @@
+// Worker supervision's bound (issue 6; docs/durability.md): a real hearth-worker under
+// SupervisedWorker, SIGKILLed again and again. Each death costs the step it broke and starts
+// a new worker with the model loaded again; max_restarts deaths in a row without a good step
+// make the next one fail with "keeps dying" and start no worker; a good step in between resets
+// the count; after the refusal the next step gets a fresh try.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <string>
+
+#include "daemon/worker_supervisor.h"
+#include "tests/model_path.h"
+#include "tests/test_process.h"
+
+namespace hearth::daemon {
+namespace {
+
+// One token of prefill in block 0, no sampling: the smallest step a worker answers.
+wire::StepRequest SmallStep() {
+  wire::StepRequest step;
+  step.model = "smol";
+  wire::StepSequence seq;
+  seq.request_id = 1;
+  seq.tokens = {1};
+  seq.block_table = {0};
+  step.seqs.push_back(seq);
+  return step;
+}
+
+class WorkerSupervisorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!testing::DefaultModelPresent()) GTEST_SKIP() << "default model not present";
+    ::signal(SIGPIPE, SIG_IGN);  // as hearthd: a write to a dead worker is an error, not a signal
+    SupervisorOptions options;
+    options.max_restarts = 3;
+    options.first_backoff = std::chrono::milliseconds(10);
+    auto worker = SupervisedWorker::Start(testing::BinaryPath("hearth-worker"),
+                                          {"--threads", "1", "--kv-cache-mb", "16"}, options, [this] { ++restarted_; });
+    ASSERT_TRUE(worker.ok()) << worker.status().ToString();
+    worker_ = std::move(worker).value();
+    auto info = worker_->LoadModel({"smol", testing::DefaultModelPath(), 0});
+    ASSERT_TRUE(info.ok()) << info.status().ToString();
+  }
+  void TearDown() override {
+    if (worker_) worker_->Stop();
+  }
+
+  // SIGKILLs the current worker and steps: the step is lost.
+  Status KillAndStep() {
+    ::kill(worker_->pid(), SIGKILL);  // the step finds the connection closed
+    return worker_->Step(SmallStep()).status();
+  }
+
+  std::unique_ptr<SupervisedWorker> worker_;
+  int restarted_ = 0;
+};
+
+TEST_F(WorkerSupervisorTest, EachDeathRestartsTheWorkerWithItsModel) {
+  ASSERT_TRUE(worker_->Step(SmallStep()).ok());
+  const uint64_t generation = worker_->generation();
+  const pid_t first = worker_->pid();
+  EXPECT_FALSE(KillAndStep().ok());  // the step the death broke is lost
+  EXPECT_EQ(worker_->generation(), generation + 1);
+  EXPECT_EQ(worker_->restarts(), 1);
+  EXPECT_EQ(restarted_, 1);
+  EXPECT_NE(worker_->pid(), first);
+  // The new worker has the model again: the next step runs.
+  EXPECT_TRUE(worker_->Step(SmallStep()).ok());
+}
+
+TEST_F(WorkerSupervisorTest, AWorkerThatKeepsDyingFailsTheStepAfterTheBound) {
+  for (int i = 0; i < 3; ++i) {
+    Status st = KillAndStep();
+    EXPECT_FALSE(st.ok());
+    EXPECT_EQ(st.message().find("keeps dying"), std::string::npos) << "death " << i + 1 << ": " << st.ToString();
+  }
+  EXPECT_EQ(worker_->restarts(), 3);
+  Status refused = KillAndStep();  // the fourth death in a row: no restart
+  EXPECT_EQ(refused.code(), Status::Code::kUnavailable) << refused.ToString();
+  EXPECT_NE(refused.message().find("keeps dying (restarted 3 times in a row)"), std::string::npos)
+      << refused.ToString();
+  EXPECT_EQ(worker_->restarts(), 3);
+  // The next step gets a fresh try: it finds the worker dead, restarts it, and the one after runs.
+  EXPECT_FALSE(worker_->Step(SmallStep()).ok());
+  EXPECT_EQ(worker_->restarts(), 4);
+  EXPECT_TRUE(worker_->Step(SmallStep()).ok());
+}
+
+TEST_F(WorkerSupervisorTest, AGoodStepResetsTheCount) {
+  for (int i = 0; i < 6; ++i) {
+    Status st = KillAndStep();
+    EXPECT_EQ(st.message().find("keeps dying"), std::string::npos) << "death " << i + 1 << ": " << st.ToString();
+    ASSERT_TRUE(worker_->Step(SmallStep()).ok()) << "after death " << i + 1;
+  }
+  EXPECT_EQ(worker_->restarts(), 6);
+}
+
+}  // namespace
+}  // namespace hearth::daemon
