@@ -222,7 +222,15 @@ TEST_F(MetricsHealthTest, PrefixCacheHitsAreCounted) {
 }
 
 TEST_F(MetricsHealthTest, HangingUpGivesTheKvBlocksBack) {
-  const double idle_used = Get(daemon_->Scrape(), "hearth_kv_blocks_used");
+  // Idle first: an earlier test's request may still be leaving the engine after its client got
+  // the answer (its blocks are freed by the engine loop, not by the response).
+  Samples idle;
+  for (int i = 0; i < 1200; ++i) {
+    idle = daemon_->Scrape();
+    if (Get(idle, "hearth_running_sequences") == 0 && Get(idle, "hearth_waiting_sequences") == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const double idle_used = Get(idle, "hearth_kv_blocks_used");
   const double cancelled_before =
       Get(daemon_->Scrape(), "hearth_requests_total{model=\"smollm2\",status=\"cancelled\"}");
   httplib::Client cli("127.0.0.1", daemon_->port());
