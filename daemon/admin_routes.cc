@@ -272,7 +272,7 @@ httplib::Server::Handler Bind(std::shared_ptr<AdminRoutes> routes, Fn fn) {
 }  // namespace
 
 void RegisterAdminApi(httplib::Server& server, AdminRoutesOptions options) {
-  RegisterRequestRoutes(server, {options.registry, options.engine, "/admin/v1/requests"});
+  RegisterRequestRoutes(server, {options.registry, options.engine, "/admin/v1/requests", options.open_streams});
   auto routes = std::make_shared<AdminRoutes>(std::move(options));
   server.Get("/admin/v1/models", Bind(routes, &AdminRoutes::ListModels));
   server.Post("/admin/v1/models", Bind(routes, &AdminRoutes::AddModel));

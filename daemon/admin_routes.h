@@ -21,6 +21,7 @@ class Server;
 namespace hearth::daemon {
 
 class Engine;
+class OpenStreams;
 class RequestRegistry;
 
 struct AdminRoutesOptions {
@@ -33,6 +34,7 @@ struct AdminRoutesOptions {
   // POST /admin/v1/preempt: takes a notice (grace: the configured one when nullopt) and answers
   // the preemption state as JSON (docs/durability.md, "Preemption notices").
   std::function<std::string(std::optional<double> grace_seconds)> preempt;
+  OpenStreams* open_streams = nullptr;  // as ApiRoutesOptions::open_streams
 };
 
 void RegisterAdminApi(httplib::Server& server, AdminRoutesOptions options);

@@ -221,7 +221,8 @@ class OpenAiRoutes {
       LogInfo("stream closed early; cancelling").Kv("id", choice_ids[0]);
       for (uint64_t choice_id : choice_ids) engine->Cancel(choice_id);
     };
-    if (!fan_in) return ServeEventStream(res, std::move(choices[0].entry), /*after=*/0, cancel_all);
+    if (!fan_in) return ServeEventStream(res, std::move(choices[0].entry), /*after=*/0, cancel_all,
+                                             options_.open_streams);
     fan_in->Begin(id);
     // No event ids: GET /v1/requests/{id}/events replays choice 0 alone, so they could not
     // resume this stream.
@@ -229,7 +230,7 @@ class OpenAiRoutes {
     source.read = [fan_in](uint64_t after, std::chrono::milliseconds wait) { return fan_in->Read(after, wait); };
     source.ended = [fan_in] { return fan_in->ended(); };
     source.with_ids = false;
-    ServeEvents(res, std::move(source), cancel_all);  // a failed choice, too, cancels the rest
+    ServeEvents(res, std::move(source), cancel_all, options_.open_streams);  // a failed choice, too, cancels the rest
   }
 
   void Model(const httplib::Request& req, httplib::Response& res) {
@@ -343,7 +344,7 @@ class OpenAiRoutes {
     LogInfo("idempotent retry").Kv("id", id);
     const RequestInfo first = entry->Info(/*with_output=*/false);
     if (first.meta.stream) {
-      ServeEventStream(res, std::move(entry), /*after=*/0, nullptr);
+      ServeEventStream(res, std::move(entry), /*after=*/0, nullptr, options_.open_streams);
       return true;
     }
     while (!entry->WaitDone(std::chrono::seconds(1))) {

@@ -13,6 +13,7 @@ class Server;
 namespace hearth::daemon {
 
 class Engine;
+class OpenStreams;
 class RequestJournal;
 class RequestRegistry;
 
@@ -29,6 +30,8 @@ struct ApiRoutesOptions {
   // Stores every request before it is submitted (docs/durability.md) and serves the
   // Idempotency-Key header; null: nothing is stored and the header is ignored.
   RequestJournal* journal = nullptr;
+  // Where the event streams count while they are written (may be null); must outlive them.
+  OpenStreams* open_streams = nullptr;
 };
 
 // Registers the routes on `server`. The engine must outlive the server's handlers.

@@ -22,6 +22,10 @@ namespace {
 
 using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
 
+// How long Stop() lets the event streams write their last events once the engine has ended
+// every request (a stream polls every 50 ms; a stalled client is what could take longer).
+constexpr std::chrono::milliseconds kStreamsWriteOut{1000};
+
 void WriteString(JsonWriter& w, const std::string& s) {
   w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
 }
@@ -258,6 +262,7 @@ void Daemon::Stop() {
   // The engine first: it finishes every open request, so streaming handlers
   // return before the listeners wait for them.
   if (engine_) engine_->Stop();
+  if (!open_streams_.WaitUntilNone(kStreamsWriteOut)) LogWarn("stopping with event streams still open");
   for (auto* server : {api_.get(), admin_.get()}) {
     if (server) server->stop();
   }
@@ -276,8 +281,9 @@ void Daemon::RegisterApiRoutes() {
   api_options.registry = requests_.get();
   api_options.draining = [this] { return draining(); };
   api_options.journal = durability_->journal();
+  api_options.open_streams = &open_streams_;
   RegisterOpenAiRoutes(*api_, std::move(api_options));
-  RegisterRequestRoutes(*api_, {requests_.get(), [this] { return engine(); }, "/v1/requests"});
+  RegisterRequestRoutes(*api_, {requests_.get(), [this] { return engine(); }, "/v1/requests", &open_streams_});
 }
 
 void Daemon::RegisterAdminRoutes() {
@@ -288,6 +294,7 @@ void Daemon::RegisterAdminRoutes() {
   RequireBearerToken(*admin_, &admin_auth_, "/admin/v1/");
   AdminRoutesOptions options;
   options.registry = requests_.get();
+  options.open_streams = &open_streams_;
   options.engine = [this] { return engine(); };
   options.models = registry_.get();
   options.draining = [this] { return draining(); };

@@ -18,6 +18,7 @@
 #include "daemon/durability.h"
 #include "daemon/engine.h"
 #include "daemon/engine_loop.h"
+#include "daemon/event_stream.h"
 #include "daemon/health.h"
 #include "daemon/metered_engine.h"
 #include "daemon/model_registry.h"
@@ -110,6 +111,7 @@ class Daemon {
 
   // Requests, auth, drain and reload (owner: requests/admin API).
   std::unique_ptr<RequestRegistry> requests_;  // set in Start()
+  OpenStreams open_streams_;                   // the event streams the listeners still write
   // Durable requests (owner: durability; docs/durability.md): set in Start() with the store.
   std::unique_ptr<Durability> durability_;
   BearerAuth api_auth_;    // /v1/*

@@ -47,36 +47,54 @@ struct EventStreamWriter {
 
 }  // namespace
 
+void OpenStreams::Add() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++open_;
+}
+
+void OpenStreams::Remove() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (--open_ == 0) none_.notify_all();
+}
+
+bool OpenStreams::WaitUntilNone(std::chrono::milliseconds limit) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return none_.wait_for(lock, limit, [this] { return open_ == 0; });
+}
+
 std::string FormatSseEvent(const RecordedEvent& event) {
   return "id: " + std::to_string(event.id) + "\n" + SseEvent(event.data);
 }
 
 namespace {
 
-void Serve(httplib::Response& res, EventSource source, uint64_t after, std::function<void()> on_abandoned) {
+void Serve(httplib::Response& res, EventSource source, uint64_t after, std::function<void()> on_abandoned,
+           OpenStreams* open) {
   auto writer = std::make_shared<EventStreamWriter>();
   writer->source = std::move(source);
   writer->sent = after;
   res.set_header("Cache-Control", "no-cache");
+  if (open) open->Add();
   res.set_chunked_content_provider(
       "text/event-stream", [writer](size_t, httplib::DataSink& sink) { return writer->Pump(sink); },
-      [writer, on_abandoned = std::move(on_abandoned)](bool) {
+      [writer, on_abandoned = std::move(on_abandoned), open](bool) {
         if (on_abandoned && !writer->source.ended()) on_abandoned();
+        if (open) open->Remove();
       });
 }
 
 }  // namespace
 
 void ServeEventStream(httplib::Response& res, std::shared_ptr<RequestEntry> entry, uint64_t after,
-                      std::function<void()> on_abandoned) {
+                      std::function<void()> on_abandoned, OpenStreams* open) {
   EventSource source;
   source.read = [entry](uint64_t from, std::chrono::milliseconds wait) { return entry->Read(from, wait); };
   source.ended = [entry] { return entry->done(); };
-  Serve(res, std::move(source), after, std::move(on_abandoned));
+  Serve(res, std::move(source), after, std::move(on_abandoned), open);
 }
 
-void ServeEvents(httplib::Response& res, EventSource source, std::function<void()> on_abandoned) {
-  Serve(res, std::move(source), /*after=*/0, std::move(on_abandoned));
+void ServeEvents(httplib::Response& res, EventSource source, std::function<void()> on_abandoned, OpenStreams* open) {
+  Serve(res, std::move(source), /*after=*/0, std::move(on_abandoned), open);
 }
 
 }  // namespace hearth::daemon

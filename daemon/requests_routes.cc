@@ -73,7 +73,7 @@ class RequestRoutes {
       after = *parsed;
     }
     // A watcher going away leaves the request alone.
-    ServeEventStream(res, std::move(entry), after, nullptr);
+    ServeEventStream(res, std::move(entry), after, nullptr, options_.open_streams);
   }
 
   void Cancel(const httplib::Request& req, httplib::Response& res) {

@@ -16,12 +16,14 @@ class Server;
 namespace hearth::daemon {
 
 class Engine;
+class OpenStreams;
 class RequestRegistry;
 
 struct RequestRoutesOptions {
   RequestRegistry* registry = nullptr;  // must outlive the server's handlers
   std::function<Engine*()> engine;      // for cancelling; may answer null
   std::string prefix = "/v1/requests";
+  OpenStreams* open_streams = nullptr;  // as ApiRoutesOptions::open_streams
 };
 
 void RegisterRequestRoutes(httplib::Server& server, RequestRoutesOptions options);
