@@ -320,7 +320,9 @@ void EngineLoop::Run() {
       .Kv("steps", num_steps_)
       .Kv("worker_seconds", worker_seconds_)
       .Kv("host_seconds", host_seconds_)
-      .Kv("host_us_per_step", num_steps_ > 0 ? 1e6 * host_seconds_ / static_cast<double>(num_steps_) : 0.0);
+      .Kv("host_us_per_step", num_steps_ > 0 ? 1e6 * host_seconds_ / static_cast<double>(num_steps_) : 0.0)
+      .Kv("commits", num_commits_)
+      .Kv("commit_us_per_commit", num_commits_ > 0 ? 1e6 * commit_seconds_ / static_cast<double>(num_commits_) : 0.0);
 }
 
 void EngineLoop::Admit(std::unique_ptr<Active> active) {
@@ -559,7 +561,10 @@ void EngineLoop::RecomputeAfterWorkerRestart() {
 
 void EngineLoop::FlushOutbox() {
   if (options_.committer && (!commit_tokens_.empty() || !commit_ends_.empty())) {
+    const auto t0 = std::chrono::steady_clock::now();
     Status st = options_.committer->Commit(commit_tokens_, commit_ends_);
+    commit_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ++num_commits_;
     commit_tokens_.clear();
     commit_ends_.clear();
     if (!st.ok()) FailUncommitted(st);

@@ -170,6 +170,8 @@ class EngineLoop final : public Engine {
   int64_t num_steps_ = 0;
   double worker_seconds_ = 0;
   double host_seconds_ = 0;
+  double commit_seconds_ = 0;  // committing tokens before they are delivered
+  int64_t num_commits_ = 0;
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
