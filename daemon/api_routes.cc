@@ -118,38 +118,6 @@ class CollectingSink : public RequestSink {
   bool done_ = false;        // GUARDED_BY(mu_)
 };
 
-// Forwards a request's events to `next` and opens once the first token (or the finish) went
-// by: the request's prompt has been prefilled by then.
-class FirstEventLatch : public RequestSink {
- public:
-  explicit FirstEventLatch(std::shared_ptr<RequestSink> next) : next_(std::move(next)) {}
-
-  void OnToken(const TokenEvent& event) override {
-    if (next_) next_->OnToken(event);
-    Open();
-  }
-  void OnFinish(const FinishEvent& event) override {
-    if (next_) next_->OnFinish(event);
-    Open();
-  }
-  void Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return open_; });
-  }
-
- private:
-  void Open() {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_ = true;
-    cv_.notify_all();
-  }
-
-  const std::shared_ptr<RequestSink> next_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = false;  // GUARDED_BY(mu_)
-};
-
 // --- Handlers --------------------------------------------------------------------------------
 
 class OpenAiRoutes {
@@ -191,13 +159,10 @@ class OpenAiRoutes {
       c.gen = p.gen;
       c.gen.sampling.seed = seed + static_cast<uint64_t>(i);  // choice 0 is the n=1 answer
       if (!p.request.stream) c.collector = std::make_shared<CollectingSink>(p.tokenizer, p.request.logprobs);
+      // The scheduler computes the shared prompt once: the later choices wait for the blocks
+      // choice 0 is computing and take them from the prefix cache.
       std::shared_ptr<RequestSink> downstream = fan_in ? fan_in->Sink(i) : c.collector;
-      std::shared_ptr<FirstEventLatch> prefilled;
-      if (i == 0 && n > 1) downstream = prefilled = std::make_shared<FirstEventLatch>(std::move(downstream));
       if (!SubmitChoice(p, key, chunks, std::move(downstream), &c, res)) return Withdraw(p.engine, choices, i);
-      // The other choices follow choice 0's prefill, when its full prompt blocks are in the
-      // prefix cache (the scheduler caches a block once it is computed), so they skip them.
-      if (prefilled) prefilled->Wait();
     }
     for (const Choice& c : choices) options_.registry->Add(c.id, c.entry);
 

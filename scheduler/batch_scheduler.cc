@@ -110,9 +110,12 @@ SchedulerOutput BatchScheduler::Schedule() {
     }
     if (ScheduleRunning(i, n, out) != Outcome::kRemoved) ++i;
   }
-  // 3. Waiting requests, while the step, the pool and the running set have room.
-  while (!preempted_this_step_ && !waiting_.empty() && !full() && running_.size() < max_seqs) {
-    if (!Admit(*waiting_.begin(), out)) break;
+  // 3. Waiting requests, while the step, the pool and the running set have room. A deferred one
+  // (its next block is being computed) lets the ones behind it in.
+  for (auto it = waiting_.begin();
+       !preempted_this_step_ && it != waiting_.end() && !full() && running_.size() < max_seqs;) {
+    Sequence* seq = *it++;  // Admit() may take seq out of waiting_
+    if (Admit(seq, out) == Admission::kNoRoom) break;
   }
 
   CheckStepInvariants(out);
@@ -168,6 +171,7 @@ int32_t BatchScheduler::PickVictim(size_t requester) const {
 
 void BatchScheduler::Preempt(size_t index, SchedulerOutput& out) {
   Sequence* seq = running_[index];
+  ReleasePromises(seq);
   pool_.Free(seq->block_table);
   seq->block_table.clear();
   seq->num_computed_tokens = 0;
@@ -181,26 +185,35 @@ void BatchScheduler::Preempt(size_t index, SchedulerOutput& out) {
   preempted_this_step_ = true;
 }
 
-bool BatchScheduler::Admit(Sequence* seq, SchedulerOutput& out, bool only_alone) {
+BatchScheduler::Admission BatchScheduler::Admit(Sequence* seq, SchedulerOutput& out, bool only_alone) {
   const int32_t total = seq->num_tokens();
+  const int32_t bs = config_.block_size;
   const std::string who = "request " + Num(static_cast<int64_t>(seq->id));
   if (BlocksFor(total) > pool_.num_blocks()) {
     out.failed.push_back(
         Finish(seq, FinishReason::kError,
                Status::ResourceExhausted(who + " needs " + Num(BlocksFor(total)) + " KV blocks for " + Num(total) +
                                          " tokens; the pool has only " + Num(pool_.num_blocks()))));
-    return true;
+    return Admission::kAdmitted;  // gone from waiting_: the next one may go
   }
   // Look up all but the last token: it must be computed to produce logits, and it would land in
   // a shared cached block, which stays immutable.
-  CachedPrefix prefix =
-      pool_.FindCachedPrefix(std::span<const int32_t>(seq->tokens).first(static_cast<size_t>(total - 1)));
-  const int32_t cached = static_cast<int32_t>(prefix.blocks.size()) * config_.block_size;
+  const std::span<const int32_t> lookup = std::span<const int32_t>(seq->tokens).first(static_cast<size_t>(total - 1));
+  CachedPrefix prefix = pool_.FindCachedPrefix(lookup);
+  const int32_t cached = static_cast<int32_t>(prefix.blocks.size()) * bs;
+  // The next full block is being computed by a running sequence: wait for it to be cached.
+  if (cached + bs <= static_cast<int32_t>(lookup.size()) && !promised_.empty() &&
+      promised_.contains(HashBlockTokens(prefix.last_hash, lookup.subspan(static_cast<size_t>(cached),
+                                                                          static_cast<size_t>(bs))))) {
+    pool_.Free(prefix.blocks);
+    ++num_deferred_;
+    return Admission::kDeferred;
+  }
   const int32_t remaining = total - cached;
   int32_t n = remaining;
   if (only_alone && remaining <= config_.token_budget) {  // the prefix cache made it fit
     pool_.Free(prefix.blocks);
-    return false;
+    return Admission::kNoRoom;
   }
   if (config_.chunked_prefill) {
     n = std::min(n, budget_left_);
@@ -209,28 +222,52 @@ bool BatchScheduler::Admit(Sequence* seq, SchedulerOutput& out, bool only_alone)
     // whole budget runs alone, in a step that has nothing else yet (see Schedule()).
     if (remaining <= config_.token_budget || !out.seqs.empty()) {
       pool_.Free(prefix.blocks);
-      return false;
+      return Admission::kNoRoom;
     }
   }
   const int32_t need = BlocksFor(cached + n) - static_cast<int32_t>(prefix.blocks.size());
   std::optional<std::vector<int32_t>> blocks = pool_.Allocate(need);
   if (!blocks) {
     pool_.Free(prefix.blocks);
-    return false;
+    return Admission::kNoRoom;
   }
   waiting_.erase(seq);
   seq->block_table = std::move(prefix.blocks);
   seq->block_table.insert(seq->block_table.end(), blocks->begin(), blocks->end());
   seq->num_computed_tokens = cached;
-  seq->num_hashed_blocks = cached / config_.block_size;
+  seq->num_hashed_blocks = cached / bs;
   seq->last_block_hash = prefix.last_hash;
   seq->num_cached_tokens = cached;
   seq->status = SequenceStatus::kRunning;
   running_.insert(std::upper_bound(running_.begin(), running_.end(), seq, ByImportance()), seq);
+  Promise(seq);
   Emit(seq, n, out);
   out.seqs.back().num_cached_tokens = cached;
   if (budget_left_ < 0) budget_left_ = 0;  // an oversized whole prompt: the step is its alone
-  return true;
+  return Admission::kAdmitted;
+}
+
+void BatchScheduler::Promise(Sequence* seq) {
+  CHECK(seq->promised_hashes.empty());
+  const int32_t bs = config_.block_size;
+  const std::span<const int32_t> tokens(seq->tokens);
+  uint64_t hash = seq->last_block_hash;
+  for (int32_t j = seq->num_hashed_blocks; (j + 1) * bs <= seq->num_tokens(); ++j) {
+    hash = HashBlockTokens(hash, tokens.subspan(static_cast<size_t>(j * bs), static_cast<size_t>(bs)));
+    seq->promised_hashes.push_back(hash);
+    ++promised_[hash];
+  }
+}
+
+void BatchScheduler::ReleasePromises(Sequence* seq, size_t count) {
+  std::vector<uint64_t>& hashes = seq->promised_hashes;
+  count = std::min(count, hashes.size());
+  for (size_t i = 0; i < count; ++i) {
+    auto it = promised_.find(hashes[i]);
+    CHECK(it != promised_.end());
+    if (--it->second == 0) promised_.erase(it);
+  }
+  hashes.erase(hashes.begin(), hashes.begin() + static_cast<std::ptrdiff_t>(count));
 }
 
 void BatchScheduler::Emit(Sequence* seq, int32_t num_tokens, SchedulerOutput& out) {
@@ -321,10 +358,12 @@ void BatchScheduler::RegisterFullBlocks(Sequence* seq) {
     seq->last_block_hash = pool_.MarkFull(seq->block_table[static_cast<size_t>(j)], seq->last_block_hash,
                                           tokens.subspan(static_cast<size_t>(j * bs), static_cast<size_t>(bs)));
   }
+  if (num_full > seq->num_hashed_blocks) ReleasePromises(seq, static_cast<size_t>(num_full - seq->num_hashed_blocks));
   seq->num_hashed_blocks = std::max(seq->num_hashed_blocks, num_full);
 }
 
 void BatchScheduler::RemoveFromQueues(Sequence* seq) {
+  ReleasePromises(seq);
   if (seq->status == SequenceStatus::kRunning) {
     auto it = std::find(running_.begin(), running_.end(), seq);
     CHECK(it != running_.end());

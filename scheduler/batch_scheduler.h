@@ -16,12 +16,16 @@
 // preempts: a more important waiting request waits for blocks to free up. A request that cannot fit
 // in the whole pool fails with a Status instead of looping. Full computed blocks are registered in
 // the prefix cache in OnStepDone(), after their KV exists, so no batch reads a block that the
-// same batch is writing.
+// same batch is writing. A waiting request whose next uncached full block a running sequence is
+// computing (the same prompt prefix, e.g. the choices of an n > 1 request or prompts sharing a
+// system prompt sent together) is deferred until that block is in the cache, so it reuses the
+// block instead of computing it again; requests behind it are admitted meanwhile.
 //
 // Pure logic: no I/O, no threads, time only from the injected Clock. Not thread-safe: one owner
 // calls Schedule() and OnStepDone() alternately.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <set>
@@ -117,6 +121,10 @@ class BatchScheduler {
   int32_t num_running() const { return static_cast<int32_t>(running_.size()); }
   bool has_unfinished() const { return !seqs_.empty(); }
   const BlockPool& block_pool() const { return pool_; }
+  // Full blocks that running sequences are still to compute (distinct contents).
+  int32_t num_promised_blocks() const { return static_cast<int32_t>(promised_.size()); }
+  // Admissions put off because a running sequence was computing the request's next block.
+  int64_t num_deferred_admissions() const { return num_deferred_; }
   const SchedulerConfig& config() const { return config_; }
 
  private:
@@ -126,6 +134,7 @@ class BatchScheduler {
     }
   };
   enum class Outcome { kScheduled, kSkipped, kRemoved };
+  enum class Admission { kAdmitted, kNoRoom, kDeferred };
   struct InFlight {
     RequestId id;
     bool want_logits;
@@ -134,7 +143,11 @@ class BatchScheduler {
   int32_t BlocksFor(int32_t num_tokens) const;
   Outcome ScheduleRunning(size_t index, int32_t num_tokens, SchedulerOutput& out);
   // only_alone: admit only a whole prompt over the budget, alone in its step (no chunking).
-  bool Admit(Sequence* seq, SchedulerOutput& out, bool only_alone = false);
+  Admission Admit(Sequence* seq, SchedulerOutput& out, bool only_alone = false);
+  // The hashes of the full blocks `seq` is to compute, from its num_hashed_blocks on.
+  void Promise(Sequence* seq);
+  // Withdraws its first `count` promises (all by default): those blocks are cached, or it left.
+  void ReleasePromises(Sequence* seq, size_t count = SIZE_MAX);
   int32_t PickVictim(size_t requester) const;
   void Preempt(size_t index, SchedulerOutput& out);
   void Emit(Sequence* seq, int32_t num_tokens, SchedulerOutput& out);
@@ -151,6 +164,8 @@ class BatchScheduler {
   std::unordered_map<RequestId, std::unique_ptr<Sequence>> seqs_;  // every unfinished request
   std::vector<Sequence*> running_;                                 // sorted by ByImportance
   std::set<Sequence*, ByImportance> waiting_;                      // new and preempted
+  std::unordered_map<uint64_t, int32_t> promised_;  // block hash -> running sequences computing it
+  int64_t num_deferred_ = 0;
   uint64_t next_arrival_ = 0;
   int64_t step_ = 0;
   int32_t budget_left_ = 0;           // during Schedule()

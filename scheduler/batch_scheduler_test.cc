@@ -104,6 +104,7 @@ class Harness {
       Step();
     }
     EXPECT_EQ(sched_.block_pool().num_free(), sched_.block_pool().num_blocks());
+    EXPECT_EQ(sched_.num_promised_blocks(), 0);
   }
 
   BatchScheduler& sched() { return sched_; }
@@ -342,19 +343,57 @@ TEST(BatchSchedulerTest, PrefixCacheReusesBlocksAndGivesTheSameOutput) {
   EXPECT_GT(h.sched().block_pool().stats().num_hit_blocks, 0);
 }
 
-TEST(BatchSchedulerTest, ConcurrentIdenticalPromptsShareAfterTheFirstStep) {
+// A request whose next block a running prefill is computing waits for it instead of computing
+// it again, and then takes it from the cache.
+TEST(BatchSchedulerTest, ARequestWaitsForTheBlockARunningPrefillIsComputing) {
   Harness h(Config(16, 4, 4), 64);
   const std::vector<int32_t> prompt = LongLivedPrompt(8, 24, 4);
   h.Add(MakeRequest(1, prompt, 4));
-  h.Step();  // request 1 computes blocks 0-3; both then compute block 4 side by side
+  h.Step();  // request 1 computes blocks 0-3 and is still to compute blocks 4-5
   h.Add(MakeRequest(2, prompt, 4));
-  SchedulerOutput out = h.Step();
+  SchedulerOutput out = h.Step();  // request 1 computes tokens 16-23; request 2 waits
+  ASSERT_EQ(out.seqs.size(), 1u);
+  EXPECT_EQ(out.seqs[0].id, 1u);
+  EXPECT_EQ(h.sched().num_waiting(), 1);
+  out = h.Step();
   const ScheduledSequence* second = nullptr;
   for (const ScheduledSequence& s : out.seqs) second = s.id == 2 ? &s : second;
   ASSERT_NE(second, nullptr);
-  EXPECT_EQ(second->num_cached_tokens, 16);  // only what was computed before this step
+  EXPECT_EQ(second->num_cached_tokens, 20);  // the 5 full blocks of its first 23 tokens
+  EXPECT_EQ(second->num_tokens, 4);
   h.Run({});
   EXPECT_EQ(h.finished().at(1).generated, h.finished().at(2).generated);
+  EXPECT_EQ(h.sched().num_promised_blocks(), 0);
+}
+
+// Choices of one prompt sent together (n > 1): the prompt is computed once, and a request
+// behind the deferred ones, with a prompt of its own, is not held up by them.
+TEST(BatchSchedulerTest, IdenticalPromptsSentTogetherComputeThePromptOnce) {
+  Harness h(Config(16, 8, 4), 128);
+  const std::vector<int32_t> prompt = LongLivedPrompt(9, 40, 3);
+  const std::vector<int32_t> other = LongLivedPrompt(10, 8, 3);
+  for (RequestId id = 1; id <= 3; ++id) h.Add(MakeRequest(id, prompt, 3));
+  h.Add(MakeRequest(4, other, 3));
+  int64_t prompt_tokens_run = 0;
+  bool other_ran_early = false;
+  for (int i = 0; i < 3; ++i) {  // request 1 is still prefilling (40 tokens at 16 a step)
+    for (const ScheduledSequence& s : h.Step().seqs) {
+      if (s.id == 4) other_ran_early = true;
+      if (s.id != 4) prompt_tokens_run += s.num_tokens;
+    }
+  }
+  EXPECT_TRUE(other_ran_early) << "the unrelated request waited behind the deferred ones";
+  while (h.sched().has_unfinished()) {
+    for (const ScheduledSequence& s : h.Step().seqs) {
+      if (s.id != 4 && s.start_pos < 40) prompt_tokens_run += std::min(s.num_tokens, 40 - s.start_pos);
+    }
+  }
+  // 40 prompt tokens once, then 40 - 36 = 4 for each later choice (its last token and the
+  // partial block after the 9 cached full blocks of its first 39 tokens).
+  EXPECT_EQ(prompt_tokens_run, 40 + 2 * 4);
+  for (RequestId id = 1; id <= 3; ++id) EXPECT_EQ(h.finished().at(id).generated, FakeExecutor::Reference(prompt, 3));
+  EXPECT_EQ(h.finished().at(4).generated, FakeExecutor::Reference(other, 3));
+  EXPECT_EQ(h.sched().num_promised_blocks(), 0);
 }
 
 std::vector<Arrival> PressureWorkload(uint32_t seed, int32_t n) {
@@ -561,6 +600,7 @@ TEST(BatchSchedulerTest, RandomizedWorkloadsMatchTheReference) {
   int64_t total_preemptions = 0;
   int64_t total_hits = 0;
   int64_t total_solo = 0;
+  int64_t total_deferred = 0;
   for (uint32_t iter = 0; iter < 300; ++iter) {
     std::mt19937 rng(1000 + iter);
     SchedulerConfig config = Config(1 + static_cast<int32_t>(rng() % 48), 1 + static_cast<int32_t>(rng() % 6),
@@ -596,11 +636,13 @@ TEST(BatchSchedulerTest, RandomizedWorkloadsMatchTheReference) {
     total_preemptions += h.preemptions();
     total_hits += h.sched().block_pool().stats().num_hit_blocks;
     total_solo += h.solo_steps();
+    total_deferred += h.sched().num_deferred_admissions();
   }
   // The workload must actually exercise preemption and the prefix cache.
   EXPECT_GT(total_preemptions, 50);
   EXPECT_GT(total_hits, 100);
   EXPECT_GT(total_solo, 10);  // unchunked prompts over the budget running alone
+  EXPECT_GT(total_deferred, 10) << "shared prefixes sent together must wait for each other";
 }
 
 }  // namespace

@@ -69,6 +69,10 @@ struct Sequence {
   std::vector<int32_t> block_table;           // blocks covering positions [0, num_computed_tokens)
   int32_t num_hashed_blocks = 0;              // leading blocks registered in the prefix cache
   uint64_t last_block_hash = kRootBlockHash;  // hash of block num_hashed_blocks - 1
+  // While running: the content hashes of the full blocks it is still to compute, for blocks
+  // [num_hashed_blocks, num_hashed_blocks + size) (a waiting request with the same next block
+  // waits for it instead of computing it twice).
+  std::vector<uint64_t> promised_hashes;
 
   SequenceStatus status = SequenceStatus::kWaiting;
   int64_t scheduled_step = -1;    // the Schedule() call that last gave it tokens
