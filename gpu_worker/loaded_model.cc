@@ -1,5 +1,7 @@
 #include "gpu_worker/loaded_model.h"
 
+#include <cstring>
+
 #include "model/tokenizer_gguf.h"
 
 namespace hearth::worker {
@@ -10,12 +12,33 @@ StatusOr<std::unique_ptr<LoadedModel>> LoadedModel::Load(const std::string& path
   auto file = model::GgufFile::Open(path);
   if (!file.ok()) return file.status().WithContext(path);
   m->file = std::move(file).value();
+  return Finish(std::move(m));
+}
+
+StatusOr<std::unique_ptr<LoadedModel>> LoadedModel::SwapIn(const StagedModel& staged, PagePool& pool) {
+  auto m = std::make_unique<LoadedModel>();
+  m->path = staged.path();
+  auto region = pool.Map(staged.size());
+  if (!region.ok()) return region.status().WithContext("swapping in " + staged.path());
+  m->region = std::move(region).value();
+  std::memcpy(m->region->data(), staged.data(), staged.size());
+  auto file = model::GgufFile::Parse(m->region->data(), staged.size());
+  if (!file.ok()) return file.status().WithContext(staged.path());
+  m->file = std::move(file).value();
+  m->tokenizer = staged.tokenizer();
+  return Finish(std::move(m));
+}
+
+StatusOr<std::unique_ptr<LoadedModel>> LoadedModel::Finish(std::unique_ptr<LoadedModel> m) {
+  const std::string& path = m->path;
   auto weights = LoadLlamaWeights(*m->file);
   if (!weights.ok()) return weights.status().WithContext(path);
   m->weights = std::move(weights).value();
-  auto tokenizer = model::LoadTokenizerFromGguf(*m->file);
-  if (!tokenizer.ok()) return tokenizer.status().WithContext(path);
-  m->tokenizer = std::move(tokenizer).value();
+  if (!m->tokenizer) {
+    auto tokenizer = model::LoadTokenizerFromGguf(*m->file);
+    if (!tokenizer.ok()) return tokenizer.status().WithContext(path);
+    m->tokenizer = std::move(tokenizer).value();
+  }
   if (m->tokenizer->vocab_size() != static_cast<int32_t>(m->weights->config.vocab_size)) {
     return Status::Corruption(path + ": tokenizer has " + std::to_string(m->tokenizer->vocab_size()) +
                               " tokens but the model's vocabulary is " +

@@ -6,6 +6,8 @@
 
 #include "common/status.h"
 #include "gpu_worker/llama_weights.h"
+#include "gpu_worker/page_pool.h"
+#include "gpu_worker/staged_model.h"
 #include "model/gguf.h"
 #include "model/tokenizer.h"
 
@@ -13,11 +15,20 @@ namespace hearth::worker {
 
 struct LoadedModel {
   std::string path;
-  std::unique_ptr<model::GgufFile> file;        // the mapping the weights point into
+  std::unique_ptr<PagedRegion> region;          // pool pages holding the file (SwapIn), or null
+  std::unique_ptr<model::GgufFile> file;        // the mapping or region the weights point into
   std::unique_ptr<LlamaWeights> weights;
-  std::unique_ptr<model::Tokenizer> tokenizer;
+  std::shared_ptr<const model::Tokenizer> tokenizer;  // shared with the staged copy after SwapIn
 
+  // Maps the file and points the weights into the mapping.
   static StatusOr<std::unique_ptr<LoadedModel>> Load(const std::string& path);
+  // Swap-in: copies a staged file into pages of `pool` and points the weights there. The
+  // pages go back to the pool when the result is destroyed (swap-out).
+  static StatusOr<std::unique_ptr<LoadedModel>> SwapIn(const StagedModel& staged, PagePool& pool);
+
+ private:
+  // Weight views over m->file; the tokenizer from the file unless m has one.
+  static StatusOr<std::unique_ptr<LoadedModel>> Finish(std::unique_ptr<LoadedModel> m);
 };
 
 }  // namespace hearth::worker

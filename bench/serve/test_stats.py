@@ -85,7 +85,13 @@ def test_poisson_arrivals_have_the_rate_and_are_seeded():
     assert a == poisson_arrivals(rate=5.0, duration_s=200.0, seed=1)
     assert all(0 <= t < 200.0 for t in a)
     assert a == sorted(a)
-    assert len(a) / 200.0 == pytest.approx(5.0, rel=0.1)
+    assert len(a) == 1000  # exactly rate * duration
+    # Poisson bursts, not a metronome: the gaps vary like exponential ones (cv ~ 1).
+    gaps = [y - x for x, y in zip(a, a[1:])]
+    mean = sum(gaps) / len(gaps)
+    sd = (sum((g - mean) ** 2 for g in gaps) / len(gaps)) ** 0.5
+    assert sd / mean == pytest.approx(1.0, abs=0.15)
+    assert poisson_arrivals(rate=5.0, duration_s=200.0, seed=2) != a
 
 
 def test_trace_rows_are_time_scaled():

@@ -27,15 +27,17 @@ class Item:
 
 
 def poisson_arrivals(rate: float, duration_s: float, seed: int) -> List[float]:
+    """Arrival times of a Poisson process at `rate` over `duration_s`, conditioned on holding
+    exactly round(rate * duration_s) arrivals: given their count, a Poisson process's arrival
+    times are independent and uniform over the window, so these are sorted uniform draws. The
+    bursts are Poisson's, but every point offers the load its label says (unconditioned, a
+    120 s point at 0.5 req/s drew 38 arrivals instead of 60, and a lower rate could draw more
+    than a higher one)."""
     if rate <= 0:
         raise ValueError("rate must be positive")
     rng = random.Random(seed)
-    t, out = 0.0, []
-    while True:
-        t += rng.expovariate(rate)
-        if t >= duration_s:
-            return out
-        out.append(t)
+    n = int(round(rate * duration_s))
+    return sorted(rng.uniform(0.0, duration_s) for _ in range(n))
 
 
 def _parse_ts(s: str) -> float:

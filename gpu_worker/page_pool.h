@@ -1,0 +1,77 @@
+// One memory pool per device, in fixed-size pages (DESIGN.md, "Universal workers"): the pool's
+// memory is allocated once, when the worker starts, and a model's weights (and KV blocks) are
+// placed by mapping free pages into a contiguous range of addresses. Swapping a model out
+// unmaps its pages and gives them back; nothing is freed or allocated while serving.
+//
+// This is the host-memory pool the CPU worker uses: the pages are a memfd, and a region is a
+// reserved range of virtual addresses with pool pages mapped into it (MAP_FIXED), so the
+// kernels see one contiguous buffer whichever pages back it. CUDA's virtual memory management
+// (cuMemCreate, cuMemMap) is the same shape on the GPU.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "common/status.h"
+
+namespace hearth::worker {
+
+class PagePool;
+
+// A contiguous range of pool pages, mapped for reading and writing. Gives its pages back to
+// the pool when destroyed; must not outlive the pool.
+class PagedRegion {
+ public:
+  ~PagedRegion();
+  PagedRegion(const PagedRegion&) = delete;
+  PagedRegion& operator=(const PagedRegion&) = delete;
+
+  uint8_t* data() const { return base_; }
+  size_t size() const { return size_; }  // the bytes asked for
+  const std::vector<int32_t>& pages() const { return pages_; }
+
+ private:
+  friend class PagePool;
+  PagedRegion(PagePool* pool, uint8_t* base, size_t size, size_t reserved, std::vector<int32_t> pages)
+      : pool_(pool), base_(base), size_(size), reserved_(reserved), pages_(std::move(pages)) {}
+
+  PagePool* const pool_;
+  uint8_t* const base_;
+  const size_t size_;
+  const size_t reserved_;  // whole pages
+  const std::vector<int32_t> pages_;
+};
+
+class PagePool {
+ public:
+  // A pool of `num_pages` pages of `page_bytes` each (a multiple of the system page size).
+  // `prefault`: touch every page now, so that the first map does not pay for page faults
+  // (what a device pool allocated at start gives for free).
+  static StatusOr<std::unique_ptr<PagePool>> Create(int32_t num_pages, size_t page_bytes, bool prefault = true);
+  ~PagePool();
+  PagePool(const PagePool&) = delete;
+  PagePool& operator=(const PagePool&) = delete;
+
+  // Maps enough free pages for `bytes` into one contiguous range. ResourceExhausted when too
+  // few pages are free (and then nothing changes).
+  StatusOr<std::unique_ptr<PagedRegion>> Map(size_t bytes);
+
+  size_t page_bytes() const { return page_bytes_; }
+  int32_t num_pages() const { return num_pages_; }
+  int32_t num_free_pages() const { return static_cast<int32_t>(free_.size()); }
+  int32_t PagesFor(size_t bytes) const { return static_cast<int32_t>((bytes + page_bytes_ - 1) / page_bytes_); }
+
+ private:
+  friend class PagedRegion;
+  PagePool(int fd, int32_t num_pages, size_t page_bytes);
+  void Release(uint8_t* base, size_t reserved, const std::vector<int32_t>& pages);
+
+  const int fd_;  // the pool's memory
+  const int32_t num_pages_;
+  const size_t page_bytes_;
+  std::vector<int32_t> free_;  // page indices; the most recently freed last
+};
+
+}  // namespace hearth::worker

@@ -1,0 +1,69 @@
+// The page pool: regions are contiguous, hold their own pages, give them back, and a full pool
+// says so without changing anything.
+#include "gpu_worker/page_pool.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <set>
+
+namespace hearth::worker {
+namespace {
+
+size_t SystemPage() { return static_cast<size_t>(::sysconf(_SC_PAGESIZE)); }
+
+TEST(PagePoolTest, RejectsBadShapes) {
+  EXPECT_FALSE(PagePool::Create(0, SystemPage()).ok());
+  EXPECT_FALSE(PagePool::Create(4, SystemPage() + 1).ok());
+  EXPECT_FALSE(PagePool::Create(4, 0).ok());
+}
+
+TEST(PagePoolTest, RegionsAreContiguousAndHoldTheirOwnPages) {
+  const size_t page = 4 * SystemPage();
+  auto pool = PagePool::Create(8, page);
+  ASSERT_TRUE(pool.ok()) << pool.status().ToString();
+  auto a = (*pool)->Map(3 * page - 5);  // 3 pages
+  auto b = (*pool)->Map(2 * page + 1);  // 3 pages
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ((*a)->pages().size(), 3u);
+  EXPECT_EQ((*b)->pages().size(), 3u);
+  EXPECT_EQ((*pool)->num_free_pages(), 2);
+  std::set<int32_t> pages((*a)->pages().begin(), (*a)->pages().end());
+  for (int32_t p : (*b)->pages()) EXPECT_TRUE(pages.insert(p).second) << "page " << p << " in two regions";
+  // Writes across page boundaries land in each region's own memory.
+  std::memset((*a)->data(), 0xA5, (*a)->size());
+  std::memset((*b)->data(), 0x5A, (*b)->size());
+  for (size_t i = 0; i < (*a)->size(); i += 997) ASSERT_EQ((*a)->data()[i], 0xA5) << i;
+  for (size_t i = 0; i < (*b)->size(); i += 997) ASSERT_EQ((*b)->data()[i], 0x5A) << i;
+  EXPECT_EQ((*a)->data()[(*a)->size() - 1], 0xA5);
+}
+
+TEST(PagePoolTest, AFullPoolRefusesAndReleasedPagesAreReused) {
+  const size_t page = SystemPage();
+  auto pool = PagePool::Create(4, page);
+  ASSERT_TRUE(pool.ok());
+  auto a = (*pool)->Map(3 * page);
+  ASSERT_TRUE(a.ok());
+  auto too_big = (*pool)->Map(2 * page);
+  ASSERT_FALSE(too_big.ok());
+  EXPECT_EQ(too_big.status().code(), Status::Code::kResourceExhausted);
+  EXPECT_NE(too_big.status().message().find("free pages"), std::string::npos) << too_big.status().ToString();
+  EXPECT_EQ((*pool)->num_free_pages(), 1) << "a refused map takes nothing";
+  const std::vector<int32_t> a_pages = (*a)->pages();
+  std::memset((*a)->data(), 7, 3 * page);
+  a->reset();  // swap out
+  EXPECT_EQ((*pool)->num_free_pages(), 4);
+  auto b = (*pool)->Map(4 * page);  // the whole pool, a's pages among them
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ((*pool)->num_free_pages(), 0);
+  std::set<int32_t> b_pages((*b)->pages().begin(), (*b)->pages().end());
+  for (int32_t p : a_pages) EXPECT_TRUE(b_pages.contains(p));
+  // The memory is the pool's: a's bytes are still in its pages, wherever they are mapped now.
+  int sevens = 0;
+  for (size_t i = 0; i < 4 * page; i += page) sevens += (*b)->data()[i] == 7;
+  EXPECT_EQ(sevens, 3);
+}
+
+}  // namespace
+}  // namespace hearth::worker
