@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
+#include <functional>
+#include <future>
 #include <iostream>
 
 #include "cli/admin_client.h"
@@ -50,6 +53,26 @@ int Show(const StatusOr<HttpReply>& reply, bool json, StatusOr<std::string> (*re
   if (!text.ok()) return Fail(text.status());
   std::cout << *text;
   return 0;
+}
+
+// Runs `call` (a load, add or stage of model `name`) and, while it runs and stderr is a
+// terminal, redraws a line from the admin list: the model's state and a progress bar while its
+// file is read.
+StatusOr<HttpReply> WithProgress(const AdminTarget& target, const std::string& name, bool json,
+                                 const std::function<StatusOr<HttpReply>()>& call) {
+  if (json || !::isatty(STDERR_FILENO)) return call();
+  std::future<StatusOr<HttpReply>> done = std::async(std::launch::async, call);
+  size_t shown = 0;
+  while (done.wait_for(std::chrono::milliseconds(200)) != std::future_status::ready) {
+    StatusOr<HttpReply> list = cli::Get(target, "/admin/v1/models");
+    if (!list.ok() || list->status != 200) continue;
+    const std::string line = cli::RenderModelProgress(list->body, name);
+    if (line.empty()) continue;
+    std::cerr << "\r" << line << std::string(shown > line.size() ? shown - line.size() : 0, ' ') << std::flush;
+    shown = line.size();
+  }
+  if (shown > 0) std::cerr << "\r" << std::string(shown, ' ') << "\r" << std::flush;
+  return done.get();
 }
 
 std::string JsonString(const std::string& s) {
@@ -156,7 +179,8 @@ int main(int argc, char** argv) {
   app.add_subcommand("status", "show the daemon's workers, models and queues");
   app.add_subcommand("workers", "list the worker processes");
 
-  CLI::App* models = app.add_subcommand("models", "list, add, remove, load, unload or pin models (default: list)");
+  CLI::App* models =
+      app.add_subcommand("models", "list, add, remove, load, stage, unload or pin models (default: list)");
   models->require_subcommand(0, 1);
   models->add_subcommand("list", "list the models and their state");
   std::string model_name, model_path;
@@ -173,7 +197,10 @@ int main(int argc, char** argv) {
   models_load->add_option("path", model_path, "GGUF file: add it under the name");
   CLI::App* models_unload = models->add_subcommand("unload", "unload a model; it stays registered");
   models_unload->add_option("name", model_name, "model name")->required();
-  for (CLI::App* a : {models_remove, models_unload}) {
+  CLI::App* models_stage = models->add_subcommand(
+      "stage", "keep a host copy of a model ready to swap in; a warm model is swapped out to it");
+  models_stage->add_option("name", model_name, "model name")->required();
+  for (CLI::App* a : {models_remove, models_unload, models_stage}) {
     a->add_flag("--force", model_force, "even if requests use it: they fail");
   }
   CLI::App* models_pin = models->add_subcommand("pin", "never evict a model for room");
@@ -245,12 +272,21 @@ int main(int argc, char** argv) {
     if (models_add->parsed() || (models_load->parsed() && !model_path.empty())) {
       const std::string body = "{\"name\":" + JsonString(model_name) + ",\"path\":" + JsonString(model_path) +
                                (model_pin ? ",\"pinned\":true}" : "}");
-      return Show(cli::Post(target, "/admin/v1/models", body), json, cli::RenderModel);
+      return Show(WithProgress(target, model_name, json, [&] { return cli::Post(target, "/admin/v1/models", body); }),
+                  json, cli::RenderModel);
     }
     if (models_remove->parsed()) return Show(cli::Delete(target, model_url + force), json, nullptr);
-    if (models_load->parsed()) return Show(cli::Post(target, model_url + "/load", ""), json, cli::RenderModel);
+    if (models_load->parsed()) {
+      return Show(WithProgress(target, model_name, json, [&] { return cli::Post(target, model_url + "/load", ""); }),
+                  json, cli::RenderModel);
+    }
     if (models_unload->parsed()) {
       return Show(cli::Post(target, model_url + "/unload" + force, ""), json, cli::RenderModel);
+    }
+    if (models_stage->parsed()) {
+      return Show(
+          WithProgress(target, model_name, json, [&] { return cli::Post(target, model_url + "/stage" + force, ""); }),
+          json, cli::RenderModel);
     }
     if (models_pin->parsed()) return Show(cli::Post(target, model_url + "/pin", ""), json, cli::RenderModel);
     if (models_unpin->parsed()) return Show(cli::Post(target, model_url + "/unpin", ""), json, cli::RenderModel);

@@ -140,11 +140,16 @@ StatusOr<std::string> RenderStatus(const std::string& status_json) {
 StatusOr<std::string> RenderModels(const std::string& json) {
   HEARTH_ASSIGN_OR_RETURN(rapidjson::Document d, Parse(json, "models"));
   HEARTH_ASSIGN_OR_RETURN(const rapidjson::Value* data, DataArray(d, "models"));
-  Table t({"MODEL", "STATE", "WORKER", "PINNED", "LOADS", "REQUESTS", "MIB", "CONTEXT", "PATH"});
+  Table t({"MODEL", "STATE", "WORKER", "PINNED", "LOADS", "SWAPS", "REQUESTS", "MIB", "STAGED_MIB", "CONTEXT",
+           "PATH"});
+  auto u64 = [](const rapidjson::Value& m, const char* key) -> uint64_t {
+    return m.HasMember(key) && m[key].IsUint64() ? m[key].GetUint64() : 0;
+  };
   for (const auto& m : data->GetArray()) {
-    const uint64_t bytes = m.HasMember("bytes") && m["bytes"].IsUint64() ? m["bytes"].GetUint64() : 0;
-    t.AddRow({Str(m, "name"), Str(m, "state"), Str(m, "worker"), Str(m, "pinned"), Str(m, "loads"),
-              Str(m, "active_requests"), std::to_string(bytes >> 20), Str(m, "context_length"), Str(m, "path")});
+    const std::string swaps = Str(m, "swap_ins") + "/" + Str(m, "swap_outs");
+    t.AddRow({Str(m, "name"), Str(m, "state"), Str(m, "worker"), Str(m, "pinned"), Str(m, "loads"), swaps,
+              Str(m, "active_requests"), std::to_string(u64(m, "bytes") >> 20),
+              std::to_string(u64(m, "staged_bytes") >> 20), Str(m, "context_length"), Str(m, "path")});
   }
   return t.Render();
 }
@@ -156,6 +161,32 @@ StatusOr<std::string> RenderModel(const std::string& json) {
   if (d.HasMember("last_error") && d["last_error"].IsString()) out << " (" << d["last_error"].GetString() << ")";
   out << "\n";
   return out.str();
+}
+
+std::string RenderModelProgress(const std::string& list_json, const std::string& name, int width) {
+  rapidjson::Document d;
+  d.Parse(list_json.c_str(), list_json.size());
+  if (d.HasParseError() || !d.IsObject() || !d.HasMember("data") || !d["data"].IsArray()) return "";
+  for (const auto& m : d["data"].GetArray()) {
+    if (!m.IsObject() || Str(m, "name") != name) continue;
+    const std::string state = Str(m, "state");
+    if (state != "loading" && state != "staging" && state != "unloading") return "";
+    std::ostringstream out;
+    out << name << " " << state;
+    if (m.HasMember("progress") && m["progress"].IsObject()) {
+      const rapidjson::Value& p = m["progress"];
+      const uint64_t done = p.HasMember("done") && p["done"].IsUint64() ? p["done"].GetUint64() : 0;
+      const uint64_t total = p.HasMember("total") && p["total"].IsUint64() ? p["total"].GetUint64() : 0;
+      if (total > 0 && done <= total) {
+        const int filled = static_cast<int>(done * static_cast<uint64_t>(width) / total);
+        out << " [" << std::string(static_cast<size_t>(filled), '#')
+            << std::string(static_cast<size_t>(width - filled), '.') << "] " << done * 100 / total << "% "
+            << (done >> 20) << "/" << (total >> 20) << " MiB";
+      }
+    }
+    return out.str();
+  }
+  return "";
 }
 
 StatusOr<std::string> RenderRequests(const std::string& json) {

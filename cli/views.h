@@ -14,6 +14,10 @@ StatusOr<std::string> RenderStatus(const std::string& status_json);
 StatusOr<std::string> RenderModels(const std::string& json);
 // One model, as POST /admin/v1/models and its actions answer.
 StatusOr<std::string> RenderModel(const std::string& json);
+// One line for a model on the move, from the admin list (GET /admin/v1/models): its state and,
+// while its file is read, a bar of `width` cells, the percentage and MiB. "" when the model is
+// not in the list or is neither loading, staging nor unloading.
+std::string RenderModelProgress(const std::string& list_json, const std::string& name, int width = 30);
 // GET /admin/v1/requests.
 StatusOr<std::string> RenderRequests(const std::string& json);
 // GET /admin/v1/requests/{id}: one field per line, then the text.

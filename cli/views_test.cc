@@ -26,11 +26,12 @@ TEST(SseParserTest, EventsSplitAnywhere) {
 
 TEST(ViewsTest, ModelsAndRequestsTables) {
   auto models = RenderModels(R"({"object":"list","data":[{"name":"smol","path":"/m.gguf","context_length":8192,
-      "state":"warm","worker":0,"pinned":true,"loads":2,"active_requests":1,"bytes":367001600}]})");
+      "state":"warm","worker":0,"pinned":true,"loads":2,"active_requests":1,"bytes":367001600,"swap_ins":1,
+      "swap_outs":3,"staged_bytes":104857600}]})");
   ASSERT_TRUE(models.ok());
   EXPECT_EQ(*models,
-            "MODEL  STATE  WORKER  PINNED  LOADS  REQUESTS  MIB  CONTEXT  PATH\n"
-            "smol   warm   0       yes     2      1         350  8192     /m.gguf\n");
+            "MODEL  STATE  WORKER  PINNED  LOADS  SWAPS  REQUESTS  MIB  STAGED_MIB  CONTEXT  PATH\n"
+            "smol   warm   0       yes     2      1/3    1         350  100         8192     /m.gguf\n");
   EXPECT_EQ(RenderModel(R"({"name":"smol","state":"registered","pinned":false,"last_error":"no room"})").value(),
             "smol: registered (no room)\n");
   auto reqs = RenderRequests(R"({"object":"list","data":[{"id":"17","model":"smol","state":"running",
@@ -39,6 +40,21 @@ TEST(ViewsTest, ModelsAndRequestsTables) {
   EXPECT_NE(reqs->find("17  smol   running  31      4           -       chat.completions\n"), std::string::npos) << *reqs;
   EXPECT_FALSE(RenderModels("[]").ok());
   EXPECT_FALSE(RenderRequests(R"({"object":"list"})").ok());
+}
+
+TEST(ViewsTest, ModelProgress) {
+  const std::string list = R"({"object":"list","data":[
+      {"name":"a","state":"staging","progress":{"done":104857600,"total":419430400}},
+      {"name":"b","state":"loading","progress":null},
+      {"name":"c","state":"warm","progress":null}]})";
+  EXPECT_EQ(RenderModelProgress(list, "a", 8), "a staging [##......] 25% 100/400 MiB");
+  EXPECT_EQ(RenderModelProgress(list, "b", 8), "b loading") << "no bar until the worker reports";
+  EXPECT_EQ(RenderModelProgress(list, "c", 8), "") << "not moving";
+  EXPECT_EQ(RenderModelProgress(list, "ghost", 8), "");
+  EXPECT_EQ(RenderModelProgress("not json", "a", 8), "");
+  EXPECT_EQ(RenderModelProgress(R"({"data":[{"name":"a","state":"loading","progress":{"done":5,"total":4}}]})", "a", 8),
+            "a loading")
+      << "a bar past its end is not drawn";
 }
 
 TEST(ViewsTest, OneRequestDrainAndReload) {

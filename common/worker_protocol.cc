@@ -230,6 +230,7 @@ std::vector<uint8_t> EncodeModelInfo(const ModelInfo& info) {
   w.I32s(info.eos_token_ids);
   w.U64(info.weights_bytes);
   w.U64(info.kv_cache_bytes);
+  w.Bool(info.swapped_in);
   return w.Take();
 }
 
@@ -244,7 +245,45 @@ StatusOr<ModelInfo> DecodeModelInfo(const std::vector<uint8_t>& payload) {
   HEARTH_ASSIGN_OR_RETURN(m.eos_token_ids, r.I32s());
   HEARTH_ASSIGN_OR_RETURN(m.weights_bytes, r.U64());
   HEARTH_ASSIGN_OR_RETURN(m.kv_cache_bytes, r.U64());
+  HEARTH_ASSIGN_OR_RETURN(m.swapped_in, r.Bool());
   HEARTH_RETURN_IF_ERROR(ExpectEnd(r, "model info"));
+  return m;
+}
+
+std::vector<uint8_t> EncodeProgress(const Progress& progress) {
+  PayloadWriter w;
+  w.Str(progress.name);
+  w.U64(progress.done);
+  w.U64(progress.total);
+  return w.Take();
+}
+
+StatusOr<Progress> DecodeProgress(const std::vector<uint8_t>& payload) {
+  PayloadReader r(payload);
+  Progress m;
+  HEARTH_ASSIGN_OR_RETURN(m.name, r.Str());
+  HEARTH_ASSIGN_OR_RETURN(m.done, r.U64());
+  HEARTH_ASSIGN_OR_RETURN(m.total, r.U64());
+  HEARTH_RETURN_IF_ERROR(ExpectEnd(r, "progress"));
+  if (m.done > m.total) return Status::Corruption("progress: more bytes done than the total");
+  return m;
+}
+
+std::vector<uint8_t> EncodeStagedInfo(const StagedInfo& info) {
+  PayloadWriter w;
+  w.Str(info.name);
+  w.U64(info.bytes);
+  w.Bool(info.swapped_out);
+  return w.Take();
+}
+
+StatusOr<StagedInfo> DecodeStagedInfo(const std::vector<uint8_t>& payload) {
+  PayloadReader r(payload);
+  StagedInfo m;
+  HEARTH_ASSIGN_OR_RETURN(m.name, r.Str());
+  HEARTH_ASSIGN_OR_RETURN(m.bytes, r.U64());
+  HEARTH_ASSIGN_OR_RETURN(m.swapped_out, r.Bool());
+  HEARTH_RETURN_IF_ERROR(ExpectEnd(r, "staged info"));
   return m;
 }
 

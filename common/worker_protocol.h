@@ -2,7 +2,8 @@
 //
 // Every message is a frame: u32 payload length (little-endian), u8 message
 // type, then the payload. The daemon sends requests; the worker answers each
-// with exactly one reply, in order.
+// with exactly one reply, in order (progress frames may come before the
+// reply to a load or a stage).
 #pragma once
 
 #include <cstdint>
@@ -28,7 +29,20 @@ enum class MessageType : uint8_t {
   // cache and runner, and answers kModelUnloaded (also for a name it does not host) or kError.
   kUnloadModel = 10,
   kModelUnloaded = 11,  // worker -> daemon, empty
+  // daemon -> worker: LoadModelRequest (kv_cache_bytes unused). Makes the model staged: a host
+  // copy of its file; a warm model is swapped out (its pool pages go back). Reply kModelStaged.
+  kStageModel = 12,
+  kModelStaged = 13,  // worker -> daemon: StagedInfo
+  // worker -> daemon, zero or more before the reply to kLoadModel or kStageModel: Progress.
+  kProgress = 14,
 };
+
+// The page size of the worker's memory pool: a model takes whole pages for its weights and for
+// its KV cache, and the daemon rounds its estimates to it.
+inline constexpr uint64_t kPoolPageBytes = 2ull << 20;
+// The KV cache a model gets when LoadModelRequest says 0 (and the worker's --kv-cache-mb is
+// left as it is).
+inline constexpr uint64_t kDefaultKvCacheBytes = 256ull << 20;
 
 // Largest frame either side accepts; a larger length is a protocol error.
 inline constexpr uint32_t kMaxFrameBytes = 64u << 20;
@@ -108,6 +122,13 @@ struct ModelInfo {
   std::vector<int32_t> eos_token_ids;  // ids that end generation
   uint64_t weights_bytes = 0;          // the model's weights in the worker's memory
   uint64_t kv_cache_bytes = 0;         // its KV cache
+  bool swapped_in = false;             // from the worker's staged copy, not from the file
+};
+
+struct StagedInfo {
+  std::string name;
+  uint64_t bytes = 0;         // the host copy
+  bool swapped_out = false;   // the model was warm and left the pool
 };
 
 // One sequence's share of a step (the scheduler's ScheduledSequence plus what
@@ -151,6 +172,16 @@ std::vector<uint8_t> EncodeLoadModel(const LoadModelRequest& request);
 StatusOr<LoadModelRequest> DecodeLoadModel(const std::vector<uint8_t>& payload);
 std::vector<uint8_t> EncodeModelInfo(const ModelInfo& info);
 StatusOr<ModelInfo> DecodeModelInfo(const std::vector<uint8_t>& payload);
+struct Progress {
+  std::string name;
+  uint64_t done = 0;   // bytes of the model's file read
+  uint64_t total = 0;  // of its size
+};
+
+std::vector<uint8_t> EncodeProgress(const Progress& progress);
+StatusOr<Progress> DecodeProgress(const std::vector<uint8_t>& payload);
+std::vector<uint8_t> EncodeStagedInfo(const StagedInfo& info);
+StatusOr<StagedInfo> DecodeStagedInfo(const std::vector<uint8_t>& payload);
 std::vector<uint8_t> EncodeUnloadModel(const std::string& name);
 StatusOr<std::string> DecodeUnloadModel(const std::vector<uint8_t>& payload);
 std::vector<uint8_t> EncodeStep(const StepRequest& request);

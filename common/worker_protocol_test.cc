@@ -124,7 +124,7 @@ TEST(StepCodecTest, LoadModelAndInfoRoundTrip) {
   EXPECT_EQ(load->name, "m");
   EXPECT_EQ(load->path, "/x/m.gguf");
   EXPECT_EQ(load->kv_cache_bytes, 1ull << 33);
-  ModelInfo info{"m", 49152, 8192, 728, 16, {0, 2}, 98362432, 1ull << 28};
+  ModelInfo info{"m", 49152, 8192, 728, 16, {0, 2}, 98362432, 1ull << 28, true};
   StatusOr<ModelInfo> back = DecodeModelInfo(EncodeModelInfo(info));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->vocab_size, 49152);
@@ -134,6 +134,23 @@ TEST(StepCodecTest, LoadModelAndInfoRoundTrip) {
   EXPECT_EQ(back->eos_token_ids, (std::vector<int32_t>{0, 2}));
   EXPECT_EQ(back->weights_bytes, 98362432u);
   EXPECT_EQ(back->kv_cache_bytes, 1ull << 28);
+  EXPECT_TRUE(back->swapped_in);
+  StatusOr<StagedInfo> staged = DecodeStagedInfo(EncodeStagedInfo({"m", 98362432, true}));
+  ASSERT_TRUE(staged.ok());
+  EXPECT_EQ(staged->name, "m");
+  EXPECT_EQ(staged->bytes, 98362432u);
+  EXPECT_TRUE(staged->swapped_out);
+  std::vector<uint8_t> staged_bytes = EncodeStagedInfo({"m", 1, false});
+  for (size_t n = 0; n < staged_bytes.size(); ++n) {
+    std::vector<uint8_t> cut(staged_bytes.begin(), staged_bytes.begin() + static_cast<ptrdiff_t>(n));
+    EXPECT_TRUE(DecodeStagedInfo(cut).status().IsCorruption()) << n;
+  }
+  StatusOr<Progress> progress = DecodeProgress(EncodeProgress({"m", 16 << 20, 98362432}));
+  ASSERT_TRUE(progress.ok());
+  EXPECT_EQ(progress->name, "m");
+  EXPECT_EQ(progress->done, 16u << 20);
+  EXPECT_EQ(progress->total, 98362432u);
+  EXPECT_TRUE(DecodeProgress(EncodeProgress({"m", 2, 1})).status().IsCorruption()) << "done past the total";
   StatusOr<std::string> unload = DecodeUnloadModel(EncodeUnloadModel("m"));
   ASSERT_TRUE(unload.ok());
   EXPECT_EQ(*unload, "m");

@@ -90,13 +90,14 @@ class AdminRoutes {
     res.set_content(buf.GetString(), "application/json");
   }
 
-  // POST /admin/v1/models/{name}/(load|unload|pin|unpin); unload takes ?force=true.
+  // POST /admin/v1/models/{name}/(load|unload|stage|pin|unpin); unload and stage take ?force=true.
   void ModelAction(const httplib::Request& req, httplib::Response& res) {
     const std::string name = req.matches.size() > 1 ? std::string(req.matches[1]) : "";
     const std::string action = req.matches.size() > 2 ? std::string(req.matches[2]) : "";
     StatusOr<ModelStatus> done = Status::InvalidArgument("unknown action");
     if (action == "load") done = options_.models->Load(name);
     if (action == "unload") done = options_.models->Unload(name, Force(req));
+    if (action == "stage") done = options_.models->Stage(name, Force(req));
     if (action == "pin" || action == "unpin") done = options_.models->SetPinned(name, action == "pin");
     if (!done.ok()) return SetError(res, ModelError(done.status(), "", "model_busy"));
     res.set_content(ModelJson(*done), "application/json");
@@ -205,6 +206,27 @@ class AdminRoutes {
     w.Int64(m.active_requests);
     w.Key("evictions");
     w.Int64(m.evictions);
+    w.Key("staged");
+    w.Bool(m.staged);
+    w.Key("staged_bytes");
+    w.Uint64(m.staged_bytes);
+    w.Key("swap_ins");
+    w.Int64(m.swap_ins);
+    w.Key("swap_outs");
+    w.Int64(m.swap_outs);
+    w.Key("last_swap_in_seconds");
+    w.Double(m.last_swap_in_seconds);
+    w.Key("progress");  // while the file is read (a cold load or a stage)
+    if (m.progress_total == 0) {
+      w.Null();
+    } else {
+      w.StartObject();
+      w.Key("done");
+      w.Uint64(m.progress_done);
+      w.Key("total");
+      w.Uint64(m.progress_total);
+      w.EndObject();
+    }
     w.Key("last_error");
     if (m.last_error.empty()) {
       w.Null();
@@ -240,6 +262,8 @@ class AdminRoutes {
         return BadRequest(invalid_param, st.message());
       case Status::Code::kFailedPrecondition:
         return {409, st.message(), "invalid_request_error", "", conflict};
+      case Status::Code::kResourceExhausted:  // the staged budget is full
+        return {409, st.message(), "invalid_request_error", "", "staging_full"};
       default:
         return ErrorFromStatus(st);
     }
@@ -277,7 +301,7 @@ void RegisterAdminApi(httplib::Server& server, AdminRoutesOptions options) {
   server.Get("/admin/v1/models", Bind(routes, &AdminRoutes::ListModels));
   server.Post("/admin/v1/models", Bind(routes, &AdminRoutes::AddModel));
   server.Delete("/admin/v1/models/([^/]+)", Bind(routes, &AdminRoutes::RemoveModel));
-  server.Post("/admin/v1/models/([^/]+)/(load|unload|pin|unpin)", Bind(routes, &AdminRoutes::ModelAction));
+  server.Post("/admin/v1/models/([^/]+)/(load|unload|stage|pin|unpin)", Bind(routes, &AdminRoutes::ModelAction));
   server.Get("/admin/v1/requests", Bind(routes, &AdminRoutes::ListRequests));
   server.Post("/admin/v1/drain", Bind(routes, &AdminRoutes::Drain));
   server.Post("/admin/v1/reload", Bind(routes, &AdminRoutes::Reload));

@@ -76,6 +76,15 @@ class FakeModels : public ModelControl {
     s.state = "registered";
     return s;
   }
+  StatusOr<ModelStatus> Stage(const std::string& name, bool force) override {
+    HEARTH_ASSIGN_OR_RETURN(ModelStatus s, Find(name));
+    if (busy && !force) return Status::FailedPrecondition("busy");
+    if (staging_full) return Status::ResourceExhausted("no room to stage model 'smol'");
+    s.state = "staged";
+    s.staged = true;
+    s.staged_bytes = 1234;
+    return s;
+  }
   StatusOr<ModelStatus> SetPinned(const std::string& name, bool pinned) override {
     HEARTH_RETURN_IF_ERROR(Find(name).status());
     smol.pinned = pinned;
@@ -88,6 +97,7 @@ class FakeModels : public ModelControl {
 
   ModelStatus smol = Model("smol", "/models/smol.gguf", 8192, false, "config");
   bool busy = false;
+  bool staging_full = false;
   bool last_forced = false;
 };
 
@@ -211,6 +221,18 @@ TEST_F(AdminRoutesTest, ListsAddsRemovesLoadsAndPinsModels) {
   ASSERT_EQ(unloaded->status, 200) << unloaded->body;
   EXPECT_STREQ(Json(unloaded->body)["state"].GetString(), "registered");
   EXPECT_TRUE(Json(unloaded->body)["worker"].IsNull());
+  ExpectError(cli.Post("/admin/v1/models/smol/stage", "", "application/json"), 409, nullptr, "model_busy");
+  auto staged = cli.Post("/admin/v1/models/smol/stage?force=true", "", "application/json");
+  ASSERT_TRUE(staged);
+  ASSERT_EQ(staged->status, 200) << staged->body;
+  EXPECT_STREQ(Json(staged->body)["state"].GetString(), "staged");
+  EXPECT_TRUE(Json(staged->body)["staged"].GetBool());
+  EXPECT_EQ(Json(staged->body)["staged_bytes"].GetUint64(), 1234u);
+  models_.staging_full = true;
+  ExpectError(cli.Post("/admin/v1/models/smol/stage?force=true", "", "application/json"), 409, nullptr,
+              "staging_full");
+  models_.staging_full = false;
+  ExpectError(cli.Post("/admin/v1/models/ghost/stage", "", "application/json"), 404, "model", "model_not_found");
   auto del = cli.Delete("/admin/v1/models/smol?force=true");
   ASSERT_TRUE(del);
   ASSERT_EQ(del->status, 200) << del->body;

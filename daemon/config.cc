@@ -156,7 +156,7 @@ Status ReadPreemption(const toml::table& root, Config* config) {
   return Status::Ok();
 }
 
-// The [workers] table: memory_budget_bytes, model_wait_seconds (docs/models.md).
+// The [workers] table: memory_budget_bytes, staged_budget_bytes, model_wait_seconds (docs/models.md).
 Status ReadWorkers(const toml::table& root, Config* config) {
   if (!root.contains("workers")) return Status::Ok();
   const toml::table* t = root["workers"].as_table();
@@ -167,6 +167,13 @@ Status ReadWorkers(const toml::table& root, Config* config) {
       return Status::InvalidArgument("workers.memory_budget_bytes must be an integer >= 0 (0: no limit)");
     }
     config->memory_budget_bytes = static_cast<uint64_t>(*v);
+  }
+  if (t->contains("staged_budget_bytes")) {
+    auto v = (*t)["staged_budget_bytes"].value<int64_t>();
+    if (!v || *v < 0) {
+      return Status::InvalidArgument("workers.staged_budget_bytes must be an integer >= 0 (0: no staging)");
+    }
+    config->staged_budget_bytes = static_cast<uint64_t>(*v);
   }
   if (t->contains("model_wait_seconds")) {
     auto v = (*t)["model_wait_seconds"].value<double>();

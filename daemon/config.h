@@ -51,6 +51,8 @@ struct Config {
   // [workers] (owner: models; docs/models.md). Weights + KV caches of the warm models; a
   // request for a cold model evicts idle ones to fit. 0: no limit.
   uint64_t memory_budget_bytes = 0;
+  // Host memory for staged copies (models evicted to staged, or staged by hand); 0: no staging.
+  uint64_t staged_budget_bytes = 0;
   double model_wait_seconds = 60;  // how long a request waits for room before a 503
   // [preemption] (owner: preemption; docs/durability.md, "Preemption notices"). A notice is the
   // file appearing, or a 200 from the URL; empty: that source is off. The admin API is always on.

@@ -40,6 +40,7 @@ ReloadReport DiffConfig(const Config& running, const Config& fresh) {
   restart(running.target_step_ms == fresh.target_step_ms, "target_step_ms");
   restart(running.store_synchronous == fresh.store_synchronous, "store.synchronous");
   restart(running.memory_budget_bytes == fresh.memory_budget_bytes, "workers.memory_budget_bytes");
+  restart(running.staged_budget_bytes == fresh.staged_budget_bytes, "workers.staged_budget_bytes");
   restart(running.model_wait_seconds == fresh.model_wait_seconds, "workers.model_wait_seconds");
   restart(running.preemption_notice_file == fresh.preemption_notice_file, "preemption.notice_file");
   restart(running.preemption_poll_url == fresh.preemption_poll_url, "preemption.poll_url");

@@ -99,14 +99,18 @@ TEST(ConfigTest, SchedulerTable) {
 TEST(ConfigTest, WorkersTable) {
   Config defaults;
   EXPECT_EQ(defaults.memory_budget_bytes, 0u);  // no limit
-  std::string path = WriteTemp("[workers]\nmemory_budget_bytes = 2000000000\nmodel_wait_seconds = 5.5\n");
+  EXPECT_EQ(defaults.staged_budget_bytes, 0u);  // no staging
+  std::string path = WriteTemp(
+      "[workers]\nmemory_budget_bytes = 2000000000\nstaged_budget_bytes = 3000000000\nmodel_wait_seconds = 5.5\n");
   Config c;
   ASSERT_TRUE(LoadConfigFile(path, &c).ok());
   EXPECT_EQ(c.memory_budget_bytes, 2000000000u);
+  EXPECT_EQ(c.staged_budget_bytes, 3000000000u);
   EXPECT_DOUBLE_EQ(c.model_wait_seconds, 5.5);
   std::remove(path.c_str());
   for (const char* bad : {"[workers]\nmemory_budget_bytes = -1\n", "[workers]\nmemory_budget_bytes = \"1G\"\n",
-                          "[workers]\nmodel_wait_seconds = -2\n", "workers = 1\n"}) {
+                          "[workers]\nstaged_budget_bytes = -5\n", "[workers]\nmodel_wait_seconds = -2\n",
+                          "workers = 1\n"}) {
     path = WriteTemp(bad);
     Config b;
     Status st = LoadConfigFile(path, &b);

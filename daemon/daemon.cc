@@ -132,6 +132,11 @@ Status Daemon::Start() {
   if (config_.worker_threads > 0) {
     worker_args = {"--threads", std::to_string(config_.worker_threads)};
   }
+  if (config_.memory_budget_bytes > 0) {
+    // The worker's page pool is the budget (docs/models.md); at least one page.
+    worker_args.push_back("--pool-mb");
+    worker_args.push_back(std::to_string(std::max<uint64_t>(config_.memory_budget_bytes >> 20, 2)));
+  }
   HEARTH_ASSIGN_OR_RETURN(worker_, SupervisedWorker::Start(worker_binary, worker_args, SupervisorOptions{},
                                                            [this] { metrics_.WorkerRestarted(); }));
   HEARTH_RETURN_IF_ERROR(StartEngine());
@@ -219,6 +224,7 @@ Status Daemon::StartEngine() {
   // Models are added to the running engine, as they are later at run time.
   ModelRegistryOptions models;
   models.memory_budget_bytes = config_.memory_budget_bytes;
+  models.staged_budget_bytes = config_.staged_budget_bytes;
   models.wait_for_room = std::chrono::milliseconds(static_cast<int64_t>(config_.model_wait_seconds * 1000));
   models.token_budget = config_.token_budget;  // 0: measure it at each model's first load (docs/engine.md)
   models.target_step_ms = config_.target_step_ms;

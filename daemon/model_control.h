@@ -15,7 +15,8 @@ struct ModelStatus {
   std::string name;
   std::string path;
   int32_t context_length = 0;  // while warm: min(trained context, KV cache); else as last known
-  std::string state;           // "registered", "loading", "warm" or "unloading"
+  // "registered", "staging", "staged", "loading", "warm" or "unloading" (docs/models.md)
+  std::string state;
   bool pinned = false;         // never evicted to make room
   std::string source;          // "config" ([models]) or "admin" (added at run time, stored)
   int64_t last_used = 0;       // unix seconds of the last request's start or end; 0: never
@@ -24,6 +25,14 @@ struct ModelStatus {
   uint64_t bytes = 0;           // weights + KV cache on the worker (an estimate until first loaded)
   int64_t active_requests = 0;  // queued or running
   int64_t evictions = 0;
+  bool staged = false;        // the worker holds a host copy (state staged, or warm and kept)
+  uint64_t staged_bytes = 0;  // that copy
+  int64_t swap_ins = 0;       // loads from the staged copy
+  int64_t swap_outs = 0;      // warm to staged
+  double last_swap_in_seconds = 0;
+  // While loading or staging from the file: bytes read of the total (0 of 0 otherwise).
+  uint64_t progress_done = 0;
+  uint64_t progress_total = 0;
   std::string last_error;  // of the last failed load; empty after a good one
 };
 
@@ -41,6 +50,10 @@ class ModelControl {
   virtual Status Remove(const std::string& name, bool force) = 0;
   virtual StatusOr<ModelStatus> Load(const std::string& name) = 0;
   virtual StatusOr<ModelStatus> Unload(const std::string& name, bool force) = 0;
+  // Registered: stage it (a host copy on the worker). Warm: swap it out to staged (`force` ends
+  // its requests instead of refusing). InvalidArgument when staging is off; ResourceExhausted
+  // when the staged budget has no room (every copy in it belongs to a warm model).
+  virtual StatusOr<ModelStatus> Stage(const std::string& name, bool force) = 0;
   virtual StatusOr<ModelStatus> SetPinned(const std::string& name, bool pinned) = 0;
 };
 

@@ -14,7 +14,11 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-const char* const kStateNames[] = {"registered", "loading", "warm", "unloading"};
+const char* const kStateNames[] = {"registered", "staging", "staged", "loading", "warm", "unloading"};
+
+uint64_t RoundUpToPage(uint64_t bytes) {
+  return (bytes + wire::kPoolPageBytes - 1) / wire::kPoolPageBytes * wire::kPoolPageBytes;
+}
 
 int64_t UnixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -28,7 +32,17 @@ double SecondsSince(SteadyClock::time_point t0) {
 
 ModelRegistry::ModelRegistry(WorkerConnection* worker, EngineLoop* engine, store::ModelStore* store,
                              ServerMetrics* metrics, ModelRegistryOptions options)
-    : worker_(worker), engine_(engine), store_(store), metrics_(metrics), options_(options) {}
+    : worker_(worker), engine_(engine), store_(store), metrics_(metrics), options_(options) {
+  worker_->SetProgressListener([this](const wire::Progress& p) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (std::shared_ptr<Entry> e = Find(p.name)) {
+      e->progress_done = p.done;
+      e->progress_total = p.total;
+    }
+  });
+}
+
+ModelRegistry::~ModelRegistry() { worker_->SetProgressListener(nullptr); }
 
 StatusOr<std::shared_ptr<ModelRegistry::Entry>> ModelRegistry::ReadModel(const std::string& name,
                                                                          const std::string& path) {
@@ -95,7 +109,7 @@ Status ModelRegistry::Start(const std::map<std::string, std::string>& configured
   for (const auto& e : order) {
     if (!e->tokenizer) continue;
     const uint64_t need = EstimateBytes(*e);
-    if (options_.memory_budget_bytes > 0 && BytesInUse() + need > options_.memory_budget_bytes) {
+    if (Budget() > 0 && BytesInUse() + need > Budget()) {
       LogInfo("model left registered: the memory budget is full").Kv("name", e->name).Kv("estimate_bytes", need);
       continue;
     }
@@ -130,19 +144,39 @@ int64_t ModelRegistry::num_warm() const {
   return n;
 }
 
+uint64_t ModelRegistry::Budget() const {
+  // The worker's pool holds whole pages (at least one).
+  const uint64_t b = options_.memory_budget_bytes;
+  return b == 0 ? 0 : std::max(b / wire::kPoolPageBytes * wire::kPoolPageBytes, wire::kPoolPageBytes);
+}
+
 uint64_t ModelRegistry::EstimateBytes(const Entry& e) const {
   if (e.bytes > 0) return e.bytes;
-  // Never loaded: its file, plus the largest KV cache any model got (the worker's default).
-  uint64_t kv = 0;
-  for (const auto& [name, other] : entries_)
-    kv = std::max(kv, other->bytes > other->file_bytes ? other->bytes - other->file_bytes : 0);
-  return e.file_bytes + kv;
+  // Never loaded: its file in pool pages, plus the largest KV cache any model got (at least a
+  // page).
+  uint64_t kv = wire::kPoolPageBytes;
+  for (const auto& [name, other] : entries_) {
+    const uint64_t weights = RoundUpToPage(other->file_bytes);
+    kv = std::max(kv, other->bytes > weights ? other->bytes - weights : 0);
+  }
+  return RoundUpToPage(e.file_bytes) + kv;
 }
 
 uint64_t ModelRegistry::BytesInUse() const {
   uint64_t used = 0;
   for (const auto& [name, e] : entries_) {
-    if (e->state != State::kRegistered) used += EstimateBytes(*e);
+    if (e->state == State::kLoading || e->state == State::kWarm || e->state == State::kUnloading) {
+      used += EstimateBytes(*e);
+    }
+  }
+  return used;
+}
+
+uint64_t ModelRegistry::StagedBytesInUse() const {
+  uint64_t used = 0;
+  for (const auto& [name, e] : entries_) {
+    if (e->staged) used += e->staged_bytes;
+    else if (e->state == State::kStaging) used += e->file_bytes;
   }
   return used;
 }
@@ -165,7 +199,8 @@ bool ModelRegistry::WaitForChange(Lock& lock, SteadyClock::time_point deadline) 
 }
 
 bool ModelRegistry::WaitSettled(Lock& lock, const std::shared_ptr<Entry>& e, SteadyClock::time_point deadline) {
-  while (!e->removed && (e->state == State::kLoading || e->state == State::kUnloading)) {
+  while (!e->removed &&
+         (e->state == State::kLoading || e->state == State::kUnloading || e->state == State::kStaging)) {
     if (!WaitForChange(lock, deadline)) return false;
   }
   return true;
@@ -174,7 +209,12 @@ bool ModelRegistry::WaitSettled(Lock& lock, const std::shared_ptr<Entry>& e, Ste
 Status ModelRegistry::LoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, SteadyClock::time_point deadline) {
   if (!e->tokenizer)
     return Status::InvalidArgument(e->last_error.empty() ? "model '" + e->name + "' cannot be read" : e->last_error);
-  const uint64_t budget = options_.memory_budget_bytes;
+  const uint64_t budget = Budget();
+  ++e->waiting_loads;
+  struct Waiting {
+    Entry* e;
+    ~Waiting() { --e->waiting_loads; }  // mu_ is held at every return
+  } waiting{e.get()};
   std::shared_ptr<Entry> drained;  // the busy model this load waits to evict
   auto undrain = [&] {
     if (drained && drained->state == State::kWarm) drained->draining = false;
@@ -186,7 +226,7 @@ Status ModelRegistry::LoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, St
       undrain();
       return Status::NotFound("model '" + e->name + "' was removed");
     }
-    if (e->state != State::kRegistered) {  // another thread loaded it meanwhile
+    if (e->state != State::kRegistered && e->state != State::kStaged) {  // another thread moved it meanwhile
       undrain();
       return Status::Ok();
     }
@@ -207,7 +247,8 @@ Status ModelRegistry::LoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, St
     if (victim) {
       if (victim == drained) drained.reset();
       LogInfo("evicting a model for room").Kv("evicted", victim->name).Kv("for", e->name);
-      UnloadLocked(lock, victim, Status::Unavailable("model '" + victim->name + "' was evicted"), /*eviction=*/true);
+      EvictLocked(lock, victim, Status::Unavailable("model '" + victim->name + "' was evicted"), /*eviction=*/true,
+                  /*must_stage=*/false);
       continue;
     }
     if (!drained && busy) {
@@ -223,7 +264,9 @@ Status ModelRegistry::LoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, St
     }
   }
   undrain();
+  const State from = e->state;
   e->state = State::kLoading;
+  e->progress_done = e->progress_total = 0;
   PublishStates();
   const std::string name = e->name, path = e->path;
   const std::shared_ptr<const model::Tokenizer> tokenizer = e->tokenizer;
@@ -242,10 +285,11 @@ Status ModelRegistry::LoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, St
   if (st.ok()) st = engine_->AddModel(*info, tokenizer, token_budget);
   if (!st.ok() && info.ok()) (void)worker_->UnloadModel(name);
   const double seconds = SecondsSince(t0);
-  if (metrics_) metrics_->ModelLoaded(name, seconds, st.ok());
+  if (metrics_) metrics_->ModelLoaded(name, seconds, st.ok(), info.ok() ? info->weights_bytes : 0);
+  if (metrics_ && st.ok() && info->swapped_in) metrics_->ModelSwapped(name, "swap_in", seconds, info->weights_bytes);
   lock.lock();
   if (!st.ok()) {
-    e->state = State::kRegistered;
+    e->state = from;
     e->last_error = st.message();
     PublishStates();
     cv_.notify_all();
@@ -260,11 +304,23 @@ Status ModelRegistry::LoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, St
       static_cast<int32_t>(std::min<int64_t>(info->context_length, int64_t{info->num_kv_blocks} * info->block_size));
   ++e->loads;
   e->last_load_seconds = seconds;
+  if (info->swapped_in) {
+    ++e->swap_ins;
+    e->last_swap_in_seconds = seconds;
+  } else {
+    e->staged = false;  // a cold load: the worker kept no copy (a restarted worker has none)
+    e->staged_bytes = 0;
+  }
   e->last_error.clear();
   e->last_used_at = SteadyClock::now();
   PublishStates();
   cv_.notify_all();
-  LogInfo("model ready").Kv("name", name).Kv("path", path).Kv("bytes", e->bytes).Kv("seconds", seconds);
+  LogInfo("model ready")
+      .Kv("name", name)
+      .Kv("path", path)
+      .Kv("bytes", e->bytes)
+      .Kv("swapped_in", info->swapped_in)
+      .Kv("seconds", seconds);
   if (e->removed) UnloadLocked(lock, e, Status::Unavailable("model '" + name + "' was removed"), false);
   return Status::Ok();
 }
@@ -281,6 +337,8 @@ void ModelRegistry::UnloadLocked(Lock& lock, const std::shared_ptr<Entry>& e, co
   if (!st.ok()) LogWarn("worker did not unload a model").Kv("name", name).Kv("error", st.ToString());
   lock.lock();
   e->state = State::kRegistered;
+  e->staged = false;
+  e->staged_bytes = 0;
   e->draining = false;
   if (eviction) {
     ++e->evictions;
@@ -304,9 +362,9 @@ Status ModelRegistry::Acquire(const std::string& name, bool* cold) {
       e->last_used_unix = UnixNow();
       return Status::Ok();
     }
-    if (e->state == State::kRegistered) {
+    if (e->state == State::kRegistered || e->state == State::kStaged) {
       *cold = true;
-      if (metrics_) metrics_->ModelColdStart(name);
+      if (metrics_ && e->state == State::kRegistered) metrics_->ModelColdStart(name);
       HEARTH_RETURN_IF_ERROR(LoadLocked(lock, e, deadline));
       continue;
     }
@@ -343,6 +401,14 @@ ModelStatus ModelRegistry::StatusOf(const Entry& e) const {
   s.bytes = EstimateBytes(e);
   s.active_requests = e.active;
   s.evictions = e.evictions;
+  s.staged = e.staged;
+  s.staged_bytes = e.staged_bytes;
+  s.swap_ins = e.swap_ins;
+  s.swap_outs = e.swap_outs;
+  s.last_swap_in_seconds = e.last_swap_in_seconds;
+  const bool moving = e.state == State::kLoading || e.state == State::kStaging || e.state == State::kUnloading;
+  s.progress_done = moving ? e.progress_done : 0;
+  s.progress_total = moving ? e.progress_total : 0;
   s.last_error = e.last_error;
   return s;
 }
@@ -410,7 +476,9 @@ Status ModelRegistry::Remove(const std::string& name, bool force) {
   e->removed = true;  // no new request acquires it from here on
   entries_.erase(name);
   retired_.push_back(e->tokenizer);
-  if (e->state == State::kWarm) UnloadLocked(lock, e, Status::Unavailable("model '" + name + "' was removed"), false);
+  if (e->state == State::kWarm || e->state == State::kStaged) {
+    UnloadLocked(lock, e, Status::Unavailable("model '" + name + "' was removed"), false);
+  }
   if (store_) {
     Status st = store_->Remove(name);
     if (!st.ok() && st.code() != Status::Code::kNotFound) return st;
@@ -443,8 +511,150 @@ StatusOr<ModelStatus> ModelRegistry::Unload(const std::string& name, bool force)
                                         " queued or running requests; wait, or force");
     }
     UnloadLocked(lock, e, Status::Unavailable("model '" + name + "' was unloaded"), false);
+  } else if (e->state == State::kStaged) {
+    UnloadLocked(lock, e, Status::Unavailable("model '" + name + "' was unloaded"), false);
   }
   return StatusOf(*e);
+}
+
+StatusOr<ModelStatus> ModelRegistry::Stage(const std::string& name, bool force) {
+  Lock lock(mu_);
+  std::shared_ptr<Entry> e = Find(name);
+  if (!e) return Status::NotFound("no model '" + name + "'");
+  if (!WaitSettled(lock, e, SteadyClock::now() + options_.wait_for_room)) {
+    return Status::Unavailable("model '" + name + "' is still loading, staging or unloading; retry");
+  }
+  if (e->removed) return Status::NotFound("no model '" + name + "'");
+  if (e->state == State::kRegistered) {
+    HEARTH_RETURN_IF_ERROR(StageLocked(lock, e));
+  } else if (e->state == State::kWarm) {
+    if (options_.staged_budget_bytes == 0) {
+      return Status::InvalidArgument("staging is off: set [workers] staged_budget_bytes");
+    }
+    if (Busy(*e) && !force) {
+      return Status::FailedPrecondition("model '" + name + "' has " + std::to_string(e->active) +
+                                        " queued or running requests; wait, or force");
+    }
+    if (!EvictLocked(lock, e, Status::Unavailable("model '" + name + "' was swapped out"), false,
+                     /*must_stage=*/true)) {
+      return Status::ResourceExhausted("no room to stage model '" + name + "' in the staged budget of " +
+                                        std::to_string(options_.staged_budget_bytes) + " bytes; it stays warm");
+    }
+  }
+  return StatusOf(*e);
+}
+
+bool ModelRegistry::MakeStagedRoomLocked(Lock& lock, uint64_t bytes, const Entry* keep) {
+  const uint64_t budget = options_.staged_budget_bytes;
+  if (bytes > budget) return false;
+  for (;;) {
+    if (StagedBytesInUse() + bytes <= budget) return true;
+    std::shared_ptr<Entry> victim;
+    for (const auto& [name, other] : entries_) {
+      if (other.get() == keep || other->state != State::kStaged || other->waiting_loads > 0) continue;
+      if (!victim || other->last_used_at < victim->last_used_at) victim = other;
+    }
+    if (!victim) return false;  // every copy belongs to a warm (or moving) model
+    LogInfo("dropping a staged copy for room").Kv("dropped", victim->name);
+    UnloadLocked(lock, victim, Status::Unavailable("model '" + victim->name + "' was unstaged"), false);
+  }
+}
+
+Status ModelRegistry::StageLocked(Lock& lock, const std::shared_ptr<Entry>& e) {
+  if (options_.staged_budget_bytes == 0) {
+    return Status::InvalidArgument("staging is off: set [workers] staged_budget_bytes");
+  }
+  if (!e->tokenizer)
+    return Status::InvalidArgument(e->last_error.empty() ? "model '" + e->name + "' cannot be read" : e->last_error);
+  if (!MakeStagedRoomLocked(lock, e->file_bytes, e.get())) {
+    return Status::ResourceExhausted("no room to stage model '" + e->name + "' (" + std::to_string(e->file_bytes) +
+                                      " bytes) in the staged budget of " +
+                                      std::to_string(options_.staged_budget_bytes) + " bytes");
+  }
+  if (e->removed) return Status::NotFound("model '" + e->name + "' was removed");
+  if (e->state != State::kRegistered) return Status::Ok();  // moved meanwhile
+  e->state = State::kStaging;
+  e->progress_done = e->progress_total = 0;
+  PublishStates();
+  const std::string name = e->name, path = e->path;
+  lock.unlock();
+  const SteadyClock::time_point t0 = SteadyClock::now();
+  StatusOr<wire::StagedInfo> info = worker_->StageModel({name, path, 0});
+  const double seconds = SecondsSince(t0);
+  if (metrics_ && info.ok()) metrics_->ModelSwapped(name, "stage", seconds, info->bytes);
+  lock.lock();
+  if (!info.ok()) {
+    e->state = State::kRegistered;
+    e->last_error = info.status().message();
+    PublishStates();
+    cv_.notify_all();
+    LogError("model staging failed").Kv("name", name).Kv("error", info.status().ToString());
+    return info.status().code() == Status::Code::kInternal ? Status::InvalidArgument(info.status().message())
+                                                            : info.status();
+  }
+  e->state = State::kStaged;
+  e->staged = true;
+  e->staged_bytes = info->bytes;
+  e->last_error.clear();
+  PublishStates();
+  cv_.notify_all();
+  LogInfo("model staged").Kv("name", name).Kv("bytes", info->bytes).Kv("seconds", seconds);
+  if (e->removed) UnloadLocked(lock, e, Status::Unavailable("model '" + name + "' was removed"), false);
+  return Status::Ok();
+}
+
+bool ModelRegistry::EvictLocked(Lock& lock, const std::shared_ptr<Entry>& e, const Status& why, bool eviction,
+                                bool must_stage) {
+  // Out of the engine's reach first: no request acquires it while staging room is made.
+  e->state = State::kUnloading;
+  PublishStates();
+  const bool stage = options_.staged_budget_bytes > 0 &&
+                     (e->staged || MakeStagedRoomLocked(lock, e->file_bytes, e.get()));
+  if (!stage && must_stage) {
+    e->state = State::kWarm;
+    PublishStates();
+    cv_.notify_all();
+    return false;
+  }
+  if (!stage) {
+    UnloadLocked(lock, e, why, eviction);
+    return true;
+  }
+  e->progress_done = e->progress_total = 0;
+  if (!e->staged) {  // hold the room while the lock is released
+    e->staged = true;
+    e->staged_bytes = e->file_bytes;
+  }
+  const std::string name = e->name, path = e->path;
+  const uint64_t freed = e->bytes;
+  lock.unlock();
+  Status st = engine_->RemoveModel(name, why);
+  if (!st.ok() && st.code() != Status::Code::kNotFound)
+    LogWarn("engine kept a model").Kv("name", name).Kv("error", st.ToString());
+  const SteadyClock::time_point t0 = SteadyClock::now();
+  StatusOr<wire::StagedInfo> info = worker_->StageModel({name, path, 0});
+  const double seconds = SecondsSince(t0);
+  if (metrics_ && info.ok()) metrics_->ModelSwapped(name, "swap_out", seconds, freed);
+  if (!info.ok()) {
+    LogWarn("worker did not swap a model out; unloading it").Kv("name", name).Kv("error", info.status().ToString());
+    st = worker_->UnloadModel(name);
+    if (!st.ok()) LogWarn("worker did not unload a model").Kv("name", name).Kv("error", st.ToString());
+  }
+  lock.lock();
+  e->state = info.ok() ? State::kStaged : State::kRegistered;
+  e->staged = info.ok();
+  e->staged_bytes = info.ok() ? info->bytes : 0;
+  e->draining = false;
+  if (info.ok()) ++e->swap_outs;
+  if (eviction) {
+    ++e->evictions;
+    if (metrics_) metrics_->ModelEvicted(name);
+  }
+  PublishStates();
+  cv_.notify_all();
+  LogInfo(eviction ? "model evicted to staged" : "model swapped out").Kv("name", name).Kv("seconds", seconds);
+  if (e->removed) UnloadLocked(lock, e, Status::Unavailable("model '" + name + "' was removed"), false);
+  return true;
 }
 
 StatusOr<ModelStatus> ModelRegistry::SetPinned(const std::string& name, bool pinned) {

@@ -9,8 +9,10 @@
 // running ones finish) and then unloaded; the request waits up to wait_for_room, and then
 // fails Unavailable (503 with Retry-After).
 //
-// States: registered -> loading -> warm -> unloading -> registered. A "staged" state (a host
-// copy ready to swap in) comes with the paged memory pool.
+// States: registered -> [staging -> staged] -> loading -> warm -> unloading -> staged or
+// registered. A staged model has a host copy on the worker, from which it swaps in at memory
+// speed; with [workers] staged_budget_bytes set, an evicted model is swapped out to staged
+// (room made by dropping the least recently used staged copies), not unloaded.
 //
 // Threads: HTTP handlers and the engine's sinks call in; mu_ guards every entry, and is never
 // held across a call into the worker or the engine (a sink calls Release under the engine's
@@ -40,6 +42,7 @@ namespace hearth::daemon {
 
 struct ModelRegistryOptions {
   uint64_t memory_budget_bytes = 0;                // weights + KV caches of warm models; 0: no limit
+  uint64_t staged_budget_bytes = 0;                // host copies of staged models; 0: no staging
   std::chrono::milliseconds wait_for_room{60000};  // a request waits this long for room
   int32_t token_budget = 0;                        // tokens per step; 0: measured at a model's first load
   double target_step_ms = 100;                     // the measurement's target
@@ -50,6 +53,7 @@ class ModelRegistry final : public ModelControl {
   // All but `store` and `metrics` (null: none) must outlive the registry.
   ModelRegistry(WorkerConnection* worker, EngineLoop* engine, store::ModelStore* store, ServerMetrics* metrics,
                 ModelRegistryOptions options);
+  ~ModelRegistry() override;
 
   // At start: registers the configured models (source "config"), then the stored ones whose
   // names the configuration does not use; then loads them in that order while the budget
@@ -75,10 +79,11 @@ class ModelRegistry final : public ModelControl {
   Status Remove(const std::string& name, bool force) override;
   StatusOr<ModelStatus> Load(const std::string& name) override;
   StatusOr<ModelStatus> Unload(const std::string& name, bool force) override;
+  StatusOr<ModelStatus> Stage(const std::string& name, bool force) override;
   StatusOr<ModelStatus> SetPinned(const std::string& name, bool pinned) override;
 
  private:
-  enum class State { kRegistered, kLoading, kWarm, kUnloading };
+  enum class State { kRegistered, kStaging, kStaged, kLoading, kWarm, kUnloading };
   struct Entry {
     std::string name;
     std::string path;
@@ -100,6 +105,13 @@ class ModelRegistry final : public ModelControl {
     int64_t loads = 0;
     double last_load_seconds = 0;
     int64_t evictions = 0;
+    int waiting_loads = 0;      // LoadLocked calls for it: its staged copy is not dropped for room
+    bool staged = false;        // the worker holds a host copy
+    uint64_t staged_bytes = 0;  // its size
+    int64_t swap_ins = 0;
+    int64_t swap_outs = 0;
+    double last_swap_in_seconds = 0;
+    uint64_t progress_done = 0, progress_total = 0;  // of the current load or stage
     std::string last_error;
     bool removed = false;
   };
@@ -110,14 +122,26 @@ class ModelRegistry final : public ModelControl {
   static StatusOr<std::shared_ptr<Entry>> ReadModel(const std::string& name, const std::string& path);
   std::shared_ptr<Entry> Find(const std::string& name) const;  // REQUIRES(mu_)
   ModelStatus StatusOf(const Entry& e) const;                  // REQUIRES(mu_)
+  uint64_t Budget() const;  // the memory budget in whole pool pages; 0: none
   uint64_t BytesInUse() const;                                 // REQUIRES(mu_)
+  uint64_t StagedBytesInUse() const;                           // REQUIRES(mu_)
   uint64_t EstimateBytes(const Entry& e) const;                // REQUIRES(mu_)
   bool Busy(const Entry& e) const;                             // REQUIRES(mu_)
   // Loads `e` (registered), evicting idle models for room; waits for room until `deadline`.
   // Called and returns with `lock` held.
   Status LoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, std::chrono::steady_clock::time_point deadline);
-  // Unloads `e` (warm); `why` ends its requests, if any. Called and returns with `lock` held.
+  // Unloads `e` (warm or staged) from the worker, staged copy and all; `why` ends its requests,
+  // if any. Called and returns with `lock` held.
   void UnloadLocked(Lock& lock, const std::shared_ptr<Entry>& e, const Status& why, bool eviction);
+  // Evicts `e` (warm, no requests unless `why` ends them): swaps it out to staged when staging
+  // has room for it, else unloads it. Called and returns with `lock` held.
+  // `must_stage`: when staging has no room, leave it warm and return false.
+  bool EvictLocked(Lock& lock, const std::shared_ptr<Entry>& e, const Status& why, bool eviction, bool must_stage);
+  // Stages `e` (registered); FailedPrecondition when staging is off or has no room.
+  Status StageLocked(Lock& lock, const std::shared_ptr<Entry>& e);
+  // Drops the least recently used staged-only copies (never `keep`) until `bytes` more fit in
+  // the staged budget; false when they cannot.
+  bool MakeStagedRoomLocked(Lock& lock, uint64_t bytes, const Entry* keep);
   // Waits for a change (a Release, a state change) or a short poll: the engine's own counts of
   // a model's requests change without a notification. False at the deadline or when stopping.
   bool WaitForChange(Lock& lock, std::chrono::steady_clock::time_point deadline);

@@ -39,6 +39,10 @@ class InProcessWorker : public WorkerConnection {
     executor_.UnloadModel(name);
     return Status::Ok();
   }
+  StatusOr<wire::StagedInfo> StageModel(const wire::LoadModelRequest& request) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return executor_.StageModel(request);
+  }
 
  private:
   std::mutex mu_;  // the socket serializes calls to a real worker
@@ -66,9 +70,10 @@ class ModelRegistryTest : public ::testing::Test {
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(db).value();
     store_ = std::make_unique<store::ModelStore>(db_.get());
-    // Each model costs its file plus at most kKvBytes: two fit, three do not.
-    const uint64_t file = std::filesystem::file_size(paths_[0]);
-    budget_ = 2 * file + 2 * kKvBytes + file / 2;
+    // Each model costs its file and its KV cache in whole pool pages: two fit, three do not.
+    const uint64_t page = wire::kPoolPageBytes;
+    const uint64_t model = (std::filesystem::file_size(paths_[0]) + page - 1) / page * page + page;
+    budget_ = 2 * model + page / 2;
     engine_.Start();
   }
   void TearDown() override {
@@ -80,9 +85,10 @@ class ModelRegistryTest : public ::testing::Test {
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db_path_ + suffix);
   }
 
-  void MakeRegistry(uint64_t budget, std::chrono::milliseconds wait = 20s) {
+  void MakeRegistry(uint64_t budget, std::chrono::milliseconds wait = 20s, uint64_t staged_budget = 0) {
     ModelRegistryOptions o;
     o.memory_budget_bytes = budget;
+    o.staged_budget_bytes = staged_budget;
     o.wait_for_room = wait;
     o.token_budget = 64;
     registry_ = std::make_unique<ModelRegistry>(&worker_, &engine_, store_.get(), nullptr, o);
@@ -212,6 +218,65 @@ TEST_F(ModelRegistryTest, InterleavedRequestsGiveTheTokensOfEachModelAlone) {
   int64_t evictions = 0;
   for (const auto& [name, s] : States()) evictions += s.evictions;
   EXPECT_GE(evictions, 1) << "three models under a budget of two must swap";
+}
+
+// With staging on, an evicted model is swapped out to a host copy and swaps back in from it
+// with the same tokens; copies that make room for another are the least recently used ones
+// whose models are not warm.
+TEST_F(ModelRegistryTest, EvictedModelsAreStagedAndSwapBackIn) {
+  const uint64_t file = std::filesystem::file_size(paths_[0]);
+  MakeRegistry(budget_, 20s, /*staged_budget=*/2 * file + file / 2);  // two copies
+  ASSERT_TRUE(registry_->Start(ThreeModels()).ok());
+  auto first = Submit(Request("a", 8, 3));
+  ASSERT_TRUE(first->WaitFinished());
+  const std::vector<int32_t> a_tokens = first->tokens();
+  ASSERT_EQ(a_tokens.size(), 8u);
+
+  auto c = Submit(Request("c", 4, 1));  // b is the least recently used: it goes to staged
+  ASSERT_TRUE(c->WaitFinished());
+  auto s = States();
+  EXPECT_EQ(s["b"].state, "staged");
+  EXPECT_TRUE(s["b"].staged);
+  EXPECT_EQ(s["b"].staged_bytes, file);
+  EXPECT_EQ(s["b"].swap_outs, 1);
+  EXPECT_EQ(s["b"].evictions, 1);
+  EXPECT_EQ(s["c"].swap_ins, 0) << "c was read from its file";
+
+  auto b = Submit(Request("b", 4, 1));  // b swaps in; a (least recently used) goes to staged
+  ASSERT_TRUE(b->WaitFinished());
+  EXPECT_TRUE(b->finish().status.ok()) << b->finish().status.ToString();
+  auto again = Submit(Request("a", 8, 3));  // a swaps in; c goes, but staging is full of warm copies
+  ASSERT_TRUE(again->WaitFinished());
+  EXPECT_EQ(again->tokens(), a_tokens) << "swapped in from the staged copy, same tokens";
+  s = States();
+  EXPECT_EQ(s["a"].state, "warm");
+  EXPECT_EQ(s["a"].swap_ins, 1);
+  EXPECT_EQ(s["a"].loads, 2);
+  EXPECT_TRUE(s["a"].staged) << "the copy is kept while warm";
+  EXPECT_EQ(s["b"].state, "warm");
+  EXPECT_EQ(s["b"].swap_ins, 1);
+  EXPECT_EQ(s["c"].state, "registered") << "no room for a third copy: unloaded";
+  EXPECT_FALSE(s["c"].staged);
+
+  // Stage c by hand: room is made by dropping no warm model's copy, so it does not fit.
+  EXPECT_EQ(registry_->Stage("c", false).status().code(), Status::Code::kResourceExhausted);
+  // Unload b (copy and all), then c stages; swapping a out keeps its copy.
+  ASSERT_TRUE(registry_->Unload("b", false).ok());
+  EXPECT_FALSE(States()["b"].staged);
+  StatusOr<ModelStatus> staged = registry_->Stage("c", false);
+  ASSERT_TRUE(staged.ok()) << staged.status().ToString();
+  EXPECT_EQ(staged->state, "staged");
+  StatusOr<ModelStatus> out = registry_->Stage("a", false);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->state, "staged");
+  EXPECT_EQ(out->swap_outs, 2) << "evicted once for b, then by hand";
+  // Busy: refused unless forced.
+  bool cold = false;
+  ASSERT_TRUE(registry_->Acquire("a", &cold).ok());
+  EXPECT_TRUE(cold);
+  EXPECT_EQ(registry_->Stage("a", false).status().code(), Status::Code::kFailedPrecondition);
+  registry_->Release("a");
+  EXPECT_EQ(registry_->Stage("nope", false).status().code(), Status::Code::kNotFound);
 }
 
 TEST_F(ModelRegistryTest, AddPersistsRemoveRefusesBusyModels) {

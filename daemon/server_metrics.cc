@@ -14,6 +14,7 @@ const std::vector<double> kTpotBuckets = {0.001, 0.0025, 0.005, 0.01, 0.02, 0.04
                                           0.1,   0.15,   0.2,   0.3,  0.5,  0.75, 1,    2.5};
 const std::vector<double> kE2eBuckets = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320, 640};
 const std::vector<double> kLoadBuckets = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
+const std::vector<double> kSwapBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 // A store commit: tens of microseconds without fsync, milliseconds with one, more on slow disks.
 const std::vector<double> kCommitBuckets = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                             0.01,    0.025,  0.05,    0.1,    0.25,   1};
@@ -83,6 +84,16 @@ ServerMetrics::ServerMetrics()
       model_load_time_(registry_.AddHistogram("hearth_model_load_seconds",
                                               "Time to load a model on its worker, tokenizer included.", kLoadBuckets,
                                               {"model"})),
+      model_load_bytes_(registry_.AddCounter("hearth_model_load_bytes_total",
+                                             "Bytes of the weights of the models loaded.", {"model"})),
+      model_swaps_(registry_.AddCounter("hearth_model_swaps_total",
+                                        "Moves of a model between memories, by kind: stage (file to host copy), "
+                                        "swap_in (host copy to the pool), swap_out (pool to host copy).",
+                                        {"model", "kind"})),
+      model_swap_time_(registry_.AddHistogram("hearth_model_swap_seconds", "Time of a stage, swap_in or swap_out.",
+                                              kSwapBuckets, {"model", "kind"})),
+      model_swap_bytes_(registry_.AddCounter("hearth_model_swap_bytes_total",
+                                             "Bytes moved by stages, swap-ins and swap-outs.", {"model", "kind"})),
       model_evictions_(registry_.AddCounter("hearth_model_evictions_total",
                                             "Warm models unloaded to make room for another (docs/models.md).",
                                             {"model"})),
@@ -118,9 +129,17 @@ void ServerMetrics::RequestFinished(const std::string& model, const FinishEvent&
   ObserveIfKnown(e2e_, model, event.latency.end_to_end_s);
 }
 
-void ServerMetrics::ModelLoaded(const std::string& model, double seconds, bool ok) {
+void ServerMetrics::ModelLoaded(const std::string& model, double seconds, bool ok, uint64_t bytes) {
   model_loads_.Inc({model, ok ? "ok" : "error"});
-  if (ok) model_load_time_.Observe({model}, seconds);
+  if (!ok) return;
+  model_load_time_.Observe({model}, seconds);
+  model_load_bytes_.Inc({model}, static_cast<double>(bytes));
+}
+
+void ServerMetrics::ModelSwapped(const std::string& model, const std::string& kind, double seconds, uint64_t bytes) {
+  model_swaps_.Inc({model, kind});
+  model_swap_time_.Observe({model, kind}, seconds);
+  model_swap_bytes_.Inc({model, kind}, static_cast<double>(bytes));
 }
 
 void ServerMetrics::ModelEvicted(const std::string& model) { model_evictions_.Inc({model}); }
@@ -128,7 +147,7 @@ void ServerMetrics::ModelEvicted(const std::string& model) { model_evictions_.In
 void ServerMetrics::ModelColdStart(const std::string& model) { model_cold_starts_.Inc({model}); }
 
 void ServerMetrics::SetModelState(const std::string& model, const std::string& state) {
-  for (const char* s : {"registered", "loading", "warm", "unloading"}) model_state_.Set({model, s}, state == s ? 1 : 0);
+  for (const char* s : {"registered", "staging", "staged", "loading", "warm", "unloading"}) model_state_.Set({model, s}, state == s ? 1 : 0);
 }
 
 void ServerMetrics::WorkerRestarted() { worker_restarts_.Inc(); }

@@ -35,7 +35,11 @@ class ServerMetrics {
   // "engine_queue" or "unavailable".
   void RequestRejected(const std::string& model, const std::string& reason);
   void RequestFinished(const std::string& model, const FinishEvent& event);
-  void ModelLoaded(const std::string& model, double seconds, bool ok);
+  // A load to warm (from the file or from a staged copy) that took `seconds`, moving `bytes`.
+  void ModelLoaded(const std::string& model, double seconds, bool ok, uint64_t bytes = 0);
+  // A move between memories (docs/models.md): "stage" (file to host copy), "swap_in" (host copy
+  // to the pool) or "swap_out" (pool pages given back, host copy kept).
+  void ModelSwapped(const std::string& model, const std::string& kind, double seconds, uint64_t bytes);
   // The model registry (docs/models.md): an eviction, a request that waited for its model to
   // load, and a model's state ("" once it is removed: every state 0).
   void ModelEvicted(const std::string& model);
@@ -80,6 +84,10 @@ class ServerMetrics {
   Gauge& models_loaded_;
   Counter& model_loads_;
   Histogram& model_load_time_;
+  Counter& model_load_bytes_;
+  Counter& model_swaps_;
+  Histogram& model_swap_time_;
+  Counter& model_swap_bytes_;
   Counter& model_evictions_;
   Counter& model_cold_starts_;
   Gauge& model_state_;

@@ -76,6 +76,14 @@ StatusOr<wire::Frame> WorkerProcess::Call(wire::MessageType type, const std::vec
   if (reaped_) return Status::Unavailable("worker stopped");
   HEARTH_RETURN_IF_ERROR(wire::WriteFrame(fd_, type, payload));
   HEARTH_ASSIGN_OR_RETURN(wire::Frame frame, wire::ReadFrame(fd_));
+  while (frame.type == wire::MessageType::kProgress) {  // before a load's or a stage's reply
+    HEARTH_ASSIGN_OR_RETURN(wire::Progress progress, wire::DecodeProgress(frame.payload));
+    {
+      std::lock_guard<std::mutex> listener_lock(listener_mu_);
+      if (listener_) listener_(progress);
+    }
+    HEARTH_ASSIGN_OR_RETURN(frame, wire::ReadFrame(fd_));
+  }
   if (frame.type == wire::MessageType::kError) return Status::Internal("worker: " + wire::DecodeError(frame.payload));
   if (frame.type != expected) {
     return Status::Corruption("worker answered with message type " + std::to_string(static_cast<int>(frame.type)));
@@ -98,6 +106,12 @@ StatusOr<wire::StepReply> WorkerProcess::Step(const wire::StepRequest& request) 
 Status WorkerProcess::UnloadModel(const std::string& name) {
   return Call(wire::MessageType::kUnloadModel, wire::EncodeUnloadModel(name), wire::MessageType::kModelUnloaded)
       .status();
+}
+
+StatusOr<wire::StagedInfo> WorkerProcess::StageModel(const wire::LoadModelRequest& request) {
+  HEARTH_ASSIGN_OR_RETURN(wire::Frame frame, Call(wire::MessageType::kStageModel, wire::EncodeLoadModel(request),
+                                                  wire::MessageType::kModelStaged));
+  return wire::DecodeStagedInfo(frame.payload);
 }
 
 void WorkerProcess::Stop(int grace_ms) {

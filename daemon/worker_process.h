@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,6 +25,13 @@ class WorkerConnection {
   virtual Status UnloadModel(const std::string& name) {
     return Status::Unimplemented("this worker cannot unload model '" + name + "'");
   }
+  // Makes the model staged on the worker (a host copy of its file); a warm one is swapped out.
+  virtual StatusOr<wire::StagedInfo> StageModel(const wire::LoadModelRequest& request) {
+    return Status::Unimplemented("this worker cannot stage model '" + request.name + "'");
+  }
+  // Hears the progress of loads and stages (bytes of the file read), on the calling thread.
+  using ProgressListener = std::function<void(const wire::Progress&)>;
+  virtual void SetProgressListener(ProgressListener listener) { (void)listener; }
   // Changes each time the worker behind the connection was replaced (a supervised restart):
   // the KV caches the engine filled are gone. Always 0 for one that is never replaced.
   virtual uint64_t generation() const { return 0; }
@@ -47,6 +55,11 @@ class WorkerProcess : public WorkerConnection {
   StatusOr<wire::ModelInfo> LoadModel(const wire::LoadModelRequest& request) override;
   StatusOr<wire::StepReply> Step(const wire::StepRequest& request) override;
   Status UnloadModel(const std::string& name) override;
+  StatusOr<wire::StagedInfo> StageModel(const wire::LoadModelRequest& request) override;
+  void SetProgressListener(ProgressListener listener) override {
+    std::lock_guard<std::mutex> lock(listener_mu_);
+    listener_ = std::move(listener);
+  }
 
   // Asks the worker to exit, then kills it if it has not after `grace_ms`.
   // Reaps the child in both cases.
@@ -69,6 +82,8 @@ class WorkerProcess : public WorkerConnection {
   std::mutex mu_;  // One request/reply exchange on the socket at a time.
   int fd_;         // GUARDED_BY(mu_)
   bool reaped_ = false;  // GUARDED_BY(mu_)
+  std::mutex listener_mu_;
+  ProgressListener listener_;  // GUARDED_BY(listener_mu_)
 };
 
 }  // namespace hearth::daemon

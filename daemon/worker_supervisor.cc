@@ -42,6 +42,15 @@ Status SupervisedWorker::UnloadModel(const std::string& name) {
   return st.code() == Status::Code::kUnavailable ? Status::Ok() : st;
 }
 
+StatusOr<wire::StagedInfo> SupervisedWorker::StageModel(const wire::LoadModelRequest& request) {
+  StatusOr<wire::StagedInfo> info = current()->StageModel(request);
+  if (info.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::erase_if(models_, [&](const wire::LoadModelRequest& m) { return m.name == request.name; });
+  }
+  return info;
+}
+
 StatusOr<wire::StepReply> SupervisedWorker::Step(const wire::StepRequest& request) {
   std::shared_ptr<WorkerProcess> worker = current();
   StatusOr<wire::StepReply> reply = worker->Step(request);
@@ -81,6 +90,10 @@ Status SupervisedWorker::Restart(const Status& why) {
   if (std::shared_ptr<WorkerProcess> dead = current()) dead->Stop(0);  // reap it
   StatusOr<std::unique_ptr<WorkerProcess>> fresh = WorkerProcess::Spawn(binary_, args_);
   if (!fresh.ok()) return fresh.status().WithContext("restarting hearth-worker");
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    (*fresh)->SetProgressListener(listener_);
+  }
   for (const wire::LoadModelRequest& m : models) {
     StatusOr<wire::ModelInfo> info = (*fresh)->LoadModel(m);
     if (!info.ok()) return info.status().WithContext("reloading model '" + m.name + "' on a restarted worker");
@@ -94,6 +107,16 @@ Status SupervisedWorker::Restart(const Status& why) {
   LogInfo("worker restarted").Kv("pid", pid()).Kv("models", models.size());
   if (on_restart_) on_restart_();
   return Status::Ok();
+}
+
+void SupervisedWorker::SetProgressListener(ProgressListener listener) {
+  std::shared_ptr<WorkerProcess> worker;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    listener_ = listener;
+    worker = worker_;
+  }
+  worker->SetProgressListener(std::move(listener));
 }
 
 uint64_t SupervisedWorker::generation() const {

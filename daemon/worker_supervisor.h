@@ -38,6 +38,11 @@ class SupervisedWorker final : public WorkerConnection {
   StatusOr<wire::StepReply> Step(const wire::StepRequest& request) override;
   // Also forgets the model, so that a restarted worker does not load it again.
   Status UnloadModel(const std::string& name) override;
+  // Also forgets the model if it was warm: a restarted worker holds no staged copies, and the
+  // registry's next load of the model reads its file.
+  StatusOr<wire::StagedInfo> StageModel(const wire::LoadModelRequest& request) override;
+  // Kept for the workers that replace this one.
+  void SetProgressListener(ProgressListener listener) override;
   uint64_t generation() const override;
 
   // As WorkerProcess's, for the current worker.
@@ -68,6 +73,7 @@ class SupervisedWorker final : public WorkerConnection {
   int64_t restarts_ = 0;                        // GUARDED_BY(mu_)
   int restarts_in_a_row_ = 0;                   // GUARDED_BY(mu_)
   bool stopped_ = false;                        // GUARDED_BY(mu_)
+  ProgressListener listener_;                   // GUARDED_BY(mu_)
 };
 
 }  // namespace hearth::daemon

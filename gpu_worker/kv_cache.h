@@ -22,7 +22,11 @@ struct KvCacheOptions {
 
 class KvCache {
  public:
+  // Allocates and zeroes its own memory.
   static StatusOr<std::unique_ptr<KvCache>> Create(const KvCacheOptions& options);
+  // Over `memory` (at least NumBytes(options), outliving the cache; need not be cleared, as
+  // attention reads only positions a step wrote): the worker's page pool holds it.
+  static StatusOr<std::unique_ptr<KvCache>> CreateIn(const KvCacheOptions& options, uint8_t* memory);
 
   const kernels::KvCacheLayer& layer(int i) const { return layers_[i]; }
   int32_t block_size() const { return options_.block_size; }
@@ -31,13 +35,15 @@ class KvCache {
 
   // Bytes one block takes across all layers, K and V.
   static uint64_t BytesPerBlock(const KvCacheOptions& options);
+  // Bytes of the whole cache.
+  static uint64_t NumBytes(const KvCacheOptions& options);
 
  private:
   explicit KvCache(const KvCacheOptions& options) : options_(options) {}
 
   KvCacheOptions options_;
   std::vector<kernels::KvCacheLayer> layers_;  // [num_layers]
-  std::unique_ptr<uint8_t[]> memory_;          // all K and V pools
+  std::unique_ptr<uint8_t[]> owned_;           // all K and V pools, unless CreateIn
   uint64_t num_bytes_ = 0;
 };
 

@@ -1,6 +1,8 @@
 #include "gpu_worker/llama_weights.h"
 
+#include <algorithm>
 #include <cstring>
+#include <functional>
 #include <string>
 
 #include "kernels/cpu/quant.h"
@@ -59,7 +61,7 @@ StatusOr<const float*> Vector(const GgufFile& file, const std::string& name, uin
   if (type == kernels::WeightType::kF32 && reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0) {
     return reinterpret_cast<const float*>(t->data);
   }
-  auto owned = std::make_unique<float[]>(n);
+  std::shared_ptr<float[]> owned(new float[n]);
   kernels::DequantizeRow(type, t->data, owned.get(), static_cast<int64_t>(n));
   w->owned.push_back(std::move(owned));
   return w->owned.back().get();
@@ -105,7 +107,86 @@ Status LoadRopeFactors(const GgufFile& file, LlamaWeights* w) {
   return Status::Ok();
 }
 
+// Moves views from one copy of a file's bytes to another (RebaseLlamaWeights).
+// Addresses are compared as integers: the views may point anywhere.
+class Rebaser {
+ public:
+  Rebaser(const LlamaWeights& w, const uint8_t* from, size_t size, const uint8_t* to)
+      : from_(reinterpret_cast<uintptr_t>(from)), size_(size), to_(to) {
+    for (const auto& o : w.owned) owned_.push_back(o.get());
+    std::sort(owned_.begin(), owned_.end(), std::less<>());
+  }
+
+  Status View(kernels::WeightView* v, const char* name, int64_t layer) const {
+    if (v->rows < 0 || (v->rows > 0 && v->row_bytes > size_ / static_cast<uint64_t>(v->rows))) {
+      return Outside(name, layer);
+    }
+    return Move(&v->data, static_cast<uint64_t>(v->rows) * v->row_bytes, name, layer);
+  }
+
+  // `n` floats; null (an absent bias) and owned vectors stay as they are.
+  Status Floats(const float** p, uint64_t n, const char* name, int64_t layer) const {
+    if (*p == nullptr || std::binary_search(owned_.begin(), owned_.end(), *p, std::less<>())) return Status::Ok();
+    auto* bytes = reinterpret_cast<const uint8_t*>(*p);
+    HEARTH_RETURN_IF_ERROR(Move(&bytes, n * sizeof(float), name, layer));
+    *p = reinterpret_cast<const float*>(bytes);
+    return Status::Ok();
+  }
+
+ private:
+  Status Move(const uint8_t** p, uint64_t bytes, const char* name, int64_t layer) const {
+    const uintptr_t at = reinterpret_cast<uintptr_t>(*p);
+    if (at < from_ || at - from_ > size_ || bytes > size_ - (at - from_)) return Outside(name, layer);
+    *p = to_ + (at - from_);
+    return Status::Ok();
+  }
+
+  Status Outside(const char* name, int64_t layer) const {
+    const std::string where = layer < 0 ? "" : " of layer " + std::to_string(layer);
+    return Status::InvalidArgument(std::string("weight '") + name + "'" + where +
+                                   " is neither inside the file's bytes nor owned by the weights");
+  }
+
+  const uintptr_t from_;
+  const size_t size_;
+  const uint8_t* const to_;
+  std::vector<const float*> owned_;  // sorted
+};
+
 }  // namespace
+
+StatusOr<std::unique_ptr<LlamaWeights>> RebaseLlamaWeights(const LlamaWeights& w, const uint8_t* from, size_t size,
+                                                           const uint8_t* to) {
+  constexpr uintptr_t kAlignment = 64;
+  if ((reinterpret_cast<uintptr_t>(to) - reinterpret_cast<uintptr_t>(from)) % kAlignment != 0) {
+    return Status::InvalidArgument("rebasing weights by other than a multiple of 64 bytes");
+  }
+  auto out = std::make_unique<LlamaWeights>(w);
+  const Rebaser r(w, from, size, to);
+  const model::LlamaConfig& c = w.config;
+  const uint64_t q_dim = uint64_t{c.num_heads} * c.head_dim;
+  const uint64_t kv_dim = uint64_t{c.num_kv_heads} * c.head_dim;
+  HEARTH_RETURN_IF_ERROR(r.View(&out->token_embd, "token_embd", -1));
+  for (size_t i = 0; i < out->layers.size(); ++i) {
+    LayerWeights& l = out->layers[i];
+    const auto n = static_cast<int64_t>(i);
+    HEARTH_RETURN_IF_ERROR(r.Floats(&l.attn_norm, c.hidden, "attn_norm", n));
+    HEARTH_RETURN_IF_ERROR(r.View(&l.wq, "attn_q", n));
+    HEARTH_RETURN_IF_ERROR(r.View(&l.wk, "attn_k", n));
+    HEARTH_RETURN_IF_ERROR(r.View(&l.wv, "attn_v", n));
+    HEARTH_RETURN_IF_ERROR(r.View(&l.wo, "attn_output", n));
+    HEARTH_RETURN_IF_ERROR(r.Floats(&l.bq, q_dim, "attn_q.bias", n));
+    HEARTH_RETURN_IF_ERROR(r.Floats(&l.bk, kv_dim, "attn_k.bias", n));
+    HEARTH_RETURN_IF_ERROR(r.Floats(&l.bv, kv_dim, "attn_v.bias", n));
+    HEARTH_RETURN_IF_ERROR(r.Floats(&l.ffn_norm, c.hidden, "ffn_norm", n));
+    HEARTH_RETURN_IF_ERROR(r.View(&l.w_gate, "ffn_gate", n));
+    HEARTH_RETURN_IF_ERROR(r.View(&l.w_up, "ffn_up", n));
+    HEARTH_RETURN_IF_ERROR(r.View(&l.w_down, "ffn_down", n));
+  }
+  HEARTH_RETURN_IF_ERROR(r.Floats(&out->output_norm, c.hidden, "output_norm", -1));
+  HEARTH_RETURN_IF_ERROR(r.View(&out->output, "output", -1));
+  return out;
+}
 
 StatusOr<std::unique_ptr<LlamaWeights>> LoadLlamaWeights(const model::GgufFile& file) {
   auto w = std::make_unique<LlamaWeights>();

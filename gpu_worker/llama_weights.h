@@ -1,6 +1,8 @@
 // A Llama-family model's weights as kernel views into a mapped GGUF file.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -11,6 +13,7 @@
 
 namespace hearth::worker {
 
+// A pointer added to these structs must also be moved by RebaseLlamaWeights.
 struct LayerWeights {
   const float* attn_norm = nullptr;  // [hidden]
   kernels::WeightView wq;            // [num_heads * head_dim, hidden]
@@ -35,8 +38,9 @@ struct LlamaWeights {
   std::vector<float> rope_freq_factors;  // [head_dim / 2] or empty
 
   // Norm and bias vectors stored in the file as F16/BF16 are widened here;
-  // the pointers above point into this or into the mapping.
-  std::vector<std::unique_ptr<float[]>> owned;
+  // the pointers above point into this or into the mapping. Shared with the
+  // weights rebased from these (RebaseLlamaWeights).
+  std::vector<std::shared_ptr<const float[]>> owned;
 
   // Bytes of all weights referenced (for reports).
   uint64_t num_weight_bytes = 0;
@@ -45,5 +49,15 @@ struct LlamaWeights {
 // Builds views over `file`'s tensors and checks every name, type and shape
 // against the configuration. `file` must outlive the result.
 StatusOr<std::unique_ptr<LlamaWeights>> LoadLlamaWeights(const model::GgufFile& file);
+
+// Swap-in without parsing the file again: `w` was built over the `size` bytes
+// at `from` (a staged file), and those bytes have been copied to `to` (pool
+// pages). Returns a copy of `w` whose views into [from, from + size) point at
+// the same offsets from `to`; its owned vectors are shared with `w`. A view
+// that does not lie wholly inside [from, from + size) and is not owned by `w`
+// is InvalidArgument, as is a move by other than a multiple of 64 bytes (the
+// views would lose the alignment they were built with).
+StatusOr<std::unique_ptr<LlamaWeights>> RebaseLlamaWeights(const LlamaWeights& w, const uint8_t* from, size_t size,
+                                                           const uint8_t* to);
 
 }  // namespace hearth::worker

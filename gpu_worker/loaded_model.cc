@@ -12,21 +12,25 @@ StatusOr<std::unique_ptr<LoadedModel>> LoadedModel::Load(const std::string& path
   auto file = model::GgufFile::Open(path);
   if (!file.ok()) return file.status().WithContext(path);
   m->file = std::move(file).value();
+  m->bytes = m->file->file_size();
   return Finish(std::move(m));
 }
 
 StatusOr<std::unique_ptr<LoadedModel>> LoadedModel::SwapIn(const StagedModel& staged, PagePool& pool) {
   auto m = std::make_unique<LoadedModel>();
   m->path = staged.path();
+  m->bytes = staged.size();
   auto region = pool.Map(staged.size());
   if (!region.ok()) return region.status().WithContext("swapping in " + staged.path());
   m->region = std::move(region).value();
   std::memcpy(m->region->data(), staged.data(), staged.size());
-  auto file = model::GgufFile::Parse(m->region->data(), staged.size());
-  if (!file.ok()) return file.status().WithContext(staged.path());
-  m->file = std::move(file).value();
+  // Staging parsed and checked these bytes and built the views (and checked the tokenizer
+  // against them); the copy only moves them.
+  auto weights = RebaseLlamaWeights(staged.weights(), staged.data(), staged.size(), m->region->data());
+  if (!weights.ok()) return weights.status().WithContext(staged.path());
+  m->weights = std::move(weights).value();
   m->tokenizer = staged.tokenizer();
-  return Finish(std::move(m));
+  return m;
 }
 
 StatusOr<std::unique_ptr<LoadedModel>> LoadedModel::Finish(std::unique_ptr<LoadedModel> m) {

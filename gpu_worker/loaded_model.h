@@ -15,15 +15,16 @@ namespace hearth::worker {
 
 struct LoadedModel {
   std::string path;
+  size_t bytes = 0;                             // the file's size
   std::unique_ptr<PagedRegion> region;          // pool pages holding the file (SwapIn), or null
-  std::unique_ptr<model::GgufFile> file;        // the mapping or region the weights point into
+  std::unique_ptr<model::GgufFile> file;        // the mapping the weights point into (Load), or null
   std::unique_ptr<LlamaWeights> weights;
   std::shared_ptr<const model::Tokenizer> tokenizer;  // shared with the staged copy after SwapIn
 
   // Maps the file and points the weights into the mapping.
   static StatusOr<std::unique_ptr<LoadedModel>> Load(const std::string& path);
-  // Swap-in: copies a staged file into pages of `pool` and points the weights there. The
-  // pages go back to the pool when the result is destroyed (swap-out).
+  // Swap-in: copies a staged file into pages of `pool` and moves the staged weight views onto
+  // the copy (no parse). The pages go back to the pool when the result is destroyed (swap-out).
   static StatusOr<std::unique_ptr<LoadedModel>> SwapIn(const StagedModel& staged, PagePool& pool);
 
  private:

@@ -17,6 +17,9 @@ int main(int argc, char** argv) {
   serve->add_option("--threads", serve_options.threads, "CPU threads (0: all cores)");
   serve->add_option("--kv-cache-mb", serve_options.kv_cache_mb, "KV cache per model, MiB, when hearthd does not say")
       ->capture_default_str();
+  serve->add_option("--pool-mb", serve_options.pool_mb,
+                    "page pool for every model's weights and KV cache, MiB, made at the first load (0: pages are made "
+                    "as they are first used, up to the machine's memory)");
 
   worker::GenerateCommand gen;
   CLI::App* generate = app.add_subcommand("generate", "generate text from a prompt, offline");

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -13,7 +14,7 @@
 
 namespace hearth::worker {
 
-StatusOr<std::unique_ptr<StagedModel>> StagedModel::Stage(const std::string& path) {
+StatusOr<std::unique_ptr<StagedModel>> StagedModel::Stage(const std::string& path, const Progress& progress) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Status::IOError("cannot open " + path + ": " + std::strerror(errno));
   struct stat st {};
@@ -22,15 +23,15 @@ StatusOr<std::unique_ptr<StagedModel>> StagedModel::Stage(const std::string& pat
     return Status::InvalidArgument(path + " is not a non-empty regular file");
   }
   const size_t size = static_cast<size_t>(st.st_size);
-  void* mem = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (mem == MAP_FAILED) {
+  StatusOr<std::unique_ptr<StagedModel>> allocated = Allocate(path, size);
+  if (!allocated.ok()) {
     ::close(fd);
-    return Status::ResourceExhausted("cannot stage " + std::to_string(size) + " bytes of " + path);
+    return allocated.status();
   }
-  std::unique_ptr<StagedModel> staged(new StagedModel(path, static_cast<uint8_t*>(mem), size));
+  std::unique_ptr<StagedModel> staged = std::move(allocated).value();
   size_t done = 0;
   while (done < size) {
-    const ssize_t n = ::pread(fd, staged->data_ + done, size - done, static_cast<off_t>(done));
+    const ssize_t n = ::pread(fd, staged->data_ + done, std::min(size - done, kReadPiece), static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       const std::string why = n < 0 ? std::strerror(errno) : "the file shrank";
@@ -38,13 +39,41 @@ StatusOr<std::unique_ptr<StagedModel>> StagedModel::Stage(const std::string& pat
       return Status::IOError("cannot read " + path + ": " + why);
     }
     done += static_cast<size_t>(n);
+    if (progress) progress(done, size);
   }
   ::close(fd);
+  // The parsed file is needed only here: the weight views point into data_, not into it.
   auto parsed = model::GgufFile::Parse(staged->data_, size);
   if (!parsed.ok()) return parsed.status().WithContext(path);
+  auto weights = LoadLlamaWeights(**parsed);
+  if (!weights.ok()) return weights.status().WithContext(path);
+  staged->weights_ = std::move(weights).value();
   auto tokenizer = model::LoadTokenizerFromGguf(**parsed);
   if (!tokenizer.ok()) return tokenizer.status().WithContext(path);
   staged->tokenizer_ = std::move(tokenizer).value();
+  if (staged->tokenizer_->vocab_size() != static_cast<int32_t>(staged->weights_->config.vocab_size)) {
+    return Status::Corruption(path + ": tokenizer has " + std::to_string(staged->tokenizer_->vocab_size()) +
+                              " tokens but the model's vocabulary is " +
+                              std::to_string(staged->weights_->config.vocab_size));
+  }
+  return staged;
+}
+
+StatusOr<std::unique_ptr<StagedModel>> StagedModel::Allocate(const std::string& path, size_t size) {
+  void* mem = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return Status::ResourceExhausted("cannot stage " + std::to_string(size) + " bytes of " + path);
+  return std::unique_ptr<StagedModel>(new StagedModel(path, static_cast<uint8_t*>(mem), size));
+}
+
+StatusOr<std::unique_ptr<StagedModel>> StagedModel::CopyOut(const std::string& path, const uint8_t* data, size_t size,
+                                                            const LlamaWeights& weights,
+                                                            std::shared_ptr<const model::Tokenizer> tokenizer) {
+  HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<StagedModel> staged, Allocate(path, size));
+  std::memcpy(staged->data_, data, size);
+  auto rebased = RebaseLlamaWeights(weights, data, size, staged->data_);
+  if (!rebased.ok()) return rebased.status().WithContext("copying out " + path);
+  staged->weights_ = std::move(rebased).value();
+  staged->tokenizer_ = std::move(tokenizer);
   return staged;
 }
 

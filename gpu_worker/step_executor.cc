@@ -1,5 +1,7 @@
 #include "gpu_worker/step_executor.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -24,34 +26,58 @@ Status CheckIds(const std::vector<int32_t>& ids, int32_t vocab, const char* what
 
 }  // namespace
 
-StepExecutor::StepExecutor(int threads, uint64_t default_kv_cache_bytes)
-    : pool_(threads), default_kv_cache_bytes_(default_kv_cache_bytes) {}
+StepExecutor::StepExecutor(int threads, uint64_t default_kv_cache_bytes, uint64_t pool_bytes)
+    : pool_(threads), default_kv_cache_bytes_(default_kv_cache_bytes), pool_bytes_(pool_bytes) {}
 
 StepExecutor::~StepExecutor() = default;
 
-StatusOr<wire::ModelInfo> StepExecutor::LoadModel(const wire::LoadModelRequest& request) {
-  if (request.name.empty()) return Status::InvalidArgument("load model: empty name");
-  if (auto it = models_.find(request.name); it != models_.end()) {
-    if (it->second->model->path == request.path) return it->second->info;
-    return Status::InvalidArgument("model '" + request.name + "' is already loaded from " + it->second->model->path);
+StagedModel::Progress StepExecutor::ProgressFor(const std::string& name) const {
+  if (!progress_) return {};
+  return [this, name](uint64_t done, uint64_t total) { progress_(name, done, total); };
+}
+
+Status StepExecutor::EnsurePool() {
+  if (page_pool_) return Status::Ok();
+  uint64_t bytes = pool_bytes_;
+  const bool sized = bytes > 0;
+  if (!sized) {
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+    bytes = pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : 64ull << 30;
   }
-  auto t0 = std::chrono::steady_clock::now();
+  const uint64_t num_pages = std::min<uint64_t>(bytes / wire::kPoolPageBytes, 1u << 30);
+  if (num_pages < 1) {
+    return Status::InvalidArgument("a page pool of " + std::to_string(bytes) + " bytes holds no page of " +
+                                   std::to_string(wire::kPoolPageBytes));
+  }
+  HEARTH_ASSIGN_OR_RETURN(page_pool_,
+                          PagePool::Create(static_cast<int32_t>(num_pages), wire::kPoolPageBytes, /*prefault=*/sized));
+  LogInfo("page pool ready").Kv("pages", num_pages).Kv("page_bytes", wire::kPoolPageBytes).Kv("prefaulted", sized);
+  return Status::Ok();
+}
+
+StatusOr<std::unique_ptr<StepExecutor::HostedModel>> StepExecutor::Host(const wire::LoadModelRequest& request,
+                                                                       const StagedModel& staged) {
   auto hosted = std::make_unique<HostedModel>();
-  HEARTH_ASSIGN_OR_RETURN(hosted->model, LoadedModel::Load(request.path));
+  HEARTH_ASSIGN_OR_RETURN(hosted->model, LoadedModel::SwapIn(staged, *page_pool_));
   const model::LlamaConfig& c = hosted->model->weights->config;
   KvCacheOptions o;
   o.num_layers = static_cast<int32_t>(c.num_layers);
   o.num_kv_heads = static_cast<int32_t>(c.num_kv_heads);
   o.head_dim = static_cast<int32_t>(c.head_dim);
   o.block_size = kKvBlockSize;
+  const uint64_t per_block = KvCache::BytesPerBlock(o);
   const uint64_t bytes = request.kv_cache_bytes > 0 ? request.kv_cache_bytes : default_kv_cache_bytes_;
-  const uint64_t blocks = bytes / KvCache::BytesPerBlock(o);
-  if (blocks < 1) {
+  if (bytes / per_block < 1) {
     return Status::InvalidArgument("model '" + request.name + "': a KV cache of " + std::to_string(bytes) +
-                                   " bytes holds no block of " + std::to_string(KvCache::BytesPerBlock(o)) + " bytes");
+                                   " bytes holds no block of " + std::to_string(per_block) + " bytes");
   }
-  o.num_blocks = static_cast<int32_t>(std::min<uint64_t>(blocks, 1u << 30));
-  HEARTH_ASSIGN_OR_RETURN(hosted->cache, KvCache::Create(o));
+  const uint64_t page = page_pool_->page_bytes();
+  o.num_blocks = static_cast<int32_t>(std::min<uint64_t>(bytes / per_block, 1u << 30));
+  auto region = page_pool_->Map(KvCache::NumBytes(o));
+  if (!region.ok()) return region.status().WithContext("KV cache of model '" + request.name + "'");
+  // Not cleared: attention reads only the positions that steps wrote.
+  hosted->kv_region = std::move(region).value();
+  HEARTH_ASSIGN_OR_RETURN(hosted->cache, KvCache::CreateIn(o, hosted->kv_region->data()));
   hosted->runner = std::make_unique<LlamaRunner>(*hosted->model->weights, *hosted->cache, pool_);
 
   wire::ModelInfo& info = hosted->info;
@@ -60,26 +86,86 @@ StatusOr<wire::ModelInfo> StepExecutor::LoadModel(const wire::LoadModelRequest& 
   info.context_length = static_cast<int32_t>(c.context_length);
   info.num_kv_blocks = o.num_blocks;
   info.block_size = o.block_size;
-  info.weights_bytes = hosted->model->file->file_size();
-  info.kv_cache_bytes = hosted->cache->num_bytes();
+  info.weights_bytes = uint64_t(hosted->model->region->pages().size()) * page;
+  info.kv_cache_bytes = uint64_t(hosted->kv_region->pages().size()) * page;
   const model::Tokenizer& tok = *hosted->model->tokenizer;
   for (int32_t id = 0; id < tok.vocab_size(); ++id) {
     if (tok.IsEndOfGeneration(id)) info.eos_token_ids.push_back(id);
   }
+  return hosted;
+}
+
+StatusOr<wire::ModelInfo> StepExecutor::LoadModel(const wire::LoadModelRequest& request) {
+  if (request.name.empty()) return Status::InvalidArgument("load model: empty name");
+  if (auto it = models_.find(request.name); it != models_.end()) {
+    if (it->second->model->path == request.path) return it->second->info;
+    return Status::InvalidArgument("model '" + request.name + "' is already loaded from " + it->second->model->path);
+  }
+  HEARTH_RETURN_IF_ERROR(EnsurePool());
+  auto t0 = std::chrono::steady_clock::now();
+  auto staged = staged_.find(request.name);
+  if (staged != staged_.end() && staged->second->path() != request.path) {
+    staged_.erase(staged);  // a new file under the old name
+    staged = staged_.end();
+  }
+  const bool swap = staged != staged_.end();
+  std::unique_ptr<StagedModel> cold;
+  if (!swap) {
+    HEARTH_ASSIGN_OR_RETURN(cold, StagedModel::Stage(request.path, ProgressFor(request.name)));
+  }
+  HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<HostedModel> hosted, Host(request, swap ? *staged->second : *cold));
+  hosted->info.swapped_in = swap;
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  LogInfo("model loaded")
+  LogInfo(swap ? "model swapped in" : "model loaded")
       .Kv("name", request.name)
       .Kv("path", request.path)
-      .Kv("kv_blocks", o.num_blocks)
-      .Kv("kv_mib", hosted->cache->num_bytes() >> 20)
+      .Kv("kv_blocks", hosted->info.num_kv_blocks)
+      .Kv("kv_mib", hosted->info.kv_cache_bytes >> 20)
+      .Kv("free_pages", page_pool_->num_free_pages())
       .Kv("seconds", seconds);
-  wire::ModelInfo result = info;
+  wire::ModelInfo result = hosted->info;
   models_[request.name] = std::move(hosted);
   return result;
 }
 
+StatusOr<wire::StagedInfo> StepExecutor::StageModel(const wire::LoadModelRequest& request) {
+  if (request.name.empty()) return Status::InvalidArgument("stage model: empty name");
+  auto t0 = std::chrono::steady_clock::now();
+  auto hosted = models_.find(request.name);
+  if (hosted != models_.end() && hosted->second->model->path != request.path) {
+    return Status::InvalidArgument("model '" + request.name + "' is loaded from " + hosted->second->model->path);
+  }
+  auto staged = staged_.find(request.name);
+  if (staged != staged_.end() && staged->second->path() != request.path) {
+    staged_.erase(staged);
+    staged = staged_.end();
+  }
+  if (staged == staged_.end()) {
+    std::unique_ptr<StagedModel> copy;
+    if (hosted != models_.end()) {  // a warm model without a copy: copy its pages out
+      const LoadedModel& m = *hosted->second->model;
+      HEARTH_ASSIGN_OR_RETURN(copy,
+                              StagedModel::CopyOut(m.path, m.region->data(), m.region->size(), *m.weights, m.tokenizer));
+    } else {
+      HEARTH_ASSIGN_OR_RETURN(copy, StagedModel::Stage(request.path, ProgressFor(request.name)));
+    }
+    staged = staged_.emplace(request.name, std::move(copy)).first;
+  }
+  wire::StagedInfo info;
+  info.name = request.name;
+  info.bytes = staged->second->size();
+  info.swapped_out = hosted != models_.end();
+  if (info.swapped_out) models_.erase(hosted);
+  LogInfo(info.swapped_out ? "model swapped out" : "model staged")
+      .Kv("name", request.name)
+      .Kv("bytes", info.bytes)
+      .Kv("seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  return info;
+}
+
 void StepExecutor::UnloadModel(const std::string& name) {
-  if (models_.erase(name) > 0) LogInfo("model unloaded").Kv("name", name);
+  const bool warm = models_.erase(name) > 0, staged = staged_.erase(name) > 0;
+  if (warm || staged) LogInfo("model unloaded").Kv("name", name).Kv("was_warm", warm).Kv("was_staged", staged);
 }
 
 Status StepExecutor::Validate(const HostedModel& hosted, const wire::StepRequest& request) const {

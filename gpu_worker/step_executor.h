@@ -1,9 +1,16 @@
 // The worker's side of a step: the models it hosts, each with its own KV cache
 // and runner, and the forward-then-sample of one StepRequest. Kept free of the
 // socket so tests drive it directly.
+//
+// Memory (docs/models.md): every warm model's weights and KV cache are regions of one page
+// pool, made when the first model loads. A model can also be staged: a host copy of its file,
+// kept outside the pool, from which it swaps in at the speed of a memory copy. Loading a model
+// that is not staged reads its file (a cold load); swapping a warm model out gives its pages
+// back and keeps (or makes) its staged copy.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -19,22 +26,38 @@
 
 namespace hearth::worker {
 
-// KV cache per model when the daemon does not say.
-inline constexpr uint64_t kDefaultKvCacheBytes = 256ull << 20;
+using wire::kDefaultKvCacheBytes;
 inline constexpr int32_t kKvBlockSize = 16;
 
 class StepExecutor {
  public:
   // threads: 0 for all cores. default_kv_cache_bytes: used when a
   // LoadModelRequest asks for 0.
-  explicit StepExecutor(int threads = 0, uint64_t default_kv_cache_bytes = kDefaultKvCacheBytes);
+  // pool_bytes: the page pool's size (whole wire::kPoolPageBytes pages), its memory made at
+  // once; 0: as large as the machine's memory, its pages made as they are first used.
+  explicit StepExecutor(int threads = 0, uint64_t default_kv_cache_bytes = kDefaultKvCacheBytes,
+                        uint64_t pool_bytes = 0);
   ~StepExecutor();
 
-  // Loads (or, for a name already loaded from the same path, describes) a model.
+  // Loads (or, for a name already loaded from the same path, describes) a model: swaps it in
+  // from its staged copy (which it keeps), or reads its file. ResourceExhausted when the pool
+  // has too few free pages (nothing changes).
   StatusOr<wire::ModelInfo> LoadModel(const wire::LoadModelRequest& request);
-  // Frees a model's weights, KV cache and runner. A name not hosted is fine (nothing to free):
-  // the daemon may unload after a worker restart that never reloaded it.
+  // Makes a model staged: reads its file into host memory, or, when it is warm, swaps it out
+  // (its pages go back to the pool; the copy it was swapped in from is kept, else one is
+  // copied out of its pages).
+  StatusOr<wire::StagedInfo> StageModel(const wire::LoadModelRequest& request);
+  // Frees a model's weights, KV cache, runner and staged copy. A name not hosted is fine
+  // (nothing to free): the daemon may unload after a worker restart that never reloaded it.
   void UnloadModel(const std::string& name);
+
+  // Hears the bytes read while a model's file is read (a cold load, or staging): name, done,
+  // total. The worker sends them to the daemon as progress frames.
+  using Progress = std::function<void(const std::string& name, uint64_t done, uint64_t total)>;
+  void set_progress(Progress progress) { progress_ = std::move(progress); }
+
+  // For tests: the pool (null before the first load).
+  const PagePool* pool() const { return page_pool_.get(); }
 
   // Runs the batch and samples one token for each sequence that wants logits.
   // InvalidArgument for an unknown model or a malformed sequence (nothing runs).
@@ -43,16 +66,26 @@ class StepExecutor {
  private:
   struct HostedModel {
     std::unique_ptr<LoadedModel> model;
+    std::unique_ptr<PagedRegion> kv_region;  // the cache's memory
     std::unique_ptr<KvCache> cache;
     std::unique_ptr<LlamaRunner> runner;
     wire::ModelInfo info;
   };
 
   Status Validate(const HostedModel& hosted, const wire::StepRequest& request) const;
+  Status EnsurePool();
+  // The weights from `staged`, a KV cache and a runner, all in pool pages.
+  StatusOr<std::unique_ptr<HostedModel>> Host(const wire::LoadModelRequest& request, const StagedModel& staged);
+
+  StagedModel::Progress ProgressFor(const std::string& name) const;
 
   kernels::ThreadPool pool_;
+  Progress progress_;
   const uint64_t default_kv_cache_bytes_;
+  const uint64_t pool_bytes_;
+  std::unique_ptr<PagePool> page_pool_;  // declared first: models_' regions go back to it
   std::map<std::string, std::unique_ptr<HostedModel>> models_;  // by the daemon's name
+  std::map<std::string, std::unique_ptr<StagedModel>> staged_;  // by the daemon's name
 
   // Per-step scratch, reused.
   std::vector<float> logits_;  // [num_logit_rows, vocab_size]

@@ -62,18 +62,80 @@ TEST_F(StepExecutorTest, LoadReportsShapeAndBlocks) {
 }
 
 TEST_F(StepExecutorTest, UnloadFreesTheModel) {
-  EXPECT_EQ(info_.kv_cache_bytes, 256u * 4096);
-  EXPECT_EQ(info_.weights_bytes, std::filesystem::file_size(path_));
+  // Whole pool pages: 256 blocks of 4 KiB take one page; the weights the file's size rounded up.
+  const uint64_t page = wire::kPoolPageBytes;
+  EXPECT_EQ(info_.kv_cache_bytes, page);
+  EXPECT_EQ(info_.weights_bytes, (std::filesystem::file_size(path_) + page - 1) / page * page);
+  ASSERT_NE(exec_.pool(), nullptr);
+  const int32_t free_before = exec_.pool()->num_free_pages();
   wire::StepRequest req;
   req.model = "rand";
   req.seqs.push_back(Prefill(1, {1, 2, 3}, {0}));
   ASSERT_TRUE(exec_.Step(req).ok());
   exec_.UnloadModel("rand");
   EXPECT_TRUE(exec_.Step(req).status().IsInvalidArgument()) << "not loaded any more";
+  EXPECT_EQ(exec_.pool()->num_free_pages(), free_before + int32_t((info_.weights_bytes + info_.kv_cache_bytes) / page))
+      << "the weights' and the KV cache's pages went back to the pool";
   exec_.UnloadModel("rand");  // nothing left to free: fine
   // The name is free again, for another file too.
   ASSERT_TRUE(exec_.LoadModel({"rand", path_, 1 << 20}).ok());
   EXPECT_TRUE(exec_.Step(req).ok());
+}
+
+// Staged -> warm (swap in) -> staged (swap out) -> warm again: the same token each time, the
+// staged copy kept, the pool's pages back after each swap-out.
+TEST_F(StepExecutorTest, StageSwapInAndOut) {
+  const wire::StepRequest req{"rand", {Prefill(1, {10, 20, 30, 40, 50}, {0})}};
+  StatusOr<wire::StepReply> cold = exec_.Step(req);
+  ASSERT_TRUE(cold.ok()) << cold.status().ToString();
+  EXPECT_FALSE(info_.swapped_in) << "loaded from its file";
+  const int32_t free_warm = exec_.pool()->num_free_pages();
+  const int32_t pages = int32_t((info_.weights_bytes + info_.kv_cache_bytes) / wire::kPoolPageBytes);
+  for (int round = 0; round < 2; ++round) {
+    StatusOr<wire::StagedInfo> out = exec_.StageModel({"rand", path_, 0});
+    ASSERT_TRUE(out.ok()) << out.status().ToString();
+    EXPECT_TRUE(out->swapped_out);
+    EXPECT_EQ(out->bytes, std::filesystem::file_size(path_));
+    EXPECT_EQ(exec_.pool()->num_free_pages(), free_warm + pages) << round;
+    EXPECT_TRUE(exec_.Step(req).status().IsInvalidArgument()) << "not warm";
+    StatusOr<wire::ModelInfo> in = exec_.LoadModel({"rand", path_, 1 << 20});
+    ASSERT_TRUE(in.ok()) << in.status().ToString();
+    EXPECT_TRUE(in->swapped_in);
+    EXPECT_EQ(in->num_kv_blocks, info_.num_kv_blocks);
+    EXPECT_EQ(exec_.pool()->num_free_pages(), free_warm);
+    StatusOr<wire::StepReply> warm = exec_.Step(req);
+    ASSERT_TRUE(warm.ok()) << warm.status().ToString();
+    EXPECT_EQ(warm->sampled[0].token, cold->sampled[0].token);
+    EXPECT_EQ(warm->sampled[0].logprob, cold->sampled[0].logprob);
+  }
+  // Staging a model that is only registered reads its file; unloading drops the copy, so the
+  // next load reads the file again.
+  StatusOr<wire::StagedInfo> other = exec_.StageModel({"other", path_, 0});
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  EXPECT_FALSE(other->swapped_out);
+  exec_.UnloadModel("other");
+  StatusOr<wire::ModelInfo> reread = exec_.LoadModel({"other", path_, 1 << 20});
+  ASSERT_TRUE(reread.ok());
+  EXPECT_FALSE(reread->swapped_in);
+  EXPECT_FALSE(exec_.StageModel({"missing", "/nonexistent.gguf", 0}).ok());
+  EXPECT_FALSE(exec_.StageModel({"rand", path_ + ".other", 0}).ok()) << "warm from another file";
+}
+
+// A pool that holds one model refuses the second without side effects.
+TEST(StepExecutorPoolTest, FullPoolRefusesAndKeepsServing) {
+  StatusOr<std::string> path = tools::WriteSmallTestModel("pool", 6);
+  ASSERT_TRUE(path.ok()) << path.status().ToString();
+  const uint64_t page = wire::kPoolPageBytes;
+  const uint64_t one = (std::filesystem::file_size(*path) + page - 1) / page * page + page;
+  StepExecutor exec(2, 1 << 20, one);
+  ASSERT_TRUE(exec.LoadModel({"a", *path, 1 << 20}).ok());
+  EXPECT_EQ(exec.pool()->num_free_pages(), 0);
+  StatusOr<wire::ModelInfo> b = exec.LoadModel({"b", *path, 1 << 20});
+  EXPECT_EQ(b.status().code(), Status::Code::kResourceExhausted) << b.status().ToString();
+  EXPECT_EQ(exec.pool()->num_free_pages(), 0);
+  ASSERT_TRUE(exec.StageModel({"a", *path, 0}).ok());  // swap a out: b fits
+  EXPECT_TRUE(exec.LoadModel({"b", *path, 1 << 20}).ok());
+  std::filesystem::remove(*path);
 }
 
 TEST_F(StepExecutorTest, SampledTokenDoesNotDependOnTheBatch) {

@@ -37,6 +37,16 @@ Status Answer(int fd, const wire::Frame& frame, StepExecutor& executor) {
       }
       return wire::WriteFrame(fd, wire::MessageType::kModelInfo, wire::EncodeModelInfo(*info));
     }
+    case wire::MessageType::kStageModel: {
+      StatusOr<wire::LoadModelRequest> req = wire::DecodeLoadModel(frame.payload);
+      if (!req.ok()) return Reply(fd, req.status());
+      StatusOr<wire::StagedInfo> info = executor.StageModel(*req);
+      if (!info.ok()) {
+        LogError("model staging failed").Kv("name", req->name).Kv("error", info.status().ToString());
+        return Reply(fd, info.status());
+      }
+      return wire::WriteFrame(fd, wire::MessageType::kModelStaged, wire::EncodeStagedInfo(*info));
+    }
     case wire::MessageType::kUnloadModel: {
       StatusOr<std::string> name = wire::DecodeUnloadModel(frame.payload);
       if (!name.ok()) return Reply(fd, name.status());
@@ -59,7 +69,11 @@ Status Answer(int fd, const wire::Frame& frame, StepExecutor& executor) {
 }  // namespace
 
 Status ServeDaemon(const WorkerOptions& options) {
-  StepExecutor executor(options.threads, options.kv_cache_mb << 20);
+  StepExecutor executor(options.threads, options.kv_cache_mb << 20, options.pool_mb << 20);
+  // Progress goes out as frames before the reply; a failed write shows again at the reply.
+  executor.set_progress([fd = options.fd](const std::string& name, uint64_t done, uint64_t total) {
+    (void)wire::WriteFrame(fd, wire::MessageType::kProgress, wire::EncodeProgress({name, done, total}));
+  });
   wire::WorkerHello hello;
   hello.pid = ::getpid();
   hello.backend = "cpu";

@@ -13,6 +13,7 @@ struct WorkerOptions {
   int fd = -1;       // the worker's end of the daemon's socketpair
   int threads = 0;   // 0: all cores
   uint64_t kv_cache_mb = 256;  // KV cache per model when LoadModel asks for 0
+  uint64_t pool_mb = 0;        // the page pool for weights and KV caches; 0: grows to the machine's memory
 };
 
 // Returns OK on a requested shutdown or when the daemon closes the socket.

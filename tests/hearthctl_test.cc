@@ -119,6 +119,10 @@ TEST_F(HearthctlTest, ModelsAddUnloadRunPinRemove) {
   EXPECT_STREQ(smol2(d)["state"].GetString(), "warm");
   EXPECT_EQ(smol2(d)["loads"].GetInt(), 2);
 
+  // This daemon has no staged budget: staging is refused, and the model stays warm.
+  EXPECT_EQ(Ctl({"models", "stage", "smol2"}).exit_code, 1);
+  d = Json(Ctl({"--json", "models", "list"}));
+  EXPECT_STREQ(smol2(d)["state"].GetString(), "warm");
   EXPECT_EQ(Ctl({"models", "unpin", "smol2"}).out, "smol2: warm\n");
   EXPECT_EQ(Ctl({"models", "pin", "smol2"}).exit_code, 0);
   EXPECT_EQ(Ctl({"models", "remove", "smol2"}).exit_code, 0);

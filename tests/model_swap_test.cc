@@ -42,13 +42,15 @@ rapidjson::Document Json(const std::string& body) {
 // One hearthd serving the three models, with or without a budget.
 class Hearthd {
  public:
-  Hearthd(const std::string& dir, const std::map<std::string, std::string>& models, uint64_t budget) {
+  Hearthd(const std::string& dir, const std::map<std::string, std::string>& models, uint64_t budget,
+          uint64_t staged_budget = 0) {
     port_ = FreePort();
     admin_port_ = FreePort();
     const std::string config = dir + "/hearth.toml";
     std::ofstream out(config);
     out << "[scheduler]\ntoken_budget = 128\n";  // no profile at each load
-    out << "[workers]\nmemory_budget_bytes = " << budget << "\nmodel_wait_seconds = 300\n[models]\n";
+    out << "[workers]\nmemory_budget_bytes = " << budget << "\nstaged_budget_bytes = " << staged_budget
+        << "\nmodel_wait_seconds = 300\n[models]\n";
     for (const auto& [name, path] : models) out << name << " = \"" << path << "\"\n";
     out.close();
     process_ = std::make_unique<ChildProcess>(
@@ -137,9 +139,12 @@ TEST(ModelSwapTest, ThreeModelsUnderABudgetForTwoGiveTheTextOfEachAlone) {
     smallest = std::min(smallest, b);
   }
   const uint64_t budget = total - smallest / 2;  // any two fit, all three do not
+  uint64_t files = 0;
+  for (const auto& [name, path] : models) files += std::filesystem::file_size(path);
 
+  // Staging holds every file: an evicted model is swapped out to a host copy and back in.
   std::filesystem::create_directories(dir + "/swap");
-  Hearthd d(dir + "/swap", models, budget);
+  Hearthd d(dir + "/swap", models, budget, files);
   ASSERT_TRUE(d.ready()) << d.Log();
   int warm = 0;
   for (const auto& m : d.Models()["data"].GetArray()) warm += std::string(m["state"].GetString()) == "warm";
@@ -188,12 +193,21 @@ TEST(ModelSwapTest, ThreeModelsUnderABudgetForTwoGiveTheTextOfEachAlone) {
   }
   EXPECT_GT(samples.load(), 0);
   EXPECT_EQ(violations.load(), 0) << violation << " was unloaded with requests";
-  int64_t evictions = 0;
-  for (const auto& m : d.Models()["data"].GetArray()) evictions += m["evictions"].GetInt64();
+  int64_t evictions = 0, swap_ins = 0, swap_outs = 0;
+  for (const auto& m : d.Models()["data"].GetArray()) {
+    evictions += m["evictions"].GetInt64();
+    swap_ins += m["swap_ins"].GetInt64();
+    swap_outs += m["swap_outs"].GetInt64();
+  }
   EXPECT_GE(evictions, 1) << "three models under a budget for two must swap";
-  std::printf("budget %llu bytes, %lld evictions, %d samples of the admin list\n",
-              static_cast<unsigned long long>(budget), static_cast<long long>(evictions), samples.load());
-  EXPECT_NE(d.Metrics().find("hearth_model_evictions_total{model="), std::string::npos);
+  EXPECT_GE(swap_outs, 1) << "evictions go to staged";
+  EXPECT_GE(swap_ins, 1) << "an evicted model comes back from its staged copy";
+  std::printf("budget %llu bytes, %lld evictions, %lld swap-outs, %lld swap-ins, %d samples of the admin list\n",
+              static_cast<unsigned long long>(budget), static_cast<long long>(evictions),
+              static_cast<long long>(swap_outs), static_cast<long long>(swap_ins), samples.load());
+  const std::string metrics = d.Metrics();
+  EXPECT_NE(metrics.find("hearth_model_evictions_total{model="), std::string::npos);
+  EXPECT_NE(metrics.find("kind=\"swap_in\""), std::string::npos) << "hearth_model_swaps_total by kind";
   std::filesystem::remove_all(dir);
 }
 

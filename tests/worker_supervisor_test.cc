@@ -6,7 +6,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <filesystem>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "daemon/worker_supervisor.h"
 #include "tests/model_path.h"
@@ -55,6 +58,47 @@ class WorkerSupervisorTest : public ::testing::Test {
   std::unique_ptr<SupervisedWorker> worker_;
   int restarted_ = 0;
 };
+
+// Over the real socket: a stage reads the file with progress frames (bytes read, rising to the
+// file's size) before its reply; swapping out a model that has no copy copies its pages out and
+// reads nothing, nor does a swap-in from the copy.
+TEST_F(WorkerSupervisorTest, StageSwapAndProgressOverTheSocket) {
+  std::mutex mu;
+  std::vector<wire::Progress> heard;
+  worker_->SetProgressListener([&](const wire::Progress& p) {
+    std::lock_guard<std::mutex> lock(mu);
+    heard.push_back(p);
+  });
+  const uint64_t size = std::filesystem::file_size(testing::DefaultModelPath());
+  StatusOr<wire::StagedInfo> staged = worker_->StageModel({"copy", testing::DefaultModelPath(), 0});
+  ASSERT_TRUE(staged.ok()) << staged.status().ToString();
+  EXPECT_FALSE(staged->swapped_out);
+  EXPECT_EQ(staged->bytes, size);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_FALSE(heard.empty());
+    for (size_t i = 0; i < heard.size(); ++i) {
+      EXPECT_EQ(heard[i].name, "copy");
+      EXPECT_EQ(heard[i].total, size);
+      if (i > 0) {
+        EXPECT_GT(heard[i].done, heard[i - 1].done);
+      }
+    }
+    EXPECT_EQ(heard.back().done, size);
+    heard.clear();
+  }
+  StatusOr<wire::ModelInfo> in = worker_->LoadModel({"copy", testing::DefaultModelPath(), 1 << 20});
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  EXPECT_TRUE(in->swapped_in);
+  StatusOr<wire::StagedInfo> out = worker_->StageModel({"smol", testing::DefaultModelPath(), 0});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_TRUE(out->swapped_out);
+  in = worker_->LoadModel({"smol", testing::DefaultModelPath(), 0});
+  ASSERT_TRUE(in.ok()) << in.status().ToString();
+  EXPECT_TRUE(in->swapped_in);
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_TRUE(heard.empty()) << "a swap-out and a swap-in read no file";
+}
 
 TEST_F(WorkerSupervisorTest, EachDeathRestartsTheWorkerWithItsModel) {
   ASSERT_TRUE(worker_->Step(SmallStep()).ok());
