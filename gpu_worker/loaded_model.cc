@@ -16,6 +16,22 @@ StatusOr<std::unique_ptr<LoadedModel>> LoadedModel::Load(const std::string& path
   return Finish(std::move(m));
 }
 
+StatusOr<std::unique_ptr<LoadedModel>> LoadedModel::ReadIn(const std::string& path, PagePool& pool,
+                                                           const ReadProgress& progress) {
+  HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<ModelFileReader> reader, ModelFileReader::Open(path));
+  auto m = std::make_unique<LoadedModel>();
+  m->path = path;
+  m->bytes = reader->size();
+  auto region = pool.Map(reader->size());
+  if (!region.ok()) return region.status().WithContext("loading " + path);
+  m->region = std::move(region).value();
+  HEARTH_RETURN_IF_ERROR(reader->ReadAll(m->region->data(), progress));
+  auto file = model::GgufFile::Parse(m->region->data(), m->bytes);
+  if (!file.ok()) return file.status().WithContext(path);
+  m->file = std::move(file).value();
+  return Finish(std::move(m));
+}
+
 StatusOr<std::unique_ptr<LoadedModel>> LoadedModel::SwapIn(const StagedModel& staged, PagePool& pool) {
   auto m = std::make_unique<LoadedModel>();
   m->path = staged.path();

@@ -6,6 +6,7 @@
 
 #include "common/status.h"
 #include "gpu_worker/llama_weights.h"
+#include "gpu_worker/model_file_reader.h"
 #include "gpu_worker/page_pool.h"
 #include "gpu_worker/staged_model.h"
 #include "model/gguf.h"
@@ -23,6 +24,10 @@ struct LoadedModel {
 
   // Maps the file and points the weights into the mapping.
   static StatusOr<std::unique_ptr<LoadedModel>> Load(const std::string& path);
+  // A cold load into the pool: reads the file straight into pages of `pool` (no host copy),
+  // parses it there (untrusted input) and builds the views and the tokenizer.
+  static StatusOr<std::unique_ptr<LoadedModel>> ReadIn(const std::string& path, PagePool& pool,
+                                                       const ReadProgress& progress = {});
   // Swap-in: copies a staged file into pages of `pool` and moves the staged weight views onto
   // the copy (no parse). The pages go back to the pool when the result is destroyed (swap-out).
   static StatusOr<std::unique_ptr<LoadedModel>> SwapIn(const StagedModel& staged, PagePool& pool);

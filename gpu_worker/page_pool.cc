@@ -49,7 +49,7 @@ PagePool::PagePool(int fd, int32_t num_pages, size_t page_bytes)
 
 PagePool::~PagePool() { ::close(fd_); }
 
-StatusOr<std::unique_ptr<PagedRegion>> PagePool::Map(size_t bytes) {
+StatusOr<std::unique_ptr<PagedRegion>> PagePool::Map(size_t bytes, bool populate) {
   const int32_t n = PagesFor(bytes == 0 ? 1 : bytes);
   if (n > num_free_pages()) {
     return Status::ResourceExhausted("the page pool has " + std::to_string(num_free_pages()) + " free pages of " +
@@ -65,7 +65,7 @@ StatusOr<std::unique_ptr<PagedRegion>> PagePool::Map(size_t bytes) {
   for (int32_t i = 0; i < n; ++i) {
     const int32_t page = free_.back();
     void* at = ::mmap(base + static_cast<size_t>(i) * page_bytes_, page_bytes_, PROT_READ | PROT_WRITE,
-                      MAP_SHARED | MAP_FIXED | MAP_POPULATE, fd_, static_cast<off_t>(page) * static_cast<off_t>(page_bytes_));
+                      MAP_SHARED | MAP_FIXED | (populate ? MAP_POPULATE : 0), fd_, static_cast<off_t>(page) * static_cast<off_t>(page_bytes_));
     if (at == MAP_FAILED) {
       const std::string why = Errno();
       ::munmap(base, reserved);

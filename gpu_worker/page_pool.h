@@ -55,8 +55,10 @@ class PagePool {
   PagePool& operator=(const PagePool&) = delete;
 
   // Maps enough free pages for `bytes` into one contiguous range. ResourceExhausted when too
-  // few pages are free (and then nothing changes).
-  StatusOr<std::unique_ptr<PagedRegion>> Map(size_t bytes);
+  // few pages are free (and then nothing changes). `populate`: build the page-table entries
+  // now (weights, about to be copied in whole); else on first touch (a KV cache, of which a
+  // step touches only the blocks in use).
+  StatusOr<std::unique_ptr<PagedRegion>> Map(size_t bytes, bool populate = true);
 
   size_t page_bytes() const { return page_bytes_; }
   int32_t num_pages() const { return num_pages_; }

@@ -1,12 +1,7 @@
 #include "gpu_worker/staged_model.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <algorithm>
-#include <cerrno>
 #include <cstring>
 
 #include "model/gguf.h"
@@ -15,33 +10,10 @@
 namespace hearth::worker {
 
 StatusOr<std::unique_ptr<StagedModel>> StagedModel::Stage(const std::string& path, const Progress& progress) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError("cannot open " + path + ": " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
-    ::close(fd);
-    return Status::InvalidArgument(path + " is not a non-empty regular file");
-  }
-  const size_t size = static_cast<size_t>(st.st_size);
-  StatusOr<std::unique_ptr<StagedModel>> allocated = Allocate(path, size);
-  if (!allocated.ok()) {
-    ::close(fd);
-    return allocated.status();
-  }
-  std::unique_ptr<StagedModel> staged = std::move(allocated).value();
-  size_t done = 0;
-  while (done < size) {
-    const ssize_t n = ::pread(fd, staged->data_ + done, std::min(size - done, kReadPiece), static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const std::string why = n < 0 ? std::strerror(errno) : "the file shrank";
-      ::close(fd);
-      return Status::IOError("cannot read " + path + ": " + why);
-    }
-    done += static_cast<size_t>(n);
-    if (progress) progress(done, size);
-  }
-  ::close(fd);
+  HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<ModelFileReader> file, ModelFileReader::Open(path));
+  const size_t size = file->size();
+  HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<StagedModel> staged, Allocate(path, size));
+  HEARTH_RETURN_IF_ERROR(file->ReadAll(staged->data_, progress));
   // The parsed file is needed only here: the weight views point into data_, not into it.
   auto parsed = model::GgufFile::Parse(staged->data_, size);
   if (!parsed.ok()) return parsed.status().WithContext(path);

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "gpu_worker/model_file_reader.h"
 #include "gpu_worker/llama_weights.h"
 #include "model/tokenizer.h"
 
@@ -19,12 +20,10 @@ namespace hearth::worker {
 
 class StagedModel {
  public:
-  // Bytes read so far, of the file's total.
-  using Progress = std::function<void(uint64_t done, uint64_t total)>;
+  using Progress = ReadProgress;
   // Reads `path` (a GGUF file) into host memory, parses it and builds its weight views and
-  // tokenizer. `progress` (may be empty) hears after each piece of the read (kReadPiece).
+  // tokenizer. `progress` (may be empty) hears after each piece of the read.
   static StatusOr<std::unique_ptr<StagedModel>> Stage(const std::string& path, const Progress& progress = {});
-  static constexpr size_t kReadPiece = 16u << 20;
   // Swap-out of a warm model that has no copy: the copy made from its memory ([data, +size),
   // the file's bytes, which `weights` point into) by a memory copy (on a GPU, device to host),
   // the views moved onto it and the tokenizer shared. Nothing is read or parsed again.

@@ -56,9 +56,9 @@ Status StepExecutor::EnsurePool() {
 }
 
 StatusOr<std::unique_ptr<StepExecutor::HostedModel>> StepExecutor::Host(const wire::LoadModelRequest& request,
-                                                                       const StagedModel& staged) {
+                                                                       std::unique_ptr<LoadedModel> model) {
   auto hosted = std::make_unique<HostedModel>();
-  HEARTH_ASSIGN_OR_RETURN(hosted->model, LoadedModel::SwapIn(staged, *page_pool_));
+  hosted->model = std::move(model);
   const model::LlamaConfig& c = hosted->model->weights->config;
   KvCacheOptions o;
   o.num_layers = static_cast<int32_t>(c.num_layers);
@@ -73,7 +73,7 @@ StatusOr<std::unique_ptr<StepExecutor::HostedModel>> StepExecutor::Host(const wi
   }
   const uint64_t page = page_pool_->page_bytes();
   o.num_blocks = static_cast<int32_t>(std::min<uint64_t>(bytes / per_block, 1u << 30));
-  auto region = page_pool_->Map(KvCache::NumBytes(o));
+  auto region = page_pool_->Map(KvCache::NumBytes(o), /*populate=*/false);
   if (!region.ok()) return region.status().WithContext("KV cache of model '" + request.name + "'");
   // Not cleared: attention reads only the positions that steps wrote.
   hosted->kv_region = std::move(region).value();
@@ -109,11 +109,11 @@ StatusOr<wire::ModelInfo> StepExecutor::LoadModel(const wire::LoadModelRequest& 
     staged = staged_.end();
   }
   const bool swap = staged != staged_.end();
-  std::unique_ptr<StagedModel> cold;
-  if (!swap) {
-    HEARTH_ASSIGN_OR_RETURN(cold, StagedModel::Stage(request.path, ProgressFor(request.name)));
-  }
-  HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<HostedModel> hosted, Host(request, swap ? *staged->second : *cold));
+  StatusOr<std::unique_ptr<LoadedModel>> model =
+      swap ? LoadedModel::SwapIn(*staged->second, *page_pool_)
+           : LoadedModel::ReadIn(request.path, *page_pool_, ProgressFor(request.name));
+  if (!model.ok()) return model.status();
+  HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<HostedModel> hosted, Host(request, std::move(model).value()));
   hosted->info.swapped_in = swap;
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   LogInfo(swap ? "model swapped in" : "model loaded")

@@ -74,8 +74,9 @@ class StepExecutor {
 
   Status Validate(const HostedModel& hosted, const wire::StepRequest& request) const;
   Status EnsurePool();
-  // The weights from `staged`, a KV cache and a runner, all in pool pages.
-  StatusOr<std::unique_ptr<HostedModel>> Host(const wire::LoadModelRequest& request, const StagedModel& staged);
+  // `model` (in pool pages) with a KV cache in pool pages and a runner.
+  StatusOr<std::unique_ptr<HostedModel>> Host(const wire::LoadModelRequest& request,
+                                              std::unique_ptr<LoadedModel> model);
 
   StagedModel::Progress ProgressFor(const std::string& name) const;
 

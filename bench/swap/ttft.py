@@ -10,9 +10,10 @@ prompt), timed from sending the request to its first token event:
   cold-cache  unloaded first (no host copy); its file is in the page cache
   cold-disk   as cold-cache, with the file dropped from the page cache (posix_fadvise DONTNEED)
 
-llama.cpp: warm = the next completion of a loaded Llama; cold-* = Llama(...) construction plus
-the first completion, with the file in the page cache or dropped from it. There is no staged
-state in llama.cpp.
+llama.cpp: warm = the next completion of a loaded Llama (its prompt cache reset first), in
+process, so without Hearth's HTTP round trip; cold-* = Llama(...) construction plus the first
+completion, with the file in the page cache or dropped from it (llama.cpp maps the file and
+computes from the mapping: it copies nothing). There is no staged state in llama.cpp.
 
   $(scripts/setup-reference)/bin/python bench/swap/ttft.py --hearthd build/bin/hearthd \\
       --model q4=$HOME/.cache/hearth/SmolLM2-135M-Instruct.Q4_1.gguf \\
@@ -144,6 +145,7 @@ def llama_rows(args, models):
                 first_token(llm)
                 times[kind].append(time.perf_counter() - t0)
                 if kind == "cold-disk":
+                    llm.reset()  # else the next completion finds the prompt in its cache
                     times["warm"].append(first_token(llm))
                 del llm
         rows[name] = {k: statistics.median(v) for k, v in times.items()}

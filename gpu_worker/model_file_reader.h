@@ -1,0 +1,41 @@
+// Reads a model file into memory the worker owns (a staged host copy, or pool pages) in pieces,
+// reporting the bytes read after each: the daemon shows them as a load's or a stage's progress.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+
+namespace hearth::worker {
+
+// Bytes read so far, of the file's total.
+using ReadProgress = std::function<void(uint64_t done, uint64_t total)>;
+
+class ModelFileReader {
+ public:
+  static constexpr size_t kReadPiece = 16u << 20;
+
+  // Opens `path`: a non-empty regular file (InvalidArgument otherwise, IOError when it cannot
+  // be opened).
+  static StatusOr<std::unique_ptr<ModelFileReader>> Open(const std::string& path);
+  ~ModelFileReader();
+  ModelFileReader(const ModelFileReader&) = delete;
+  ModelFileReader& operator=(const ModelFileReader&) = delete;
+
+  size_t size() const { return size_; }
+  // Reads the whole file into `dst` ([size()] bytes). `progress` may be empty.
+  Status ReadAll(uint8_t* dst, const ReadProgress& progress) const;
+
+ private:
+  ModelFileReader(std::string path, int fd, size_t size) : path_(std::move(path)), fd_(fd), size_(size) {}
+
+  const std::string path_;
+  const int fd_;
+  const size_t size_;
+};
+
+}  // namespace hearth::worker
