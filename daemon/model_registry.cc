@@ -511,8 +511,8 @@ StatusOr<ModelStatus> ModelRegistry::Unload(const std::string& name, bool force)
                                         " queued or running requests; wait, or force");
     }
     UnloadLocked(lock, e, Status::Unavailable("model '" + name + "' was unloaded"), false);
-  } else if (e->state == State::kStaged) {
-    UnloadLocked(lock, e, Status::Unavailable("model '" + name + "' was unloaded"), false);
+  } else if (e->state == State::kStaged) {  // drop the host copy
+    UnloadLocked(lock, e, Status::Ok(), false);
   }
   return StatusOf(*e);
 }

@@ -232,6 +232,7 @@ BatchScheduler::Admission BatchScheduler::Admit(Sequence* seq, SchedulerOutput& 
     return Admission::kNoRoom;
   }
   waiting_.erase(seq);
+  pool_.CountLookup(static_cast<int64_t>(lookup.size()) / bs, static_cast<int64_t>(prefix.blocks.size()));
   seq->block_table = std::move(prefix.blocks);
   seq->block_table.insert(seq->block_table.end(), blocks->begin(), blocks->end());
   seq->num_computed_tokens = cached;

@@ -391,6 +391,12 @@ TEST(BatchSchedulerTest, IdenticalPromptsSentTogetherComputeThePromptOnce) {
   // 40 prompt tokens once, then 40 - 36 = 4 for each later choice (its last token and the
   // partial block after the 9 cached full blocks of its first 39 tokens).
   EXPECT_EQ(prompt_tokens_run, 40 + 2 * 4);
+  // Each admission's lookup counts once, however often a deferred one looked: 9 full blocks of
+  // 39 tokens for each choice (the later two hit all 9), 1 block of 7 for request 4.
+  EXPECT_GT(h.sched().num_deferred_admissions(), 0);
+  EXPECT_EQ(h.sched().block_pool().stats().num_queries, 4);
+  EXPECT_EQ(h.sched().block_pool().stats().num_query_blocks, 3 * 9 + 1);
+  EXPECT_EQ(h.sched().block_pool().stats().num_hit_blocks, 2 * 9);
   for (RequestId id = 1; id <= 3; ++id) EXPECT_EQ(h.finished().at(id).generated, FakeExecutor::Reference(prompt, 3));
   EXPECT_EQ(h.finished().at(4).generated, FakeExecutor::Reference(other, 3));
   EXPECT_EQ(h.sched().num_promised_blocks(), 0);

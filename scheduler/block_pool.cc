@@ -133,13 +133,17 @@ void BlockPool::Free(std::span<const int32_t> blocks) {
   }
 }
 
+void BlockPool::CountLookup(int64_t query_blocks, int64_t hit_blocks) {
+  ++stats_.num_queries;
+  stats_.num_query_blocks += query_blocks;
+  stats_.num_hit_blocks += hit_blocks;
+}
+
 CachedPrefix BlockPool::FindCachedPrefix(std::span<const int32_t> tokens) {
   CachedPrefix prefix;
-  ++stats_.num_queries;
   const size_t bs = static_cast<size_t>(block_size_);
   const size_t num_full = tokens.size() / bs;
   for (size_t i = 0; i < num_full; ++i) {
-    ++stats_.num_query_blocks;
     std::span<const int32_t> block_tokens = tokens.subspan(i * bs, bs);
     uint64_t h = hash_(prefix.last_hash, block_tokens);
     auto it = cached_.find(h);
@@ -151,7 +155,6 @@ CachedPrefix BlockPool::FindCachedPrefix(std::span<const int32_t> tokens) {
     prefix.blocks.push_back(it->second);
     prefix.last_hash = h;
   }
-  stats_.num_hit_blocks += static_cast<int64_t>(prefix.blocks.size());
   for (int32_t b : prefix.blocks) {
     BlockMeta& m = meta_[Index(b)];
     if (m.ref_count == 0) Unlink(b);

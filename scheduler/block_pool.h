@@ -28,7 +28,9 @@ struct CachedPrefix {
 };
 
 struct BlockPoolStats {
-  int64_t num_queries = 0;       // FindCachedPrefix calls
+  // Lookups as CountLookup records them: one per admission, not per FindCachedPrefix call (an
+  // admission put off for room looks up again at the next step).
+  int64_t num_queries = 0;
   int64_t num_query_blocks = 0;  // full blocks looked up
   int64_t num_hit_blocks = 0;    // of those, found in the cache
   int64_t num_collisions = 0;    // hash matched but the stored tokens did not (or MarkFull clash)
@@ -71,6 +73,8 @@ class BlockPool {
   // The longest run of cached full blocks matching the first full blocks of `tokens`. Each hit
   // gains a reference (and leaves the free list if it was there); release them with Free().
   CachedPrefix FindCachedPrefix(std::span<const int32_t> tokens);
+  // Counts one lookup that was used: `query_blocks` full blocks looked up, `hit_blocks` found.
+  void CountLookup(int64_t query_blocks, int64_t hit_blocks);
 
   // Registers a full, computed block (`tokens` has block_size ids) under
   // hash(parent_hash, tokens) and returns that hash, which chains to the next block.
