@@ -3,10 +3,12 @@
 // placed by mapping free pages into a contiguous range of addresses. Swapping a model out
 // unmaps its pages and gives them back; nothing is freed or allocated while serving.
 //
-// This is the host-memory pool the CPU worker uses: the pages are a memfd, and a region is a
-// reserved range of virtual addresses with pool pages mapped into it (MAP_FIXED), so the
-// kernels see one contiguous buffer whichever pages back it. CUDA's virtual memory management
-// (cuMemCreate, cuMemMap) is the same shape on the GPU.
+// This is the host-memory pool the CPU worker uses: the pages are a memfd, mapped once as a
+// whole (the arena). A region whose pages are free side by side is that run of the arena: no
+// mapping changes, and its page-table entries already exist. Otherwise (a fragmented pool) a
+// region is a reserved range of virtual addresses with the free pages mapped into it
+// (MAP_FIXED), so the kernels see one contiguous buffer whichever pages back it. CUDA's virtual
+// memory management (cuMemCreate, cuMemMap) is the same shape on the GPU.
 #pragma once
 
 #include <cstddef>
@@ -31,17 +33,19 @@ class PagedRegion {
   uint8_t* data() const { return base_; }
   size_t size() const { return size_; }  // the bytes asked for
   const std::vector<int32_t>& pages() const { return pages_; }
+  bool remapped() const { return remapped_; }  // its own mapping, not a run of the arena
 
  private:
   friend class PagePool;
-  PagedRegion(PagePool* pool, uint8_t* base, size_t size, size_t reserved, std::vector<int32_t> pages)
-      : pool_(pool), base_(base), size_(size), reserved_(reserved), pages_(std::move(pages)) {}
+  PagedRegion(PagePool* pool, uint8_t* base, size_t size, size_t reserved, std::vector<int32_t> pages, bool remapped)
+      : pool_(pool), base_(base), size_(size), reserved_(reserved), pages_(std::move(pages)), remapped_(remapped) {}
 
   PagePool* const pool_;
   uint8_t* const base_;
   const size_t size_;
   const size_t reserved_;  // whole pages
   const std::vector<int32_t> pages_;
+  const bool remapped_;
 };
 
 class PagePool {
@@ -54,26 +58,33 @@ class PagePool {
   PagePool(const PagePool&) = delete;
   PagePool& operator=(const PagePool&) = delete;
 
-  // Maps enough free pages for `bytes` into one contiguous range. ResourceExhausted when too
-  // few pages are free (and then nothing changes). `populate`: build the page-table entries
-  // now (weights, about to be copied in whole); else on first touch (a KV cache, of which a
-  // step touches only the blocks in use).
+  // Enough free pages for `bytes` as one contiguous range: the first run of free pages side by
+  // side in the arena, else the lowest free pages mapped into a new range. ResourceExhausted
+  // when too few pages are free (and then nothing changes). `populate`, for a new range or a
+  // pool that was not prefaulted: build the page-table entries now (weights, about to be copied
+  // in whole); else on first touch (a KV cache, of which a step touches only the blocks in use).
   StatusOr<std::unique_ptr<PagedRegion>> Map(size_t bytes, bool populate = true);
 
   size_t page_bytes() const { return page_bytes_; }
   int32_t num_pages() const { return num_pages_; }
-  int32_t num_free_pages() const { return static_cast<int32_t>(free_.size()); }
+  int32_t num_free_pages() const { return num_free_; }
   int32_t PagesFor(size_t bytes) const { return static_cast<int32_t>((bytes + page_bytes_ - 1) / page_bytes_); }
 
  private:
   friend class PagedRegion;
-  PagePool(int fd, int32_t num_pages, size_t page_bytes);
-  void Release(uint8_t* base, size_t reserved, const std::vector<int32_t>& pages);
+  PagePool(int fd, uint8_t* arena, int32_t num_pages, size_t page_bytes, bool prefaulted);
+  // The first index of `n` free pages side by side, or -1.
+  int32_t FindRun(int32_t n) const;
+  StatusOr<std::unique_ptr<PagedRegion>> Remap(size_t bytes, int32_t n, bool populate);
+  void Release(const PagedRegion& region);
 
-  const int fd_;  // the pool's memory
+  const int fd_;        // the pool's memory
+  uint8_t* const arena_;  // all of it, mapped once
   const int32_t num_pages_;
   const size_t page_bytes_;
-  std::vector<int32_t> free_;  // page indices; the most recently freed last
+  const bool prefaulted_;
+  std::vector<bool> used_;  // [num_pages]
+  int32_t num_free_ = 0;
 };
 
 }  // namespace hearth::worker

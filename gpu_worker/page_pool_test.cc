@@ -65,5 +65,47 @@ TEST(PagePoolTest, AFullPoolRefusesAndReleasedPagesAreReused) {
   EXPECT_EQ(sevens, 3);
 }
 
+// Free pages side by side make a region of the arena (no new mapping); scattered ones are mapped
+// into a new contiguous range over the same memory.
+TEST(PagePoolTest, AFragmentedPoolRemapsScatteredPages) {
+  const size_t page = SystemPage();
+  auto pool = PagePool::Create(5, page);
+  ASSERT_TRUE(pool.ok());
+  auto a = (*pool)->Map(page);
+  auto b = (*pool)->Map(page);
+  auto c = (*pool)->Map(page);
+  auto d = (*pool)->Map(page);
+  ASSERT_TRUE(a.ok() && b.ok() && c.ok() && d.ok());
+  EXPECT_FALSE((*a)->remapped());
+  EXPECT_EQ((*b)->data(), (*a)->data() + page) << "runs of the arena, side by side";
+  b->reset();
+  d->reset();  // free: pages 1, 3 and 4
+  auto two = (*pool)->Map(2 * page);  // pages 3 and 4 are side by side
+  ASSERT_TRUE(two.ok());
+  EXPECT_FALSE((*two)->remapped());
+  EXPECT_EQ((*two)->pages(), (std::vector<int32_t>{3, 4}));
+  two->reset();
+  c->reset();  // free: 1, 2, 3, 4 (0 held)
+  auto e = (*pool)->Map(page);  // takes page 1
+  ASSERT_TRUE(e.ok());
+  auto f = (*pool)->Map(page);  // page 2
+  ASSERT_TRUE(f.ok());
+  e->reset();  // free: 1, 3, 4
+  auto three = (*pool)->Map(3 * page);  // no run of 3: pages 1, 3, 4 mapped into a new range
+  ASSERT_TRUE(three.ok()) << three.status().ToString();
+  EXPECT_TRUE((*three)->remapped());
+  EXPECT_EQ((*three)->pages(), (std::vector<int32_t>{1, 3, 4}));
+  std::memset((*three)->data(), 0x33, 3 * page);
+  EXPECT_EQ((*pool)->num_free_pages(), 0);
+  // The bytes are in the pool's pages: once everything is free, the arena's run shows them.
+  three->reset();
+  f->reset();
+  a->reset();
+  auto all = (*pool)->Map(5 * page);
+  ASSERT_TRUE(all.ok());
+  EXPECT_FALSE((*all)->remapped());
+  for (int32_t p : {1, 3, 4}) EXPECT_EQ((*all)->data()[static_cast<size_t>(p) * page], 0x33) << p;
+}
+
 }  // namespace
 }  // namespace hearth::worker

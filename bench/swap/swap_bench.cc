@@ -1,8 +1,9 @@
 // hearth-bench-swap: how fast a staged model becomes warm. Stages a model file in host memory,
-// then repeatedly swaps it into a page pool sized for it and out again, and copies the same
-// bytes between two plain buffers (the machine's raw copy bandwidth, memcpy on the CPU). Prints
-// JSON on stdout: seconds and effective GB/s of each phase, swap-in over raw copy, and the time
-// the swap-in spends moving the staged weight views onto the copy (rebase).
+// then repeatedly swaps it into a page pool sized for it and out again, swaps it into a
+// fragmented pool (no two free pages side by side: its pages are mapped into a new range), and
+// copies the same bytes between two plain buffers (the machine's raw copy bandwidth, memcpy on
+// the CPU). Prints JSON on stdout: seconds and effective GB/s of each phase, swap-in over raw
+// copy, and the time the swap-in spends moving the staged weight views onto the copy (rebase).
 #include <CLI/CLI.hpp>
 #include <sys/mman.h>
 
@@ -59,12 +60,24 @@ int Run(const std::string& path, int repeats, size_t page_mib) {
     return 1;
   }
   const double pool_s = Seconds(t0);
+  // A fragmented pool: twice the pages, every other one held, so that no two free pages are
+  // side by side and a swap-in must map its pages into a new range.
+  const int32_t n = (*pool)->num_pages();
+  auto scattered = worker::PagePool::Create(2 * n, page);
+  if (!scattered.ok()) return 1;
+  std::vector<std::unique_ptr<worker::PagedRegion>> holes, held;
+  for (int32_t p = 0; p < 2 * n; ++p) {
+    auto one = (*scattered)->Map(page);
+    if (!one.ok()) return 1;
+    (p % 2 == 0 ? holes : held).push_back(std::move(one).value());
+  }
+  holes.clear();
 
   // Raw bandwidth: the same bytes into a buffer that is already faulted in.
   void* dst = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (dst == MAP_FAILED) return 1;
   std::memset(dst, 1, bytes);
-  Figures raw, map_copy, swap_in, rebase, swap_out;
+  Figures raw, map_copy, swap_in, rebase, swap_out, swap_in_remapped;
   for (int r = 0; r < repeats; ++r) {
     t0 = Clock::now();
     std::memcpy(dst, (*staged)->data(), bytes);
@@ -94,16 +107,23 @@ int Run(const std::string& path, int repeats, size_t page_mib) {
     t0 = Clock::now();
     warm->reset();
     swap_out.seconds.push_back(Seconds(t0));
+    // The same into the fragmented pool.
+    t0 = Clock::now();
+    auto remapped = worker::LoadedModel::SwapIn(**staged, **scattered);
+    if (!remapped.ok() || !(*remapped)->region->remapped()) return 1;
+    swap_in_remapped.seconds.push_back(Seconds(t0));
   }
   ::munmap(dst, bytes);
   const double ratio_copy = Median(raw.seconds) / Median(map_copy.seconds);
   const double ratio_swap = Median(raw.seconds) / Median(swap_in.seconds);
+  const double ratio_remapped = Median(raw.seconds) / Median(swap_in_remapped.seconds);
   std::printf("{\"model\": \"%s\", \"bytes\": %zu, \"page_bytes\": %zu, \"repeats\": %d, \"stage_s\": %.6f, "
-              "\"pool_create_s\": %.6f,\n %s,\n %s,\n %s,\n %s,\n \"rebase_median_us\": %.1f, "
-              "\"map_copy_over_raw\": %.3f, \"swap_in_over_raw\": %.3f}\n",
+              "\"pool_create_s\": %.6f,\n %s,\n %s,\n %s,\n %s,\n %s,\n \"rebase_median_us\": %.1f, "
+              "\"map_copy_over_raw\": %.3f, \"swap_in_over_raw\": %.3f, \"swap_in_fragmented_over_raw\": %.3f}\n",
               path.c_str(), bytes, page, repeats, stage_s, pool_s, raw.Json("raw_copy", bytes).c_str(),
               map_copy.Json("map_and_copy", bytes).c_str(), swap_in.Json("swap_in", bytes).c_str(),
-              swap_out.Json("swap_out", bytes).c_str(), Median(rebase.seconds) * 1e6, ratio_copy, ratio_swap);
+              swap_out.Json("swap_out", bytes).c_str(), swap_in_remapped.Json("swap_in_fragmented", bytes).c_str(),
+              Median(rebase.seconds) * 1e6, ratio_copy, ratio_swap, ratio_remapped);
   return 0;
 }
 
