@@ -23,8 +23,13 @@ namespace hearth::daemon {
 
 // A token generated and committed before a restart (recovery hands them back).
 struct CommittedToken {
+  struct Top {
+    int32_t token = 0;
+    float logprob = 0;
+  };
   int32_t token = 0;
   float logprob = 0;
+  std::vector<Top> top;  // its top logprobs, when the request asked for them
 };
 
 struct GenerationRequest {

@@ -359,6 +359,7 @@ bool EngineLoop::ReplayCommitted(Active& a) {
     sampled.request_id = a.id;
     sampled.token = t.token;
     sampled.logprob = t.logprob;
+    for (const CommittedToken::Top& c : t.top) sampled.top.push_back({c.token, c.logprob});
     if (a.output->IsStopToken(t.token)) {
       eos = true;
       break;
@@ -466,7 +467,12 @@ bool EngineLoop::StepModel(Model& m) {
     if (options_.committer) {
       const scheduler::Sequence* seq = sched.Find(t.request_id);
       CHECK(seq != nullptr);
-      commit_tokens_.push_back({t.request_id, seq->num_generated(), t.token, t.logprob});
+      TokenRecord& c = commit_tokens_.emplace_back();
+      c.request_id = t.request_id;
+      c.index = seq->num_generated();
+      c.token = t.token;
+      c.logprob = t.logprob;
+      for (const wire::TopLogprob& top : t.top) c.top.push_back({top.token, top.logprob});
     }
     bool stop = Deliver(*active_.at(t.request_id), t);
     result.sampled.push_back({t.request_id, t.token, stop});

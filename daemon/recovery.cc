@@ -40,7 +40,12 @@ StatusOr<RecoveryReport> RecoverUnfinished(store::RequestStore* store, EngineLoo
       gen.model = stored.model;
       gen.prompt = stored.prompt;
       gen.id = stored.id;
-      for (const store::StoredToken& t : stored.tokens) gen.committed.push_back({t.token, t.logprob});
+      for (const store::StoredToken& t : stored.tokens) {
+        CommittedToken& c = gen.committed.emplace_back();
+        c.token = t.token;
+        c.logprob = t.logprob;
+        for (const store::StoredTop& top : t.top) c.top.push_back({top.token, top.logprob});
+      }
       st = engine->Submit(std::move(gen), entry->Tee(nullptr)).status();
     }
     if (!st.ok()) {
@@ -73,6 +78,10 @@ std::shared_ptr<RequestEntry> RebuildEnded(const store::StoredRequest& stored, c
     TokenEvent ev;
     ev.token = t.token;
     ev.logprob = t.logprob;
+    for (const store::StoredTop& top : t.top) {
+      StatusOr<std::string> text = tokenizer->Decode(std::span<const int32_t>(&top.token, 1));
+      ev.top.push_back({top.token, top.logprob, text.ok() ? *text : std::string()});
+    }
     bool stopped = false;
     ev.text = output->Token(t.token, &stopped);
     sink->OnToken(ev);

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <set>
 
+#include "daemon/chunk_encoder.h"
 #include "daemon/durable_params.h"
 #include "daemon/request_journal.h"
 #include "daemon/store_token_committer.h"
@@ -273,6 +274,73 @@ TEST_F(RecoveryTest, ResumingFromAnyPrefixGivesTheUninterruptedText) {
     loop->Stop();
     EXPECT_TRUE(store_->LoadUnfinished().value().empty());
   }
+}
+
+// A request that asked for top logprobs: they are committed with each token, and the events of
+// a resumed request (replayed from the store, then generated) and of a rebuilt ended one are
+// those of the uninterrupted run, top_logprobs included.
+TEST_F(RecoveryTest, TopLogprobsAreStoredAndReplayed) {
+  GenerationRequest r = Request(0);  // greedy
+  r.id = 1;
+  r.sampling.num_logprobs = 3;
+  store::NewRequest n;
+  n.id = 1;
+  n.model = r.model;
+  n.kind = "completion";
+  const DurableParams params{r, /*chat=*/false, /*stream=*/true, /*logprobs=*/true, false, 1764100000};
+  n.params = EncodeDurableParams(params);
+  n.prompt = r.prompt;
+  ASSERT_TRUE(store_->Insert(n).ok());
+  auto tokenizer = model::LoadTokenizerFromGguf(path_);
+  ASSERT_TRUE(tokenizer.ok());
+  auto entry_for = [&] {
+    RequestMeta meta{r.model, "completions", true, static_cast<int32_t>(r.prompt.size()), params.created};
+    return RequestEntry::Create(meta, MakeChunkEncoder({false, r.model, params.created, true, false, tokenizer->get()}));
+  };
+  auto events_of = [](const RequestEntry& entry) {
+    std::string all;
+    for (const RecordedEvent& e : entry.Read(0, std::chrono::milliseconds(0)).events) all += e.data + "\n";
+    return all;
+  };
+  std::string uninterrupted;
+  {
+    StoreTokenCommitter committer(store_.get());
+    auto loop = NewLoop(&committer);
+    auto entry = entry_for();
+    auto sink = std::make_shared<RecordingSink>();
+    ASSERT_TRUE(loop->Submit(r, entry->Tee(sink)).ok());
+    entry->Attach(1, nullptr);
+    ASSERT_TRUE(sink->WaitFinished());
+    ASSERT_TRUE(entry->WaitDone(std::chrono::seconds(10)));
+    uninterrupted = events_of(*entry);
+  }
+  auto stored = store_->Get(1).value();
+  ASSERT_TRUE(stored.has_value());
+  ASSERT_GT(stored->tokens.size(), 4u);
+  for (const store::StoredToken& t : stored->tokens) {
+    ASSERT_EQ(t.top.size(), 3u);
+    EXPECT_EQ(t.top[0].token, t.token) << "greedy at temperature 0: the sampled token is the best";
+    EXPECT_GE(t.top[0].logprob, t.top[1].logprob);
+  }
+  EXPECT_NE(uninterrupted.find("\"top_logprobs\":[{"), std::string::npos) << uninterrupted;
+  {
+    auto loop = NewLoop(nullptr);
+    auto rebuilt = RebuildEnded(*stored, *loop);
+    ASSERT_NE(rebuilt, nullptr);
+    EXPECT_EQ(events_of(*rebuilt), uninterrupted);
+  }
+  // Cut after 3 tokens and resume: the replayed tokens carry their stored top logprobs.
+  ASSERT_TRUE(db_->Exec("UPDATE requests SET status = 'running', finish_reason = '', ended_ms = 0 WHERE id = 1").ok());
+  ASSERT_TRUE(db_->Exec("DELETE FROM tokens WHERE request_id = 1 AND idx >= 3").ok());
+  StoreTokenCommitter again(store_.get());
+  auto loop = NewLoop(&again, 100);
+  MemoryRequestRegistry registry;
+  ASSERT_TRUE(RecoverUnfinished(store_.get(), loop.get(), &registry).ok());
+  auto resumed = registry.Find(1);
+  ASSERT_NE(resumed, nullptr);
+  ASSERT_TRUE(resumed->WaitDone(std::chrono::seconds(120)));
+  EXPECT_EQ(events_of(*resumed), uninterrupted);
+  loop->Stop();
 }
 
 // A worker replaced mid-generation costs a pause: every request is computed again from its

@@ -23,7 +23,14 @@ Status StoreTokenCommitter::Commit(std::span<const TokenRecord> tokens, std::spa
   const auto start = std::chrono::steady_clock::now();
   std::vector<store::TokenCommit> rows;
   rows.reserve(tokens.size());
-  for (const TokenRecord& t : tokens) rows.push_back({t.request_id, t.index, t.token, t.logprob});
+  for (const TokenRecord& t : tokens) {
+    store::TokenCommit& row = rows.emplace_back();
+    row.request_id = t.request_id;
+    row.index = t.index;
+    row.token = t.token;
+    row.logprob = t.logprob;
+    for (const TokenRecord::Top& top : t.top) row.top.push_back({top.token, top.logprob});
+  }
   std::vector<store::StatusChange> changes;
   changes.reserve(ended.size());
   for (const EndRecord& e : ended) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 
@@ -15,10 +16,15 @@ namespace hearth::daemon {
 
 // The generated token at `index` of a request's output (stop tokens included).
 struct TokenRecord {
+  struct Top {
+    int32_t token = 0;
+    float logprob = 0;
+  };
   uint64_t request_id = 0;
   int32_t index = 0;
   int32_t token = 0;
   float logprob = 0;
+  std::vector<Top> top;  // the token's top logprobs, when its request asked for them
 };
 
 // A request that ended: finish_reason "stop", "length", "cancelled" or "error".

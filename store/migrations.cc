@@ -47,6 +47,11 @@ constexpr Migration kMigrations[] = {
     {3, R"sql(
       ALTER TABLE models ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
     )sql"},
+    // A token's top logprobs (request_store.h StoredTop), so that a recovered or rebuilt
+    // request replays them: (token int32, logprob float32 bits) pairs, host order.
+    {4, R"sql(
+      ALTER TABLE tokens ADD COLUMN top BLOB NOT NULL DEFAULT x'';
+    )sql"},
 };
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <bit>
+
 #include "store/statement.h"
 
 namespace hearth::store {
@@ -77,7 +79,7 @@ Status RequestStore::Commit(std::span<const TokenCommit> tokens, std::span<const
                             int64_t now_ms, const std::function<void()>& before_commit) {
   if (tokens.empty() && changes.empty()) return Status::Ok();
   std::lock_guard lock(mu_);
-  Stmt add(db_->handle(), "INSERT INTO tokens(request_id, idx, token, logprob) VALUES(?, ?, ?, ?)");
+  Stmt add(db_->handle(), "INSERT INTO tokens(request_id, idx, token, logprob, top) VALUES(?, ?, ?, ?, ?)");
   Stmt touch(db_->handle(), "UPDATE requests SET status = 'running', updated_ms = ? WHERE id = ? AND status = 'queued'");
   Stmt change(db_->handle(),
               "UPDATE requests SET status = ?, finish_reason = ?, error = ?, updated_ms = ?, ended_ms = ? WHERE id = ?");
@@ -85,8 +87,15 @@ Status RequestStore::Commit(std::span<const TokenCommit> tokens, std::span<const
   HEARTH_RETURN_IF_ERROR(touch.status());
   HEARTH_RETURN_IF_ERROR(change.status());
   return InTransaction(db_, [&]() -> Status {
+    std::vector<int32_t> top;
     for (const TokenCommit& t : tokens) {
+      top.clear();
+      for (const StoredTop& c : t.top) {
+        top.push_back(c.token);
+        top.push_back(std::bit_cast<int32_t>(c.logprob));
+      }
       add.Int(1, static_cast<int64_t>(t.request_id)).Int(2, t.index).Int(3, t.token).Real(4, t.logprob);
+      add.Blob(5, top.data(), top.size() * sizeof(int32_t));
       Status st = add.Run();
       if (!st.ok()) {
         return st.WithContext("token " + std::to_string(t.index) + " of request " + std::to_string(t.request_id));
@@ -134,7 +143,7 @@ StatusOr<std::vector<StoredRequest>> RequestStore::Select(const std::string& whe
     r.ended_ms = q.ColInt(11);
     out.push_back(std::move(r));
   }
-  Stmt toks(db_->handle(), "SELECT idx, token, logprob FROM tokens WHERE request_id = ? ORDER BY idx");
+  Stmt toks(db_->handle(), "SELECT idx, token, logprob, top FROM tokens WHERE request_id = ? ORDER BY idx");
   HEARTH_RETURN_IF_ERROR(toks.status());
   for (StoredRequest& r : out) {
     toks.Int(1, static_cast<int64_t>(r.id));
@@ -144,7 +153,14 @@ StatusOr<std::vector<StoredRequest>> RequestStore::Select(const std::string& whe
       if (toks.ColInt(0) != static_cast<int64_t>(r.tokens.size())) {
         return Status::Corruption("request " + std::to_string(r.id) + " has a gap in its committed tokens");
       }
-      r.tokens.push_back({static_cast<int32_t>(toks.ColInt(1)), static_cast<float>(toks.ColReal(2))});
+      StoredToken t{static_cast<int32_t>(toks.ColInt(1)), static_cast<float>(toks.ColReal(2)), {}};
+      const std::vector<int32_t> top = toks.ColInts(3);
+      if (top.size() % 2 != 0) {
+        return Status::Corruption("request " + std::to_string(r.id) + " token " + std::to_string(r.tokens.size()) +
+                                  ": malformed top logprobs");
+      }
+      for (size_t i = 0; i < top.size(); i += 2) t.top.push_back({top[i], std::bit_cast<float>(top[i + 1])});
+      r.tokens.push_back(std::move(t));
     }
     toks.Reset();
   }

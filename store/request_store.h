@@ -35,9 +35,16 @@ struct NewRequest {
   int64_t created_ms = 0;        // unix time
 };
 
+// One of a token's most likely alternatives (the request's top_logprobs), best first.
+struct StoredTop {
+  int32_t token = 0;
+  float logprob = 0;
+};
+
 struct StoredToken {
   int32_t token = 0;
   float logprob = 0;
+  std::vector<StoredTop> top;  // empty unless the request asked for top logprobs
 };
 
 struct StoredRequest {
@@ -62,6 +69,7 @@ struct TokenCommit {
   int32_t index = 0;
   int32_t token = 0;
   float logprob = 0;
+  std::vector<StoredTop> top;
 };
 
 // A change of a request's status in the same iteration.

@@ -51,9 +51,9 @@ class RequestStoreTest : public ::testing::Test {
 
 TEST_F(RequestStoreTest, InsertCommitAndReadBack) {
   ASSERT_TRUE(store_->Insert(Req(7)).ok());
-  const TokenCommit step1[] = {{7, 0, 42, -0.5f}};
+  const TokenCommit step1[] = {{7, 0, 42, -0.5f, {}}};
   ASSERT_TRUE(store_->Commit(step1, {}, 2000).ok());
-  const TokenCommit step2[] = {{7, 1, 43, -1.25f}};
+  const TokenCommit step2[] = {{7, 1, 43, -1.25f, {{43, -1.25f}, {9, -2.5f}}}};
   const StatusChange done[] = {{7, RequestStatus::kFinished, "length", ""}};
   ASSERT_TRUE(store_->Commit(step2, done, 2100).ok());
 
@@ -72,22 +72,29 @@ TEST_F(RequestStoreTest, InsertCommitAndReadBack) {
   EXPECT_EQ(r.tokens[0].token, 42);
   EXPECT_EQ(r.tokens[1].token, 43);
   EXPECT_FLOAT_EQ(r.tokens[1].logprob, -1.25f);
+  EXPECT_TRUE(r.tokens[0].top.empty());
+  ASSERT_EQ(r.tokens[1].top.size(), 2u);
+  EXPECT_EQ(r.tokens[1].top[1].token, 9);
+  EXPECT_EQ(r.tokens[1].top[1].logprob, -2.5f);
   EXPECT_FALSE(store_->Get(8).value().has_value());
+  // A top blob that is not whole (token, logprob) pairs is corruption, not a guess.
+  ASSERT_TRUE(db_->Exec("UPDATE tokens SET top = x'01000000' WHERE request_id = 7 AND idx = 1").ok());
+  EXPECT_TRUE(store_->Get(7).status().IsCorruption());
   EXPECT_EQ(db_->IntegrityCheck().value(), "ok");
 }
 
 TEST_F(RequestStoreTest, AnIterationIsAllOrNothing) {
   ASSERT_TRUE(store_->Insert(Req(1)).ok());
   ASSERT_TRUE(store_->Insert(Req(2)).ok());
-  const TokenCommit first[] = {{1, 0, 10, 0}, {2, 0, 20, 0}};
+  const TokenCommit first[] = {{1, 0, 10, 0, {}}, {2, 0, 20, 0, {}}};
   ASSERT_TRUE(store_->Commit(first, {}, 10).ok());
   // Request 2's index 0 again: the whole iteration, request 1's token too, is rolled back.
-  const TokenCommit bad[] = {{1, 1, 11, 0}, {2, 0, 21, 0}};
+  const TokenCommit bad[] = {{1, 1, 11, 0, {}}, {2, 0, 21, 0, {}}};
   EXPECT_FALSE(store_->Commit(bad, {}, 20).ok());
   EXPECT_EQ(store_->Get(1).value()->tokens.size(), 1u);
   EXPECT_EQ(store_->Get(2).value()->tokens[0].token, 20);
   // A token for a request that was never stored is refused too.
-  const TokenCommit orphan[] = {{99, 0, 1, 0}};
+  const TokenCommit orphan[] = {{99, 0, 1, 0, {}}};
   EXPECT_FALSE(store_->Commit(orphan, {}, 30).ok());
 }
 
@@ -104,7 +111,7 @@ TEST_F(RequestStoreTest, IdsAndIdempotencyKeysAreUnique) {
 
 TEST_F(RequestStoreTest, UnfinishedAreLoadedWithTheirTokensAndEndedArePruned) {
   for (uint64_t id : {1, 2, 3}) ASSERT_TRUE(store_->Insert(Req(id)).ok());
-  const TokenCommit toks[] = {{1, 0, 5, 0}, {2, 0, 6, 0}, {2, 1, 7, 0}};
+  const TokenCommit toks[] = {{1, 0, 5, 0, {}}, {2, 0, 6, 0, {}}, {2, 1, 7, 0, {}}};
   const StatusChange ends[] = {{3, RequestStatus::kCancelled, "", ""}};
   ASSERT_TRUE(store_->Commit(toks, ends, 500).ok());
   const StatusChange fail[] = {{1, RequestStatus::kFailed, "", "worker died"}};
@@ -135,7 +142,7 @@ TEST_F(RequestStoreTest, DeleteForgetsARequestItsKeyAndItsTokens) {
   NewRequest r = Req(4);
   r.idempotency_key = "k-4";
   ASSERT_TRUE(store_->Insert(r).ok());
-  const TokenCommit toks[] = {{4, 0, 5, 0}};
+  const TokenCommit toks[] = {{4, 0, 5, 0, {}}};
   ASSERT_TRUE(store_->Commit(toks, {}, 100).ok());
   ASSERT_TRUE(store_->Delete(4).ok());
   EXPECT_FALSE(store_->Get(4).value().has_value());
@@ -165,7 +172,7 @@ TEST_F(RequestStoreTest, SurvivesSigkillOfTheWriter) {
       }
       for (int32_t step = 0;; ++step) {  // 4 tokens per iteration, one per request
         std::vector<TokenCommit> toks;
-        for (uint64_t id = 1; id <= 4; ++id) toks.push_back({id, step, step * 10 + static_cast<int32_t>(id), 0});
+        for (uint64_t id = 1; id <= 4; ++id) toks.push_back({id, step, step * 10 + static_cast<int32_t>(id), 0, {}});
         if (!store.Commit(toks, {}, step).ok()) _exit(4);
         if (step == 0 && write(ready[1], "r", 1) != 1) _exit(5);
       }
