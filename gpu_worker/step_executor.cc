@@ -142,7 +142,7 @@ StatusOr<wire::StagedInfo> StepExecutor::StageModel(const wire::LoadModelRequest
   }
   if (staged == staged_.end()) {
     std::unique_ptr<StagedModel> copy;
-    if (hosted != models_.end()) {  // a warm model without a copy: copy its pages out
+    if (hosted != models_.end() && hosted->second->model->region) {  // warm, no copy: copy its pages out
       const LoadedModel& m = *hosted->second->model;
       HEARTH_ASSIGN_OR_RETURN(copy,
                               StagedModel::CopyOut(m.path, m.region->data(), m.region->size(), *m.weights, m.tokenizer));
