@@ -18,6 +18,7 @@
 #include "gpu_worker/kv_cache.h"
 #include "gpu_worker/llama_runner.h"
 #include "gpu_worker/loaded_model.h"
+#include "gpu_worker/page_pool.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/thread_pool.h"
 
@@ -33,6 +34,9 @@ struct Options {
   std::vector<int32_t> concurrency = {1, 4, 16};
   int repeats = 3;
   bool tokens_only = false;
+  // Weights and KV cache in the worker's page pool (as hearthd serves them), instead of the
+  // file's mapping and a malloc'd cache.
+  bool pool = false;
 };
 
 // Fixed English text; its ids are cycled to any length, so every run (and
@@ -67,8 +71,9 @@ double Median(std::vector<double> v) {
 // [s * blocks_per_seq, (s + 1) * blocks_per_seq).
 class EngineBench {
  public:
-  EngineBench(const worker::LoadedModel& model, kernels::ThreadPool& pool, const Options& o)
-      : model_(model), pool_(pool), o_(o) {}
+  EngineBench(const worker::LoadedModel& model, kernels::ThreadPool& pool, const Options& o,
+              worker::PagePool* page_pool)
+      : model_(model), pool_(pool), o_(o), page_pool_(page_pool) {}
 
   Status Init(int32_t max_seqs) {
     const model::LlamaConfig& c = model_.weights->config;
@@ -80,7 +85,12 @@ class EngineBench {
     const int32_t max_len = std::max(o_.prompt_tokens, o_.decode_prompt_tokens + o_.gen_tokens + 1);
     blocks_per_seq_ = (max_len + k.block_size - 1) / k.block_size;
     k.num_blocks = blocks_per_seq_ * max_seqs;
-    HEARTH_ASSIGN_OR_RETURN(cache_, worker::KvCache::Create(k));
+    if (page_pool_) {
+      HEARTH_ASSIGN_OR_RETURN(kv_region_, page_pool_->Map(worker::KvCache::NumBytes(k), /*populate=*/false));
+      HEARTH_ASSIGN_OR_RETURN(cache_, worker::KvCache::CreateIn(k, kv_region_->data()));
+    } else {
+      HEARTH_ASSIGN_OR_RETURN(cache_, worker::KvCache::Create(k));
+    }
     block_tables_.resize(max_seqs);
     for (int32_t s = 0; s < max_seqs; ++s) {
       for (int32_t b = 0; b < blocks_per_seq_; ++b) block_tables_[s].push_back(s * blocks_per_seq_ + b);
@@ -129,6 +139,8 @@ class EngineBench {
   const worker::LoadedModel& model_;
   kernels::ThreadPool& pool_;
   const Options& o_;
+  worker::PagePool* const page_pool_;  // null: the cache is malloc'd
+  std::unique_ptr<worker::PagedRegion> kv_region_;
   int32_t blocks_per_seq_ = 0;
   std::unique_ptr<worker::KvCache> cache_;
   std::unique_ptr<worker::LlamaRunner> runner_;
@@ -170,7 +182,16 @@ std::vector<int32_t> DecodePrompt(const std::vector<int32_t>& tokens, int32_t le
 }
 
 int Run(const Options& o) {
-  auto loaded = worker::LoadedModel::Load(o.model_path);
+  std::unique_ptr<worker::PagePool> page_pool;
+  if (o.pool) {  // as the worker without a budget: pages made as they are first used
+    auto made = worker::PagePool::Create(16384, 2u << 20, /*prefault=*/false);
+    if (!made.ok()) {
+      std::fprintf(stderr, "%s\n", made.status().ToString().c_str());
+      return 1;
+    }
+    page_pool = std::move(made).value();
+  }
+  auto loaded = o.pool ? worker::LoadedModel::ReadIn(o.model_path, *page_pool) : worker::LoadedModel::Load(o.model_path);
   if (!loaded.ok()) {
     std::fprintf(stderr, "loading %s: %s\n", o.model_path.c_str(), loaded.status().ToString().c_str());
     return 1;
@@ -191,7 +212,7 @@ int Run(const Options& o) {
   if (std::find(concurrency.begin(), concurrency.end(), 1) == concurrency.end()) concurrency.insert(concurrency.begin(), 1);
   const int32_t max_seqs = *std::max_element(concurrency.begin(), concurrency.end());
   kernels::ThreadPool pool(o.threads);
-  EngineBench bench(model, pool, o);
+  EngineBench bench(model, pool, o, page_pool.get());
   if (Status st = bench.Init(max_seqs); !st.ok()) {
     std::fprintf(stderr, "%s\n", st.ToString().c_str());
     return 1;
@@ -228,8 +249,10 @@ int Run(const Options& o) {
     }
   }
 
-  std::printf("{\"engine\":\"hearth\",\"model\":%s,\"threads\":%d,\"prompt_tokens\":%d,\"gen_tokens\":%d,",
-              JsonString(o.model_path).c_str(), pool.num_threads(), o.prompt_tokens, o.gen_tokens);
+  std::printf("{\"engine\":\"hearth\",\"memory\":\"%s\",\"model\":%s,\"threads\":%d,\"prompt_tokens\":%d,"
+              "\"gen_tokens\":%d,",
+              o.pool ? "pool" : "mapped", JsonString(o.model_path).c_str(), pool.num_threads(), o.prompt_tokens,
+              o.gen_tokens);
   std::printf("\"decode_prompt_tokens\":%d,\"repeats\":%d,\"statistic\":\"median\",", o.decode_prompt_tokens,
               o.repeats);
   std::printf("\"prefill\":{\"tok_s\":%.2f,\"samples_tok_s\":%s},\"decode\":[", Median(prefill_tok_s),
@@ -270,6 +293,9 @@ int main(int argc, char** argv) {
   app.add_option("--repeats", o.repeats, "measured repeats after one warm-up; the median is reported")
       ->capture_default_str()->check(CLI::Range(1, 1000));
   app.add_flag("--tokens-only", o.tokens_only, "print only the benchmark's token ids and exit");
+  app.add_flag("--pool", o.pool,
+               "weights and KV cache in a page pool, as hearthd serves them (default: the file mapped, the cache "
+               "malloc'd)");
   CLI11_PARSE(app, argc, argv);
   return hearth::bench::Run(o);
 }
