@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <string>
 
@@ -11,6 +12,31 @@ namespace hearth::worker {
 namespace {
 
 std::string Errno() { return std::strerror(errno); }
+
+// Anonymous memory for `bytes` starting at a multiple of `align` (a power of two), so that
+// transparent huge pages can back it; the slack around it is unmapped again.
+uint8_t* MapAligned(size_t bytes, size_t align, int prot) {
+  void* raw = ::mmap(nullptr, bytes + align, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (raw == MAP_FAILED) return nullptr;
+  const uintptr_t start = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t aligned = (start + align - 1) & ~(uintptr_t{align} - 1);
+  if (aligned > start) ::munmap(raw, aligned - start);
+  if (const size_t tail = start + bytes + align - (aligned + bytes); tail > 0) {
+    ::munmap(reinterpret_cast<void*>(aligned + bytes), tail);
+  }
+  return reinterpret_cast<uint8_t*>(aligned);
+}
+
+// The alignment that lets huge pages back a run of pool pages.
+size_t HugeAlign(size_t page_bytes) {
+  constexpr size_t kHuge = 2u << 20;
+  return page_bytes % kHuge == 0 ? kHuge : static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+// Moves the memory of [from, +bytes) to `to` (whose old mapping goes), contents and all.
+bool Move(uint8_t* from, uint8_t* to, size_t bytes) {
+  return ::mremap(from, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED, to) != MAP_FAILED;
+}
 
 }  // namespace
 
@@ -23,38 +49,25 @@ StatusOr<std::unique_ptr<PagePool>> PagePool::Create(int32_t num_pages, size_t p
   }
   const size_t total = static_cast<size_t>(num_pages) * page_bytes;
   if (total / page_bytes != static_cast<size_t>(num_pages)) return Status::InvalidArgument("page pool too large");
-  const int fd = ::memfd_create("hearth-page-pool", MFD_CLOEXEC);
-  if (fd < 0) return Status::IOError("memfd_create: " + Errno());
-  if (::ftruncate(fd, static_cast<off_t>(total)) != 0) {
-    const std::string why = Errno();
-    ::close(fd);
-    return Status::ResourceExhausted("cannot size a page pool of " + std::to_string(total) + " bytes: " + why);
-  }
-  void* arena = ::mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED | (prefault ? MAP_POPULATE : 0), fd, 0);
-  if (arena == MAP_FAILED) {
-    const std::string why = Errno();
-    ::close(fd);
-    return Status::ResourceExhausted("cannot map a page pool of " + std::to_string(total) + " bytes: " + why);
-  }
-  // Writing every page builds it now (fallocate would only reserve it), so a later region
-  // costs only its copy.
+  uint8_t* arena = MapAligned(total, HugeAlign(page_bytes), PROT_READ | PROT_WRITE);
+  if (!arena) return Status::ResourceExhausted("cannot map a page pool of " + std::to_string(total) + " bytes: " + Errno());
+  // Huge pages where the kernel has them for anonymous memory (THP "always" or "madvise"):
+  // fewer TLB misses for the weights, read whole at every step. Best effort.
+  (void)::madvise(arena, total, MADV_HUGEPAGE);
+  // Writing every page makes it now, so a later region costs only its copy.
   if (prefault) std::memset(arena, 0, total);
-  return std::unique_ptr<PagePool>(new PagePool(fd, static_cast<uint8_t*>(arena), num_pages, page_bytes, prefault));
+  return std::unique_ptr<PagePool>(new PagePool(arena, num_pages, page_bytes, prefault));
 }
 
-PagePool::PagePool(int fd, uint8_t* arena, int32_t num_pages, size_t page_bytes, bool prefaulted)
-    : fd_(fd),
-      arena_(arena),
+PagePool::PagePool(uint8_t* arena, int32_t num_pages, size_t page_bytes, bool prefaulted)
+    : arena_(arena),
       num_pages_(num_pages),
       page_bytes_(page_bytes),
       prefaulted_(prefaulted),
       used_(static_cast<size_t>(num_pages), false),
       num_free_(num_pages) {}
 
-PagePool::~PagePool() {
-  ::munmap(arena_, static_cast<size_t>(num_pages_) * page_bytes_);
-  ::close(fd_);
-}
+PagePool::~PagePool() { ::munmap(arena_, static_cast<size_t>(num_pages_) * page_bytes_); }
 
 int32_t PagePool::FindRun(int32_t n) const {
   int32_t run = 0;
@@ -86,23 +99,23 @@ StatusOr<std::unique_ptr<PagedRegion>> PagePool::Map(size_t bytes, bool populate
 #ifdef MADV_POPULATE_WRITE
   if (populate && !prefaulted_) (void)::madvise(base, reserved, MADV_POPULATE_WRITE);  // best effort
 #endif
-  return std::unique_ptr<PagedRegion>(new PagedRegion(this, base, bytes, reserved, std::move(pages), false));
+  return std::unique_ptr<PagedRegion>(new PagedRegion(this, base, bytes, reserved, std::move(pages), true));
 }
 
 StatusOr<std::unique_ptr<PagedRegion>> PagePool::Remap(size_t bytes, int32_t n, bool populate) {
   const size_t reserved = static_cast<size_t>(n) * page_bytes_;
-  void* range = ::mmap(nullptr, reserved, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  if (range == MAP_FAILED) return Status::ResourceExhausted("cannot reserve " + std::to_string(reserved) + " bytes of addresses: " + Errno());
-  uint8_t* base = static_cast<uint8_t*>(range);
+  uint8_t* base = MapAligned(reserved, HugeAlign(page_bytes_), PROT_NONE);
+  if (!base) return Status::ResourceExhausted("cannot reserve " + std::to_string(reserved) + " bytes of addresses: " + Errno());
+  // The lowest free pages move (their memory, not a copy) into the range, side by side.
   std::vector<int32_t> pages;
   pages.reserve(static_cast<size_t>(n));
   for (int32_t page = 0; page < num_pages_ && static_cast<int32_t>(pages.size()) < n; ++page) {
     if (used_[static_cast<size_t>(page)]) continue;
-    void* at = ::mmap(base + pages.size() * page_bytes_, page_bytes_, PROT_READ | PROT_WRITE,
-                      MAP_SHARED | MAP_FIXED | (populate ? MAP_POPULATE : 0), fd_,
-                      static_cast<off_t>(page) * static_cast<off_t>(page_bytes_));
-    if (at == MAP_FAILED) {
+    if (!Move(arena_ + static_cast<size_t>(page) * page_bytes_, base + pages.size() * page_bytes_, page_bytes_)) {
       const std::string why = Errno();
+      for (size_t i = 0; i < pages.size(); ++i) {  // put back what moved
+        (void)Move(base + i * page_bytes_, arena_ + static_cast<size_t>(pages[i]) * page_bytes_, page_bytes_);
+      }
       ::munmap(base, reserved);
       return Status::ResourceExhausted("cannot map a pool page: " + why);
     }
@@ -110,11 +123,20 @@ StatusOr<std::unique_ptr<PagedRegion>> PagePool::Remap(size_t bytes, int32_t n, 
   }
   for (int32_t p : pages) used_[static_cast<size_t>(p)] = true;
   num_free_ -= n;
-  return std::unique_ptr<PagedRegion>(new PagedRegion(this, base, bytes, reserved, std::move(pages), true));
+#ifdef MADV_POPULATE_WRITE
+  if (populate && !prefaulted_) (void)::madvise(base, reserved, MADV_POPULATE_WRITE);  // best effort
+#endif
+  return std::unique_ptr<PagedRegion>(new PagedRegion(this, base, bytes, reserved, std::move(pages), false));
 }
 
 void PagePool::Release(const PagedRegion& region) {
-  if (region.remapped_) ::munmap(region.base_, region.reserved_);
+  if (!region.in_arena_) {
+    // Back to their places in the arena (a move cannot fail for a range that was moved out).
+    for (size_t i = 0; i < region.pages_.size(); ++i) {
+      (void)Move(region.base_ + i * page_bytes_, arena_ + static_cast<size_t>(region.pages_[i]) * page_bytes_,
+                 page_bytes_);
+    }
+  }
   for (int32_t p : region.pages_) used_[static_cast<size_t>(p)] = false;
   num_free_ += static_cast<int32_t>(region.pages_.size());
 }

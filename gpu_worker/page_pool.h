@@ -3,12 +3,13 @@
 // placed by mapping free pages into a contiguous range of addresses. Swapping a model out
 // unmaps its pages and gives them back; nothing is freed or allocated while serving.
 //
-// This is the host-memory pool the CPU worker uses: the pages are a memfd, mapped once as a
-// whole (the arena). A region whose pages are free side by side is that run of the arena: no
-// mapping changes, and its page-table entries already exist. Otherwise (a fragmented pool) a
-// region is a reserved range of virtual addresses with the free pages mapped into it
-// (MAP_FIXED), so the kernels see one contiguous buffer whichever pages back it. CUDA's virtual
-// memory management (cuMemCreate, cuMemMap) is the same shape on the GPU.
+// This is the host-memory pool the CPU worker uses: one range of anonymous memory (the arena),
+// aligned for transparent huge pages and advised to use them. A region whose pages are free
+// side by side is that run of the arena: no mapping changes, and its page-table entries already
+// exist. Otherwise (a fragmented pool) the free pages' memory is moved (mremap, no copy) into a
+// new range of addresses, side by side, and moved back when the region goes, so the kernels see
+// one contiguous buffer whichever pages back it. CUDA's virtual memory management (cuMemCreate,
+// cuMemMap) is the same shape on the GPU.
 #pragma once
 
 #include <cstddef>
@@ -33,19 +34,19 @@ class PagedRegion {
   uint8_t* data() const { return base_; }
   size_t size() const { return size_; }  // the bytes asked for
   const std::vector<int32_t>& pages() const { return pages_; }
-  bool remapped() const { return remapped_; }  // its own mapping, not a run of the arena
+  bool remapped() const { return !in_arena_; }  // its pages moved to a range of their own
 
  private:
   friend class PagePool;
-  PagedRegion(PagePool* pool, uint8_t* base, size_t size, size_t reserved, std::vector<int32_t> pages, bool remapped)
-      : pool_(pool), base_(base), size_(size), reserved_(reserved), pages_(std::move(pages)), remapped_(remapped) {}
+  PagedRegion(PagePool* pool, uint8_t* base, size_t size, size_t reserved, std::vector<int32_t> pages, bool in_arena)
+      : pool_(pool), base_(base), size_(size), reserved_(reserved), pages_(std::move(pages)), in_arena_(in_arena) {}
 
   PagePool* const pool_;
   uint8_t* const base_;
   const size_t size_;
   const size_t reserved_;  // whole pages
   const std::vector<int32_t> pages_;
-  const bool remapped_;
+  const bool in_arena_;
 };
 
 class PagePool {
@@ -72,14 +73,13 @@ class PagePool {
 
  private:
   friend class PagedRegion;
-  PagePool(int fd, uint8_t* arena, int32_t num_pages, size_t page_bytes, bool prefaulted);
+  PagePool(uint8_t* arena, int32_t num_pages, size_t page_bytes, bool prefaulted);
   // The first index of `n` free pages side by side, or -1.
   int32_t FindRun(int32_t n) const;
   StatusOr<std::unique_ptr<PagedRegion>> Remap(size_t bytes, int32_t n, bool populate);
   void Release(const PagedRegion& region);
 
-  const int fd_;        // the pool's memory
-  uint8_t* const arena_;  // all of it, mapped once
+  uint8_t* const arena_;  // all of the pool's memory, mapped once
   const int32_t num_pages_;
   const size_t page_bytes_;
   const bool prefaulted_;
