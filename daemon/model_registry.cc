@@ -24,6 +24,11 @@ int64_t UnixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+Status BusyError(const std::string& name, int64_t active) {
+  return Status::FailedPrecondition("model '" + name + "' has " + std::to_string(active) +
+                                    " queued or running requests; wait, or force");
+}
+
 double SecondsSince(SteadyClock::time_point t0) {
   return std::chrono::duration<double>(SteadyClock::now() - t0).count();
 }
@@ -470,8 +475,7 @@ Status ModelRegistry::Remove(const std::string& name, bool force) {
   }
   if (e->removed) return Status::NotFound("no model '" + name + "'");
   if (Busy(*e) && !force) {
-    return Status::FailedPrecondition("model '" + name + "' has " + std::to_string(e->active) +
-                                      " queued or running requests; wait, or force");
+    return BusyError(name, e->active);
   }
   e->removed = true;  // no new request acquires it from here on
   entries_.erase(name);
@@ -507,8 +511,7 @@ StatusOr<ModelStatus> ModelRegistry::Unload(const std::string& name, bool force)
   }
   if (e->state == State::kWarm) {
     if (Busy(*e) && !force) {
-      return Status::FailedPrecondition("model '" + name + "' has " + std::to_string(e->active) +
-                                        " queued or running requests; wait, or force");
+      return BusyError(name, e->active);
     }
     UnloadLocked(lock, e, Status::Unavailable("model '" + name + "' was unloaded"), false);
   } else if (e->state == State::kStaged) {  // drop the host copy
@@ -532,8 +535,7 @@ StatusOr<ModelStatus> ModelRegistry::Stage(const std::string& name, bool force) 
       return Status::InvalidArgument("staging is off: set [workers] staged_budget_bytes");
     }
     if (Busy(*e) && !force) {
-      return Status::FailedPrecondition("model '" + name + "' has " + std::to_string(e->active) +
-                                        " queued or running requests; wait, or force");
+      return BusyError(name, e->active);
     }
     if (!EvictLocked(lock, e, Status::Unavailable("model '" + name + "' was swapped out"), false,
                      /*must_stage=*/true)) {

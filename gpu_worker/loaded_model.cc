@@ -12,7 +12,6 @@ StatusOr<std::unique_ptr<LoadedModel>> LoadedModel::Load(const std::string& path
   auto file = model::GgufFile::Open(path);
   if (!file.ok()) return file.status().WithContext(path);
   m->file = std::move(file).value();
-  m->bytes = m->file->file_size();
   return Finish(std::move(m));
 }
 
@@ -21,12 +20,11 @@ StatusOr<std::unique_ptr<LoadedModel>> LoadedModel::ReadIn(const std::string& pa
   HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<ModelFileReader> reader, ModelFileReader::Open(path));
   auto m = std::make_unique<LoadedModel>();
   m->path = path;
-  m->bytes = reader->size();
   auto region = pool.Map(reader->size());
   if (!region.ok()) return region.status().WithContext("loading " + path);
   m->region = std::move(region).value();
   HEARTH_RETURN_IF_ERROR(reader->ReadAll(m->region->data(), progress));
-  auto file = model::GgufFile::Parse(m->region->data(), m->bytes);
+  auto file = model::GgufFile::Parse(m->region->data(), reader->size());
   if (!file.ok()) return file.status().WithContext(path);
   m->file = std::move(file).value();
   return Finish(std::move(m));
@@ -35,7 +33,6 @@ StatusOr<std::unique_ptr<LoadedModel>> LoadedModel::ReadIn(const std::string& pa
 StatusOr<std::unique_ptr<LoadedModel>> LoadedModel::SwapIn(const StagedModel& staged, PagePool& pool) {
   auto m = std::make_unique<LoadedModel>();
   m->path = staged.path();
-  m->bytes = staged.size();
   auto region = pool.Map(staged.size());
   if (!region.ok()) return region.status().WithContext("swapping in " + staged.path());
   m->region = std::move(region).value();

@@ -16,7 +16,6 @@ namespace hearth::worker {
 
 struct LoadedModel {
   std::string path;
-  size_t bytes = 0;                             // the file's size
   std::unique_ptr<PagedRegion> region;          // pool pages holding the file (SwapIn), or null
   std::unique_ptr<model::GgufFile> file;        // the mapping the weights point into (Load), or null
   std::unique_ptr<LlamaWeights> weights;

@@ -31,6 +31,13 @@ StepExecutor::StepExecutor(int threads, uint64_t default_kv_cache_bytes, uint64_
 
 StepExecutor::~StepExecutor() = default;
 
+StepExecutor::StagedMap::iterator StepExecutor::FindStaged(const wire::LoadModelRequest& request) {
+  auto it = staged_.find(request.name);
+  if (it == staged_.end() || it->second->path() == request.path) return it;
+  staged_.erase(it);  // a copy of another file under the same name
+  return staged_.end();
+}
+
 StagedModel::Progress StepExecutor::ProgressFor(const std::string& name) const {
   if (!progress_) return {};
   return [this, name](uint64_t done, uint64_t total) { progress_(name, done, total); };
@@ -103,11 +110,7 @@ StatusOr<wire::ModelInfo> StepExecutor::LoadModel(const wire::LoadModelRequest& 
   }
   HEARTH_RETURN_IF_ERROR(EnsurePool());
   auto t0 = std::chrono::steady_clock::now();
-  auto staged = staged_.find(request.name);
-  if (staged != staged_.end() && staged->second->path() != request.path) {
-    staged_.erase(staged);  // a new file under the old name
-    staged = staged_.end();
-  }
+  auto staged = FindStaged(request);
   const bool swap = staged != staged_.end();
   StatusOr<std::unique_ptr<LoadedModel>> model =
       swap ? LoadedModel::SwapIn(*staged->second, *page_pool_)
@@ -135,11 +138,7 @@ StatusOr<wire::StagedInfo> StepExecutor::StageModel(const wire::LoadModelRequest
   if (hosted != models_.end() && hosted->second->model->path != request.path) {
     return Status::InvalidArgument("model '" + request.name + "' is loaded from " + hosted->second->model->path);
   }
-  auto staged = staged_.find(request.name);
-  if (staged != staged_.end() && staged->second->path() != request.path) {
-    staged_.erase(staged);
-    staged = staged_.end();
-  }
+  auto staged = FindStaged(request);
   if (staged == staged_.end()) {
     std::unique_ptr<StagedModel> copy;
     if (hosted != models_.end() && hosted->second->model->region) {  // warm, no copy: copy its pages out

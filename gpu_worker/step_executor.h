@@ -64,6 +64,7 @@ class StepExecutor {
   StatusOr<wire::StepReply> Step(const wire::StepRequest& request);
 
  private:
+  using StagedMap = std::map<std::string, std::unique_ptr<StagedModel>>;
   struct HostedModel {
     std::unique_ptr<LoadedModel> model;
     std::unique_ptr<PagedRegion> kv_region;  // the cache's memory
@@ -79,6 +80,8 @@ class StepExecutor {
                                               std::unique_ptr<LoadedModel> model);
 
   StagedModel::Progress ProgressFor(const std::string& name) const;
+  // The staged copy of request.name, or end(); a copy of another file is dropped.
+  StagedMap::iterator FindStaged(const wire::LoadModelRequest& request);
 
   kernels::ThreadPool pool_;
   Progress progress_;
@@ -86,7 +89,7 @@ class StepExecutor {
   const uint64_t pool_bytes_;
   std::unique_ptr<PagePool> page_pool_;  // declared first: models_' regions go back to it
   std::map<std::string, std::unique_ptr<HostedModel>> models_;  // by the daemon's name
-  std::map<std::string, std::unique_ptr<StagedModel>> staged_;  // by the daemon's name
+  StagedMap staged_;  // by the daemon's name
 
   // Per-step scratch, reused.
   std::vector<float> logits_;  // [num_logit_rows, vocab_size]
