@@ -8,6 +8,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "common/json_parse.h"
 #include "common/log.h"
 #include "daemon/engine.h"
 #include "daemon/openai_error.h"
@@ -32,8 +33,8 @@ ApiError BadRequest(std::string param, std::string message) {
 
 // The body as a JSON object; an empty body is an empty object.
 std::optional<ApiError> ParseObject(const std::string& body, rapidjson::Document* doc) {
-  doc->Parse(body.empty() ? "{}" : body.c_str(), body.empty() ? 2 : body.size());
-  if (doc->HasParseError() || !doc->IsObject()) return BadRequest("", "the body must be a JSON object");
+  const Status parsed = ParseJsonObject(body.empty() ? std::string_view("{}") : std::string_view(body), doc);
+  if (!parsed.ok()) return BadRequest("", "the body is " + parsed.message());
   return std::nullopt;
 }
 
@@ -67,9 +68,14 @@ class AdminRoutes {
       if (!doc["pinned"].IsBool()) return SetError(res, BadRequest("pinned", "pinned must be a boolean"));
       pinned = doc["pinned"].GetBool();
     }
-    const std::string name = doc["name"].GetString();
+    const std::string name(doc["name"].GetString(), doc["name"].GetStringLength());
     if (auto e = CheckName(name)) return SetError(res, *e);
-    StatusOr<ModelStatus> added = options_.models->Add(name, doc["path"].GetString(), pinned);
+    // With its length: a NUL inside the path must be refused, not cut the path short.
+    const std::string path(doc["path"].GetString(), doc["path"].GetStringLength());
+    if (path.find('\0') != std::string::npos) {
+      return SetError(res, BadRequest("path", "path must not hold a NUL byte"));
+    }
+    StatusOr<ModelStatus> added = options_.models->Add(name, path, pinned);
     if (!added.ok()) return SetError(res, ModelError(added.status(), "path", "model_exists"));
     res.set_content(ModelJson(*added), "application/json");
   }

@@ -310,6 +310,37 @@ TEST_F(AdminRoutesTest, DrainsAndResumes) {
   EXPECT_FALSE(draining_);
 }
 
+// A million '[' once overflowed the stack of a recursive parser and killed hearthd.
+TEST_F(AdminRoutesTest, DeeplyNestedBodiesAreRefusedNotFatal) {
+  auto cli = Client();
+  const std::string deep(1'000'000, '[');
+  for (const char* path : {"/admin/v1/drain", "/admin/v1/models", "/admin/v1/preempt"}) {
+    auto r = cli.Post(path, deep, "application/json");
+    ExpectError(r, 400, nullptr);
+    EXPECT_NE(r->body.find("nested deeper than"), std::string::npos) << path << ": " << r->body;
+  }
+  EXPECT_FALSE(draining_);
+  // Still serving.
+  auto r = cli.Post("/admin/v1/drain", "", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
+// "/m.gguf\u0000.txt" was once registered as "/m.gguf".
+TEST_F(AdminRoutesTest, APathWithANulByteIsRefusedNotCut) {
+  auto cli = Client();
+  auto r = cli.Post("/admin/v1/models", R"({"name":"x","path":"/m.gguf\u0000.txt"})", "application/json");
+  ExpectError(r, 400, "path");
+  EXPECT_NE(r->body.find("NUL"), std::string::npos) << r->body;
+}
+
+TEST_F(AdminRoutesTest, ALoneSurrogateIsRefusedAndNotEchoed) {
+  auto cli = Client();
+  auto r = cli.Post("/admin/v1/models", R"({"name":"\udc00","path":"/x.gguf"})", "application/json");
+  ExpectError(r, 400, nullptr);
+  EXPECT_NE(r->body.find("not valid UTF-8"), std::string::npos) << r->body;
+}
+
 TEST_F(AdminRoutesTest, ReloadReportsWhatChangedOrWhyNot) {
   auto cli = Client();
   auto r = cli.Post("/admin/v1/reload", "", "application/json");

@@ -248,7 +248,9 @@ class OpenAiRoutes {
     StatusOr<uint64_t> id = p.engine->Submit(std::move(c->gen), c->entry->Tee(std::move(downstream)));
     if (!id.ok()) {
       if (options_.journal) options_.journal->Forget(stored_id);
-      FailBeforeSubmit(res, ErrorFromStatus(id.status()));
+      // A model removed after validation is gone: the OpenAI not-found error, not a 400.
+      FailBeforeSubmit(res, id.status().code() == Status::Code::kNotFound ? ModelNotFound(p.request.model)
+                                                                          : ErrorFromStatus(id.status()));
       return false;
     }
     c->id = *id;

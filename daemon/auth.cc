@@ -50,7 +50,9 @@ bool BearerAuth::Allows(std::string_view authorization) const {
 
 void RequireBearerToken(httplib::Server& server, const BearerAuth* auth, std::string prefix) {
   server.set_pre_routing_handler([auth, prefix](const httplib::Request& req, httplib::Response& res) {
-    if (req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos) {
+    // Any Transfer-Encoding, in any capitalisation: a chunked body has no length to check
+    // against the body limit before it is read.
+    if (req.has_header("Transfer-Encoding")) {
       SetError(res, {411, "request bodies must be sent with a Content-Length, not chunked", "invalid_request_error",
                      "", "length_required"});
       res.set_header("Connection", "close");

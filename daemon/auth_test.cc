@@ -92,5 +92,16 @@ TEST_F(RequireBearerTokenTest, HealthStaysOpenAndClearingTheKeysOpensTheApi) {
   EXPECT_EQ(r->status, 200);
 }
 
+// "Chunked" once slipped past a case-sensitive check, and its body past the size limit.
+TEST_F(RequireBearerTokenTest, AnyTransferEncodingIsRefusedBeforeTheBodyIsRead) {
+  for (const char* te : {"chunked", "Chunked", "CHUNKED", "gzip, chunked"}) {
+    httplib::Client cli("127.0.0.1", port_);
+    auto r = cli.Post("/anywhere", {{"Transfer-Encoding", te}}, "5\r\nhello\r\n0\r\n\r\n", "text/plain");
+    ASSERT_TRUE(r) << te;
+    EXPECT_EQ(r->status, 411) << te << ": " << r->body;
+    EXPECT_NE(r->body.find("length_required"), std::string::npos) << r->body;
+  }
+}
+
 }  // namespace
 }  // namespace hearth::daemon

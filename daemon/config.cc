@@ -4,6 +4,8 @@
 
 #include <tuple>
 
+#include "store/database.h"
+
 namespace hearth::daemon {
 
 StatusOr<HostPort> ParseHostPort(const std::string& text) {
@@ -240,6 +242,12 @@ Status LoadConfigFile(const std::string& path, Config* config) {
         return Status::InvalidArgument("store.synchronous must be \"full\" or \"normal\"");
       }
       config->store_synchronous = *v;
+    }
+    if (store->contains("on_damage")) {
+      auto v = (*store)["on_damage"].value<std::string>();
+      if (!v) return Status::InvalidArgument("store.on_damage must be a string");
+      HEARTH_RETURN_IF_ERROR(store::ParseOnDamage(*v).status());
+      config->store_on_damage = *v;
     }
   }
   HEARTH_RETURN_IF_ERROR(ReadWorkers(t, config));

@@ -48,6 +48,9 @@ struct Config {
   // [store] (owner: durability; docs/durability.md). "full": a committed token survives power
   // loss; "normal": it survives a crash of hearthd, but the last commits may be lost with power.
   std::string store_synchronous = "full";
+  // What a database that fails PRAGMA quick_check at start does: "refuse" to start, "repair"
+  // (rebuild its indexes), or "reset" (move it aside and start with an empty one).
+  std::string store_on_damage = "refuse";
   // [workers] (owner: models; docs/models.md). Weights + KV caches of the warm models; a
   // request for a cold model evicts idle ones to fit. 0: no limit.
   uint64_t memory_budget_bytes = 0;

@@ -108,6 +108,7 @@ Status Daemon::Start() {
   if (ec) return Status::IOError("cannot create data dir " + config_.data_dir + ": " + ec.message());
   store::DatabaseOptions db_options;
   HEARTH_ASSIGN_OR_RETURN(db_options.sync, ParseSyncMode(config_.store_synchronous));
+  HEARTH_ASSIGN_OR_RETURN(db_options.on_damage, store::ParseOnDamage(config_.store_on_damage));
   HEARTH_ASSIGN_OR_RETURN(db_, store::Database::Open(config_.data_dir + "/hearth.db", db_options));
   LogInfo("store opened")
       .Kv("path", db_->path())

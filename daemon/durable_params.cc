@@ -4,6 +4,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "common/json_parse.h"
+
 namespace hearth::daemon {
 namespace {
 
@@ -80,9 +82,8 @@ std::string EncodeDurableParams(const DurableParams& p) {
 
 Status DecodeDurableParams(const std::string& json, DurableParams* p) {
   rapidjson::Document doc;
-  doc.Parse(json.data(), json.size());
   const Status bad = Status::Corruption("stored request parameters are not valid: " + json.substr(0, 200));
-  if (doc.HasParseError() || !doc.IsObject()) return bad;
+  if (!ParseJsonObject(json, &doc).ok()) return bad;
   SamplingParams& s = p->gen.sampling;
   int64_t max_tokens = 0, priority = 0, top_k = 0, num_logprobs = 0;
   bool ok = GetBool(doc, "chat", &p->chat) && GetBool(doc, "stream", &p->stream) &&

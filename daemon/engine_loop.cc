@@ -176,7 +176,9 @@ StatusOr<uint64_t> EngineLoop::Submit(GenerationRequest request, std::shared_ptr
     auto it = models_.find(request.model);
     if (it != models_.end()) model = it->second;
   }
-  if (!model) return Status::InvalidArgument("model '" + request.model + "' is not loaded");
+  // Between the registry's placement and here the model can be unloaded or reloaded: a
+  // passing state, so the client is told to retry.
+  if (!model) return Status::Unavailable("model '" + request.model + "' is being unloaded or reloaded; retry");
   Model& m = *model;
   if (request.prompt.empty()) return Status::InvalidArgument("the prompt is empty");
   if (request.max_tokens < 1) return Status::InvalidArgument("max_tokens must be at least 1");

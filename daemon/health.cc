@@ -53,7 +53,8 @@ bool ProcessRunning(pid_t pid) {
   const size_t paren = line.rfind(')');
   if (paren == std::string::npos || paren + 2 >= line.size()) return false;
   const char state = line[paren + 2];
-  return state != 'Z' && state != 'X';
+  // A stopped process (SIGSTOP, a debugger) answers nothing: not running either.
+  return state != 'Z' && state != 'X' && state != 'T' && state != 't';
 }
 
 // --- StallDetector -----------------------------------------------------------------------------

@@ -32,7 +32,7 @@ struct ReadinessInput {
 };
 HealthReport CheckReadiness(const ReadinessInput& in);
 
-// True while `pid` exists and is not a zombie (reads /proc; never reaps).
+// True while `pid` exists and is neither a zombie nor stopped (reads /proc; never reaps).
 bool ProcessRunning(pid_t pid);
 
 // Pure logic behind /healthz and the tokens-per-second gauge, fed with samples of the engine.

@@ -1,6 +1,7 @@
 #include "daemon/health.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -96,6 +97,30 @@ TEST(ProcessRunningTest, ZombieIsNotRunning) {
     if (!zombie) usleep(10000);
   }
   EXPECT_TRUE(zombie);
+  int status = 0;
+  waitpid(child, &status, 0);
+}
+
+// A SIGSTOPped worker answers nothing: /readyz must not call it running.
+TEST(ProcessRunningTest, StoppedIsNotRunningUntilContinued) {
+  pid_t child = fork();
+  if (child == 0) {
+    for (;;) pause();
+  }
+  ASSERT_GT(child, 0);
+  auto wait_for = [&](bool running) {
+    for (int i = 0; i < 500; ++i) {
+      if (ProcessRunning(child) == running) return true;
+      usleep(10000);
+    }
+    return false;
+  };
+  EXPECT_TRUE(wait_for(true));
+  kill(child, SIGSTOP);
+  EXPECT_TRUE(wait_for(false));
+  kill(child, SIGCONT);
+  EXPECT_TRUE(wait_for(true));
+  kill(child, SIGKILL);
   int status = 0;
   waitpid(child, &status, 0);
 }

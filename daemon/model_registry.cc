@@ -360,7 +360,7 @@ Status ModelRegistry::Acquire(const std::string& name, bool* cold) {
   Lock lock(mu_);
   for (;;) {
     std::shared_ptr<Entry> e = Find(name);
-    if (!e) return Status::InvalidArgument("model '" + name + "' is not registered");
+    if (!e) return Status::NotFound("The model '" + name + "' does not exist");  // removed meanwhile
     if (e->state == State::kWarm && !e->draining) {
       ++e->active;
       e->last_used_at = SteadyClock::now();

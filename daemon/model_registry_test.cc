@@ -322,6 +322,9 @@ TEST_F(ModelRegistryTest, AddPersistsRemoveRefusesBusyModels) {
   EXPECT_TRUE(registry_->List().empty());
   EXPECT_TRUE(store_->List()->empty());
   EXPECT_EQ(registry_->Remove("x", false).code(), Status::Code::kNotFound);
+  // A request for a model removed while it waited: not found (404), not a bad request.
+  Status gone = registry_->Acquire("x", &cold);
+  EXPECT_EQ(gone.code(), Status::Code::kNotFound) << gone.ToString();
 }
 
 }  // namespace

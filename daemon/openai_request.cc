@@ -3,11 +3,12 @@
 #include "daemon/openai_request.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
 
 #include <cfloat>
 #include <cmath>
 #include <limits>
+
+#include "common/json_parse.h"
 
 namespace hearth::daemon {
 namespace {
@@ -301,17 +302,8 @@ std::optional<ApiError> ParseApiRequest(ApiEndpoint endpoint, std::string_view b
   *out = ApiRequest{};
   out->endpoint = endpoint;
   rapidjson::Document doc;
-  // Iterative: a body of a million '[' must not recurse a million frames deep.
-  doc.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag>(body.data(), body.size());
-  if (doc.HasParseError()) {
-    const auto code = doc.GetParseError();
-    if (code == rapidjson::kParseErrorStringInvalidEncoding ||
-        code == rapidjson::kParseErrorStringUnicodeSurrogateInvalid) {
-      return Bad("", "the request body is not valid UTF-8");
-    }
-    return Bad("", std::string("the request body is not valid JSON: ") + rapidjson::GetParseError_En(code) +
-                       " (at byte " + std::to_string(doc.GetErrorOffset()) + ")");
-  }
+  const JsonParse parsed = ParseJson(body, &doc);
+  if (!parsed.ok()) return Bad("", "the request body is " + parsed.message);
   if (!doc.IsObject()) return Bad("", "the request body must be a JSON object");
 
   const Value* model = Field(doc, "model");

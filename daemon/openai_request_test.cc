@@ -273,10 +273,30 @@ TEST(OpenAiRequestTest, DeepNestingDoesNotExhaustTheStack) {
   const std::string deep = R"({"model":"m","messages":[{"role":"user","content":"x"}],"extra":)" +
                            std::string(1'000'000, '[') + std::string(1'000'000, ']') + "}";
   ApiRequest req;
-  EXPECT_FALSE(ParseApiRequest(kChat, deep, &req));  // unknown fields are ignored, however deep
+  // Every body hearthd reads has one nesting limit (64), unknown fields included.
+  auto deep_error = ParseApiRequest(kChat, deep, &req);
+  ASSERT_TRUE(deep_error);
+  EXPECT_EQ(deep_error->http_status, 400);
+  EXPECT_NE(deep_error->message.find("nested deeper than 64"), std::string::npos) << deep_error->message;
   auto error = ParseApiRequest(kChat, std::string(1'000'000, '['), &req);
   ASSERT_TRUE(error);
   EXPECT_EQ(error->http_status, 400);
+  const std::string nested_ok = R"({"model":"m","messages":[{"role":"user","content":"x"}],"extra":)" +
+                                std::string(60, '[') + std::string(60, ']') + "}";
+  EXPECT_FALSE(ParseApiRequest(kChat, nested_ok, &req));
+}
+
+// A lone low surrogate once passed and came back, as bytes that are not UTF-8, in the error.
+TEST(OpenAiRequestTest, LoneSurrogatesAreNotValidUtf8) {
+  ApiRequest req;
+  for (const char* body : {R"({"model":"\udc00","messages":[{"role":"user","content":"x"}]})",
+                           R"({"model":"m","messages":[{"role":"user","content":"a\ud800"}]})"}) {
+    auto error = ParseApiRequest(kChat, body, &req);
+    ASSERT_TRUE(error) << body;
+    EXPECT_EQ(error->http_status, 400);
+    EXPECT_NE(error->message.find("not valid UTF-8"), std::string::npos) << error->message;
+    EXPECT_EQ(error->message.find('\xed'), std::string::npos) << "no surrogate bytes echoed";
+  }
 }
 
 TEST(OpenAiRequestTest, ModelNotFound) {

@@ -13,6 +13,7 @@
 #include <ctime>
 #include <fstream>
 
+#include "common/json_parse.h"
 #include "common/log.h"
 
 namespace hearth::daemon {
@@ -132,8 +133,7 @@ NoticeText ParseNoticeText(std::string_view raw) {
     return out;
   }
   rapidjson::Document d;
-  d.Parse(text.data(), text.size());
-  if (d.HasParseError() || !d.IsObject()) return out;
+  if (!ParseJsonObject(text, &d).ok()) return out;
   if (d.HasMember("grace_seconds") && d["grace_seconds"].IsNumber()) {
     const double v = d["grace_seconds"].GetDouble();
     if (v >= 0 && v <= kMaxGraceSeconds) out.grace_seconds = v;
@@ -178,8 +178,9 @@ StatusOr<WallClock::time_point> ParseUtcTime(std::string_view text) {
 StatusOr<std::optional<double>> ParsePreemptRequest(const std::string& body) {
   if (Trim(body).empty()) return std::optional<double>();
   rapidjson::Document d;
-  d.Parse(body.c_str(), body.size());
-  if (d.HasParseError() || !d.IsObject()) return Status::InvalidArgument("the body must be a JSON object");
+  if (Status parsed = ParseJsonObject(body, &d); !parsed.ok()) {
+    return Status::InvalidArgument("the body is " + parsed.message());
+  }
   if (!d.HasMember("grace_seconds") || d["grace_seconds"].IsNull()) return std::optional<double>();
   const rapidjson::Value& v = d["grace_seconds"];
   if (!v.IsNumber() || !(v.GetDouble() >= 0) || v.GetDouble() > kMaxGraceSeconds) {

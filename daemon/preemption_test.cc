@@ -88,6 +88,17 @@ TEST(PreemptRequest, Grace) {
   }
 }
 
+TEST(PreemptRequest, DeepNestingIsAnErrorNotACrash) {
+  const std::string deep(1'000'000, '[');
+  StatusOr<std::optional<double>> r = ParsePreemptRequest(deep);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("nested deeper than"), std::string::npos) << r.status().ToString();
+  // A notice file or URL answering that is still a notice, with the configured grace.
+  NoticeText t = ParseNoticeText(deep);
+  EXPECT_TRUE(t.is_notice);
+  EXPECT_FALSE(t.grace_seconds.has_value());
+}
+
 TEST(SafetyMargin, TenPercentAtLeastTwoSeconds) {
   EXPECT_EQ(SafetyMargin(0ms), 2000ms);
   EXPECT_EQ(SafetyMargin(10s), 2000ms);

@@ -1,14 +1,17 @@
 #include "daemon/worker_process.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <climits>
 #include <cstring>
 #include <thread>
 
@@ -75,20 +78,38 @@ StatusOr<wire::Frame> WorkerProcess::Call(wire::MessageType type, const std::vec
   std::lock_guard<std::mutex> lock(mu_);
   if (reaped_) return Status::Unavailable("worker stopped");
   HEARTH_RETURN_IF_ERROR(wire::WriteFrame(fd_, type, payload));
-  HEARTH_ASSIGN_OR_RETURN(wire::Frame frame, wire::ReadFrame(fd_));
+  const bool loading = type == wire::MessageType::kLoadModel || type == wire::MessageType::kStageModel;
+  const std::string what = type == wire::MessageType::kLoadModel ? "loading" : "staging";
+  HEARTH_ASSIGN_OR_RETURN(wire::Frame frame, loading ? ReadLoadFrame(what) : wire::ReadFrame(fd_));
   while (frame.type == wire::MessageType::kProgress) {  // before a load's or a stage's reply
     HEARTH_ASSIGN_OR_RETURN(wire::Progress progress, wire::DecodeProgress(frame.payload));
     {
       std::lock_guard<std::mutex> listener_lock(listener_mu_);
       if (listener_) listener_(progress);
     }
-    HEARTH_ASSIGN_OR_RETURN(frame, wire::ReadFrame(fd_));
+    HEARTH_ASSIGN_OR_RETURN(frame, ReadLoadFrame(what));
   }
   if (frame.type == wire::MessageType::kError) return Status::Internal("worker: " + wire::DecodeError(frame.payload));
   if (frame.type != expected) {
     return Status::Corruption("worker answered with message type " + std::to_string(static_cast<int>(frame.type)));
   }
   return frame;
+}
+
+StatusOr<wire::Frame> WorkerProcess::ReadLoadFrame(const std::string& what) {
+  pollfd p{fd_, POLLIN, 0};
+  const int ms = static_cast<int>(std::min<int64_t>(load_stall_limit_.count(), INT32_MAX));
+  int ready;
+  do {
+    ready = ::poll(&p, 1, ms);
+  } while (ready < 0 && errno == EINTR);
+  if (ready == 0) {
+    LogError("worker stalled; killing it").Kv("pid", pid_).Kv("while", what).Kv("stall_ms", ms);
+    ::kill(pid_, SIGKILL);  // the socket closes; the supervisor starts another on the next step
+    return Status::Unavailable("hearth-worker sent nothing for " + std::to_string(ms) + " ms while " + what +
+                               " a model (a stalled file system?); it was killed");
+  }
+  return wire::ReadFrame(fd_);
 }
 
 StatusOr<wire::ModelInfo> WorkerProcess::LoadModel(const wire::LoadModelRequest& request) {

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -68,16 +69,26 @@ class WorkerProcess : public WorkerConnection {
   pid_t pid() const { return pid_; }
   const wire::WorkerHello& hello() const { return hello_; }
 
+  // A load or stage sends a progress frame for every piece of the file it reads; a worker that
+  // sends nothing for this long while loading (a stalled network file system, a hung disk) is
+  // killed and the call fails Unavailable, so one bad file cannot hold the worker forever.
+  // Steps have no such limit: a stopped worker that continues finishes its streams.
+  void SetLoadStallLimit(std::chrono::milliseconds limit) { load_stall_limit_ = limit; }
+
  private:
   WorkerProcess(pid_t pid, int fd) : pid_(pid), fd_(fd) {}
 
   // Sends one request and reads its reply; an Error reply becomes a Status,
   // any other type than `expected` Corruption.
   StatusOr<wire::Frame> Call(wire::MessageType type, const std::vector<uint8_t>& payload, wire::MessageType expected);
+  // The next frame of a load or stage, within the stall limit. REQUIRES(mu_)
+  StatusOr<wire::Frame> ReadLoadFrame(const std::string& what);
 
   // Constant after construction.
   pid_t pid_;
   wire::WorkerHello hello_;
+
+  std::chrono::milliseconds load_stall_limit_{120'000};  // set before the first load
 
   std::mutex mu_;  // One request/reply exchange on the socket at a time.
   int fd_;         // GUARDED_BY(mu_)

@@ -13,6 +13,7 @@ StatusOr<std::unique_ptr<SupervisedWorker>> SupervisedWorker::Start(std::string 
   std::unique_ptr<SupervisedWorker> w(
       new SupervisedWorker(std::move(binary), std::move(args), options, std::move(on_restart)));
   HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<WorkerProcess> first, WorkerProcess::Spawn(w->binary_, w->args_));
+  first->SetLoadStallLimit(options.load_stall_limit);
   w->worker_ = std::move(first);
   return w;
 }
@@ -68,45 +69,72 @@ StatusOr<wire::StepReply> SupervisedWorker::Step(const wire::StepRequest& reques
 }
 
 Status SupervisedWorker::Restart(const Status& why) {
-  int attempt = 0;
-  std::vector<wire::LoadModelRequest> models;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (stopped_) return why;
-    if (restarts_in_a_row_ >= options_.max_restarts) {
-      restarts_in_a_row_ = 0;  // the next request gets a fresh try
-      return Status::Unavailable("hearth-worker keeps dying (restarted " + std::to_string(options_.max_restarts) +
-                                 " times in a row): " + why.message());
+  // A replacement that dies before it is ready (while it starts, or while it loads the models
+  // again) is one more death in a row, not the end: try again until the bound.
+  Status last = why;
+  std::shared_ptr<WorkerProcess> dead = current();
+  for (;;) {
+    int attempt = 0;
+    std::vector<wire::LoadModelRequest> models;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopped_) return last;
+      if (restarts_in_a_row_ >= options_.max_restarts) {
+        restarts_in_a_row_ = 0;  // the next request gets a fresh try
+        return Status::Unavailable("hearth-worker keeps dying (restarted " + std::to_string(options_.max_restarts) +
+                                   " times in a row): " + last.message());
+      }
+      attempt = restarts_in_a_row_++;
+      models = models_;
     }
-    attempt = restarts_in_a_row_++;
-    models = models_;
+    const auto backoff = std::min(options_.max_backoff, options_.first_backoff * (1 << std::min(attempt, 16)));
+    LogWarn("worker died; restarting")
+        .Kv("error", last.ToString())
+        .Kv("attempt", attempt + 1)
+        .Kv("backoff_ms", static_cast<int64_t>(backoff.count()));
+    std::this_thread::sleep_for(backoff);
+    if (dead) dead->Stop(0);  // reap it
+    StatusOr<std::unique_ptr<WorkerProcess>> fresh = WorkerProcess::Spawn(binary_, args_);
+    if (!fresh.ok()) {
+      last = fresh.status().WithContext("restarting hearth-worker");
+      dead = nullptr;
+      continue;
+    }
+    std::shared_ptr<WorkerProcess> candidate = std::move(fresh).value();
+    candidate->SetLoadStallLimit(options_.load_stall_limit);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      candidate->SetProgressListener(listener_);
+    }
+    Status reloaded = Status::Ok();
+    for (const wire::LoadModelRequest& m : models) {
+      StatusOr<wire::ModelInfo> info = candidate->LoadModel(m);
+      if (!info.ok()) {
+        reloaded = info.status().WithContext("reloading model '" + m.name + "' on a restarted worker");
+        break;
+      }
+    }
+    // The worker's own answer (Internal) says the model cannot be loaded: another worker would
+    // say the same. Anything else lost the worker: the next attempt reaps it.
+    if (reloaded.code() == Status::Code::kInternal) {
+      candidate->Stop(0);
+      return reloaded;
+    }
+    if (!reloaded.ok()) {
+      last = reloaded;
+      dead = candidate;
+      continue;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      worker_ = std::move(candidate);
+      ++generation_;
+      ++restarts_;
+    }
+    LogInfo("worker restarted").Kv("pid", pid()).Kv("models", models.size());
+    if (on_restart_) on_restart_();
+    return Status::Ok();
   }
-  const auto backoff = std::min(options_.max_backoff, options_.first_backoff * (1 << std::min(attempt, 16)));
-  LogWarn("worker died; restarting")
-      .Kv("error", why.ToString())
-      .Kv("attempt", attempt + 1)
-      .Kv("backoff_ms", static_cast<int64_t>(backoff.count()));
-  std::this_thread::sleep_for(backoff);
-  if (std::shared_ptr<WorkerProcess> dead = current()) dead->Stop(0);  // reap it
-  StatusOr<std::unique_ptr<WorkerProcess>> fresh = WorkerProcess::Spawn(binary_, args_);
-  if (!fresh.ok()) return fresh.status().WithContext("restarting hearth-worker");
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    (*fresh)->SetProgressListener(listener_);
-  }
-  for (const wire::LoadModelRequest& m : models) {
-    StatusOr<wire::ModelInfo> info = (*fresh)->LoadModel(m);
-    if (!info.ok()) return info.status().WithContext("reloading model '" + m.name + "' on a restarted worker");
-  }
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    worker_ = std::move(fresh).value();
-    ++generation_;
-    ++restarts_;
-  }
-  LogInfo("worker restarted").Kv("pid", pid()).Kv("models", models.size());
-  if (on_restart_) on_restart_();
-  return Status::Ok();
 }
 
 void SupervisedWorker::SetProgressListener(ProgressListener listener) {

@@ -5,7 +5,8 @@
 // failing them: clients see a pause, not an error. A worker that dies again and again
 // (max_restarts times without a step succeeding in between) is not restarted for that step,
 // whose requests fail with a clear error. A worker that answers a step with an error of its own
-// (Internal) is not restarted: that error is the step's.
+// (Internal) is not restarted: that error is the step's. A replacement that dies while it
+// starts or loads the models again counts as one more death toward the same bound.
 #pragma once
 
 #include <sys/types.h>
@@ -26,6 +27,7 @@ struct SupervisorOptions {
   int max_restarts = 5;                          // in a row, without a good step
   std::chrono::milliseconds first_backoff{100};  // doubles with each restart in a row
   std::chrono::milliseconds max_backoff{5000};
+  std::chrono::milliseconds load_stall_limit{120'000};  // WorkerProcess::SetLoadStallLimit
 };
 
 class SupervisedWorker final : public WorkerConnection {

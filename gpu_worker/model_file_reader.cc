@@ -8,17 +8,17 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/regular_file.h"
+
 namespace hearth::worker {
 
 StatusOr<std::unique_ptr<ModelFileReader>> ModelFileReader::Open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError("cannot open " + path + ": " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size <= 0) {
-    ::close(fd);
-    return Status::InvalidArgument(path + " is not a non-empty regular file");
+  HEARTH_ASSIGN_OR_RETURN(RegularFile file, OpenRegularFile(path));
+  if (file.size == 0) {
+    ::close(file.fd);
+    return Status::InvalidArgument(path + " is empty");
   }
-  return std::unique_ptr<ModelFileReader>(new ModelFileReader(path, fd, static_cast<size_t>(st.st_size)));
+  return std::unique_ptr<ModelFileReader>(new ModelFileReader(path, file.fd, file.size));
 }
 
 ModelFileReader::~ModelFileReader() { ::close(fd_); }

@@ -13,6 +13,8 @@
 #include <limits>
 #include <string>
 
+#include "common/regular_file.h"
+
 namespace hearth::model {
 namespace {
 
@@ -382,15 +384,9 @@ StatusOr<std::unique_ptr<GgufFile>> GgufFile::Parse(const uint8_t* data, size_t 
 }
 
 StatusOr<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError("cannot open " + path + ": " + std::strerror(errno));
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return Status::IOError("cannot stat " + path + ": " + std::strerror(err));
-  }
-  const size_t size = static_cast<size_t>(st.st_size);
+  HEARTH_ASSIGN_OR_RETURN(RegularFile file, OpenRegularFile(path));
+  const int fd = file.fd;
+  const size_t size = file.size;
   if (size == 0) {
     ::close(fd);
     return Status::Corruption(path + ": gguf: file is empty");

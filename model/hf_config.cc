@@ -11,6 +11,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/regular_file.h"
+
 namespace hearth::model {
 namespace {
 
@@ -122,13 +124,13 @@ StatusOr<LlamaConfig> LlamaConfigFromHfJson(std::string_view json) {
   return c;
 }
 
+// config.json files are a few KiB; far larger than any real one is refused unread.
+constexpr size_t kMaxConfigBytes = 16u << 20;
+
 StatusOr<LlamaConfig> LlamaConfigFromHfDir(const std::string& dir) {
   const std::string path = dir + "/config.json";
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IOError("cannot open " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  auto c = LlamaConfigFromHfJson(text.str());
+  HEARTH_ASSIGN_OR_RETURN(std::string text, ReadRegularFile(path, kMaxConfigBytes));
+  auto c = LlamaConfigFromHfJson(text);
   if (!c.ok()) return c.status().WithContext(path);
   return c;
 }

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <limits>
 
+#include "common/regular_file.h"
+
 namespace hearth::model {
 namespace {
 
@@ -176,14 +178,13 @@ StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Parse(const uint8_t*
 }
 
 StatusOr<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::IOError("cannot open " + path + ": " + std::strerror(errno));
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || st.st_size < 8) {
+  HEARTH_ASSIGN_OR_RETURN(RegularFile file, OpenRegularFile(path));
+  const int fd = file.fd;
+  if (file.size < 8) {
     ::close(fd);
-    return Status::Corruption(path + ": safetensors: cannot stat or shorter than 8 bytes");
+    return Status::Corruption(path + ": safetensors: shorter than 8 bytes");
   }
-  const size_t size = static_cast<size_t>(st.st_size);
+  const size_t size = file.size;
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   const int map_err = errno;
   ::close(fd);

@@ -6,18 +6,14 @@
 #include <set>
 #include <sstream>
 
+#include "common/regular_file.h"
 #include "model/safetensors.h"
 
 namespace hearth::model {
 namespace {
 
-StatusOr<std::string> ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IOError("cannot open " + path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+// An index or config file; far larger than any real one is refused unread.
+StatusOr<std::string> ReadText(const std::string& path) { return ReadRegularFile(path, 256u << 20); }
 
 // Shard names come from an untrusted file: plain file names only, no paths.
 bool IsPlainFileName(const std::string& name) {

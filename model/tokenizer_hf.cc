@@ -10,6 +10,9 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "common/json_parse.h"
+#include "common/regular_file.h"
+
 namespace hearth::model {
 namespace {
 
@@ -118,8 +121,7 @@ int32_t IdOf(const TokenizerSpec& spec, const std::string& text) {
 Status ReadConfig(std::string_view config_json, TokenizerSpec* spec) {
   if (config_json.empty()) return Status::Ok();
   rapidjson::Document cfg;
-  cfg.Parse(config_json.data(), config_json.size());
-  if (cfg.HasParseError() || !cfg.IsObject()) {
+  if (!ParseJsonObject(config_json, &cfg).ok()) {
     return Status::Corruption("tokenizer_config.json is not a JSON object");
   }
   spec->bos_id = IdOf(*spec, TokenName(Member(cfg, "bos_token")));
@@ -148,21 +150,15 @@ Status ReadConfig(std::string_view config_json, TokenizerSpec* spec) {
   return Status::Ok();
 }
 
-StatusOr<std::string> ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::IOError("cannot open " + path.string());
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
+// tokenizer.json files run to tens of MB; far larger than any real one is refused unread.
+StatusOr<std::string> ReadFile(const std::filesystem::path& path) { return ReadRegularFile(path.string(), 512u << 20); }
 
 }  // namespace
 
 StatusOr<TokenizerSpec> TokenizerSpecFromHfJson(std::string_view tokenizer_json,
                                                 std::string_view config_json) {
   rapidjson::Document doc;
-  doc.Parse(tokenizer_json.data(), tokenizer_json.size());
-  if (doc.HasParseError() || !doc.IsObject()) return Bad("not a JSON object");
+  if (Status parsed = ParseJsonObject(tokenizer_json, &doc); !parsed.ok()) return Bad(parsed.message());
   const Value* model = Member(doc, "model");
   const Value* type = model ? Member(*model, "type") : nullptr;
   if (type == nullptr || !type->IsString()) return Bad("model.type is missing");

@@ -1,7 +1,14 @@
 #include "store/database.h"
 
 #include <sqlite3.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+
+#include "common/log.h"
 #include "store/migrations.h"
 
 namespace hearth::store {
@@ -22,9 +29,103 @@ const char* SyncPragma(SyncMode mode) {
 
 }  // namespace
 
+StatusOr<OnDamage> ParseOnDamage(const std::string& text) {
+  if (text == "refuse") return OnDamage::kRefuse;
+  if (text == "repair") return OnDamage::kRepair;
+  if (text == "reset") return OnDamage::kReset;
+  return Status::InvalidArgument("store.on_damage must be \"refuse\", \"repair\" or \"reset\", got \"" + text + "\"");
+}
+
 int LatestSchemaVersion() { return Migrations().back().version; }
 
+namespace {
+
+// The first lines of quick_check's answer, or "ok".
+std::string FirstProblems(const std::vector<std::vector<std::string>>& rows) {
+  std::string out;
+  for (size_t i = 0; i < rows.size() && i < 3; ++i) {
+    if (!out.empty()) out += "; ";
+    out += rows[i].empty() ? "" : rows[i][0];
+  }
+  return out.empty() ? "quick_check returned nothing" : out;
+}
+
+bool IsDamage(const Status& st) {
+  const std::string& m = st.message();
+  return m.find("not a database") != std::string::npos || m.find("malformed") != std::string::npos;
+}
+
+// Moves `path` and its WAL and shared-memory files aside; returns the new name of the first.
+StatusOr<std::string> MoveAside(const std::string& path) {
+  const std::string aside = path + ".damaged-" + std::to_string(::time(nullptr));
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const std::string from = path + suffix;
+    if (::access(from.c_str(), F_OK) != 0) continue;
+    if (::rename(from.c_str(), (aside + suffix).c_str()) != 0) {
+      return Status::IOError("cannot move damaged " + from + " aside: " + std::strerror(errno));
+    }
+  }
+  return aside;
+}
+
+}  // namespace
+
 StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path, const DatabaseOptions& options) {
+  StatusOr<std::unique_ptr<Database>> opened = OpenUnchecked(path, options);
+  std::unique_ptr<Database> db;
+  std::string problem;
+  if (opened.ok()) {
+    db = std::move(opened).value();
+    StatusOr<std::string> verdict = db->QuickCheck();
+    if (verdict.ok() && *verdict == "ok") {
+      HEARTH_RETURN_IF_ERROR(db->Migrate());
+      return db;
+    }
+    problem = verdict.ok() ? *verdict : verdict.status().message();
+  } else if (IsDamage(opened.status())) {
+    problem = opened.status().message();  // too damaged to open: a repair cannot help
+  } else {
+    return opened.status();  // permissions, a full disk: not the file's fault
+  }
+  LogError("database damaged").Kv("path", path).Kv("quick_check", problem);
+  switch (options.on_damage) {
+    case OnDamage::kRefuse:
+      return Status::Corruption("database " + path + " is damaged (" + problem +
+                                "); start with [store] on_damage = \"repair\" to rebuild its indexes, or \"reset\" " +
+                                "to move it aside and start with an empty one");
+    case OnDamage::kRepair: {
+      if (!db) return Status::Corruption("database " + path + " cannot be opened (" + problem + ")");
+      Status reindexed = db->Exec("REINDEX;");
+      StatusOr<std::string> again = reindexed.ok() ? db->QuickCheck() : StatusOr<std::string>(reindexed);
+      if (!again.ok() || *again != "ok") {
+        return Status::Corruption("database " + path + " is damaged beyond its indexes (" +
+                                  (again.ok() ? *again : again.status().message()) +
+                                  "); [store] on_damage = \"reset\" moves it aside and starts anew");
+      }
+      LogWarn("database repaired: indexes rebuilt").Kv("path", path);
+      HEARTH_RETURN_IF_ERROR(db->Migrate());
+      return db;
+    }
+    case OnDamage::kReset: {
+      db.reset();
+      HEARTH_ASSIGN_OR_RETURN(std::string aside, MoveAside(path));
+      LogWarn("damaged database moved aside; starting with an empty one").Kv("path", path).Kv("moved_to", aside);
+      HEARTH_ASSIGN_OR_RETURN(db, OpenUnchecked(path, options));
+      HEARTH_RETURN_IF_ERROR(db->Migrate());
+      return db;
+    }
+  }
+  return Status::Internal("unknown on_damage");
+}
+
+StatusOr<std::string> Database::QuickCheck() {
+  StatusOr<std::vector<std::vector<std::string>>> rows = Query("PRAGMA quick_check;");
+  if (!rows.ok()) return rows.status();  // a file too damaged to read at all says so here
+  if (rows->size() == 1 && !(*rows)[0].empty() && (*rows)[0][0] == "ok") return std::string("ok");
+  return FirstProblems(*rows);
+}
+
+StatusOr<std::unique_ptr<Database>> Database::OpenUnchecked(const std::string& path, const DatabaseOptions& options) {
   sqlite3* raw = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                            nullptr);
@@ -38,7 +139,6 @@ StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& path, cons
   HEARTH_RETURN_IF_ERROR(db->Exec("PRAGMA journal_mode=WAL;"));
   HEARTH_RETURN_IF_ERROR(db->Exec(SyncPragma(options.sync)));
   HEARTH_RETURN_IF_ERROR(db->Exec("PRAGMA foreign_keys=ON;"));
-  HEARTH_RETURN_IF_ERROR(db->Migrate());
   return db;
 }
 

@@ -330,5 +330,132 @@ TEST_F(KillTest, WorkerSigkillIsAPauseNotAnError) {
   if (!HasFailure()) std::filesystem::remove_all(dir);
 }
 
+// The live children of `parent` (not zombies), from /proc.
+std::vector<pid_t> ChildrenOf(pid_t parent) {
+  std::vector<pid_t> out;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    const size_t paren = line.rfind(')');
+    if (paren == std::string::npos) continue;
+    char state = 0;
+    long ppid = 0;
+    if (std::sscanf(line.c_str() + paren + 1, " %c %ld", &state, &ppid) != 2) continue;
+    if (ppid == parent && state != 'Z') out.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return out;
+}
+
+// The hardening chaos test: HEARTH_CHAOS_KILLS (default 100) SIGKILLs of hearth-worker at random
+// moments under 8 running streams, about a third of them aimed at the replacement while it
+// loads the model again. Deaths are spaced so the supervisor's bound (5 in a row without a good
+// step) is never reached: after each kill (or pair), tokens must flow again before the next.
+// Every stream must end with the text of an uninterrupted run.
+TEST_F(KillTest, WorkerChaosEveryStreamFinishesWithItsText) {
+  const int kills = EnvInt("HEARTH_CHAOS_KILLS", 100);
+  const std::vector<std::string> reference = Reference();
+  const int seed = EnvInt("HEARTH_KILL_SEED", static_cast<int>(std::random_device()() & 0x7fffffff));
+  std::printf("worker chaos test: HEARTH_KILL_SEED=%d, %d kills\n", seed, kills);
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  const std::string dir = NewDir();
+  HearthdProcess daemon(dir, port_, admin_port_);
+  ASSERT_TRUE(daemon.healthy()) << daemon.process().Log();
+  const pid_t hearthd = daemon.process().pid();
+  constexpr int kStreams[] = {0, 1, 2, 3, 5, 6, 7, 8};  // eight streamed requests of Body()
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> chunks{0};  // stream chunks seen, over every round
+  std::atomic<int> rounds{0};
+  std::mutex mu;
+  std::vector<std::string> mismatches;  // GUARDED_BY(mu)
+  std::thread load([&] {
+    for (int round = 0; !stop; ++round) {
+      key_prefix_ = "chaos" + std::to_string(round) + "-";
+      std::vector<ClientRequest> reqs(8);
+      std::vector<std::string> bodies(8);
+      std::vector<std::thread> clients;
+      for (int k = 0; k < 8; ++k) clients.emplace_back([&, k] { Send(kStreams[k], &reqs[k], &bodies[k]); });
+      std::thread counter([&] {
+        int last = 0;
+        for (;;) {
+          int seen = 0;
+          bool all_done = true;
+          for (const ClientRequest& r : reqs) {
+            seen += r.events;
+            all_done = all_done && r.done;
+          }
+          chunks += seen - last;
+          last = seen;
+          if (all_done) return;
+          std::this_thread::sleep_for(5ms);
+        }
+      });
+      for (auto& t : clients) t.join();
+      counter.join();
+      for (int k = 0; k < 8; ++k) {
+        const std::string text = StreamText(bodies[k]);
+        if (text != reference[kStreams[k]]) {
+          std::lock_guard<std::mutex> lock(mu);
+          mismatches.push_back("round " + std::to_string(round) + " request " + std::to_string(kStreams[k]) +
+                               ": got '" + text.substr(0, 300) + "' want '" + reference[kStreams[k]] + "'");
+        }
+      }
+      ++rounds;
+    }
+  });
+
+  // Waits until `n` more chunks arrived (a good step happened), up to two minutes.
+  auto wait_for_progress = [&](int n) {
+    const int from = chunks;
+    for (int i = 0; i < 24000 && chunks < from + n; ++i) std::this_thread::sleep_for(5ms);
+    return chunks >= from + n;
+  };
+  auto the_worker = [&](pid_t not_this) -> pid_t {
+    for (int i = 0; i < 6000; ++i) {  // up to 30 s for a replacement to appear
+      for (pid_t child : ChildrenOf(hearthd)) {
+        if (child != not_this) return child;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    return -1;
+  };
+  int done = 0, during_reload = 0;
+  pid_t worker = the_worker(-1);
+  ASSERT_GT(worker, 0);
+  ASSERT_TRUE(wait_for_progress(1));
+  while (done < kills && !HasFailure()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 300)(rng)));
+    ASSERT_EQ(::kill(worker, SIGKILL), 0);
+    ++done;
+    pid_t replacement = the_worker(worker);
+    ASSERT_GT(replacement, 0) << "no replacement worker after kill " << done;
+    if (done < kills && std::uniform_int_distribution<int>(0, 2)(rng) == 0) {
+      // While it loads the model again (it is the third death's work to check the bound).
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 40)(rng)));
+      if (::kill(replacement, SIGKILL) == 0) {
+        ++done;
+        ++during_reload;
+        const pid_t killed = replacement;
+        replacement = the_worker(killed);
+        ASSERT_GT(replacement, 0) << "no replacement worker after kill " << done;
+      }
+    }
+    worker = replacement;
+    ASSERT_TRUE(wait_for_progress(2)) << "no tokens after kill " << done << "\n" << daemon.process().Log();
+  }
+  stop = true;
+  load.join();
+  std::printf("worker chaos: %d kills (%d during a reload), %d rounds of 8 streams\n", done, during_reload,
+              rounds.load());
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_TRUE(mismatches.empty()) << mismatches.size() << " streams differ; first: " << mismatches.front();
+  daemon.process().Signal(SIGTERM);
+  EXPECT_TRUE(daemon.process().Wait(60000).has_value());
+  if (!HasFailure()) std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace hearth::testing

@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -28,6 +30,25 @@ wire::StepRequest SmallStep() {
   seq.block_table = {0};
   step.seqs.push_back(seq);
   return step;
+}
+
+// This process's children that are alive (not zombies), from /proc.
+std::vector<pid_t> LiveChildren() {
+  std::vector<pid_t> out;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string line;
+    if (!std::getline(stat, line)) continue;
+    const size_t paren = line.rfind(')');  // the command name may hold spaces
+    if (paren == std::string::npos) continue;
+    char state = 0;
+    long ppid = 0;
+    if (std::sscanf(line.c_str() + paren + 1, " %c %ld", &state, &ppid) != 2) continue;
+    if (ppid == ::getpid() && state != 'Z') out.push_back(static_cast<pid_t>(std::stol(name)));
+  }
+  return out;
 }
 
 class WorkerSupervisorTest : public ::testing::Test {
@@ -129,6 +150,78 @@ TEST_F(WorkerSupervisorTest, AWorkerThatKeepsDyingFailsTheStepAfterTheBound) {
   EXPECT_FALSE(worker_->Step(SmallStep()).ok());
   EXPECT_EQ(worker_->restarts(), 4);
   EXPECT_TRUE(worker_->Step(SmallStep()).ok());
+}
+
+// The replacement is SIGKILLed while it loads the model again (its first progress frame): that
+// is one more death within the bound, so the supervisor starts another, and the requests of
+// the lost step are recomputed rather than failed.
+TEST_F(WorkerSupervisorTest, AReplacementKilledWhileReloadingIsReplacedToo) {
+  ASSERT_TRUE(worker_->Step(SmallStep()).ok());
+  const uint64_t generation = worker_->generation();
+  const pid_t first = worker_->pid();
+  std::atomic<int> killed{0};
+  worker_->SetProgressListener([&](const wire::Progress&) {
+    if (killed.load() > 0) return;
+    for (pid_t child : LiveChildren()) {
+      if (child == first) continue;
+      ::kill(child, SIGKILL);
+      ++killed;
+    }
+  });
+  Status st = KillAndStep();
+  EXPECT_FALSE(st.ok());
+  EXPECT_EQ(st.message().find("reloading"), std::string::npos) << st.ToString();
+  EXPECT_EQ(st.message().find("keeps dying"), std::string::npos) << st.ToString();
+  EXPECT_EQ(killed.load(), 1);
+  EXPECT_EQ(worker_->generation(), generation + 1);  // replaced once, by the third worker
+  EXPECT_EQ(worker_->restarts(), 1);
+  EXPECT_TRUE(worker_->Step(SmallStep()).ok());
+}
+
+// Killed during every reload: the bound counts those deaths too, and then refuses.
+TEST_F(WorkerSupervisorTest, DeathsDuringReloadCountTowardTheBound) {
+  const pid_t first = worker_->pid();
+  worker_->SetProgressListener([&](const wire::Progress&) {
+    for (pid_t child : LiveChildren()) {
+      if (child != first) ::kill(child, SIGKILL);
+    }
+  });
+  Status refused = KillAndStep();
+  EXPECT_EQ(refused.code(), Status::Code::kUnavailable) << refused.ToString();
+  EXPECT_NE(refused.message().find("keeps dying (restarted 3 times in a row)"), std::string::npos)
+      << refused.ToString();
+  EXPECT_EQ(worker_->restarts(), 0);
+  worker_->SetProgressListener(nullptr);
+  EXPECT_FALSE(worker_->Step(SmallStep()).ok());  // a fresh try: restarts, this step is lost
+  EXPECT_EQ(worker_->restarts(), 1);
+  EXPECT_TRUE(worker_->Step(SmallStep()).ok());
+}
+
+// A worker that sends nothing while it loads (here: stopped, as a stalled file system would
+// hold it) is killed at the stall limit instead of holding the daemon forever; the next step
+// restarts it with the models it had.
+TEST(WorkerLoadStallTest, AStalledLoadIsKilledAtTheLimit) {
+  if (!testing::DefaultModelPresent()) GTEST_SKIP() << "default model not present";
+  ::signal(SIGPIPE, SIG_IGN);
+  SupervisorOptions options;
+  options.first_backoff = std::chrono::milliseconds(10);
+  options.load_stall_limit = std::chrono::milliseconds(500);
+  auto worker = SupervisedWorker::Start(testing::BinaryPath("hearth-worker"), {"--threads", "1", "--kv-cache-mb", "16"},
+                                        options, nullptr);
+  ASSERT_TRUE(worker.ok()) << worker.status().ToString();
+  ASSERT_TRUE((*worker)->LoadModel({"smol", testing::DefaultModelPath(), 0}).ok());
+  const pid_t stalled = (*worker)->pid();
+  ASSERT_EQ(::kill(stalled, SIGSTOP), 0);
+  const auto start = std::chrono::steady_clock::now();
+  StatusOr<wire::ModelInfo> info = (*worker)->LoadModel({"other", testing::DefaultModelPath(), 0});
+  ASSERT_FALSE(info.ok());
+  EXPECT_EQ(info.status().code(), Status::Code::kUnavailable) << info.status().ToString();
+  EXPECT_NE(info.status().message().find("sent nothing"), std::string::npos) << info.status().ToString();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(60)) << "returned, not hung";
+  EXPECT_FALSE((*worker)->Step(SmallStep()).ok());  // finds it dead, restarts it with "smol"
+  EXPECT_NE((*worker)->pid(), stalled);
+  EXPECT_TRUE((*worker)->Step(SmallStep()).ok());
+  (*worker)->Stop();
 }
 
 TEST_F(WorkerSupervisorTest, AGoodStepResetsTheCount) {

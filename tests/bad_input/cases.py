@@ -45,6 +45,8 @@ def cases(context_length):
         ("truncated utf-8", COMPLETIONS, b'{"model":"smollm2","prompt":"caf\xc3"}'),
         ("invalid utf-8 in a key", CHAT, b'{"model":"smollm2","\xff":1,"messages":[{"role":"user","content":"x"}]}'),
         ("lone surrogate escape", CHAT, raw('{"model":"smollm2","messages":[{"role":"user","content":"\\ud800"}]}')),
+        ("lone low surrogate escape", CHAT, raw('{"model":"smollm2","messages":[{"role":"user","content":"\\udc00"}]}')),
+        ("lone low surrogate in the model", CHAT, raw('{"model":"\\udc00","messages":[{"role":"user","content":"x"}]}')),
         # The model.
         ("no model", CHAT, json.dumps({"messages": USER}).encode()),
         ("model is a number", CHAT, chat(model=7)),
