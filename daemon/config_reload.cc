@@ -32,13 +32,13 @@ ReloadReport DiffConfig(const Config& running, const Config& fresh) {
   restart(running.worker_binary == fresh.worker_binary, "worker_binary");
   restart(running.worker_threads == fresh.worker_threads, "worker_threads");
   restart(running.http_threads == fresh.http_threads, "http_threads");
-  restart(running.http_threads == fresh.http_threads, "http_threads");
   restart(running.health_stall_seconds == fresh.health_stall_seconds, "health_stall_seconds");
   restart(running.token_budget == fresh.token_budget, "token_budget");
   restart(running.max_num_seqs == fresh.max_num_seqs, "max_num_seqs");
   restart(running.chunked_prefill == fresh.chunked_prefill, "chunked_prefill");
   restart(running.target_step_ms == fresh.target_step_ms, "target_step_ms");
   restart(running.store_synchronous == fresh.store_synchronous, "store.synchronous");
+  restart(running.store_on_damage == fresh.store_on_damage, "store.on_damage");
   restart(running.memory_budget_bytes == fresh.memory_budget_bytes, "workers.memory_budget_bytes");
   restart(running.staged_budget_bytes == fresh.staged_budget_bytes, "workers.staged_budget_bytes");
   restart(running.model_wait_seconds == fresh.model_wait_seconds, "workers.model_wait_seconds");

@@ -120,6 +120,23 @@ TEST(ConfigTest, WorkersTable) {
   }
 }
 
+TEST(ConfigTest, StoreOnDamage) {
+  EXPECT_EQ(Config().store_on_damage, "refuse");
+  std::string path = WriteTemp("[store]\non_damage = \"reset\"\n");
+  Config c;
+  ASSERT_TRUE(LoadConfigFile(path, &c).ok());
+  EXPECT_EQ(c.store_on_damage, "reset");
+  std::remove(path.c_str());
+  for (const char* bad : {"[store]\non_damage = \"ignore\"\n", "[store]\non_damage = 1\n"}) {
+    path = WriteTemp(bad);
+    Config b;
+    Status st = LoadConfigFile(path, &b);
+    EXPECT_TRUE(st.IsInvalidArgument()) << bad;
+    EXPECT_NE(st.message().find("on_damage"), std::string::npos) << st.ToString();
+    std::remove(path.c_str());
+  }
+}
+
 TEST(ConfigTest, HttpThreads) {
   EXPECT_GE(Config{}.http_threads, 1024);  // 1000 concurrent streams and headroom
   std::string path = WriteTemp("http_threads = 64\n");
