@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "common/check.h"
 #include "common/log.h"
 #include "daemon/budget_profile.h"
 #include "model/gguf.h"
@@ -14,7 +15,9 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
+// Indexed by scheduler::ModelState (kOnDisk is "registered").
 const char* const kStateNames[] = {"registered", "staging", "staged", "loading", "warm", "unloading"};
+static_assert(static_cast<int>(scheduler::ModelState::kUnloading) == 5);
 
 uint64_t RoundUpToPage(uint64_t bytes) {
   return (bytes + wire::kPoolPageBytes - 1) / wire::kPoolPageBytes * wire::kPoolPageBytes;
@@ -110,15 +113,25 @@ Status ModelRegistry::Start(const std::map<std::string, std::string>& configured
   Lock lock(mu_);
   for (const auto& e : order) entries_[e->name] = e;
   PublishStates();
-  // Load in order while the budget holds them, without evicting what this start loaded.
+  // Load in order while the budget holds them, without evicting what this start loaded: the
+  // fill's first load runs, and the rest is planned again with the sizes the worker reported.
+  std::vector<std::string> rest;
   for (const auto& e : order) {
-    if (!e->tokenizer) continue;
-    const uint64_t need = EstimateBytes(*e);
-    if (Budget() > 0 && BytesInUse() + need > Budget()) {
-      LogInfo("model left registered: the memory budget is full").Kv("name", e->name).Kv("estimate_bytes", need);
-      continue;
+    if (e->tokenizer) rest.push_back(e->name);
+  }
+  while (!rest.empty()) {
+    const scheduler::Plan plan = scheduler::PlanStartupFill(ViewLocked(), rest);
+    const auto next =
+        plan.actions.empty() ? rest.end() : std::find(rest.begin(), rest.end(), plan.actions.front().model);
+    for (auto it = rest.begin(); it != next; ++it) {
+      LogInfo("model left registered: the memory budget is full")
+          .Kv("name", *it)
+          .Kv("estimate_bytes", EstimateBytes(*Find(*it)));
     }
-    Status st = LoadLocked(lock, e, SteadyClock::now());
+    if (next == rest.end()) break;
+    const std::shared_ptr<Entry> e = Find(*next);
+    rest.erase(rest.begin(), next + 1);
+    Status st = RunLoadLocked(lock, e);
     if (!st.ok() && e->source == "config") return st;
     if (!st.ok()) LogWarn("stored model did not load").Kv("name", e->name).Kv("error", st.ToString());
   }
@@ -149,12 +162,6 @@ int64_t ModelRegistry::num_warm() const {
   return n;
 }
 
-uint64_t ModelRegistry::Budget() const {
-  // The worker's pool holds whole pages (at least one).
-  const uint64_t b = options_.memory_budget_bytes;
-  return b == 0 ? 0 : std::max(b / wire::kPoolPageBytes * wire::kPoolPageBytes, wire::kPoolPageBytes);
-}
-
 uint64_t ModelRegistry::EstimateBytes(const Entry& e) const {
   if (e.bytes > 0) return e.bytes;
   // Never loaded: its file in pool pages, plus the largest KV cache any model got (at least a
@@ -167,26 +174,29 @@ uint64_t ModelRegistry::EstimateBytes(const Entry& e) const {
   return RoundUpToPage(e.file_bytes) + kv;
 }
 
-uint64_t ModelRegistry::BytesInUse() const {
-  uint64_t used = 0;
-  for (const auto& [name, e] : entries_) {
-    if (e->state == State::kLoading || e->state == State::kWarm || e->state == State::kUnloading) {
-      used += EstimateBytes(*e);
-    }
-  }
-  return used;
-}
-
-uint64_t ModelRegistry::StagedBytesInUse() const {
-  uint64_t used = 0;
-  for (const auto& [name, e] : entries_) {
-    if (e->staged) used += e->staged_bytes;
-    else if (e->state == State::kStaging) used += e->file_bytes;
-  }
-  return used;
-}
-
 bool ModelRegistry::Busy(const Entry& e) const { return e.active > 0 || engine_->NumUnfinished(e.name) > 0; }
+
+scheduler::WorkerView ModelRegistry::ViewLocked() const {
+  scheduler::WorkerView view;
+  view.pool_budget_bytes = options_.memory_budget_bytes;
+  view.page_bytes = wire::kPoolPageBytes;
+  view.staged_budget_bytes = options_.staged_budget_bytes;
+  view.models.reserve(entries_.size());
+  for (const auto& [name, e] : entries_) {
+    scheduler::ModelView& m = view.models.emplace_back();
+    m.name = name;
+    m.state = e->state;
+    m.warm_bytes = EstimateBytes(*e);
+    m.copy_bytes = e->staged ? e->staged_bytes : e->file_bytes;
+    m.has_copy = e->staged;
+    m.pinned = e->pinned;
+    m.busy = e->state == State::kWarm && Busy(*e);  // only a warm model's requests matter
+    m.load_waiting = e->waiting_loads > 0;
+    m.draining = e->draining;
+    m.last_used = e->last_used_at.time_since_epoch().count();
+  }
+  return view;
+}
 
 void ModelRegistry::Stop() {
   {
@@ -214,7 +224,6 @@ bool ModelRegistry::WaitSettled(Lock& lock, const std::shared_ptr<Entry>& e, Ste
 Status ModelRegistry::LoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, SteadyClock::time_point deadline) {
   if (!e->tokenizer)
     return Status::InvalidArgument(e->last_error.empty() ? "model '" + e->name + "' cannot be read" : e->last_error);
-  const uint64_t budget = Budget();
   ++e->waiting_loads;
   struct Waiting {
     Entry* e;
@@ -231,44 +240,46 @@ Status ModelRegistry::LoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, St
       undrain();
       return Status::NotFound("model '" + e->name + "' was removed");
     }
-    if (e->state != State::kRegistered && e->state != State::kStaged) {  // another thread moved it meanwhile
+    if (e->state != State::kOnDisk && e->state != State::kStaged) {  // another thread moved it meanwhile
       undrain();
       return Status::Ok();
     }
-    const uint64_t need = EstimateBytes(*e);
-    if (budget == 0 || BytesInUse() + need <= budget) break;
-    if (need > budget) {
+    const scheduler::Plan plan = scheduler::PlanWarm(ViewLocked(), e->name);
+    if (plan.outcome == scheduler::Outcome::kRefused) {
       undrain();
-      return Status::InvalidArgument("model '" + e->name + "' needs about " + std::to_string(need) +
-                                     " bytes, more than the whole memory budget of " + std::to_string(budget));
+      return Status::InvalidArgument(plan.reason);
     }
-    // The least recently used warm model that no request uses and no pin holds.
-    std::shared_ptr<Entry> victim, busy;
-    for (const auto& [name, other] : entries_) {
-      if (other == e || other->state != State::kWarm || other->pinned) continue;
-      std::shared_ptr<Entry>& pick = Busy(*other) ? busy : victim;
-      if (!pick || other->last_used_at < pick->last_used_at) pick = other;
-    }
-    if (victim) {
-      if (victim == drained) drained.reset();
-      LogInfo("evicting a model for room").Kv("evicted", victim->name).Kv("for", e->name);
-      EvictLocked(lock, victim, Status::Unavailable("model '" + victim->name + "' was evicted"), /*eviction=*/true,
-                  /*must_stage=*/false);
-      continue;
-    }
-    if (!drained && busy) {
-      drained = busy;
+    // A drain only marks the model; the first action that calls the worker runs, and then the
+    // entries (changed meanwhile, perhaps) are planned again. This load drains one model at a time.
+    const scheduler::Action* step = nullptr;
+    for (const scheduler::Action& a : plan.actions) {
+      if (a.kind != scheduler::ActionKind::kDrain) {
+        step = &a;
+        break;
+      }
+      if (drained) continue;
+      drained = Find(a.model);
+      CHECK(drained != nullptr) << a.model;
       drained->draining = true;
-      LogInfo("draining a model for room").Kv("draining", busy->name).Kv("for", e->name);
+      LogInfo("draining a model for room").Kv("draining", a.model).Kv("for", e->name);
+    }
+    if (step && step->model == e->name) break;  // room enough
+    if (step) {
+      if (drained && drained->name == step->model) drained.reset();
+      RunRoomStepLocked(lock, *step, e->name);
+      continue;
     }
     // Nothing can go now: wait for a request to finish or a model to change state.
     if (!WaitForChange(lock, deadline)) {
       undrain();
-      return Status::Unavailable("no room for model '" + e->name + "' in the memory budget of " +
-                                 std::to_string(budget) + " bytes: every warm model is pinned or has requests");
+      return Status::Unavailable(plan.reason);
     }
   }
   undrain();
+  return RunLoadLocked(lock, e);
+}
+
+Status ModelRegistry::RunLoadLocked(Lock& lock, const std::shared_ptr<Entry>& e) {
   const State from = e->state;
   e->state = State::kLoading;
   e->progress_done = e->progress_total = 0;
@@ -330,6 +341,25 @@ Status ModelRegistry::LoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, St
   return Status::Ok();
 }
 
+void ModelRegistry::RunRoomStepLocked(Lock& lock, const scheduler::Action& step, const std::string& for_name) {
+  const std::shared_ptr<Entry> victim = Find(step.model);
+  CHECK(victim != nullptr) << step.model;
+  const Status evicted = Status::Unavailable("model '" + step.model + "' was evicted");
+  if (step.kind == scheduler::ActionKind::kSwapOut) {
+    LogInfo("evicting a model for room").Kv("evicted", step.model).Kv("for", for_name);
+    SwapOutLocked(lock, victim, evicted, /*eviction=*/true);
+    return;
+  }
+  CHECK(step.kind == scheduler::ActionKind::kUnload) << scheduler::ActionKindName(step.kind);
+  if (victim->state == State::kWarm) {
+    LogInfo("evicting a model for room").Kv("evicted", step.model).Kv("for", for_name);
+    UnloadLocked(lock, victim, evicted, /*eviction=*/true);
+  } else {
+    LogInfo("dropping a staged copy for room").Kv("dropped", step.model).Kv("for", for_name);
+    UnloadLocked(lock, victim, Status::Unavailable("model '" + step.model + "' was unstaged"), /*eviction=*/false);
+  }
+}
+
 void ModelRegistry::UnloadLocked(Lock& lock, const std::shared_ptr<Entry>& e, const Status& why, bool eviction) {
   e->state = State::kUnloading;
   PublishStates();
@@ -341,7 +371,7 @@ void ModelRegistry::UnloadLocked(Lock& lock, const std::shared_ptr<Entry>& e, co
   st = worker_->UnloadModel(name);
   if (!st.ok()) LogWarn("worker did not unload a model").Kv("name", name).Kv("error", st.ToString());
   lock.lock();
-  e->state = State::kRegistered;
+  e->state = State::kOnDisk;
   e->staged = false;
   e->staged_bytes = 0;
   e->draining = false;
@@ -367,9 +397,9 @@ Status ModelRegistry::Acquire(const std::string& name, bool* cold) {
       e->last_used_unix = UnixNow();
       return Status::Ok();
     }
-    if (e->state == State::kRegistered || e->state == State::kStaged) {
+    if (e->state == State::kOnDisk || e->state == State::kStaged) {
       *cold = true;
-      if (metrics_ && e->state == State::kRegistered) metrics_->ModelColdStart(name);
+      if (metrics_ && e->state == State::kOnDisk) metrics_->ModelColdStart(name);
       HEARTH_RETURN_IF_ERROR(LoadLocked(lock, e, deadline));
       continue;
     }
@@ -528,53 +558,41 @@ StatusOr<ModelStatus> ModelRegistry::Stage(const std::string& name, bool force) 
     return Status::Unavailable("model '" + name + "' is still loading, staging or unloading; retry");
   }
   if (e->removed) return Status::NotFound("no model '" + name + "'");
-  if (e->state == State::kRegistered) {
+  if (e->state == State::kOnDisk) {
     HEARTH_RETURN_IF_ERROR(StageLocked(lock, e));
-  } else if (e->state == State::kWarm) {
-    if (options_.staged_budget_bytes == 0) {
-      return Status::InvalidArgument("staging is off: set [workers] staged_budget_bytes");
+    return StatusOf(*e);
+  }
+  while (e->state == State::kWarm) {  // swap it out, after the copies dropped for its room
+    const scheduler::Plan plan = scheduler::PlanStage(ViewLocked(), name);
+    if (plan.refusal == scheduler::Refusal::kStagingOff) return Status::InvalidArgument(plan.reason);
+    if (Busy(*e) && !force) return BusyError(name, e->active);
+    if (plan.outcome == scheduler::Outcome::kRefused) return Status::ResourceExhausted(plan.reason);
+    CHECK(!plan.actions.empty());
+    const scheduler::Action& step = plan.actions.front();
+    if (step.model == name) {
+      SwapOutLocked(lock, e, Status::Unavailable("model '" + name + "' was swapped out"), /*eviction=*/false);
+      break;
     }
-    if (Busy(*e) && !force) {
-      return BusyError(name, e->active);
-    }
-    if (!EvictLocked(lock, e, Status::Unavailable("model '" + name + "' was swapped out"), false,
-                     /*must_stage=*/true)) {
-      return Status::ResourceExhausted("no room to stage model '" + name + "' in the staged budget of " +
-                                        std::to_string(options_.staged_budget_bytes) + " bytes; it stays warm");
-    }
+    RunRoomStepLocked(lock, step, name);
+    if (e->removed) return Status::NotFound("no model '" + name + "'");
   }
   return StatusOf(*e);
 }
 
-bool ModelRegistry::MakeStagedRoomLocked(Lock& lock, uint64_t bytes, const Entry* keep) {
-  const uint64_t budget = options_.staged_budget_bytes;
-  if (bytes > budget) return false;
-  for (;;) {
-    if (StagedBytesInUse() + bytes <= budget) return true;
-    std::shared_ptr<Entry> victim;
-    for (const auto& [name, other] : entries_) {
-      if (other.get() == keep || other->state != State::kStaged || other->waiting_loads > 0) continue;
-      if (!victim || other->last_used_at < victim->last_used_at) victim = other;
-    }
-    if (!victim) return false;  // every copy belongs to a warm (or moving) model
-    LogInfo("dropping a staged copy for room").Kv("dropped", victim->name);
-    UnloadLocked(lock, victim, Status::Unavailable("model '" + victim->name + "' was unstaged"), false);
-  }
-}
-
 Status ModelRegistry::StageLocked(Lock& lock, const std::shared_ptr<Entry>& e) {
-  if (options_.staged_budget_bytes == 0) {
-    return Status::InvalidArgument("staging is off: set [workers] staged_budget_bytes");
+  for (;;) {
+    const scheduler::Plan plan = scheduler::PlanStage(ViewLocked(), e->name);
+    if (plan.refusal == scheduler::Refusal::kStagingOff) return Status::InvalidArgument(plan.reason);
+    if (!e->tokenizer)
+      return Status::InvalidArgument(e->last_error.empty() ? "model '" + e->name + "' cannot be read" : e->last_error);
+    if (plan.outcome == scheduler::Outcome::kRefused) return Status::ResourceExhausted(plan.reason);
+    CHECK(plan.outcome == scheduler::Outcome::kReady && !plan.actions.empty()) << e->name;
+    const scheduler::Action& step = plan.actions.front();
+    if (step.model == e->name) break;
+    RunRoomStepLocked(lock, step, e->name);  // a copy dropped for room
+    if (e->removed) return Status::NotFound("model '" + e->name + "' was removed");
+    if (e->state != State::kOnDisk) return Status::Ok();  // moved meanwhile
   }
-  if (!e->tokenizer)
-    return Status::InvalidArgument(e->last_error.empty() ? "model '" + e->name + "' cannot be read" : e->last_error);
-  if (!MakeStagedRoomLocked(lock, e->file_bytes, e.get())) {
-    return Status::ResourceExhausted("no room to stage model '" + e->name + "' (" + std::to_string(e->file_bytes) +
-                                      " bytes) in the staged budget of " +
-                                      std::to_string(options_.staged_budget_bytes) + " bytes");
-  }
-  if (e->removed) return Status::NotFound("model '" + e->name + "' was removed");
-  if (e->state != State::kRegistered) return Status::Ok();  // moved meanwhile
   e->state = State::kStaging;
   e->progress_done = e->progress_total = 0;
   PublishStates();
@@ -586,7 +604,7 @@ Status ModelRegistry::StageLocked(Lock& lock, const std::shared_ptr<Entry>& e) {
   if (metrics_ && info.ok()) metrics_->ModelSwapped(name, "stage", seconds, info->bytes);
   lock.lock();
   if (!info.ok()) {
-    e->state = State::kRegistered;
+    e->state = State::kOnDisk;
     e->last_error = info.status().message();
     PublishStates();
     cv_.notify_all();
@@ -605,28 +623,14 @@ Status ModelRegistry::StageLocked(Lock& lock, const std::shared_ptr<Entry>& e) {
   return Status::Ok();
 }
 
-bool ModelRegistry::EvictLocked(Lock& lock, const std::shared_ptr<Entry>& e, const Status& why, bool eviction,
-                                bool must_stage) {
-  // Out of the engine's reach first: no request acquires it while staging room is made.
-  e->state = State::kUnloading;
-  PublishStates();
-  const bool stage = options_.staged_budget_bytes > 0 &&
-                     (e->staged || MakeStagedRoomLocked(lock, e->file_bytes, e.get()));
-  if (!stage && must_stage) {
-    e->state = State::kWarm;
-    PublishStates();
-    cv_.notify_all();
-    return false;
-  }
-  if (!stage) {
-    UnloadLocked(lock, e, why, eviction);
-    return true;
-  }
+void ModelRegistry::SwapOutLocked(Lock& lock, const std::shared_ptr<Entry>& e, const Status& why, bool eviction) {
+  e->state = State::kUnloading;  // out of the engine's reach: no request acquires it
   e->progress_done = e->progress_total = 0;
   if (!e->staged) {  // hold the room while the lock is released
     e->staged = true;
     e->staged_bytes = e->file_bytes;
   }
+  PublishStates();
   const std::string name = e->name, path = e->path;
   const uint64_t freed = e->bytes;
   lock.unlock();
@@ -643,7 +647,7 @@ bool ModelRegistry::EvictLocked(Lock& lock, const std::shared_ptr<Entry>& e, con
     if (!st.ok()) LogWarn("worker did not unload a model").Kv("name", name).Kv("error", st.ToString());
   }
   lock.lock();
-  e->state = info.ok() ? State::kStaged : State::kRegistered;
+  e->state = info.ok() ? State::kStaged : State::kOnDisk;
   e->staged = info.ok();
   e->staged_bytes = info.ok() ? info->bytes : 0;
   e->draining = false;
@@ -656,7 +660,6 @@ bool ModelRegistry::EvictLocked(Lock& lock, const std::shared_ptr<Entry>& e, con
   cv_.notify_all();
   LogInfo(eviction ? "model evicted to staged" : "model swapped out").Kv("name", name).Kv("seconds", seconds);
   if (e->removed) UnloadLocked(lock, e, Status::Unavailable("model '" + name + "' was removed"), false);
-  return true;
 }
 
 StatusOr<ModelStatus> ModelRegistry::SetPinned(const std::string& name, bool pinned) {

@@ -3,10 +3,10 @@
 // keep the models requests ask for warm within [workers] memory_budget_bytes.
 //
 // Reactive placement: a request for a registered model that is not warm loads it while the
-// request waits (PlacingEngine::Submit); when the budget is short, the least recently used
-// warm model with no queued or running request and no pin is unloaded first. When no model
-// can make room, the least recently used unpinned one is drained (its new requests wait, its
-// running ones finish) and then unloaded; the request waits up to wait_for_room, and then
+// request waits (PlacingEngine::Submit). What to load, evict, swap out, drop or drain is
+// decided by scheduler/placement.h from a view of the entries built under mu_; the registry
+// runs the plan's actions with the worker and the engine. When nothing can make room, the
+// request waits up to wait_for_room (a drained model's requests finish meanwhile), and then
 // fails Unavailable (503 with Retry-After).
 //
 // States: registered -> [staging -> staged] -> loading -> warm -> unloading -> staged or
@@ -16,8 +16,9 @@
 //
 // Threads: HTTP handlers and the engine's sinks call in; mu_ guards every entry, and is never
 // held across a call into the worker or the engine (a sink calls Release under the engine's
-// loop, which an engine call may wait for). Loads and unloads pause other models' steps for
-// their length: the worker does one thing at a time.
+// loop, which an engine call may wait for). So a plan's first action that calls the worker
+// runs, and the next decision is planned again from what the entries say then. Loads and
+// unloads pause other models' steps for their length: the worker does one thing at a time.
 #pragma once
 
 #include <chrono>
@@ -36,6 +37,7 @@
 #include "daemon/server_metrics.h"
 #include "daemon/worker_process.h"
 #include "model/tokenizer.h"
+#include "scheduler/placement.h"
 #include "store/model_store.h"
 
 namespace hearth::daemon {
@@ -83,7 +85,8 @@ class ModelRegistry final : public ModelControl {
   StatusOr<ModelStatus> SetPinned(const std::string& name, bool pinned) override;
 
  private:
-  enum class State { kRegistered, kStaging, kStaged, kLoading, kWarm, kUnloading };
+  // The planner's states (kOnDisk: registered), so that the view is not a conversion.
+  using State = scheduler::ModelState;
   struct Entry {
     std::string name;
     std::string path;
@@ -93,7 +96,7 @@ class ModelRegistry final : public ModelControl {
     std::shared_ptr<const model::Tokenizer> tokenizer;
     int32_t context_length = 0;
     uint64_t file_bytes = 0;
-    State state = State::kRegistered;
+    State state = State::kOnDisk;
     uint64_t bytes = 0;        // as the worker reported at the last load; 0: never loaded
     int32_t token_budget = 0;  // measured at the first load
     int64_t active = 0;        // requests between Acquire and Release
@@ -122,26 +125,27 @@ class ModelRegistry final : public ModelControl {
   static StatusOr<std::shared_ptr<Entry>> ReadModel(const std::string& name, const std::string& path);
   std::shared_ptr<Entry> Find(const std::string& name) const;  // REQUIRES(mu_)
   ModelStatus StatusOf(const Entry& e) const;                  // REQUIRES(mu_)
-  uint64_t Budget() const;  // the memory budget in whole pool pages; 0: none
-  uint64_t BytesInUse() const;                                 // REQUIRES(mu_)
-  uint64_t StagedBytesInUse() const;                           // REQUIRES(mu_)
   uint64_t EstimateBytes(const Entry& e) const;                // REQUIRES(mu_)
   bool Busy(const Entry& e) const;                             // REQUIRES(mu_)
-  // Loads `e` (registered), evicting idle models for room; waits for room until `deadline`.
-  // Called and returns with `lock` held.
+  // What the planner sees: the entries as they are now.
+  scheduler::WorkerView ViewLocked() const;  // REQUIRES(mu_)
+  // Loads `e` (registered or staged) as PlanWarm says, evicting for room; waits for room until
+  // `deadline`. Called and returns with `lock` held.
   Status LoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, std::chrono::steady_clock::time_point deadline);
+  // Puts `e` (registered or staged, with room for it) in the worker's pool and the engine.
+  // Called and returns with `lock` held.
+  Status RunLoadLocked(Lock& lock, const std::shared_ptr<Entry>& e);
+  // Runs a planned eviction or drop (kSwapOut or kUnload of another model) made for `for_name`.
+  void RunRoomStepLocked(Lock& lock, const scheduler::Action& step, const std::string& for_name);
   // Unloads `e` (warm or staged) from the worker, staged copy and all; `why` ends its requests,
   // if any. Called and returns with `lock` held.
   void UnloadLocked(Lock& lock, const std::shared_ptr<Entry>& e, const Status& why, bool eviction);
-  // Evicts `e` (warm, no requests unless `why` ends them): swaps it out to staged when staging
-  // has room for it, else unloads it. Called and returns with `lock` held.
-  // `must_stage`: when staging has no room, leave it warm and return false.
-  bool EvictLocked(Lock& lock, const std::shared_ptr<Entry>& e, const Status& why, bool eviction, bool must_stage);
-  // Stages `e` (registered); FailedPrecondition when staging is off or has no room.
+  // Swaps `e` (warm; no requests unless `why` ends them; staging has room for its copy) out to
+  // staged. Called and returns with `lock` held.
+  void SwapOutLocked(Lock& lock, const std::shared_ptr<Entry>& e, const Status& why, bool eviction);
+  // Stages `e` (registered) as PlanStage says; InvalidArgument when staging is off,
+  // ResourceExhausted when it has no room.
   Status StageLocked(Lock& lock, const std::shared_ptr<Entry>& e);
-  // Drops the least recently used staged-only copies (never `keep`) until `bytes` more fit in
-  // the staged budget; false when they cannot.
-  bool MakeStagedRoomLocked(Lock& lock, uint64_t bytes, const Entry* keep);
   // Waits for a change (a Release, a state change) or a short poll: the engine's own counts of
   // a model's requests change without a notification. False at the deadline or when stopping.
   bool WaitForChange(Lock& lock, std::chrono::steady_clock::time_point deadline);
