@@ -11,6 +11,7 @@
 #include "common/json_parse.h"
 #include "common/log.h"
 #include "daemon/engine.h"
+#include "daemon/http/router.h"
 #include "daemon/openai_error.h"
 #include "daemon/preemption.h"
 #include "daemon/request_registry.h"
@@ -301,7 +302,7 @@ httplib::Server::Handler Bind(std::shared_ptr<AdminRoutes> routes, Fn fn) {
 
 }  // namespace
 
-void RegisterAdminApi(httplib::Server& server, AdminRoutesOptions options) {
+void RegisterAdminApi(http::Router& server, AdminRoutesOptions options) {
   RegisterRequestRoutes(server, {options.registry, options.engine, "/admin/v1/requests", options.open_streams});
   auto routes = std::make_shared<AdminRoutes>(std::move(options));
   server.Get("/admin/v1/models", Bind(routes, &AdminRoutes::ListModels));

@@ -14,8 +14,8 @@
 #include "daemon/config_reload.h"
 #include "daemon/model_control.h"
 
-namespace httplib {
-class Server;
+namespace hearth::http {
+class Router;
 }
 
 namespace hearth::daemon {
@@ -37,6 +37,6 @@ struct AdminRoutesOptions {
   OpenStreams* open_streams = nullptr;  // as ApiRoutesOptions::open_streams
 };
 
-void RegisterAdminApi(httplib::Server& server, AdminRoutesOptions options);
+void RegisterAdminApi(http::Router& server, AdminRoutesOptions options);
 
 }  // namespace hearth::daemon

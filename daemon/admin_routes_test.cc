@@ -10,6 +10,7 @@
 
 #include "daemon/chunk_encoder.h"
 #include "daemon/engine.h"
+#include "daemon/http/http_server.h"
 #include "daemon/request_registry.h"
 
 namespace hearth::daemon {
@@ -118,16 +119,12 @@ class AdminRoutesTest : public ::testing::Test {
     options.draining = [this] { return draining_; };
     options.set_draining = [this](bool on) { draining_ = on; };
     options.reload = [this] { return reload_result_; };
-    RegisterAdminApi(server_, std::move(options));
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    ASSERT_GT(port_, 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(1ms);
+    RegisterAdminApi(server_.router(), std::move(options));
+    StatusOr<int> port = server_.Start("127.0.0.1", 0);
+    ASSERT_TRUE(port.ok()) << port.status().ToString();
+    port_ = *port;
   }
-  void TearDown() override {
-    server_.stop();
-    thread_.join();
-  }
+  void TearDown() override { server_.Stop(); }
 
   httplib::Client Client() { return httplib::Client("127.0.0.1", port_); }
 
@@ -171,8 +168,7 @@ class AdminRoutesTest : public ::testing::Test {
   MemoryRequestRegistry registry_;
   bool draining_ = false;
   StatusOr<ReloadReport> reload_result_ = ReloadReport{{"api_keys"}, {"listen"}};
-  httplib::Server server_;
-  std::thread thread_;
+  http::HttpServer server_;
   int port_ = 0;
 };
 

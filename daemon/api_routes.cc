@@ -22,6 +22,7 @@
 #include "daemon/durable_params.h"
 #include "daemon/engine.h"
 #include "daemon/event_stream.h"
+#include "daemon/http/router.h"
 #include "daemon/openai_error.h"
 #include "daemon/openai_request.h"
 #include "daemon/openai_response.h"
@@ -195,6 +196,11 @@ class OpenAiRoutes {
     source.read = [fan_in](uint64_t after, std::chrono::milliseconds wait) { return fan_in->Read(after, wait); };
     source.ended = [fan_in] { return fan_in->ended(); };
     source.with_ids = false;
+    std::vector<std::shared_ptr<RequestEntry>> entries;
+    for (const Choice& c : choices) entries.push_back(c.entry);
+    source.subscribe = [entries](std::function<void()> waker) {
+      for (const auto& e : entries) e->AddWaker(waker);
+    };
     ServeEvents(res, std::move(source), cancel_all, options_.open_streams);  // a failed choice, too, cancels the rest
   }
 
@@ -386,7 +392,7 @@ httplib::Server::Handler Guarded(Fn fn) {
 
 }  // namespace
 
-void RegisterOpenAiRoutes(httplib::Server& server, ApiRoutesOptions options) {
+void RegisterOpenAiRoutes(http::Router& server, ApiRoutesOptions options) {
   auto routes = std::make_shared<OpenAiRoutes>(std::move(options));
   server.Post("/v1/chat/completions", Guarded([routes](const httplib::Request& req, httplib::Response& res) {
                 routes->Completion(ApiEndpoint::kChatCompletions, req, res);

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <functional>
 
-namespace httplib {
-class Server;
+namespace hearth::http {
+class Router;
 }
 
 namespace hearth::daemon {
@@ -35,6 +35,6 @@ struct ApiRoutesOptions {
 };
 
 // Registers the routes on `server`. The engine must outlive the server's handlers.
-void RegisterOpenAiRoutes(httplib::Server& server, ApiRoutesOptions options);
+void RegisterOpenAiRoutes(http::Router& server, ApiRoutesOptions options);
 
 }  // namespace hearth::daemon

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "daemon/engine.h"
+#include "daemon/http/http_server.h"
 #include "daemon/metered_engine.h"
 #include "model/chat_template.h"
 #include "model/tokenizer.h"
@@ -147,18 +148,13 @@ class ApiRoutesTest : public ::testing::Test {
   void TearDown() override { Stop(); }
 
   void Start(std::function<Engine*()> engine) {
-    server_ = std::make_unique<httplib::Server>();
-    RegisterOpenAiRoutes(*server_, {std::move(engine), 1234});
-    port_ = server_->bind_to_any_port("127.0.0.1");
-    ASSERT_GT(port_, 0);
-    thread_ = std::thread([this] { server_->listen_after_bind(); });
-    // stop() before the listen loop runs would be lost, and Stop() would then hang.
-    while (!server_->is_running()) std::this_thread::sleep_for(1ms);
+    server_ = std::make_unique<http::HttpServer>();
+    RegisterOpenAiRoutes(server_->router(), {std::move(engine), 1234});
+    StatusOr<int> port = server_->Start("127.0.0.1", 0);
+    ASSERT_TRUE(port.ok()) << port.status().ToString();
+    port_ = *port;
   }
-  void Stop() {
-    server_->stop();
-    if (thread_.joinable()) thread_.join();
-  }
+  void Stop() { server_->Stop(); }
 
   httplib::Result Post(const std::string& path, const std::string& body) {
     httplib::Client cli("127.0.0.1", port_);
@@ -209,8 +205,7 @@ class ApiRoutesTest : public ::testing::Test {
   }
 
   FakeEngine engine_;
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  std::unique_ptr<http::HttpServer> server_;
   int port_ = 0;
 };
 

@@ -4,6 +4,7 @@
 
 #include <cctype>
 
+#include "daemon/http/router.h"
 #include "daemon/openai_error.h"
 
 namespace hearth::daemon {
@@ -48,7 +49,7 @@ bool BearerAuth::Allows(std::string_view authorization) const {
   return ok;
 }
 
-void RequireBearerToken(httplib::Server& server, const BearerAuth* auth, std::string prefix) {
+void RequireBearerToken(http::Router& server, const BearerAuth* auth, std::string prefix) {
   server.set_pre_routing_handler([auth, prefix](const httplib::Request& req, httplib::Response& res) {
     // Any Transfer-Encoding, in any capitalisation: a chunked body has no length to check
     // against the body limit before it is read.

@@ -8,8 +8,8 @@
 #include <string_view>
 #include <vector>
 
-namespace httplib {
-class Server;
+namespace hearth::http {
+class Router;
 }
 
 namespace hearth::daemon {
@@ -34,6 +34,6 @@ class BearerAuth {
 // and before the key check, refuses request bodies sent with Transfer-Encoding: chunked (411):
 // the HTTP library would read such a body whole, past the payload limit, so bodies must come
 // with a Content-Length.
-void RequireBearerToken(httplib::Server& server, const BearerAuth* auth, std::string prefix);
+void RequireBearerToken(http::Router& server, const BearerAuth* auth, std::string prefix);
 
 }  // namespace hearth::daemon

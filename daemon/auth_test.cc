@@ -7,6 +7,8 @@
 
 #include <thread>
 
+#include "daemon/http/http_server.h"
+
 namespace hearth::daemon {
 namespace {
 
@@ -40,18 +42,14 @@ class RequireBearerTokenTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto ok = [](const httplib::Request&, httplib::Response& res) { res.set_content("{}", "application/json"); };
-    server_.Get("/v1/models", ok);
-    server_.Get("/healthz", ok);
-    RequireBearerToken(server_, &auth_, "/v1/");
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    ASSERT_GT(port_, 0);
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) std::this_thread::sleep_for(1ms);
+    server_.router().Get("/v1/models", ok);
+    server_.router().Get("/healthz", ok);
+    RequireBearerToken(server_.router(), &auth_, "/v1/");
+    StatusOr<int> port = server_.Start("127.0.0.1", 0);
+    ASSERT_TRUE(port.ok()) << port.status().ToString();
+    port_ = *port;
   }
-  void TearDown() override {
-    server_.stop();
-    thread_.join();
-  }
+  void TearDown() override { server_.Stop(); }
   httplib::Result Get(const char* path, const char* authorization = nullptr) {
     httplib::Client cli("127.0.0.1", port_);
     httplib::Headers headers;
@@ -60,8 +58,7 @@ class RequireBearerTokenTest : public ::testing::Test {
   }
 
   BearerAuth auth_{{"sk-test"}};
-  httplib::Server server_;
-  std::thread thread_;
+  http::HttpServer server_;
   int port_ = 0;
 };
 

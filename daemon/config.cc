@@ -101,6 +101,35 @@ Status ReadLimitsAndHealth(const toml::table& t, Config* config) {
   return Status::Ok();
 }
 
+// The [http] table: the API listener's connection caps and deadlines.
+Status ReadHttp(const toml::table& t, Config* config) {
+  if (!t.contains("http")) return Status::Ok();
+  const toml::table* http = t["http"].as_table();
+  if (http == nullptr) return Status::InvalidArgument("http must be a table");
+  for (auto [key, field, min, max] :
+       {std::tuple{"max_connections", &config->http_max_connections, 1, 1 << 20},
+        std::tuple{"max_connections_per_client", &config->http_max_connections_per_client, 1, 1 << 20}}) {
+    if (!http->contains(key)) continue;
+    auto v = (*http)[key].value<int64_t>();
+    if (!v || *v < min || *v > max) {
+      return Status::InvalidArgument("http." + std::string(key) + " must be an integer in [" + std::to_string(min) +
+                                     ", " + std::to_string(max) + "]");
+    }
+    *field = static_cast<int>(*v);
+  }
+  for (auto [key, field] : {std::pair{"header_timeout_seconds", &config->http_header_timeout_seconds},
+                            std::pair{"body_timeout_seconds", &config->http_body_timeout_seconds},
+                            std::pair{"keep_alive_seconds", &config->http_keep_alive_seconds}}) {
+    if (!http->contains(key)) continue;
+    auto v = (*http)[key].value<double>();
+    if (!v || !(*v > 0) || *v > 3600) {
+      return Status::InvalidArgument("http." + std::string(key) + " must be a number of seconds in (0, 3600]");
+    }
+    *field = *v;
+  }
+  return Status::Ok();
+}
+
 // The [scheduler] table: token_budget, max_num_seqs, chunked_prefill, target_step_ms.
 Status ReadScheduler(const toml::table& root, Config* config) {
   if (!root.contains("scheduler")) return Status::Ok();
@@ -229,6 +258,7 @@ Status LoadConfigFile(const std::string& path, Config* config) {
   } else if (t.contains("http_threads")) {
     return Status::InvalidArgument("http_threads must be an integer");
   }
+  HEARTH_RETURN_IF_ERROR(ReadHttp(t, config));
   HEARTH_RETURN_IF_ERROR(ReadAuthAndRetention(t, config));
   HEARTH_RETURN_IF_ERROR(ReadLimitsAndHealth(t, config));
   HEARTH_RETURN_IF_ERROR(ReadScheduler(t, config));

@@ -28,9 +28,16 @@ struct Config {
   std::string worker_binary;                  // empty: next to hearthd
   std::string log_level = "info";
   int worker_threads = 0;  // CPU threads per worker; 0: all cores
-  // Threads of the API listener. An open connection (a stream) holds one for its whole life,
-  // so this caps concurrent connections; more wait unanswered (docs/benchmarks.md, "Load").
-  int http_threads = 1280;
+  // Threads that run the API's handlers. A non-streamed completion holds one until it ends; a
+  // stream holds none between its events, and idle connections none at all (a few I/O threads
+  // own every socket). More concurrent non-streamed requests than this wait for a thread.
+  int http_threads = 256;
+  // [http]: the API listener's limits (docs/configuration.md).
+  int http_max_connections = 16384;            // open at once; more are refused with 503
+  int http_max_connections_per_client = 4096;  // from one IP address
+  double http_header_timeout_seconds = 10;     // for a whole request head, however it trickles
+  double http_body_timeout_seconds = 30;       // for a whole request body
+  double http_keep_alive_seconds = 30;         // an idle connection between requests
   // Auth and request retention (owner: requests/admin API). Reloadable at run time.
   std::vector<std::string> api_keys;  // any set: /v1/* needs "Authorization: Bearer KEY"
   std::string admin_token;            // set: /admin/v1/* needs "Authorization: Bearer TOKEN"

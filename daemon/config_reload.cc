@@ -32,6 +32,12 @@ ReloadReport DiffConfig(const Config& running, const Config& fresh) {
   restart(running.worker_binary == fresh.worker_binary, "worker_binary");
   restart(running.worker_threads == fresh.worker_threads, "worker_threads");
   restart(running.http_threads == fresh.http_threads, "http_threads");
+  restart(running.http_max_connections == fresh.http_max_connections, "http.max_connections");
+  restart(running.http_max_connections_per_client == fresh.http_max_connections_per_client,
+          "http.max_connections_per_client");
+  restart(running.http_header_timeout_seconds == fresh.http_header_timeout_seconds, "http.header_timeout_seconds");
+  restart(running.http_body_timeout_seconds == fresh.http_body_timeout_seconds, "http.body_timeout_seconds");
+  restart(running.http_keep_alive_seconds == fresh.http_keep_alive_seconds, "http.keep_alive_seconds");
   restart(running.health_stall_seconds == fresh.health_stall_seconds, "health_stall_seconds");
   restart(running.token_budget == fresh.token_budget, "token_budget");
   restart(running.max_num_seqs == fresh.max_num_seqs, "max_num_seqs");

@@ -120,6 +120,29 @@ TEST(ConfigTest, WorkersTable) {
   }
 }
 
+TEST(ConfigTest, HttpTable) {
+  std::string path = WriteTemp(
+      "[http]\nmax_connections = 20000\nmax_connections_per_client = 64\nheader_timeout_seconds = 2.5\n"
+      "body_timeout_seconds = 7\nkeep_alive_seconds = 1\n");
+  Config c;
+  ASSERT_TRUE(LoadConfigFile(path, &c).ok());
+  EXPECT_EQ(c.http_max_connections, 20000);
+  EXPECT_EQ(c.http_max_connections_per_client, 64);
+  EXPECT_DOUBLE_EQ(c.http_header_timeout_seconds, 2.5);
+  EXPECT_DOUBLE_EQ(c.http_body_timeout_seconds, 7);
+  EXPECT_DOUBLE_EQ(c.http_keep_alive_seconds, 1);
+  std::remove(path.c_str());
+  for (const char* bad : {"[http]\nmax_connections = 0\n", "[http]\nmax_connections_per_client = \"many\"\n",
+                          "[http]\nheader_timeout_seconds = 0\n", "[http]\nkeep_alive_seconds = -1\n", "http = 3\n"}) {
+    path = WriteTemp(bad);
+    Config b;
+    Status st = LoadConfigFile(path, &b);
+    EXPECT_TRUE(st.IsInvalidArgument()) << bad;
+    EXPECT_NE(st.message().find("http"), std::string::npos) << st.ToString();
+    std::remove(path.c_str());
+  }
+}
+
 TEST(ConfigTest, StoreOnDamage) {
   EXPECT_EQ(Config().store_on_damage, "refuse");
   std::string path = WriteTemp("[store]\non_damage = \"reset\"\n");
@@ -138,7 +161,9 @@ TEST(ConfigTest, StoreOnDamage) {
 }
 
 TEST(ConfigTest, HttpThreads) {
-  EXPECT_GE(Config{}.http_threads, 1024);  // 1000 concurrent streams and headroom
+  // Streams hold no handler thread (the listener is asynchronous); non-streamed completions do,
+  // so the default still runs as many of them at once as the engine can (max_num_seqs) and more.
+  EXPECT_GE(Config{}.http_threads, 4 * Config{}.max_num_seqs);
   std::string path = WriteTemp("http_threads = 64\n");
   Config c;
   ASSERT_TRUE(LoadConfigFile(path, &c).ok());

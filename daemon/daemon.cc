@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "daemon/admin_routes.h"
 #include "daemon/api_routes.h"
+#include "daemon/http/http_server.h"
 #include "daemon/openai_error.h"
 #include "daemon/requests_routes.h"
 
@@ -57,7 +58,7 @@ void EnsureRequestId(httplib::Response& res) {
 
 // Every route goes through this: a handler never lets an exception escape
 // into the HTTP library, and unknown failures are a 500 in the OpenAI format.
-void InstallErrorHandlers(httplib::Server& server) {
+void InstallErrorHandlers(http::Router& server) {
   server.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "internal error";
     try {
@@ -149,13 +150,21 @@ Status Daemon::Start() {
   });
   health_->Start();
 
-  api_ = std::make_unique<httplib::Server>();
-  admin_ = std::make_unique<httplib::Server>();
-  // Each open connection holds one of the HTTP library's threads for its whole life, so the
-  // pool bounds concurrent streams: sized for 1000 and more (docs/benchmarks.md, "Load").
-  api_->new_task_queue = [n = config_.http_threads] { return new httplib::ThreadPool(n); };
-  InstallErrorHandlers(*api_);
-  InstallErrorHandlers(*admin_);
+  // Sockets, timers and the probes run on a few I/O threads; http_threads run handlers (a
+  // non-streamed completion holds one until it ends; a stream holds none between its events).
+  auto ms = [](double seconds) { return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)); };
+  http::HttpServerOptions http_options;
+  http_options.handler_threads = config_.http_threads;
+  http_options.max_connections = static_cast<size_t>(config_.http_max_connections);
+  http_options.max_connections_per_ip = static_cast<size_t>(config_.http_max_connections_per_client);
+  http_options.header_deadline = ms(config_.http_header_timeout_seconds);
+  http_options.body_deadline = ms(config_.http_body_timeout_seconds);
+  http_options.keep_alive_idle = ms(config_.http_keep_alive_seconds);
+  api_ = std::make_unique<http::HttpServer>(http_options);
+  http_options.handler_threads = 16;  // the admin API: a few operators
+  admin_ = std::make_unique<http::HttpServer>(http_options);
+  InstallErrorHandlers(api_->router());
+  InstallErrorHandlers(admin_->router());
   requests_ = durability_->MakeRegistry(RetentionOf(config_), engine_.get());
   // Before the listeners open: a client reconnecting by id finds its request.
   HEARTH_ASSIGN_OR_RETURN(RecoveryReport recovered, durability_->Recover(engine_.get(), requests_.get()));
@@ -172,8 +181,8 @@ Status Daemon::Start() {
   }
   RegisterApiRoutes();
   RegisterAdminRoutes();
-  HEARTH_RETURN_IF_ERROR(Listen(*api_, config_.listen, &api_thread_));
-  HEARTH_RETURN_IF_ERROR(Listen(*admin_, config_.admin_listen, &admin_thread_));
+  HEARTH_RETURN_IF_ERROR(Listen(*api_, config_.listen));
+  HEARTH_RETURN_IF_ERROR(Listen(*admin_, config_.admin_listen));
   LogInfo("hearthd ready").Kv("listen", config_.listen.ToString()).Kv("admin", config_.admin_listen.ToString());
   preemption_->Start();
   return Status::Ok();
@@ -237,27 +246,9 @@ Status Daemon::StartEngine() {
   return Status::Ok();
 }
 
-Status Daemon::Listen(httplib::Server& server, const HostPort& where, std::thread* thread) {
-  // cpp-httplib 0.11 listens with a backlog of 5: a burst of new connections overflows it and
-  // the kernel drops SYNs, which clients resend only a second later. Catch the socket as it
-  // is made and listen again with the system's maximum. Its default options also set
-  // SO_REUSEPORT, which lets a second hearthd bind the same port and silently take half the
-  // connections; SO_REUSEADDR alone still allows a quick restart.
-  socket_t listen_fd = INVALID_SOCKET;
-  server.set_socket_options([&listen_fd](socket_t sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    listen_fd = sock;
-  });
-  const bool bound = server.bind_to_port(where.host, where.port);
-  server.set_socket_options([](socket_t) {});
-  if (!bound) {
-    return Status::Unavailable("cannot listen on " + where.ToString() + " (in use, or not a local address?)");
-  }
-  if (listen_fd != INVALID_SOCKET && ::listen(listen_fd, SOMAXCONN) != 0) {
-    LogWarn("cannot raise the listen backlog").Kv("listen", where.ToString());
-  }
-  *thread = std::thread([&server] { server.listen_after_bind(); });
+Status Daemon::Listen(http::HttpServer& server, const HostPort& where) {
+  StatusOr<int> port = server.Start(where.host, where.port);
+  if (!port.ok()) return Status::Unavailable(port.status().message() + " (in use, or not a local address?)");
   return Status::Ok();
 }
 
@@ -271,34 +262,34 @@ void Daemon::Stop() {
   if (engine_) engine_->Stop();
   if (!open_streams_.WaitUntilNone(kStreamsWriteOut)) LogWarn("stopping with event streams still open");
   for (auto* server : {api_.get(), admin_.get()}) {
-    if (server) server->stop();
+    if (server) server->Stop();
   }
-  if (api_thread_.joinable()) api_thread_.join();
-  if (admin_thread_.joinable()) admin_thread_.join();
   if (worker_) worker_->Stop();
 }
 
 void Daemon::RegisterApiRoutes() {
-  RegisterProbeRoutes(*api_);
-  api_->Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+  http::Router& api = api_->router();
+  RegisterProbeRoutes(api);
+  api.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(ModelsJson(), "application/json");
   });
-  RequireBearerToken(*api_, &api_auth_, "/v1/");
+  RequireBearerToken(api, &api_auth_, "/v1/");
   ApiRoutesOptions api_options{[this] { return engine(); }, UnixSeconds(started_at_)};
   api_options.registry = requests_.get();
   api_options.draining = [this] { return draining(); };
   api_options.journal = durability_->journal();
   api_options.open_streams = &open_streams_;
-  RegisterOpenAiRoutes(*api_, std::move(api_options));
-  RegisterRequestRoutes(*api_, {requests_.get(), [this] { return engine(); }, "/v1/requests", &open_streams_});
+  RegisterOpenAiRoutes(api, std::move(api_options));
+  RegisterRequestRoutes(api, {requests_.get(), [this] { return engine(); }, "/v1/requests", &open_streams_});
 }
 
 void Daemon::RegisterAdminRoutes() {
-  RegisterProbeRoutes(*admin_);
-  admin_->Get("/admin/v1/status", [this](const httplib::Request&, httplib::Response& res) {
+  http::Router& admin = admin_->router();
+  RegisterProbeRoutes(admin);
+  admin.Get("/admin/v1/status", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(StatusJson(), "application/json");
   });
-  RequireBearerToken(*admin_, &admin_auth_, "/admin/v1/");
+  RequireBearerToken(admin, &admin_auth_, "/admin/v1/");
   AdminRoutesOptions options;
   options.registry = requests_.get();
   options.open_streams = &open_streams_;
@@ -311,7 +302,7 @@ void Daemon::RegisterAdminRoutes() {
     preemption_->Notify(grace_seconds);
     return preemption_->StatusJson();
   };
-  RegisterAdminApi(*admin_, std::move(options));
+  RegisterAdminApi(admin, std::move(options));
 }
 
 void Daemon::SetConfigLoader(std::function<StatusOr<Config>()> loader) { config_loader_ = std::move(loader); }
@@ -341,18 +332,28 @@ std::vector<ModelStatus> Daemon::ModelStatuses() {
   return registry_ ? registry_->List() : std::vector<ModelStatus>();
 }
 
-void Daemon::RegisterProbeRoutes(httplib::Server& server) {
-  server.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
-    HealthReport report = health_ ? health_->Liveness() : HealthReport{};
-    res.status = report.ok ? 200 : 503;
-    res.set_content(HealthJson(report, "unhealthy"), "application/json");
-  });
-  server.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    HealthReport report = Readiness();
-    res.status = report.ok ? 200 : 503;
-    res.set_content(HealthJson(report, "not_ready"), "application/json");
-  });
-  server.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+void Daemon::RegisterProbeRoutes(http::Router& router) {
+  // The probes run on the listener's I/O threads: they answer while every handler is busy.
+  const http::RouteOptions probe{.run_inline = true};
+  for (const char* path : {"/healthz", "/health"}) {  // /health: what vLLM and llama-server answer
+    router.Get(
+        path,
+        [this](const httplib::Request&, httplib::Response& res) {
+          HealthReport report = health_ ? health_->Liveness() : HealthReport{};
+          res.status = report.ok ? 200 : 503;
+          res.set_content(HealthJson(report, "unhealthy"), "application/json");
+        },
+        probe);
+  }
+  router.Get(
+      "/readyz",
+      [this](const httplib::Request&, httplib::Response& res) {
+        HealthReport report = Readiness();
+        res.status = report.ok ? 200 : 503;
+        res.set_content(HealthJson(report, "not_ready"), "application/json");
+      },
+      probe);
+  router.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(MetricsText(), "text/plain; version=0.0.4; charset=utf-8");
   });
 }

@@ -31,9 +31,10 @@
 #include "daemon/worker_supervisor.h"
 #include "store/database.h"
 
-namespace httplib {
-class Server;
-}
+namespace hearth::http {
+class HttpServer;
+class Router;
+}  // namespace hearth::http
 
 namespace hearth::daemon {
 
@@ -79,7 +80,7 @@ class Daemon {
  private:
   void RegisterApiRoutes();
   void RegisterAdminRoutes();
-  Status Listen(httplib::Server& server, const HostPort& where, std::thread* thread);
+  Status Listen(http::HttpServer& server, const HostPort& where);
   // Starts the engine loop and the model registry, which loads the models (docs/models.md).
   Status StartEngine();
 
@@ -95,14 +96,12 @@ class Daemon {
   std::unique_ptr<store::ModelStore> model_store_;
   std::unique_ptr<ModelRegistry> registry_;
   std::unique_ptr<PlacingEngine> placing_;  // under metered_
-  std::unique_ptr<httplib::Server> api_;
-  std::unique_ptr<httplib::Server> admin_;
-  std::thread api_thread_;
-  std::thread admin_thread_;
+  std::unique_ptr<http::HttpServer> api_;
+  std::unique_ptr<http::HttpServer> admin_;
 
   // Metrics, health, readiness and queue limits (owner: metrics). /healthz, /readyz and
   // /metrics on both listeners.
-  void RegisterProbeRoutes(httplib::Server& server);
+  void RegisterProbeRoutes(http::Router& router);
   std::string MetricsText();
   HealthReport Readiness();
   std::unique_ptr<MeteredEngine> metered_;  // set in StartEngine()

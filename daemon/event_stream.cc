@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "daemon/http/stream_waker.h"
 #include "daemon/openai_response.h"
 
 namespace hearth::daemon {
@@ -11,10 +12,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// How long the provider waits for an event before handing control back to the HTTP library
-// (which then checks for shutdown), and how long a stream may be silent before a keep-alive
-// comment goes out (a write is what finds a vanished client).
-constexpr auto kStreamPoll = std::chrono::milliseconds(50);
+// How long the provider waits for an event before handing control back to the HTTP server,
+// for a source that cannot wake the stream (with a waker it never waits: the server calls
+// again when woken, or after its backoff); and how long a stream may be silent before a
+// keep-alive comment goes out (a write is what finds a vanished client).
+constexpr auto kStreamPoll = std::chrono::milliseconds(20);
 constexpr auto kKeepAliveEvery = std::chrono::seconds(5);
 
 // Owned by the content provider; only the HTTP thread touches it.
@@ -22,10 +24,17 @@ struct EventStreamWriter {
   EventSource source;
   uint64_t sent = 0;  // id of the last event written
   Clock::time_point last_write = Clock::now();
+  bool subscribed = false;
 
   // Writes whatever is ready; false when the client is gone.
   bool Pump(httplib::DataSink& sink) {
-    EventsRead read = source.read(sent, kStreamPoll);
+    if (!subscribed && source.subscribe) {
+      if (std::function<void()> waker = http::CurrentStreamWaker()) {
+        source.subscribe(std::move(waker));
+        subscribed = true;
+      }
+    }
+    EventsRead read = source.read(sent, subscribed ? std::chrono::milliseconds(0) : kStreamPoll);
     for (const RecordedEvent& event : read.events) {
       if (!Write(sink, source.with_ids ? FormatSseEvent(event) : SseEvent(event.data))) return false;
       sent = event.id;
@@ -90,6 +99,7 @@ void ServeEventStream(httplib::Response& res, std::shared_ptr<RequestEntry> entr
   EventSource source;
   source.read = [entry](uint64_t from, std::chrono::milliseconds wait) { return entry->Read(from, wait); };
   source.ended = [entry] { return entry->done(); };
+  source.subscribe = [entry](std::function<void()> waker) { entry->AddWaker(std::move(waker)); };
   Serve(res, std::move(source), after, std::move(on_abandoned), open);
 }
 

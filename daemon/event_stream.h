@@ -53,6 +53,9 @@ struct EventSource {
   // Nothing is left running; false makes a stream that ends (or is abandoned) run on_abandoned.
   std::function<bool()> ended;
   bool with_ids = true;  // send "id: N" lines
+  // Hands the source a function to call when new events arrive (RequestEntry::AddWaker); may
+  // be empty. With it, the stream never waits inside the HTTP server's provider call.
+  std::function<void(std::function<void()>)> subscribe;
 };
 void ServeEvents(httplib::Response& res, EventSource source, std::function<void()> on_abandoned, OpenStreams* open);
 

@@ -8,6 +8,8 @@
 #include <atomic>
 #include <thread>
 
+#include "daemon/http/http_server.h"
+
 namespace hearth::daemon {
 namespace {
 
@@ -35,8 +37,8 @@ TEST(OpenStreamsTest, AStreamEndingAtStopIsWrittenOutBeforeTheListenerStops) {
   for (int round = 0; round < 20; ++round) {
     OpenStreams open;
     std::atomic<bool> reading{false}, ended{false};
-    httplib::Server server;
-    server.Get("/events", [&](const httplib::Request&, httplib::Response& res) {
+    http::HttpServer server;
+    server.router().Get("/events", [&](const httplib::Request&, httplib::Response& res) {
       EventSource source;
       source.read = [&](uint64_t after, std::chrono::milliseconds wait) {
         reading = true;
@@ -52,8 +54,9 @@ TEST(OpenStreamsTest, AStreamEndingAtStopIsWrittenOutBeforeTheListenerStops) {
       source.ended = [&] { return ended.load(); };
       ServeEvents(res, std::move(source), nullptr, &open);
     });
-    const int port = server.bind_to_any_port("127.0.0.1");
-    std::thread listener([&server] { server.listen_after_bind(); });
+    StatusOr<int> started = server.Start("127.0.0.1", 0);
+    ASSERT_TRUE(started.ok()) << started.status().ToString();
+    const int port = *started;
     std::string body;
     std::thread client([&] {
       httplib::Client cli("127.0.0.1", port);
@@ -66,8 +69,7 @@ TEST(OpenStreamsTest, AStreamEndingAtStopIsWrittenOutBeforeTheListenerStops) {
     EXPECT_FALSE(open.WaitUntilNone(0ms)) << "the stream is open";
     ended = true;
     EXPECT_TRUE(open.WaitUntilNone(10s));
-    server.stop();
-    listener.join();
+    server.Stop();
     client.join();
     ASSERT_NE(body.find("server shutting down"), std::string::npos) << "round " << round << ": " << body;
     ASSERT_TRUE(body.ends_with("data: [DONE]\n\n")) << "round " << round << ": " << body;

@@ -25,8 +25,8 @@ std::string DefaultDataDir() {
   return std::string(home ? home : "/tmp") + "/.local/share/hearth";
 }
 
-// Every open connection is a file descriptor; the usual soft limit of 1024 would cap
-// hearthd below http_threads connections. Raise it to the hard limit.
+// Every open connection is a file descriptor; the usual soft limit of 1024 would cap hearthd
+// far below [http] max_connections. Raise it to the hard limit.
 void RaiseFileLimit() {
   rlimit limit{};
   if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
@@ -53,7 +53,8 @@ int main(int argc, char** argv) {
   app.add_option("--worker-binary", worker_binary, "path of hearth-worker (default: beside hearthd)");
   app.add_option("--threads", threads, "CPU threads per worker (default: all cores)");
   app.add_option("--log-level", log_level, "debug, info, warn or error");
-  app.add_option("--http-threads", http_threads, "threads of the API listener, one per open connection (default 1280)");
+  app.add_option("--http-threads", http_threads,
+                 "threads that run API handlers; a non-streamed completion holds one until it ends (default 256)");
   int64_t max_queued_requests = -1, max_queued_tokens = -1;
   double health_stall_seconds = -1;
   app.add_option("--max-queued-requests", max_queued_requests,

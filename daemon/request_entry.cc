@@ -102,7 +102,7 @@ void RequestEntry::Attach(uint64_t id, std::function<void()> on_done) {
       on_done_ = std::move(on_done);
     }
   }
-  cv_.notify_all();
+  Notify();
   if (run_now && on_done) on_done();
 }
 
@@ -120,7 +120,7 @@ void RequestEntry::OnToken(const TokenEvent& event) {
       pending_.push_back(std::move(pending));
     }
   }
-  cv_.notify_all();
+  Notify();
 }
 
 void RequestEntry::OnFinish(const FinishEvent& event) {
@@ -144,8 +144,30 @@ void RequestEntry::OnFinish(const FinishEvent& event) {
       pending_.push_back(std::move(pending));
     }
   }
-  cv_.notify_all();
+  Notify();
   if (on_done) on_done();
+}
+
+void RequestEntry::Notify() {
+  cv_.notify_all();
+  std::vector<std::function<void()>> wakers;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    wakers = DoneLocked() ? std::move(wakers_) : wakers_;
+    if (DoneLocked()) wakers_.clear();
+  }
+  for (const auto& wake : wakers) wake();
+}
+
+void RequestEntry::AddWaker(std::function<void()> waker) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!DoneLocked()) {
+      wakers_.push_back(std::move(waker));
+      return;
+    }
+  }
+  waker();  // nothing more will come: the reader finds the end now
 }
 
 void RequestEntry::Encode(const PendingEvent& event) {

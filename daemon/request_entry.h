@@ -96,6 +96,10 @@ class RequestEntry : public std::enable_shared_from_this<RequestEntry> {
   // The events after id `after`. When there are none yet and the request is still going,
   // waits up to `wait` for some.
   EventsRead Read(uint64_t after, std::chrono::milliseconds wait) const;
+  // Runs `waker` (on the thread that recorded it, outside the lock) whenever an event is
+  // recorded or the request ends; dropped once it has ended. An event stream served without a
+  // waiting thread uses it to be called again at once.
+  void AddWaker(std::function<void()> waker);
 
  private:
   class TeeSink;
@@ -110,6 +114,8 @@ class RequestEntry : public std::enable_shared_from_this<RequestEntry> {
   void OnFinish(const FinishEvent& event);
   void Encode(const PendingEvent& event);  // REQUIRES(mu_)
   bool DoneLocked() const { return ended_ && attached_; }
+  // Wakes Read's waiters and runs the wakers; call without mu_ held.
+  void Notify();
 
   const RequestMeta meta_;
 
@@ -123,6 +129,7 @@ class RequestEntry : public std::enable_shared_from_this<RequestEntry> {
   RequestInfo info_;                       // GUARDED_BY(mu_): without id, meta, num_events
   bool ended_ = false;                     // GUARDED_BY(mu_): OnFinish came
   std::function<void()> on_done_;          // GUARDED_BY(mu_)
+  std::vector<std::function<void()>> wakers_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace hearth::daemon

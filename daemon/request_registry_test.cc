@@ -50,6 +50,26 @@ std::vector<std::string> Data(const EventsRead& read) {
   return out;
 }
 
+// A stream served without a waiting thread is woken by the entry: on each event, on the end,
+// at once when added after the end; dropped once the request ended.
+TEST(RequestEntryTest, WakersRunOnEveryEventAndAtTheEnd) {
+  auto entry = NewEntry();
+  auto sink = entry->Tee(nullptr);
+  std::atomic<int> woken{0};
+  entry->AddWaker([&] { ++woken; });
+  entry->Attach(3, nullptr);
+  EXPECT_EQ(woken.load(), 1) << "attaching records the begin event";
+  sink->OnToken(Tok(11, "a"));
+  EXPECT_EQ(woken.load(), 2);
+  sink->OnFinish(Fin("stop"));
+  EXPECT_EQ(woken.load(), 3);
+  sink->OnToken(Tok(12, "late"));  // ignored after the end: no wake either
+  EXPECT_EQ(woken.load(), 3);
+  std::atomic<int> late{0};
+  entry->AddWaker([&] { ++late; });
+  EXPECT_EQ(late.load(), 1) << "a waker added after the end runs at once";
+}
+
 TEST(RequestEntryTest, RecordsForwardsAndReplays) {
   auto entry = NewEntry();
   auto downstream = std::make_shared<RecordingSink>();

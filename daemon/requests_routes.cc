@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "daemon/engine.h"
 #include "daemon/event_stream.h"
+#include "daemon/http/router.h"
 #include "daemon/openai_error.h"
 #include "daemon/request_registry.h"
 #include "model/unicode.h"
@@ -107,7 +108,7 @@ httplib::Server::Handler Bind(std::shared_ptr<RequestRoutes> routes, Fn fn) {
 
 }  // namespace
 
-void RegisterRequestRoutes(httplib::Server& server, RequestRoutesOptions options) {
+void RegisterRequestRoutes(http::Router& server, RequestRoutesOptions options) {
   const std::string one = options.prefix + "/([^/]+)";
   auto routes = std::make_shared<RequestRoutes>(std::move(options));
   server.Get(one, Bind(routes, &RequestRoutes::Show));

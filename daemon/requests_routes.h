@@ -9,8 +9,8 @@
 
 #include "daemon/request_entry.h"
 
-namespace httplib {
-class Server;
+namespace hearth::http {
+class Router;
 }
 
 namespace hearth::daemon {
@@ -26,7 +26,7 @@ struct RequestRoutesOptions {
   OpenStreams* open_streams = nullptr;  // as ApiRoutesOptions::open_streams
 };
 
-void RegisterRequestRoutes(httplib::Server& server, RequestRoutesOptions options);
+void RegisterRequestRoutes(http::Router& server, RequestRoutesOptions options);
 
 // The request object: {"id","object":"hearth.request","model","endpoint","stream","state",
 // "created","finished_at","prompt_tokens","text","tokens","finish_reason","usage","error",

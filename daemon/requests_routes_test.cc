@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "daemon/api_routes.h"
+#include "daemon/http/http_server.h"
 #include "daemon/request_registry.h"
 #include "daemon/testing/scripted_engine.h"
 
@@ -63,22 +64,18 @@ rapidjson::Document Json(const std::string& body) {
 class RequestsRoutesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<httplib::Server>();
+    server_ = std::make_unique<http::HttpServer>();
     auto engine = [this] { return static_cast<Engine*>(&engine_); };
     ApiRoutesOptions api{engine, 1234};
     api.registry = &registry_;
     api.draining = [this] { return draining_.load(); };
-    RegisterOpenAiRoutes(*server_, std::move(api));
-    RegisterRequestRoutes(*server_, {&registry_, engine, "/v1/requests"});
-    port_ = server_->bind_to_any_port("127.0.0.1");
-    ASSERT_GT(port_, 0);
-    thread_ = std::thread([this] { server_->listen_after_bind(); });
-    while (!server_->is_running()) std::this_thread::sleep_for(1ms);
+    RegisterOpenAiRoutes(server_->router(), std::move(api));
+    RegisterRequestRoutes(server_->router(), {&registry_, engine, "/v1/requests"});
+    StatusOr<int> port = server_->Start("127.0.0.1", 0);
+    ASSERT_TRUE(port.ok()) << port.status().ToString();
+    port_ = *port;
   }
-  void TearDown() override {
-    server_->stop();
-    thread_.join();
-  }
+  void TearDown() override { server_->Stop(); }
 
   httplib::Client Client() {
     httplib::Client cli("127.0.0.1", port_);
@@ -125,8 +122,7 @@ class RequestsRoutesTest : public ::testing::Test {
   ScriptedEngine engine_;
   MemoryRequestRegistry registry_;
   std::atomic<bool> draining_{false};
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  std::unique_ptr<http::HttpServer> server_;
   int port_ = 0;
 };
 

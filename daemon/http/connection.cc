@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "daemon/http/stream_waker.h"
+
 namespace hearth::http {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
@@ -54,6 +56,8 @@ struct Connection::Stream {
   bool ended = false;            // the releaser has been scheduled
   bool waiting_drain = false;    // not pumped until the outgoing buffer drains
   bool finishing = false;        // done; the last bytes are being written
+  bool sleeping = false;         // waiting on `timer` for the next provider call
+  bool woken = false;            // the waker was called during a provider call
   std::chrono::milliseconds backoff = kMinBackoff;
   asio::steady_timer timer;
   std::atomic<bool> gone{false};  // the client went away or the connection closed (any thread)
@@ -384,8 +388,36 @@ void Connection::PumpStream() {
   context_->providers->Push([self = shared_from_this(), s] { self->CallProvider(s); });
 }
 
+namespace {
+thread_local const std::function<void()>* current_waker = nullptr;
+}  // namespace
+
+std::function<void()> CurrentStreamWaker() { return current_waker ? *current_waker : std::function<void()>(); }
+
+void Connection::Wake(const std::shared_ptr<Stream>& s) {
+  if (stream_ != s || s->ended || s->finishing) return;
+  if (s->in_call) {
+    s->woken = true;  // OnProviderReturned calls again instead of sleeping
+    return;
+  }
+  if (!s->sleeping) return;
+  s->sleeping = false;
+  s->backoff = kMinBackoff;
+  s->timer.cancel();
+  PumpStream();
+}
+
 void Connection::CallProvider(std::shared_ptr<Stream> s) {
   auto self = shared_from_this();
+  const std::function<void()> waker = [weak = weak_from_this(), ws = std::weak_ptr<Stream>(s)] {
+    std::shared_ptr<Connection> c = weak.lock();
+    std::shared_ptr<Stream> stream = ws.lock();
+    if (c && stream) asio::post(c->strand_, [c, stream] { c->Wake(stream); });
+  };
+  current_waker = &waker;
+  struct Reset {
+    ~Reset() { current_waker = nullptr; }
+  } reset;
   const size_t limit = context_->options->stream_buffer_bytes;
   bool wrote = false;
   httplib::DataSink sink;
@@ -445,15 +477,20 @@ void Connection::OnProviderReturned(bool ok, bool wrote) {
     }
     return;  // OnWrite finishes once the last bytes are out
   }
-  if (wrote) {
+  if (wrote || s->woken) {
+    s->woken = false;
     s->backoff = kMinBackoff;
     return PumpStream();
   }
-  // Nothing to say yet: ask again later, less often the longer the stream stays idle.
+  // Nothing to say yet: ask again later, less often the longer the stream stays idle (or at
+  // once when its waker is called).
+  s->sleeping = true;
   s->timer.expires_after(s->backoff);
   s->backoff = std::min<std::chrono::milliseconds>(s->backoff * 2, kMaxBackoff);
-  s->timer.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-    if (!ec) self->PumpStream();
+  s->timer.async_wait([self = shared_from_this(), s](const boost::system::error_code& ec) {
+    if (ec || !s->sleeping) return;
+    s->sleeping = false;
+    self->PumpStream();
   });
 }
 

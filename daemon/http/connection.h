@@ -74,6 +74,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void StartStream(std::shared_ptr<Request> req, std::shared_ptr<Response> res, Framing framing);
   void PumpStream();
   void CallProvider(std::shared_ptr<Stream> stream);  // on a handler-pool thread
+  void Wake(const std::shared_ptr<Stream>& stream);   // its waker was called
   void OnProviderReturned(bool ok, bool wrote);
   void EndStream(bool success);
   void ClientGone();

@@ -13,6 +13,8 @@
 #include <mutex>
 #include <thread>
 
+#include "daemon/http/stream_waker.h"
+
 namespace hearth::http {
 namespace {
 
@@ -307,6 +309,54 @@ TEST_F(HttpServerTest, StreamWritesThreeChunksThenDone) {
   c.Send("GET /hello HTTP/1.1\r\n\r\n");
   c.ReadUntil([](const std::string& b) { return b.find("hello") != std::string::npos; });
   EXPECT_FALSE(c.eof());
+}
+
+// A provider gets a waker inside its call (none outside one); calling it, even from inside the
+// call or after the stream and the server are gone, is safe and brings the next call.
+TEST_F(HttpServerTest, StreamWakerInsideProviderCallsOnly) {
+  EXPECT_FALSE(CurrentStreamWaker()) << "no waker outside a provider call";
+  std::mutex mu;
+  std::function<void()> kept;
+  std::promise<bool> released;
+  extra_routes_.push_back({"/woken", [&](const Request&, Response& res) {
+                             auto calls = std::make_shared<int>(0);
+                             res.set_chunked_content_provider(
+                                 "text/plain",
+                                 [&, calls](size_t, httplib::DataSink& sink) {
+                                   std::function<void()> waker = CurrentStreamWaker();
+                                   EXPECT_TRUE(waker);
+                                   if ((*calls)++ == 0) {
+                                     {
+                                       std::lock_guard<std::mutex> lock(mu);
+                                       kept = waker;
+                                     }
+                                     waker();  // during the call: the next call comes without a backoff
+                                     return true;
+                                   }
+                                   sink.write("woken", 5);
+                                   sink.done();
+                                   return true;
+                                 },
+                                 [&](bool success) { released.set_value(success); });
+                           }});
+  StartServer();
+  Client c(port_);
+  c.Send("GET /woken HTTP/1.1\r\n\r\n");
+  bool complete = false;
+  const std::string r = c.ReadUntil([&](const std::string& b) {
+    Dechunk(Body(b), &complete);
+    return complete;
+  });
+  EXPECT_EQ(Dechunk(Body(r), &complete), "woken");
+  auto future = released.get_future();
+  ASSERT_EQ(future.wait_for(5s), std::future_status::ready);
+  EXPECT_TRUE(future.get());
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_TRUE(kept);
+  kept();  // the stream has ended: nothing happens
+  server_->Stop();
+  server_.reset();
+  kept();  // the server is gone: still nothing happens
 }
 
 TEST_F(HttpServerTest, ClientDisconnectMidStreamReleasesWithFalse) {
