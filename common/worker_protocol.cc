@@ -194,9 +194,9 @@ Status ReadSampling(PayloadReader& r, SamplingParams* p) {
   return Status::Ok();
 }
 
-// Smallest encoding of a StepSequence: id, start, 4 empty lists, flag,
-// sampling (40 bytes), position.
-constexpr size_t kMinStepSequenceBytes = 8 + 4 + 4 * 4 + 1 + 40 + 8;
+// Smallest encoding of a StepSequence (a delta): id, full, want_logits, start, two empty lists,
+// num_blocks_after, position. A full one is larger (an empty history, num_prompt, sampling).
+constexpr size_t kMinStepSequenceBytes = 8 + 1 + 1 + 4 + 2 * 4 + 4 + 8;
 // Smallest SampledTokenInfo: id, token, logprob, empty top list.
 constexpr size_t kMinSampledBytes = 8 + 4 + 4 + 4;
 
@@ -303,17 +303,24 @@ StatusOr<std::string> DecodeUnloadModel(const std::vector<uint8_t>& payload) {
 std::vector<uint8_t> EncodeStep(const StepRequest& request) {
   PayloadWriter w;
   w.Str(request.model);
+  w.U32(static_cast<uint32_t>(request.released.size()));
+  for (uint64_t id : request.released) w.U64(id);
   w.U32(static_cast<uint32_t>(request.seqs.size()));
   for (const StepSequence& s : request.seqs) {
     w.U64(s.request_id);
+    w.Bool(s.full);
+    w.Bool(s.want_logits);
     w.I32(s.start_pos);
     w.I32s(s.tokens);
     w.I32s(s.block_table);
-    w.Bool(s.want_logits);
-    WriteSampling(w, s.sampling);
+    if (s.full) {
+      w.I32s(s.history);
+      w.I32(s.num_prompt_tokens);
+      WriteSampling(w, s.sampling);
+    } else {
+      w.I32(s.num_blocks_after);
+    }
     w.I64(s.sample_position);
-    w.I32s(s.prompt_tokens);
-    w.I32s(s.generated_tokens);
   }
   return w.Take();
 }
@@ -322,18 +329,29 @@ StatusOr<StepRequest> DecodeStep(const std::vector<uint8_t>& payload) {
   PayloadReader r(payload);
   StepRequest req;
   HEARTH_ASSIGN_OR_RETURN(req.model, r.Str());
+  HEARTH_ASSIGN_OR_RETURN(uint32_t num_released, r.Count(8));
+  req.released.resize(num_released);
+  for (uint64_t& id : req.released) {
+    HEARTH_ASSIGN_OR_RETURN(id, r.U64());
+  }
   HEARTH_ASSIGN_OR_RETURN(uint32_t n, r.Count(kMinStepSequenceBytes));
   req.seqs.resize(n);
   for (StepSequence& s : req.seqs) {
     HEARTH_ASSIGN_OR_RETURN(s.request_id, r.U64());
+    HEARTH_ASSIGN_OR_RETURN(s.full, r.Bool());
+    HEARTH_ASSIGN_OR_RETURN(s.want_logits, r.Bool());
     HEARTH_ASSIGN_OR_RETURN(s.start_pos, r.I32());
     HEARTH_ASSIGN_OR_RETURN(s.tokens, r.I32s());
     HEARTH_ASSIGN_OR_RETURN(s.block_table, r.I32s());
-    HEARTH_ASSIGN_OR_RETURN(s.want_logits, r.Bool());
-    HEARTH_RETURN_IF_ERROR(ReadSampling(r, &s.sampling));
+    if (s.full) {
+      HEARTH_ASSIGN_OR_RETURN(s.history, r.I32s());
+      HEARTH_ASSIGN_OR_RETURN(s.num_prompt_tokens, r.I32());
+      HEARTH_RETURN_IF_ERROR(ReadSampling(r, &s.sampling));
+      s.num_blocks_after = static_cast<int32_t>(s.block_table.size());
+    } else {
+      HEARTH_ASSIGN_OR_RETURN(s.num_blocks_after, r.I32());
+    }
     HEARTH_ASSIGN_OR_RETURN(s.sample_position, r.I64());
-    HEARTH_ASSIGN_OR_RETURN(s.prompt_tokens, r.I32s());
-    HEARTH_ASSIGN_OR_RETURN(s.generated_tokens, r.I32s());
   }
   HEARTH_RETURN_IF_ERROR(ExpectEnd(r, "step request"));
   return req;

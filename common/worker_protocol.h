@@ -131,24 +131,37 @@ struct StagedInfo {
   bool swapped_out = false;   // the model was warm and left the pool
 };
 
-// One sequence's share of a step (the scheduler's ScheduledSequence plus what
-// the worker needs to sample).
+// One sequence's share of a step: what changed since the worker last saw it (docs/engine.md,
+// "Step messages"). The worker keeps each live sequence's block table, token history and
+// sampling parameters. `full` sends all of it: a sequence's first step, and any step after which
+// the daemon cannot vouch for what the worker holds (a block table that changed other than by
+// appending, a sequence started again after preemption, a worker restart). Otherwise the step is
+// a delta: the blocks appended and the tokens run now, which the worker checks against the lengths
+// it holds (start_pos, num_blocks_after) and refuses with InvalidArgument on any mismatch or for a
+// sequence it does not know.
 struct StepSequence {
   uint64_t request_id = 0;
-  int32_t start_pos = 0;             // tokens already in the KV cache
-  std::vector<int32_t> tokens;       // [num_new] tokens to run now
-  std::vector<int32_t> block_table;  // blocks covering [0, start_pos + num_new)
-  bool want_logits = false;          // sample a token after the last new one
-  // Only read when want_logits:
+  bool full = true;
+  // Tokens already in the KV cache. A delta's start_pos is the history length the worker must
+  // hold; after the step it holds start_pos + num_new.
+  int32_t start_pos = 0;
+  std::vector<int32_t> tokens;       // [num_new] tokens to run now; they join the history
+  std::vector<int32_t> block_table;  // full: blocks covering [0, start_pos + num_new); delta: the blocks appended
+  int32_t num_blocks_after = 0;      // delta only: the table's length once appended
+  // Full only: the history so far and what the worker keeps for sampling.
+  std::vector<int32_t> history;   // [start_pos] tokens at positions [0, start_pos)
+  int32_t num_prompt_tokens = 0;  // the history's first tokens that are the prompt (penalties)
   SamplingParams sampling;
-  int64_t sample_position = 0;            // index of the token being sampled: the RNG counter
-  std::vector<int32_t> prompt_tokens;     // only when a penalty is active, else empty
-  std::vector<int32_t> generated_tokens;  // likewise
+  bool want_logits = false;     // sample a token after the last new one
+  int64_t sample_position = 0;  // when want_logits: index of the token being sampled (RNG counter)
 };
 
 struct StepRequest {
   std::string model;  // a name from LoadModelRequest
   std::vector<StepSequence> seqs;
+  // Sequences that ended (finished, cancelled, preempted, failed): the worker forgets them before
+  // it reads seqs. An id it does not know is fine (already forgotten).
+  std::vector<uint64_t> released = {};
 };
 
 struct TopLogprob {

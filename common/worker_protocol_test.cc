@@ -75,15 +75,21 @@ StepRequest SampleStep() {
   a.sampling.presence_penalty = -0.25f;
   a.sampling.seed = 0x123456789abcdefull;
   a.sampling.num_logprobs = 5;
-  a.sample_position = 3;
-  a.prompt_tokens = {1, 2, 3};
-  StepSequence b;
+  a.sample_position = 5;
+  a.start_pos = 2;
+  a.history = {11, 12};
+  a.num_prompt_tokens = 4;
+  StepSequence b;  // a delta: no history, prompt split or sampling on the wire
   b.request_id = 9;
+  b.full = false;
   b.start_pos = 33;
   b.tokens = {5};
-  b.block_table = {0, 1, 2};
-  b.generated_tokens = {8, 9};
+  b.block_table = {2};
+  b.num_blocks_after = 3;
+  b.history = {8, 9};             // not sent
+  b.sampling.temperature = 0.5f;  // not sent
   req.seqs = {a, b};
+  req.released = {3, 0xfedcba9876543210ull};
   return req;
 }
 
@@ -107,15 +113,41 @@ TEST(StepCodecTest, StepRoundTrip) {
   EXPECT_EQ(a.sampling.presence_penalty, -0.25f);
   EXPECT_EQ(a.sampling.seed, 0x123456789abcdefull);
   EXPECT_EQ(a.sampling.num_logprobs, 5);
-  EXPECT_EQ(a.sample_position, 3);
-  EXPECT_EQ(a.prompt_tokens, (std::vector<int32_t>{1, 2, 3}));
-  EXPECT_TRUE(a.generated_tokens.empty());
+  EXPECT_EQ(a.sample_position, 5);
+  EXPECT_TRUE(a.full);
+  EXPECT_EQ(a.start_pos, 2);
+  EXPECT_EQ(a.history, (std::vector<int32_t>{11, 12}));
+  EXPECT_EQ(a.num_prompt_tokens, 4);
+  EXPECT_EQ(a.num_blocks_after, 1) << "a full table's length";
   const StepSequence& b = back->seqs[1];
   EXPECT_EQ(b.request_id, 9u);
+  EXPECT_FALSE(b.full);
   EXPECT_EQ(b.start_pos, 33);
   EXPECT_FALSE(b.want_logits);
-  EXPECT_EQ(b.block_table, (std::vector<int32_t>{0, 1, 2}));
-  EXPECT_EQ(b.generated_tokens, (std::vector<int32_t>{8, 9}));
+  EXPECT_EQ(b.block_table, (std::vector<int32_t>{2}));
+  EXPECT_EQ(b.num_blocks_after, 3);
+  EXPECT_TRUE(b.history.empty()) << "a delta carries no history";
+  EXPECT_EQ(b.sampling.temperature, SamplingParams().temperature) << "nor sampling parameters";
+  EXPECT_EQ(back->released, (std::vector<uint64_t>{3, 0xfedcba9876543210ull}));
+}
+
+// A delta is smaller than the full state it stands for: no history, table prefix or sampling.
+TEST(StepCodecTest, DeltaIsSmallerThanFull) {
+  StepRequest full;
+  full.model = "m";
+  StepSequence s;
+  s.start_pos = 1000;
+  s.tokens = {7};
+  s.history.assign(1000, 5);
+  s.block_table.assign(63, 1);
+  s.want_logits = true;
+  full.seqs = {s};
+  StepRequest delta = full;
+  delta.seqs[0].full = false;
+  delta.seqs[0].block_table.clear();
+  delta.seqs[0].num_blocks_after = 63;
+  EXPECT_GT(EncodeStep(full).size(), 4 * (1000 + 63));
+  EXPECT_LT(EncodeStep(delta).size(), 64u);
 }
 
 TEST(StepCodecTest, LoadModelAndInfoRoundTrip) {
@@ -202,8 +234,26 @@ TEST(StepCodecTest, EveryTruncationIsCorruption) {
 TEST(StepCodecTest, HugeCountsAreRejectedWithoutAllocating) {
   PayloadWriter w;
   w.Str("m");
-  w.U32(0xffffffffu);  // sequences
+  w.U32(0xffffffffu);  // released ids
   EXPECT_TRUE(DecodeStep(w.Take()).status().IsCorruption());
+  PayloadWriter q;
+  q.Str("m");
+  q.U32(0);
+  q.U32(0xffffffffu);  // sequences
+  EXPECT_TRUE(DecodeStep(q.Take()).status().IsCorruption());
+  PayloadWriter h;  // a full sequence whose history claims more tokens than the payload has
+  h.Str("m");
+  h.U32(0);
+  h.U32(1);
+  h.U64(1);
+  h.Bool(true);
+  h.Bool(false);
+  h.I32(0);
+  h.I32s({});
+  h.I32s({});
+  h.U32(0x40000000u);
+  for (int i = 0; i < 16; ++i) h.U32(0);
+  EXPECT_TRUE(DecodeStep(h.Take()).status().IsCorruption());
   PayloadWriter v;
   v.U32(0x40000000u);  // a billion ints, no bytes
   std::vector<uint8_t> bytes = v.Take();

@@ -8,10 +8,6 @@
 namespace hearth::daemon {
 namespace {
 
-bool PenaltyActive(const SamplingParams& p) {
-  return p.repetition_penalty != 1.0f || p.frequency_penalty != 0.0f || p.presence_penalty != 0.0f;
-}
-
 const char* ReasonName(scheduler::FinishReason reason) {
   switch (reason) {
     case scheduler::FinishReason::kEos:
@@ -391,6 +387,9 @@ void EngineLoop::ApplyCancel(uint64_t id) {
 }
 
 bool EngineLoop::StepModel(Model& m) {
+  // Replaced since our last step (a step of another caller restarted it): its KV caches and
+  // sequences are gone, so everything is computed again.
+  if (worker_->generation() != worker_generation_) RecomputeAfterWorkerRestart();
   scheduler::BatchScheduler& sched = *m.scheduler;
   if (!sched.has_unfinished()) return false;
   using Clock = std::chrono::steady_clock;
@@ -413,32 +412,10 @@ bool EngineLoop::StepModel(Model& m) {
   for (const scheduler::FinishedRequest& f : out.failed) Finish(f);
   if (out.seqs.empty()) return false;
 
-  wire::StepRequest req;
-  req.model = m.info.name;
-  req.seqs.reserve(out.seqs.size());
+  const wire::StepRequest req = m.steps.Build(
+      m.info.name, out, sched, [this](uint64_t id) -> const SamplingParams& { return active_.at(id)->request.sampling; });
   size_t num_wanted = 0;
-  for (const scheduler::ScheduledSequence& s : out.seqs) {
-    wire::StepSequence w;
-    w.request_id = s.id;
-    w.start_pos = s.start_pos;
-    w.tokens = s.token_ids;
-    w.block_table = s.block_table;
-    w.want_logits = s.want_logits;
-    if (s.want_logits) {
-      ++num_wanted;
-      const Active& a = *active_.at(s.id);
-      w.sampling = a.request.sampling;
-      w.sample_position = int64_t{s.start_pos} + s.num_tokens;
-      if (PenaltyActive(w.sampling)) {
-        const scheduler::Sequence* seq = sched.Find(s.id);
-        CHECK(seq != nullptr);
-        auto split = seq->tokens.begin() + seq->num_prompt_tokens;
-        w.prompt_tokens.assign(seq->tokens.begin(), split);
-        w.generated_tokens.assign(split, seq->tokens.end());
-      }
-    }
-    req.seqs.push_back(std::move(w));
-  }
+  for (const wire::StepSequence& w : req.seqs) num_wanted += w.want_logits ? 1 : 0;
 
   sent = Clock::now();
   StatusOr<wire::StepReply> reply = worker_->Step(req);
@@ -463,6 +440,7 @@ bool EngineLoop::StepModel(Model& m) {
     FailStep(m, out, Status::Corruption("worker's step reply does not match the step"));
     return true;
   }
+  m.steps.Delivered(req);
 
   scheduler::StepResult result;
   for (const wire::SampledTokenInfo& t : reply->sampled) {
@@ -525,6 +503,7 @@ void EngineLoop::FinishActive(uint64_t id, const std::string& reason, const Stat
   if (it == active_.end()) return;
   std::unique_ptr<Active> a = std::move(it->second);
   active_.erase(it);
+  a->model->steps.Release(id);
   FinishEvent ev;
   ev.finish_reason = reason;
   ev.status = status;
@@ -542,6 +521,7 @@ void EngineLoop::RecomputeAfterWorkerRestart() {
   worker_generation_ = worker_->generation();
   LogWarn("worker replaced; recomputing every request's KV cache").Kv("requests", active_.size());
   for (auto& [name, m] : models_) {
+    m->steps.Forget();  // the new worker holds no sequence: each goes full
     std::vector<std::pair<uint64_t, scheduler::Request>> again;  // (arrival, request)
     for (const auto& [id, a] : active_) {
       if (a->model != m) continue;
@@ -598,6 +578,7 @@ void EngineLoop::FailUncommitted(const Status& status) {
     if (!seen.emplace(o.id, true).second) continue;
     if (auto it = active_.find(o.id); it != active_.end()) {
       it->second->model->scheduler->Abort(o.id);
+      it->second->model->steps.Release(o.id);
       active_.erase(it);
     }
     FinishEvent ev;

@@ -25,6 +25,7 @@
 #include "common/worker_protocol.h"
 #include "daemon/engine.h"
 #include "daemon/output_decoder.h"
+#include "daemon/step_builder.h"
 #include "daemon/token_committer.h"
 #include "daemon/worker_process.h"
 #include "model/tokenizer.h"
@@ -86,6 +87,7 @@ class EngineLoop final : public Engine {
     std::shared_ptr<const model::Tokenizer> tokenizer;
     int32_t max_context = 0;                               // min(trained context, KV cache capacity)
     std::unique_ptr<scheduler::BatchScheduler> scheduler;  // loop thread only
+    StepBuilder steps;  // loop thread only: what the worker holds of the scheduler's sequences
   };
   // A request from Submit() to its FinishEvent; owned by the loop thread once
   // admitted.

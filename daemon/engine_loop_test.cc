@@ -278,5 +278,87 @@ TEST_F(EngineLoopTest, StopFinishesEverythingAndRefusesMore) {
             Status::Code::kUnavailable);
 }
 
+// Steps carry changes (docs/engine.md, "Step messages"); the worker keeps each sequence's blocks
+// and history. Requests with every penalty on (they read the whole history), batched in a cache
+// small enough to preempt them (sent full again when readmitted), sample what each samples alone
+// from a worker sent its whole state every step. Ended sequences leave the worker.
+TEST_F(EngineLoopTest, DeltaStepsSampleWhatFullStepsSample) {
+  struct Worker : WorkerConnection {
+    StatusOr<wire::ModelInfo> LoadModel(const wire::LoadModelRequest& r) override { return executor.LoadModel(r); }
+    StatusOr<wire::StepReply> Step(const wire::StepRequest& r) override {
+      for (const wire::StepSequence& s : r.seqs) (s.full ? num_full : num_delta)++;
+      return executor.Step(r);
+    }
+    worker::StepExecutor executor{2};
+    int num_full = 0, num_delta = 0;
+  } worker;
+  StatusOr<wire::ModelInfo> info = worker.LoadModel({"rand", path_, 64 << 10});  // 16 blocks
+  ASSERT_TRUE(info.ok());
+  EngineLoopOptions options;
+  options.token_budget = 24;
+  EngineLoop loop(&worker, options);
+  auto tok = model::LoadTokenizerFromGguf(path_);
+  ASSERT_TRUE(tok.ok());
+  ASSERT_TRUE(loop.AddModel(*info, std::move(tok).value()).ok());
+  loop.Start();
+
+  std::vector<GenerationRequest> requests;
+  for (int i = 0; i < 5; ++i) {
+    std::vector<int32_t> prompt;
+    for (int j = 0; j < 20 + 7 * i; ++j) prompt.push_back(3 + (j * 13 + i) % 60);
+    GenerationRequest r = Request(prompt, 30, 0.9f, 100 + i);
+    r.sampling.repetition_penalty = 1.3f;
+    r.sampling.frequency_penalty = 0.5f;
+    r.sampling.presence_penalty = 0.3f;
+    requests.push_back(r);
+  }
+  std::vector<std::shared_ptr<RecordingSink>> sinks;
+  for (const GenerationRequest& r : requests) {
+    sinks.push_back(std::make_shared<RecordingSink>());
+    ASSERT_TRUE(loop.Submit(r, sinks.back()).ok());
+  }
+  for (auto& s : sinks) ASSERT_TRUE(s->WaitFinished());
+  const std::vector<int32_t> stops = loop.stop_token_ids("rand");
+
+  // Each alone, one token a step, every step full.
+  worker::StepExecutor reference(2);
+  ASSERT_TRUE(reference.LoadModel({"rand", path_, 64 << 10}).ok());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const GenerationRequest& r = requests[i];
+    std::vector<int32_t> tokens = r.prompt, generated;
+    int32_t computed = 0;
+    while (static_cast<int32_t>(generated.size()) < r.max_tokens) {
+      wire::StepSequence s;
+      s.request_id = i;
+      s.start_pos = computed;
+      s.tokens.assign(tokens.begin() + computed, tokens.end());
+      for (int32_t b = 0; b * 16 < static_cast<int32_t>(tokens.size()); ++b) s.block_table.push_back(b);
+      s.history.assign(tokens.begin(), tokens.begin() + computed);
+      s.num_prompt_tokens = static_cast<int32_t>(r.prompt.size());
+      s.sampling = r.sampling;
+      s.want_logits = true;
+      s.sample_position = static_cast<int64_t>(tokens.size());
+      StatusOr<wire::StepReply> reply = reference.Step({"rand", {s}});
+      ASSERT_TRUE(reply.ok()) << reply.status().ToString();
+      computed = static_cast<int32_t>(tokens.size());
+      const int32_t t = reply->sampled[0].token;
+      if (std::find(stops.begin(), stops.end(), t) != stops.end()) break;
+      tokens.push_back(t);
+      generated.push_back(t);
+    }
+    EXPECT_EQ(sinks[i]->tokens(), generated) << "request " << i;
+    EXPECT_NE(sinks[i]->finish().finish_reason, "error") << sinks[i]->finish().status.ToString();
+  }
+  EXPECT_GT(worker.num_delta, 4 * worker.num_full);
+  EXPECT_GT(worker.num_full, static_cast<int>(requests.size())) << "some were preempted and sent full again";
+
+  // The finished sequences are released with the next step: only that step's own is left.
+  auto last = std::make_shared<RecordingSink>();
+  ASSERT_TRUE(loop.Submit(Request({1, 2, 3}, 2, 0, 0), last).ok());
+  ASSERT_TRUE(last->WaitFinished());
+  EXPECT_LE(worker.executor.num_sequences("rand"), 1u);
+  loop.Stop();
+}
+
 }  // namespace
 }  // namespace hearth::daemon

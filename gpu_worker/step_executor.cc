@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <unordered_set>
 
 #include "common/log.h"
 
@@ -169,16 +170,60 @@ void StepExecutor::UnloadModel(const std::string& name) {
 
 Status StepExecutor::Validate(const HostedModel& hosted, const wire::StepRequest& request) const {
   const int32_t vocab = hosted.info.vocab_size;
+  std::unordered_set<uint64_t> released(request.released.begin(), request.released.end());
+  std::unordered_set<uint64_t> seen;
   for (size_t i = 0; i < request.seqs.size(); ++i) {
     const wire::StepSequence& s = request.seqs[i];
-    if (!s.want_logits) continue;  // the runner checks tokens and blocks
-    Status st = s.sampling.Validate();
-    if (!st.ok()) return st.WithContext("sequence " + std::to_string(i));
-    if (s.sample_position < 0) return Status::InvalidArgument("sequence " + std::to_string(i) + ": negative position");
-    HEARTH_RETURN_IF_ERROR(CheckIds(s.prompt_tokens, vocab, "prompt", i));
-    HEARTH_RETURN_IF_ERROR(CheckIds(s.generated_tokens, vocab, "generated", i));
+    const std::string who = "sequence " + std::to_string(i) + " (request " + std::to_string(s.request_id) + ")";
+    if (!seen.insert(s.request_id).second) return Status::InvalidArgument(who + ": twice in one step");
+    if (s.start_pos < 0) return Status::InvalidArgument(who + ": negative start");
+    if (s.full) {
+      Status st = s.sampling.Validate();
+      if (!st.ok()) return st.WithContext(who);
+      if (s.history.size() != static_cast<size_t>(s.start_pos)) {
+        return Status::InvalidArgument(who + ": a full state with " + std::to_string(s.history.size()) +
+                                       " history tokens for start " + std::to_string(s.start_pos));
+      }
+      if (s.num_prompt_tokens < 0) return Status::InvalidArgument(who + ": negative prompt length");
+      HEARTH_RETURN_IF_ERROR(CheckIds(s.history, vocab, "history", i));
+    } else {
+      auto it = hosted.sequences.find(s.request_id);
+      if (it == hosted.sequences.end() || released.contains(s.request_id)) {
+        return Status::InvalidArgument(who + ": a delta for a sequence the worker does not hold; send it full");
+      }
+      const SequenceState& held = it->second;
+      if (static_cast<size_t>(s.start_pos) != held.history.size()) {
+        return Status::InvalidArgument(who + ": a delta from token " + std::to_string(s.start_pos) +
+                                       ", but the worker holds " + std::to_string(held.history.size()));
+      }
+      if (s.num_blocks_after < 0 ||
+          held.block_table.size() + s.block_table.size() != static_cast<size_t>(s.num_blocks_after)) {
+        return Status::InvalidArgument(who + ": " + std::to_string(held.block_table.size()) + " blocks held plus " +
+                                       std::to_string(s.block_table.size()) + " appended is not the " +
+                                       std::to_string(s.num_blocks_after) + " expected");
+      }
+    }
+    if (s.want_logits && s.sample_position < 0) return Status::InvalidArgument(who + ": negative position");
+    // The runner checks the tokens and blocks.
   }
   return Status::Ok();
+}
+
+void StepExecutor::Apply(const wire::StepSequence& s, SequenceState& state) {
+  if (s.full) {
+    state.block_table = s.block_table;
+    state.history = s.history;
+    state.num_prompt_tokens = s.num_prompt_tokens;
+    state.sampling = s.sampling;
+  } else {
+    state.block_table.insert(state.block_table.end(), s.block_table.begin(), s.block_table.end());
+  }
+  state.history.insert(state.history.end(), s.tokens.begin(), s.tokens.end());
+}
+
+size_t StepExecutor::num_sequences(const std::string& model) const {
+  auto it = models_.find(model);
+  return it == models_.end() ? 0 : it->second->sequences.size();
 }
 
 StatusOr<wire::StepReply> StepExecutor::Step(const wire::StepRequest& request) {
@@ -187,28 +232,45 @@ StatusOr<wire::StepReply> StepExecutor::Step(const wire::StepRequest& request) {
     return Status::InvalidArgument("step for model '" + request.model + "', which is not loaded");
   HostedModel& hosted = *it->second;
   HEARTH_RETURN_IF_ERROR(Validate(hosted, request));
+  for (uint64_t id : request.released) hosted.sequences.erase(id);
+  std::vector<const SequenceState*> states;
+  states.reserve(request.seqs.size());
+  for (const wire::StepSequence& s : request.seqs) {
+    SequenceState& state = hosted.sequences[s.request_id];
+    Apply(s, state);
+    states.push_back(&state);
+  }
 
   Batch batch;
   batch.seqs.reserve(request.seqs.size());
-  for (const wire::StepSequence& s : request.seqs) {
-    batch.seqs.push_back(
-        {s.start_pos, std::span<const int32_t>(s.tokens), std::span<const int32_t>(s.block_table), s.want_logits});
+  for (size_t i = 0; i < request.seqs.size(); ++i) {
+    const wire::StepSequence& s = request.seqs[i];
+    batch.seqs.push_back({s.start_pos, std::span<const int32_t>(s.tokens),
+                          std::span<const int32_t>(states[i]->block_table), s.want_logits});
   }
   const int64_t vocab = hosted.info.vocab_size;
   logits_.resize(static_cast<size_t>(batch.NumLogitRows() * vocab));
-  HEARTH_RETURN_IF_ERROR(hosted.runner->Forward(batch, logits_.data()));
+  if (Status st = hosted.runner->Forward(batch, logits_.data()); !st.ok()) {
+    for (const wire::StepSequence& s : request.seqs) hosted.sequences.erase(s.request_id);
+    return st;
+  }
 
   wire::StepReply reply;
   int64_t row = 0;
-  for (const wire::StepSequence& s : request.seqs) {
+  for (size_t i = 0; i < request.seqs.size(); ++i) {
+    const wire::StepSequence& s = request.seqs[i];
     if (!s.want_logits) continue;
+    const SequenceState& state = *states[i];
     std::span<const float> logits(logits_.data() + row * vocab, static_cast<size_t>(vocab));
     ++row;
-    const bool penalties = PenaltyActive(s.sampling);
-    SampleResult r =
-        Sample(logits, s.sampling, penalties ? std::span<const int32_t>(s.prompt_tokens) : std::span<const int32_t>(),
-               penalties ? std::span<const int32_t>(s.generated_tokens) : std::span<const int32_t>(), s.sample_position,
-               scratch_);
+    std::span<const int32_t> prompt, generated;
+    if (PenaltyActive(state.sampling)) {
+      const std::span<const int32_t> history(state.history);
+      const size_t split = std::min(history.size(), static_cast<size_t>(state.num_prompt_tokens));
+      prompt = history.first(split);
+      generated = history.subspan(split);
+    }
+    SampleResult r = Sample(logits, state.sampling, prompt, generated, s.sample_position, scratch_);
     wire::SampledTokenInfo out;
     out.request_id = s.request_id;
     out.token = r.token;

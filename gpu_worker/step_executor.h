@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/status.h"
@@ -59,21 +60,37 @@ class StepExecutor {
   // For tests: the pool (null before the first load).
   const PagePool* pool() const { return page_pool_.get(); }
 
-  // Runs the batch and samples one token for each sequence that wants logits.
-  // InvalidArgument for an unknown model or a malformed sequence (nothing runs).
+  // Forgets the released sequences, brings the others' state up to date (wire::StepSequence: a
+  // full state or a delta), runs the batch and samples one token for each sequence that wants
+  // logits. InvalidArgument for an unknown model, a malformed sequence, or a delta that does not
+  // fit the state held (unknown sequence, other lengths): then nothing runs and no state changes.
+  // When the forward pass fails, the step's sequences are forgotten (the daemon ends them).
   StatusOr<wire::StepReply> Step(const wire::StepRequest& request);
+
+  // For tests: the live sequences held for a model (0 for one not hosted).
+  size_t num_sequences(const std::string& model) const;
 
  private:
   using StagedMap = std::map<std::string, std::unique_ptr<StagedModel>>;
+  // What the worker keeps of a live sequence between steps, so steps carry only changes.
+  struct SequenceState {
+    std::vector<int32_t> block_table;  // [blocks covering the history]
+    std::vector<int32_t> history;      // [num_computed] tokens in the KV cache, prompt first
+    int32_t num_prompt_tokens = 0;
+    SamplingParams sampling;
+  };
+  using SequenceMap = std::unordered_map<uint64_t, SequenceState>;  // by request id
   struct HostedModel {
     std::unique_ptr<LoadedModel> model;
     std::unique_ptr<PagedRegion> kv_region;  // the cache's memory
     std::unique_ptr<KvCache> cache;
     std::unique_ptr<LlamaRunner> runner;
     wire::ModelInfo info;
+    SequenceMap sequences;  // dropped with the model when it is unloaded or swapped out
   };
 
   Status Validate(const HostedModel& hosted, const wire::StepRequest& request) const;
+  static void Apply(const wire::StepSequence& s, SequenceState& state);
   Status EnsurePool();
   // `model` (in pool pages) with a KV cache in pool pages and a runner.
   StatusOr<std::unique_ptr<HostedModel>> Host(const wire::LoadModelRequest& request,

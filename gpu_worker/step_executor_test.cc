@@ -166,8 +166,8 @@ TEST_F(StepExecutorTest, SampledTokenDoesNotDependOnTheBatch) {
   decode.start_pos = 5;
   decode.sample_position = 6;
   decode.sampling.repetition_penalty = 1.3f;
-  decode.prompt_tokens = {10, 20, 30, 40, 50};
-  decode.generated_tokens = {a->sampled[0].token};
+  decode.history = {10, 20, 30, 40, 50};
+  decode.num_prompt_tokens = 5;
   StatusOr<wire::StepReply> d = exec_.Step({"rand", {decode}});
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   EXPECT_GE(d->sampled[0].token, 0);
@@ -184,8 +184,164 @@ TEST_F(StepExecutorTest, RejectsMalformedSteps) {
   EXPECT_TRUE(exec_.Step({"rand", {bad}}).status().IsInvalidArgument());
   bad = Prefill(1, {1}, {0});
   bad.sampling.presence_penalty = 0.5f;
-  bad.generated_tokens = {-1};
+  bad.start_pos = 1;
+  bad.history = {-1};
   EXPECT_TRUE(exec_.Step({"rand", {bad}}).status().IsInvalidArgument());
+}
+
+// Sequences driven through chunked prefill (16 tokens a step) and decoding, each step sending
+// every sequence's whole state (deltas == false) or, after its first step, only its changes.
+// Returns each sequence's generated tokens.
+std::vector<std::vector<int32_t>> Generate(StepExecutor& exec, bool deltas, const SamplingParams& sampling,
+                                           int32_t num_generate) {
+  struct Seq {
+    std::vector<int32_t> tokens;  // prompt, then generated
+    int32_t num_prompt = 0;
+    int32_t num_computed = 0;
+    std::vector<int32_t> blocks;
+    bool sent = false;
+  };
+  std::vector<Seq> seqs(3);
+  const std::vector<int32_t> lengths = {20, 37, 5};
+  for (size_t k = 0; k < seqs.size(); ++k) {
+    for (int32_t i = 0; i < lengths[k]; ++i) seqs[k].tokens.push_back(3 + (i * 7 + static_cast<int32_t>(k)) % 40);
+    seqs[k].num_prompt = lengths[k];
+  }
+  for (bool running = true; running;) {
+    wire::StepRequest req{"rand", {}};
+    for (size_t k = 0; k < seqs.size(); ++k) {
+      Seq& q = seqs[k];
+      if (static_cast<int32_t>(q.tokens.size()) - q.num_prompt >= num_generate) continue;
+      const int32_t n = std::min<int32_t>(16, static_cast<int32_t>(q.tokens.size()) - q.num_computed);
+      wire::StepSequence s;
+      s.request_id = 100 + k;
+      s.start_pos = q.num_computed;
+      s.tokens.assign(q.tokens.begin() + q.num_computed, q.tokens.begin() + q.num_computed + n);
+      const size_t had = q.blocks.size();
+      while (q.blocks.size() * kKvBlockSize < static_cast<size_t>(q.num_computed + n)) {
+        q.blocks.push_back(static_cast<int32_t>(k * 20 + q.blocks.size()));
+      }
+      s.full = !deltas || !q.sent;
+      if (s.full) {
+        s.block_table = q.blocks;
+        s.history.assign(q.tokens.begin(), q.tokens.begin() + q.num_computed);
+        s.num_prompt_tokens = q.num_prompt;
+        s.sampling = sampling;
+        s.sampling.seed = 7 + k;
+      } else {
+        s.block_table.assign(q.blocks.begin() + static_cast<std::ptrdiff_t>(had), q.blocks.end());
+        s.num_blocks_after = static_cast<int32_t>(q.blocks.size());
+      }
+      q.sent = true;
+      q.num_computed += n;
+      s.want_logits = q.num_computed == static_cast<int32_t>(q.tokens.size());
+      s.sample_position = q.num_computed;
+      req.seqs.push_back(std::move(s));
+    }
+    running = !req.seqs.empty();
+    if (!running) break;
+    StatusOr<wire::StepReply> reply = exec.Step(req);
+    EXPECT_TRUE(reply.ok()) << reply.status().ToString();
+    if (!reply.ok()) break;
+    for (const wire::SampledTokenInfo& t : reply->sampled) seqs[t.request_id - 100].tokens.push_back(t.token);
+  }
+  std::vector<std::vector<int32_t>> out;
+  for (const Seq& q : seqs) out.emplace_back(q.tokens.begin() + q.num_prompt, q.tokens.end());
+  return out;
+}
+
+// The worker's kept state stands in exactly for what a full step carries, penalties included
+// (they read the prompt and the generated tokens).
+TEST_F(StepExecutorTest, DeltasSampleWhatFullStepsSample) {
+  SamplingParams plain;
+  plain.temperature = 0.9f;
+  SamplingParams penalized = plain;
+  penalized.repetition_penalty = 1.5f;
+  penalized.frequency_penalty = 0.7f;
+  penalized.presence_penalty = 0.4f;
+  for (const SamplingParams& p : {plain, penalized}) {
+    StepExecutor full_exec(2);
+    ASSERT_TRUE(full_exec.LoadModel({"rand", path_, 1 << 20}).ok());
+    const std::vector<std::vector<int32_t>> full = Generate(full_exec, /*deltas=*/false, p, 40);
+    const std::vector<std::vector<int32_t>> delta = Generate(exec_, /*deltas=*/true, p, 40);
+    ASSERT_EQ(full.size(), 3u);
+    for (const std::vector<int32_t>& g : full) EXPECT_EQ(g.size(), 40u);
+    EXPECT_EQ(delta, full) << "repetition penalty " << p.repetition_penalty;
+  }
+  // The penalties change what is sampled, so the comparison above covered them.
+  StepExecutor other(2);
+  ASSERT_TRUE(other.LoadModel({"rand", path_, 1 << 20}).ok());
+  EXPECT_NE(Generate(other, true, plain, 40), Generate(other, true, penalized, 40));
+}
+
+TEST_F(StepExecutorTest, DeltaThatDoesNotFitTheStateIsRefused) {
+  wire::StepSequence first = Prefill(1, {10, 20, 30}, {0});
+  ASSERT_TRUE(exec_.Step({"rand", {first}}).ok());
+  ASSERT_EQ(exec_.num_sequences("rand"), 1u);
+  wire::StepSequence delta = Prefill(1, {40}, {});
+  delta.full = false;
+  delta.start_pos = 3;
+  delta.num_blocks_after = 1;
+  delta.sample_position = 4;
+
+  wire::StepSequence unknown = delta;
+  unknown.request_id = 2;
+  EXPECT_TRUE(exec_.Step({"rand", {unknown}}).status().IsInvalidArgument()) << "never sent full";
+  wire::StepSequence wrong_start = delta;
+  wrong_start.start_pos = 2;
+  EXPECT_TRUE(exec_.Step({"rand", {wrong_start}}).status().IsInvalidArgument()) << "history length";
+  wire::StepSequence wrong_blocks = delta;
+  wrong_blocks.num_blocks_after = 2;
+  EXPECT_TRUE(exec_.Step({"rand", {wrong_blocks}}).status().IsInvalidArgument()) << "block count";
+  wire::StepSequence appended_wrong = delta;
+  appended_wrong.block_table = {1};
+  EXPECT_TRUE(exec_.Step({"rand", {appended_wrong}}).status().IsInvalidArgument()) << "blocks appended";
+  wire::StepSequence short_history = Prefill(3, {40}, {0});
+  short_history.start_pos = 3;
+  short_history.history = {10, 20};
+  EXPECT_TRUE(exec_.Step({"rand", {short_history}}).status().IsInvalidArgument()) << "full, history != start";
+  EXPECT_TRUE(exec_.Step({"rand", {first, first}}).status().IsInvalidArgument()) << "twice in a step";
+  // A refused step changed nothing: the right delta still fits, and a delta in the same step as
+  // a failing one was not applied.
+  EXPECT_TRUE(exec_.Step({"rand", {delta, unknown}}).status().IsInvalidArgument());
+  EXPECT_EQ(exec_.num_sequences("rand"), 1u);
+  StatusOr<wire::StepReply> ok = exec_.Step({"rand", {delta}});
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->sampled.size(), 1u);
+  EXPECT_TRUE(exec_.Step({"rand", {delta}}).status().IsInvalidArgument()) << "the same delta twice";
+}
+
+TEST_F(StepExecutorTest, ReleasedAndUnloadedSequencesAreForgotten) {
+  ASSERT_TRUE(exec_.Step({"rand", {Prefill(1, {10, 20, 30}, {0}), Prefill(2, {1, 2}, {1})}}).ok());
+  EXPECT_EQ(exec_.num_sequences("rand"), 2u);
+  wire::StepSequence delta = Prefill(1, {40}, {});
+  delta.full = false;
+  delta.start_pos = 3;
+  delta.num_blocks_after = 1;
+  delta.sample_position = 4;
+  wire::StepRequest release{"rand", {}};
+  release.released = {1, 77};  // 77 was never held: fine
+  ASSERT_TRUE(exec_.Step(release).ok());
+  EXPECT_EQ(exec_.num_sequences("rand"), 1u);
+  EXPECT_TRUE(exec_.Step({"rand", {delta}}).status().IsInvalidArgument()) << "released";
+  // Released and sent full again in one step: released first, so the full state stands.
+  wire::StepRequest again{"rand", {Prefill(1, {10, 20, 30}, {0})}};
+  again.released = {1};
+  ASSERT_TRUE(exec_.Step(again).ok());
+  EXPECT_TRUE(exec_.Step({"rand", {delta}}).ok());
+  // A failed forward pass forgets the step's sequences: the daemon ends them.
+  EXPECT_FALSE(exec_.Step({"rand", {Prefill(5, {1}, {info_.num_kv_blocks})}}).ok());
+  EXPECT_EQ(exec_.num_sequences("rand"), 2u);
+  // Swapping the model out and unloading it drop its sequences.
+  ASSERT_TRUE(exec_.StageModel({"rand", path_, 0}).ok());
+  ASSERT_TRUE(exec_.LoadModel({"rand", path_, 1 << 20}).ok());
+  EXPECT_EQ(exec_.num_sequences("rand"), 0u);
+  ASSERT_TRUE(exec_.Step({"rand", {Prefill(1, {10, 20, 30}, {0})}}).ok());
+  exec_.UnloadModel("rand");
+  ASSERT_TRUE(exec_.LoadModel({"rand", path_, 1 << 20}).ok());
+  EXPECT_EQ(exec_.num_sequences("rand"), 0u);
+  delta.start_pos = 3;
+  EXPECT_TRUE(exec_.Step({"rand", {delta}}).status().IsInvalidArgument());
 }
 
 }  // namespace
