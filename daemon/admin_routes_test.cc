@@ -30,7 +30,7 @@ class CancellingEngine : public Engine {
     auto it = sinks.find(id);
     if (it == sinks.end()) return;
     FinishEvent f;
-    f.finish_reason = "cancelled";
+    f.finish_reason = FinishReason::kCancelled;
     it->second->OnFinish(f);
     sinks.erase(it);
   }
@@ -131,8 +131,8 @@ class AdminRoutesTest : public ::testing::Test {
   // A request in the registry under `id`; `end` is its finish reason, or empty to leave it
   // running (the engine can cancel it).
   void AddRequest(uint64_t id, const std::string& end) {
-    auto entry = RequestEntry::Create({"smol", "completions", false, 4, 1},
-                                      MakeChunkEncoder({false, "smol", 1, false, false, nullptr}));
+    auto entry =
+        RequestEntry::Create({"smol", "completions", false, 4, 1}, MakeChunkEncoder({false, "smol", 1, false, false}));
     auto sink = entry->Tee(nullptr);
     registry_.Add(id, entry);
     TokenEvent t;
@@ -142,7 +142,7 @@ class AdminRoutesTest : public ::testing::Test {
       engine_.sinks[id] = sink;
     } else {
       FinishEvent f;
-      f.finish_reason = end;
+      ASSERT_TRUE(ParseFinishReason(end, &f.finish_reason)) << end;
       f.completion_tokens = 1;
       sink->OnFinish(f);
     }

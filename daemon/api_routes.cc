@@ -77,47 +77,43 @@ std::optional<ApiError> PromptTokens(const ApiRequest& request, const model::Tok
 
 // --- Non-streaming ---------------------------------------------------------------------------
 
-class CollectingSink : public RequestSink {
+// Waits for a request's finish. The answer itself is read from the request's entry, which
+// records every event before this sink sees it (RequestEntry::Tee).
+class FinishWaiter : public RequestSink {
  public:
-  CollectingSink(const model::Tokenizer* tokenizer, bool logprobs) : tokenizer_(tokenizer), logprobs_(logprobs) {}
-
-  void OnToken(const TokenEvent& event) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    output_.text += event.text;
-    if (logprobs_) output_.tokens.push_back(ToLogprobEntry(*tokenizer_, event));
-  }
+  void OnToken(const TokenEvent&) override {}
 
   void OnFinish(const FinishEvent& event) override {
     std::lock_guard<std::mutex> lock(mu_);
     finish_ = event;
-    output_.text += event.text;
     done_ = true;
     cv_.notify_all();
   }
 
-  // Blocks until OnFinish; returns the output and the finish event.
-  CompletionOutput Wait(FinishEvent* finish) {
+  FinishEvent Wait() {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [this] { return done_; });
-    *finish = finish_;
-    CompletionOutput out = std::move(output_);
-    out.finish_reason = finish_.finish_reason;
-    out.usage = {finish_.prompt_tokens, finish_.completion_tokens};
-    out.logprobs = logprobs_;
-    return out;
+    return finish_;
   }
 
  private:
-  // Constant after construction.
-  const model::Tokenizer* const tokenizer_;
-  const bool logprobs_;
-
   std::mutex mu_;
   std::condition_variable cv_;
-  CompletionOutput output_;  // GUARDED_BY(mu_)
-  FinishEvent finish_;       // GUARDED_BY(mu_)
-  bool done_ = false;        // GUARDED_BY(mu_)
+  FinishEvent finish_;  // GUARDED_BY(mu_)
+  bool done_ = false;   // GUARDED_BY(mu_)
 };
+
+// A finished request's non-streamed answer, from what its entry recorded: the first answer and
+// an idempotent retry's (before or after a restart) are built alike, logprobs included.
+CompletionOutput CompletionOf(const RequestInfo& info) {
+  CompletionOutput out;
+  out.text = info.text;
+  out.finish_reason = info.finish_reason.value_or(FinishReason::kStop);
+  out.usage = {info.meta.prompt_tokens, info.completion_tokens};
+  out.logprobs = info.meta.logprobs;
+  out.tokens = info.logprob_tokens;
+  return out;
+}
 
 // --- Handlers --------------------------------------------------------------------------------
 
@@ -149,8 +145,7 @@ class OpenAiRoutes {
                                      .model = p.request.model,
                                      .created = UnixNow(),
                                      .logprobs = p.request.logprobs,
-                                     .include_usage = p.request.include_usage,
-                                     .tokenizer = p.tokenizer};
+                                     .include_usage = p.request.include_usage};
     // n > 1: every choice is an engine request of its own, fanned in here.
     std::shared_ptr<ChoiceStream> fan_in;
     if (p.request.stream && n > 1) fan_in = ChoiceStream::Create(chunks, n);
@@ -159,7 +154,7 @@ class OpenAiRoutes {
       Choice& c = choices[static_cast<size_t>(i)];
       c.gen = p.gen;
       c.gen.sampling.seed = seed + static_cast<uint64_t>(i);  // choice 0 is the n=1 answer
-      if (!p.request.stream) c.collector = std::make_shared<CollectingSink>(p.tokenizer, p.request.logprobs);
+      if (!p.request.stream) c.collector = std::make_shared<FinishWaiter>();
       // The scheduler computes the shared prompt once: the later choices wait for the blocks
       // choice 0 is computing and take them from the prefix cache.
       std::shared_ptr<RequestSink> downstream = fan_in ? fan_in->Sink(i) : c.collector;
@@ -226,7 +221,7 @@ class OpenAiRoutes {
   struct Choice {
     GenerationRequest gen;
     std::shared_ptr<RequestEntry> entry;
-    std::shared_ptr<CollectingSink> collector;  // when not streamed
+    std::shared_ptr<FinishWaiter> collector;  // when not streamed
     uint64_t id = 0;
   };
 
@@ -247,9 +242,10 @@ class OpenAiRoutes {
       c->gen.id = *stored;
     }
     // The choice's own entry records it as an n=1 request (GET /v1/requests/{id}).
-    c->entry = RequestEntry::Create({p.request.model, chunks.chat ? "chat.completions" : "completions",
-                                     p.request.stream, static_cast<int32_t>(c->gen.prompt.size()), chunks.created},
-                                    MakeChunkEncoder(chunks));
+    c->entry =
+        RequestEntry::Create({p.request.model, chunks.chat ? "chat.completions" : "completions", p.request.stream,
+                              static_cast<int32_t>(c->gen.prompt.size()), chunks.created, p.request.logprobs},
+                             MakeChunkEncoder(chunks));
     const uint64_t stored_id = c->gen.id;
     StatusOr<uint64_t> id = p.engine->Submit(std::move(c->gen), c->entry->Tee(std::move(downstream)));
     if (!id.ok()) {
@@ -326,15 +322,12 @@ class OpenAiRoutes {
     const bool chat = info.meta.endpoint == "chat.completions";
     if (info.state != RequestState::kFinished) {
       FinishEvent finish;
-      finish.finish_reason = info.finish_reason;
+      finish.finish_reason = info.finish_reason.value_or(FinishReason::kError);
       if (!info.error.empty()) finish.status = Status::Unavailable(info.error);
       Fail(res, UnfinishedError(finish));
       return true;
     }
-    CompletionOutput output;
-    output.text = info.text;
-    output.finish_reason = info.finish_reason;
-    output.usage = {info.meta.prompt_tokens, info.completion_tokens};
+    const CompletionOutput output = CompletionOf(info);
     const ResponseMeta meta{(chat ? "chatcmpl-" : "cmpl-") + std::to_string(id), info.meta.created_unix,
                             info.meta.model};
     res.set_content(chat ? ChatCompletionJson(meta, output) : TextCompletionJson(meta, output), "application/json");
@@ -347,9 +340,9 @@ class OpenAiRoutes {
                               std::vector<Choice>& choices) {
     std::vector<CompletionOutput> outputs;
     for (Choice& c : choices) {
-      FinishEvent finish;
-      outputs.push_back(c.collector->Wait(&finish));
-      if (finish.finish_reason == "error" || finish.finish_reason == "cancelled") {
+      const FinishEvent finish = c.collector->Wait();
+      outputs.push_back(CompletionOf(c.entry->Info()));
+      if (!IsCompleted(finish.finish_reason)) {
         for (const Choice& other : choices) engine->Cancel(other.id);
         return Fail(res, UnfinishedError(finish));
       }

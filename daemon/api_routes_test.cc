@@ -67,8 +67,9 @@ class FakeEngine : public Engine {
     requests_.push_back(request);
     const int32_t prompt_tokens = static_cast<int32_t>(request.prompt.size());
     const int32_t num_logprobs = request.sampling.num_logprobs;
+    const model::Tokenizer* tok = tokenizer(request.model);
     threads_.emplace_back(
-        [this, id, sink, prompt_tokens, num_logprobs] { Play(id, *sink, prompt_tokens, num_logprobs); });
+        [this, id, sink, prompt_tokens, num_logprobs, tok] { Play(id, *sink, prompt_tokens, num_logprobs, tok); });
     return id;
   }
 
@@ -100,13 +101,14 @@ class FakeEngine : public Engine {
   size_t max_accepted = SIZE_MAX;  // later submissions are refused as a full queue
 
  private:
-  void Play(uint64_t id, RequestSink& sink, int32_t prompt_tokens, int32_t num_logprobs) {
+  void Play(uint64_t id, RequestSink& sink, int32_t prompt_tokens, int32_t num_logprobs, const model::Tokenizer* tok) {
     int32_t n = 0;
     auto emit = [&](const std::string& text) {
       TokenEvent e;
-      e.token = 4 + static_cast<uint8_t>(text.empty() ? ' ' : text[0]);  // its first byte's token
-      e.logprob = -0.5f;
-      for (int32_t i = 0; i < num_logprobs; ++i) e.top.push_back({4 + i, -1.0f - i, std::string(1, 'a' + i)});
+      e.token.id = 4 + static_cast<uint8_t>(text.empty() ? ' ' : text[0]);  // its first byte's token
+      e.token.bytes = tok ? std::string(tok->TokenBytes(e.token.id)) : "";  // as the engine spells it
+      e.token.logprob = -0.5f;
+      for (int32_t i = 0; i < num_logprobs; ++i) e.token.top.push_back({4 + i, std::string(1, 'a' + i), -1.0f - i});
       e.text = text;
       sink.OnToken(e);
       ++n;
@@ -120,14 +122,16 @@ class FakeEngine : public Engine {
         cv_.wait_for(lock, 5ms);
       }
       lock.unlock();
-      sink.OnFinish({"cancelled", Status::Ok(), prompt_tokens, n, "", {}});
+      sink.OnFinish({FinishReason::kCancelled, Status::Ok(), prompt_tokens, n, "", {}});
       return;
     }
     for (const std::string& piece : script) {
       std::this_thread::sleep_for(1ms);
       emit(piece);
     }
-    sink.OnFinish({finish_reason, finish_status, prompt_tokens, n, finish_text, {}});
+    FinishReason reason = FinishReason::kStop;
+    EXPECT_TRUE(ParseFinishReason(finish_reason, &reason)) << finish_reason;
+    sink.OnFinish({reason, finish_status, prompt_tokens, n, finish_text, {}});
   }
 
   std::unique_ptr<model::Tokenizer> chat_, plain_;

@@ -71,7 +71,7 @@ void ChoiceStream::Encode(const PendingEvent& e) {
   EventEncoder& encoder = *encoders_[static_cast<size_t>(e.index)];
   if (!e.is_finish) return encoder.Token(e.token, &events_);
   encoder.Finish(e.finish, &events_);
-  if (e.finish.finish_reason == "error" || e.finish.finish_reason == "cancelled") {
+  if (!IsCompleted(e.finish.finish_reason)) {
     failed_ = true;  // the encoder wrote the error: the stream ends with it
     return;
   }

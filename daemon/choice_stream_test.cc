@@ -20,14 +20,14 @@ rapidjson::Document Json(const std::string& s) {
 
 TokenEvent Token(const std::string& text) {
   TokenEvent e;
-  e.token = 7;
+  e.token.id = 7;
   e.text = text;
   return e;
 }
 
 FinishEvent Finish(const std::string& reason, int32_t completion_tokens) {
   FinishEvent f;
-  f.finish_reason = reason;
+  EXPECT_TRUE(ParseFinishReason(reason, &f.finish_reason)) << reason;
   f.prompt_tokens = 10;
   f.completion_tokens = completion_tokens;
   return f;

@@ -1,8 +1,7 @@
 #include "daemon/chunk_encoder.h"
 
+#include <span>
 #include <vector>
-
-#include "model/tokenizer.h"
 
 namespace hearth::daemon {
 namespace {
@@ -21,34 +20,33 @@ class ChunkEncoder : public EventEncoder {
 
   void Token(const TokenEvent& event, std::vector<std::string>* out) override {
     if (event.text.empty() && !options_.logprobs) return;
-    std::vector<LogprobEntry> entries;
-    if (options_.logprobs && options_.tokenizer) entries.push_back(ToLogprobEntry(*options_.tokenizer, event));
-    out->push_back(Content(event.text, options_.logprobs ? &entries : nullptr, ""));
+    out->push_back(Content(event.text, Logprobs(std::span(&event.token, 1))));
   }
 
   void Finish(const FinishEvent& finish, std::vector<std::string>* out) override {
-    if (finish.finish_reason == "error" || finish.finish_reason == "cancelled") {
+    if (!IsCompleted(finish.finish_reason)) {
       out->push_back(ErrorBody(UnfinishedError(finish)));
       return;
     }
-    if (!finish.text.empty()) {
-      static const std::vector<LogprobEntry> kNoTokens;  // that text has no token of its own
-      out->push_back(Content(finish.text, options_.logprobs ? &kNoTokens : nullptr, ""));
-    }
+    // That text has no token of its own.
+    if (!finish.text.empty()) out->push_back(Content(finish.text, Logprobs({})));
     const int32_t index = options_.choice_index;
     out->push_back(options_.chat ? ChatFinishChunk(meta_, finish.finish_reason, index)
-                                 : TextChunk(meta_, "", nullptr, text_offset_, finish.finish_reason, index));
+                                 : TextChunk(meta_, "", std::nullopt, text_offset_, finish.finish_reason, index));
     if (options_.include_usage) {
       out->push_back(UsageChunk(meta_, options_.chat, {finish.prompt_tokens, finish.completion_tokens}));
     }
   }
 
  private:
-  std::string Content(const std::string& text, const std::vector<LogprobEntry>* logprobs,
-                      std::string_view finish_reason) {
+  LogprobTokens Logprobs(std::span<const GeneratedToken> tokens) const {
+    return options_.logprobs ? LogprobTokens(tokens) : std::nullopt;
+  }
+
+  std::string Content(const std::string& text, LogprobTokens logprobs) {
     const int32_t index = options_.choice_index;
     std::string json = options_.chat ? ChatContentChunk(meta_, text, logprobs, index)
-                                     : TextChunk(meta_, text, logprobs, text_offset_, finish_reason, index);
+                                     : TextChunk(meta_, text, logprobs, text_offset_, std::nullopt, index);
     text_offset_ += text.size();
     return json;
   }
@@ -57,13 +55,6 @@ class ChunkEncoder : public EventEncoder {
   ResponseMeta meta_;
   size_t text_offset_ = 0;
 };
-
-std::string TokenBytes(const model::Tokenizer& tokenizer, int32_t id) {
-  std::string out;
-  bool at_start = false;
-  if (!tokenizer.AppendPiece(id, {.render_special = true}, &at_start, &out).ok()) return "";
-  return out;
-}
 
 }  // namespace
 
@@ -74,10 +65,6 @@ std::unique_ptr<EventEncoder> MakeChunkEncoder(ChunkEncoderOptions options) {
 ApiError UnfinishedError(const FinishEvent& finish) {
   if (!finish.status.ok()) return ErrorFromStatus(finish.status);
   return ApiError{503, "the request was cancelled before it finished", "server_error", "", ""};
-}
-
-LogprobEntry ToLogprobEntry(const model::Tokenizer& tokenizer, const TokenEvent& event) {
-  return LogprobEntry{TokenBytes(tokenizer, event.token), event.logprob, event.top};
 }
 
 }  // namespace hearth::daemon

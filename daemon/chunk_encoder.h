@@ -1,6 +1,8 @@
 // The OpenAI stream of one request: turns its engine events into the chat.completion.chunk or
-// text_completion chunks of its server-sent events. The request registry records them, and
-// the live stream and every replay send what it recorded.
+// text_completion chunks of its server-sent events, logprobs included. The one builder of
+// chunks: a live request, a recovered one (its committed tokens replayed) and an ended one
+// rebuilt from the store all go through it. The request registry records the chunks, and the
+// live stream and every replay send what it recorded.
 #pragma once
 
 #include <cstdint>
@@ -12,10 +14,6 @@
 #include "daemon/openai_response.h"
 #include "daemon/request_entry.h"
 
-namespace hearth::model {
-class Tokenizer;
-}
-
 namespace hearth::daemon {
 
 struct ChunkEncoderOptions {
@@ -24,8 +22,6 @@ struct ChunkEncoderOptions {
   int64_t created = 0;  // unix seconds
   bool logprobs = false;
   bool include_usage = false;
-  // For the bytes of logprobs' tokens; used only while the request runs.
-  const model::Tokenizer* tokenizer = nullptr;
   int32_t choice_index = 0;  // the chunks' choices[0].index (a request with n > 1 choices)
 };
 
@@ -34,8 +30,5 @@ std::unique_ptr<EventEncoder> MakeChunkEncoder(ChunkEncoderOptions options);
 // A request that ended without finishing: the engine's error, or a cancellation (the daemon
 // is stopping, a client hung up, or someone cancelled it) as a 503.
 ApiError UnfinishedError(const FinishEvent& finish);
-
-// A generated token for logprobs (its bytes with control tokens spelled out).
-LogprobEntry ToLogprobEntry(const model::Tokenizer& tokenizer, const TokenEvent& event);
 
 }  // namespace hearth::daemon

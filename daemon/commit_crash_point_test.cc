@@ -74,7 +74,7 @@ class CommitCrashTest : public ::testing::Test {
     options.crash_point = point;
     StoreTokenCommitter committer(&store, options);
     for (int32_t k = 1; k <= 5; ++k) {
-      const TokenRecord tokens[] = {{1, k - 1, 100 + k, -0.5f, {}}, {2, k - 1, 200 + k, -0.25f, {}}};
+      const TokenRecord tokens[] = {{1, k - 1, {100 + k, "", -0.5f, {}}}, {2, k - 1, {200 + k, "", -0.25f, {}}}};
       if (!committer.Commit(tokens, {}).ok()) std::_Exit(4);
     }
     std::_Exit(0);  // not reached when the hook fires

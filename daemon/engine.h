@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "common/status.h"
+#include "daemon/finish_reason.h"
+#include "daemon/generated_token.h"
 #include "gpu_worker/sampler_params.h"
 
 namespace hearth::model {
@@ -20,17 +22,6 @@ class Tokenizer;
 }
 
 namespace hearth::daemon {
-
-// A token generated and committed before a restart (recovery hands them back).
-struct CommittedToken {
-  struct Top {
-    int32_t token = 0;
-    float logprob = 0;
-  };
-  int32_t token = 0;
-  float logprob = 0;
-  std::vector<Top> top;  // its top logprobs, when the request asked for them
-};
 
 struct GenerationRequest {
   std::string model;                 // a model name the engine has loaded
@@ -45,20 +36,13 @@ struct GenerationRequest {
   // Recovery: the tokens this request generated before a restart. The engine replays them
   // (their events reach the sink again, but are not committed again) and generation continues
   // after them; max_tokens counts them.
-  std::vector<CommittedToken> committed;
+  std::vector<GeneratedToken> committed;
 };
 
-struct TokenLogprobText {
-  int32_t token = 0;
-  float logprob = 0;
-  std::string text;  // the token's own bytes (may be part of a UTF-8 character)
-};
-
+// One generated token that is not a stop token, and the text it released.
 struct TokenEvent {
-  int32_t token = 0;
-  float logprob = 0;
-  std::vector<TokenLogprobText> top;  // [num_logprobs] alternatives, best first
-  std::string text;                   // text that became safe to show with this token (may be empty)
+  GeneratedToken token;
+  std::string text;  // text that became safe to show with this token (may be empty)
 };
 
 // One request's latencies, measured by the engine from Submit(); negative where the request
@@ -71,8 +55,8 @@ struct RequestLatency {
 };
 
 struct FinishEvent {
-  std::string finish_reason;  // "stop", "length", "cancelled" or "error"
-  Status status;              // non-OK for "error"
+  FinishReason finish_reason = FinishReason::kStop;
+  Status status;  // non-OK for kError
   int32_t prompt_tokens = 0;
   int32_t completion_tokens = 0;
   // Text held back until the end (a possible stop-string prefix, say) and
@@ -111,7 +95,7 @@ class Engine {
   // model or a prompt that does not fit the context; ResourceExhausted when the
   // queue is full.
   virtual StatusOr<uint64_t> Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink) = 0;
-  // Stops a request: its sink gets OnFinish("cancelled") and its KV blocks are
+  // Stops a request: its sink gets OnFinish(kCancelled) and its KV blocks are
   // freed. Unknown or finished ids are ignored.
   virtual void Cancel(uint64_t id) = 0;
   virtual EngineStats Stats() const = 0;

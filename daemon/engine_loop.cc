@@ -8,17 +8,17 @@
 namespace hearth::daemon {
 namespace {
 
-const char* ReasonName(scheduler::FinishReason reason) {
+FinishReason ReasonOf(scheduler::FinishReason reason) {
   switch (reason) {
     case scheduler::FinishReason::kEos:
     case scheduler::FinishReason::kStop:
-      return "stop";
+      return FinishReason::kStop;
     case scheduler::FinishReason::kMaxTokens:
-      return "length";
+      return FinishReason::kLength;
     case scheduler::FinishReason::kError:
-      return "error";
+      return FinishReason::kError;
   }
-  return "error";
+  return FinishReason::kError;
 }
 
 // The scheduler times from its own arrival (Admit); the client waits from Submit.
@@ -89,7 +89,7 @@ Status EngineLoop::ApplyCommand(ModelCommand& c) {
   }
   for (uint64_t id : ids) {
     m->scheduler->Abort(id);
-    FinishActive(id, "error", c.why, "");
+    FinishActive(id, FinishReason::kError, c.why, "");
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (std::find(retired_tokenizers_.begin(), retired_tokenizers_.end(), m->tokenizer) == retired_tokenizers_.end()) {
@@ -189,9 +189,9 @@ StatusOr<uint64_t> EngineLoop::Submit(GenerationRequest request, std::shared_ptr
       return Status::InvalidArgument("prompt token id " + std::to_string(t) + " is outside the vocabulary");
     }
   }
-  for (const CommittedToken& t : request.committed) {
-    if (t.token < 0 || t.token >= m.info.vocab_size) {
-      return Status::InvalidArgument("committed token id " + std::to_string(t.token) + " is outside the vocabulary");
+  for (const GeneratedToken& t : request.committed) {
+    if (t.id < 0 || t.id >= m.info.vocab_size) {
+      return Status::InvalidArgument("committed token id " + std::to_string(t.id) + " is outside the vocabulary");
     }
   }
   if (request.stop.size() > 4) return Status::InvalidArgument("at most 4 stop strings");
@@ -301,7 +301,7 @@ void EngineLoop::Run() {
   const Status shutdown = Status::Unavailable("server shutting down");
   for (std::unique_ptr<Active>& a : left) {
     FinishEvent ev;
-    ev.finish_reason = "error";
+    ev.finish_reason = FinishReason::kError;
     ev.status = shutdown;
     ev.prompt_tokens = static_cast<int32_t>(a->request.prompt.size());
     a->sink->OnFinish(ev);
@@ -310,7 +310,7 @@ void EngineLoop::Run() {
   for (const auto& [id, a] : active_) ids.push_back(id);
   for (uint64_t id : ids) {
     active_.at(id)->model->scheduler->Abort(id);
-    FinishActive(id, "error", shutdown, "");
+    FinishActive(id, FinishReason::kError, shutdown, "");
   }
   FlushOutbox();
   PublishStats();
@@ -330,7 +330,7 @@ void EngineLoop::Admit(std::unique_ptr<Active> active) {
   if (current == models_.end() || current->second != active->model) {
     // Removed (or removed and added again) after Submit: its KV cache is not this request's.
     active_[id] = std::move(active);
-    FinishActive(id, "error", Status::Unavailable("model '" + m.info.name + "' was unloaded"), "");
+    FinishActive(id, FinishReason::kError, Status::Unavailable("model '" + m.info.name + "' was unloaded"), "");
     return;
   }
   scheduler::Request r;
@@ -340,39 +340,23 @@ void EngineLoop::Admit(std::unique_ptr<Active> active) {
   r.max_tokens = active->request.max_tokens;
   r.eos_token_ids = m.info.eos_token_ids;
   active->admitted_ns = clock_.NowNanos();
-  for (const CommittedToken& t : active->request.committed) r.generated.push_back(t.token);
+  for (const GeneratedToken& t : active->request.committed) r.generated.push_back(t.id);
   Active& a = *active;
   active_[id] = std::move(active);
   if (ReplayCommitted(a)) return;
   Status st = m.scheduler->Add(std::move(r));
-  if (!st.ok()) FinishActive(id, "error", st, "");
+  if (!st.ok()) FinishActive(id, FinishReason::kError, st, "");
 }
 
 bool EngineLoop::ReplayCommitted(Active& a) {
-  const std::vector<CommittedToken>& committed = a.request.committed;
+  const std::vector<GeneratedToken>& committed = a.request.committed;
   if (committed.empty()) return false;
-  bool stopped = false, eos = false;
-  for (const CommittedToken& t : committed) {
-    wire::SampledTokenInfo sampled;
-    sampled.request_id = a.id;
-    sampled.token = t.token;
-    sampled.logprob = t.logprob;
-    for (const CommittedToken::Top& c : t.top) sampled.top.push_back({c.token, c.logprob});
-    if (a.output->IsStopToken(t.token)) {
-      eos = true;
-      break;
-    }
-    if (Deliver(a, sampled)) {
-      stopped = true;
-      break;
-    }
-  }
-  const bool full = a.output->num_generated() >= a.request.max_tokens;
-  if (!stopped && !eos && !full) return false;
+  const std::optional<FinishReason> end = a.output->Replay(committed, [&](TokenEvent ev) { Emit(a, std::move(ev)); });
+  if (!end) return false;
   // Its end was not recorded (the daemon stopped in between): finish it as the engine would have.
   std::string text = a.output->FinishText();
   a.num_generated = static_cast<int32_t>(committed.size());
-  FinishActive(a.id, eos || stopped ? "stop" : "length", Status::Ok(), text);
+  FinishActive(a.id, *end, Status::Ok(), text);
   return true;
 }
 
@@ -383,7 +367,7 @@ void EngineLoop::ApplyCancel(uint64_t id) {
     it->second->timings = scheduler::ComputeTimings(seq->times);
   }
   it->second->model->scheduler->Abort(id);
-  FinishActive(id, "cancelled", Status::Ok(), "");
+  FinishActive(id, FinishReason::kCancelled, Status::Ok(), "");
 }
 
 bool EngineLoop::StepModel(Model& m) {
@@ -444,17 +428,13 @@ bool EngineLoop::StepModel(Model& m) {
 
   scheduler::StepResult result;
   for (const wire::SampledTokenInfo& t : reply->sampled) {
+    GeneratedToken token = MakeGeneratedToken(*m.tokenizer, t);  // the one conversion from the wire
     if (options_.committer) {
       const scheduler::Sequence* seq = sched.Find(t.request_id);
       CHECK(seq != nullptr);
-      TokenRecord& c = commit_tokens_.emplace_back();
-      c.request_id = t.request_id;
-      c.index = seq->num_generated();
-      c.token = t.token;
-      c.logprob = t.logprob;
-      for (const wire::TopLogprob& top : t.top) c.top.push_back({top.token, top.logprob});
+      commit_tokens_.push_back({t.request_id, seq->num_generated(), token});
     }
-    bool stop = Deliver(*active_.at(t.request_id), t);
+    bool stop = Deliver(*active_.at(t.request_id), std::move(token));
     result.sampled.push_back({t.request_id, t.token, stop});
   }
   for (const scheduler::FinishedRequest& f : sched.OnStepDone(result)) Finish(f);
@@ -465,25 +445,20 @@ void EngineLoop::FailStep(Model& m, const scheduler::SchedulerOutput& out, const
   LogError("step failed").Kv("model", m.info.name).Kv("seqs", out.seqs.size()).Kv("error", status.ToString());
   for (const scheduler::ScheduledSequence& s : out.seqs) m.scheduler->Abort(s.id);
   (void)m.scheduler->OnStepDone({});  // closes the step; every sequence in it is gone
-  for (const scheduler::ScheduledSequence& s : out.seqs) FinishActive(s.id, "error", status, "");
+  for (const scheduler::ScheduledSequence& s : out.seqs) FinishActive(s.id, FinishReason::kError, status, "");
 }
 
-bool EngineLoop::Deliver(Active& a, const wire::SampledTokenInfo& t) {
-  if (a.output->IsStopToken(t.token)) return false;  // the scheduler finishes it as EOS
+bool EngineLoop::Deliver(Active& a, GeneratedToken token) {
+  if (a.output->IsStopToken(token.id)) return false;  // the scheduler finishes it as EOS
+  bool stopped = false;
+  Emit(a, a.output->Token(std::move(token), &stopped));
+  return stopped;
+}
+
+void EngineLoop::Emit(Active& a, TokenEvent event) {
   ++a.num_generated;
   ++tokens_generated_;
-  const model::Tokenizer& tok = *a.model->tokenizer;
-  TokenEvent ev;
-  ev.token = t.token;
-  ev.logprob = t.logprob;
-  for (const wire::TopLogprob& top : t.top) {
-    StatusOr<std::string> text = tok.Decode(std::span<const int32_t>(&top.token, 1));
-    ev.top.push_back({top.token, top.logprob, text.ok() ? *text : std::string()});
-  }
-  bool stopped = false;
-  ev.text = a.output->Token(t.token, &stopped);
-  outbox_.push_back({a.id, a.sink, std::move(ev), {}});
-  return stopped;
+  outbox_.push_back({a.id, a.sink, std::move(event), {}});
 }
 
 void EngineLoop::Finish(const scheduler::FinishedRequest& f) {
@@ -495,10 +470,10 @@ void EngineLoop::Finish(const scheduler::FinishedRequest& f) {
   // Usage counts every generated token, the end-of-sequence one included.
   a.num_generated = static_cast<int32_t>(f.generated.size());
   a.timings = f.timings;
-  FinishActive(f.id, ReasonName(f.reason), f.status, text);
+  FinishActive(f.id, ReasonOf(f.reason), f.status, text);
 }
 
-void EngineLoop::FinishActive(uint64_t id, const std::string& reason, const Status& status, const std::string& text) {
+void EngineLoop::FinishActive(uint64_t id, FinishReason reason, const Status& status, const std::string& text) {
   auto it = active_.find(id);
   if (it == active_.end()) return;
   std::unique_ptr<Active> a = std::move(it->second);
@@ -542,7 +517,7 @@ void EngineLoop::RecomputeAfterWorkerRestart() {
     for (auto& [arrival, r] : again) {
       const uint64_t id = r.id;
       Status st = m->scheduler->Add(std::move(r));
-      if (!st.ok()) FinishActive(id, "error", st, "");
+      if (!st.ok()) FinishActive(id, FinishReason::kError, st, "");
     }
   }
 }
@@ -582,7 +557,7 @@ void EngineLoop::FailUncommitted(const Status& status) {
       active_.erase(it);
     }
     FinishEvent ev;
-    ev.finish_reason = "error";
+    ev.finish_reason = FinishReason::kError;
     ev.status = failed;
     ev.prompt_tokens = o.finish.prompt_tokens;
     outbox_.push_back({o.id, std::move(o.sink), std::nullopt, std::move(ev)});

@@ -126,9 +126,11 @@ class EngineLoop final : public Engine {
   void FailStep(Model& model, const scheduler::SchedulerOutput& out, const Status& status);
   // Turns one sampled token into the request's TokenEvent; true when a stop
   // string matched.
-  bool Deliver(Active& active, const wire::SampledTokenInfo& sampled);
+  bool Deliver(Active& active, GeneratedToken token);
+  // Counts a token event and puts it in the outbox (live and replayed alike).
+  void Emit(Active& active, TokenEvent event);
   void Finish(const scheduler::FinishedRequest& finished);
-  void FinishActive(uint64_t id, const std::string& reason, const Status& status, const std::string& text);
+  void FinishActive(uint64_t id, FinishReason reason, const Status& status, const std::string& text);
   void PublishStats();
   // Recovery: replays a request's committed tokens; true when they already finished it.
   bool ReplayCommitted(Active& active);

@@ -106,7 +106,7 @@ TEST_F(EngineLoopTest, AddsAndRemovesModelsWhileRunning) {
   r.model = "rand2";
   auto sink = Run(r);
   ASSERT_TRUE(sink->WaitFinished());
-  EXPECT_EQ(sink->finish().finish_reason, "length");
+  EXPECT_EQ(sink->finish().finish_reason, FinishReason::kLength);
 
   // A running request of a removed model ends with the reason given; the other model goes on.
   worker_.step_delay_ms = 5;
@@ -116,10 +116,10 @@ TEST_F(EngineLoopTest, AddsAndRemovesModelsWhileRunning) {
   ASSERT_TRUE(running->WaitTokens(1));
   ASSERT_TRUE(loop_.RemoveModel("rand2", Status::Unavailable("removed (test)")).ok());
   ASSERT_TRUE(running->WaitFinished());
-  EXPECT_EQ(running->finish().finish_reason, "error");
+  EXPECT_EQ(running->finish().finish_reason, FinishReason::kError);
   EXPECT_NE(running->finish().status.message().find("removed (test)"), std::string::npos);
   ASSERT_TRUE(other->WaitFinished());
-  EXPECT_EQ(other->finish().finish_reason, "length");
+  EXPECT_EQ(other->finish().finish_reason, FinishReason::kLength);
   worker_.step_delay_ms = 0;
   EXPECT_EQ(loop_.tokenizer("rand2"), nullptr);
   // A model gone between placement and submit is a passing state (an unload or a reload): 503.
@@ -152,11 +152,11 @@ TEST_F(EngineLoopTest, GeneratesUntilLengthOrEos) {
   FinishEvent f = sink->finish();
   EXPECT_TRUE(f.status.ok()) << f.status.ToString();
   EXPECT_EQ(f.prompt_tokens, 3);
-  if (f.finish_reason == "length") {
+  if (f.finish_reason == FinishReason::kLength) {
     EXPECT_EQ(sink->tokens().size(), 12u);
     EXPECT_EQ(f.completion_tokens, 12);
   } else {
-    EXPECT_EQ(f.finish_reason, "stop");
+    EXPECT_EQ(f.finish_reason, FinishReason::kStop);
     EXPECT_EQ(f.completion_tokens, static_cast<int32_t>(sink->tokens().size()) + 1);  // + EOS
   }
   EXPECT_TRUE(WaitAllBlocksFree());
@@ -228,7 +228,7 @@ TEST_F(EngineLoopTest, CancelFreesBlocks) {
   loop_.Cancel(1);      // the first id
   loop_.Cancel(12345);  // unknown: ignored
   ASSERT_TRUE(sink->WaitFinished());
-  if (sink->finish().finish_reason == "cancelled") {
+  if (sink->finish().finish_reason == FinishReason::kCancelled) {
     EXPECT_LT(sink->tokens().size(), 200u);
   }
   EXPECT_TRUE(WaitAllBlocksFree());
@@ -245,7 +245,7 @@ TEST_F(EngineLoopTest, StopStringEndsGenerationAndIsCut) {
   r.stop = {stop};
   auto sink = Run(r);
   ASSERT_TRUE(sink->WaitFinished());
-  EXPECT_EQ(sink->finish().finish_reason, "stop");
+  EXPECT_EQ(sink->finish().finish_reason, FinishReason::kStop);
   EXPECT_EQ(sink->text(), full.substr(0, full.find(stop)));
 }
 
@@ -255,14 +255,14 @@ TEST_F(EngineLoopTest, FailedStepFinishesItsRequestsWithError) {
   auto b = Run(Request({4, 5}, 5, 0, 0));
   ASSERT_TRUE(a->WaitFinished());
   ASSERT_TRUE(b->WaitFinished());
-  EXPECT_EQ(a->finish().finish_reason, "error");
-  EXPECT_EQ(b->finish().finish_reason, "error");
+  EXPECT_EQ(a->finish().finish_reason, FinishReason::kError);
+  EXPECT_EQ(b->finish().finish_reason, FinishReason::kError);
   EXPECT_EQ(a->finish().status.code(), Status::Code::kUnavailable);
   EXPECT_TRUE(WaitAllBlocksFree());
   worker_.fail_steps = false;
   auto c = Run(Request({1, 2, 3}, 3, 0, 0));
   ASSERT_TRUE(c->WaitFinished());
-  EXPECT_NE(c->finish().finish_reason, "error");
+  EXPECT_NE(c->finish().finish_reason, FinishReason::kError);
 }
 
 TEST_F(EngineLoopTest, StopFinishesEverythingAndRefusesMore) {
@@ -271,7 +271,7 @@ TEST_F(EngineLoopTest, StopFinishesEverythingAndRefusesMore) {
   loop_.Stop();
   for (auto& s : sinks) {
     ASSERT_TRUE(s->WaitFinished(1000));
-    std::string reason = s->finish().finish_reason;
+    std::string reason = FinishReasonName(s->finish().finish_reason);
     EXPECT_TRUE(reason == "error" || reason == "length" || reason == "stop") << reason;
   }
   EXPECT_EQ(loop_.Submit(Request({1}, 1, 0, 0), std::make_shared<RecordingSink>()).status().code(),
@@ -347,7 +347,7 @@ TEST_F(EngineLoopTest, DeltaStepsSampleWhatFullStepsSample) {
       generated.push_back(t);
     }
     EXPECT_EQ(sinks[i]->tokens(), generated) << "request " << i;
-    EXPECT_NE(sinks[i]->finish().finish_reason, "error") << sinks[i]->finish().status.ToString();
+    EXPECT_NE(sinks[i]->finish().finish_reason, FinishReason::kError) << sinks[i]->finish().status.ToString();
   }
   EXPECT_GT(worker.num_delta, 4 * worker.num_full);
   EXPECT_GT(worker.num_full, static_cast<int>(requests.size())) << "some were preempted and sent full again";

@@ -75,7 +75,7 @@ TEST_F(MeteredEngineTest, QueuedUntilTheFirstToken) {
   EXPECT_EQ(gate_.load().tokens, 0);
   inner_.sinks.at(*id)->OnToken({});
   FinishEvent done;
-  done.finish_reason = "length";
+  done.finish_reason = FinishReason::kLength;
   done.latency = {0.01, 0.1, 0.02, 0.3};
   inner_.sinks.at(*id)->OnFinish(done);
   EXPECT_EQ(gate_.load().requests, 0);  // left once only
@@ -93,7 +93,7 @@ TEST_F(MeteredEngineTest, FinishWithoutATokenLeavesTheQueue) {
   StatusOr<uint64_t> id = engine_.Submit(Request(10), sink);
   ASSERT_TRUE(id.ok());
   FinishEvent cancelled;
-  cancelled.finish_reason = "cancelled";
+  cancelled.finish_reason = FinishReason::kCancelled;
   inner_.sinks.at(*id)->OnFinish(cancelled);
   EXPECT_EQ(gate_.load().requests, 0);
   EXPECT_EQ(gate_.load().tokens, 0);

@@ -52,43 +52,43 @@ void UsageObject(JsonWriter& w, const Usage& usage) {
   w.EndObject();
 }
 
-void FinishReason(JsonWriter& w, std::string_view reason) {
+void Finish(JsonWriter& w, std::optional<FinishReason> reason) {
   Key(w, "finish_reason");
-  if (reason.empty()) {
-    w.Null();
+  if (reason) {
+    w.String(FinishReasonName(*reason));
   } else {
-    w.String(reason.data(), static_cast<rapidjson::SizeType>(reason.size()));
+    w.Null();
   }
 }
 
 // Chat format: {"content": [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}]}.
-void ChatLogprobs(JsonWriter& w, const std::vector<LogprobEntry>* entries) {
+void ChatLogprobs(JsonWriter& w, LogprobTokens tokens) {
   Key(w, "logprobs");
-  if (!entries) {
+  if (!tokens) {
     w.Null();
     return;
   }
   w.StartObject();
   Key(w, "content");
   w.StartArray();
-  for (const LogprobEntry& e : *entries) {
+  for (const GeneratedToken& e : *tokens) {
     w.StartObject();
     Key(w, "token");
-    Text(w, e.token);
+    Text(w, e.bytes);
     Key(w, "logprob");
     Logprob(w, e.logprob);
     Key(w, "bytes");
-    Bytes(w, e.token);
+    Bytes(w, e.bytes);
     Key(w, "top_logprobs");
     w.StartArray();
-    for (const TokenLogprobText& t : e.top) {
+    for (const TokenAlternative& t : e.top) {
       w.StartObject();
       Key(w, "token");
-      Text(w, t.text);
+      Text(w, t.bytes);
       Key(w, "logprob");
       Logprob(w, t.logprob);
       Key(w, "bytes");
-      Bytes(w, t.text);
+      Bytes(w, t.bytes);
       w.EndObject();
     }
     w.EndArray();
@@ -100,27 +100,27 @@ void ChatLogprobs(JsonWriter& w, const std::vector<LogprobEntry>* entries) {
 
 // Legacy completions format: parallel arrays tokens, token_logprobs, top_logprobs (one
 // {token: logprob} object per position) and text_offset.
-void TextLogprobs(JsonWriter& w, const std::vector<LogprobEntry>* entries, size_t text_offset) {
+void TextLogprobs(JsonWriter& w, LogprobTokens tokens, size_t text_offset) {
   Key(w, "logprobs");
-  if (!entries) {
+  if (!tokens) {
     w.Null();
     return;
   }
   w.StartObject();
   Key(w, "tokens");
   w.StartArray();
-  for (const LogprobEntry& e : *entries) Text(w, e.token);
+  for (const GeneratedToken& e : *tokens) Text(w, e.bytes);
   w.EndArray();
   Key(w, "token_logprobs");
   w.StartArray();
-  for (const LogprobEntry& e : *entries) Logprob(w, e.logprob);
+  for (const GeneratedToken& e : *tokens) Logprob(w, e.logprob);
   w.EndArray();
   Key(w, "top_logprobs");
   w.StartArray();
-  for (const LogprobEntry& e : *entries) {
+  for (const GeneratedToken& e : *tokens) {
     w.StartObject();
-    for (const TokenLogprobText& t : e.top) {
-      Text(w, t.text);  // as a key
+    for (const TokenAlternative& t : e.top) {
+      Text(w, t.bytes);  // as a key
       Logprob(w, t.logprob);
     }
     w.EndObject();
@@ -128,9 +128,9 @@ void TextLogprobs(JsonWriter& w, const std::vector<LogprobEntry>* entries, size_
   w.EndArray();
   Key(w, "text_offset");
   w.StartArray();
-  for (const LogprobEntry& e : *entries) {
+  for (const GeneratedToken& e : *tokens) {
     w.Uint64(text_offset);
-    text_offset += e.token.size();
+    text_offset += e.bytes.size();
   }
   w.EndArray();
   w.EndObject();
@@ -188,8 +188,8 @@ std::string ChatCompletionJson(const ResponseMeta& meta, const std::vector<Compl
     Key(w, "content");
     Text(w, output.text);
     w.EndObject();
-    ChatLogprobs(w, output.logprobs ? &output.tokens : nullptr);
-    FinishReason(w, output.finish_reason);
+    ChatLogprobs(w, output.logprobs ? LogprobTokens(output.tokens) : std::nullopt);
+    Finish(w, output.finish_reason);
     w.EndObject();
   }
   w.EndArray();
@@ -212,8 +212,8 @@ std::string TextCompletionJson(const ResponseMeta& meta, const std::vector<Compl
     w.Int(static_cast<int>(i));
     Key(w, "text");
     Text(w, output.text);
-    TextLogprobs(w, output.logprobs ? &output.tokens : nullptr, 0);
-    FinishReason(w, output.finish_reason);
+    TextLogprobs(w, output.logprobs ? LogprobTokens(output.tokens) : std::nullopt, 0);
+    Finish(w, output.finish_reason);
     w.EndObject();
   }
   w.EndArray();
@@ -234,8 +234,8 @@ namespace {
 // {id, object, created, model, choices: [{index, delta: {...}, logprobs, finish_reason}]}
 // with the delta written by `delta`.
 template <typename DeltaFn>
-std::string ChatChunk(const ResponseMeta& meta, int32_t index, DeltaFn delta, const std::vector<LogprobEntry>* logprobs,
-                      std::string_view finish_reason) {
+std::string ChatChunk(const ResponseMeta& meta, int32_t index, DeltaFn delta, LogprobTokens logprobs,
+                      std::optional<FinishReason> finish_reason) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -250,7 +250,7 @@ std::string ChatChunk(const ResponseMeta& meta, int32_t index, DeltaFn delta, co
   delta(w);
   w.EndObject();
   ChatLogprobs(w, logprobs);
-  FinishReason(w, finish_reason);
+  Finish(w, finish_reason);
   w.EndObject();
   w.EndArray();
   w.EndObject();
@@ -268,27 +268,26 @@ std::string ChatRoleChunk(const ResponseMeta& meta, int32_t index) {
         Key(w, "content");
         w.String("");
       },
-      nullptr, "");
+      std::nullopt, std::nullopt);
 }
 
-std::string ChatContentChunk(const ResponseMeta& meta, std::string_view text, const std::vector<LogprobEntry>* logprobs,
-                             int32_t index) {
+std::string ChatContentChunk(const ResponseMeta& meta, std::string_view text, LogprobTokens logprobs, int32_t index) {
   return ChatChunk(
       meta, index,
       [text](JsonWriter& w) {
         Key(w, "content");
         Text(w, text);
       },
-      logprobs, "");
+      logprobs, std::nullopt);
 }
 
-std::string ChatFinishChunk(const ResponseMeta& meta, std::string_view finish_reason, int32_t index) {
+std::string ChatFinishChunk(const ResponseMeta& meta, FinishReason finish_reason, int32_t index) {
   return ChatChunk(
-      meta, index, [](JsonWriter&) {}, nullptr, finish_reason);
+      meta, index, [](JsonWriter&) {}, std::nullopt, finish_reason);
 }
 
-std::string TextChunk(const ResponseMeta& meta, std::string_view text, const std::vector<LogprobEntry>* logprobs,
-                      size_t text_offset, std::string_view finish_reason, int32_t index) {
+std::string TextChunk(const ResponseMeta& meta, std::string_view text, LogprobTokens logprobs, size_t text_offset,
+                      std::optional<FinishReason> finish_reason, int32_t index) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -301,7 +300,7 @@ std::string TextChunk(const ResponseMeta& meta, std::string_view text, const std
   Key(w, "text");
   Text(w, text);
   TextLogprobs(w, logprobs, text_offset);
-  FinishReason(w, finish_reason);
+  Finish(w, finish_reason);
   w.EndObject();
   w.EndArray();
   w.EndObject();

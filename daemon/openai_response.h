@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,12 +20,9 @@ struct ResponseMeta {
   std::string model;
 };
 
-// One generated token for logprobs.
-struct LogprobEntry {
-  std::string token;  // the token's bytes (may be part of a UTF-8 character)
-  float logprob = 0;
-  std::vector<TokenLogprobText> top;  // alternatives, best first
-};
+// The tokens of a chunk or a response for its logprobs (each with its top alternatives, in
+// OpenAI's shape, with `bytes`); nullopt writes "logprobs": null (not asked for).
+using LogprobTokens = std::optional<std::span<const GeneratedToken>>;
 
 struct Usage {
   int32_t prompt_tokens = 0;
@@ -33,10 +32,10 @@ struct Usage {
 // A finished, non-streamed generation.
 struct CompletionOutput {
   std::string text;
-  std::string finish_reason;  // "stop" or "length"
+  FinishReason finish_reason = FinishReason::kStop;  // kStop or kLength
   Usage usage;
-  bool logprobs = false;             // whether the client asked for them
-  std::vector<LogprobEntry> tokens;  // [completion_tokens] when logprobs
+  bool logprobs = false;               // whether the client asked for them
+  std::vector<GeneratedToken> tokens;  // when logprobs: every token that has an event
 };
 
 // GET /v1/models/{id}: {id, object: "model", created, owned_by: "hearth"}.
@@ -60,14 +59,14 @@ std::string SseEvent(std::string_view json);  // "data: <json>\n\n"
 // The first chat chunk: delta {role: "assistant", content: ""}.
 std::string ChatRoleChunk(const ResponseMeta& meta, int32_t index = 0);
 // A chat chunk with delta {content}; `logprobs` null when not asked for.
-std::string ChatContentChunk(const ResponseMeta& meta, std::string_view text, const std::vector<LogprobEntry>* logprobs,
+std::string ChatContentChunk(const ResponseMeta& meta, std::string_view text, LogprobTokens logprobs,
                              int32_t index = 0);
 // The last chat chunk: empty delta and the finish_reason.
-std::string ChatFinishChunk(const ResponseMeta& meta, std::string_view finish_reason, int32_t index = 0);
-// A text_completion chunk; finish_reason empty means null. `text_offset` is where `text`
+std::string ChatFinishChunk(const ResponseMeta& meta, FinishReason finish_reason, int32_t index = 0);
+// A text_completion chunk; finish_reason nullopt means null. `text_offset` is where `text`
 // starts in the whole completion (for logprobs' text_offset).
-std::string TextChunk(const ResponseMeta& meta, std::string_view text, const std::vector<LogprobEntry>* logprobs,
-                      size_t text_offset, std::string_view finish_reason, int32_t index = 0);
+std::string TextChunk(const ResponseMeta& meta, std::string_view text, LogprobTokens logprobs, size_t text_offset,
+                      std::optional<FinishReason> finish_reason, int32_t index = 0);
 // The usage chunk sent after the finish when stream_options.include_usage: empty choices.
 std::string UsageChunk(const ResponseMeta& meta, bool chat, const Usage& usage);
 

@@ -21,7 +21,7 @@ ResponseMeta Meta() { return ResponseMeta{"chatcmpl-7", 1700000000, "smollm2"}; 
 CompletionOutput Output() {
   CompletionOutput out;
   out.text = "Hello there";
-  out.finish_reason = "stop";
+  out.finish_reason = FinishReason::kStop;
   out.usage = {12, 3};
   return out;
 }
@@ -47,8 +47,8 @@ TEST(OpenAiResponseTest, ChatCompletion) {
 TEST(OpenAiResponseTest, ChatLogprobsInOpenAiFormat) {
   CompletionOutput out = Output();
   out.logprobs = true;
-  out.tokens = {{"Hel", -0.5f, {{1, -0.5f, "Hel"}, {2, -1.5f, "He"}}},
-                {"\xE4\xB8", -std::numeric_limits<float>::infinity(), {}}};
+  out.tokens = {{0, "Hel", -0.5f, {{1, "Hel", -0.5f}, {2, "He", -1.5f}}},
+                {0, "\xE4\xB8", -std::numeric_limits<float>::infinity(), {}}};
   auto d = Parse(ChatCompletionJson(Meta(), out));
   const auto& content = d["choices"][0]["logprobs"]["content"];
   ASSERT_EQ(content.Size(), 2u);
@@ -78,9 +78,9 @@ TEST(OpenAiResponseTest, InvalidUtf8TextIsSanitized) {
 TEST(OpenAiResponseTest, TextCompletionWithLogprobs) {
   CompletionOutput out = Output();
   out.text = "ab";
-  out.finish_reason = "length";
+  out.finish_reason = FinishReason::kLength;
   out.logprobs = true;
-  out.tokens = {{"a", -0.1f, {{5, -0.1f, "a"}, {6, -2.0f, "b"}}}, {"b", -0.2f, {}}};
+  out.tokens = {{0, "a", -0.1f, {{5, "a", -0.1f}, {6, "b", -2.0f}}}, {0, "b", -0.2f, {}}};
   auto d = Parse(TextCompletionJson(ResponseMeta{"cmpl-9", 1, "m"}, out));
   EXPECT_STREQ(d["object"].GetString(), "text_completion");
   EXPECT_STREQ(d["id"].GetString(), "cmpl-9");
@@ -104,14 +104,14 @@ TEST(OpenAiResponseTest, ChatChunks) {
   EXPECT_STREQ(role["choices"][0]["delta"]["role"].GetString(), "assistant");
   EXPECT_TRUE(role["choices"][0]["finish_reason"].IsNull());
 
-  std::vector<LogprobEntry> lp = {{"Hi", -0.25f, {}}};
-  auto content = Parse(ChatContentChunk(Meta(), "Hi", &lp));
+  std::vector<GeneratedToken> lp = {{0, "Hi", -0.25f, {}}};
+  auto content = Parse(ChatContentChunk(Meta(), "Hi", lp));
   EXPECT_STREQ(content["choices"][0]["delta"]["content"].GetString(), "Hi");
   EXPECT_FALSE(content["choices"][0]["delta"].HasMember("role"));
   EXPECT_STREQ(content["choices"][0]["logprobs"]["content"][0]["token"].GetString(), "Hi");
-  EXPECT_TRUE(Parse(ChatContentChunk(Meta(), "x", nullptr))["choices"][0]["logprobs"].IsNull());
+  EXPECT_TRUE(Parse(ChatContentChunk(Meta(), "x", std::nullopt))["choices"][0]["logprobs"].IsNull());
 
-  auto finish = Parse(ChatFinishChunk(Meta(), "length"));
+  auto finish = Parse(ChatFinishChunk(Meta(), FinishReason::kLength));
   EXPECT_EQ(finish["choices"][0]["delta"].MemberCount(), 0u);
   EXPECT_STREQ(finish["choices"][0]["finish_reason"].GetString(), "length");
 
@@ -122,13 +122,13 @@ TEST(OpenAiResponseTest, ChatChunks) {
 }
 
 TEST(OpenAiResponseTest, TextChunks) {
-  std::vector<LogprobEntry> lp = {{"c", -1.0f, {}}};
-  auto chunk = Parse(TextChunk(ResponseMeta{"cmpl-1", 1, "m"}, "c", &lp, 5, ""));
+  std::vector<GeneratedToken> lp = {{0, "c", -1.0f, {}}};
+  auto chunk = Parse(TextChunk(ResponseMeta{"cmpl-1", 1, "m"}, "c", lp, 5, std::nullopt));
   EXPECT_STREQ(chunk["object"].GetString(), "text_completion");
   EXPECT_STREQ(chunk["choices"][0]["text"].GetString(), "c");
   EXPECT_TRUE(chunk["choices"][0]["finish_reason"].IsNull());
   EXPECT_EQ(chunk["choices"][0]["logprobs"]["text_offset"][0].GetInt(), 5);
-  auto last = Parse(TextChunk(ResponseMeta{"cmpl-1", 1, "m"}, "", nullptr, 0, "stop"));
+  auto last = Parse(TextChunk(ResponseMeta{"cmpl-1", 1, "m"}, "", std::nullopt, 0, FinishReason::kStop));
   EXPECT_STREQ(last["choices"][0]["finish_reason"].GetString(), "stop");
   EXPECT_STREQ(Parse(UsageChunk(Meta(), false, {1, 1}))["object"].GetString(), "text_completion");
 }
@@ -137,10 +137,10 @@ TEST(OpenAiResponseTest, SeveralChoicesCountThePromptOnce) {
   CompletionOutput a = Output();
   CompletionOutput b = Output();
   b.text = "Bye";
-  b.finish_reason = "length";
+  b.finish_reason = FinishReason::kLength;
   b.usage = {12, 5};
   b.logprobs = true;
-  b.tokens = {{"Bye", -0.5f, {}}};
+  b.tokens = {{0, "Bye", -0.5f, {}}};
   auto chat = Parse(ChatCompletionJson(Meta(), std::vector<CompletionOutput>{a, b}));
   ASSERT_EQ(chat["choices"].Size(), 2u);
   EXPECT_EQ(chat["choices"][0]["index"].GetInt(), 0);
@@ -165,9 +165,9 @@ TEST(OpenAiResponseTest, SeveralChoicesCountThePromptOnce) {
 
 TEST(OpenAiResponseTest, ChunksCarryTheChoiceIndex) {
   EXPECT_EQ(Parse(ChatRoleChunk(Meta(), 3))["choices"][0]["index"].GetInt(), 3);
-  EXPECT_EQ(Parse(ChatContentChunk(Meta(), "x", nullptr, 4))["choices"][0]["index"].GetInt(), 4);
-  EXPECT_EQ(Parse(ChatFinishChunk(Meta(), "stop", 5))["choices"][0]["index"].GetInt(), 5);
-  EXPECT_EQ(Parse(TextChunk(Meta(), "x", nullptr, 0, "", 6))["choices"][0]["index"].GetInt(), 6);
+  EXPECT_EQ(Parse(ChatContentChunk(Meta(), "x", std::nullopt, 4))["choices"][0]["index"].GetInt(), 4);
+  EXPECT_EQ(Parse(ChatFinishChunk(Meta(), FinishReason::kStop, 5))["choices"][0]["index"].GetInt(), 5);
+  EXPECT_EQ(Parse(TextChunk(Meta(), "x", std::nullopt, 0, std::nullopt, 6))["choices"][0]["index"].GetInt(), 6);
   EXPECT_EQ(Parse(ChatRoleChunk(Meta()))["choices"][0]["index"].GetInt(), 0);
 }
 

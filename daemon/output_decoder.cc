@@ -8,20 +8,32 @@ StatusOr<OutputDecoder> OutputDecoder::Create(const model::Tokenizer& tokenizer,
   return OutputDecoder(tokenizer, std::move(stops), max_tokens);
 }
 
-std::string OutputDecoder::Token(int32_t token, bool* stopped) {
+TokenEvent OutputDecoder::Token(GeneratedToken token, bool* stopped) {
   ++num_generated_;
-  StatusOr<std::string> piece = detok_.Push(token);
+  StatusOr<std::string> piece = detok_.Push(token.id);
   StopMatcherOutput out = stops_.Feed(piece.ok() ? *piece : std::string());
-  std::string text = std::move(out.text);
+  TokenEvent event{std::move(token), std::move(out.text)};
   *stopped = out.stopped;
   if (!*stopped && num_generated_ >= max_tokens_) {
     // The last token: release what was held back with it.
     StopMatcherOutput tail = stops_.Feed(detok_.Flush());
-    text += tail.text;
+    event.text += tail.text;
     *stopped = tail.stopped;
-    if (!*stopped) text += stops_.Finish();
+    if (!*stopped) event.text += stops_.Finish();
   }
-  return text;
+  return event;
+}
+
+std::optional<FinishReason> OutputDecoder::Replay(std::span<const GeneratedToken> tokens,
+                                                  const std::function<void(TokenEvent)>& emit) {
+  for (const GeneratedToken& t : tokens) {
+    if (IsStopToken(t.id)) return FinishReason::kStop;
+    bool stopped = false;
+    emit(Token(t, &stopped));
+    if (stopped) return FinishReason::kStop;
+  }
+  if (num_generated_ >= max_tokens_) return FinishReason::kLength;
+  return std::nullopt;
 }
 
 std::string OutputDecoder::FinishText() {

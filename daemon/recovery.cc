@@ -10,12 +10,20 @@ namespace hearth::daemon {
 namespace {
 
 // A fresh entry for a stored request, encoding its stream as the API first did.
-std::shared_ptr<RequestEntry> NewEntry(const store::StoredRequest& stored, const DurableParams& params,
-                                       const model::Tokenizer* tokenizer) {
-  RequestMeta meta{stored.model, params.chat ? "chat.completions" : "completions", params.stream,
-                   static_cast<int32_t>(stored.prompt.size()), params.created};
-  return RequestEntry::Create(meta, MakeChunkEncoder({params.chat, stored.model, params.created, params.logprobs,
-                                                      params.include_usage, tokenizer}));
+std::shared_ptr<RequestEntry> NewEntry(const store::StoredRequest& stored, const DurableParams& params) {
+  RequestMeta meta{stored.model,   params.chat ? "chat.completions" : "completions",
+                   params.stream,  static_cast<int32_t>(stored.prompt.size()),
+                   params.created, params.logprobs};
+  return RequestEntry::Create(
+      meta, MakeChunkEncoder({params.chat, stored.model, params.created, params.logprobs, params.include_usage}));
+}
+
+// The store's rows back into the daemon's tokens, spelled by the model's tokenizer.
+std::vector<GeneratedToken> CommittedTokens(const store::StoredRequest& stored, const model::Tokenizer& tokenizer) {
+  std::vector<GeneratedToken> tokens;
+  tokens.reserve(stored.tokens.size());
+  for (const store::StoredToken& t : stored.tokens) tokens.push_back(MakeGeneratedToken(tokenizer, t));
+  return tokens;
 }
 
 Status RecordFailed(store::RequestStore* store, uint64_t id, const Status& why) {
@@ -35,17 +43,12 @@ StatusOr<RecoveryReport> RecoverUnfinished(store::RequestStore* store, EngineLoo
     if (st.ok() && !tokenizer) st = Status::NotFound("model '" + stored.model + "' is not loaded");
     std::shared_ptr<RequestEntry> entry;
     if (st.ok()) {
-      entry = NewEntry(stored, params, tokenizer);
+      entry = NewEntry(stored, params);
       GenerationRequest gen = std::move(params.gen);
       gen.model = stored.model;
       gen.prompt = stored.prompt;
       gen.id = stored.id;
-      for (const store::StoredToken& t : stored.tokens) {
-        CommittedToken& c = gen.committed.emplace_back();
-        c.token = t.token;
-        c.logprob = t.logprob;
-        for (const store::StoredTop& top : t.top) c.top.push_back({top.token, top.logprob});
-      }
+      gen.committed = CommittedTokens(stored, *tokenizer);
       st = engine->Submit(std::move(gen), entry->Tee(nullptr)).status();
     }
     if (!st.ok()) {
@@ -71,35 +74,28 @@ std::shared_ptr<RequestEntry> RebuildEnded(const store::StoredRequest& stored, c
   StatusOr<OutputDecoder> output =
       OutputDecoder::Create(*tokenizer, params.gen.stop, engine.stop_token_ids(stored.model), params.gen.max_tokens);
   if (!output.ok()) return nullptr;
-  std::shared_ptr<RequestEntry> entry = NewEntry(stored, params, tokenizer);
+  std::shared_ptr<RequestEntry> entry = NewEntry(stored, params);
   std::shared_ptr<RequestSink> sink = entry->Tee(nullptr);
-  for (const store::StoredToken& t : stored.tokens) {
-    if (output->IsStopToken(t.token)) break;
-    TokenEvent ev;
-    ev.token = t.token;
-    ev.logprob = t.logprob;
-    for (const store::StoredTop& top : t.top) {
-      StatusOr<std::string> text = tokenizer->Decode(std::span<const int32_t>(&top.token, 1));
-      ev.top.push_back({top.token, top.logprob, text.ok() ? *text : std::string()});
-    }
-    bool stopped = false;
-    ev.text = output->Token(t.token, &stopped);
-    sink->OnToken(ev);
-    if (stopped) break;
-  }
+  // The same decoder run as the engine's replay of committed tokens (EngineLoop::ReplayCommitted).
+  (void)output->Replay(CommittedTokens(stored, *tokenizer), [&](const TokenEvent& ev) { sink->OnToken(ev); });
   FinishEvent finish;
   switch (stored.status) {
     case store::RequestStatus::kCancelled:
-      finish.finish_reason = "cancelled";
+      finish.finish_reason = FinishReason::kCancelled;
       finish.completion_tokens = output->num_generated();
       break;
     case store::RequestStatus::kFailed:
-      finish.finish_reason = "error";
+      finish.finish_reason = FinishReason::kError;
       finish.status = Status::Unavailable(stored.error);
       finish.completion_tokens = output->num_generated();
       break;
     default:
-      finish.finish_reason = stored.finish_reason;
+      if (!ParseFinishReason(stored.finish_reason, &finish.finish_reason)) {
+        LogWarn("stored request has an unknown finish reason")
+            .Kv("id", stored.id)
+            .Kv("finish_reason", stored.finish_reason);
+        return nullptr;
+      }
       finish.completion_tokens = static_cast<int32_t>(stored.tokens.size());
       finish.text = output->FinishText();
       break;

@@ -208,7 +208,7 @@ TEST_F(RecoveryTest, FailedCommitStreamsNothing) {
   ASSERT_TRUE(loop->Submit(Request(1), sink).ok());
   ASSERT_TRUE(sink->WaitFinished());
   EXPECT_TRUE(sink->tokens().empty());
-  EXPECT_EQ(sink->finish().finish_reason, "error");
+  EXPECT_EQ(sink->finish().finish_reason, FinishReason::kError);
   EXPECT_NE(sink->finish().status.message().find("cannot store"), std::string::npos);
 }
 
@@ -278,24 +278,43 @@ TEST_F(RecoveryTest, ResumingFromAnyPrefixGivesTheUninterruptedText) {
 
 // A request that asked for top logprobs: they are committed with each token, and the events of
 // a resumed request (replayed from the store, then generated) and of a rebuilt ended one are
-// those of the uninterrupted run, top_logprobs included.
-TEST_F(RecoveryTest, TopLogprobsAreStoredAndReplayed) {
+// those of the uninterrupted run, top_logprobs included, in chat and in completions chunks; so
+// are the tokens a non-streamed answer is built from (an idempotent retry after a restart).
+void ExpectSameTokens(const std::vector<GeneratedToken>& got, const std::vector<GeneratedToken>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].id, want[i].id) << i;
+    EXPECT_EQ(got[i].bytes, want[i].bytes) << i;
+    EXPECT_EQ(got[i].logprob, want[i].logprob) << i;
+    ASSERT_EQ(got[i].top.size(), want[i].top.size()) << i;
+    for (size_t k = 0; k < got[i].top.size(); ++k) {
+      EXPECT_EQ(got[i].top[k].id, want[i].top[k].id) << i << "." << k;
+      EXPECT_EQ(got[i].top[k].bytes, want[i].top[k].bytes) << i << "." << k;
+      EXPECT_EQ(got[i].top[k].logprob, want[i].top[k].logprob) << i << "." << k;
+    }
+  }
+}
+
+class TopLogprobsRecoveryTest : public RecoveryTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(TopLogprobsRecoveryTest, TopLogprobsAreStoredAndReplayed) {
+  const bool chat = GetParam();
   GenerationRequest r = Request(0);  // greedy
   r.id = 1;
   r.sampling.num_logprobs = 3;
   store::NewRequest n;
   n.id = 1;
   n.model = r.model;
-  n.kind = "completion";
-  const DurableParams params{r, /*chat=*/false, /*stream=*/true, /*logprobs=*/true, false, 1764100000};
+  n.kind = chat ? "chat" : "completion";
+  const DurableParams params{r, chat, /*stream=*/true, /*logprobs=*/true, false, 1764100000};
   n.params = EncodeDurableParams(params);
   n.prompt = r.prompt;
   ASSERT_TRUE(store_->Insert(n).ok());
-  auto tokenizer = model::LoadTokenizerFromGguf(path_);
-  ASSERT_TRUE(tokenizer.ok());
   auto entry_for = [&] {
-    RequestMeta meta{r.model, "completions", true, static_cast<int32_t>(r.prompt.size()), params.created};
-    return RequestEntry::Create(meta, MakeChunkEncoder({false, r.model, params.created, true, false, tokenizer->get()}));
+    RequestMeta meta{r.model,        chat ? "chat.completions" : "completions",
+                     true,           static_cast<int32_t>(r.prompt.size()),
+                     params.created, /*logprobs=*/true};
+    return RequestEntry::Create(meta, MakeChunkEncoder({chat, r.model, params.created, true, false}));
   };
   auto events_of = [](const RequestEntry& entry) {
     std::string all;
@@ -303,6 +322,7 @@ TEST_F(RecoveryTest, TopLogprobsAreStoredAndReplayed) {
     return all;
   };
   std::string uninterrupted;
+  std::vector<GeneratedToken> tokens;
   {
     StoreTokenCommitter committer(store_.get());
     auto loop = NewLoop(&committer);
@@ -313,7 +333,9 @@ TEST_F(RecoveryTest, TopLogprobsAreStoredAndReplayed) {
     ASSERT_TRUE(sink->WaitFinished());
     ASSERT_TRUE(entry->WaitDone(std::chrono::seconds(10)));
     uninterrupted = events_of(*entry);
+    tokens = entry->Info().logprob_tokens;
   }
+  ASSERT_GT(tokens.size(), 3u);
   auto stored = store_->Get(1).value();
   ASSERT_TRUE(stored.has_value());
   ASSERT_GT(stored->tokens.size(), 4u);
@@ -322,12 +344,15 @@ TEST_F(RecoveryTest, TopLogprobsAreStoredAndReplayed) {
     EXPECT_EQ(t.top[0].token, t.token) << "greedy at temperature 0: the sampled token is the best";
     EXPECT_GE(t.top[0].logprob, t.top[1].logprob);
   }
-  EXPECT_NE(uninterrupted.find("\"top_logprobs\":[{"), std::string::npos) << uninterrupted;
+  // Chat: [{token, logprob, bytes}, ...]; completions: one {token: logprob} object per token.
+  EXPECT_NE(uninterrupted.find(chat ? "\"top_logprobs\":[{\"token\":" : "\"top_logprobs\":[{\""), std::string::npos)
+      << uninterrupted;
   {
     auto loop = NewLoop(nullptr);
     auto rebuilt = RebuildEnded(*stored, *loop);
     ASSERT_NE(rebuilt, nullptr);
     EXPECT_EQ(events_of(*rebuilt), uninterrupted);
+    ExpectSameTokens(rebuilt->Info().logprob_tokens, tokens);
   }
   // Cut after 3 tokens and resume: the replayed tokens carry their stored top logprobs.
   ASSERT_TRUE(db_->Exec("UPDATE requests SET status = 'running', finish_reason = '', ended_ms = 0 WHERE id = 1").ok());
@@ -340,8 +365,12 @@ TEST_F(RecoveryTest, TopLogprobsAreStoredAndReplayed) {
   ASSERT_NE(resumed, nullptr);
   ASSERT_TRUE(resumed->WaitDone(std::chrono::seconds(120)));
   EXPECT_EQ(events_of(*resumed), uninterrupted);
+  ExpectSameTokens(resumed->Info().logprob_tokens, tokens);
   loop->Stop();
 }
+
+INSTANTIATE_TEST_SUITE_P(ChatAndCompletions, TopLogprobsRecoveryTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "Chat" : "Completions"; });
 
 // A worker replaced mid-generation costs a pause: every request is computed again from its
 // tokens and ends with the text it would have had.
@@ -365,7 +394,7 @@ TEST_F(RecoveryTest, ReplacedWorkerIsAPauseNotAnError) {
     std::vector<std::string> texts;
     for (auto& s : sinks) {
       EXPECT_TRUE(s->WaitFinished());
-      EXPECT_NE(s->finish().finish_reason, "error") << s->finish().status.ToString();
+      EXPECT_NE(s->finish().finish_reason, FinishReason::kError) << s->finish().status.ToString();
       texts.push_back(s->text());
     }
     return texts;

@@ -10,9 +10,16 @@ int64_t UnixNow() {
       .count();
 }
 
-RequestState StateOfFinish(const std::string& reason) {
-  if (reason == "cancelled") return RequestState::kCancelled;
-  if (reason == "error") return RequestState::kFailed;
+RequestState StateOfFinish(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::kCancelled:
+      return RequestState::kCancelled;
+    case FinishReason::kError:
+      return RequestState::kFailed;
+    case FinishReason::kStop:
+    case FinishReason::kLength:
+      break;
+  }
   return RequestState::kFinished;
 }
 
@@ -112,7 +119,8 @@ void RequestEntry::OnToken(const TokenEvent& event) {
     if (ended_) return;  // the engine promises not to; never record past the end
     info_.state = RequestState::kRunning;
     info_.text += event.text;
-    info_.tokens.push_back(event.token);
+    info_.tokens.push_back(event.token.id);
+    if (meta_.logprobs) info_.logprob_tokens.push_back(event.token);
     PendingEvent pending{false, event, {}};
     if (attached_) {
       Encode(pending);
@@ -193,6 +201,7 @@ RequestInfo RequestEntry::Info(bool with_output) const {
   if (with_output) {
     out.text = info_.text;
     out.tokens = info_.tokens;
+    out.logprob_tokens = info_.logprob_tokens;
   }
   out.num_tokens = static_cast<int32_t>(info_.tokens.size());
   out.finish_reason = info_.finish_reason;

@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,7 @@ struct RequestMeta {
   bool stream = false;
   int32_t prompt_tokens = 0;
   int64_t created_unix = 0;
+  bool logprobs = false;  // the client asked for logprobs
 };
 
 // A snapshot of an entry.
@@ -43,7 +45,10 @@ struct RequestInfo {
   std::string text;             // generated so far (empty in summaries)
   std::vector<int32_t> tokens;  // generated so far (empty in summaries)
   int32_t num_tokens = 0;       // generated so far
-  std::string finish_reason;    // empty until the request ends
+  // Each token event's token with its logprobs, when meta.logprobs (empty in summaries): a
+  // non-streamed answer is rebuilt from them (an idempotent retry).
+  std::vector<GeneratedToken> logprob_tokens;
+  std::optional<FinishReason> finish_reason;  // nullopt until the request ends
   int32_t completion_tokens = 0;  // usage, once finished
   std::string error;              // why it failed, for kFailed
   uint64_t num_events = 0;        // events recorded so far

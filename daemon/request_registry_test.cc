@@ -20,7 +20,7 @@ class TextEncoder : public EventEncoder {
   void Begin(uint64_t id, std::vector<std::string>* out) override { out->push_back("begin:" + std::to_string(id)); }
   void Token(const TokenEvent& e, std::vector<std::string>* out) override { out->push_back("tok:" + e.text); }
   void Finish(const FinishEvent& e, std::vector<std::string>* out) override {
-    out->push_back("fin:" + e.finish_reason);
+    out->push_back(std::string("fin:") + FinishReasonName(e.finish_reason));
   }
 };
 
@@ -30,14 +30,14 @@ std::shared_ptr<RequestEntry> NewEntry(const std::string& model = "m") {
 
 TokenEvent Tok(int32_t token, std::string text) {
   TokenEvent e;
-  e.token = token;
+  e.token.id = token;
   e.text = std::move(text);
   return e;
 }
 
 FinishEvent Fin(std::string reason, int32_t completion_tokens = 2, Status status = Status::Ok()) {
   FinishEvent e;
-  e.finish_reason = std::move(reason);
+  EXPECT_TRUE(ParseFinishReason(reason, &e.finish_reason)) << reason;
   e.status = std::move(status);
   e.prompt_tokens = 5;
   e.completion_tokens = completion_tokens;
@@ -90,7 +90,7 @@ TEST(RequestEntryTest, RecordsForwardsAndReplays) {
   EXPECT_EQ(info.state, RequestState::kFinished);
   EXPECT_EQ(info.text, "Hello!");
   EXPECT_EQ(info.tokens, (std::vector<int32_t>{11, 12}));
-  EXPECT_EQ(info.finish_reason, "stop");
+  EXPECT_EQ(info.finish_reason, FinishReason::kStop);
   EXPECT_EQ(info.meta.prompt_tokens, 5);
   EXPECT_EQ(info.completion_tokens, 2);
   EXPECT_GT(info.finished_unix, 0);
@@ -203,7 +203,7 @@ TEST(RequestEntryTest, RestoredEntryReplays) {
   info.meta = {"m", "completions", false, 3, 100};
   info.state = RequestState::kFinished;
   info.text = "hi";
-  info.finish_reason = "stop";
+  info.finish_reason = FinishReason::kStop;
   auto entry = RequestEntry::Restore(info, {"a", "b"});
   EXPECT_TRUE(entry->done());
   EXPECT_EQ(entry->id(), 9u);

@@ -139,7 +139,7 @@ std::string RequestJson(const RequestInfo& info, bool with_output) {
   w.Key("prompt_tokens");
   w.Int(info.meta.prompt_tokens);
   w.Key("completion_tokens");
-  w.Int(info.finish_reason.empty() ? info.num_tokens : info.completion_tokens);
+  w.Int(info.finish_reason ? info.completion_tokens : info.num_tokens);
   if (with_output) {
     w.Key("text");
     WriteString(w, model::SanitizeUtf8(info.text));
@@ -149,9 +149,13 @@ std::string RequestJson(const RequestInfo& info, bool with_output) {
     w.EndArray();
   }
   w.Key("finish_reason");
-  if (info.finish_reason.empty()) w.Null(); else WriteString(w, info.finish_reason);
+  if (info.finish_reason) {
+    w.String(FinishReasonName(*info.finish_reason));
+  } else {
+    w.Null();
+  }
   w.Key("usage");
-  if (info.finish_reason.empty()) {
+  if (!info.finish_reason) {
     w.Null();
   } else {
     w.StartObject();

@@ -26,8 +26,8 @@ void ObserveIfKnown(Histogram& h, const std::string& model, double seconds) {
 }  // namespace
 
 const char* RequestStatus(const FinishEvent& event) {
-  if (event.finish_reason == "stop" || event.finish_reason == "length") return "ok";
-  if (event.finish_reason == "cancelled") return "cancelled";
+  if (IsCompleted(event.finish_reason)) return "ok";
+  if (event.finish_reason == FinishReason::kCancelled) return "cancelled";
   return "error";
 }
 

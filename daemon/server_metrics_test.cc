@@ -13,7 +13,7 @@ bool HasLine(const std::string& text, const std::string& line) {
 
 FinishEvent Finished(const std::string& reason, RequestLatency latency = {}) {
   FinishEvent e;
-  e.finish_reason = reason;
+  EXPECT_TRUE(ParseFinishReason(reason, &e.finish_reason)) << reason;
   e.latency = latency;
   return e;
 }

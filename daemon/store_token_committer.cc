@@ -10,9 +10,16 @@ int64_t UnixMillis() {
       .count();
 }
 
-store::RequestStatus StatusOfFinish(const std::string& finish_reason) {
-  if (finish_reason == "cancelled") return store::RequestStatus::kCancelled;
-  if (finish_reason == "error") return store::RequestStatus::kFailed;
+store::RequestStatus StatusOfFinish(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::kCancelled:
+      return store::RequestStatus::kCancelled;
+    case FinishReason::kError:
+      return store::RequestStatus::kFailed;
+    case FinishReason::kStop:
+    case FinishReason::kLength:
+      break;
+  }
   return store::RequestStatus::kFinished;
 }
 
@@ -27,16 +34,17 @@ Status StoreTokenCommitter::Commit(std::span<const TokenRecord> tokens, std::spa
     store::TokenCommit& row = rows.emplace_back();
     row.request_id = t.request_id;
     row.index = t.index;
-    row.token = t.token;
-    row.logprob = t.logprob;
-    for (const TokenRecord::Top& top : t.top) row.top.push_back({top.token, top.logprob});
+    row.token = t.token.id;
+    row.logprob = t.token.logprob;
+    row.top.reserve(t.token.top.size());
+    for (const TokenAlternative& alt : t.token.top) row.top.push_back({alt.id, alt.logprob});
   }
   std::vector<store::StatusChange> changes;
   changes.reserve(ended.size());
   for (const EndRecord& e : ended) {
-    const store::RequestStatus status = StatusOfFinish(e.finish_reason);
+    const store::RequestStatus status = StatusOfFinish(e.reason);
     changes.push_back(
-        {e.request_id, status, status == store::RequestStatus::kFinished ? e.finish_reason : "", e.error});
+        {e.request_id, status, status == store::RequestStatus::kFinished ? FinishReasonName(e.reason) : "", e.error});
   }
   ++num_commits_;
   const CommitCrashPoint* crash =

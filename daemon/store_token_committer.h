@@ -33,8 +33,8 @@ class StoreTokenCommitter final : public TokenCommitter {
   int64_t num_commits_ = 0;  // engine thread only
 };
 
-// The store's status for an engine finish reason ("stop", "length", "cancelled", "error").
-store::RequestStatus StatusOfFinish(const std::string& finish_reason);
+// The store's status for an engine finish reason.
+store::RequestStatus StatusOfFinish(FinishReason reason);
 
 int64_t UnixMillis();
 

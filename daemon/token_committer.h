@@ -11,27 +11,23 @@
 #include <vector>
 
 #include "common/status.h"
+#include "daemon/finish_reason.h"
+#include "daemon/generated_token.h"
 
 namespace hearth::daemon {
 
 // The generated token at `index` of a request's output (stop tokens included).
 struct TokenRecord {
-  struct Top {
-    int32_t token = 0;
-    float logprob = 0;
-  };
   uint64_t request_id = 0;
   int32_t index = 0;
-  int32_t token = 0;
-  float logprob = 0;
-  std::vector<Top> top;  // the token's top logprobs, when its request asked for them
+  GeneratedToken token;  // its top alternatives when its request asked for them
 };
 
-// A request that ended: finish_reason "stop", "length", "cancelled" or "error".
+// A request that ended.
 struct EndRecord {
   uint64_t request_id = 0;
-  std::string finish_reason;
-  std::string error;  // for "error"
+  FinishReason reason = FinishReason::kStop;
+  std::string error;  // for kError
 };
 
 class TokenCommitter {

@@ -337,6 +337,11 @@ Status Tokenizer::AppendPiece(int32_t id, const DecodeOptions& options, bool* at
   return Status::Ok();
 }
 
+std::string_view Tokenizer::TokenBytes(int32_t id) const {
+  if (id < 0 || id >= vocab_size()) return {};
+  return pieces_[static_cast<size_t>(id)];
+}
+
 StatusOr<std::string> Tokenizer::Decode(std::span<const int32_t> ids,
                                         const DecodeOptions& options) const {
   std::string out;

@@ -48,6 +48,10 @@ class Tokenizer {
   Status AppendPiece(int32_t id, const DecodeOptions& options, bool* at_start,
                      std::string* out) const;
 
+  // Token `id`'s own bytes, control tokens spelled out ("<|im_end|>"): the text a generated
+  // token and each of its alternatives show in logprobs. Empty for an id outside the vocabulary.
+  std::string_view TokenBytes(int32_t id) const;
+
   int32_t vocab_size() const { return static_cast<int32_t>(tokens_.size()); }
   TokenizerKind kind() const { return kind_; }
   int32_t bos_id() const { return bos_id_; }  // -1 when the model has none

@@ -56,6 +56,16 @@ TEST(TokenizerTest, SpecialTokens) {
   EXPECT_EQ(t->eot_id(), 2);  // guessed from <|im_end|>
 }
 
+TEST(TokenizerTest, TokenBytesSpellsEveryTokenOnItsOwn) {
+  auto t = Make(ByteLevelSpec());
+  const int32_t hello = *t->TokenId("hello");
+  EXPECT_EQ(t->TokenBytes(hello), "hello");
+  EXPECT_EQ(t->TokenBytes(2), "<|im_end|>");  // a control token is spelled out, not skipped
+  EXPECT_EQ(t->TokenBytes(3), "<tool>");
+  EXPECT_EQ(t->TokenBytes(-1), "");
+  EXPECT_EQ(t->TokenBytes(t->vocab_size()), "");
+}
+
 TEST(TokenizerTest, InvalidUtf8BecomesReplacementCharacters) {
   auto t = Make(ByteLevelSpec());
   const Ids ids = t->Encode("a\xFF" "b\xE4\xB8", false, false);

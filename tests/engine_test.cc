@@ -80,7 +80,7 @@ class EngineTest : public ::testing::Test {
 TEST_F(EngineTest, GreedyKnowsTheCapitalOfFrance) {
   auto [sink, id] = Submit(Request("The capital of France is", 8, 0, 0));
   ASSERT_TRUE(sink->WaitFinished());
-  EXPECT_EQ(sink->finish().finish_reason, "length") << sink->finish().status.ToString();
+  EXPECT_EQ(sink->finish().finish_reason, FinishReason::kLength) << sink->finish().status.ToString();
   EXPECT_EQ(sink->finish().completion_tokens, 8);
   EXPECT_EQ(sink->text().rfind(" Paris", 0), 0u) << sink->text();
   EXPECT_TRUE(WaitAllBlocksFree());
@@ -90,7 +90,7 @@ TEST_F(EngineTest, SeededSamplingIsTheSameAloneAndInAMixedBatch) {
   GenerationRequest probe = Request("Once upon a time, in a small village,", 24, 0.8f, 42);
   auto [alone, id0] = Submit(probe);
   ASSERT_TRUE(alone->WaitFinished());
-  ASSERT_NE(alone->finish().finish_reason, "error");
+  ASSERT_NE(alone->finish().finish_reason, FinishReason::kError);
   ASSERT_GE(alone->finish().completion_tokens, 8) << "too short to show anything: " << alone->text();
 
   const char* prompts[] = {"Hello", "Write a haiku about the sea.", "1, 2, 3, 4,",
@@ -139,19 +139,19 @@ TEST_F(EngineTest, MatchesTheOfflineGenerator) {
   auto offline = gen.Generate(r.prompt, o);
   ASSERT_TRUE(offline.ok()) << offline.status().ToString();
   EXPECT_EQ(sink->text(), offline->text);
-  EXPECT_EQ(sink->finish().finish_reason, offline->finish_reason);
+  EXPECT_EQ(FinishReasonName(sink->finish().finish_reason), offline->finish_reason);
 }
 
 TEST_F(EngineTest, CancelMidGenerationFreesBlocks) {
   // Counting keeps a small model going for a long time.
   auto [sink, id] = Submit(Request("1, 2, 3, 4, 5, 6, 7, 8,", 400, 0, 0));
   ASSERT_TRUE(sink->WaitTokens(3));
-  ASSERT_EQ(sink->finish().finish_reason, "") << "finished before it could be cancelled: " << sink->text();
+  ASSERT_FALSE(sink->finished()) << "finished before it could be cancelled: " << sink->text();
   EngineStats during = engine_->Stats();
   EXPECT_LT(during.kv_blocks_free, during.kv_blocks_total);
   engine_->Cancel(id);
   ASSERT_TRUE(sink->WaitFinished());
-  EXPECT_EQ(sink->finish().finish_reason, "cancelled");
+  EXPECT_EQ(sink->finish().finish_reason, FinishReason::kCancelled);
   EXPECT_LT(sink->num_tokens(), 400u);
   EXPECT_TRUE(WaitAllBlocksFree());
 }
@@ -168,7 +168,7 @@ TEST_F(EngineTest, StopStringEndsGenerationWithoutItsText) {
   r.stop = {stop};
   auto [sink, id] = Submit(r);
   ASSERT_TRUE(sink->WaitFinished());
-  EXPECT_EQ(sink->finish().finish_reason, "stop");
+  EXPECT_EQ(sink->finish().finish_reason, FinishReason::kStop);
   EXPECT_EQ(sink->text(), full.substr(0, full.find(stop)));
   EXPECT_EQ(sink->text().find(stop), std::string::npos);
   EXPECT_TRUE(WaitAllBlocksFree());

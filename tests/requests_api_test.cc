@@ -208,6 +208,33 @@ TEST_F(RequestsApiTest, ACompletedStreamCanBeShownReplayedAndResumed) {
   EXPECT_NE(listed->body.find("\"id\":\"" + id + "\""), std::string::npos) << listed->body;
 }
 
+// A non-streamed request with logprobs retried with its Idempotency-Key is answered with the
+// same body, logprobs and top_logprobs included (chat and completions).
+TEST_F(RequestsApiTest, IdempotentRetryAnswersTheSameBodyWithLogprobs) {
+  const std::pair<const char*, std::string> requests[] = {
+      {"/v1/chat/completions",
+       R"({"model":"smollm2","messages":[{"role":"user","content":"Say hello."}],"max_tokens":8,)"
+       R"("temperature":0,"logprobs":true,"top_logprobs":5})"},
+      {"/v1/completions", R"({"model":"smollm2","prompt":"The capital of France is","max_tokens":8,)"
+                          R"("temperature":0,"logprobs":3})"},
+  };
+  int n = 0;
+  for (const auto& [path, body] : requests) {
+    const httplib::Headers key = {{"Idempotency-Key", "logprobs-retry-" + std::to_string(n++)}};
+    auto first = Api("POST", path, body, key);
+    ASSERT_TRUE(first);
+    ASSERT_EQ(first->status, 200) << first->body;
+    auto d = Json(first->body);
+    ASSERT_TRUE(d["choices"][0]["logprobs"].IsObject()) << first->body;
+    auto retry = Api("POST", path, body, key);
+    ASSERT_TRUE(retry);
+    ASSERT_EQ(retry->status, 200) << retry->body;
+    EXPECT_EQ(retry->get_header_value("X-Hearth-Idempotent-Replay"), "true");
+    EXPECT_EQ(retry->get_header_value("X-Request-Id"), first->get_header_value("X-Request-Id"));
+    EXPECT_EQ(retry->body, first->body) << path;
+  }
+}
+
 TEST_F(RequestsApiTest, DeleteCancelsALongGeneration) {
   std::promise<std::string> id_promise;
   std::string body;

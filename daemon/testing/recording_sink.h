@@ -20,7 +20,7 @@ class RecordingSink : public RequestSink {
   void OnToken(const TokenEvent& event) override {
     std::lock_guard<std::mutex> lock(mu_);
     EXPECT_FALSE(finished_) << "token after finish";
-    tokens_.push_back(event.token);
+    tokens_.push_back(event.token.id);
     text_ += event.text;
     cv_.notify_all();
   }
@@ -51,6 +51,10 @@ class RecordingSink : public RequestSink {
   std::string text() {
     std::lock_guard<std::mutex> lock(mu_);
     return text_;
+  }
+  bool finished() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return finished_;
   }
   FinishEvent finish() {
     std::lock_guard<std::mutex> lock(mu_);

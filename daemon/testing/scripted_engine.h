@@ -80,7 +80,8 @@ class ScriptedEngine : public Engine {
     int32_t n = 0;
     auto emit = [&](const std::string& text) {
       TokenEvent e;
-      e.token = 4 + static_cast<uint8_t>(text.empty() ? ' ' : text[0]);
+      e.token.id = 4 + static_cast<uint8_t>(text.empty() ? ' ' : text[0]);
+      e.token.bytes = std::string(tokenizer_->TokenBytes(e.token.id));  // as the engine spells it
       e.text = text;
       sink.OnToken(e);
       ++n;
@@ -95,13 +96,13 @@ class ScriptedEngine : public Engine {
         lock.lock();
         cv_.wait_for(lock, 5ms);
       }
-      finish.finish_reason = "cancelled";
+      finish.finish_reason = FinishReason::kCancelled;
     } else {
       for (const std::string& piece : script) {
         std::this_thread::sleep_for(1ms);
         emit(piece);
       }
-      finish.finish_reason = "stop";
+      finish.finish_reason = FinishReason::kStop;
     }
     finish.completion_tokens = n;
     sink.OnFinish(finish);
