@@ -1,6 +1,8 @@
 #include "cli/views.h"
 
 #include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 
 #include <cmath>
 #include <cstdio>
@@ -8,6 +10,7 @@
 #include <sstream>
 #include <vector>
 
+#include "cli/metrics_summary.h"
 #include "cli/table.h"
 
 namespace hearth::cli {
@@ -56,63 +59,6 @@ std::string Seconds(double s) {
   return buf;
 }
 
-// One sample line of the Prometheus text format.
-struct Sample {
-  std::string name;
-  std::map<std::string, std::string> labels;
-  double value = 0;
-};
-
-bool ParseSample(const std::string& line, Sample* s) {
-  if (line.empty() || line[0] == '#') return false;
-  size_t i = line.find_first_of("{ ");
-  if (i == std::string::npos) return false;
-  s->name = line.substr(0, i);
-  s->labels.clear();
-  if (line[i] == '{') {
-    const size_t end = line.find('}', i);
-    if (end == std::string::npos) return false;
-    std::string body = line.substr(i + 1, end - i - 1);
-    size_t p = 0;
-    while (p < body.size()) {
-      const size_t eq = body.find('=', p);
-      if (eq == std::string::npos || eq + 1 >= body.size() || body[eq + 1] != '"') return false;
-      const size_t close = body.find('"', eq + 2);
-      if (close == std::string::npos) return false;
-      s->labels[body.substr(p, eq - p)] = body.substr(eq + 2, close - eq - 2);
-      p = close + 1;
-      if (p < body.size() && body[p] == ',') ++p;
-    }
-    i = end + 1;
-  }
-  try {
-    const std::string v = line.substr(i);
-    s->value = v.find("Inf") != std::string::npos ? INFINITY : std::stod(v);
-  } catch (...) {
-    return false;
-  }
-  return true;
-}
-
-// The q-quantile of a histogram from its cumulative buckets (summed over
-// labels), interpolated linearly inside the bucket, as Prometheus does.
-double Quantile(const std::map<double, double>& buckets, double q) {
-  if (buckets.empty()) return NAN;
-  const double total = buckets.rbegin()->second;
-  if (total <= 0) return NAN;
-  const double rank = q * total;
-  double prev_le = 0, prev_count = 0;
-  for (const auto& [le, count] : buckets) {
-    if (count >= rank) {
-      if (std::isinf(le)) return prev_le;
-      return prev_le + (le - prev_le) * (count > prev_count ? (rank - prev_count) / (count - prev_count) : 1.0);
-    }
-    prev_le = le;
-    prev_count = count;
-  }
-  return prev_le;
-}
-
 }  // namespace
 
 StatusOr<std::string> RenderStatus(const std::string& status_json) {
@@ -121,7 +67,23 @@ StatusOr<std::string> RenderStatus(const std::string& status_json) {
   if (d.HasParseError() || !d.IsObject()) return Status::Corruption("daemon sent a status that is not a JSON object");
   std::ostringstream out;
   out << "hearthd " << Str(d, "version") << "  pid " << Str(d, "pid") << "  up " << Str(d, "uptime_s") << "s  listen "
-      << Str(d, "listen") << "\n\n";
+      << Str(d, "listen") << "\n";
+  if (d.HasMember("draining") && d["draining"].IsBool()) {
+    out << (d["draining"].GetBool() ? "draining: new requests get 503\n" : "accepting requests\n");
+  }
+  if (d.HasMember("engine") && d["engine"].IsObject()) {
+    const rapidjson::Value& e = d["engine"];
+    out << "requests: " << Str(e, "waiting") << " queued, " << Str(e, "running") << " running\n";
+    if (e.HasMember("kv_blocks_total") && e["kv_blocks_total"].IsInt64() && e.HasMember("kv_blocks_free") &&
+        e["kv_blocks_free"].IsInt64()) {
+      const int64_t total = e["kv_blocks_total"].GetInt64();
+      const int64_t used = total - e["kv_blocks_free"].GetInt64();
+      out << "kv blocks: " << used << " used of " << total;
+      if (total > 0) out << " (" << used * 100 / total << "%)";
+      out << "\n";
+    }
+  }
+  out << "\n";
   Table workers({"WORKER", "PID", "BACKEND", "DEVICE", "ALIVE"});
   if (d.HasMember("workers") && d["workers"].IsArray()) {
     for (const auto& w : d["workers"].GetArray()) {
@@ -225,6 +187,25 @@ StatusOr<std::string> RenderWorkers(const std::string& status_json) {
   return t.Render();
 }
 
+StatusOr<std::string> WorkersJson(const std::string& status_json) {
+  HEARTH_ASSIGN_OR_RETURN(rapidjson::Document d, Parse(status_json, "status"));
+  if (!d.HasMember("workers") || !d["workers"].IsArray()) {
+    return Status::Corruption("the daemon's status answer has no workers list");
+  }
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  d["workers"].Accept(w);
+  return std::string(buf.GetString()) + "\n";
+}
+
+StatusOr<std::string> RenderRemoved(const std::string& json) {
+  HEARTH_ASSIGN_OR_RETURN(rapidjson::Document d, Parse(json, "remove"));
+  if (!d.HasMember("deleted") || !d["deleted"].IsTrue()) {
+    return Status::Corruption("the daemon's remove answer does not say the model was removed");
+  }
+  return Str(d, "name") + ": removed\n";
+}
+
 StatusOr<std::string> RenderDrain(const std::string& json) {
   HEARTH_ASSIGN_OR_RETURN(rapidjson::Document d, Parse(json, "drain"));
   const bool draining = d.HasMember("draining") && d["draining"].IsBool() && d["draining"].GetBool();
@@ -261,57 +242,30 @@ StatusOr<std::string> RenderReload(const std::string& json) {
 }
 
 StatusOr<std::string> RenderMetrics(const std::string& text) {
-  std::map<std::string, double> sums;                                // name -> sum over labels
-  std::map<std::string, double> by_status;                           // hearth_requests_total by status
-  std::map<std::string, std::map<double, double>> hist;              // histogram -> le -> count
-  std::istringstream in(text);
-  std::string line;
-  Sample s;
-  int samples = 0;
-  while (std::getline(in, line)) {
-    if (!ParseSample(line, &s)) continue;
-    ++samples;
-    sums[s.name] += s.value;
-    if (s.name == "hearth_requests_total") by_status[s.labels["status"]] += s.value;
-    const std::string suffix = "_bucket";
-    if (s.name.size() > suffix.size() && s.name.compare(s.name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
-        s.labels.count("le")) {
-      const std::string& le = s.labels["le"];
-      hist[s.name.substr(0, s.name.size() - suffix.size())][le == "+Inf" ? INFINITY : std::stod(le)] += s.value;
-    }
-  }
-  if (samples == 0) return Status::Corruption("the daemon's /metrics answer has no samples");
-  auto get = [&](const char* name) {
-    char buf[32];
-    std::snprintf(buf, sizeof(buf), "%.0f", sums[name]);
-    return std::string(buf);
-  };
+  HEARTH_ASSIGN_OR_RETURN(MetricsSummary m, SummarizeMetrics(text));
   std::ostringstream out;
   out << "requests:";
-  for (const auto& [status, n] : by_status) out << " " << status << " " << static_cast<int64_t>(n);
-  if (by_status.empty()) out << " none yet";
+  for (const auto& [status, n] : m.requests_by_status) out << " " << status << " " << n;
+  if (m.requests_by_status.empty()) out << " none yet";
   out << "\n";
-  out << "tokens: " << get("hearth_prompt_tokens_total") << " prompt, " << get("hearth_generated_tokens_total")
-      << " generated";
   char rate[32];
-  std::snprintf(rate, sizeof(rate), "%.1f", sums["hearth_generation_tokens_per_second"]);
-  out << " (" << rate << " tok/s now)\n";
-  out << "queue: " << get("hearth_queued_requests") << " requests (" << get("hearth_queued_prompt_tokens")
-      << " prompt tokens), " << get("hearth_running_sequences") << " running\n";
-  out << "kv blocks: " << get("hearth_kv_blocks_used") << " used, " << get("hearth_kv_blocks_free") << " free of "
-      << get("hearth_kv_blocks_total") << "\n";
+  std::snprintf(rate, sizeof(rate), "%.1f", m.tokens_per_second);
+  out << "tokens: " << m.prompt_tokens << " prompt, " << m.generated_tokens << " generated (" << rate
+      << " tok/s now)\n";
+  out << "queue: " << m.queued_requests << " requests (" << m.queued_prompt_tokens << " prompt tokens), "
+      << m.running_sequences << " running\n";
+  out << "kv blocks: " << m.kv_blocks_used << " used, " << m.kv_blocks_free << " free of " << m.kv_blocks_total << "\n";
   Table t({"LATENCY", "P50", "P90", "P99", "COUNT"});
-  const std::pair<const char*, const char*> rows[] = {{"queue", "hearth_request_queue_seconds"},
-                                                      {"ttft", "hearth_time_to_first_token_seconds"},
-                                                      {"tpot", "hearth_time_per_output_token_seconds"},
-                                                      {"end to end", "hearth_request_duration_seconds"}};
-  for (const auto& [label, name] : rows) {
-    const auto& b = hist[name];
-    t.AddRow({label, Seconds(Quantile(b, 0.5)), Seconds(Quantile(b, 0.9)), Seconds(Quantile(b, 0.99)),
-              b.empty() ? "0" : std::to_string(static_cast<int64_t>(b.rbegin()->second))});
+  for (const LatencySummary& l : m.latency) {
+    t.AddRow({l.name, Seconds(l.p50), Seconds(l.p90), Seconds(l.p99), std::to_string(l.count)});
   }
   out << "\n" << t.Render();
   return out.str();
+}
+
+StatusOr<std::string> MetricsJson(const std::string& text) {
+  HEARTH_ASSIGN_OR_RETURN(MetricsSummary m, SummarizeMetrics(text));
+  return MetricsSummaryJson(m) + "\n";
 }
 
 }  // namespace hearth::cli

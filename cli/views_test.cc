@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <rapidjson/document.h>
 
 #include "cli/sse.h"
 #include "cli/views.h"
@@ -102,6 +103,69 @@ hearth_time_to_first_token_seconds_count{model="smol"} 10
   // Median: rank 5 is the top of the (0.1, 0.2] bucket; p90: rank 9 is 4/5 into (0.2, 0.4].
   EXPECT_NE(out->find("ttft        200 ms  360 ms"), std::string::npos) << *out;
   EXPECT_FALSE(RenderMetrics("# nothing\n").ok());
+}
+
+TEST(ViewsTest, StatusShowsDrainingQueuesAndKvBlocks) {
+  const std::string status = R"({"version":"0.1.0","pid":7,"uptime_s":3,"draining":true,"listen":"127.0.0.1:8080",
+      "workers":[],"models":[],"engine":{"waiting":2,"running":3,"kv_blocks_total":64,"kv_blocks_free":48,
+      "tokens_generated":10}})";
+  auto text = RenderStatus(status);
+  ASSERT_TRUE(text.ok());
+  EXPECT_NE(text->find("draining: new requests get 503\n"), std::string::npos) << *text;
+  EXPECT_NE(text->find("requests: 2 queued, 3 running\n"), std::string::npos) << *text;
+  EXPECT_NE(text->find("kv blocks: 16 used of 64 (25%)\n"), std::string::npos) << *text;
+  auto accepting = RenderStatus(R"({"draining":false,"engine":{"waiting":0,"running":0,"kv_blocks_total":0,)"
+                                R"("kv_blocks_free":0}})");
+  ASSERT_TRUE(accepting.ok());
+  EXPECT_NE(accepting->find("accepting requests\n"), std::string::npos) << *accepting;
+  EXPECT_NE(accepting->find("kv blocks: 0 used of 0\n"), std::string::npos) << *accepting;
+}
+
+TEST(ViewsTest, WorkersJsonIsTheWorkersArray) {
+  auto json = WorkersJson(R"({"pid":7,"workers":[{"id":0,"pid":8,"backend":"cpu","alive":true}],"models":[]})");
+  ASSERT_TRUE(json.ok());
+  rapidjson::Document d;
+  d.Parse(json->c_str());
+  ASSERT_TRUE(!d.HasParseError() && d.IsArray() && d.Size() == 1u) << *json;
+  EXPECT_STREQ(d[0]["backend"].GetString(), "cpu");
+  EXPECT_FALSE(WorkersJson(R"({"pid":7})").ok());
+}
+
+TEST(ViewsTest, RemovedModelIsText) {
+  EXPECT_EQ(RenderRemoved(R"({"name":"smol2","deleted":true})").value(), "smol2: removed\n");
+  EXPECT_FALSE(RenderRemoved(R"({"name":"smol2"})").ok());
+  EXPECT_FALSE(RenderRemoved("not json").ok());
+}
+
+TEST(ViewsTest, MetricsJsonHasTheSummarizedFigures) {
+  const std::string text = R"(hearth_requests_total{model="a",status="ok"} 9
+hearth_requests_total{model="b",status="ok"} 1
+hearth_generated_tokens_total{model="a"} 120
+hearth_kv_blocks_used 3
+hearth_kv_blocks_total 64
+hearth_queued_requests{model="a"} 2
+hearth_time_to_first_token_seconds_bucket{model="a",le="0.1"} 0
+hearth_time_to_first_token_seconds_bucket{model="a",le="0.2"} 5
+hearth_time_to_first_token_seconds_bucket{model="a",le="0.4"} 10
+hearth_time_to_first_token_seconds_bucket{model="a",le="+Inf"} 10
+)";
+  auto json = MetricsJson(text);
+  ASSERT_TRUE(json.ok());
+  rapidjson::Document d;
+  d.Parse(json->c_str());
+  ASSERT_TRUE(!d.HasParseError() && d.IsObject()) << *json;
+  EXPECT_EQ(d["hearth_requests_total"]["ok"].GetInt(), 10) << "summed over models";
+  EXPECT_EQ(d["hearth_generated_tokens_total"].GetInt(), 120);
+  EXPECT_EQ(d["hearth_queued_requests"].GetInt(), 2);
+  EXPECT_EQ(d["hearth_kv_blocks_used"].GetInt(), 3);
+  EXPECT_EQ(d["hearth_kv_blocks_total"].GetInt(), 64);
+  const rapidjson::Value& ttft = d["hearth_time_to_first_token_seconds"];
+  EXPECT_DOUBLE_EQ(ttft["p50"].GetDouble(), 0.2);
+  EXPECT_NEAR(ttft["p90"].GetDouble(), 0.36, 1e-9);
+  EXPECT_EQ(ttft["count"].GetInt(), 10);
+  EXPECT_TRUE(d["hearth_request_duration_seconds"]["p50"].IsNull()) << "no observations";
+  EXPECT_EQ(d["hearth_request_duration_seconds"]["count"].GetInt(), 0);
+  EXPECT_FALSE(MetricsJson("# nothing\n").ok());
 }
 
 }  // namespace

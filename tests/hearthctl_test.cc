@@ -52,6 +52,13 @@ class HearthctlTest : public ::testing::Test {
     argv.insert(argv.end(), args.begin(), args.end());
     return RunCommand(argv, {"HEARTH_ADMIN_TOKEN=" + token, "HEARTH_CONFIG=/nonexistent"});
   }
+  // hearthctl with the admin token but no --url first: `args` place it. Stdout and stderr together.
+  static RunResult CtlWithStderr(const std::vector<std::string>& args, const std::string& token = "s3cret") {
+    std::string line = BinaryPath("hearthctl");
+    for (const std::string& a : args) line += " '" + a + "'";
+    return RunCommand({"/bin/sh", "-c", line + " 2>&1"}, {"HEARTH_ADMIN_TOKEN=" + token, "HEARTH_CONFIG=/nonexistent"});
+  }
+  static std::string AdminUrl() { return "http://127.0.0.1:" + std::to_string(admin_port_); }
   static rapidjson::Document Json(const RunResult& r) {
     rapidjson::Document d;
     d.Parse(r.out.c_str());
@@ -93,6 +100,37 @@ TEST_F(HearthctlTest, StatusWorkersModels) {
   EXPECT_EQ(Ctl({"models", "unload", "nosuchmodel"}).exit_code, 1);
 }
 
+// Options after the command, as kubectl and systemctl take them; --json of what each shows.
+TEST_F(HearthctlTest, OptionsAfterTheCommandAndJsonOfWhatIsShown) {
+  rapidjson::Document d = Json(Ctl({"status", "--json"}));
+  ASSERT_TRUE(d.IsObject() && d.HasMember("draining") && d["draining"].IsBool());
+  EXPECT_FALSE(d["draining"].GetBool());
+  ASSERT_TRUE(d.HasMember("engine") && d["engine"].IsObject());
+  EXPECT_GT(d["engine"]["kv_blocks_total"].GetInt64(), 0);
+  d = Json(CtlWithStderr({"status", "--json", "--url", AdminUrl()}));
+  ASSERT_TRUE(d.IsObject() && d.HasMember("workers"));
+  d = Json(Ctl({"models", "list", "--json"}));
+  ASSERT_TRUE(d.IsObject() && d.HasMember("data") && d["data"].Size() == 1);
+  EXPECT_STREQ(d["data"][0]["name"].GetString(), "smollm2");
+  d = Json(Ctl({"workers", "--json"}));
+  ASSERT_TRUE(d.IsArray() && d.Size() == 1u);
+  EXPECT_STREQ(d[0]["backend"].GetString(), "cpu");
+
+  // The status text says whether it admits requests, the queue and the KV blocks in use.
+  RunResult status = Ctl({"status"});
+  EXPECT_EQ(status.exit_code, 0);
+  EXPECT_NE(status.out.find("accepting requests\n"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find(" queued, "), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("kv blocks: "), std::string::npos) << status.out;
+}
+
+TEST(HearthctlVersionTest, VersionNeedsNoCommandNorDaemon) {
+  RunResult version = RunCommand({BinaryPath("hearthctl"), "--version"});
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_EQ(version.out.rfind("hearthctl ", 0), 0u) << version.out;
+  EXPECT_GT(version.out.size(), std::string("hearthctl \n").size());
+}
+
 // Run-time model management (docs/models.md): the same file under a second name.
 TEST_F(HearthctlTest, ModelsAddUnloadRunPinRemove) {
   RunResult add = Ctl({"models", "add", "smol2", DefaultModelPath(), "--pin"});
@@ -125,7 +163,9 @@ TEST_F(HearthctlTest, ModelsAddUnloadRunPinRemove) {
   EXPECT_STREQ(smol2(d)["state"].GetString(), "warm");
   EXPECT_EQ(Ctl({"models", "unpin", "smol2"}).out, "smol2: warm\n");
   EXPECT_EQ(Ctl({"models", "pin", "smol2"}).exit_code, 0);
-  EXPECT_EQ(Ctl({"models", "remove", "smol2"}).exit_code, 0);
+  RunResult removed = Ctl({"models", "remove", "smol2"});
+  EXPECT_EQ(removed.exit_code, 0);
+  EXPECT_EQ(removed.out, "smol2: removed\n") << "text, not the daemon's JSON";
   EXPECT_EQ(Json(Ctl({"--json", "models", "list"}))["data"].Size(), 1u);
   EXPECT_EQ(Ctl({"models", "remove", "smol2"}).exit_code, 1);
   EXPECT_EQ(Ctl({"models", "add", "bad", "/etc/hostname"}).exit_code, 1);  // 400: not a GGUF file
@@ -154,6 +194,16 @@ TEST_F(HearthctlTest, RunThenShowAndFollowTheRequest) {
   EXPECT_EQ(follow.exit_code, 0);
   EXPECT_EQ(follow.out, text + "\n");
   EXPECT_EQ(Ctl({"requests", "show", "999999999"}).exit_code, 1);
+
+  // The id the response carried (run asks for a chat completion) works as well as the number.
+  rapidjson::Document by_response_id = Json(Ctl({"requests", "show", "chatcmpl-" + id, "--json"}));
+  ASSERT_TRUE(by_response_id.IsObject() && by_response_id.HasMember("text"));
+  EXPECT_EQ(by_response_id["text"].GetString(), text);
+  RunResult cmpl = Ctl({"requests", "show", "cmpl-" + id});
+  EXPECT_EQ(cmpl.exit_code, 0);
+  EXPECT_NE(cmpl.out.find("state: finished"), std::string::npos) << cmpl.out;
+  EXPECT_EQ(Ctl({"requests", "follow", "chatcmpl-" + id}).out, text + "\n");
+  EXPECT_EQ(Ctl({"requests", "show", "chat-" + id}).exit_code, 2) << "not a request id";
 }
 
 TEST_F(HearthctlTest, InteractiveChatFromStdin) {
@@ -197,6 +247,8 @@ TEST_F(HearthctlTest, DrainResumeReloadMetrics) {
   EXPECT_EQ(drain.exit_code, 0);
   EXPECT_NE(drain.out.find("draining"), std::string::npos) << drain.out;
   EXPECT_EQ(Ctl({"run", "smollm2", "Hi", "--max-tokens", "2"}).exit_code, 1);  // 503 while draining
+  EXPECT_NE(Ctl({"status"}).out.find("draining: new requests get 503\n"), std::string::npos);
+  EXPECT_TRUE(Json(Ctl({"status", "--json"}))["draining"].GetBool());
   rapidjson::Document d = Json(Ctl({"--json", "drain", "--resume"}));
   ASSERT_TRUE(d.IsObject() && d.HasMember("draining"));
   EXPECT_FALSE(d["draining"].GetBool());
@@ -211,6 +263,13 @@ TEST_F(HearthctlTest, DrainResumeReloadMetrics) {
   EXPECT_NE(metrics.out.find("requests: "), std::string::npos) << metrics.out;
   EXPECT_NE(metrics.out.find("ttft"), std::string::npos) << metrics.out;
   EXPECT_NE(Ctl({"--json", "metrics"}).out.find("hearth_generated_tokens_total"), std::string::npos);
+  // --json: the summarized figures as one JSON object, not the Prometheus text.
+  d = Json(Ctl({"metrics", "--json"}));
+  ASSERT_TRUE(d.IsObject());
+  EXPECT_GE(d["hearth_generated_tokens_total"].GetInt64(), 2);
+  EXPECT_GE(d["hearth_requests_total"]["ok"].GetInt64(), 1);
+  EXPECT_GE(d["hearth_time_to_first_token_seconds"]["count"].GetInt64(), 1);
+  EXPECT_TRUE(d["hearth_time_to_first_token_seconds"]["p50"].IsNumber());
 }
 
 TEST_F(HearthctlTest, WrongTokenAndDaemonDown) {
@@ -219,6 +278,20 @@ TEST_F(HearthctlTest, WrongTokenAndDaemonDown) {
   EXPECT_EQ(down.exit_code, 3);
   EXPECT_EQ(RunCommand({BinaryPath("hearthctl"), "--url", "http://127.0.0.1:1", "requests", "list"}).exit_code, 3);
   EXPECT_EQ(RunCommand({BinaryPath("hearthctl"), "nosuchcommand"}).exit_code, 2);
+}
+
+// Errors say what to do: which setting a refused token is about, which listener --url points at.
+TEST_F(HearthctlTest, ErrorsNameTheSettingAndTheListener) {
+  RunResult wrong = CtlWithStderr({"status", "--url", AdminUrl()}, "wrong");
+  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_NE(wrong.out.find("HEARTH_ADMIN_TOKEN"), std::string::npos) << wrong.out;
+  EXPECT_NE(wrong.out.find("admin_token"), std::string::npos) << wrong.out;
+  RunResult api_port = CtlWithStderr({"status", "--url", "http://127.0.0.1:" + std::to_string(port_)});
+  EXPECT_EQ(api_port.exit_code, 1);
+  EXPECT_NE(api_port.out.find("API listener, not the admin one"), std::string::npos) << api_port.out;
+  RunResult run_at_admin = CtlWithStderr({"--url", AdminUrl(), "run", "smollm2", "Hi", "--api-url", AdminUrl()});
+  EXPECT_EQ(run_at_admin.exit_code, 1);
+  EXPECT_NE(run_at_admin.out.find("admin listener, not the API one"), std::string::npos) << run_at_admin.out;
 }
 
 }  // namespace
