@@ -189,6 +189,12 @@ class AdminRoutes {
     WriteString(w, m.path);
     w.Key("state");
     WriteString(w, m.state);
+    w.Key("worker");
+    if (m.worker >= 0) {
+      w.Int(m.worker);
+    } else {
+      w.Null();
+    }
     w.Key("pinned");
     w.Bool(m.pinned);
     w.Key("source");

@@ -206,6 +206,11 @@ Status ReadWorkers(const toml::table& root, Config* config) {
     }
     config->staged_budget_bytes = static_cast<uint64_t>(*v);
   }
+  if (t->contains("count")) {
+    auto v = (*t)["count"].value<int64_t>();
+    if (!v || *v < 1 || *v > 64) return Status::InvalidArgument("workers.count must be an integer in [1, 64]");
+    config->worker_count = static_cast<int>(*v);
+  }
   if (t->contains("model_wait_seconds")) {
     auto v = (*t)["model_wait_seconds"].value<double>();
     if (!v || !(*v >= 0) || *v > 86400) {

@@ -64,6 +64,10 @@ struct Config {
   // Host memory for staged copies (models evicted to staged, or staged by hand); 0: no staging.
   uint64_t staged_budget_bytes = 0;
   double model_wait_seconds = 60;  // how long a request waits for room before a 503
+  // Universal workers on this node, each with its own process, engine loop, page pool
+  // (memory_budget_bytes each) and staged budget: one per GPU; on CPU the cores split between
+  // them (worker_threads each, or the cores / count).
+  int worker_count = 1;
   // [preemption] (owner: preemption; docs/durability.md, "Preemption notices"). A notice is the
   // file appearing, or a 200 from the URL; empty: that source is off. The admin API is always on.
   std::string preemption_notice_file;

@@ -48,6 +48,7 @@ ReloadReport DiffConfig(const Config& running, const Config& fresh) {
   restart(running.memory_budget_bytes == fresh.memory_budget_bytes, "workers.memory_budget_bytes");
   restart(running.staged_budget_bytes == fresh.staged_budget_bytes, "workers.staged_budget_bytes");
   restart(running.model_wait_seconds == fresh.model_wait_seconds, "workers.model_wait_seconds");
+  restart(running.worker_count == fresh.worker_count, "workers.count");
   restart(running.preemption_notice_file == fresh.preemption_notice_file, "preemption.notice_file");
   restart(running.preemption_poll_url == fresh.preemption_poll_url, "preemption.poll_url");
   restart(running.preemption_poll_interval_ms == fresh.preemption_poll_interval_ms, "preemption.poll_interval_ms");

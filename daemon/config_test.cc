@@ -101,16 +101,19 @@ TEST(ConfigTest, WorkersTable) {
   EXPECT_EQ(defaults.memory_budget_bytes, 0u);  // no limit
   EXPECT_EQ(defaults.staged_budget_bytes, 0u);  // no staging
   std::string path = WriteTemp(
-      "[workers]\nmemory_budget_bytes = 2000000000\nstaged_budget_bytes = 3000000000\nmodel_wait_seconds = 5.5\n");
+      "[workers]\nmemory_budget_bytes = 2000000000\nstaged_budget_bytes = 3000000000\nmodel_wait_seconds = 5.5\n"
+      "count = 2\n");
   Config c;
   ASSERT_TRUE(LoadConfigFile(path, &c).ok());
   EXPECT_EQ(c.memory_budget_bytes, 2000000000u);
   EXPECT_EQ(c.staged_budget_bytes, 3000000000u);
   EXPECT_DOUBLE_EQ(c.model_wait_seconds, 5.5);
+  EXPECT_EQ(c.worker_count, 2);
+  EXPECT_EQ(defaults.worker_count, 1);
   std::remove(path.c_str());
   for (const char* bad : {"[workers]\nmemory_budget_bytes = -1\n", "[workers]\nmemory_budget_bytes = \"1G\"\n",
                           "[workers]\nstaged_budget_bytes = -5\n", "[workers]\nmodel_wait_seconds = -2\n",
-                          "workers = 1\n"}) {
+                          "[workers]\ncount = 0\n", "[workers]\ncount = \"two\"\n", "workers = 1\n"}) {
     path = WriteTemp(bad);
     Config b;
     Status st = LoadConfigFile(path, &b);

@@ -131,21 +131,28 @@ Status Daemon::Start() {
 
   std::string worker_binary = config_.worker_binary.empty() ? DefaultWorkerBinary() : config_.worker_binary;
   std::vector<std::string> worker_args;
-  if (config_.worker_threads > 0) {
-    worker_args = {"--threads", std::to_string(config_.worker_threads)};
+  // On CPU the cores split between the workers (one worker alone takes them all).
+  int threads = config_.worker_threads;
+  if (threads == 0 && config_.worker_count > 1) {
+    threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / config_.worker_count);
   }
+  if (threads > 0) worker_args = {"--threads", std::to_string(threads)};
   if (config_.memory_budget_bytes > 0) {
     // The worker's page pool is the budget (docs/models.md); at least one page.
     worker_args.push_back("--pool-mb");
     worker_args.push_back(std::to_string(std::max<uint64_t>(config_.memory_budget_bytes >> 20, 2)));
   }
-  HEARTH_ASSIGN_OR_RETURN(worker_, SupervisedWorker::Start(worker_binary, worker_args, SupervisorOptions{},
-                                                           [this] { metrics_.WorkerRestarted(); }));
+  for (int i = 0; i < config_.worker_count; ++i) {
+    HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<SupervisedWorker> worker,
+                            SupervisedWorker::Start(worker_binary, worker_args, SupervisorOptions{},
+                                                    [this] { metrics_.WorkerRestarted(); }));
+    workers_.push_back(std::move(worker));
+  }
   HEARTH_RETURN_IF_ERROR(StartEngine());
   // Pending work as the engine last published it, or as the queue gate counts it: a step that
   // never returns (a hung worker) leaves the engine's stats from before its requests arrived.
   health_ = std::make_unique<HealthMonitor>(config_.health_stall_seconds, [this] {
-    const EngineStats s = engine_->Stats();
+    const EngineStats s = placing_->Stats();
     return HealthSample{s.num_waiting + s.num_running + queue_gate_.load().requests > 0, s.tokens_generated};
   });
   health_->Start();
@@ -165,9 +172,11 @@ Status Daemon::Start() {
   admin_ = std::make_unique<http::HttpServer>(http_options);
   InstallErrorHandlers(api_->router());
   InstallErrorHandlers(admin_->router());
-  requests_ = durability_->MakeRegistry(RetentionOf(config_), engine_.get());
+  // Both through the placing engine: a stored request's model may be on any worker, or on none
+  // yet (its resumed request then waits for its load like any other).
+  requests_ = durability_->MakeRegistry(RetentionOf(config_), placing_.get());
   // Before the listeners open: a client reconnecting by id finds its request.
-  HEARTH_ASSIGN_OR_RETURN(RecoveryReport recovered, durability_->Recover(engine_.get(), requests_.get()));
+  HEARTH_ASSIGN_OR_RETURN(RecoveryReport recovered, durability_->Recover(placing_.get(), requests_.get()));
   LogInfo("recovery done")
       .Kv("resumed", recovered.resumed)
       .Kv("failed", recovered.failed)
@@ -210,8 +219,8 @@ Status Daemon::MakePreemptionWatcher() {
         .Kv("seconds_to_stop", std::chrono::duration<double>(stop_at - now).count());
   };
   options.has_work = [this] {
-    if (!engine_) return false;
-    const EngineStats s = engine_->Stats();
+    if (!placing_) return false;
+    const EngineStats s = placing_->Stats();
     return s.num_waiting + s.num_running + queue_gate_.load().requests > 0;
   };
   options.on_stop = [this](const std::string& why) {
@@ -228,9 +237,15 @@ Status Daemon::StartEngine() {
   engine_options.chunked_prefill = config_.chunked_prefill;
   if (config_.token_budget > 0) engine_options.token_budget = config_.token_budget;
   engine_options.committer = durability_->committer();
-  engine_options.first_request_id = durability_->first_request_id();
-  engine_ = std::make_unique<EngineLoop>(worker_.get(), engine_options);
-  engine_->Start();
+  engine_options.ids = durability_->ids();  // one allocator over every loop
+  std::vector<RegistryWorker> registry_workers;
+  for (const auto& worker : workers_) {
+    engines_.push_back(std::make_unique<EngineLoop>(worker.get(), engine_options));
+    engines_.back()->Start();
+    // The registry reaches each worker only through its engine loop: one client per worker.
+    loop_workers_.push_back(std::make_unique<LoopWorker>(engines_.back().get(), worker.get()));
+    registry_workers.push_back({loop_workers_.back().get(), engines_.back().get()});
+  }
   // Models are added to the running engine, as they are later at run time.
   ModelRegistryOptions models;
   models.memory_budget_bytes = config_.memory_budget_bytes;
@@ -239,9 +254,10 @@ Status Daemon::StartEngine() {
   models.token_budget = config_.token_budget;  // 0: measure it at each model's first load (docs/engine.md)
   models.target_step_ms = config_.target_step_ms;
   model_store_ = std::make_unique<store::ModelStore>(db_.get());
-  registry_ = std::make_unique<ModelRegistry>(worker_.get(), engine_.get(), model_store_.get(), &metrics_, models);
+  registry_ = std::make_unique<ModelRegistry>(std::move(registry_workers), model_store_.get(), &metrics_, models);
   HEARTH_RETURN_IF_ERROR(registry_->Start(config_.models));
-  placing_ = std::make_unique<PlacingEngine>(engine_.get(), registry_.get());
+  placing_ =
+      std::make_unique<PlacingEngine>(registry_.get(), [this](uint64_t id) { durability_->journal()->Forget(id); });
   metered_ = std::make_unique<MeteredEngine>(placing_.get(), &queue_gate_, &metrics_);
   return Status::Ok();
 }
@@ -259,12 +275,13 @@ void Daemon::Stop() {
   if (registry_) registry_->Stop();  // requests waiting for a model give up
   // The engine first: it finishes every open request, so streaming handlers
   // return before the listeners wait for them.
-  if (engine_) engine_->Stop();
+  for (auto& engine : engines_) engine->Stop();
+  if (placing_) placing_->Stop();  // requests waiting for their model end (and stay stored)
   if (!open_streams_.WaitUntilNone(kStreamsWriteOut)) LogWarn("stopping with event streams still open");
   for (auto* server : {api_.get(), admin_.get()}) {
     if (server) server->Stop();
   }
-  if (worker_) worker_->Stop();
+  for (auto& worker : workers_) worker->Stop();
 }
 
 void Daemon::RegisterApiRoutes() {
@@ -364,16 +381,17 @@ HealthReport Daemon::Readiness() {
   ReadinessInput in;
   in.stopping = stopping_;
   in.draining = draining();
-  in.worker_running = worker_ && ProcessRunning(worker_->pid());
+  in.worker_running = !workers_.empty();
+  for (const auto& worker : workers_) in.worker_running = in.worker_running && ProcessRunning(worker->pid());
   in.models_loaded = registry_ ? registry_->num_warm() : 0;
   return CheckReadiness(in);
 }
 
 std::string Daemon::MetricsText() {
   LiveState live;
-  if (engine_) live.engine = engine_->Stats();
+  if (placing_) live.engine = placing_->Stats();
   live.queue = queue_gate_.load();
-  live.workers_up = worker_ && ProcessRunning(worker_->pid()) ? 1 : 0;
+  for (const auto& worker : workers_) live.workers_up += ProcessRunning(worker->pid()) ? 1 : 0;
   live.models_loaded = registry_ ? registry_->num_warm() : 0;
   live.tokens_per_second = health_ ? health_->TokensPerSecond() : 0;
   return metrics_.Render(live);
@@ -422,18 +440,23 @@ std::string Daemon::StatusJson() {
   WriteString(w, config_.data_dir);
   w.Key("workers");
   w.StartArray();
-  if (worker_) {
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    const SupervisedWorker& worker = *workers_[i];
     w.StartObject();
     w.Key("id");
-    w.Int(0);
+    w.Int(static_cast<int>(i));
     w.Key("pid");
-    w.Int(worker_->pid());
+    w.Int(worker.pid());
     w.Key("backend");
-    WriteString(w, worker_->hello().backend);
+    WriteString(w, worker.hello().backend);
     w.Key("device");
-    WriteString(w, worker_->hello().device);
+    WriteString(w, worker.hello().device);
     w.Key("alive");
-    w.Bool(worker_->Ping().ok());
+    // From /proc, not the socket: the engine loop is the worker's one client, and a status
+    // must answer while the worker is busy with a long load.
+    w.Bool(ProcessRunning(worker.pid()));
+    w.Key("restarts");
+    w.Int64(worker.restarts());
     w.EndObject();
   }
   w.EndArray();
@@ -447,13 +470,19 @@ std::string Daemon::StatusJson() {
     WriteString(w, m.path);
     w.Key("state");
     WriteString(w, m.state);
+    w.Key("worker");
+    if (m.worker >= 0) {
+      w.Int(m.worker);
+    } else {
+      w.Null();
+    }
     w.Key("context_length");
     w.Int(m.context_length);
     w.EndObject();
   }
   w.EndArray();
-  if (engine_) {
-    EngineStats stats = engine_->Stats();
+  if (placing_) {
+    EngineStats stats = placing_->Stats();
     w.Key("engine");
     w.StartObject();
     w.Key("waiting");

@@ -20,6 +20,7 @@
 #include "daemon/engine_loop.h"
 #include "daemon/event_stream.h"
 #include "daemon/health.h"
+#include "daemon/loop_worker.h"
 #include "daemon/metered_engine.h"
 #include "daemon/model_registry.h"
 #include "daemon/placing_engine.h"
@@ -88,10 +89,13 @@ class Daemon {
   const Config config_;
   const std::chrono::system_clock::time_point started_at_;
   std::unique_ptr<store::Database> db_;
-  std::unique_ptr<SupervisedWorker> worker_;  // restarted when it dies (docs/durability.md)
   ServerMetrics metrics_;  // declared before engine_, whose requests' sinks record here
   QueueGate queue_gate_;   // likewise
-  std::unique_ptr<EngineLoop> engine_;
+  // One per worker: its process (restarted when it dies, docs/durability.md), its engine loop
+  // (the process's one client) and the loop's calls for the registry.
+  std::vector<std::unique_ptr<SupervisedWorker>> workers_;
+  std::vector<std::unique_ptr<EngineLoop>> engines_;
+  std::vector<std::unique_ptr<LoopWorker>> loop_workers_;
   // The model registry and placement (owner: models; docs/models.md): set in StartEngine().
   std::unique_ptr<store::ModelStore> model_store_;
   std::unique_ptr<ModelRegistry> registry_;

@@ -8,7 +8,7 @@ StatusOr<std::unique_ptr<Durability>> Durability::Open(store::Database* db, Stor
   return std::unique_ptr<Durability>(new Durability(db, max_id + 1, std::move(committer)));
 }
 
-std::unique_ptr<DurableRequestRegistry> Durability::MakeRegistry(RetentionPolicy policy, const EngineLoop* engine) {
+std::unique_ptr<DurableRequestRegistry> Durability::MakeRegistry(RetentionPolicy policy, const Engine* engine) {
   auto registry = std::make_unique<DurableRequestRegistry>(
       &store_, policy, [engine](const store::StoredRequest& stored) { return RebuildEnded(stored, *engine); });
   registry->Prune();

@@ -24,24 +24,25 @@ class Durability {
 
   TokenCommitter* committer() { return &committer_; }
   RequestJournal* journal() { return &journal_; }
-  // Above every id a previous run stored: the engine's own ids start here.
-  uint64_t first_request_id() const { return first_id_; }
+  // The one request id allocator (above every id a previous run stored): the journal's, and
+  // the engine's for requests submitted without an id.
+  RequestIds* ids() { return &ids_; }
 
   // The registry for the routes; `engine` (rebuilds ended requests) must outlive it.
-  std::unique_ptr<DurableRequestRegistry> MakeRegistry(RetentionPolicy policy, const EngineLoop* engine);
+  std::unique_ptr<DurableRequestRegistry> MakeRegistry(RetentionPolicy policy, const Engine* engine);
   // Resumes what a previous run left unfinished (once, after the engine started).
-  StatusOr<RecoveryReport> Recover(EngineLoop* engine, RequestRegistry* registry) {
+  StatusOr<RecoveryReport> Recover(Engine* engine, RequestRegistry* registry) {
     return RecoverUnfinished(&store_, engine, registry);
   }
 
  private:
   Durability(store::Database* db, uint64_t first_id, StoreCommitterOptions committer)
-      : store_(db), committer_(&store_, std::move(committer)), journal_(&store_, first_id), first_id_(first_id) {}
+      : store_(db), committer_(&store_, std::move(committer)), ids_(first_id), journal_(&store_, &ids_) {}
 
   store::RequestStore store_;
   StoreTokenCommitter committer_;
+  RequestIds ids_;  // before journal_, which uses it
   RequestJournal journal_;
-  const uint64_t first_id_;
 };
 
 // "full" or "normal" (the [store] synchronous setting).

@@ -72,6 +72,9 @@ class RequestSink {
   virtual ~RequestSink() = default;
   virtual void OnToken(const TokenEvent& event) = 0;
   virtual void OnFinish(const FinishEvent& event) = 0;  // called exactly once, last
+  // The request waits for its model to be loaded (true), or no longer does (false); only
+  // before its first token.
+  virtual void OnModelLoading(bool loading) { (void)loading; }
 };
 
 struct EngineStats {

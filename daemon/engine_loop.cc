@@ -36,9 +36,11 @@ RequestLatency ToLatency(const scheduler::RequestTimings& t, int64_t submitted_n
 
 }  // namespace
 
-EngineLoop::EngineLoop(WorkerConnection* worker, EngineLoopOptions options) : worker_(worker), options_(options) {
-  next_id_ = std::max<uint64_t>(1, options_.first_request_id);
-}
+EngineLoop::EngineLoop(WorkerConnection* worker, EngineLoopOptions options)
+    : worker_(worker),
+      options_(options),
+      own_ids_(options.first_request_id),
+      ids_(options.ids ? options.ids : &own_ids_) {}
 
 EngineLoop::~EngineLoop() { Stop(); }
 
@@ -62,7 +64,7 @@ Status EngineLoop::Post(std::shared_ptr<ModelCommand> command) {
   {
     std::unique_lock<std::mutex> lock(mu_);
     if (stopping_) return Status::Unavailable("the engine is stopping");
-    if (started_) {
+    if (started_ && std::this_thread::get_id() != thread_.get_id()) {
       commands_.push_back(command);
     } else {
       lock.unlock();
@@ -73,7 +75,16 @@ Status EngineLoop::Post(std::shared_ptr<ModelCommand> command) {
   return done.get();
 }
 
+Status EngineLoop::RunOnWorker(std::function<Status(WorkerConnection&)> task) {
+  auto command = std::make_shared<ModelCommand>();
+  command->task = std::move(task);
+  return Post(std::move(command));
+}
+
+uint64_t EngineLoop::NewRequestId() { return ids_->Next(); }
+
 Status EngineLoop::ApplyCommand(ModelCommand& c) {
+  if (c.task) return c.task(*worker_);
   if (c.add) {
     std::lock_guard<std::mutex> lock(mu_);
     if (models_.contains(c.name)) return Status::InvalidArgument("model '" + c.name + "' added twice");
@@ -210,8 +221,8 @@ StatusOr<uint64_t> EngineLoop::Submit(GenerationRequest request, std::shared_ptr
     std::lock_guard<std::mutex> lock(mu_);
     if (!started_ || stopping_) return Status::Unavailable("the engine is not running");
     if (submitted_.size() >= options_.max_queued) return Status::ResourceExhausted("too many queued requests");
-    id = active->request.id != 0 ? active->request.id : next_id_++;
-    next_id_ = std::max(next_id_, id + 1);
+    id = active->request.id != 0 ? active->request.id : ids_->Next();
+    ids_->Observe(id);
     active->id = id;
     submitted_.push_back(std::move(active));
   }

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -25,6 +26,7 @@
 #include "common/worker_protocol.h"
 #include "daemon/engine.h"
 #include "daemon/output_decoder.h"
+#include "daemon/request_ids.h"
 #include "daemon/step_builder.h"
 #include "daemon/token_committer.h"
 #include "daemon/worker_process.h"
@@ -42,7 +44,10 @@ struct EngineLoopOptions {
   // Makes each iteration's tokens and ends durable before they are streamed (must outlive the
   // loop); null: nothing is stored.
   TokenCommitter* committer = nullptr;
-  uint64_t first_request_id = 1;  // ids the engine picks start here (above every stored one)
+  // The allocator of request ids (must outlive the loop); null: the loop's own, from
+  // first_request_id.
+  RequestIds* ids = nullptr;
+  uint64_t first_request_id = 1;
 };
 
 class EngineLoop final : public Engine {
@@ -62,6 +67,12 @@ class EngineLoop final : public Engine {
   // requests ends with "error" and `why`. When it returns, no step of the model
   // runs or will run, so the worker may free it. NotFound for an unknown model.
   Status RemoveModel(const std::string& name, const Status& why);
+  // Runs `task` with the worker on the loop thread between two iterations (at once before
+  // Start(), or when called from the loop thread) and returns its status. The loop is the
+  // worker's only client: loads, stages, unloads and profiles reach it this way (LoopWorker).
+  Status RunOnWorker(std::function<Status(WorkerConnection&)> task);
+  // A new request id, above every id this engine or the store handed out (the one allocator).
+  uint64_t NewRequestId();
 
   void Start();
   // Finishes every request still queued or running with "error" (server
@@ -105,6 +116,7 @@ class EngineLoop final : public Engine {
 
   // AddModel and RemoveModel after Start(), for the loop thread.
   struct ModelCommand {
+    std::function<Status(WorkerConnection&)> task;  // else a model change:
     std::shared_ptr<Model> add;  // else remove `name`
     std::string name;
     Status why;
@@ -146,6 +158,8 @@ class EngineLoop final : public Engine {
   // Constant after construction.
   WorkerConnection* const worker_;
   const EngineLoopOptions options_;
+  RequestIds own_ids_;     // when options_.ids is null
+  RequestIds* const ids_;  // options_.ids or &own_ids_
   scheduler::SteadyClock clock_;
 
   // Changed only under mu_, and after Start() only by the loop thread, which
@@ -184,7 +198,6 @@ class EngineLoop final : public Engine {
   std::deque<std::shared_ptr<ModelCommand>> commands_;  // GUARDED_BY(mu_)
   // Tokenizers of removed models: tokenizer() handed out pointers to them.
   std::vector<std::shared_ptr<const model::Tokenizer>> retired_tokenizers_;  // GUARDED_BY(mu_)
-  uint64_t next_id_ = 1;                           // GUARDED_BY(mu_)
   bool started_ = false;                           // GUARDED_BY(mu_)
   bool stopping_ = false;                          // GUARDED_BY(mu_)
   EngineStats stats_;                              // GUARDED_BY(mu_), published by the loop

@@ -28,6 +28,8 @@ class MeteredSink final : public RequestSink {
     inner_->OnFinish(event);
   }
 
+  void OnModelLoading(bool loading) override { inner_->OnModelLoading(loading); }
+
   // Once per request: at its first event, or when the engine refused it.
   void LeaveQueue() {
     if (!left_.exchange(true)) gate_->Leave(prompt_tokens_);

@@ -34,6 +34,7 @@ struct ModelStatus {
   uint64_t progress_done = 0;
   uint64_t progress_total = 0;
   std::string last_error;  // of the last failed load; empty after a good one
+  int32_t worker = -1;     // the worker that holds it (warm, staged, moving); -1: none
 };
 
 // Errors: NotFound (no such model: 404), InvalidArgument (a path the loader cannot read: 400),

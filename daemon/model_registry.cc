@@ -38,19 +38,30 @@ double SecondsSince(SteadyClock::time_point t0) {
 
 }  // namespace
 
-ModelRegistry::ModelRegistry(WorkerConnection* worker, EngineLoop* engine, store::ModelStore* store,
-                             ServerMetrics* metrics, ModelRegistryOptions options)
-    : worker_(worker), engine_(engine), store_(store), metrics_(metrics), options_(options) {
-  worker_->SetProgressListener([this](const wire::Progress& p) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (std::shared_ptr<Entry> e = Find(p.name)) {
-      e->progress_done = p.done;
-      e->progress_total = p.total;
-    }
-  });
+ModelRegistry::ModelRegistry(std::vector<RegistryWorker> workers, store::ModelStore* store, ServerMetrics* metrics,
+                             ModelRegistryOptions options)
+    : workers_(std::move(workers)), store_(store), metrics_(metrics), options_(options) {
+  CHECK(!workers_.empty());
+  for (const RegistryWorker& w : workers_) {
+    w.calls->SetProgressListener([this](const wire::Progress& p) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (std::shared_ptr<Entry> e = Find(p.name)) {
+        e->progress_done = p.done;
+        e->progress_total = p.total;
+      }
+    });
+  }
 }
 
-ModelRegistry::~ModelRegistry() { worker_->SetProgressListener(nullptr); }
+ModelRegistry::~ModelRegistry() {
+  for (const RegistryWorker& w : workers_) w.calls->SetProgressListener(nullptr);
+}
+
+std::vector<EngineLoop*> ModelRegistry::engines() const {
+  std::vector<EngineLoop*> out;
+  for (const RegistryWorker& w : workers_) out.push_back(w.engine);
+  return out;
+}
 
 StatusOr<std::shared_ptr<ModelRegistry::Entry>> ModelRegistry::ReadModel(const std::string& name,
                                                                          const std::string& path) {
@@ -119,19 +130,34 @@ Status ModelRegistry::Start(const std::map<std::string, std::string>& configured
   for (const auto& e : order) {
     if (e->tokenizer) rest.push_back(e->name);
   }
+  // With several workers, each model goes where it fits with the most room left.
   while (!rest.empty()) {
-    const scheduler::Plan plan = scheduler::PlanStartupFill(ViewLocked(), rest);
-    const auto next =
-        plan.actions.empty() ? rest.end() : std::find(rest.begin(), rest.end(), plan.actions.front().model);
-    for (auto it = rest.begin(); it != next; ++it) {
+    auto first = rest.end();
+    int where = -1;
+    uint64_t most_free = 0;
+    for (int w = 0; w < static_cast<int>(workers_.size()); ++w) {
+      const scheduler::WorkerView view = ViewLocked(w);
+      const scheduler::Plan plan = scheduler::PlanStartupFill(view, rest);
+      if (plan.actions.empty()) continue;
+      const auto next = std::find(rest.begin(), rest.end(), plan.actions.front().model);
+      const uint64_t budget = scheduler::BudgetPages(view);
+      const uint64_t used = scheduler::PagesInUse(view);
+      const uint64_t free = budget == 0 ? UINT64_MAX - used : budget - std::min(budget, used);
+      if (next < first || (next == first && free > most_free)) {
+        first = next;
+        where = w;
+        most_free = free;
+      }
+    }
+    for (auto it = rest.begin(); it != first; ++it) {
       LogInfo("model left registered: the memory budget is full")
           .Kv("name", *it)
           .Kv("estimate_bytes", EstimateBytes(*Find(*it)));
     }
-    if (next == rest.end()) break;
-    const std::shared_ptr<Entry> e = Find(*next);
-    rest.erase(rest.begin(), next + 1);
-    Status st = RunLoadLocked(lock, e);
+    if (first == rest.end()) break;
+    const std::shared_ptr<Entry> e = Find(*first);
+    rest.erase(rest.begin(), first + 1);
+    Status st = RunLoadLocked(lock, e, where);
     if (!st.ok() && e->source == "config") return st;
     if (!st.ok()) LogWarn("stored model did not load").Kv("name", e->name).Kv("error", st.ToString());
   }
@@ -174,15 +200,19 @@ uint64_t ModelRegistry::EstimateBytes(const Entry& e) const {
   return RoundUpToPage(e.file_bytes) + kv;
 }
 
-bool ModelRegistry::Busy(const Entry& e) const { return e.active > 0 || engine_->NumUnfinished(e.name) > 0; }
+bool ModelRegistry::Busy(const Entry& e) const {
+  return e.active > 0 || (e.worker >= 0 && workers_[e.worker].engine->NumUnfinished(e.name) > 0);
+}
 
-scheduler::WorkerView ModelRegistry::ViewLocked() const {
+scheduler::WorkerView ModelRegistry::ViewLocked(int w) const {
   scheduler::WorkerView view;
+  view.worker = w;
   view.pool_budget_bytes = options_.memory_budget_bytes;
   view.page_bytes = wire::kPoolPageBytes;
   view.staged_budget_bytes = options_.staged_budget_bytes;
   view.models.reserve(entries_.size());
   for (const auto& [name, e] : entries_) {
+    if (e->worker != w && e->worker >= 0) continue;  // another worker's
     scheduler::ModelView& m = view.models.emplace_back();
     m.name = name;
     m.state = e->state;
@@ -196,6 +226,28 @@ scheduler::WorkerView ModelRegistry::ViewLocked() const {
     m.last_used = e->last_used_at.time_since_epoch().count();
   }
   return view;
+}
+
+int ModelRegistry::ChooseWorkerLocked(const Entry& e, bool stage) const {
+  int best = 0, best_rank = 4;
+  uint64_t best_free = 0;
+  for (int w = 0; w < static_cast<int>(workers_.size()); ++w) {
+    const scheduler::WorkerView view = ViewLocked(w);
+    const scheduler::Plan plan = stage ? scheduler::PlanStage(view, e.name) : scheduler::PlanWarm(view, e.name);
+    int rank = 3;  // refused
+    if (plan.outcome == scheduler::Outcome::kReady) rank = plan.actions.size() == 1 ? 0 : 1;
+    if (plan.outcome == scheduler::Outcome::kWait) rank = 2;
+    const uint64_t budget = stage ? view.staged_budget_bytes : scheduler::BudgetPages(view);
+    const uint64_t used = stage ? scheduler::StagedBytesInUse(view) : scheduler::PagesInUse(view);
+    // Without a budget, the least used worker has the most room.
+    const uint64_t free = budget == 0 ? UINT64_MAX - used : budget - std::min(budget, used);
+    if (rank < best_rank || (rank == best_rank && free > best_free)) {
+      best = w;
+      best_rank = rank;
+      best_free = free;
+    }
+  }
+  return best;
 }
 
 void ModelRegistry::Stop() {
@@ -230,6 +282,7 @@ Status ModelRegistry::LoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, St
     ~Waiting() { --e->waiting_loads; }  // mu_ is held at every return
   } waiting{e.get()};
   std::shared_ptr<Entry> drained;  // the busy model this load waits to evict
+  int w = 0;                       // the worker it goes to
   auto undrain = [&] {
     if (drained && drained->state == State::kWarm) drained->draining = false;
     drained.reset();
@@ -244,7 +297,10 @@ Status ModelRegistry::LoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, St
       undrain();
       return Status::Ok();
     }
-    const scheduler::Plan plan = scheduler::PlanWarm(ViewLocked(), e->name);
+    // A staged model swaps in on the worker that holds its copy; one on disk goes where the
+    // plans say (again each time round: the workers change while this waits).
+    w = e->worker >= 0 ? e->worker : ChooseWorkerLocked(*e, /*stage=*/false);
+    const scheduler::Plan plan = scheduler::PlanWarm(ViewLocked(w), e->name);
     if (plan.outcome == scheduler::Outcome::kRefused) {
       undrain();
       return Status::InvalidArgument(plan.reason);
@@ -276,11 +332,14 @@ Status ModelRegistry::LoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, St
     }
   }
   undrain();
-  return RunLoadLocked(lock, e);
+  return RunLoadLocked(lock, e, w);
 }
 
-Status ModelRegistry::RunLoadLocked(Lock& lock, const std::shared_ptr<Entry>& e) {
+Status ModelRegistry::RunLoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, int w) {
   const State from = e->state;
+  const int from_worker = e->worker;
+  const RegistryWorker worker = workers_[w];
+  e->worker = w;
   e->state = State::kLoading;
   e->progress_done = e->progress_total = 0;
   PublishStates();
@@ -289,23 +348,24 @@ Status ModelRegistry::RunLoadLocked(Lock& lock, const std::shared_ptr<Entry>& e)
   int32_t token_budget = options_.token_budget > 0 ? options_.token_budget : e->token_budget;
   lock.unlock();
   const SteadyClock::time_point t0 = SteadyClock::now();
-  StatusOr<wire::ModelInfo> info = worker_->LoadModel({name, path, 0});
+  StatusOr<wire::ModelInfo> info = worker.calls->LoadModel({name, path, 0});
   Status st = info.status();
   if (st.ok() && token_budget == 0) {
     BudgetProfileOptions profile;
     profile.target_step_ms = options_.target_step_ms;
-    StatusOr<int32_t> measured = MeasureTokenBudget(worker_, *info, profile);
+    StatusOr<int32_t> measured = MeasureTokenBudget(worker.calls, *info, profile);
     st = measured.status().WithContext("profiling model '" + name + "'");
     if (measured.ok()) token_budget = *measured;
   }
-  if (st.ok()) st = engine_->AddModel(*info, tokenizer, token_budget);
-  if (!st.ok() && info.ok()) (void)worker_->UnloadModel(name);
+  if (st.ok()) st = worker.engine->AddModel(*info, tokenizer, token_budget);
+  if (!st.ok() && info.ok()) (void)worker.calls->UnloadModel(name);
   const double seconds = SecondsSince(t0);
   if (metrics_) metrics_->ModelLoaded(name, seconds, st.ok(), info.ok() ? info->weights_bytes : 0);
   if (metrics_ && st.ok() && info->swapped_in) metrics_->ModelSwapped(name, "swap_in", seconds, info->weights_bytes);
   lock.lock();
   if (!st.ok()) {
     e->state = from;
+    e->worker = from_worker;
     e->last_error = st.message();
     PublishStates();
     cv_.notify_all();
@@ -333,6 +393,7 @@ Status ModelRegistry::RunLoadLocked(Lock& lock, const std::shared_ptr<Entry>& e)
   cv_.notify_all();
   LogInfo("model ready")
       .Kv("name", name)
+      .Kv("worker", w)
       .Kv("path", path)
       .Kv("bytes", e->bytes)
       .Kv("swapped_in", info->swapped_in)
@@ -364,14 +425,17 @@ void ModelRegistry::UnloadLocked(Lock& lock, const std::shared_ptr<Entry>& e, co
   e->state = State::kUnloading;
   PublishStates();
   const std::string name = e->name;
+  CHECK(e->worker >= 0) << name;
+  const RegistryWorker worker = workers_[e->worker];
   lock.unlock();
-  Status st = engine_->RemoveModel(name, why);
+  Status st = worker.engine->RemoveModel(name, why);
   if (!st.ok() && st.code() != Status::Code::kNotFound)
     LogWarn("engine kept a model").Kv("name", name).Kv("error", st.ToString());
-  st = worker_->UnloadModel(name);
+  st = worker.calls->UnloadModel(name);
   if (!st.ok()) LogWarn("worker did not unload a model").Kv("name", name).Kv("error", st.ToString());
   lock.lock();
   e->state = State::kOnDisk;
+  e->worker = -1;
   e->staged = false;
   e->staged_bytes = 0;
   e->draining = false;
@@ -384,7 +448,7 @@ void ModelRegistry::UnloadLocked(Lock& lock, const std::shared_ptr<Entry>& e, co
   LogInfo(eviction ? "model evicted" : "model unloaded").Kv("name", name);
 }
 
-Status ModelRegistry::Acquire(const std::string& name, bool* cold) {
+Status ModelRegistry::Acquire(const std::string& name, bool* cold, EngineLoop** engine) {
   *cold = false;
   const SteadyClock::time_point deadline = SteadyClock::now() + options_.wait_for_room;
   Lock lock(mu_);
@@ -395,6 +459,7 @@ Status ModelRegistry::Acquire(const std::string& name, bool* cold) {
       ++e->active;
       e->last_used_at = SteadyClock::now();
       e->last_used_unix = UnixNow();
+      if (engine) *engine = workers_[e->worker].engine;
       return Status::Ok();
     }
     if (e->state == State::kOnDisk || e->state == State::kStaged) {
@@ -408,6 +473,37 @@ Status ModelRegistry::Acquire(const std::string& name, bool* cold) {
       return Status::Unavailable("model '" + name + "' is still loading, unloading or draining; retry");
     }
   }
+}
+
+bool ModelRegistry::stopping() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stopping_;
+}
+
+bool ModelRegistry::TryAcquireWarm(const std::string& name, EngineLoop** engine) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_ptr<Entry> e = Find(name);
+  if (!e || e->state != State::kWarm || e->draining) return false;
+  if (engine) *engine = workers_[e->worker].engine;
+  ++e->active;
+  e->last_used_at = SteadyClock::now();
+  e->last_used_unix = UnixNow();
+  return true;
+}
+
+Status ModelRegistry::CheckPlaceable(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_ptr<Entry> e = Find(name);
+  if (!e) return Status::NotFound("The model '" + name + "' does not exist");
+  if (!e->tokenizer) {
+    return Status::InvalidArgument(e->last_error.empty() ? "model '" + name + "' cannot be read" : e->last_error);
+  }
+  if (e->state == State::kOnDisk || e->state == State::kStaged) {
+    const int w = e->worker >= 0 ? e->worker : ChooseWorkerLocked(*e, /*stage=*/false);
+    const scheduler::Plan plan = scheduler::PlanWarm(ViewLocked(w), name);
+    if (plan.outcome == scheduler::Outcome::kRefused) return Status::InvalidArgument(plan.reason);
+  }
+  return Status::Ok();
 }
 
 void ModelRegistry::Release(const std::string& name) {
@@ -445,6 +541,7 @@ ModelStatus ModelRegistry::StatusOf(const Entry& e) const {
   s.progress_done = moving ? e.progress_done : 0;
   s.progress_total = moving ? e.progress_total : 0;
   s.last_error = e.last_error;
+  s.worker = e.worker;
   return s;
 }
 
@@ -563,7 +660,7 @@ StatusOr<ModelStatus> ModelRegistry::Stage(const std::string& name, bool force) 
     return StatusOf(*e);
   }
   while (e->state == State::kWarm) {  // swap it out, after the copies dropped for its room
-    const scheduler::Plan plan = scheduler::PlanStage(ViewLocked(), name);
+    const scheduler::Plan plan = scheduler::PlanStage(ViewLocked(e->worker), name);
     if (plan.refusal == scheduler::Refusal::kStagingOff) return Status::InvalidArgument(plan.reason);
     if (Busy(*e) && !force) return BusyError(name, e->active);
     if (plan.outcome == scheduler::Outcome::kRefused) return Status::ResourceExhausted(plan.reason);
@@ -580,8 +677,10 @@ StatusOr<ModelStatus> ModelRegistry::Stage(const std::string& name, bool force) 
 }
 
 Status ModelRegistry::StageLocked(Lock& lock, const std::shared_ptr<Entry>& e) {
+  int w = 0;
   for (;;) {
-    const scheduler::Plan plan = scheduler::PlanStage(ViewLocked(), e->name);
+    w = ChooseWorkerLocked(*e, /*stage=*/true);
+    const scheduler::Plan plan = scheduler::PlanStage(ViewLocked(w), e->name);
     if (plan.refusal == scheduler::Refusal::kStagingOff) return Status::InvalidArgument(plan.reason);
     if (!e->tokenizer)
       return Status::InvalidArgument(e->last_error.empty() ? "model '" + e->name + "' cannot be read" : e->last_error);
@@ -594,17 +693,19 @@ Status ModelRegistry::StageLocked(Lock& lock, const std::shared_ptr<Entry>& e) {
     if (e->state != State::kOnDisk) return Status::Ok();  // moved meanwhile
   }
   e->state = State::kStaging;
+  e->worker = w;
   e->progress_done = e->progress_total = 0;
   PublishStates();
   const std::string name = e->name, path = e->path;
   lock.unlock();
   const SteadyClock::time_point t0 = SteadyClock::now();
-  StatusOr<wire::StagedInfo> info = worker_->StageModel({name, path, 0});
+  StatusOr<wire::StagedInfo> info = workers_[w].calls->StageModel({name, path, 0});
   const double seconds = SecondsSince(t0);
   if (metrics_ && info.ok()) metrics_->ModelSwapped(name, "stage", seconds, info->bytes);
   lock.lock();
   if (!info.ok()) {
     e->state = State::kOnDisk;
+    e->worker = -1;
     e->last_error = info.status().message();
     PublishStates();
     cv_.notify_all();
@@ -633,21 +734,24 @@ void ModelRegistry::SwapOutLocked(Lock& lock, const std::shared_ptr<Entry>& e, c
   PublishStates();
   const std::string name = e->name, path = e->path;
   const uint64_t freed = e->bytes;
+  CHECK(e->worker >= 0) << name;
+  const RegistryWorker worker = workers_[e->worker];
   lock.unlock();
-  Status st = engine_->RemoveModel(name, why);
+  Status st = worker.engine->RemoveModel(name, why);
   if (!st.ok() && st.code() != Status::Code::kNotFound)
     LogWarn("engine kept a model").Kv("name", name).Kv("error", st.ToString());
   const SteadyClock::time_point t0 = SteadyClock::now();
-  StatusOr<wire::StagedInfo> info = worker_->StageModel({name, path, 0});
+  StatusOr<wire::StagedInfo> info = worker.calls->StageModel({name, path, 0});
   const double seconds = SecondsSince(t0);
   if (metrics_ && info.ok()) metrics_->ModelSwapped(name, "swap_out", seconds, freed);
   if (!info.ok()) {
     LogWarn("worker did not swap a model out; unloading it").Kv("name", name).Kv("error", info.status().ToString());
-    st = worker_->UnloadModel(name);
+    st = worker.calls->UnloadModel(name);
     if (!st.ok()) LogWarn("worker did not unload a model").Kv("name", name).Kv("error", st.ToString());
   }
   lock.lock();
   e->state = info.ok() ? State::kStaged : State::kOnDisk;
+  if (!info.ok()) e->worker = -1;
   e->staged = info.ok();
   e->staged_bytes = info.ok() ? info->bytes : 0;
   e->draining = false;

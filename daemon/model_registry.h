@@ -50,11 +50,22 @@ struct ModelRegistryOptions {
   double target_step_ms = 100;                     // the measurement's target
 };
 
+// One worker as the registry reaches it: its calls (through its engine loop, LoopWorker) and
+// the engine loop that serves its models. Each worker has its own pool (memory_budget_bytes)
+// and host budget (staged_budget_bytes).
+struct RegistryWorker {
+  WorkerConnection* calls = nullptr;
+  EngineLoop* engine = nullptr;
+};
+
 class ModelRegistry final : public ModelControl {
  public:
-  // All but `store` and `metrics` (null: none) must outlive the registry.
-  ModelRegistry(WorkerConnection* worker, EngineLoop* engine, store::ModelStore* store, ServerMetrics* metrics,
+  // All but `store` and `metrics` (null: none) must outlive the registry; at least one worker.
+  ModelRegistry(std::vector<RegistryWorker> workers, store::ModelStore* store, ServerMetrics* metrics,
                 ModelRegistryOptions options);
+  ModelRegistry(WorkerConnection* worker, EngineLoop* engine, store::ModelStore* store, ServerMetrics* metrics,
+                ModelRegistryOptions options)
+      : ModelRegistry(std::vector<RegistryWorker>{{worker, engine}}, store, metrics, options) {}
   ~ModelRegistry() override;
 
   // At start: registers the configured models (source "config"), then the stored ones whose
@@ -69,8 +80,19 @@ class ModelRegistry final : public ModelControl {
   int32_t context_length(const std::string& name) const;
   // Makes the model warm and counts one request on it until Release(): a model with counted
   // requests is never evicted. `cold` tells whether it had to be loaded.
-  Status Acquire(const std::string& name, bool* cold);
+  // `engine` (may be null) is set to the engine loop of the worker that holds it.
+  Status Acquire(const std::string& name, bool* cold, EngineLoop** engine = nullptr);
+  // As Acquire when the model is warm now (true); false, counting nothing, when it is not.
+  bool TryAcquireWarm(const std::string& name, EngineLoop** engine = nullptr);
+  // Every worker's engine loop, by worker index.
+  std::vector<EngineLoop*> engines() const;
+  // What a request for the model would be refused for at once, without waiting: NotFound
+  // (not registered), InvalidArgument (its file cannot be used, or it is larger than the whole
+  // memory budget). Ok when a load can place it, perhaps after waiting for room.
+  Status CheckPlaceable(const std::string& name);
   void Release(const std::string& name);
+  // Stop() was called.
+  bool stopping() const;
   int64_t num_warm() const;
   // Ends every wait for room or for a load at once (hearthd is stopping).
   void Stop();
@@ -115,6 +137,7 @@ class ModelRegistry final : public ModelControl {
     int64_t swap_outs = 0;
     double last_swap_in_seconds = 0;
     uint64_t progress_done = 0, progress_total = 0;  // of the current load or stage
+    int worker = -1;                                 // the worker that holds it (loading, warm, staged, ...); -1: none
     std::string last_error;
     bool removed = false;
   };
@@ -127,14 +150,18 @@ class ModelRegistry final : public ModelControl {
   ModelStatus StatusOf(const Entry& e) const;                  // REQUIRES(mu_)
   uint64_t EstimateBytes(const Entry& e) const;                // REQUIRES(mu_)
   bool Busy(const Entry& e) const;                             // REQUIRES(mu_)
-  // What the planner sees: the entries as they are now.
-  scheduler::WorkerView ViewLocked() const;  // REQUIRES(mu_)
+  // What the planner sees of worker `w`: the models it holds, and those no worker holds.
+  scheduler::WorkerView ViewLocked(int w) const;  // REQUIRES(mu_)
+  // Where `e` (held by no worker) should go to be warm (stage: to be staged): the worker whose
+  // plan needs the fewest changes (a load alone, then evictions, then a wait), then the one
+  // with the most free pages.
+  int ChooseWorkerLocked(const Entry& e, bool stage) const;  // REQUIRES(mu_)
   // Loads `e` (registered or staged) as PlanWarm says, evicting for room; waits for room until
   // `deadline`. Called and returns with `lock` held.
   Status LoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, std::chrono::steady_clock::time_point deadline);
   // Puts `e` (registered or staged, with room for it) in the worker's pool and the engine.
   // Called and returns with `lock` held.
-  Status RunLoadLocked(Lock& lock, const std::shared_ptr<Entry>& e);
+  Status RunLoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, int w);
   // Runs a planned eviction or drop (kSwapOut or kUnload of another model) made for `for_name`.
   void RunRoomStepLocked(Lock& lock, const scheduler::Action& step, const std::string& for_name);
   // Unloads `e` (warm or staged) from the worker, staged copy and all; `why` ends its requests,
@@ -155,8 +182,7 @@ class ModelRegistry final : public ModelControl {
   void PublishStates();            // REQUIRES(mu_)
 
   // Constant after construction.
-  WorkerConnection* const worker_;
-  EngineLoop* const engine_;
+  const std::vector<RegistryWorker> workers_;
   store::ModelStore* const store_;
   ServerMetrics* const metrics_;
   const ModelRegistryOptions options_;

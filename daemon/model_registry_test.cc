@@ -92,7 +92,7 @@ class ModelRegistryTest : public ::testing::Test {
     o.wait_for_room = wait;
     o.token_budget = 64;
     registry_ = std::make_unique<ModelRegistry>(&worker_, &engine_, store_.get(), nullptr, o);
-    placing_ = std::make_unique<PlacingEngine>(&engine_, registry_.get());
+    placing_ = std::make_unique<PlacingEngine>(registry_.get());
   }
   static std::map<std::string, std::string> ThreeModels() {
     return {{"a", paths_[0]}, {"b", paths_[1]}, {"c", paths_[2]}};

@@ -31,9 +31,19 @@ Status RecordFailed(store::RequestStore* store, uint64_t id, const Status& why) 
   return store->Commit({}, std::span<const store::StatusChange>(&change, 1), UnixMillis());
 }
 
+// The tokens that end a generation, as the worker reports them for a loaded model (its
+// tokenizer comes from the same file): the model need not be loaded to rebuild its requests.
+std::vector<int32_t> EndOfGenerationIds(const model::Tokenizer& tokenizer) {
+  std::vector<int32_t> ids;
+  for (int32_t id = 0; id < tokenizer.vocab_size(); ++id) {
+    if (tokenizer.IsEndOfGeneration(id)) ids.push_back(id);
+  }
+  return ids;
+}
+
 }  // namespace
 
-StatusOr<RecoveryReport> RecoverUnfinished(store::RequestStore* store, EngineLoop* engine, RequestRegistry* registry) {
+StatusOr<RecoveryReport> RecoverUnfinished(store::RequestStore* store, Engine* engine, RequestRegistry* registry) {
   HEARTH_ASSIGN_OR_RETURN(std::vector<store::StoredRequest> unfinished, store->LoadUnfinished());
   RecoveryReport report;
   for (store::StoredRequest& stored : unfinished) {
@@ -66,13 +76,13 @@ StatusOr<RecoveryReport> RecoverUnfinished(store::RequestStore* store, EngineLoo
   return report;
 }
 
-std::shared_ptr<RequestEntry> RebuildEnded(const store::StoredRequest& stored, const EngineLoop& engine) {
+std::shared_ptr<RequestEntry> RebuildEnded(const store::StoredRequest& stored, const Engine& engine) {
   if (!store::IsEnded(stored.status)) return nullptr;
   DurableParams params;
   const model::Tokenizer* tokenizer = engine.tokenizer(stored.model);
   if (!tokenizer || !DecodeDurableParams(stored.params, &params).ok()) return nullptr;
   StatusOr<OutputDecoder> output =
-      OutputDecoder::Create(*tokenizer, params.gen.stop, engine.stop_token_ids(stored.model), params.gen.max_tokens);
+      OutputDecoder::Create(*tokenizer, params.gen.stop, EndOfGenerationIds(*tokenizer), params.gen.max_tokens);
   if (!output.ok()) return nullptr;
   std::shared_ptr<RequestEntry> entry = NewEntry(stored, params);
   std::shared_ptr<RequestSink> sink = entry->Tee(nullptr);

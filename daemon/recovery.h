@@ -25,10 +25,10 @@ struct RecoveryReport {
 
 // Submits every unfinished request in `store` to `engine` (started, with its models) and adds
 // it to `registry`. A request that cannot run again is recorded as failed, with why.
-StatusOr<RecoveryReport> RecoverUnfinished(store::RequestStore* store, EngineLoop* engine, RequestRegistry* registry);
+StatusOr<RecoveryReport> RecoverUnfinished(store::RequestStore* store, Engine* engine, RequestRegistry* registry);
 
 // The registry entry of an ended stored request, its events regenerated from its committed
 // tokens as the engine produced them. Null when the request is not ended or its model is gone.
-std::shared_ptr<RequestEntry> RebuildEnded(const store::StoredRequest& stored, const EngineLoop& engine);
+std::shared_ptr<RequestEntry> RebuildEnded(const store::StoredRequest& stored, const Engine& engine);
 
 }  // namespace hearth::daemon

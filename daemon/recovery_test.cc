@@ -404,7 +404,8 @@ TEST_F(RecoveryTest, ReplacedWorkerIsAPauseNotAnError) {
 }
 
 TEST_F(RecoveryTest, JournalStoresBeforeSubmitAndForgetsRefused) {
-  RequestJournal journal(store_.get(), 40);
+  RequestIds ids(40);
+  RequestJournal journal(store_.get(), &ids);
   DurableParams p{Request(2), true, false, false, false, 5};
   auto id = journal.Record(p, Request(2).prompt, "key-1");
   ASSERT_TRUE(id.ok());

@@ -24,9 +24,8 @@ RequestState StateOfFinish(FinishReason reason) {
 }
 
 constexpr std::pair<RequestState, const char*> kStateNames[] = {
-    {RequestState::kQueued, "queued"},       {RequestState::kRunning, "running"},
-    {RequestState::kFinished, "finished"},   {RequestState::kCancelled, "cancelled"},
-    {RequestState::kFailed, "failed"},
+    {RequestState::kQueued, "queued"},       {RequestState::kRunning, "running"}, {RequestState::kFinished, "finished"},
+    {RequestState::kCancelled, "cancelled"}, {RequestState::kFailed, "failed"},   {RequestState::kLoading, "loading"},
 };
 
 }  // namespace
@@ -62,6 +61,10 @@ class RequestEntry::TeeSink : public RequestSink {
     entry_->OnFinish(event);
     if (downstream_) downstream_->OnFinish(event);
   }
+  void OnModelLoading(bool loading) override {
+    entry_->OnModelLoading(loading);
+    if (downstream_) downstream_->OnModelLoading(loading);
+  }
 
  private:
   const std::shared_ptr<RequestEntry> entry_;
@@ -77,7 +80,8 @@ std::shared_ptr<RequestEntry> RequestEntry::Create(RequestMeta meta, std::unique
 }
 
 std::shared_ptr<RequestEntry> RequestEntry::Restore(RequestInfo info, std::vector<std::string> events) {
-  CHECK(info.state != RequestState::kQueued && info.state != RequestState::kRunning)
+  CHECK(info.state != RequestState::kQueued && info.state != RequestState::kRunning &&
+        info.state != RequestState::kLoading)
       << "only ended requests are restored";
   std::shared_ptr<RequestEntry> entry(new RequestEntry(info.meta, nullptr));
   entry->id_ = info.id;
@@ -154,6 +158,16 @@ void RequestEntry::OnFinish(const FinishEvent& event) {
   }
   Notify();
   if (on_done) on_done();
+}
+
+void RequestEntry::OnModelLoading(bool loading) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const bool before_first_token = info_.state == RequestState::kQueued || info_.state == RequestState::kLoading;
+    if (ended_ || !before_first_token) return;
+    info_.state = loading ? RequestState::kLoading : RequestState::kQueued;
+  }
+  Notify();
 }
 
 void RequestEntry::Notify() {

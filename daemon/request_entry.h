@@ -20,9 +20,9 @@
 
 namespace hearth::daemon {
 
-enum class RequestState { kQueued, kRunning, kFinished, kCancelled, kFailed };
+enum class RequestState { kQueued, kRunning, kFinished, kCancelled, kFailed, kLoading };
 
-// "queued", "running", "finished", "cancelled", "failed".
+// "queued", "running", "finished", "cancelled", "failed", "loading" (waiting for its model).
 const char* RequestStateName(RequestState state);
 bool ParseRequestState(std::string_view name, RequestState* state);
 
@@ -117,6 +117,7 @@ class RequestEntry : public std::enable_shared_from_this<RequestEntry> {
   RequestEntry(RequestMeta meta, std::unique_ptr<EventEncoder> encoder);
   void OnToken(const TokenEvent& event);
   void OnFinish(const FinishEvent& event);
+  void OnModelLoading(bool loading);
   void Encode(const PendingEvent& event);  // REQUIRES(mu_)
   bool DoneLocked() const { return ended_ && attached_; }
   // Wakes Read's waiters and runs the wakers; call without mu_ held.

@@ -8,7 +8,7 @@ namespace hearth::daemon {
 StatusOr<uint64_t> RequestJournal::Record(const DurableParams& params, const std::vector<int32_t>& prompt,
                                           const std::string& idempotency_key) {
   store::NewRequest r;
-  r.id = next_id_.fetch_add(1);
+  r.id = ids_->Next();
   r.idempotency_key = idempotency_key;
   r.model = params.gen.model;
   r.kind = params.chat ? "chat" : "completion";

@@ -11,14 +11,15 @@
 
 #include "common/status.h"
 #include "daemon/durable_params.h"
+#include "daemon/request_ids.h"
 #include "store/request_store.h"
 
 namespace hearth::daemon {
 
 class RequestJournal {
  public:
-  // `store` must outlive the journal; ids start at `first_id` (above every stored one).
-  RequestJournal(store::RequestStore* store, uint64_t first_id) : store_(store), next_id_(first_id) {}
+  // Both must outlive the journal; `ids` starts above every stored id.
+  RequestJournal(store::RequestStore* store, RequestIds* ids) : store_(store), ids_(ids) {}
 
   // Stores the request as queued; returns its id. FailedPrecondition when the idempotency key
   // is already taken (a retry racing this one).
@@ -32,7 +33,7 @@ class RequestJournal {
 
  private:
   store::RequestStore* const store_;
-  std::atomic<uint64_t> next_id_;
+  RequestIds* const ids_;
 };
 
 }  // namespace hearth::daemon

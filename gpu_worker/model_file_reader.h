@@ -18,6 +18,8 @@ using ReadProgress = std::function<void(uint64_t done, uint64_t total)>;
 class ModelFileReader {
  public:
   static constexpr size_t kReadPiece = 16u << 20;
+  // Test hook (docs/testing.md): milliseconds to sleep after each piece, to make loads slow.
+  static constexpr const char* kReadDelayEnv = "HEARTH_TEST_READ_DELAY_MS";
 
   // Opens `path`: a non-empty regular file (InvalidArgument otherwise, IOError when it cannot
   // be opened).

@@ -145,7 +145,7 @@ std::string FinalRequestText(int port, const std::string& id) {
       d.Parse(r->body.c_str(), r->body.size());
       const std::string state = d.HasParseError() || !d.HasMember("state") ? "" : d["state"].GetString();
       if (state == "finished") return d["text"].GetString();
-      if (state != "queued" && state != "running") {
+      if (state != "queued" && state != "running" && state != "loading") {
         return "<" + state + ": " + (d.HasMember("error") && d["error"].IsString() ? d["error"].GetString() : "") + ">";
       }
     } else if (r && r->status == 404) {
