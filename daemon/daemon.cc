@@ -12,11 +12,11 @@
 #include <random>
 
 #include "common/log.h"
-#include "daemon/admin_routes.h"
-#include "daemon/api_routes.h"
+#include "daemon/api/admin_routes.h"
+#include "daemon/api/api_routes.h"
 #include "daemon/http/http_server.h"
-#include "daemon/openai_error.h"
-#include "daemon/requests_routes.h"
+#include "daemon/openai/openai_error.h"
+#include "daemon/api/requests_routes.h"
 
 namespace hearth::daemon {
 namespace {

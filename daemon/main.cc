@@ -9,7 +9,7 @@
 
 #include "common/log.h"
 #include "daemon/daemon.h"
-#include "daemon/systemd_notifier.h"
+#include "daemon/ops/systemd_notifier.h"
 
 namespace {
 

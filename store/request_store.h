@@ -93,7 +93,7 @@ class RequestStore {
   // One iteration: every token and status change in one transaction. A token
   // index committed twice is an error and rolls the whole iteration back.
   // `before_commit`, when set, runs inside the transaction once every row is written, just
-  // before COMMIT (the crash test hook, daemon/commit_crash_point.h).
+  // before COMMIT (the crash test hook, daemon/durability/commit_crash_point.h).
   Status Commit(std::span<const TokenCommit> tokens, std::span<const StatusChange> changes, int64_t now_ms,
                 const std::function<void()>& before_commit = nullptr);
 

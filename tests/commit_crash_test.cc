@@ -1,5 +1,5 @@
 // Issue 6's kill at the N-th commit, as SQLite's writecrash test does it: hearthd runs with
-// HEARTH_TEST_CRASH_AT_COMMIT=N:PHASE (daemon/commit_crash_point.h) and SIGKILLs itself at its
+// HEARTH_TEST_CRASH_AT_COMMIT=N:PHASE (daemon/durability/commit_crash_point.h) and SIGKILLs itself at its
 // N-th per-iteration commit, inside the transaction ("before") or right after COMMIT, before
 // the tokens are streamed ("after"), while 6 concurrent seeded streamed requests run. Then:
 // every token a client received is in the store (same index, same logprob); the crashed

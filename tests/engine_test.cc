@@ -8,8 +8,8 @@
 #include <mutex>
 #include <thread>
 
-#include "daemon/engine_loop.h"
-#include "daemon/worker_process.h"
+#include "daemon/engine/engine_loop.h"
+#include "daemon/worker/worker_process.h"
 #include "gpu_worker/generator.h"
 #include "kernels/cpu/thread_pool.h"
 #include "model/tokenizer_gguf.h"

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/worker_supervisor.h"
+#include "daemon/worker/worker_supervisor.h"
 #include "tests/model_path.h"
 #include "tests/test_process.h"
 

@@ -13,7 +13,7 @@
 #include <map>
 #include <mutex>
 
-#include "daemon/engine_loop.h"
+#include "daemon/engine/engine_loop.h"
 #include "gpu_worker/step_executor.h"
 #include "model/tokenizer_gguf.h"
 #include "tools/random_model.h"

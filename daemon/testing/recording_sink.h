@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/engine.h"
+#include "daemon/engine/engine.h"
 
 namespace hearth::daemon {
 

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/engine.h"
+#include "daemon/engine/engine.h"
 #include "model/tokenizer.h"
 #include "model/tokenizer_test_util.h"
 

@@ -1,0 +1,42 @@
+// The admin API's management routes (admin listener, JSON): models list/add/remove/load/unload/pin
+// (docs/models.md), requests
+// list/show/cancel, drain and resume, configuration reload. GET /admin/v1/status stays with
+// the daemon. Errors use the OpenAI error body, as on the API.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "daemon/ops/config_reload.h"
+#include "daemon/models/model_control.h"
+
+namespace hearth::http {
+class Router;
+}
+
+namespace hearth::daemon {
+
+class Engine;
+class OpenStreams;
+class RequestRegistry;
+
+struct AdminRoutesOptions {
+  RequestRegistry* registry = nullptr;  // must outlive the server's handlers
+  std::function<Engine*()> engine;
+  ModelControl* models = nullptr;  // must outlive the server's handlers
+  std::function<bool()> draining;
+  std::function<void(bool)> set_draining;
+  std::function<StatusOr<ReloadReport>()> reload;
+  // POST /admin/v1/preempt: takes a notice (grace: the configured one when nullopt) and answers
+  // the preemption state as JSON (docs/durability.md, "Preemption notices").
+  std::function<std::string(std::optional<double> grace_seconds)> preempt;
+  OpenStreams* open_streams = nullptr;  // as ApiRoutesOptions::open_streams
+};
+
+void RegisterAdminApi(http::Router& server, AdminRoutesOptions options);
+
+}  // namespace hearth::daemon

@@ -1,0 +1,400 @@
+// Generation routes. A handler validates and tokenizes on the HTTP thread, makes the request's
+// registry entry, submits to the engine with the entry's sink, then either waits for the finish
+// (CollectingSink, fed through the entry) or streams the events the entry records (see
+// event_stream.h). A stream whose client went away cancels its request. A request for n > 1
+// choices becomes n engine requests (seeds seed, seed+1, ...), admitted all or none, and fanned
+// back in: one response, or one stream through a ChoiceStream.
+#include "daemon/api/api_routes.h"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "daemon/api/choice_stream.h"
+#include "daemon/openai/chunk_encoder.h"
+#include "daemon/durability/durable_params.h"
+#include "daemon/engine/engine.h"
+#include "daemon/api/event_stream.h"
+#include "daemon/http/router.h"
+#include "daemon/openai/openai_error.h"
+#include "daemon/openai/openai_request.h"
+#include "daemon/openai/openai_response.h"
+#include "daemon/durability/request_journal.h"
+#include "daemon/requests/request_registry.h"
+#include "model/chat_template.h"
+#include "model/tokenizer.h"
+
+namespace hearth::daemon {
+namespace {
+
+uint64_t RandomU64() {
+  std::random_device rd;
+  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+}
+
+int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+void Fail(httplib::Response& res, const ApiError& error) { SetError(res, error); }
+
+ApiError BadRequest(std::string param, std::string message, std::string code = "") {
+  return ApiError{400, std::move(message), "invalid_request_error", std::move(param), std::move(code)};
+}
+
+// Templated (chat) or plain (completions) prompt -> token ids.
+std::optional<ApiError> PromptTokens(const ApiRequest& request, const model::Tokenizer& tokenizer,
+                                     std::vector<int32_t>* ids) {
+  if (request.endpoint == ApiEndpoint::kCompletions) {
+    if (request.prompt_is_tokens) {
+      if (auto e = CheckPromptTokens(request, tokenizer.vocab_size())) return e;
+      *ids = request.prompt_tokens;
+    } else {
+      *ids = tokenizer.Encode(request.prompt_text, /*add_special=*/true, /*parse_special=*/false);
+    }
+    return std::nullopt;
+  }
+  const std::string eos = tokenizer.eos_id() >= 0 ? tokenizer.token_text(tokenizer.eos_id()) : "";
+  auto tmpl = model::ChatTemplate::FromJinja(tokenizer.chat_template(), eos);
+  if (!tmpl.ok()) {
+    return BadRequest("model",
+                      "model '" + request.model + "' has no chat template Hearth can render (" +
+                          tmpl.status().message() + "); use /v1/completions",
+                      "unsupported_chat_template");
+  }
+  auto text = tmpl->Render(request.messages, /*add_generation_prompt=*/true);
+  if (!text.ok()) return BadRequest("messages", text.status().message());
+  *ids = tokenizer.Encode(*text, /*add_special=*/true, /*parse_special=*/true);
+  return std::nullopt;
+}
+
+// --- Non-streaming ---------------------------------------------------------------------------
+
+// Waits for a request's finish. The answer itself is read from the request's entry, which
+// records every event before this sink sees it (RequestEntry::Tee).
+class FinishWaiter : public RequestSink {
+ public:
+  void OnToken(const TokenEvent&) override {}
+
+  void OnFinish(const FinishEvent& event) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    finish_ = event;
+    done_ = true;
+    cv_.notify_all();
+  }
+
+  FinishEvent Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return done_; });
+    return finish_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  FinishEvent finish_;  // GUARDED_BY(mu_)
+  bool done_ = false;   // GUARDED_BY(mu_)
+};
+
+// A finished request's non-streamed answer, from what its entry recorded: the first answer and
+// an idempotent retry's (before or after a restart) are built alike, logprobs included.
+CompletionOutput CompletionOf(const RequestInfo& info) {
+  CompletionOutput out;
+  out.text = info.text;
+  out.finish_reason = info.finish_reason.value_or(FinishReason::kStop);
+  out.usage = {info.meta.prompt_tokens, info.completion_tokens};
+  out.logprobs = info.meta.logprobs;
+  out.tokens = info.logprob_tokens;
+  return out;
+}
+
+// --- Handlers --------------------------------------------------------------------------------
+
+class OpenAiRoutes {
+ public:
+  explicit OpenAiRoutes(ApiRoutesOptions options) : options_(std::move(options)) {
+    if (!options_.registry) {
+      own_registry_ = std::make_unique<MemoryRequestRegistry>();
+      options_.registry = own_registry_.get();
+    }
+  }
+
+  void Completion(ApiEndpoint endpoint, const httplib::Request& req, httplib::Response& res) {
+    if (options_.draining && options_.draining()) {
+      return FailBeforeSubmit(res, {503, "hearthd is draining and admits no new requests; retry on another node",
+                                    "server_error", "", "draining"});
+    }
+    const std::string key = options_.journal ? req.get_header_value("Idempotency-Key") : "";
+    if (!key.empty() && ServeExisting(key, res)) return;
+    Prepared p;
+    if (auto e = Prepare(endpoint, req.body, &p)) return FailBeforeSubmit(res, *e);
+    const int32_t n = p.request.n;
+    if (n > 1 && !key.empty()) {
+      return FailBeforeSubmit(res, BadRequest("Idempotency-Key", "Idempotency-Key is not supported with n > 1"));
+    }
+    const uint64_t seed = p.gen.sampling.seed;
+    const bool chat = endpoint == ApiEndpoint::kChatCompletions;
+    const ChunkEncoderOptions chunks{.chat = chat,
+                                     .model = p.request.model,
+                                     .created = UnixNow(),
+                                     .logprobs = p.request.logprobs,
+                                     .include_usage = p.request.include_usage};
+    // n > 1: every choice is an engine request of its own, fanned in here.
+    std::shared_ptr<ChoiceStream> fan_in;
+    if (p.request.stream && n > 1) fan_in = ChoiceStream::Create(chunks, n);
+    std::vector<Choice> choices(static_cast<size_t>(n));
+    for (int32_t i = 0; i < n; ++i) {
+      Choice& c = choices[static_cast<size_t>(i)];
+      c.gen = p.gen;
+      c.gen.sampling.seed = seed + static_cast<uint64_t>(i);  // choice 0 is the n=1 answer
+      if (!p.request.stream) c.collector = std::make_shared<FinishWaiter>();
+      // The scheduler computes the shared prompt once: the later choices wait for the blocks
+      // choice 0 is computing and take them from the prefix cache.
+      std::shared_ptr<RequestSink> downstream = fan_in ? fan_in->Sink(i) : c.collector;
+      if (!SubmitChoice(p, key, chunks, std::move(downstream), &c, res)) return Withdraw(p.engine, choices, i);
+    }
+    for (const Choice& c : choices) options_.registry->Add(c.id, c.entry);
+
+    const uint64_t id = choices[0].id;
+    res.set_header("X-Request-Id", std::to_string(id));
+    res.set_header("X-Hearth-Seed", std::to_string(seed));
+    std::string ids;
+    for (const Choice& c : choices) ids.append(ids.empty() ? "" : ",").append(std::to_string(c.id));
+    if (n > 1) res.set_header("X-Hearth-Choice-Request-Ids", ids);
+    LogInfo("request submitted")
+        .Kv("id", ids)
+        .Kv("model", p.request.model)
+        .Kv("seed", seed)
+        .Kv("stream", p.request.stream);
+    ResponseMeta meta{(chat ? "chatcmpl-" : "cmpl-") + std::to_string(id), chunks.created, p.request.model};
+    if (!p.request.stream) return RespondWhenDone(res, chat, meta, p.engine, choices);
+
+    std::vector<uint64_t> choice_ids;
+    for (const Choice& c : choices) choice_ids.push_back(c.id);
+    auto cancel_all = [engine = p.engine, choice_ids] {
+      LogInfo("stream closed early; cancelling").Kv("id", choice_ids[0]);
+      for (uint64_t choice_id : choice_ids) engine->Cancel(choice_id);
+    };
+    if (!fan_in) return ServeEventStream(res, std::move(choices[0].entry), /*after=*/0, cancel_all,
+                                             options_.open_streams);
+    fan_in->Begin(id);
+    // No event ids: GET /v1/requests/{id}/events replays choice 0 alone, so they could not
+    // resume this stream.
+    EventSource source;
+    source.read = [fan_in](uint64_t after, std::chrono::milliseconds wait) { return fan_in->Read(after, wait); };
+    source.ended = [fan_in] { return fan_in->ended(); };
+    source.with_ids = false;
+    std::vector<std::shared_ptr<RequestEntry>> entries;
+    for (const Choice& c : choices) entries.push_back(c.entry);
+    source.subscribe = [entries](std::function<void()> waker) {
+      for (const auto& e : entries) e->AddWaker(waker);
+    };
+    ServeEvents(res, std::move(source), cancel_all, options_.open_streams);  // a failed choice, too, cancels the rest
+  }
+
+  void Model(const httplib::Request& req, httplib::Response& res) {
+    const std::string name = req.matches.size() > 1 ? std::string(req.matches[1]) : "";
+    Engine* engine = options_.engine ? options_.engine() : nullptr;
+    if (!engine || !engine->tokenizer(name)) return FailBeforeSubmit(res, ModelNotFound(name));
+    res.set_header("X-Request-Id", LocalId());
+    res.set_content(ModelObjectJson(name, options_.created_unix), "application/json");
+  }
+
+ private:
+  // A request ready for the engine.
+  struct Prepared {
+    ApiRequest request;
+    Engine* engine = nullptr;
+    const model::Tokenizer* tokenizer = nullptr;
+    GenerationRequest gen;
+  };
+
+  // One choice of a request: an engine request of its own, stored, registered and cancelled
+  // like any other.
+  struct Choice {
+    GenerationRequest gen;
+    std::shared_ptr<RequestEntry> entry;
+    std::shared_ptr<FinishWaiter> collector;  // when not streamed
+    uint64_t id = 0;
+  };
+
+  // Stores (the commit rule) and submits one choice. False when it was refused, with the
+  // answer already in `res`.
+  bool SubmitChoice(const Prepared& p, const std::string& key, const ChunkEncoderOptions& chunks,
+                    std::shared_ptr<RequestSink> downstream, Choice* c, httplib::Response& res) {
+    if (options_.journal) {
+      DurableParams durable{c->gen,        chunks.chat, p.request.stream, p.request.logprobs, chunks.include_usage,
+                            chunks.created};
+      StatusOr<uint64_t> stored = options_.journal->Record(durable, c->gen.prompt, key);
+      if (!stored.ok() && !key.empty() && ServeExisting(key, res)) return false;  // a concurrent retry won
+      if (!stored.ok()) {
+        LogError("cannot store a request").Kv("error", stored.status().ToString());
+        FailBeforeSubmit(res, {503, "cannot store the request; retry later", "server_error", "", ""});
+        return false;
+      }
+      c->gen.id = *stored;
+    }
+    // The choice's own entry records it as an n=1 request (GET /v1/requests/{id}).
+    c->entry =
+        RequestEntry::Create({p.request.model, chunks.chat ? "chat.completions" : "completions", p.request.stream,
+                              static_cast<int32_t>(c->gen.prompt.size()), chunks.created, p.request.logprobs},
+                             MakeChunkEncoder(chunks));
+    const uint64_t stored_id = c->gen.id;
+    StatusOr<uint64_t> id = p.engine->Submit(std::move(c->gen), c->entry->Tee(std::move(downstream)));
+    if (!id.ok()) {
+      if (options_.journal) options_.journal->Forget(stored_id);
+      // A model removed after validation is gone: the OpenAI not-found error, not a 400.
+      FailBeforeSubmit(res, id.status().code() == Status::Code::kNotFound ? ModelNotFound(p.request.model)
+                                                                          : ErrorFromStatus(id.status()));
+      return false;
+    }
+    c->id = *id;
+    return true;
+  }
+
+  // Admission is all or nothing: choice `refused` was refused, so the ones before it are
+  // cancelled and, once they ended, forgotten by the journal (nobody learnt their ids).
+  void Withdraw(Engine* engine, std::vector<Choice>& choices, int32_t refused) {
+    for (int32_t i = 0; i < refused; ++i) {
+      Choice& c = choices[static_cast<size_t>(i)];
+      c.entry->Attach(c.id, nullptr);  // never registered; attached so that WaitDone works
+      engine->Cancel(c.id);
+    }
+    for (int32_t i = 0; i < refused; ++i) {
+      const Choice& c = choices[static_cast<size_t>(i)];
+      // Its end is committed before it is delivered, so the row can go once it is done.
+      if (!c.entry->WaitDone(std::chrono::seconds(5))) {
+        LogWarn("a withdrawn choice did not end in time").Kv("id", c.id);
+        continue;
+      }
+      if (options_.journal) options_.journal->Forget(c.id);
+    }
+  }
+
+  // Validates, finds the model, tokenizes, fits the context and settles the seed.
+  std::optional<ApiError> Prepare(ApiEndpoint endpoint, const std::string& body, Prepared* p) {
+    if (auto e = ParseApiRequest(endpoint, body, &p->request)) return e;
+    p->engine = options_.engine ? options_.engine() : nullptr;
+    if (!p->engine) return ApiError{503, "the engine is not running", "server_error", "", ""};
+    p->tokenizer = p->engine->tokenizer(p->request.model);
+    if (!p->tokenizer) return ModelNotFound(p->request.model);
+    if (auto e = PromptTokens(p->request, *p->tokenizer, &p->gen.prompt)) return e;
+    const int32_t context = p->engine->context_length(p->request.model);
+    if (auto e = FitToContext(p->request, p->gen.prompt.size(), context, &p->gen.max_tokens)) return e;
+    p->gen.model = p->request.model;
+    p->gen.sampling = p->request.sampling;
+    p->gen.sampling.seed = p->request.seed ? *p->request.seed : RandomU64();
+    p->gen.stop = p->request.stop;
+    return std::nullopt;
+  }
+
+  // Idempotency-Key: a retry gets the request already stored under the key, as that request
+  // was asked for (its stream from the start, or its result once finished). False when the
+  // key is new.
+  bool ServeExisting(const std::string& key, httplib::Response& res) {
+    StatusOr<std::optional<uint64_t>> found = options_.journal->FindByIdempotencyKey(key);
+    if (!found.ok() || !found->has_value()) return false;
+    const uint64_t id = **found;
+    std::shared_ptr<RequestEntry> entry = options_.registry->Find(id);
+    res.set_header("X-Request-Id", std::to_string(id));
+    res.set_header("X-Hearth-Idempotent-Replay", "true");
+    if (!entry) {
+      Fail(res, {409, "the request stored under this Idempotency-Key is not available", "invalid_request_error",
+                 "Idempotency-Key", "idempotency_key_unavailable"});
+      return true;
+    }
+    LogInfo("idempotent retry").Kv("id", id);
+    const RequestInfo first = entry->Info(/*with_output=*/false);
+    if (first.meta.stream) {
+      ServeEventStream(res, std::move(entry), /*after=*/0, nullptr, options_.open_streams);
+      return true;
+    }
+    while (!entry->WaitDone(std::chrono::seconds(1))) {
+    }
+    const RequestInfo info = entry->Info();
+    const bool chat = info.meta.endpoint == "chat.completions";
+    if (info.state != RequestState::kFinished) {
+      FinishEvent finish;
+      finish.finish_reason = info.finish_reason.value_or(FinishReason::kError);
+      if (!info.error.empty()) finish.status = Status::Unavailable(info.error);
+      Fail(res, UnfinishedError(finish));
+      return true;
+    }
+    const CompletionOutput output = CompletionOf(info);
+    const ResponseMeta meta{(chat ? "chatcmpl-" : "cmpl-") + std::to_string(id), info.meta.created_unix,
+                            info.meta.model};
+    res.set_content(chat ? ChatCompletionJson(meta, output) : TextCompletionJson(meta, output), "application/json");
+    return true;
+  }
+
+  // Waits for every choice; the first that failed or was cancelled is the answer (and cancels
+  // the rest).
+  static void RespondWhenDone(httplib::Response& res, bool chat, const ResponseMeta& meta, Engine* engine,
+                              std::vector<Choice>& choices) {
+    std::vector<CompletionOutput> outputs;
+    for (Choice& c : choices) {
+      const FinishEvent finish = c.collector->Wait();
+      outputs.push_back(CompletionOf(c.entry->Info()));
+      if (!IsCompleted(finish.finish_reason)) {
+        for (const Choice& other : choices) engine->Cancel(other.id);
+        return Fail(res, UnfinishedError(finish));
+      }
+    }
+    res.set_content(chat ? ChatCompletionJson(meta, outputs) : TextCompletionJson(meta, outputs), "application/json");
+  }
+
+  // Requests that never reached the engine get an id of their own, so that every response
+  // can be quoted in a bug report.
+  static std::string LocalId() {
+    char buf[24];
+    snprintf(buf, sizeof(buf), "local-%016llx", static_cast<unsigned long long>(RandomU64()));
+    return buf;
+  }
+
+  static void FailBeforeSubmit(httplib::Response& res, const ApiError& error) {
+    res.set_header("X-Request-Id", LocalId());
+    Fail(res, error);
+  }
+
+  ApiRoutesOptions options_;  // constant after construction
+  std::unique_ptr<MemoryRequestRegistry> own_registry_;  // when the options bring none
+};
+
+// No handler lets an exception out: whatever escapes is a 500 in the OpenAI format.
+template <typename Fn>
+httplib::Server::Handler Guarded(Fn fn) {
+  return [fn](const httplib::Request& req, httplib::Response& res) {
+    try {
+      fn(req, res);
+    } catch (const std::exception& e) {
+      LogError("api handler threw").Kv("path", req.path).Kv("what", e.what());
+      SetError(res, {500, "internal error", "server_error", "", ""});
+    } catch (...) {
+      LogError("api handler threw").Kv("path", req.path);
+      SetError(res, {500, "internal error", "server_error", "", ""});
+    }
+  };
+}
+
+}  // namespace
+
+void RegisterOpenAiRoutes(http::Router& server, ApiRoutesOptions options) {
+  auto routes = std::make_shared<OpenAiRoutes>(std::move(options));
+  server.Post("/v1/chat/completions", Guarded([routes](const httplib::Request& req, httplib::Response& res) {
+                routes->Completion(ApiEndpoint::kChatCompletions, req, res);
+              }));
+  server.Post("/v1/completions", Guarded([routes](const httplib::Request& req, httplib::Response& res) {
+                routes->Completion(ApiEndpoint::kCompletions, req, res);
+              }));
+  server.Get(R"(/v1/models/(.+))",
+             Guarded([routes](const httplib::Request& req, httplib::Response& res) { routes->Model(req, res); }));
+}
+
+}  // namespace hearth::daemon

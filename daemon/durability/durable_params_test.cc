@@ -1,0 +1,61 @@
+#include "daemon/durability/durable_params.h"
+
+#include <gtest/gtest.h>
+
+namespace hearth::daemon {
+namespace {
+
+TEST(DurableParamsTest, RoundTripsEveryField) {
+  DurableParams p;
+  p.gen.max_tokens = 48;
+  p.gen.priority = -2;
+  p.gen.stop = {"\n\n", "é\"}"};
+  p.gen.sampling.temperature = 0.7f;
+  p.gen.sampling.top_k = 40;
+  p.gen.sampling.top_p = 0.9f;
+  p.gen.sampling.min_p = 0.05f;
+  p.gen.sampling.repetition_penalty = 1.1f;
+  p.gen.sampling.frequency_penalty = 0.3f;
+  p.gen.sampling.presence_penalty = -0.2f;
+  p.gen.sampling.seed = 18446744073709551557ull;
+  p.gen.sampling.num_logprobs = 3;
+  p.chat = false;
+  p.stream = true;
+  p.logprobs = true;
+  p.include_usage = true;
+  p.created = 1764100000;
+  DurableParams q;
+  ASSERT_TRUE(DecodeDurableParams(EncodeDurableParams(p), &q).ok());
+  EXPECT_EQ(q.gen.max_tokens, 48);
+  EXPECT_EQ(q.gen.priority, -2);
+  EXPECT_EQ(q.gen.stop, p.gen.stop);
+  const SamplingParams& a = p.gen.sampling;
+  const SamplingParams& b = q.gen.sampling;
+  EXPECT_EQ(a.temperature, b.temperature);  // exactly: the sampler must see the same floats
+  EXPECT_EQ(a.top_k, b.top_k);
+  EXPECT_EQ(a.top_p, b.top_p);
+  EXPECT_EQ(a.min_p, b.min_p);
+  EXPECT_EQ(a.repetition_penalty, b.repetition_penalty);
+  EXPECT_EQ(a.frequency_penalty, b.frequency_penalty);
+  EXPECT_EQ(a.presence_penalty, b.presence_penalty);
+  EXPECT_EQ(a.seed, b.seed);
+  EXPECT_EQ(a.num_logprobs, b.num_logprobs);
+  EXPECT_FALSE(q.chat);
+  EXPECT_TRUE(q.stream);
+  EXPECT_TRUE(q.logprobs);
+  EXPECT_TRUE(q.include_usage);
+  EXPECT_EQ(q.created, 1764100000);
+}
+
+TEST(DurableParamsTest, RejectsWhatItDidNotWrite) {
+  DurableParams q;
+  EXPECT_EQ(DecodeDurableParams("", &q).code(), Status::Code::kCorruption);
+  EXPECT_EQ(DecodeDurableParams("[]", &q).code(), Status::Code::kCorruption);
+  EXPECT_EQ(DecodeDurableParams(R"({"chat":true})", &q).code(), Status::Code::kCorruption);
+  std::string json = EncodeDurableParams(DurableParams{});
+  json.replace(json.find("\"seed\":0"), 8, "\"seed\":-1");
+  EXPECT_EQ(DecodeDurableParams(json, &q).code(), Status::Code::kCorruption);
+}
+
+}  // namespace
+}  // namespace hearth::daemon

@@ -1,0 +1,107 @@
+// The daemon's view of generation: submit a tokenized request for a model,
+// receive its tokens and text as they are produced, cancel it.
+//
+// One engine loop per worker owns a BatchScheduler and, every iteration,
+// schedules a batch, sends it to the worker as a Step, and hands the sampled
+// tokens to each request's sink (after detokenizing and stop-string
+// matching, which happen here because the daemon holds the tokenizer).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "daemon/engine/finish_reason.h"
+#include "daemon/engine/generated_token.h"
+#include "gpu_worker/sampler_params.h"
+
+namespace hearth::model {
+class Tokenizer;
+}
+
+namespace hearth::daemon {
+
+struct GenerationRequest {
+  std::string model;                 // a model name the engine has loaded
+  std::vector<int32_t> prompt;       // token ids, already templated and tokenized
+  SamplingParams sampling;           // validated by the caller
+  int32_t max_tokens = 16;           // > 0
+  std::vector<std::string> stop;     // stop strings, at most 4
+  int32_t priority = 0;              // lower runs first
+  // 0: the engine picks the id. Else the id the durable layer stored the request under (never
+  // used before, and never an id still running).
+  uint64_t id = 0;
+  // Recovery: the tokens this request generated before a restart. The engine replays them
+  // (their events reach the sink again, but are not committed again) and generation continues
+  // after them; max_tokens counts them.
+  std::vector<GeneratedToken> committed;
+};
+
+// One generated token that is not a stop token, and the text it released.
+struct TokenEvent {
+  GeneratedToken token;
+  std::string text;  // text that became safe to show with this token (may be empty)
+};
+
+// One request's latencies, measured by the engine from Submit(); negative where the request
+// never got that far (no token yet, or fewer than two for the time per output token).
+struct RequestLatency {
+  double queue_s = -1;                  // Submit -> first scheduled
+  double time_to_first_token_s = -1;    // Submit -> first sampled token
+  double time_per_output_token_s = -1;  // mean gap between sampled tokens
+  double end_to_end_s = -1;             // Submit -> finish
+};
+
+struct FinishEvent {
+  FinishReason finish_reason = FinishReason::kStop;
+  Status status;  // non-OK for kError
+  int32_t prompt_tokens = 0;
+  int32_t completion_tokens = 0;
+  // Text held back until the end (a possible stop-string prefix, say) and
+  // released by a finish without a token of its own, such as the model's
+  // end-of-sequence token: send it before finishing. Usually empty.
+  std::string text;
+  RequestLatency latency;
+};
+
+// Receives one request's events on the engine's thread; must not block.
+class RequestSink {
+ public:
+  virtual ~RequestSink() = default;
+  virtual void OnToken(const TokenEvent& event) = 0;
+  virtual void OnFinish(const FinishEvent& event) = 0;  // called exactly once, last
+  // The request waits for its model to be loaded (true), or no longer does (false); only
+  // before its first token.
+  virtual void OnModelLoading(bool loading) { (void)loading; }
+};
+
+struct EngineStats {
+  int64_t num_waiting = 0;
+  int64_t num_running = 0;
+  int64_t kv_blocks_total = 0;
+  int64_t kv_blocks_free = 0;
+  int64_t tokens_generated = 0;
+  int64_t prefix_cache_queried_blocks = 0;  // full prompt blocks looked up in the prefix cache
+  int64_t prefix_cache_hit_blocks = 0;      // of those, found there
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  // The tokenizer of a loaded model, or null.
+  virtual const model::Tokenizer* tokenizer(const std::string& model) const = 0;
+  // The model's context length in tokens (0 when unknown).
+  virtual int32_t context_length(const std::string& model) const = 0;
+  // Queues a request; the sink gets its events. InvalidArgument for an unknown
+  // model or a prompt that does not fit the context; ResourceExhausted when the
+  // queue is full.
+  virtual StatusOr<uint64_t> Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink) = 0;
+  // Stops a request: its sink gets OnFinish(kCancelled) and its KV blocks are
+  // freed. Unknown or finished ids are ignored.
+  virtual void Cancel(uint64_t id) = 0;
+  virtual EngineStats Stats() const = 0;
+};
+
+}  // namespace hearth::daemon

@@ -1,0 +1,578 @@
+#include "daemon/engine/engine_loop.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "common/log.h"
+
+namespace hearth::daemon {
+namespace {
+
+FinishReason ReasonOf(scheduler::FinishReason reason) {
+  switch (reason) {
+    case scheduler::FinishReason::kEos:
+    case scheduler::FinishReason::kStop:
+      return FinishReason::kStop;
+    case scheduler::FinishReason::kMaxTokens:
+      return FinishReason::kLength;
+    case scheduler::FinishReason::kError:
+      return FinishReason::kError;
+  }
+  return FinishReason::kError;
+}
+
+// The scheduler times from its own arrival (Admit); the client waits from Submit.
+RequestLatency ToLatency(const scheduler::RequestTimings& t, int64_t submitted_ns, int64_t admitted_ns,
+                         int64_t now_ns) {
+  auto seconds = [](int64_t ns) { return 1e-9 * static_cast<double>(ns); };
+  const int64_t waited = admitted_ns - submitted_ns;
+  RequestLatency l;
+  if (t.queue_ns >= 0) l.queue_s = seconds(waited + t.queue_ns);
+  if (t.time_to_first_token_ns >= 0) l.time_to_first_token_s = seconds(waited + t.time_to_first_token_ns);
+  if (t.time_per_output_token_ns >= 0) l.time_per_output_token_s = seconds(t.time_per_output_token_ns);
+  l.end_to_end_s = seconds(now_ns - submitted_ns);
+  return l;
+}
+
+}  // namespace
+
+EngineLoop::EngineLoop(WorkerConnection* worker, EngineLoopOptions options)
+    : worker_(worker),
+      options_(options),
+      own_ids_(options.first_request_id),
+      ids_(options.ids ? options.ids : &own_ids_) {}
+
+EngineLoop::~EngineLoop() { Stop(); }
+
+Status EngineLoop::AddModel(const wire::ModelInfo& info, std::shared_ptr<const model::Tokenizer> tokenizer,
+                            int32_t token_budget) {
+  auto command = std::make_shared<ModelCommand>();
+  HEARTH_ASSIGN_OR_RETURN(command->add, MakeModel(info, std::move(tokenizer), token_budget));
+  command->name = info.name;
+  return Post(std::move(command));
+}
+
+Status EngineLoop::RemoveModel(const std::string& name, const Status& why) {
+  auto command = std::make_shared<ModelCommand>();
+  command->name = name;
+  command->why = why;
+  return Post(std::move(command));
+}
+
+Status EngineLoop::Post(std::shared_ptr<ModelCommand> command) {
+  std::future<Status> done = command->done.get_future();
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (stopping_) return Status::Unavailable("the engine is stopping");
+    if (started_ && std::this_thread::get_id() != thread_.get_id()) {
+      commands_.push_back(command);
+    } else {
+      lock.unlock();
+      return ApplyCommand(*command);
+    }
+  }
+  cv_.notify_all();
+  return done.get();
+}
+
+Status EngineLoop::RunOnWorker(std::function<Status(WorkerConnection&)> task) {
+  auto command = std::make_shared<ModelCommand>();
+  command->task = std::move(task);
+  return Post(std::move(command));
+}
+
+uint64_t EngineLoop::NewRequestId() { return ids_->Next(); }
+
+Status EngineLoop::ApplyCommand(ModelCommand& c) {
+  if (c.task) return c.task(*worker_);
+  if (c.add) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (models_.contains(c.name)) return Status::InvalidArgument("model '" + c.name + "' added twice");
+    models_[c.name] = c.add;
+    return Status::Ok();
+  }
+  auto it = models_.find(c.name);
+  if (it == models_.end()) return Status::NotFound("model '" + c.name + "' is not in the engine");
+  std::shared_ptr<Model> m = it->second;
+  std::vector<uint64_t> ids;
+  for (const auto& [id, a] : active_) {
+    if (a->model == m) ids.push_back(id);
+  }
+  for (uint64_t id : ids) {
+    m->scheduler->Abort(id);
+    FinishActive(id, FinishReason::kError, c.why, "");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (std::find(retired_tokenizers_.begin(), retired_tokenizers_.end(), m->tokenizer) == retired_tokenizers_.end()) {
+    retired_tokenizers_.push_back(m->tokenizer);
+  }
+  models_.erase(c.name);
+  return Status::Ok();
+}
+
+StatusOr<std::shared_ptr<EngineLoop::Model>> EngineLoop::MakeModel(const wire::ModelInfo& info,
+                                                                   std::shared_ptr<const model::Tokenizer> tokenizer,
+                                                                   int32_t token_budget) const {
+  if (!tokenizer) return Status::InvalidArgument("model '" + info.name + "' has no tokenizer");
+  if (info.num_kv_blocks < 1 || info.block_size < 1 || info.context_length < 1) {
+    return Status::InvalidArgument("model '" + info.name + "': worker reported no KV blocks or no context");
+  }
+  if (tokenizer->vocab_size() != info.vocab_size) {
+    return Status::InvalidArgument("model '" + info.name + "': tokenizer has " +
+                                   std::to_string(tokenizer->vocab_size()) + " tokens, the worker's model " +
+                                   std::to_string(info.vocab_size));
+  }
+  auto m = std::make_shared<Model>();
+  m->info = info;
+  m->tokenizer = std::move(tokenizer);
+  const int64_t capacity = int64_t{info.num_kv_blocks} * info.block_size;
+  m->max_context = static_cast<int32_t>(std::min<int64_t>(info.context_length, capacity));
+  scheduler::SchedulerConfig config;
+  config.token_budget = token_budget > 0 ? token_budget : options_.token_budget;
+  config.max_num_seqs = options_.max_num_seqs;
+  config.chunked_prefill = options_.chunked_prefill;
+  config.block_size = info.block_size;
+  HEARTH_RETURN_IF_ERROR(scheduler::ValidateSchedulerConfig(config));
+  m->scheduler = std::make_unique<scheduler::BatchScheduler>(config, info.num_kv_blocks, &clock_);
+  return m;
+}
+
+void EngineLoop::Start() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (started_) return;
+    started_ = true;
+  }
+  PublishStats();
+  worker_generation_ = worker_->generation();
+  thread_ = std::thread([this] { Run(); });
+}
+
+void EngineLoop::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+const model::Tokenizer* EngineLoop::tokenizer(const std::string& model) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = models_.find(model);
+  return it == models_.end() ? nullptr : it->second->tokenizer.get();
+}
+
+int32_t EngineLoop::context_length(const std::string& model) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = models_.find(model);
+  return it == models_.end() ? 0 : it->second->max_context;
+}
+
+std::vector<int32_t> EngineLoop::stop_token_ids(const std::string& model) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = models_.find(model);
+  return it == models_.end() ? std::vector<int32_t>() : it->second->info.eos_token_ids;
+}
+
+StatusOr<uint64_t> EngineLoop::Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink) {
+  if (!sink) return Status::InvalidArgument("no sink for the request");
+  std::shared_ptr<Model> model;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = models_.find(request.model);
+    if (it != models_.end()) model = it->second;
+  }
+  // Between the registry's placement and here the model can be unloaded or reloaded: a
+  // passing state, so the client is told to retry.
+  if (!model) return Status::Unavailable("model '" + request.model + "' is being unloaded or reloaded; retry");
+  Model& m = *model;
+  if (request.prompt.empty()) return Status::InvalidArgument("the prompt is empty");
+  if (request.max_tokens < 1) return Status::InvalidArgument("max_tokens must be at least 1");
+  const int64_t needed = static_cast<int64_t>(request.prompt.size()) + request.max_tokens;
+  if (needed > m.max_context) {
+    return Status::InvalidArgument("prompt of " + std::to_string(request.prompt.size()) + " tokens plus max_tokens " +
+                                   std::to_string(request.max_tokens) + " exceeds the context of " +
+                                   std::to_string(m.max_context) + " tokens for model '" + request.model + "'");
+  }
+  for (int32_t t : request.prompt) {
+    if (t < 0 || t >= m.info.vocab_size) {
+      return Status::InvalidArgument("prompt token id " + std::to_string(t) + " is outside the vocabulary");
+    }
+  }
+  for (const GeneratedToken& t : request.committed) {
+    if (t.id < 0 || t.id >= m.info.vocab_size) {
+      return Status::InvalidArgument("committed token id " + std::to_string(t.id) + " is outside the vocabulary");
+    }
+  }
+  if (request.stop.size() > 4) return Status::InvalidArgument("at most 4 stop strings");
+  HEARTH_RETURN_IF_ERROR(request.sampling.Validate());
+  HEARTH_ASSIGN_OR_RETURN(OutputDecoder output,
+                          OutputDecoder::Create(*m.tokenizer, request.stop, m.info.eos_token_ids, request.max_tokens));
+
+  auto active = std::make_unique<Active>();
+  active->model = std::move(model);
+  active->request = std::move(request);
+  active->sink = std::move(sink);
+  active->output.emplace(std::move(output));
+  active->submitted_ns = clock_.NowNanos();
+  uint64_t id = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!started_ || stopping_) return Status::Unavailable("the engine is not running");
+    if (submitted_.size() >= options_.max_queued) return Status::ResourceExhausted("too many queued requests");
+    id = active->request.id != 0 ? active->request.id : ids_->Next();
+    ids_->Observe(id);
+    active->id = id;
+    submitted_.push_back(std::move(active));
+  }
+  cv_.notify_all();
+  return id;
+}
+
+void EngineLoop::Cancel(uint64_t id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    cancelled_.push_back(id);
+  }
+  cv_.notify_all();
+}
+
+int64_t EngineLoop::NumUnfinished(const std::string& model) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = unfinished_.find(model);
+  int64_t n = it == unfinished_.end() ? 0 : it->second;
+  for (const std::unique_ptr<Active>& a : submitted_) n += a->request.model == model ? 1 : 0;
+  return n;
+}
+
+EngineStats EngineLoop::Stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  EngineStats s = stats_;
+  s.num_waiting += static_cast<int64_t>(submitted_.size());
+  return s;
+}
+
+void EngineLoop::PublishStats() {
+  EngineStats s;
+  std::map<std::string, int64_t> unfinished;
+  for (const auto& [name, m] : models_) {
+    unfinished[name] = m->scheduler->num_waiting() + m->scheduler->num_running();
+    s.num_waiting += m->scheduler->num_waiting();
+    s.num_running += m->scheduler->num_running();
+    s.kv_blocks_total += m->scheduler->block_pool().num_blocks();
+    s.kv_blocks_free += m->scheduler->block_pool().num_free();
+    s.prefix_cache_queried_blocks += m->scheduler->block_pool().stats().num_query_blocks;
+    s.prefix_cache_hit_blocks += m->scheduler->block_pool().stats().num_hit_blocks;
+  }
+  s.tokens_generated = tokens_generated_;
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_ = s;
+  unfinished_.swap(unfinished);
+}
+
+void EngineLoop::Run() {
+  bool ran_step = false;
+  for (;;) {
+    std::deque<std::unique_ptr<Active>> incoming;
+    std::vector<uint64_t> cancels;
+    std::deque<std::shared_ptr<ModelCommand>> commands;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      // Sleep only when the last iteration had nothing to run.
+      if (!ran_step) {
+        cv_.wait(lock,
+                 [this] { return stopping_ || !submitted_.empty() || !cancelled_.empty() || !commands_.empty(); });
+      }
+      if (stopping_) break;
+      incoming.swap(submitted_);
+      cancels.swap(cancelled_);
+      commands.swap(commands_);
+    }
+    for (std::shared_ptr<ModelCommand>& c : commands) c->done.set_value(ApplyCommand(*c));
+    for (std::unique_ptr<Active>& a : incoming) Admit(std::move(a));
+    for (uint64_t id : cancels) ApplyCancel(id);
+    ran_step = false;
+    for (auto& [name, m] : models_) ran_step = StepModel(*m) || ran_step;
+    FlushOutbox();
+    PublishStats();
+  }
+  FlushOutbox();
+  shutting_down_ = true;
+
+  // Shutting down: every request still here gets its last event.
+  std::deque<std::unique_ptr<Active>> left;
+  std::deque<std::shared_ptr<ModelCommand>> commands;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    left.swap(submitted_);
+    commands.swap(commands_);
+  }
+  for (std::shared_ptr<ModelCommand>& c : commands) c->done.set_value(Status::Unavailable("the engine is stopping"));
+  const Status shutdown = Status::Unavailable("server shutting down");
+  for (std::unique_ptr<Active>& a : left) {
+    FinishEvent ev;
+    ev.finish_reason = FinishReason::kError;
+    ev.status = shutdown;
+    ev.prompt_tokens = static_cast<int32_t>(a->request.prompt.size());
+    a->sink->OnFinish(ev);
+  }
+  std::vector<uint64_t> ids;
+  for (const auto& [id, a] : active_) ids.push_back(id);
+  for (uint64_t id : ids) {
+    active_.at(id)->model->scheduler->Abort(id);
+    FinishActive(id, FinishReason::kError, shutdown, "");
+  }
+  FlushOutbox();
+  PublishStats();
+  LogInfo("engine loop stopped")
+      .Kv("steps", num_steps_)
+      .Kv("worker_seconds", worker_seconds_)
+      .Kv("host_seconds", host_seconds_)
+      .Kv("host_us_per_step", num_steps_ > 0 ? 1e6 * host_seconds_ / static_cast<double>(num_steps_) : 0.0)
+      .Kv("commits", num_commits_)
+      .Kv("commit_us_per_commit", num_commits_ > 0 ? 1e6 * commit_seconds_ / static_cast<double>(num_commits_) : 0.0);
+}
+
+void EngineLoop::Admit(std::unique_ptr<Active> active) {
+  const uint64_t id = active->id;
+  Model& m = *active->model;
+  auto current = models_.find(active->request.model);
+  if (current == models_.end() || current->second != active->model) {
+    // Removed (or removed and added again) after Submit: its KV cache is not this request's.
+    active_[id] = std::move(active);
+    FinishActive(id, FinishReason::kError, Status::Unavailable("model '" + m.info.name + "' was unloaded"), "");
+    return;
+  }
+  scheduler::Request r;
+  r.id = id;
+  r.priority = active->request.priority;
+  r.prompt = active->request.prompt;
+  r.max_tokens = active->request.max_tokens;
+  r.eos_token_ids = m.info.eos_token_ids;
+  active->admitted_ns = clock_.NowNanos();
+  for (const GeneratedToken& t : active->request.committed) r.generated.push_back(t.id);
+  Active& a = *active;
+  active_[id] = std::move(active);
+  if (ReplayCommitted(a)) return;
+  Status st = m.scheduler->Add(std::move(r));
+  if (!st.ok()) FinishActive(id, FinishReason::kError, st, "");
+}
+
+bool EngineLoop::ReplayCommitted(Active& a) {
+  const std::vector<GeneratedToken>& committed = a.request.committed;
+  if (committed.empty()) return false;
+  const std::optional<FinishReason> end = a.output->Replay(committed, [&](TokenEvent ev) { Emit(a, std::move(ev)); });
+  if (!end) return false;
+  // Its end was not recorded (the daemon stopped in between): finish it as the engine would have.
+  std::string text = a.output->FinishText();
+  a.num_generated = static_cast<int32_t>(committed.size());
+  FinishActive(a.id, *end, Status::Ok(), text);
+  return true;
+}
+
+void EngineLoop::ApplyCancel(uint64_t id) {
+  auto it = active_.find(id);
+  if (it == active_.end()) return;  // unknown or already finished
+  if (const scheduler::Sequence* seq = it->second->model->scheduler->Find(id)) {
+    it->second->timings = scheduler::ComputeTimings(seq->times);
+  }
+  it->second->model->scheduler->Abort(id);
+  FinishActive(id, FinishReason::kCancelled, Status::Ok(), "");
+}
+
+bool EngineLoop::StepModel(Model& m) {
+  // Replaced since our last step (a step of another caller restarted it): its KV caches and
+  // sequences are gone, so everything is computed again.
+  if (worker_->generation() != worker_generation_) RecomputeAfterWorkerRestart();
+  scheduler::BatchScheduler& sched = *m.scheduler;
+  if (!sched.has_unfinished()) return false;
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point t0 = Clock::now();
+  Clock::time_point sent = t0, received = t0;
+  struct Account {  // charges the step's time on every return path
+    EngineLoop* loop;
+    const Clock::time_point& t0;
+    Clock::time_point& sent;
+    Clock::time_point& received;
+    ~Account() {
+      if (sent == t0) return;  // nothing was sent
+      const Clock::time_point end = Clock::now();
+      ++loop->num_steps_;
+      loop->worker_seconds_ += std::chrono::duration<double>(received - sent).count();
+      loop->host_seconds_ += std::chrono::duration<double>((sent - t0) + (end - received)).count();
+    }
+  } account{this, t0, sent, received};
+  scheduler::SchedulerOutput out = sched.Schedule();
+  for (const scheduler::FinishedRequest& f : out.failed) Finish(f);
+  if (out.seqs.empty()) return false;
+
+  const wire::StepRequest req = m.steps.Build(
+      m.info.name, out, sched, [this](uint64_t id) -> const SamplingParams& { return active_.at(id)->request.sampling; });
+  size_t num_wanted = 0;
+  for (const wire::StepSequence& w : req.seqs) num_wanted += w.want_logits ? 1 : 0;
+
+  sent = Clock::now();
+  StatusOr<wire::StepReply> reply = worker_->Step(req);
+  received = Clock::now();
+  if (!reply.ok()) {
+    if (worker_->generation() != worker_generation_) {
+      RecomputeAfterWorkerRestart();
+    } else {
+      FailStep(m, out, reply.status());
+    }
+    return true;
+  }
+  // The reply is checked before the scheduler sees it: one token per
+  // sequence that wanted one, in order, inside the vocabulary.
+  bool well_formed = reply->sampled.size() == num_wanted;
+  for (size_t i = 0, j = 0; well_formed && i < req.seqs.size(); ++i) {
+    if (!req.seqs[i].want_logits) continue;
+    const wire::SampledTokenInfo& t = reply->sampled[j++];
+    well_formed = t.request_id == req.seqs[i].request_id && t.token >= 0 && t.token < m.info.vocab_size;
+  }
+  if (!well_formed) {
+    FailStep(m, out, Status::Corruption("worker's step reply does not match the step"));
+    return true;
+  }
+  m.steps.Delivered(req);
+
+  scheduler::StepResult result;
+  for (const wire::SampledTokenInfo& t : reply->sampled) {
+    GeneratedToken token = MakeGeneratedToken(*m.tokenizer, t);  // the one conversion from the wire
+    if (options_.committer) {
+      const scheduler::Sequence* seq = sched.Find(t.request_id);
+      CHECK(seq != nullptr);
+      commit_tokens_.push_back({t.request_id, seq->num_generated(), token});
+    }
+    bool stop = Deliver(*active_.at(t.request_id), std::move(token));
+    result.sampled.push_back({t.request_id, t.token, stop});
+  }
+  for (const scheduler::FinishedRequest& f : sched.OnStepDone(result)) Finish(f);
+  return true;
+}
+
+void EngineLoop::FailStep(Model& m, const scheduler::SchedulerOutput& out, const Status& status) {
+  LogError("step failed").Kv("model", m.info.name).Kv("seqs", out.seqs.size()).Kv("error", status.ToString());
+  for (const scheduler::ScheduledSequence& s : out.seqs) m.scheduler->Abort(s.id);
+  (void)m.scheduler->OnStepDone({});  // closes the step; every sequence in it is gone
+  for (const scheduler::ScheduledSequence& s : out.seqs) FinishActive(s.id, FinishReason::kError, status, "");
+}
+
+bool EngineLoop::Deliver(Active& a, GeneratedToken token) {
+  if (a.output->IsStopToken(token.id)) return false;  // the scheduler finishes it as EOS
+  bool stopped = false;
+  Emit(a, a.output->Token(std::move(token), &stopped));
+  return stopped;
+}
+
+void EngineLoop::Emit(Active& a, TokenEvent event) {
+  ++a.num_generated;
+  ++tokens_generated_;
+  outbox_.push_back({a.id, a.sink, std::move(event), {}});
+}
+
+void EngineLoop::Finish(const scheduler::FinishedRequest& f) {
+  auto it = active_.find(f.id);
+  if (it == active_.end()) return;
+  Active& a = *it->second;
+  std::string text;
+  if (f.reason != scheduler::FinishReason::kError) text = a.output->FinishText();
+  // Usage counts every generated token, the end-of-sequence one included.
+  a.num_generated = static_cast<int32_t>(f.generated.size());
+  a.timings = f.timings;
+  FinishActive(f.id, ReasonOf(f.reason), f.status, text);
+}
+
+void EngineLoop::FinishActive(uint64_t id, FinishReason reason, const Status& status, const std::string& text) {
+  auto it = active_.find(id);
+  if (it == active_.end()) return;
+  std::unique_ptr<Active> a = std::move(it->second);
+  active_.erase(it);
+  a->model->steps.Release(id);
+  FinishEvent ev;
+  ev.finish_reason = reason;
+  ev.status = status;
+  ev.prompt_tokens = static_cast<int32_t>(a->request.prompt.size());
+  ev.completion_tokens = a->num_generated;
+  ev.text = text;
+  ev.latency = ToLatency(a->timings, a->submitted_ns, a->admitted_ns, clock_.NowNanos());
+  if (options_.committer && !shutting_down_) {
+    commit_ends_.push_back({id, reason, status.ok() ? "" : status.ToString()});
+  }
+  outbox_.push_back({id, std::move(a->sink), std::nullopt, std::move(ev)});
+}
+
+void EngineLoop::RecomputeAfterWorkerRestart() {
+  worker_generation_ = worker_->generation();
+  LogWarn("worker replaced; recomputing every request's KV cache").Kv("requests", active_.size());
+  for (auto& [name, m] : models_) {
+    m->steps.Forget();  // the new worker holds no sequence: each goes full
+    std::vector<std::pair<uint64_t, scheduler::Request>> again;  // (arrival, request)
+    for (const auto& [id, a] : active_) {
+      if (a->model != m) continue;
+      const scheduler::Sequence* seq = m->scheduler->Find(id);
+      if (seq == nullptr) continue;
+      scheduler::Request r;
+      r.id = id;
+      r.priority = seq->priority;
+      r.prompt.assign(seq->tokens.begin(), seq->tokens.begin() + seq->num_prompt_tokens);
+      r.generated.assign(seq->tokens.begin() + seq->num_prompt_tokens, seq->tokens.end());
+      r.max_tokens = seq->max_tokens;
+      r.eos_token_ids = seq->eos_token_ids;
+      again.emplace_back(seq->arrival, std::move(r));
+    }
+    std::sort(again.begin(), again.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+    // A fresh scheduler: the old one's prefix cache names blocks the new worker does not have.
+    m->scheduler = std::make_unique<scheduler::BatchScheduler>(m->scheduler->config(), m->info.num_kv_blocks, &clock_);
+    for (auto& [arrival, r] : again) {
+      const uint64_t id = r.id;
+      Status st = m->scheduler->Add(std::move(r));
+      if (!st.ok()) FinishActive(id, FinishReason::kError, st, "");
+    }
+  }
+}
+
+void EngineLoop::FlushOutbox() {
+  if (options_.committer && (!commit_tokens_.empty() || !commit_ends_.empty())) {
+    const auto t0 = std::chrono::steady_clock::now();
+    Status st = options_.committer->Commit(commit_tokens_, commit_ends_);
+    commit_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ++num_commits_;
+    commit_tokens_.clear();
+    commit_ends_.clear();
+    if (!st.ok()) FailUncommitted(st);
+  }
+  std::vector<Outgoing> out;
+  out.swap(outbox_);
+  for (Outgoing& o : out) {
+    if (o.token) {
+      o.sink->OnToken(*o.token);
+    } else {
+      o.sink->OnFinish(o.finish);
+    }
+  }
+}
+
+void EngineLoop::FailUncommitted(const Status& status) {
+  LogError("cannot commit generated tokens; failing their requests").Kv("error", status.ToString());
+  const Status failed = Status::Unavailable("cannot store generated tokens: " + status.message());
+  std::vector<Outgoing> out;
+  out.swap(outbox_);
+  std::unordered_map<uint64_t, bool> seen;
+  for (Outgoing& o : out) {
+    if (!seen.emplace(o.id, true).second) continue;
+    if (auto it = active_.find(o.id); it != active_.end()) {
+      it->second->model->scheduler->Abort(o.id);
+      it->second->model->steps.Release(o.id);
+      active_.erase(it);
+    }
+    FinishEvent ev;
+    ev.finish_reason = FinishReason::kError;
+    ev.status = failed;
+    ev.prompt_tokens = o.finish.prompt_tokens;
+    outbox_.push_back({o.id, std::move(o.sink), std::nullopt, std::move(ev)});
+  }
+}
+
+}  // namespace hearth::daemon

@@ -1,0 +1,70 @@
+#include "daemon/openai/chunk_encoder.h"
+
+#include <span>
+#include <vector>
+
+namespace hearth::daemon {
+namespace {
+
+class ChunkEncoder : public EventEncoder {
+ public:
+  explicit ChunkEncoder(ChunkEncoderOptions options) : options_(std::move(options)) {
+    meta_.created = options_.created;
+    meta_.model = options_.model;
+  }
+
+  void Begin(uint64_t request_id, std::vector<std::string>* out) override {
+    meta_.id = (options_.chat ? "chatcmpl-" : "cmpl-") + std::to_string(request_id);
+    if (options_.chat) out->push_back(ChatRoleChunk(meta_, options_.choice_index));
+  }
+
+  void Token(const TokenEvent& event, std::vector<std::string>* out) override {
+    if (event.text.empty() && !options_.logprobs) return;
+    out->push_back(Content(event.text, Logprobs(std::span(&event.token, 1))));
+  }
+
+  void Finish(const FinishEvent& finish, std::vector<std::string>* out) override {
+    if (!IsCompleted(finish.finish_reason)) {
+      out->push_back(ErrorBody(UnfinishedError(finish)));
+      return;
+    }
+    // That text has no token of its own.
+    if (!finish.text.empty()) out->push_back(Content(finish.text, Logprobs({})));
+    const int32_t index = options_.choice_index;
+    out->push_back(options_.chat ? ChatFinishChunk(meta_, finish.finish_reason, index)
+                                 : TextChunk(meta_, "", std::nullopt, text_offset_, finish.finish_reason, index));
+    if (options_.include_usage) {
+      out->push_back(UsageChunk(meta_, options_.chat, {finish.prompt_tokens, finish.completion_tokens}));
+    }
+  }
+
+ private:
+  LogprobTokens Logprobs(std::span<const GeneratedToken> tokens) const {
+    return options_.logprobs ? LogprobTokens(tokens) : std::nullopt;
+  }
+
+  std::string Content(const std::string& text, LogprobTokens logprobs) {
+    const int32_t index = options_.choice_index;
+    std::string json = options_.chat ? ChatContentChunk(meta_, text, logprobs, index)
+                                     : TextChunk(meta_, text, logprobs, text_offset_, std::nullopt, index);
+    text_offset_ += text.size();
+    return json;
+  }
+
+  const ChunkEncoderOptions options_;
+  ResponseMeta meta_;
+  size_t text_offset_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<EventEncoder> MakeChunkEncoder(ChunkEncoderOptions options) {
+  return std::make_unique<ChunkEncoder>(std::move(options));
+}
+
+ApiError UnfinishedError(const FinishEvent& finish) {
+  if (!finish.status.ok()) return ErrorFromStatus(finish.status);
+  return ApiError{503, "the request was cancelled before it finished", "server_error", "", ""};
+}
+
+}  // namespace hearth::daemon

@@ -1,0 +1,47 @@
+#include "daemon/openai/openai_error.h"
+
+#include <httplib.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+namespace hearth::daemon {
+
+std::string ErrorBody(const ApiError& error) {
+  rapidjson::StringBuffer buf;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  w.StartObject();
+  w.Key("error");
+  w.StartObject();
+  w.Key("message");
+  w.String(error.message.c_str(), static_cast<rapidjson::SizeType>(error.message.size()));
+  w.Key("type");
+  w.String(error.type.c_str());
+  w.Key("param");
+  if (error.param.empty()) w.Null(); else w.String(error.param.c_str());
+  w.Key("code");
+  if (error.code.empty()) w.Null(); else w.String(error.code.c_str());
+  w.EndObject();
+  w.EndObject();
+  return buf.GetString();
+}
+
+ApiError ErrorFromStatus(const Status& status) {
+  ApiError e;
+  e.message = status.message();
+  switch (status.code()) {
+    case Status::Code::kInvalidArgument: e.http_status = 400; break;
+    case Status::Code::kNotFound: e.http_status = 404; e.code = "not_found"; break;
+    case Status::Code::kResourceExhausted: e.http_status = 429; e.type = "rate_limit_error"; break;
+    case Status::Code::kUnavailable: e.http_status = 503; e.type = "server_error"; break;
+    default: e.http_status = 500; e.type = "server_error"; break;
+  }
+  return e;
+}
+
+void SetError(httplib::Response& res, const ApiError& error) {
+  res.status = error.http_status;
+  if (error.http_status == 429 || error.http_status == 503) res.set_header("Retry-After", "1");
+  res.set_content(ErrorBody(error), "application/json");
+}
+
+}  // namespace hearth::daemon

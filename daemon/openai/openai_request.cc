@@ -1,0 +1,359 @@
+// Request parsing: RapidJSON DOM in, ApiRequest out. A null field means the same as an absent
+// one (OpenAI's SDKs send explicit nulls); unknown fields are ignored.
+#include "daemon/openai/openai_request.h"
+
+#include <rapidjson/document.h>
+
+#include <cfloat>
+#include <cmath>
+#include <limits>
+
+#include "common/json_parse.h"
+
+namespace hearth::daemon {
+namespace {
+
+using rapidjson::Value;
+using Error = std::optional<ApiError>;
+
+ApiError Bad(std::string param, std::string message) {
+  return ApiError{400, std::move(message), "invalid_request_error", std::move(param), ""};
+}
+
+std::string Str(const Value& v) { return std::string(v.GetString(), v.GetStringLength()); }
+
+// The member `name` of `obj`, or null when it is absent or JSON null.
+const Value* Field(const Value& obj, const char* name) {
+  auto it = obj.FindMember(name);
+  if (it == obj.MemberEnd() || it->value.IsNull()) return nullptr;
+  return &it->value;
+}
+
+// An integer in [lo, hi]; integral floating point values (5.0) count as integers.
+Error GetInt(const Value& v, const std::string& param, int64_t lo, int64_t hi, int64_t* out) {
+  // Built with append: GCC 12 warns (-Wrestrict, falsely) on "[" + std::to_string(...).
+  std::string range = "[";
+  range.append(std::to_string(lo)).append(", ").append(std::to_string(hi)).append("]");
+  if (v.IsInt64()) {
+    *out = v.GetInt64();
+  } else if (v.IsUint64()) {
+    return Bad(param, param + " must be an integer in " + range);
+  } else if (v.IsDouble()) {
+    const double d = v.GetDouble();
+    // The 9e18 bound keeps the cast below defined whatever lo and hi are.
+    if (d != std::floor(d) || !(d >= static_cast<double>(lo) && d <= static_cast<double>(hi)) || std::fabs(d) > 9e18) {
+      return Bad(param, param + " must be an integer in " + range);
+    }
+    *out = static_cast<int64_t>(d);
+  } else {
+    return Bad(param, param + " must be an integer");
+  }
+  if (*out < lo || *out > hi) return Bad(param, param + " must be an integer in " + range);
+  return std::nullopt;
+}
+
+// A number, as float; magnitudes past float's range become infinities, which the range
+// checks reject.
+Error GetFloat(const Value& v, const std::string& param, float* out) {
+  if (!v.IsNumber()) return Bad(param, param + " must be a number");
+  const double d = v.GetDouble();
+  *out = std::fabs(d) > FLT_MAX ? std::copysign(HUGE_VALF, static_cast<float>(d >= 0 ? 1 : -1)) : static_cast<float>(d);
+  return std::nullopt;
+}
+
+Error GetBool(const Value& v, const std::string& param, bool* out) {
+  if (!v.IsBool()) return Bad(param, param + " must be a boolean");
+  *out = v.GetBool();
+  return std::nullopt;
+}
+
+std::string Indexed(const char* name, size_t i) { return std::string(name) + "[" + std::to_string(i) + "]"; }
+
+Error ParseContent(const Value& v, const std::string& param, std::string* out) {
+  if (v.IsString()) {
+    *out = Str(v);
+    return std::nullopt;
+  }
+  if (!v.IsArray()) return Bad(param, param + " must be a string or an array of text parts");
+  for (const Value& part : v.GetArray()) {
+    if (!part.IsObject()) return Bad(param, param + " parts must be objects");
+    const Value* type = Field(part, "type");
+    if (!type || !type->IsString() || Str(*type) != "text") {
+      return Bad(param, param + ": only parts of type \"text\" are supported");
+    }
+    const Value* text = Field(part, "text");
+    if (!text || !text->IsString()) return Bad(param, param + ": a text part needs a string \"text\"");
+    out->append(text->GetString(), text->GetStringLength());
+  }
+  return std::nullopt;
+}
+
+Error ParseMessages(const Value& body, ApiRequest* out) {
+  const Value* messages = Field(body, "messages");
+  if (!messages) return Bad("messages", "messages is required");
+  if (!messages->IsArray()) return Bad("messages", "messages must be an array");
+  if (messages->Empty()) return Bad("messages", "messages must not be empty");
+  for (size_t i = 0; i < messages->Size(); ++i) {
+    const Value& m = (*messages)[static_cast<rapidjson::SizeType>(i)];
+    const std::string at = Indexed("messages", i);
+    if (!m.IsObject()) return Bad(at, at + " must be an object");
+    const Value* role = Field(m, "role");
+    if (!role) return Bad(at + ".role", at + ".role is required");
+    if (!role->IsString()) return Bad(at + ".role", at + ".role must be a string");
+    model::ChatMessage message;
+    message.role = Str(*role);
+    if (message.role == "developer") message.role = "system";  // OpenAI's newer name
+    if (message.role != "system" && message.role != "user" && message.role != "assistant") {
+      return Bad(at + ".role", at + ".role must be one of system, user, assistant");
+    }
+    const Value* content = Field(m, "content");
+    if (!content) return Bad(at + ".content", at + ".content is required");
+    if (auto e = ParseContent(*content, at + ".content", &message.content)) return e;
+    out->messages.push_back(std::move(message));
+  }
+  return std::nullopt;
+}
+
+Error ParseTokenIds(const Value& v, ApiRequest* out) {
+  if (v.Empty()) return Bad("prompt", "prompt must not be empty");
+  for (const Value& id : v.GetArray()) {
+    int64_t token = 0;
+    if (!id.IsNumber() || GetInt(id, "prompt", 0, std::numeric_limits<int32_t>::max(), &token)) {
+      return Bad("prompt", "prompt token ids must be non-negative integers");
+    }
+    out->prompt_tokens.push_back(static_cast<int32_t>(token));
+  }
+  out->prompt_is_tokens = true;
+  return std::nullopt;
+}
+
+// A string, an array of token ids, or a batch of exactly one of those.
+Error ParsePrompt(const Value& body, ApiRequest* out) {
+  const Value* prompt = Field(body, "prompt");
+  if (!prompt) return Bad("prompt", "prompt is required");
+  if (prompt->IsString()) {
+    out->prompt_text = Str(*prompt);
+    return std::nullopt;
+  }
+  if (!prompt->IsArray()) return Bad("prompt", "prompt must be a string or an array of token ids");
+  if (prompt->Empty()) return Bad("prompt", "prompt must not be empty");
+  const Value& first = (*prompt)[0];
+  if (first.IsString() || first.IsArray()) {
+    if (prompt->Size() != 1) {
+      return Bad("prompt", "batched prompts are not supported: send one prompt per request");
+    }
+    if (first.IsString()) {
+      out->prompt_text = Str(first);
+      return std::nullopt;
+    }
+    return ParseTokenIds(first, out);
+  }
+  return ParseTokenIds(*prompt, out);
+}
+
+Error ParseStop(const Value& body, ApiRequest* out) {
+  const Value* stop = Field(body, "stop");
+  if (!stop) return std::nullopt;
+  auto add = [&](const Value& s) -> Error {
+    if (!s.IsString()) return Bad("stop", "stop must be a string or an array of strings");
+    if (s.GetStringLength() == 0) return Bad("stop", "stop strings must not be empty");
+    out->stop.push_back(Str(s));
+    return std::nullopt;
+  };
+  if (stop->IsString()) return add(*stop);
+  if (!stop->IsArray()) return Bad("stop", "stop must be a string or an array of strings");
+  if (stop->Size() > kMaxStopStrings) return Bad("stop", "stop may hold at most 4 strings");
+  for (const Value& s : stop->GetArray()) {
+    if (auto e = add(s)) return e;
+  }
+  return std::nullopt;
+}
+
+Error ParseMaxTokens(const Value& body, ApiRequest* out) {
+  for (const char* name : {"max_tokens", "max_completion_tokens"}) {
+    const Value* v = Field(body, name);
+    if (!v) continue;
+    int64_t n = 0;
+    if (auto e = GetInt(*v, name, 1, std::numeric_limits<int32_t>::max(), &n)) return e;
+    out->max_tokens = static_cast<int32_t>(n);  // max_completion_tokens, read last, wins
+  }
+  return std::nullopt;
+}
+
+// The float knobs, then SamplingParams::Validate for their ranges (its messages start with
+// the field's name, which becomes `param`).
+Error ParseSampling(const Value& body, ApiRequest* out) {
+  SamplingParams& s = out->sampling;
+  const std::pair<const char*, float*> floats[] = {{"temperature", &s.temperature},
+                                                   {"top_p", &s.top_p},
+                                                   {"min_p", &s.min_p},
+                                                   {"presence_penalty", &s.presence_penalty},
+                                                   {"frequency_penalty", &s.frequency_penalty},
+                                                   {"repetition_penalty", &s.repetition_penalty}};
+  for (const auto& [name, dst] : floats) {
+    if (const Value* v = Field(body, name)) {
+      if (auto e = GetFloat(*v, name, dst)) return e;
+    }
+  }
+  if (const Value* v = Field(body, "top_k")) {
+    int64_t k = 0;
+    if (auto e = GetInt(*v, "top_k", -1, std::numeric_limits<int32_t>::max(), &k)) return e;
+    s.top_k = k < 0 ? 0 : static_cast<int32_t>(k);  // -1 is vLLM's "off"
+  }
+  if (const Value* v = Field(body, "seed")) {
+    int64_t seed = 0;
+    if (v->IsUint64()) {
+      out->seed = v->GetUint64();
+    } else if (auto e = GetInt(*v, "seed", std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max(),
+                               &seed)) {
+      return e;
+    } else {
+      out->seed = static_cast<uint64_t>(seed);
+    }
+  }
+  Status st = s.Validate();
+  if (!st.ok()) {
+    const std::string& m = st.message();
+    return Bad(m.substr(0, m.find(' ')), m);
+  }
+  return std::nullopt;
+}
+
+Error ParseLogprobs(const Value& body, ApiRequest* out) {
+  const Value* logprobs = Field(body, "logprobs");
+  const Value* top = Field(body, "top_logprobs");
+  if (out->endpoint == ApiEndpoint::kCompletions) {
+    if (logprobs) {
+      int64_t n = 0;
+      if (auto e = GetInt(*logprobs, "logprobs", 0, kMaxCompletionLogprobs, &n)) return e;
+      out->logprobs = true;
+      out->sampling.num_logprobs = static_cast<int32_t>(n);
+    }
+    return std::nullopt;
+  }
+  if (logprobs) {
+    if (auto e = GetBool(*logprobs, "logprobs", &out->logprobs)) return e;
+  }
+  if (top) {
+    int64_t n = 0;
+    if (auto e = GetInt(*top, "top_logprobs", 0, kMaxLogprobs, &n)) return e;
+    if (!out->logprobs) return Bad("top_logprobs", "top_logprobs requires logprobs to be true");
+    out->sampling.num_logprobs = static_cast<int32_t>(n);
+  }
+  return std::nullopt;
+}
+
+Error ParseStreaming(const Value& body, ApiRequest* out) {
+  if (const Value* v = Field(body, "stream")) {
+    if (auto e = GetBool(*v, "stream", &out->stream)) return e;
+  }
+  if (const Value* options = Field(body, "stream_options")) {
+    if (!options->IsObject()) return Bad("stream_options", "stream_options must be an object");
+    if (!out->stream) {
+      return Bad("stream_options", "stream_options is only allowed when stream is true");
+    }
+    if (const Value* v = Field(*options, "include_usage")) {
+      if (auto e = GetBool(*v, "stream_options.include_usage", &out->include_usage)) return e;
+    }
+  }
+  return std::nullopt;
+}
+
+Error ParseChoices(const Value& body, ApiRequest* out) {
+  if (const Value* v = Field(body, "n")) {
+    int64_t n = 0;
+    if (auto e = GetInt(*v, "n", 1, kMaxChoices, &n)) return e;
+    out->n = static_cast<int32_t>(n);
+  }
+  return std::nullopt;
+}
+
+// Fields we know but do not implement: refuse rather than silently answer something else.
+Error RejectUnsupported(const Value& body) {
+  if (const Value* v = Field(body, "best_of")) {
+    int64_t n = 0;
+    if (GetInt(*v, "best_of", 1, 1, &n)) return Bad("best_of", "only best_of=1 is supported");
+  }
+  if (const Value* v = Field(body, "echo")) {
+    if (!v->IsBool() || v->GetBool()) return Bad("echo", "echo is not supported");
+  }
+  if (const Value* v = Field(body, "tools")) {
+    if (!v->IsArray() || !v->Empty()) return Bad("tools", "tools are not supported");
+  }
+  if (const Value* v = Field(body, "response_format")) {
+    const Value* type = v->IsObject() ? Field(*v, "type") : nullptr;
+    if (!type || !type->IsString() || Str(*type) != "text") {
+      return Bad("response_format", "only response_format {\"type\": \"text\"} is supported");
+    }
+  }
+  if (const Value* v = Field(body, "user")) {
+    if (!v->IsString()) return Bad("user", "user must be a string");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ApiError ModelNotFound(const std::string& model) {
+  return ApiError{404, "The model '" + model + "' does not exist", "invalid_request_error", "model", "model_not_found"};
+}
+
+std::optional<ApiError> ParseApiRequest(ApiEndpoint endpoint, std::string_view body, ApiRequest* out) {
+  *out = ApiRequest{};
+  out->endpoint = endpoint;
+  rapidjson::Document doc;
+  const JsonParse parsed = ParseJson(body, &doc);
+  if (!parsed.ok()) return Bad("", "the request body is " + parsed.message);
+  if (!doc.IsObject()) return Bad("", "the request body must be a JSON object");
+
+  const Value* model = Field(doc, "model");
+  if (!model) return Bad("model", "model is required");
+  if (!model->IsString() || model->GetStringLength() == 0) {
+    return Bad("model", "model must be a non-empty string");
+  }
+  out->model = Str(*model);
+
+  Error e = endpoint == ApiEndpoint::kChatCompletions ? ParseMessages(doc, out) : ParsePrompt(doc, out);
+  if (e) return e;
+  if ((e = ParseMaxTokens(doc, out))) return e;
+  if ((e = ParseStop(doc, out))) return e;
+  if ((e = ParseLogprobs(doc, out))) return e;  // before Validate, which checks num_logprobs
+  if ((e = ParseSampling(doc, out))) return e;
+  if ((e = ParseStreaming(doc, out))) return e;
+  if ((e = ParseChoices(doc, out))) return e;
+  return RejectUnsupported(doc);
+}
+
+std::optional<ApiError> CheckPromptTokens(const ApiRequest& request, int32_t vocab_size) {
+  for (int32_t id : request.prompt_tokens) {
+    if (id >= vocab_size) {
+      return Bad("prompt", "prompt token id " + std::to_string(id) + " is outside the vocabulary (size " +
+                               std::to_string(vocab_size) + ")");
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<ApiError> FitToContext(const ApiRequest& request, size_t num_prompt_tokens, int32_t context_length,
+                                     int32_t* max_tokens) {
+  const char* prompt_param = request.endpoint == ApiEndpoint::kChatCompletions ? "messages" : "prompt";
+  if (num_prompt_tokens == 0) return Bad(prompt_param, "the prompt is empty after tokenization");
+  if (context_length <= 0) {
+    *max_tokens = request.max_tokens.value_or(kDefaultMaxTokensWithoutContext);
+    return std::nullopt;
+  }
+  const int64_t room = static_cast<int64_t>(context_length) - static_cast<int64_t>(num_prompt_tokens);
+  const int64_t wanted = request.max_tokens.value_or(1);
+  if (room < wanted) {
+    ApiError e = Bad(request.max_tokens ? "max_tokens" : prompt_param,
+                     "This model's maximum context length is " + std::to_string(context_length) +
+                         " tokens; the prompt has " + std::to_string(num_prompt_tokens) + " tokens and " +
+                         std::to_string(wanted) + " more were requested for the completion");
+    e.code = "context_length_exceeded";
+    return e;
+  }
+  *max_tokens = request.max_tokens ? *request.max_tokens : static_cast<int32_t>(room);
+  return std::nullopt;
+}
+
+}  // namespace hearth::daemon

@@ -1,0 +1,236 @@
+#include "daemon/ops/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <unistd.h>
+
+namespace hearth::daemon {
+namespace {
+
+std::string WriteTemp(const std::string& text) {
+  char path[] = "/tmp/hearth-config-XXXXXX";
+  int fd = mkstemp(path);
+  EXPECT_GE(fd, 0);
+  ::close(fd);
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(ConfigTest, ParsesHostPort) {
+  EXPECT_EQ(ParseHostPort("127.0.0.1:8080")->port, 8080);
+  EXPECT_EQ(ParseHostPort("[::1]:9")->host, "::1");
+  EXPECT_FALSE(ParseHostPort("nohost").ok());
+  EXPECT_FALSE(ParseHostPort("h:99999").ok());
+  EXPECT_FALSE(ParseHostPort("h:-1").ok());
+  EXPECT_FALSE(ParseHostPort(":80").ok());
+}
+
+TEST(ConfigTest, FileOverridesDefaults) {
+  std::string path = WriteTemp(
+      "listen = \"0.0.0.0:9000\"\n"
+      "data_dir = \"/tmp/x\"\n"
+      "[models]\n"
+      "smol = \"/models/smol.gguf\"\n");
+  Config c;
+  ASSERT_TRUE(LoadConfigFile(path, &c).ok());
+  EXPECT_EQ(c.listen.host, "0.0.0.0");
+  EXPECT_EQ(c.listen.port, 9000);
+  EXPECT_EQ(c.admin_listen.port, 8081);  // untouched default
+  EXPECT_EQ(c.data_dir, "/tmp/x");
+  EXPECT_EQ(c.models.at("smol"), "/models/smol.gguf");
+  std::remove(path.c_str());
+}
+
+TEST(ConfigTest, BadFileNamesTheProblem) {
+  std::string path = WriteTemp("listen = 8080\n");
+  Config c;
+  Status st = LoadConfigFile(path, &c);
+  EXPECT_TRUE(st.IsInvalidArgument());
+  EXPECT_NE(st.message().find("listen"), std::string::npos);
+  std::remove(path.c_str());
+
+  path = WriteTemp("listen = \n");
+  st = LoadConfigFile(path, &c);
+  EXPECT_TRUE(st.IsInvalidArgument());
+  EXPECT_NE(st.message().find(":1"), std::string::npos);
+  std::remove(path.c_str());
+}
+
+TEST(ConfigTest, ModelFlag) {
+  Config c;
+  EXPECT_TRUE(AddModelFlag("smol=/a/b.gguf", &c).ok());
+  EXPECT_EQ(c.models.at("smol"), "/a/b.gguf");
+  EXPECT_FALSE(AddModelFlag("smol", &c).ok());
+  EXPECT_FALSE(AddModelFlag("=x", &c).ok());
+}
+
+TEST(ConfigTest, SchedulerTable) {
+  Config defaults;
+  EXPECT_EQ(defaults.token_budget, 0);  // measured at model load
+  EXPECT_TRUE(defaults.chunked_prefill);
+  std::string path = WriteTemp(
+      "[scheduler]\n"
+      "token_budget = 256\n"
+      "max_num_seqs = 16\n"
+      "chunked_prefill = false\n"
+      "target_step_ms = 50.5\n");
+  Config c;
+  ASSERT_TRUE(LoadConfigFile(path, &c).ok());
+  EXPECT_EQ(c.token_budget, 256);
+  EXPECT_EQ(c.max_num_seqs, 16);
+  EXPECT_FALSE(c.chunked_prefill);
+  EXPECT_DOUBLE_EQ(c.target_step_ms, 50.5);
+  std::remove(path.c_str());
+
+  for (const char* bad : {"[scheduler]\ntoken_budget = -1\n", "[scheduler]\nmax_num_seqs = 0\n",
+                          "[scheduler]\nchunked_prefill = 1\n", "[scheduler]\ntarget_step_ms = 0\n",
+                          "scheduler = 3\n"}) {
+    path = WriteTemp(bad);
+    Config b;
+    Status st = LoadConfigFile(path, &b);
+    EXPECT_TRUE(st.IsInvalidArgument()) << bad;
+    EXPECT_NE(st.message().find("scheduler"), std::string::npos) << st.ToString();
+    std::remove(path.c_str());
+  }
+}
+
+TEST(ConfigTest, WorkersTable) {
+  Config defaults;
+  EXPECT_EQ(defaults.memory_budget_bytes, 0u);  // no limit
+  EXPECT_EQ(defaults.staged_budget_bytes, 0u);  // no staging
+  std::string path = WriteTemp(
+      "[workers]\nmemory_budget_bytes = 2000000000\nstaged_budget_bytes = 3000000000\nmodel_wait_seconds = 5.5\n"
+      "count = 2\n");
+  Config c;
+  ASSERT_TRUE(LoadConfigFile(path, &c).ok());
+  EXPECT_EQ(c.memory_budget_bytes, 2000000000u);
+  EXPECT_EQ(c.staged_budget_bytes, 3000000000u);
+  EXPECT_DOUBLE_EQ(c.model_wait_seconds, 5.5);
+  EXPECT_EQ(c.worker_count, 2);
+  EXPECT_EQ(defaults.worker_count, 1);
+  std::remove(path.c_str());
+  for (const char* bad : {"[workers]\nmemory_budget_bytes = -1\n", "[workers]\nmemory_budget_bytes = \"1G\"\n",
+                          "[workers]\nstaged_budget_bytes = -5\n", "[workers]\nmodel_wait_seconds = -2\n",
+                          "[workers]\ncount = 0\n", "[workers]\ncount = \"two\"\n", "workers = 1\n"}) {
+    path = WriteTemp(bad);
+    Config b;
+    Status st = LoadConfigFile(path, &b);
+    EXPECT_TRUE(st.IsInvalidArgument()) << bad;
+    EXPECT_NE(st.message().find("workers"), std::string::npos) << st.ToString();
+    std::remove(path.c_str());
+  }
+}
+
+TEST(ConfigTest, HttpTable) {
+  std::string path = WriteTemp(
+      "[http]\nmax_connections = 20000\nmax_connections_per_client = 64\nheader_timeout_seconds = 2.5\n"
+      "body_timeout_seconds = 7\nkeep_alive_seconds = 1\n");
+  Config c;
+  ASSERT_TRUE(LoadConfigFile(path, &c).ok());
+  EXPECT_EQ(c.http_max_connections, 20000);
+  EXPECT_EQ(c.http_max_connections_per_client, 64);
+  EXPECT_DOUBLE_EQ(c.http_header_timeout_seconds, 2.5);
+  EXPECT_DOUBLE_EQ(c.http_body_timeout_seconds, 7);
+  EXPECT_DOUBLE_EQ(c.http_keep_alive_seconds, 1);
+  std::remove(path.c_str());
+  for (const char* bad : {"[http]\nmax_connections = 0\n", "[http]\nmax_connections_per_client = \"many\"\n",
+                          "[http]\nheader_timeout_seconds = 0\n", "[http]\nkeep_alive_seconds = -1\n", "http = 3\n"}) {
+    path = WriteTemp(bad);
+    Config b;
+    Status st = LoadConfigFile(path, &b);
+    EXPECT_TRUE(st.IsInvalidArgument()) << bad;
+    EXPECT_NE(st.message().find("http"), std::string::npos) << st.ToString();
+    std::remove(path.c_str());
+  }
+}
+
+TEST(ConfigTest, StoreOnDamage) {
+  EXPECT_EQ(Config().store_on_damage, "refuse");
+  std::string path = WriteTemp("[store]\non_damage = \"reset\"\n");
+  Config c;
+  ASSERT_TRUE(LoadConfigFile(path, &c).ok());
+  EXPECT_EQ(c.store_on_damage, "reset");
+  std::remove(path.c_str());
+  for (const char* bad : {"[store]\non_damage = \"ignore\"\n", "[store]\non_damage = 1\n"}) {
+    path = WriteTemp(bad);
+    Config b;
+    Status st = LoadConfigFile(path, &b);
+    EXPECT_TRUE(st.IsInvalidArgument()) << bad;
+    EXPECT_NE(st.message().find("on_damage"), std::string::npos) << st.ToString();
+    std::remove(path.c_str());
+  }
+}
+
+TEST(ConfigTest, HttpThreads) {
+  // Streams hold no handler thread (the listener is asynchronous); non-streamed completions do,
+  // so the default still runs as many of them at once as the engine can (max_num_seqs) and more.
+  EXPECT_GE(Config{}.http_threads, 4 * Config{}.max_num_seqs);
+  std::string path = WriteTemp("http_threads = 64\n");
+  Config c;
+  ASSERT_TRUE(LoadConfigFile(path, &c).ok());
+  EXPECT_EQ(c.http_threads, 64);
+  std::remove(path.c_str());
+  for (const char* bad : {"http_threads = 0\n", "http_threads = \"many\"\n"}) {
+    path = WriteTemp(bad);
+    Config b;
+    EXPECT_TRUE(LoadConfigFile(path, &b).IsInvalidArgument()) << bad;
+    std::remove(path.c_str());
+  }
+}
+
+TEST(ConfigTest, QueueLimitsAndHealthStall) {
+  Config defaults;
+  EXPECT_EQ(defaults.max_queued_requests, 256);
+  EXPECT_EQ(defaults.max_queued_tokens, 65536);
+  EXPECT_DOUBLE_EQ(defaults.health_stall_seconds, 60);
+  std::string path = WriteTemp(
+      "max_queued_requests = 3\n"
+      "max_queued_tokens = 0\n"
+      "health_stall_seconds = 12\n");
+  Config c;
+  ASSERT_TRUE(LoadConfigFile(path, &c).ok());
+  EXPECT_EQ(c.max_queued_requests, 3);
+  EXPECT_EQ(c.max_queued_tokens, 0);
+  EXPECT_DOUBLE_EQ(c.health_stall_seconds, 12);
+  std::remove(path.c_str());
+
+  for (const char* bad : {"max_queued_requests = -1\n", "max_queued_tokens = \"lots\"\n",
+                          "health_stall_seconds = -0.5\n", "health_stall_seconds = \"1m\"\n"}) {
+    path = WriteTemp(bad);
+    Config b;
+    Status st = LoadConfigFile(path, &b);
+    EXPECT_TRUE(st.IsInvalidArgument()) << bad;
+    std::remove(path.c_str());
+  }
+}
+
+TEST(ConfigTest, PreemptionTable) {
+  Config defaults;
+  EXPECT_TRUE(defaults.preemption_notice_file.empty());
+  EXPECT_DOUBLE_EQ(defaults.preemption_grace_seconds, 30);
+  EXPECT_EQ(defaults.preemption_poll_interval_ms, 1000);
+  std::string path = WriteTemp(
+      "[preemption]\nnotice_file = \"/run/n\"\npoll_url = \"http://127.0.0.1:9/x\"\npoll_interval_ms = 200\n"
+      "grace_seconds = 10\n");
+  Config c;
+  ASSERT_TRUE(LoadConfigFile(path, &c).ok());
+  EXPECT_EQ(c.preemption_notice_file, "/run/n");
+  EXPECT_EQ(c.preemption_poll_url, "http://127.0.0.1:9/x");
+  EXPECT_EQ(c.preemption_poll_interval_ms, 200);
+  EXPECT_DOUBLE_EQ(c.preemption_grace_seconds, 10);
+  std::remove(path.c_str());
+  for (const char* bad : {"[preemption]\ngrace_seconds = -1\n", "[preemption]\npoll_interval_ms = 5\n",
+                          "[preemption]\nnotice_file = 3\n", "preemption = 1\n"}) {
+    path = WriteTemp(bad);
+    Config b;
+    Status st = LoadConfigFile(path, &b);
+    EXPECT_TRUE(st.IsInvalidArgument()) << bad;
+    EXPECT_NE(st.message().find("preemption"), std::string::npos) << st.ToString();
+    std::remove(path.c_str());
+  }
+}
+
+}  // namespace
+}  // namespace hearth::daemon

@@ -1,0 +1,183 @@
+#include "daemon/ops/server_metrics.h"
+
+#include <vector>
+
+namespace hearth::daemon {
+namespace {
+
+// Bucket bounds in seconds. Time to first token and end to end reach minutes on a CPU under
+// load; the time per output token sits between a millisecond (GPU) and a second (big CPU model).
+const std::vector<double> kQueueBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                           1,     2.5,    5,     10,   20,    40,   80,  160};
+const std::vector<double> kTtftBuckets = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80, 160};
+const std::vector<double> kTpotBuckets = {0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08,
+                                          0.1,   0.15,   0.2,   0.3,  0.5,  0.75, 1,    2.5};
+const std::vector<double> kE2eBuckets = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320, 640};
+const std::vector<double> kLoadBuckets = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
+const std::vector<double> kSwapBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+// A store commit: tens of microseconds without fsync, milliseconds with one, more on slow disks.
+const std::vector<double> kCommitBuckets = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                            0.01,    0.025,  0.05,    0.1,    0.25,   1};
+
+void ObserveIfKnown(Histogram& h, const std::string& model, double seconds) {
+  if (seconds >= 0) h.Observe({model}, seconds);
+}
+
+}  // namespace
+
+const char* RequestStatus(const FinishEvent& event) {
+  if (IsCompleted(event.finish_reason)) return "ok";
+  if (event.finish_reason == FinishReason::kCancelled) return "cancelled";
+  return "error";
+}
+
+ServerMetrics::ServerMetrics()
+    : requests_(registry_.AddCounter("hearth_requests_total",
+                                     "Requests that reached the engine or were turned away at submit, by outcome: "
+                                     "ok, error, cancelled or rejected.",
+                                     {"model", "status"})),
+      rejected_(registry_.AddCounter("hearth_requests_rejected_total",
+                                     "Requests refused at submit (429 or 503), by reason: queued_requests, "
+                                     "queued_tokens, engine_queue or unavailable.",
+                                     {"model", "reason"})),
+      prompt_tokens_(
+          registry_.AddCounter("hearth_prompt_tokens_total", "Prompt tokens of accepted requests.", {"model"})),
+      generated_tokens_(registry_.AddCounter("hearth_generated_tokens_total",
+                                             "Tokens generated and delivered, all models (rate() gives tokens per "
+                                             "second).")),
+      queue_time_(registry_.AddHistogram("hearth_request_queue_seconds",
+                                         "Time from submit until the scheduler first gave the request tokens to run.",
+                                         kQueueBuckets, {"model"})),
+      ttft_(registry_.AddHistogram("hearth_time_to_first_token_seconds",
+                                   "Time from submit until the first generated token.", kTtftBuckets, {"model"})),
+      tpot_(registry_.AddHistogram("hearth_time_per_output_token_seconds",
+                                   "Mean time between generated tokens, per request of two or more tokens.",
+                                   kTpotBuckets, {"model"})),
+      e2e_(registry_.AddHistogram("hearth_request_duration_seconds",
+                                  "Time from submit until the request finished (any outcome).", kE2eBuckets,
+                                  {"model"})),
+      queued_requests_(registry_.AddGauge("hearth_queued_requests",
+                                          "Requests waiting for their first token (the ones max_queued_requests "
+                                          "limits).")),
+      queued_tokens_(registry_.AddGauge("hearth_queued_prompt_tokens",
+                                        "Prompt tokens of the queued requests (what max_queued_tokens limits).")),
+      waiting_(registry_.AddGauge("hearth_waiting_sequences",
+                                  "Requests submitted but not running in the scheduler (new or preempted).")),
+      running_(registry_.AddGauge("hearth_running_sequences", "Sequences the scheduler is running.")),
+      kv_used_(registry_.AddGauge("hearth_kv_blocks_used", "KV cache blocks held by sequences.")),
+      kv_free_(registry_.AddGauge("hearth_kv_blocks_free",
+                                  "KV cache blocks free to allocate (including cached prefix blocks).")),
+      kv_total_(registry_.AddGauge("hearth_kv_blocks_total", "KV cache blocks, all models.")),
+      prefix_queried_(registry_.AddCounter("hearth_prefix_cache_queried_blocks_total",
+                                           "Full prompt blocks looked up in the prefix cache.")),
+      prefix_hits_(registry_.AddCounter("hearth_prefix_cache_hit_blocks_total",
+                                        "Prompt blocks found in the prefix cache (their prefill is skipped).")),
+      prefix_hit_ratio_(registry_.AddGauge("hearth_prefix_cache_hit_ratio",
+                                           "Hit blocks / queried blocks since start (0 before any lookup).")),
+      tokens_per_second_(registry_.AddGauge("hearth_generation_tokens_per_second",
+                                            "Tokens generated per second over the last few seconds.")),
+      workers_up_(registry_.AddGauge("hearth_workers_up", "Worker processes running.")),
+      worker_restarts_(registry_.AddCounter("hearth_worker_restarts_total", "Workers restarted after a crash.")),
+      models_loaded_(registry_.AddGauge("hearth_models_loaded", "Models loaded and served.")),
+      model_loads_(registry_.AddCounter("hearth_model_loads_total", "Model loads, by outcome: ok or error.",
+                                        {"model", "status"})),
+      model_load_time_(registry_.AddHistogram("hearth_model_load_seconds",
+                                              "Time to load a model on its worker, tokenizer included.", kLoadBuckets,
+                                              {"model"})),
+      model_load_bytes_(registry_.AddCounter("hearth_model_load_bytes_total",
+                                             "Bytes of the weights of the models loaded.", {"model"})),
+      model_swaps_(registry_.AddCounter("hearth_model_swaps_total",
+                                        "Moves of a model between memories, by kind: stage (file to host copy), "
+                                        "swap_in (host copy to the pool), swap_out (pool to host copy).",
+                                        {"model", "kind"})),
+      model_swap_time_(registry_.AddHistogram("hearth_model_swap_seconds", "Time of a stage, swap_in or swap_out.",
+                                              kSwapBuckets, {"model", "kind"})),
+      model_swap_bytes_(registry_.AddCounter("hearth_model_swap_bytes_total",
+                                             "Bytes moved by stages, swap-ins and swap-outs.", {"model", "kind"})),
+      model_evictions_(registry_.AddCounter("hearth_model_evictions_total",
+                                            "Warm models unloaded to make room for another (docs/models.md).",
+                                            {"model"})),
+      model_cold_starts_(registry_.AddCounter("hearth_model_cold_starts_total",
+                                              "Requests that waited for their model to load.", {"model"})),
+      model_state_(registry_.AddGauge("hearth_model_state",
+                                      "1 for each model's current state (registered, loading, warm, unloading).",
+                                      {"model", "state"})),
+      store_commit_time_(registry_.AddHistogram("hearth_store_commit_seconds",
+                                                "Time of each engine iteration's store commit (one transaction for "
+                                                "all its tokens, with its fsync under synchronous = full).",
+                                                kCommitBuckets)),
+      recovered_requests_(registry_.AddCounter("hearth_recovered_requests_total",
+                                               "Unfinished requests resumed from the store at start.")),
+      recovered_prefill_tokens_(registry_.AddCounter("hearth_recovered_prefill_tokens_total",
+                                                     "Prompt and committed tokens of the resumed requests, which the "
+                                                     "engine computes again (prefill) before they continue.")) {}
+
+void ServerMetrics::RequestSubmitted(const std::string& model, int64_t prompt_tokens) {
+  prompt_tokens_.Inc({model}, static_cast<double>(prompt_tokens));
+}
+
+void ServerMetrics::RequestRejected(const std::string& model, const std::string& reason) {
+  requests_.Inc({model, "rejected"});
+  rejected_.Inc({model, reason});
+}
+
+void ServerMetrics::RequestFinished(const std::string& model, const FinishEvent& event) {
+  requests_.Inc({model, RequestStatus(event)});
+  ObserveIfKnown(queue_time_, model, event.latency.queue_s);
+  ObserveIfKnown(ttft_, model, event.latency.time_to_first_token_s);
+  ObserveIfKnown(tpot_, model, event.latency.time_per_output_token_s);
+  ObserveIfKnown(e2e_, model, event.latency.end_to_end_s);
+}
+
+void ServerMetrics::ModelLoaded(const std::string& model, double seconds, bool ok, uint64_t bytes) {
+  model_loads_.Inc({model, ok ? "ok" : "error"});
+  if (!ok) return;
+  model_load_time_.Observe({model}, seconds);
+  model_load_bytes_.Inc({model}, static_cast<double>(bytes));
+}
+
+void ServerMetrics::ModelSwapped(const std::string& model, const std::string& kind, double seconds, uint64_t bytes) {
+  model_swaps_.Inc({model, kind});
+  model_swap_time_.Observe({model, kind}, seconds);
+  model_swap_bytes_.Inc({model, kind}, static_cast<double>(bytes));
+}
+
+void ServerMetrics::ModelEvicted(const std::string& model) { model_evictions_.Inc({model}); }
+
+void ServerMetrics::ModelColdStart(const std::string& model) { model_cold_starts_.Inc({model}); }
+
+void ServerMetrics::SetModelState(const std::string& model, const std::string& state) {
+  for (const char* s : {"registered", "staging", "staged", "loading", "warm", "unloading"}) model_state_.Set({model, s}, state == s ? 1 : 0);
+}
+
+void ServerMetrics::WorkerRestarted() { worker_restarts_.Inc(); }
+
+void ServerMetrics::StoreCommitted(double seconds) { store_commit_time_.Observe(seconds); }
+
+void ServerMetrics::Recovered(int64_t requests, int64_t prefill_tokens) {
+  recovered_requests_.Inc({}, static_cast<double>(requests));
+  recovered_prefill_tokens_.Inc({}, static_cast<double>(prefill_tokens));
+}
+
+std::string ServerMetrics::Render(const LiveState& live) {
+  const EngineStats& e = live.engine;
+  generated_tokens_.SetTotal({}, static_cast<double>(e.tokens_generated));
+  queued_requests_.Set(static_cast<double>(live.queue.requests));
+  queued_tokens_.Set(static_cast<double>(live.queue.tokens));
+  waiting_.Set(static_cast<double>(e.num_waiting));
+  running_.Set(static_cast<double>(e.num_running));
+  kv_used_.Set(static_cast<double>(e.kv_blocks_total - e.kv_blocks_free));
+  kv_free_.Set(static_cast<double>(e.kv_blocks_free));
+  kv_total_.Set(static_cast<double>(e.kv_blocks_total));
+  prefix_queried_.SetTotal({}, static_cast<double>(e.prefix_cache_queried_blocks));
+  prefix_hits_.SetTotal({}, static_cast<double>(e.prefix_cache_hit_blocks));
+  prefix_hit_ratio_.Set(e.prefix_cache_queried_blocks > 0 ? static_cast<double>(e.prefix_cache_hit_blocks) /
+                                                                static_cast<double>(e.prefix_cache_queried_blocks)
+                                                          : 0.0);
+  tokens_per_second_.Set(live.tokens_per_second);
+  workers_up_.Set(static_cast<double>(live.workers_up));
+  models_loaded_.Set(static_cast<double>(live.models_loaded));
+  return registry_.Render();
+}
+
+}  // namespace hearth::daemon

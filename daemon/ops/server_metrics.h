@@ -1,0 +1,99 @@
+// Hearth's metrics: every family /metrics serves, and the events that move them. Request
+// events come from MeteredEngine; gauges are set from the engine's stats when scraped.
+// docs/metrics.md describes each metric.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "daemon/engine/engine.h"
+#include "daemon/ops/metrics.h"
+#include "daemon/ops/queue_limits.h"
+
+namespace hearth::daemon {
+
+// What a scrape reads from the live daemon.
+struct LiveState {
+  EngineStats engine;
+  QueueLoad queue;
+  int64_t workers_up = 0;
+  int64_t models_loaded = 0;
+  double tokens_per_second = 0;  // generated, over the last few seconds
+};
+
+// The `status` label of hearth_requests_total for a finished request: "ok" (finish_reason
+// stop or length), "cancelled" or "error".
+const char* RequestStatus(const FinishEvent& event);
+
+class ServerMetrics {
+ public:
+  ServerMetrics();
+
+  // A request the engine accepted.
+  void RequestSubmitted(const std::string& model, int64_t prompt_tokens);
+  // A request turned away at Submit: `reason` is "queued_requests", "queued_tokens",
+  // "engine_queue" or "unavailable".
+  void RequestRejected(const std::string& model, const std::string& reason);
+  void RequestFinished(const std::string& model, const FinishEvent& event);
+  // A load to warm (from the file or from a staged copy) that took `seconds`, moving `bytes`.
+  void ModelLoaded(const std::string& model, double seconds, bool ok, uint64_t bytes = 0);
+  // A move between memories (docs/models.md): "stage" (file to host copy), "swap_in" (host copy
+  // to the pool) or "swap_out" (pool pages given back, host copy kept).
+  void ModelSwapped(const std::string& model, const std::string& kind, double seconds, uint64_t bytes);
+  // The model registry (docs/models.md): an eviction, a request that waited for its model to
+  // load, and a model's state ("" once it is removed: every state 0).
+  void ModelEvicted(const std::string& model);
+  void ModelColdStart(const std::string& model);
+  void SetModelState(const std::string& model, const std::string& state);
+  void WorkerRestarted();
+  // One per-iteration store commit (the transaction and its fsync) that took `seconds`.
+  void StoreCommitted(double seconds);
+  // Recovery at start resumed `requests`, whose prompt and committed tokens (`prefill_tokens`)
+  // the engine computes again.
+  void Recovered(int64_t requests, int64_t prefill_tokens);
+
+  // The exposition text, gauges taken from `live`.
+  std::string Render(const LiveState& live);
+
+  const MetricRegistry& registry() const { return registry_; }
+
+ private:
+  MetricRegistry registry_;
+  // Families, constant after construction (each one is thread-safe).
+  Counter& requests_;
+  Counter& rejected_;
+  Counter& prompt_tokens_;
+  Counter& generated_tokens_;
+  Histogram& queue_time_;
+  Histogram& ttft_;
+  Histogram& tpot_;
+  Histogram& e2e_;
+  Gauge& queued_requests_;
+  Gauge& queued_tokens_;
+  Gauge& waiting_;
+  Gauge& running_;
+  Gauge& kv_used_;
+  Gauge& kv_free_;
+  Gauge& kv_total_;
+  Counter& prefix_queried_;
+  Counter& prefix_hits_;
+  Gauge& prefix_hit_ratio_;
+  Gauge& tokens_per_second_;
+  Gauge& workers_up_;
+  Counter& worker_restarts_;
+  Gauge& models_loaded_;
+  Counter& model_loads_;
+  Histogram& model_load_time_;
+  Counter& model_load_bytes_;
+  Counter& model_swaps_;
+  Histogram& model_swap_time_;
+  Counter& model_swap_bytes_;
+  Counter& model_evictions_;
+  Counter& model_cold_starts_;
+  Gauge& model_state_;
+  Histogram& store_commit_time_;
+  Counter& recovered_requests_;
+  Counter& recovered_prefill_tokens_;
+};
+
+}  // namespace hearth::daemon

@@ -1,0 +1,159 @@
+#include "daemon/worker/worker_process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <cstring>
+#include <thread>
+
+#include "common/log.h"
+
+namespace hearth::daemon {
+
+StatusOr<std::unique_ptr<WorkerProcess>> WorkerProcess::Spawn(const std::string& binary,
+                                                              const std::vector<std::string>& extra_args) {
+  if (::access(binary.c_str(), X_OK) != 0) {
+    return Status::NotFound("worker binary '" + binary + "' is not executable: " + std::strerror(errno));
+  }
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    return Status::IOError(std::string("socketpair: ") + std::strerror(errno));
+  }
+  const pid_t parent = ::getpid();
+  std::vector<std::string> args = {binary, "serve", "--fd", std::to_string(fds[1])};
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return Status::IOError(std::string("fork: ") + std::strerror(errno));
+  }
+  if (pid == 0) {
+    // Child: only async-signal-safe calls until exec.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(1);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::fcntl(fds[1], F_SETFD, 0);  // keep the worker's end open across exec
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  std::unique_ptr<WorkerProcess> worker(new WorkerProcess(pid, fds[0]));
+  StatusOr<wire::Frame> frame = wire::ReadFrame(fds[0]);
+  if (!frame.ok()) return frame.status().WithContext("waiting for worker hello");
+  if (frame->type != wire::MessageType::kHello) return Status::Corruption("worker's first message is not hello");
+  HEARTH_ASSIGN_OR_RETURN(worker->hello_, wire::DecodeHello(frame->payload));
+  LogInfo("worker started").Kv("pid", pid).Kv("backend", worker->hello_.backend).Kv("device", worker->hello_.device);
+  return worker;
+}
+
+WorkerProcess::~WorkerProcess() { Stop(); }
+
+Status WorkerProcess::Ping() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (reaped_) return Status::Unavailable("worker stopped");
+  HEARTH_RETURN_IF_ERROR(wire::WriteFrame(fd_, wire::MessageType::kPing, {}));
+  HEARTH_ASSIGN_OR_RETURN(wire::Frame frame, wire::ReadFrame(fd_));
+  if (frame.type != wire::MessageType::kPong) return Status::Corruption("worker answered ping with something else");
+  return Status::Ok();
+}
+
+StatusOr<wire::Frame> WorkerProcess::Call(wire::MessageType type, const std::vector<uint8_t>& payload,
+                                          wire::MessageType expected) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (reaped_) return Status::Unavailable("worker stopped");
+  HEARTH_RETURN_IF_ERROR(wire::WriteFrame(fd_, type, payload));
+  const bool loading = type == wire::MessageType::kLoadModel || type == wire::MessageType::kStageModel;
+  const std::string what = type == wire::MessageType::kLoadModel ? "loading" : "staging";
+  HEARTH_ASSIGN_OR_RETURN(wire::Frame frame, loading ? ReadLoadFrame(what) : wire::ReadFrame(fd_));
+  while (frame.type == wire::MessageType::kProgress) {  // before a load's or a stage's reply
+    HEARTH_ASSIGN_OR_RETURN(wire::Progress progress, wire::DecodeProgress(frame.payload));
+    {
+      std::lock_guard<std::mutex> listener_lock(listener_mu_);
+      if (listener_) listener_(progress);
+    }
+    HEARTH_ASSIGN_OR_RETURN(frame, ReadLoadFrame(what));
+  }
+  if (frame.type == wire::MessageType::kError) return Status::Internal("worker: " + wire::DecodeError(frame.payload));
+  if (frame.type != expected) {
+    return Status::Corruption("worker answered with message type " + std::to_string(static_cast<int>(frame.type)));
+  }
+  return frame;
+}
+
+StatusOr<wire::Frame> WorkerProcess::ReadLoadFrame(const std::string& what) {
+  pollfd p{fd_, POLLIN, 0};
+  const int ms = static_cast<int>(std::min<int64_t>(load_stall_limit_.count(), INT32_MAX));
+  int ready;
+  do {
+    ready = ::poll(&p, 1, ms);
+  } while (ready < 0 && errno == EINTR);
+  if (ready == 0) {
+    LogError("worker stalled; killing it").Kv("pid", pid_).Kv("while", what).Kv("stall_ms", ms);
+    ::kill(pid_, SIGKILL);  // the socket closes; the supervisor starts another on the next step
+    return Status::Unavailable("hearth-worker sent nothing for " + std::to_string(ms) + " ms while " + what +
+                               " a model (a stalled file system?); it was killed");
+  }
+  return wire::ReadFrame(fd_);
+}
+
+StatusOr<wire::ModelInfo> WorkerProcess::LoadModel(const wire::LoadModelRequest& request) {
+  HEARTH_ASSIGN_OR_RETURN(wire::Frame frame, Call(wire::MessageType::kLoadModel, wire::EncodeLoadModel(request),
+                                                  wire::MessageType::kModelInfo));
+  return wire::DecodeModelInfo(frame.payload);
+}
+
+StatusOr<wire::StepReply> WorkerProcess::Step(const wire::StepRequest& request) {
+  HEARTH_ASSIGN_OR_RETURN(wire::Frame frame,
+                          Call(wire::MessageType::kStep, wire::EncodeStep(request), wire::MessageType::kStepReply));
+  return wire::DecodeStepReply(frame.payload);
+}
+
+Status WorkerProcess::UnloadModel(const std::string& name) {
+  return Call(wire::MessageType::kUnloadModel, wire::EncodeUnloadModel(name), wire::MessageType::kModelUnloaded)
+      .status();
+}
+
+StatusOr<wire::StagedInfo> WorkerProcess::StageModel(const wire::LoadModelRequest& request) {
+  HEARTH_ASSIGN_OR_RETURN(wire::Frame frame, Call(wire::MessageType::kStageModel, wire::EncodeLoadModel(request),
+                                                  wire::MessageType::kModelStaged));
+  return wire::DecodeStagedInfo(frame.payload);
+}
+
+void WorkerProcess::Stop(int grace_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (reaped_) return;
+  (void)wire::WriteFrame(fd_, wire::MessageType::kShutdown, {});
+  ::close(fd_);
+  fd_ = -1;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(grace_ms);
+  int status = 0;
+  while (::waitpid(pid_, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      LogWarn("worker did not exit in time; killing").Kv("pid", pid_);
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  reaped_ = true;
+  LogInfo("worker stopped").Kv("pid", pid_).Kv("status", status);
+}
+
+}  // namespace hearth::daemon
