@@ -19,6 +19,9 @@ constexpr size_t kMaxBufferedWhileBusy = 64 * 1024;
 constexpr auto kLinger = 2s;
 constexpr auto kMinBackoff = 5ms;
 constexpr auto kMaxBackoff = 100ms;
+// A stream whose provider took its waker is called when its data arrives: the timer only has to
+// let it write a keep-alive now and then.
+constexpr auto kMaxBackoffWakeable = 2000ms;
 
 const char* ErrorCode(int status) {
   switch (status) {
@@ -58,6 +61,7 @@ struct Connection::Stream {
   bool finishing = false;        // done; the last bytes are being written
   bool sleeping = false;         // waiting on `timer` for the next provider call
   bool woken = false;            // the waker was called during a provider call
+  bool wakeable = false;         // its provider took the waker (sticky)
   std::chrono::milliseconds backoff = kMinBackoff;
   asio::steady_timer timer;
   std::atomic<bool> gone{false};  // the client went away or the connection closed (any thread)
@@ -390,9 +394,14 @@ void Connection::PumpStream() {
 
 namespace {
 thread_local const std::function<void()>* current_waker = nullptr;
+thread_local bool waker_taken = false;
 }  // namespace
 
-std::function<void()> CurrentStreamWaker() { return current_waker ? *current_waker : std::function<void()>(); }
+std::function<void()> CurrentStreamWaker() {
+  if (!current_waker) return std::function<void()>();
+  waker_taken = true;
+  return *current_waker;
+}
 
 void Connection::Wake(const std::shared_ptr<Stream>& s) {
   if (stream_ != s || s->ended || s->finishing) return;
@@ -415,6 +424,7 @@ void Connection::CallProvider(std::shared_ptr<Stream> s) {
     if (c && stream) asio::post(c->strand_, [c, stream] { c->Wake(stream); });
   };
   current_waker = &waker;
+  waker_taken = false;
   struct Reset {
     ~Reset() { current_waker = nullptr; }
   } reset;
@@ -457,10 +467,11 @@ void Connection::CallProvider(std::shared_ptr<Stream> s) {
     ok = false;  // a provider that throws ends its stream like one that returns false
   }
   // Posted after the sink's writes, so the strand sees them first.
-  asio::post(strand_, [self, ok, wrote] { self->OnProviderReturned(ok, wrote); });
+  const bool wakeable = waker_taken;
+  asio::post(strand_, [self, ok, wrote, wakeable] { self->OnProviderReturned(ok, wrote, wakeable); });
 }
 
-void Connection::OnProviderReturned(bool ok, bool wrote) {
+void Connection::OnProviderReturned(bool ok, bool wrote, bool wakeable) {
   const std::shared_ptr<Stream> s = stream_;
   if (!s) return;
   s->in_call = false;
@@ -486,7 +497,8 @@ void Connection::OnProviderReturned(bool ok, bool wrote) {
   // once when its waker is called).
   s->sleeping = true;
   s->timer.expires_after(s->backoff);
-  s->backoff = std::min<std::chrono::milliseconds>(s->backoff * 2, kMaxBackoff);
+  s->wakeable = s->wakeable || wakeable;
+  s->backoff = std::min<std::chrono::milliseconds>(s->backoff * 2, s->wakeable ? kMaxBackoffWakeable : kMaxBackoff);
   s->timer.async_wait([self = shared_from_this(), s](const boost::system::error_code& ec) {
     if (ec || !s->sleeping) return;
     s->sleeping = false;

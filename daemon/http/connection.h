@@ -75,7 +75,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void PumpStream();
   void CallProvider(std::shared_ptr<Stream> stream);  // on a handler-pool thread
   void Wake(const std::shared_ptr<Stream>& stream);   // its waker was called
-  void OnProviderReturned(bool ok, bool wrote);
+  void OnProviderReturned(bool ok, bool wrote, bool wakeable);
   void EndStream(bool success);
   void ClientGone();
 
