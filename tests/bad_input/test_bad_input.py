@@ -128,6 +128,59 @@ def test_chunked_body_is_refused_unread(hearthd):
     assert hearthd.healthy()
 
 
+def raw_exchange(port, data, responses=1):
+    """Sends `data` as is on one connection and reads `responses` answers from it, through one
+    buffered reader (pipelined answers arrive back to back): [(status, headers, body)]."""
+    import socket
+    out = []
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(data)
+        f = sock.makefile("rb")
+        for _ in range(responses):
+            status_line = f.readline()
+            if not status_line:
+                raise ConnectionError(f"closed after {len(out)} answers")
+            status = int(status_line.split()[1])
+            headers = {}
+            while (line := f.readline()) not in (b"\r\n", b"\n", b""):
+                key, _, value = line.decode("latin-1").partition(":")
+                headers[key.strip().lower()] = value.strip()
+            body = f.read(int(headers.get("content-length", "0")))
+            out.append((status, headers, body))
+    return out
+
+
+# Findings of the adversarial run, at the listener of a real hearthd (the listener's own tests
+# are in daemon/http/).
+def test_listener_refuses_what_the_adversarial_run_sent(hearthd):
+    port = hearthd.port
+    # Pipelined requests after the first on a connection were dropped.
+    answers = raw_exchange(port, b"GET /healthz HTTP/1.1\r\nHost: h\r\n\r\n"
+                                 b"GET /v1/models HTTP/1.1\r\nHost: h\r\n\r\n"
+                                 b"GET /readyz HTTP/1.1\r\nHost: h\r\n\r\n", responses=3)
+    assert [a[0] for a in answers] == [200, 200, 200], answers
+    assert b'"object":"list"' in answers[1][2], answers[1]
+    # No cap on the number of headers: now 431 after 100.
+    flood = b"GET /healthz HTTP/1.1\r\nHost: h\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(200)) + b"\r\n"
+    status, _, _ = raw_exchange(port, flood)[0]
+    assert status == 431
+    # A header line without a colon was accepted.
+    status, _, _ = raw_exchange(port, b"GET /healthz HTTP/1.1\r\nHost: h\r\nno colon here\r\n\r\n")[0]
+    assert status == 400
+    # "Transfer-Encoding: Chunked" (not lowercase) slipped past the chunked refusal.
+    for spelling in (b"Chunked", b"CHUNKED", b"gzip, chunked"):
+        head = (b"POST /admin/v1/drain HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: " + spelling +
+                b"\r\n\r\n10000\r\n" + b"x" * 65536 + b"\r\n")
+        status, _, body = raw_exchange(port, head)[0]
+        assert status == 411, (spelling, status, body)
+    # A Range header turned a small /metrics request into a huge multipart answer.
+    status, headers, body = raw_exchange(
+        port, b"GET /metrics HTTP/1.1\r\nHost: h\r\nRange: bytes=0-0,0-0,0-0,0-0,0-0,0-0,0-0,0-0\r\n\r\n")[0]
+    assert status == 200 and "content-range" not in headers, (status, headers)
+    assert b"hearth_" in body and len(body) < 1_000_000
+    assert hearthd.healthy()
+
+
 def test_still_generates_afterwards(hearthd):
     body = json.dumps({"model": "smollm2", "prompt": "hello", "max_tokens": 3}).encode()
     status, _, answer = send(hearthd.port, "POST", "/v1/completions", body)
