@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "gpu_worker/sampler_params.h"  // plain data shared by both ends (header only)
+#include "sampling/sampling_params.h"  // plain data shared by both ends (header only)
 
 namespace hearth::wire {
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
-#include "gpu_worker/stop_matcher.h"
 #include "model/detokenizer.h"
+#include "sampling/stop_matcher.h"
 
 namespace hearth::worker {
 namespace {

@@ -7,8 +7,8 @@
 #include <span>
 #include <vector>
 
-#include "gpu_worker/sampler_params.h"
 #include "gpu_worker/sampler_penalties.h"
+#include "sampling/sampling_params.h"
 
 namespace hearth {
 

@@ -5,7 +5,7 @@
 #include <span>
 #include <vector>
 
-#include "gpu_worker/sampler_params.h"
+#include "sampling/sampling_params.h"
 
 namespace hearth {
 

@@ -15,7 +15,7 @@
 #include "common/status.h"
 #include "daemon/engine/finish_reason.h"
 #include "daemon/engine/generated_token.h"
-#include "gpu_worker/sampler_params.h"
+#include "sampling/sampling_params.h"
 
 namespace hearth::model {
 class Tokenizer;

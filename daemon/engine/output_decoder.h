@@ -13,9 +13,9 @@
 
 #include "common/status.h"
 #include "daemon/engine/engine.h"
-#include "gpu_worker/stop_matcher.h"
 #include "model/detokenizer.h"
 #include "model/tokenizer.h"
+#include "sampling/stop_matcher.h"
 
 namespace hearth::daemon {
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "daemon/openai/openai_error.h"
-#include "gpu_worker/sampler_params.h"
 #include "model/chat_template.h"
+#include "sampling/sampling_params.h"
 
 namespace hearth::daemon {
 

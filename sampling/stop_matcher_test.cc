@@ -1,4 +1,4 @@
-#include "gpu_worker/stop_matcher.h"
+#include "sampling/stop_matcher.h"
 
 #include <gtest/gtest.h>
 
@@ -73,8 +73,8 @@ TEST(StopMatcherTest, EverySplitOfTheTextGivesTheSameResult) {
   const std::string text = "I think <|im_end|> and more <|im_end|>";
   for (size_t i = 0; i <= text.size(); ++i) {
     for (size_t j = i; j <= text.size(); ++j) {
-      const Streamed s = Stream(Make({"<|im_end|>", "\n\n"}),
-                                {text.substr(0, i), text.substr(i, j - i), text.substr(j)});
+      const Streamed s =
+          Stream(Make({"<|im_end|>", "\n\n"}), {text.substr(0, i), text.substr(i, j - i), text.substr(j)});
       ASSERT_EQ(s.text, "I think ") << i << "," << j;
       ASSERT_TRUE(s.stopped);
     }
@@ -82,7 +82,7 @@ TEST(StopMatcherTest, EverySplitOfTheTextGivesTheSameResult) {
 }
 
 TEST(StopMatcherTest, MultiByteUtf8StopFedByteByByte) {
-  const std::string stop = "\xE3\x80\x82";  // U+3002 IDEOGRAPHIC FULL STOP
+  const std::string stop = "\xE3\x80\x82";                                      // U+3002 IDEOGRAPHIC FULL STOP
   const std::string text = "\xE4\xBD\xA0\xE5\xA5\xBD" + stop + "\xE5\x86\x8D";  // 你好。再
   std::vector<std::string> bytes;
   for (char c : text) bytes.emplace_back(1, c);

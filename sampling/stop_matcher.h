@@ -19,8 +19,7 @@ struct StopMatcherOutput {
 class StopMatcher {
  public:
   // InvalidArgument for an empty stop string (it would match before any output).
-  static StatusOr<StopMatcher> Create(std::vector<std::string> stop_strings,
-                                      std::vector<int32_t> stop_token_ids);
+  static StatusOr<StopMatcher> Create(std::vector<std::string> stop_strings, std::vector<int32_t> stop_token_ids);
 
   // Appends one decoded piece. Holds back the longest tail that could still grow into a stop
   // string, and a trailing incomplete UTF-8 sequence (so a client never gets half a

@@ -1,5 +1,5 @@
 // Stop-string matching on streamed text; see stop_matcher.h.
-#include "gpu_worker/stop_matcher.h"
+#include "sampling/stop_matcher.h"
 
 #include <algorithm>
 #include <utility>
@@ -40,16 +40,14 @@ size_t PartialStopAtEnd(std::string_view text, std::string_view stop) {
 
 }  // namespace
 
-StatusOr<StopMatcher> StopMatcher::Create(std::vector<std::string> stop_strings,
-                                          std::vector<int32_t> stop_token_ids) {
+StatusOr<StopMatcher> StopMatcher::Create(std::vector<std::string> stop_strings, std::vector<int32_t> stop_token_ids) {
   for (const std::string& s : stop_strings) {
     if (s.empty()) return Status::InvalidArgument("stop strings must not be empty");
   }
   return StopMatcher(std::move(stop_strings), std::move(stop_token_ids));
 }
 
-StopMatcher::StopMatcher(std::vector<std::string> stop_strings,
-                         std::vector<int32_t> stop_token_ids)
+StopMatcher::StopMatcher(std::vector<std::string> stop_strings, std::vector<int32_t> stop_token_ids)
     : stop_strings_(std::move(stop_strings)), stop_token_ids_(std::move(stop_token_ids)) {
   std::sort(stop_token_ids_.begin(), stop_token_ids_.end());
 }

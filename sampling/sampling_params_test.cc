@@ -1,4 +1,4 @@
-#include "gpu_worker/sampler_params.h"
+#include "sampling/sampling_params.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // Range checks for SamplingParams; messages name the field as the API spells it.
-#include "gpu_worker/sampler_params.h"
+#include "sampling/sampling_params.h"
 
 namespace hearth {
 namespace {
@@ -22,12 +22,9 @@ Status SamplingParams::Validate() const {
   if (top_k < 0) return Status::InvalidArgument("top_k must be >= 0 (0 disables it)");
   HEARTH_RETURN_IF_ERROR(RequireOpenClosed(top_p, 0, 1, "top_p must be in (0, 1]"));
   HEARTH_RETURN_IF_ERROR(RequireClosed(min_p, 0, 1, "min_p must be in [0, 1]"));
-  HEARTH_RETURN_IF_ERROR(
-      RequireOpenClosed(repetition_penalty, 0, 10, "repetition_penalty must be in (0, 10]"));
-  HEARTH_RETURN_IF_ERROR(
-      RequireClosed(frequency_penalty, -2, 2, "frequency_penalty must be in [-2, 2]"));
-  HEARTH_RETURN_IF_ERROR(
-      RequireClosed(presence_penalty, -2, 2, "presence_penalty must be in [-2, 2]"));
+  HEARTH_RETURN_IF_ERROR(RequireOpenClosed(repetition_penalty, 0, 10, "repetition_penalty must be in (0, 10]"));
+  HEARTH_RETURN_IF_ERROR(RequireClosed(frequency_penalty, -2, 2, "frequency_penalty must be in [-2, 2]"));
+  HEARTH_RETURN_IF_ERROR(RequireClosed(presence_penalty, -2, 2, "presence_penalty must be in [-2, 2]"));
   if (num_logprobs < 0 || num_logprobs > kMaxLogprobs) {
     return Status::InvalidArgument("num_logprobs must be in [0, 20]");
   }
