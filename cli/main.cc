@@ -4,8 +4,6 @@
 // Exit codes (command_line.h): 0 success, 1 the daemon answered with an error, 2 usage error,
 // 3 the daemon cannot be reached.
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -20,6 +18,7 @@
 #include "cli/reply_hint.h"
 #include "cli/sse.h"
 #include "cli/views.h"
+#include "common/json_writer.h"
 
 namespace {
 
@@ -98,13 +97,6 @@ StatusOr<HttpReply> WithProgress(const AdminTarget& target, const std::string& n
   }
   if (shown > 0) std::cerr << "\r" << std::string(shown, ' ') << "\r" << std::flush;
   return done.get();
-}
-
-std::string JsonString(const std::string& s) {
-  rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
-  w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
-  return buf.GetString();
 }
 
 // The text a stream chunk carries (chat delta content or completion text).
@@ -206,8 +198,8 @@ int Models(const CommandLine& cl, const AdminTarget& target) {
                 cl.json, cli::RenderModel);
   };
   if (cl.command == "models add" || (cl.command == "models load" && !cl.model_path.empty())) {
-    const std::string body = "{\"name\":" + JsonString(name) + ",\"path\":" + JsonString(cl.model_path) +
-                             (cl.pin ? ",\"pinned\":true}" : "}");
+    const std::string body =
+        "{\"name\":" + JsonQuote(name) + ",\"path\":" + JsonQuote(cl.model_path) + (cl.pin ? ",\"pinned\":true}" : "}");
     return loading("/admin/v1/models", body);
   }
   if (cl.command == "models load") return loading(model_url + "/load", "");
@@ -259,8 +251,8 @@ int Chat(const CommandLine& cl, const AdminTarget& target) {
   std::string history;  // the messages so far, as JSON objects joined by commas
   auto ask = [&](const std::string& prompt) {
     if (!history.empty()) history += ",";
-    history += "{\"role\":\"user\",\"content\":" + JsonString(prompt) + "}";
-    std::string body = "{\"model\":" + JsonString(cl.run_model) +
+    history += "{\"role\":\"user\",\"content\":" + JsonQuote(prompt) + "}";
+    std::string body = "{\"model\":" + JsonQuote(cl.run_model) +
                        ",\"stream\":true,\"max_tokens\":" + std::to_string(cl.max_tokens) + ",\"messages\":[" +
                        history + "]";
     if (cl.temperature >= 0) body += ",\"temperature\":" + std::to_string(cl.temperature);
@@ -268,7 +260,7 @@ int Chat(const CommandLine& cl, const AdminTarget& target) {
     StreamPrinter printer(cl.json);
     auto reply = cli::PostStream(*api, path, body, [&](const char* d, size_t n) { return printer.Feed(d, n); });
     const int rc = printer.Finish(reply, {*api, path, Listener::kApi});
-    history += ",{\"role\":\"assistant\",\"content\":" + JsonString(printer.text()) + "}";
+    history += ",{\"role\":\"assistant\",\"content\":" + JsonQuote(printer.text()) + "}";
     return rc;
   };
   if (!cl.run_prompt.empty()) return ask(cl.run_prompt);

@@ -1,8 +1,6 @@
 #include "daemon/daemon.h"
 
 #include <httplib.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -11,6 +9,7 @@
 #include <filesystem>
 #include <random>
 
+#include "common/json_writer.h"
 #include "common/log.h"
 #include "daemon/api/admin_routes.h"
 #include "daemon/api/api_routes.h"
@@ -21,15 +20,9 @@
 namespace hearth::daemon {
 namespace {
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
 // How long Stop() lets the event streams write their last events once the engine has ended
 // every request (a stream polls every 50 ms; a stalled client is what could take longer).
 constexpr std::chrono::milliseconds kStreamsWriteOut{1000};
-
-void WriteString(JsonWriter& w, const std::string& s) {
-  w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
-}
 
 int64_t UnixSeconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();

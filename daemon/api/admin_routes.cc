@@ -2,13 +2,12 @@
 
 #include <httplib.h>
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <cctype>
 #include <charconv>
 
 #include "common/json_parse.h"
+#include "common/json_writer.h"
 #include "common/log.h"
 #include "daemon/engine/engine.h"
 #include "daemon/http/router.h"
@@ -20,13 +19,7 @@
 namespace hearth::daemon {
 namespace {
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
 constexpr size_t kMaxListLimit = 10000;
-
-void WriteString(JsonWriter& w, const std::string& s) {
-  w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
-}
 
 ApiError BadRequest(std::string param, std::string message) {
   return ApiError{400, std::move(message), "invalid_request_error", std::move(param), ""};

@@ -1,13 +1,12 @@
 #include "daemon/api/requests_routes.h"
 
 #include <httplib.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include <charconv>
 #include <chrono>
 #include <optional>
 
+#include "common/json_writer.h"
 #include "common/log.h"
 #include "daemon/engine/engine.h"
 #include "daemon/api/event_stream.h"
@@ -19,14 +18,8 @@
 namespace hearth::daemon {
 namespace {
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
 // How long DELETE waits for the engine to confirm a cancellation before answering anyway.
 constexpr auto kCancelWait = std::chrono::seconds(5);
-
-void WriteString(JsonWriter& w, const std::string& s) {
-  w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size()));
-}
 
 std::optional<uint64_t> ParseId(const std::string& text) {
   uint64_t id = 0;

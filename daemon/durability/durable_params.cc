@@ -1,10 +1,9 @@
 #include "daemon/durability/durable_params.h"
 
 #include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include "common/json_parse.h"
+#include "common/json_writer.h"
 
 namespace hearth::daemon {
 namespace {
@@ -37,7 +36,7 @@ bool GetBool(const Value& obj, const char* key, bool* out) {
 
 std::string EncodeDurableParams(const DurableParams& p) {
   rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  JsonWriter w(buf);
   const SamplingParams& s = p.gen.sampling;
   w.StartObject();
   w.Key("chat");
@@ -56,7 +55,7 @@ std::string EncodeDurableParams(const DurableParams& p) {
   w.Int(p.gen.priority);
   w.Key("stop");
   w.StartArray();
-  for (const std::string& stop : p.gen.stop) w.String(stop.data(), static_cast<rapidjson::SizeType>(stop.size()));
+  for (const std::string& stop : p.gen.stop) WriteString(w, stop);
   w.EndArray();
   w.Key("temperature");
   w.Double(s.temperature);

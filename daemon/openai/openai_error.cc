@@ -1,25 +1,31 @@
 #include "daemon/openai/openai_error.h"
 
 #include <httplib.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
+
+#include "common/json_writer.h"
 
 namespace hearth::daemon {
 
 std::string ErrorBody(const ApiError& error) {
   rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  JsonWriter w(buf);
   w.StartObject();
   w.Key("error");
   w.StartObject();
   w.Key("message");
-  w.String(error.message.c_str(), static_cast<rapidjson::SizeType>(error.message.size()));
+  WriteString(w, error.message);
   w.Key("type");
-  w.String(error.type.c_str());
+  WriteString(w, error.type);
   w.Key("param");
-  if (error.param.empty()) w.Null(); else w.String(error.param.c_str());
+  if (error.param.empty())
+    w.Null();
+  else
+    WriteString(w, error.param);
   w.Key("code");
-  if (error.code.empty()) w.Null(); else w.String(error.code.c_str());
+  if (error.code.empty())
+    w.Null();
+  else
+    WriteString(w, error.code);
   w.EndObject();
   w.EndObject();
   return buf.GetString();

@@ -1,22 +1,15 @@
 // Response JSON, written with RapidJSON's Writer.
 #include "daemon/openai/openai_response.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <cmath>
 
+#include "common/json_writer.h"
 #include "model/unicode.h"
 
 namespace hearth::daemon {
 namespace {
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void Text(JsonWriter& w, std::string_view s) {
-  const std::string valid = model::SanitizeUtf8(s);
-  w.String(valid.c_str(), static_cast<rapidjson::SizeType>(valid.size()));
-}
+void Text(JsonWriter& w, std::string_view s) { WriteString(w, model::SanitizeUtf8(s)); }
 
 void Key(JsonWriter& w, const char* key) { w.Key(key); }
 

@@ -1,11 +1,10 @@
 #include "daemon/ops/health.h"
 
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
-
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+
+#include "common/json_writer.h"
 
 namespace hearth::daemon {
 namespace {
@@ -24,13 +23,13 @@ std::string Seconds(double s) {
 
 std::string HealthJson(const HealthReport& report, const char* bad_status) {
   rapidjson::StringBuffer buf;
-  rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+  JsonWriter w(buf);
   w.StartObject();
   w.Key("status");
   w.String(report.ok ? "ok" : bad_status);
   if (!report.ok) {
     w.Key("reason");
-    w.String(report.reason.c_str(), static_cast<rapidjson::SizeType>(report.reason.size()));
+    WriteString(w, report.reason);
   }
   w.EndObject();
   return buf.GetString();
