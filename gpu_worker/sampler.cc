@@ -256,7 +256,8 @@ SampleResult Sample(std::span<const float> logits, const SamplingParams& params,
                     SamplerScratch& scratch) {
   CHECK(!logits.empty()) << "empty logits row";
   CHECK(position >= 0) << "negative position " << position;
-  CHECK(params.Validate().ok()) << params.Validate().ToString();
+  // Not a validation of params (done once where they enter): the bound of result.top.
+  CHECK(params.num_logprobs >= 0 && params.num_logprobs <= kMaxLogprobs) << "num_logprobs " << params.num_logprobs;
 
   scratch.logits.assign(logits.begin(), logits.end());
   std::span<float> penalized(scratch.logits);

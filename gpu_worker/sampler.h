@@ -60,7 +60,9 @@ struct SampleResult {
 // what stays comparable across requests with different sampling settings. (Truncation would
 // also make every surviving logprob look inflated and the greedy one always 0.)
 //
-// `params` must be valid (CHECKed); token ids in the spans must lie in [0, vocab).
+// `params` must be valid: they are checked once where they enter (the daemon's API parse and
+// recovery, the worker's step validation, Generator::Generate), not per token. Token ids in the
+// spans must lie in [0, vocab).
 SampleResult Sample(std::span<const float> logits, const SamplingParams& params,
                     std::span<const int32_t> prompt_tokens,
                     std::span<const int32_t> generated_tokens, int64_t position,

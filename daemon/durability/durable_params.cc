@@ -108,6 +108,9 @@ Status DecodeDurableParams(const std::string& json, DurableParams* p) {
     if (!v.IsString()) return bad;
     p->gen.stop.emplace_back(v.GetString(), v.GetStringLength());
   }
+  // Recovery is where stored parameters enter again: check them here, as the API parse does.
+  if (Status valid = s.Validate(); !valid.ok())
+    return Status::Corruption("stored sampling parameters are not valid: " + valid.message());
   return Status::Ok();
 }
 

@@ -22,8 +22,9 @@ struct DurableParams {
 };
 
 std::string EncodeDurableParams(const DurableParams& params);
-// Corruption when the JSON is not what EncodeDurableParams wrote. Leaves gen.model, gen.prompt
-// and gen.id alone (they have columns of their own).
+// Corruption when the JSON is not what EncodeDurableParams wrote or its sampling parameters are
+// not valid (SamplingParams::Validate), so the engine can trust what recovery submits. Leaves
+// gen.model, gen.prompt and gen.id alone (they have columns of their own).
 Status DecodeDurableParams(const std::string& json, DurableParams* params);
 
 }  // namespace hearth::daemon

@@ -57,5 +57,14 @@ TEST(DurableParamsTest, RejectsWhatItDidNotWrite) {
   EXPECT_EQ(DecodeDurableParams(json, &q).code(), Status::Code::kCorruption);
 }
 
+TEST(DurableParamsTest, RejectsSamplingParamsTheApiWouldRefuse) {
+  DurableParams p;
+  p.gen.sampling.top_p = 2.0f;  // well-formed JSON, but out of range
+  DurableParams q;
+  const Status st = DecodeDurableParams(EncodeDurableParams(p), &q);
+  EXPECT_EQ(st.code(), Status::Code::kCorruption);
+  EXPECT_NE(st.message().find("top_p"), std::string::npos) << st.message();
+}
+
 }  // namespace
 }  // namespace hearth::daemon

@@ -206,7 +206,6 @@ StatusOr<uint64_t> EngineLoop::Submit(GenerationRequest request, std::shared_ptr
     }
   }
   if (request.stop.size() > 4) return Status::InvalidArgument("at most 4 stop strings");
-  HEARTH_RETURN_IF_ERROR(request.sampling.Validate());
   HEARTH_ASSIGN_OR_RETURN(OutputDecoder output,
                           OutputDecoder::Create(*m.tokenizer, request.stop, m.info.eos_token_ids, request.max_tokens));
 
