@@ -104,7 +104,9 @@ StatusOr<MetricsSummary> SummarizeMetrics(const std::string& prometheus_text) {
   out.running_sequences = count("hearth_running_sequences");
   out.kv_blocks_used = count("hearth_kv_blocks_used");
   out.kv_blocks_free = count("hearth_kv_blocks_free");
-  out.kv_blocks_total = count("hearth_kv_blocks_total");
+  // Older hearthd called it hearth_kv_blocks_total (promtool: a gauge must not end in _total).
+  out.kv_blocks_total =
+      count(sums.count("hearth_kv_blocks_capacity") ? "hearth_kv_blocks_capacity" : "hearth_kv_blocks_total");
   const std::pair<const char*, const char*> rows[] = {{"queue", "hearth_request_queue_seconds"},
                                                       {"ttft", "hearth_time_to_first_token_seconds"},
                                                       {"tpot", "hearth_time_per_output_token_seconds"},

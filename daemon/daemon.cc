@@ -7,7 +7,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <random>
 
 #include "common/json_writer.h"
 #include "common/log.h"
@@ -39,16 +38,6 @@ std::string JoinNames(const std::vector<std::string>& names) {
   return out.empty() ? "none" : out;
 }
 
-// Errors the HTTP library raises itself (no route, body too large) reach no handler that
-// would give them a request id; they get a local one, like the API's early rejections.
-void EnsureRequestId(httplib::Response& res) {
-  if (res.has_header("X-Request-Id")) return;
-  std::random_device rd;
-  char id[24];
-  snprintf(id, sizeof(id), "local-%08x%08x", rd(), rd());
-  res.set_header("X-Request-Id", id);
-}
-
 // Every route goes through this: a handler never lets an exception escape
 // into the HTTP library, and unknown failures are a 500 in the OpenAI format.
 void InstallErrorHandlers(http::Router& server) {
@@ -62,10 +51,9 @@ void InstallErrorHandlers(http::Router& server) {
     }
     LogError("handler threw").Kv("what", what);
     SetError(res, {500, "internal error", "server_error", "", ""});
-    EnsureRequestId(res);
   });
+  // Every response gets its X-Request-Id from the router (http::kRequestIdHeader).
   server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    EnsureRequestId(res);
     if (!res.body.empty()) return;  // a handler already wrote an error body
     if (res.status == 404) {
       SetError(res, {404, "no route for " + req.method + " " + req.path, "invalid_request_error", "", "not_found"});
@@ -92,11 +80,15 @@ std::string DefaultWorkerBinary() {
 Daemon::Daemon(Config config)
     : config_(std::move(config)),
       started_at_(std::chrono::system_clock::now()),
-      queue_gate_({config_.max_queued_requests, config_.max_queued_tokens}) {}
+      queue_gate_({config_.max_queued_requests, config_.max_queued_tokens}) {
+  metrics_.SetBuildInfo(HEARTH_VERSION);
+}
 
 Daemon::~Daemon() { Stop(); }
 
 Status Daemon::Start() {
+  // The ports first: a port in use fails here, before the store, the workers or a model load.
+  HEARTH_RETURN_IF_ERROR(BindListeners());
   std::error_code ec;
   std::filesystem::create_directories(config_.data_dir, ec);
   if (ec) return Status::IOError("cannot create data dir " + config_.data_dir + ": " + ec.message());
@@ -110,6 +102,7 @@ Status Daemon::Start() {
       .Kv("synchronous", config_.store_synchronous);
   StoreCommitterOptions committer;
   committer.on_commit = [this](double seconds) { metrics_.StoreCommitted(seconds); };
+  committer.on_commit_error = [this](const Status&) { metrics_.StoreCommitFailed(); };
   // The crash test hook (docs/durability.md): read once, here.
   HEARTH_ASSIGN_OR_RETURN(committer.crash_point, ParseCommitCrashPoint(std::getenv(kCrashAtCommitEnv)));
   if (committer.crash_point) LogWarn("crash test hook armed").Kv(kCrashAtCommitEnv, std::getenv(kCrashAtCommitEnv));
@@ -150,21 +143,6 @@ Status Daemon::Start() {
   });
   health_->Start();
 
-  // Sockets, timers and the probes run on a few I/O threads; http_threads run handlers (a
-  // non-streamed completion holds one until it ends; a stream holds none between its events).
-  auto ms = [](double seconds) { return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)); };
-  http::HttpServerOptions http_options;
-  http_options.handler_threads = config_.http_threads;
-  http_options.max_connections = static_cast<size_t>(config_.http_max_connections);
-  http_options.max_connections_per_ip = static_cast<size_t>(config_.http_max_connections_per_client);
-  http_options.header_deadline = ms(config_.http_header_timeout_seconds);
-  http_options.body_deadline = ms(config_.http_body_timeout_seconds);
-  http_options.keep_alive_idle = ms(config_.http_keep_alive_seconds);
-  api_ = std::make_unique<http::HttpServer>(http_options);
-  http_options.handler_threads = 16;  // the admin API: a few operators
-  admin_ = std::make_unique<http::HttpServer>(http_options);
-  InstallErrorHandlers(api_->router());
-  InstallErrorHandlers(admin_->router());
   // Both through the placing engine: a stored request's model may be on any worker, or on none
   // yet (its resumed request then waits for its load like any other).
   requests_ = durability_->MakeRegistry(RetentionOf(config_), placing_.get());
@@ -183,8 +161,8 @@ Status Daemon::Start() {
   }
   RegisterApiRoutes();
   RegisterAdminRoutes();
-  HEARTH_RETURN_IF_ERROR(Listen(*api_, config_.listen));
-  HEARTH_RETURN_IF_ERROR(Listen(*admin_, config_.admin_listen));
+  HEARTH_RETURN_IF_ERROR(api_->Serve());
+  HEARTH_RETURN_IF_ERROR(admin_->Serve());
   LogInfo("hearthd ready").Kv("listen", config_.listen.ToString()).Kv("admin", config_.admin_listen.ToString());
   preemption_->Start();
   return Status::Ok();
@@ -255,9 +233,27 @@ Status Daemon::StartEngine() {
   return Status::Ok();
 }
 
-Status Daemon::Listen(http::HttpServer& server, const HostPort& where) {
-  StatusOr<int> port = server.Start(where.host, where.port);
-  if (!port.ok()) return Status::Unavailable(port.status().message() + " (in use, or not a local address?)");
+Status Daemon::BindListeners() {
+  // Sockets, timers and the probes run on a few I/O threads; http_threads run handlers (a
+  // non-streamed completion holds one until it ends; a stream holds none between its events).
+  auto ms = [](double seconds) { return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000)); };
+  http::HttpServerOptions http_options;
+  http_options.handler_threads = config_.http_threads;
+  http_options.max_connections = static_cast<size_t>(config_.http_max_connections);
+  http_options.max_connections_per_ip = static_cast<size_t>(config_.http_max_connections_per_client);
+  http_options.header_deadline = ms(config_.http_header_timeout_seconds);
+  http_options.body_deadline = ms(config_.http_body_timeout_seconds);
+  http_options.keep_alive_idle = ms(config_.http_keep_alive_seconds);
+  api_ = std::make_unique<http::HttpServer>(http_options);
+  http_options.handler_threads = 16;  // the admin API: a few operators
+  admin_ = std::make_unique<http::HttpServer>(http_options);
+  InstallErrorHandlers(api_->router());
+  InstallErrorHandlers(admin_->router());
+  for (auto [server, where] :
+       {std::pair{api_.get(), &config_.listen}, std::pair{admin_.get(), &config_.admin_listen}}) {
+    StatusOr<int> port = server->Bind(where->host, where->port);
+    if (!port.ok()) return Status::Unavailable(port.status().message() + " (in use, or not a local address?)");
+  }
   return Status::Ok();
 }
 
@@ -387,6 +383,9 @@ std::string Daemon::MetricsText() {
   for (const auto& worker : workers_) live.workers_up += ProcessRunning(worker->pid()) ? 1 : 0;
   live.models_loaded = registry_ ? registry_->num_warm() : 0;
   live.tokens_per_second = health_ ? health_->TokensPerSecond() : 0;
+  for (const ModelStatus& m : ModelStatuses()) live.models.push_back(m.name);
+  StatusOr<ProcessSample> process = ReadProcessSample();
+  if (process.ok()) live.process = *process;
   return metrics_.Render(live);
 }
 

@@ -44,8 +44,9 @@ class Daemon {
   explicit Daemon(Config config);
   ~Daemon();
 
-  // Opens the store, starts the worker and the listeners; returns once both
-  // listeners accept connections.
+  // Binds both ports (a port in use fails at once, before anything slow), opens the store,
+  // starts the workers and the engine, then serves; returns once both listeners accept
+  // connections.
   Status Start();
   // Stops the listeners and the worker. Safe to call twice.
   void Stop();
@@ -81,7 +82,8 @@ class Daemon {
  private:
   void RegisterApiRoutes();
   void RegisterAdminRoutes();
-  Status Listen(http::HttpServer& server, const HostPort& where);
+  // Makes both listeners and binds their ports; they serve at the end of Start().
+  Status BindListeners();
   // Starts the engine loop and the model registry, which loads the models (docs/models.md).
   Status StartEngine();
 

@@ -41,6 +41,7 @@ void RaiseFileLimit() {
 int main(int argc, char** argv) {
   using namespace hearth;
   CLI::App app{"hearthd: serves LLMs over an OpenAI-compatible API"};
+  app.set_version_flag("--version", "hearthd " HEARTH_VERSION, "print hearthd's version and exit");
   std::string config_path = DefaultConfigPath();
   std::string listen, admin_listen, data_dir, log_level, worker_binary;
   std::vector<std::string> model_flags;

@@ -262,7 +262,7 @@ TEST_F(ApiSmokeTest, IdempotencyKeyNeedsOneChoice) {
 TEST_F(ApiSmokeTest, LaterChoicesReuseThePromptBlocks) {
   auto hits = [this] {
     const std::string text = HttpGet(port_, "/metrics").body;
-    const std::string name = "\nhearth_prefix_cache_hit_blocks_total ";
+    const std::string name = "\nhearth_prefix_cache_hit_blocks_total{model=\"smollm2\"} ";
     const size_t at = text.find(name);
     return at == std::string::npos ? -1.0 : std::stod(text.substr(at + name.size()));
   };

@@ -5,8 +5,17 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <arpa/inet.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 
+#include "tests/model_path.h"
 #include "tests/test_process.h"
 
 namespace hearth::testing {
@@ -128,6 +137,95 @@ TEST_F(DaemonLifecycleTest, HearthctlStatusAndDaemonDown) {
   doc.Parse(json.out.c_str());
   ASSERT_FALSE(doc.HasParseError()) << json.out;
   EXPECT_EQ(doc["workers"].Size(), 1u);
+}
+
+TEST_F(DaemonLifecycleTest, VersionExitsZero) {
+  RunResult r = RunCommand({BinaryPath("hearthd"), "--version"});
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out.rfind("hearthd ", 0), 0u) << r.out;
+}
+
+// A port in use fails in under a second, before the store, a worker or a model load: hearthd
+// binds both ports first. Each port in turn.
+TEST_F(DaemonLifecycleTest, TakenPortFailsAtOnceWithNoModelLoaded) {
+  for (int taken : {port_, admin_port_}) {
+    const int holder = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(taken));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    ASSERT_EQ(::listen(holder, 4), 0);
+    const auto start = std::chrono::steady_clock::now();
+    // A model that exists (when the test model is present): the check is that it is not loaded.
+    auto d = StartDaemon({"--model", "smollm2=" + DefaultModelPath()});
+    std::optional<int> status = d->Wait(5000);
+    const auto took = std::chrono::steady_clock::now() - start;
+    ::close(holder);
+    ASSERT_TRUE(status.has_value()) << d->Log();
+    EXPECT_NE(WEXITSTATUS(*status), 0) << d->Log();
+    EXPECT_LT(took, std::chrono::seconds(1)) << d->Log();
+    const std::string log = d->Log();
+    EXPECT_NE(log.find("cannot listen on 127.0.0.1:" + std::to_string(taken)), std::string::npos) << log;
+    for (const char* slow : {"store opened", "worker started", "model load started", "model loaded"}) {
+      EXPECT_EQ(log.find(slow), std::string::npos) << slow << " before the port check:\n" << log;
+    }
+  }
+}
+
+// Every response carries X-Request-Id (docs/api.md), whatever answers it; GET on a POST route
+// is 405 with Allow, in the OpenAI error format.
+TEST_F(DaemonLifecycleTest, EveryResponseHasARequestIdAndGetOnPostRoutesIs405) {
+  auto d = StartDaemon();
+  ASSERT_TRUE(WaitHealthy(port_, 10000)) << d->Log();
+  struct Probe {
+    int port;
+    const char* method;
+    const char* path;
+    int status;
+  };
+  for (const Probe& p : std::vector<Probe>{{port_, "GET", "/v1/models", 200},
+                                           {port_, "GET", "/healthz", 200},
+                                           {port_, "GET", "/health", 200},
+                                           {port_, "GET", "/metrics", 200},
+                                           {port_, "GET", "/readyz", 503},  // no model loaded
+                                           {port_, "GET", "/v1/nope", 404},
+                                           {port_, "GET", "/v1/chat/completions", 405},
+                                           {port_, "GET", "/v1/completions", 405},
+                                           {port_, "POST", "/v1/models", 405},
+                                           {port_, "GET", "/v1/requests/cmpl-12345", 404},
+                                           {admin_port_, "GET", "/admin/v1/status", 200},
+                                           {admin_port_, "GET", "/metrics", 200},
+                                           {admin_port_, "GET", "/healthz", 200}}) {
+    httplib::Client cli("127.0.0.1", p.port);
+    auto r = std::string(p.method) == "GET" ? cli.Get(p.path) : cli.Post(p.path, "{}", "application/json");
+    ASSERT_TRUE(r) << p.method << " " << p.path;
+    EXPECT_EQ(r->status, p.status) << p.method << " " << p.path << " " << r->body;
+    EXPECT_FALSE(r->get_header_value("X-Request-Id").empty()) << p.method << " " << p.path;
+    if (p.status == 405) {
+      EXPECT_NE(r->get_header_value("Allow").find(std::string(p.method) == "GET" ? "POST" : "GET"), std::string::npos)
+          << p.path;
+      rapidjson::Document doc;
+      doc.Parse(r->body.c_str());
+      ASSERT_FALSE(doc.HasParseError()) << r->body;
+      EXPECT_TRUE(doc.HasMember("error")) << r->body;
+    }
+  }
+}
+
+TEST_F(DaemonLifecycleTest, MetricsCarryBuildInfoAndProcessMetrics) {
+  auto d = StartDaemon();
+  ASSERT_TRUE(WaitHealthy(port_, 10000)) << d->Log();
+  RunResult version = RunCommand({BinaryPath("hearthd"), "--version"});
+  const std::string text = HttpGet(port_, "/metrics").body;
+  const std::string v = version.out.substr(8, version.out.find('\n') - 8);  // "hearthd X.Y.Z"
+  EXPECT_NE(text.find("\nhearth_build_info{version=\"" + v + "\"} 1\n"), std::string::npos) << text;
+  for (const char* name : {"process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds",
+                           "process_start_time_seconds"}) {
+    const size_t at = text.find(std::string("\n") + name + " ");
+    ASSERT_NE(at, std::string::npos) << name;
+    EXPECT_GT(std::stod(text.substr(at + std::strlen(name) + 2)), 0) << name;
+  }
 }
 
 }  // namespace

@@ -403,9 +403,9 @@ TEST_F(KillTest, WorkerChaosEveryStreamFinishesWithItsText) {
   auto wait_for_good_step = [&](double restarts) {
     for (int i = 0; i < 6000 && metric("hearth_worker_restarts_total") < restarts; ++i)
       std::this_thread::sleep_for(10ms);
-    const double tokens = metric("hearth_generated_tokens_total");
+    const double tokens = metric("hearth_generated_tokens_total{model=\"smollm2\"}");
     for (int i = 0; i < 6000; ++i) {
-      if (metric("hearth_generated_tokens_total") > tokens) return true;
+      if (metric("hearth_generated_tokens_total{model=\"smollm2\"}") > tokens) return true;
       std::this_thread::sleep_for(10ms);
     }
     return false;

@@ -46,9 +46,14 @@ Samples ParseExposition(const std::string& text, std::string* bad_line) {
   return out;
 }
 
+// The sample `key`, or, for a bare name of a labelled family, the sum of its series (one
+// model here: that model's value).
 double Get(const Samples& s, const std::string& key) {
   auto it = s.find(key);
-  return it == s.end() ? 0 : it->second;
+  if (it != s.end()) return it->second;
+  double sum = 0;
+  for (auto at = s.lower_bound(key + "{"); at != s.end() && at->first.rfind(key + "{", 0) == 0; ++at) sum += at->second;
+  return sum;
 }
 
 rapidjson::Document Json(const std::string& body) {
@@ -162,8 +167,8 @@ TEST_F(MetricsHealthTest, ExpositionParsesOnBothListeners) {
     EXPECT_EQ(Get(s, "hearth_model_loads_total{model=\"smollm2\",status=\"ok\"}"), 1);
     EXPECT_EQ(Get(s, "hearth_model_load_seconds_count" + kM), 1);
     EXPECT_GT(Get(s, "hearth_model_load_seconds_sum" + kM), 0);
-    EXPECT_GT(Get(s, "hearth_kv_blocks_total"), 0);
-    EXPECT_EQ(Get(s, "hearth_kv_blocks_total"), Get(s, "hearth_kv_blocks_used") + Get(s, "hearth_kv_blocks_free"));
+    EXPECT_GT(Get(s, "hearth_kv_blocks_capacity"), 0);
+    EXPECT_EQ(Get(s, "hearth_kv_blocks_capacity"), Get(s, "hearth_kv_blocks_used") + Get(s, "hearth_kv_blocks_free"));
     EXPECT_TRUE(s.contains("hearth_worker_restarts_total"));
   }
 }

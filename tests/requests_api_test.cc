@@ -210,6 +210,33 @@ TEST_F(RequestsApiTest, ACompletedStreamCanBeShownReplayedAndResumed) {
 
 // A non-streamed request with logprobs retried with its Idempotency-Key is answered with the
 // same body, logprobs and top_logprobs included (chat and completions).
+// The ids clients hold from response bodies (chatcmpl-N, cmpl-N) name the request on the API's
+// and the admin API's request routes, as N does.
+TEST_F(RequestsApiTest, BodyIdsNameTheRequestOnEveryRequestRoute) {
+  auto r = Api("POST", "/v1/completions", R"({"model":"smollm2","prompt":"The capital of France is","max_tokens":3})");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const std::string id = r->get_header_value("X-Request-Id");
+  const std::string body_id = Json(r->body)["id"].GetString();
+  ASSERT_EQ(body_id, "cmpl-" + id);
+  for (const std::string& name : {body_id, "chatcmpl-" + id}) {
+    for (bool admin : {false, true}) {
+      const std::string prefix = admin ? "/admin/v1/requests/" : "/v1/requests/";
+      auto show = admin ? Admin("GET", prefix + name) : Api("GET", prefix + name);
+      ASSERT_TRUE(show);
+      ASSERT_EQ(show->status, 200) << prefix << name << " " << show->body;
+      EXPECT_EQ(std::string(Json(show->body)["id"].GetString()), id);
+      auto events = admin ? Admin("GET", prefix + name + "/events") : Api("GET", prefix + name + "/events");
+      ASSERT_TRUE(events);
+      EXPECT_EQ(events->status, 200) << prefix << name;
+      EXPECT_EQ(ParseSse(events->body).back().data, "[DONE]");
+      auto del = admin ? Admin("DELETE", prefix + name) : Api("DELETE", prefix + name);
+      ASSERT_TRUE(del);
+      EXPECT_EQ(del->status, 200) << prefix << name << " " << del->body;
+    }
+  }
+}
+
 TEST_F(RequestsApiTest, IdempotentRetryAnswersTheSameBodyWithLogprobs) {
   const std::pair<const char*, std::string> requests[] = {
       {"/v1/chat/completions",

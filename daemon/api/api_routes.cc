@@ -203,7 +203,6 @@ class OpenAiRoutes {
     const std::string name = req.matches.size() > 1 ? std::string(req.matches[1]) : "";
     Engine* engine = options_.engine ? options_.engine() : nullptr;
     if (!engine || !engine->tokenizer(name)) return FailBeforeSubmit(res, ModelNotFound(name));
-    res.set_header("X-Request-Id", LocalId());
     res.set_content(ModelObjectJson(name, options_.created_unix), "application/json");
   }
 
@@ -350,18 +349,9 @@ class OpenAiRoutes {
     res.set_content(chat ? ChatCompletionJson(meta, outputs) : TextCompletionJson(meta, outputs), "application/json");
   }
 
-  // Requests that never reached the engine get an id of their own, so that every response
-  // can be quoted in a bug report.
-  static std::string LocalId() {
-    char buf[24];
-    snprintf(buf, sizeof(buf), "local-%016llx", static_cast<unsigned long long>(RandomU64()));
-    return buf;
-  }
-
-  static void FailBeforeSubmit(httplib::Response& res, const ApiError& error) {
-    res.set_header("X-Request-Id", LocalId());
-    Fail(res, error);
-  }
+  // A request that never reached the engine has no request id: the router gives its response
+  // a local one (http::kRequestIdHeader), as it does every response without one.
+  static void FailBeforeSubmit(httplib::Response& res, const ApiError& error) { Fail(res, error); }
 
   ApiRoutesOptions options_;  // constant after construction
   std::unique_ptr<MemoryRequestRegistry> own_registry_;  // when the options bring none

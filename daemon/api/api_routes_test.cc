@@ -565,6 +565,19 @@ TEST_F(ApiRoutesTest, StreamedChoicesCarryTheirIndex) {
   EXPECT_EQ(finish, (std::map<int, std::string>{{0, "stop"}, {1, "stop"}}));
 }
 
+// A GET where only POST is routed: 405 with Allow and an id (hearthd's error handler gives it
+// the OpenAI error body: tests/daemon_lifecycle_test.cc).
+TEST_F(ApiRoutesTest, GetOnAPostRouteIs405WithAllow) {
+  for (const char* path : {"/v1/chat/completions", "/v1/completions"}) {
+    httplib::Client cli("127.0.0.1", port_);
+    auto r = cli.Get(path);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 405) << path;
+    EXPECT_EQ(r->get_header_value("Allow"), "POST") << path;
+    EXPECT_EQ(r->get_header_value("X-Request-Id").rfind("local-", 0), 0u);
+  }
+}
+
 TEST_F(ApiRoutesTest, ChoicesAreAdmittedAllOrNone) {
   engine_.endless = true;
   engine_.max_accepted = 2;

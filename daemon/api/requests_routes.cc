@@ -5,6 +5,7 @@
 #include <charconv>
 #include <chrono>
 #include <optional>
+#include <string_view>
 
 #include "common/json_writer.h"
 #include "common/log.h"
@@ -27,6 +28,18 @@ std::optional<uint64_t> ParseId(const std::string& text) {
   auto [ptr, ec] = std::from_chars(text.data(), end, id);
   if (ec != std::errc() || ptr != end || text.empty()) return std::nullopt;
   return id;
+}
+
+// A request id in a path: the engine's id (`42`) or a response body's id (`chatcmpl-42`,
+// `cmpl-42`), which clients hold more often than the X-Request-Id header.
+std::optional<uint64_t> ParseRequestId(std::string_view text) {
+  for (std::string_view prefix : {"chatcmpl-", "cmpl-"}) {
+    if (text.substr(0, prefix.size()) == prefix) {
+      text.remove_prefix(prefix.size());
+      break;
+    }
+  }
+  return ParseId(std::string(text));
 }
 
 // Client text quoted in an error, kept short so that error bodies stay small.
@@ -85,7 +98,7 @@ class RequestRoutes {
  private:
   std::shared_ptr<RequestEntry> Lookup(const httplib::Request& req, httplib::Response& res) {
     const std::string text = req.matches.size() > 1 ? std::string(req.matches[1]) : "";
-    auto id = ParseId(text);
+    auto id = ParseRequestId(text);
     std::shared_ptr<RequestEntry> entry = id ? options_.registry->Find(*id) : nullptr;
     if (!entry) SetError(res, NotFound(text));
     return entry;

@@ -209,6 +209,32 @@ TEST_F(RequestsRoutesTest, LastEventIdResumesAfterThatEvent) {
   ExpectError(Get("/v1/requests/" + id + "/events", {{"Last-Event-ID", "abc"}}), 400, nullptr);
 }
 
+// The ids in response bodies (chatcmpl-N, cmpl-N) name the request as N does, on every route.
+TEST_F(RequestsRoutesTest, BodyIdsNameTheRequest) {
+  auto r = Post(std::string(kChat) + "}");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const std::string id = r->get_header_value("X-Request-Id");
+  const std::string body_id = Json(r->body)["id"].GetString();
+  EXPECT_EQ(body_id, "chatcmpl-" + id);
+  for (const std::string& name : {body_id, "cmpl-" + id}) {
+    auto show = Get("/v1/requests/" + name);
+    ASSERT_TRUE(show);
+    ASSERT_EQ(show->status, 200) << name << " " << show->body;
+    EXPECT_EQ(std::string(Json(show->body)["id"].GetString()), id);
+    auto events = Get("/v1/requests/" + name + "/events");
+    ASSERT_TRUE(events);
+    EXPECT_EQ(events->status, 200) << name;
+    EXPECT_EQ(ParseSse(events->body).back().data, "[DONE]");
+    auto del = Client().Delete("/v1/requests/" + name);
+    ASSERT_TRUE(del);
+    EXPECT_EQ(del->status, 200) << name << " " << del->body;
+  }
+  ExpectError(Get("/v1/requests/chatcmpl-"), 404, "request_not_found");
+  ExpectError(Get("/v1/requests/chatcmpl-x" + id), 404, "request_not_found");
+  ExpectError(Get("/v1/requests/cmpl-cmpl-" + id), 404, "request_not_found");
+}
+
 TEST_F(RequestsRoutesTest, UnknownIdsAre404) {
   ExpectError(Get("/v1/requests/99999"), 404, "request_not_found");
   ExpectError(Get("/v1/requests/local-00ab"), 404, "request_not_found");

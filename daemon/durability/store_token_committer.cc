@@ -54,7 +54,10 @@ Status StoreTokenCommitter::Commit(std::span<const TokenRecord> tokens, std::spa
     before_commit = [&] { CrashAtCommit(*crash, tokens, ended); };
   }
   Status st = store_->Commit(rows, changes, options_.now_ms ? options_.now_ms() : UnixMillis(), before_commit);
-  if (!st.ok()) return st;
+  if (!st.ok()) {
+    if (options_.on_commit_error) options_.on_commit_error(st);
+    return st;
+  }
   if (crash && crash->phase == CrashPhase::kAfterCommit) CrashAtCommit(*crash, tokens, ended);
   if (options_.on_commit) {
     options_.on_commit(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());

@@ -16,6 +16,8 @@ struct StoreCommitterOptions {
   std::function<int64_t()> now_ms;
   // Told each successful commit's duration in seconds (hearth_store_commit_seconds).
   std::function<void(double)> on_commit;
+  // Told each failed commit (hearth_store_commit_errors_total): its requests end with the error.
+  std::function<void(const Status&)> on_commit_error;
   // The crash test hook (HEARTH_TEST_CRASH_AT_COMMIT): SIGKILL at that commit.
   std::optional<CommitCrashPoint> crash_point;
 };

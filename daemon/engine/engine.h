@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -77,6 +78,19 @@ class RequestSink {
   virtual void OnModelLoading(bool loading) { (void)loading; }
 };
 
+// One model's part of EngineStats (/metrics labels it `model`). A model's prefix-cache counts
+// start again from 0 when it is loaded again; its token count does not.
+struct ModelEngineStats {
+  int64_t num_waiting = 0;            // in its scheduler: new or preempted
+  int64_t num_waiting_for_model = 0;  // accepted, waiting for the model to be warm (PlacingEngine)
+  int64_t num_running = 0;
+  int64_t kv_blocks_total = 0;
+  int64_t kv_blocks_free = 0;
+  int64_t tokens_generated = 0;
+  int64_t prefix_cache_queried_blocks = 0;
+  int64_t prefix_cache_hit_blocks = 0;
+};
+
 struct EngineStats {
   int64_t num_waiting = 0;
   int64_t num_running = 0;
@@ -85,6 +99,7 @@ struct EngineStats {
   int64_t tokens_generated = 0;
   int64_t prefix_cache_queried_blocks = 0;  // full prompt blocks looked up in the prefix cache
   int64_t prefix_cache_hit_blocks = 0;      // of those, found there
+  std::map<std::string, ModelEngineStats> models;  // the same by model (any that generated or is loaded)
 };
 
 class Engine {

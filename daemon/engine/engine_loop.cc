@@ -257,13 +257,21 @@ void EngineLoop::PublishStats() {
   std::map<std::string, int64_t> unfinished;
   for (const auto& [name, m] : models_) {
     unfinished[name] = m->scheduler->num_waiting() + m->scheduler->num_running();
-    s.num_waiting += m->scheduler->num_waiting();
-    s.num_running += m->scheduler->num_running();
-    s.kv_blocks_total += m->scheduler->block_pool().num_blocks();
-    s.kv_blocks_free += m->scheduler->block_pool().num_free();
-    s.prefix_cache_queried_blocks += m->scheduler->block_pool().stats().num_query_blocks;
-    s.prefix_cache_hit_blocks += m->scheduler->block_pool().stats().num_hit_blocks;
+    ModelEngineStats& ms = s.models[name];
+    ms.num_waiting = m->scheduler->num_waiting();
+    ms.num_running = m->scheduler->num_running();
+    ms.kv_blocks_total = m->scheduler->block_pool().num_blocks();
+    ms.kv_blocks_free = m->scheduler->block_pool().num_free();
+    ms.prefix_cache_queried_blocks = m->scheduler->block_pool().stats().num_query_blocks;
+    ms.prefix_cache_hit_blocks = m->scheduler->block_pool().stats().num_hit_blocks;
+    s.num_waiting += ms.num_waiting;
+    s.num_running += ms.num_running;
+    s.kv_blocks_total += ms.kv_blocks_total;
+    s.kv_blocks_free += ms.kv_blocks_free;
+    s.prefix_cache_queried_blocks += ms.prefix_cache_queried_blocks;
+    s.prefix_cache_hit_blocks += ms.prefix_cache_hit_blocks;
   }
+  for (const auto& [name, tokens] : tokens_generated_by_model_) s.models[name].tokens_generated = tokens;
   s.tokens_generated = tokens_generated_;
   std::lock_guard<std::mutex> lock(mu_);
   stats_ = s;
@@ -468,6 +476,7 @@ bool EngineLoop::Deliver(Active& a, GeneratedToken token) {
 void EngineLoop::Emit(Active& a, TokenEvent event) {
   ++a.num_generated;
   ++tokens_generated_;
+  ++tokens_generated_by_model_[a.request.model];
   outbox_.push_back({a.id, a.sink, std::move(event), {}});
 }
 

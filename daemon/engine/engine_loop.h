@@ -169,6 +169,7 @@ class EngineLoop final : public Engine {
   // Loop thread only.
   std::unordered_map<uint64_t, std::unique_ptr<Active>> active_;
   int64_t tokens_generated_ = 0;
+  std::map<std::string, int64_t> tokens_generated_by_model_;  // kept when a model is removed
   // Events of this iteration, waiting for FlushOutbox.
   struct Outgoing {
     uint64_t id = 0;

@@ -104,6 +104,7 @@ void Connection::Start() {
       res.status = 503;
       res.set_header("Retry-After", "1");
       res.set_content(self->refusal_, "application/json");
+      self->context_->router->HandleError(Request{}, res);
       self->busy_ = Busy::kResponding;
       self->keep_alive_ = false;
       self->discarding_ = true;

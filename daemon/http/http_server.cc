@@ -35,10 +35,9 @@ HttpServer::HttpServer(HttpServerOptions options)
 
 HttpServer::~HttpServer() { Stop(); }
 
-StatusOr<int> HttpServer::Start(const std::string& host, int port) {
-  if (started_) return Status::FailedPrecondition("HTTP server already started");
+StatusOr<int> HttpServer::Bind(const std::string& host, int port) {
+  if (bound_) return Status::FailedPrecondition("HTTP server already bound");
   const std::string where = host + ":" + std::to_string(port);
-  RaiseFileLimit();
   boost::system::error_code ec;
   tcp::endpoint endpoint;
   const asio::ip::address address = asio::ip::make_address(host, ec);
@@ -53,12 +52,22 @@ StatusOr<int> HttpServer::Start(const std::string& host, int port) {
   acceptor_.open(endpoint.protocol(), ec);
   if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) acceptor_.bind(endpoint, ec);
-  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
     acceptor_.close();
     return Status::Unavailable("cannot listen on " + where + ": " + ec.message());
   }
-  const int bound = acceptor_.local_endpoint().port();
+  where_ = where;
+  bound_ = true;
+  return static_cast<int>(acceptor_.local_endpoint().port());
+}
+
+Status HttpServer::Serve() {
+  if (!bound_) return Status::FailedPrecondition("HTTP server not bound");
+  if (started_) return Status::FailedPrecondition("HTTP server already started");
+  RaiseFileLimit();
+  boost::system::error_code ec;
+  acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return Status::Unavailable("cannot listen on " + where_ + ": " + ec.message());
   handlers_ = std::make_unique<asio::thread_pool>(static_cast<size_t>(std::max(1, options_.handler_threads)));
   context_.handlers = handlers_.get();
   providers_ = std::make_unique<ProviderQueue>(handlers_.get(), static_cast<size_t>(std::max(1, options_.handler_threads)));
@@ -67,6 +76,13 @@ StatusOr<int> HttpServer::Start(const std::string& host, int port) {
   asio::post(acceptor_.get_executor(), [this] { Accept(); });
   for (int i = 0; i < std::max(1, options_.io_threads); ++i) io_threads_.emplace_back([this] { io_.run(); });
   started_ = true;
+  return Status::Ok();
+}
+
+StatusOr<int> HttpServer::Start(const std::string& host, int port) {
+  if (started_) return Status::FailedPrecondition("HTTP server already started");
+  HEARTH_ASSIGN_OR_RETURN(int bound, Bind(host, port));
+  HEARTH_RETURN_IF_ERROR(Serve());
   return bound;
 }
 

@@ -33,8 +33,14 @@ class HttpServer {
 
   Router& router() { return router_; }
 
-  // Binds host:port (port 0: any free port), listens and serves. Returns the bound port; a port
-  // in use or an unknown host fails at once. Raises RLIMIT_NOFILE's soft limit to the hard one.
+  // Binds host:port (port 0: any free port) without listening yet: a client is refused until
+  // Serve(). Returns the bound port; a port in use or an unknown host fails at once. A daemon
+  // binds before its slow start (loading models) so that a taken port fails in milliseconds.
+  StatusOr<int> Bind(const std::string& host, int port);
+  // Listens and serves on the bound port; routes are registered before. Raises RLIMIT_NOFILE's
+  // soft limit to the hard one.
+  Status Serve();
+  // Bind() then Serve().
   StatusOr<int> Start(const std::string& host, int port);
 
   // Closes the listener and every connection (running stream providers see is_writable() go
@@ -62,6 +68,8 @@ class HttpServer {
   std::unique_ptr<boost::asio::thread_pool> handlers_;
   std::unique_ptr<ProviderQueue> providers_;  // feeds handlers_
   std::vector<std::thread> io_threads_;
+  std::string where_;  // host:port once bound
+  bool bound_ = false;
   bool started_ = false;
   bool stopped_ = false;
 };

@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "daemon/http/stream_waker.h"
@@ -455,6 +456,66 @@ TEST_F(HttpServerTest, TakenPortFailsStart) {
   ASSERT_FALSE(port.ok());
   EXPECT_NE(port.status().message().find("cannot listen on 127.0.0.1:" + std::to_string(port_)), std::string::npos)
       << port.status().ToString();
+}
+
+TEST_F(HttpServerTest, BindFailsOnATakenPortAndRefusesUntilServe) {
+  StartServer();
+  HttpServer second;
+  auto taken = second.Bind("127.0.0.1", port_);
+  ASSERT_FALSE(taken.ok());
+  EXPECT_NE(taken.status().message().find("cannot listen on"), std::string::npos) << taken.status().ToString();
+
+  HttpServer third;
+  third.router().Get("/hello", [](const Request&, Response& res) { res.set_content("third", "text/plain"); });
+  auto port = third.Bind("127.0.0.1", 0);
+  ASSERT_TRUE(port.ok()) << port.status().ToString();
+  EXPECT_FALSE(Client(*port).connected());  // bound, not listening: refused, not left hanging
+  ASSERT_TRUE(third.Serve().ok());
+  Client c(*port);
+  ASSERT_TRUE(c.connected());
+  c.Send("GET /hello HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(Body(c.ReadResponse()), "third");
+  third.Stop();
+}
+
+// One rule, in the router: a response without X-Request-Id gets a local one, whatever made it
+// (a route, a 404, a 405, a handler that threw, the server refusing a connection).
+TEST_F(HttpServerTest, EveryResponseCarriesARequestId) {
+  extra_routes_.push_back({"/with-id", [](const Request&, Response& res) {
+                             res.set_header("X-Request-Id", "42");
+                             res.set_content("x", "text/plain");
+                           }});
+  HttpServerOptions options;
+  options.max_connections_per_ip = 1;
+  StartServer(options);
+  Client c(port_);
+  auto id_of = [](const std::string& r) {
+    const size_t at = r.find("X-Request-Id: ");
+    return at == std::string::npos ? std::string() : r.substr(at + 14, r.find("\r\n", at) - at - 14);
+  };
+  c.Send("GET /with-id HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(id_of(c.ReadResponse()), "42");  // a route's own id is kept
+  std::set<std::string> ids;
+  for (const char* request : {"GET /hello HTTP/1.1\r\n\r\n", "GET /healthz HTTP/1.1\r\n\r\n",
+                              "GET /nowhere HTTP/1.1\r\n\r\n", "DELETE /hello HTTP/1.1\r\n\r\n",
+                              "GET /throw HTTP/1.1\r\n\r\n", "HEAD /hello HTTP/1.1\r\n\r\n"}) {  // HEAD last
+    c.Send(request);
+    const std::string r =
+        std::string(request).rfind("HEAD", 0) == 0
+            ? c.ReadUntil([](const std::string& b) { return b.find("\r\n\r\n") != std::string::npos; })
+            : c.ReadResponse();
+    const std::string id = id_of(r);
+    EXPECT_EQ(id.rfind("local-", 0), 0u) << request << r;
+    EXPECT_EQ(id.size(), 6u + 16u) << id;
+    ids.insert(id);
+  }
+  EXPECT_EQ(ids.size(), 6u);  // each its own
+
+  Client refused(port_);  // over the per-client cap: the server's own 503
+  refused.Send("GET /hello HTTP/1.1\r\n\r\n");
+  const std::string r = refused.ReadAll();
+  EXPECT_EQ(r.substr(0, 12), "HTTP/1.1 503");
+  EXPECT_EQ(id_of(r).rfind("local-", 0), 0u) << r;
 }
 
 }  // namespace

@@ -1,6 +1,20 @@
 #include "daemon/http/router.h"
 
+#include <cstdio>
+#include <random>
+
 namespace hearth::http {
+namespace {
+
+void EnsureRequestId(Response& res) {
+  if (res.has_header(kRequestIdHeader)) return;
+  thread_local std::mt19937_64 rng{(static_cast<uint64_t>(std::random_device{}()) << 32) ^ std::random_device{}()};
+  char id[24];
+  snprintf(id, sizeof(id), "local-%016llx", static_cast<unsigned long long>(rng()));
+  res.set_header(kRequestIdHeader, id);
+}
+
+}  // namespace
 
 Router& Router::Add(const char* method, const std::string& pattern, Handler handler, RouteOptions options) {
   routes_.push_back(Route{method, std::regex(pattern), std::move(handler), options});
@@ -85,10 +99,16 @@ void Router::Dispatch(Request& req, Response& res) const {
     }
   });
   if (res.status == -1) res.status = 200;
-  if (res.status >= 400) HandleError(req, res);
+  if (res.status >= 400) RunErrorHandler(req, res);
+  EnsureRequestId(res);
 }
 
 void Router::HandleError(const Request& req, Response& res) const {
+  RunErrorHandler(req, res);
+  EnsureRequestId(res);
+}
+
+void Router::RunErrorHandler(const Request& req, Response& res) const {
   if (error_handler_) Guarded(req, res, [&] { error_handler_(req, res); });
 }
 

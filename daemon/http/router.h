@@ -19,6 +19,11 @@ using HandlerResponse = httplib::Server::HandlerResponse;
 using HandlerWithResponse = std::function<HandlerResponse(const Request&, Response&)>;
 using ExceptionHandler = std::function<void(const Request&, Response&, std::exception_ptr)>;
 
+// Every response carries this header (docs/api.md): the route sets the engine's request id; a
+// response that has none when it leaves the router (a probe, /v1/models, a 404, a refusal the
+// server made itself) gets `local-<16 hex digits>`. Router::Dispatch and HandleError apply it.
+inline constexpr const char* kRequestIdHeader = "X-Request-Id";
+
 struct RouteOptions {
   // Runs on the I/O thread instead of the handler pool, so it answers while the pool is
   // saturated. Only for cheap handlers that never block (/healthz, /readyz).
@@ -48,11 +53,12 @@ class Router {
   // True when the route for this method and path runs on the I/O thread.
   bool RunsInline(const std::string& method, const std::string& path) const;
 
-  // Answers `req`: pre-routing, the route (404, or 405 with Allow), the error handler. Never
-  // throws. Sets status 200 when the handler left it unset.
+  // Answers `req`: pre-routing, the route (404, or 405 with Allow), the error handler, the
+  // request id. Never throws. Sets status 200 when the handler left it unset.
   void Dispatch(Request& req, Response& res) const;
 
-  // Gives a response the server made itself (a refused request) to the error handler.
+  // Gives a response the server made itself (a refused request) to the error handler, and
+  // gives it a request id.
   void HandleError(const Request& req, Response& res) const;
 
  private:
@@ -66,6 +72,7 @@ class Router {
   Router& Add(const char* method, const std::string& pattern, Handler handler, RouteOptions options);
   const Route* Find(const std::string& method, const std::string& path, std::string* allow) const;
   void Guarded(const Request& req, Response& res, const std::function<void()>& fn) const;
+  void RunErrorHandler(const Request& req, Response& res) const;
 
   // Constant once the server starts.
   std::vector<Route> routes_;

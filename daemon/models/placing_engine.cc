@@ -42,6 +42,20 @@ EngineStats PlacingEngine::Stats() const {
     sum.tokens_generated += s.tokens_generated;
     sum.prefix_cache_queried_blocks += s.prefix_cache_queried_blocks;
     sum.prefix_cache_hit_blocks += s.prefix_cache_hit_blocks;
+    for (const auto& [name, m] : s.models) {  // a model on several workers: summed
+      ModelEngineStats& total = sum.models[name];
+      total.num_waiting += m.num_waiting;
+      total.num_running += m.num_running;
+      total.kv_blocks_total += m.kv_blocks_total;
+      total.kv_blocks_free += m.kv_blocks_free;
+      total.tokens_generated += m.tokens_generated;
+      total.prefix_cache_queried_blocks += m.prefix_cache_queried_blocks;
+      total.prefix_cache_hit_blocks += m.prefix_cache_hit_blocks;
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [name, queue] : queues_) {
+    if (!queue.waiting.empty()) sum.models[name].num_waiting_for_model += static_cast<int64_t>(queue.waiting.size());
   }
   return sum;
 }

@@ -109,6 +109,14 @@ void Counter::SetTotal(const LabelValues& labels, double total) {
   values_[labels] = total;
 }
 
+void Counter::FollowTotal(const LabelValues& labels, double total) {
+  CheckArity(labels);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto [last, first] = followed_.try_emplace(labels, 0.0);
+  values_[labels] += total >= last->second ? total - last->second : total;
+  last->second = total;
+}
+
 double Counter::Value(const LabelValues& labels) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = values_.find(labels);

@@ -52,6 +52,10 @@ class Counter final : public MetricFamily {
   void Inc(const LabelValues& labels = {}, double by = 1);  // CHECKs by >= 0
   // Mirrors a monotonic total kept elsewhere (the engine's token count, say).
   void SetTotal(const LabelValues& labels, double total);
+  // Follows a total kept elsewhere that may start again from 0 (a model's prefix-cache counts
+  // when it is loaded again): adds what it grew by since the last call, all of it after a
+  // restart, so that this counter never goes down.
+  void FollowTotal(const LabelValues& labels, double total);
   double Value(const LabelValues& labels = {}) const;
 
  private:
@@ -59,7 +63,8 @@ class Counter final : public MetricFamily {
   void RenderSamples(std::string* out) const override;
 
   mutable std::mutex mu_;
-  std::map<LabelValues, double> values_;  // GUARDED_BY(mu_)
+  std::map<LabelValues, double> values_;    // GUARDED_BY(mu_)
+  std::map<LabelValues, double> followed_;  // GUARDED_BY(mu_): FollowTotal's last total
 };
 
 // A value that goes up and down (queue depth, free KV blocks).

@@ -85,6 +85,20 @@ TEST(MetricsTest, CounterMirrorsAnOutsideTotal) {
             "# HELP hearth_tokens_total Tokens.\n# TYPE hearth_tokens_total counter\nhearth_tokens_total 1234\n");
 }
 
+TEST(MetricsTest, CounterFollowsATotalThatRestarts) {
+  MetricRegistry r;
+  Counter& c = r.AddCounter("hearth_blocks_total", "Blocks.", {"model"});
+  c.FollowTotal({"a"}, 10);
+  c.FollowTotal({"a"}, 15);
+  EXPECT_EQ(c.Value({"a"}), 15);
+  c.FollowTotal({"a"}, 4);  // the source started again from 0
+  EXPECT_EQ(c.Value({"a"}), 19);
+  c.FollowTotal({"a"}, 4);
+  EXPECT_EQ(c.Value({"a"}), 19);
+  c.FollowTotal({"b"}, 2);
+  EXPECT_EQ(c.Value({"b"}), 2);
+}
+
 TEST(MetricsTest, HistogramIsCumulativeWithInfSumAndCount) {
   MetricRegistry r;
   Histogram& h = r.AddHistogram("hearth_latency_seconds", "Latency.", {0.125, 0.5, 2});

@@ -1,5 +1,7 @@
 #include "daemon/ops/server_metrics.h"
 
+#include <algorithm>
+#include <map>
 #include <vector>
 
 namespace hearth::daemon {
@@ -43,8 +45,8 @@ ServerMetrics::ServerMetrics()
       prompt_tokens_(
           registry_.AddCounter("hearth_prompt_tokens_total", "Prompt tokens of accepted requests.", {"model"})),
       generated_tokens_(registry_.AddCounter("hearth_generated_tokens_total",
-                                             "Tokens generated and delivered, all models (rate() gives tokens per "
-                                             "second).")),
+                                             "Tokens generated and delivered (rate() gives tokens per second).",
+                                             {"model"})),
       queue_time_(registry_.AddHistogram("hearth_request_queue_seconds",
                                          "Time from submit until the scheduler first gave the request tokens to run.",
                                          kQueueBuckets, {"model"})),
@@ -62,22 +64,34 @@ ServerMetrics::ServerMetrics()
       queued_tokens_(registry_.AddGauge("hearth_queued_prompt_tokens",
                                         "Prompt tokens of the queued requests (what max_queued_tokens limits).")),
       waiting_(registry_.AddGauge("hearth_waiting_sequences",
-                                  "Requests submitted but not running in the scheduler (new or preempted).")),
-      running_(registry_.AddGauge("hearth_running_sequences", "Sequences the scheduler is running.")),
-      kv_used_(registry_.AddGauge("hearth_kv_blocks_used", "KV cache blocks held by sequences.")),
+                                  "Requests in the model's scheduler but not running (new or preempted).", {"model"})),
+      running_(
+          registry_.AddGauge("hearth_running_sequences", "Sequences the model's scheduler is running.", {"model"})),
+      requests_waiting_(registry_.AddGauge("hearth_num_requests_waiting",
+                                           "Requests accepted and not running: waiting in the scheduler, or for "
+                                           "their model to load (what a gateway reads as the queue).",
+                                           {"model"})),
+      requests_running_(
+          registry_.AddGauge("hearth_num_requests_running", "Requests running (being computed).", {"model"})),
+      kv_used_(registry_.AddGauge("hearth_kv_blocks_used", "KV cache blocks held by sequences.", {"model"})),
       kv_free_(registry_.AddGauge("hearth_kv_blocks_free",
-                                  "KV cache blocks free to allocate (including cached prefix blocks).")),
-      kv_total_(registry_.AddGauge("hearth_kv_blocks_total", "KV cache blocks, all models.")),
+                                  "KV cache blocks free to allocate (including cached prefix blocks).", {"model"})),
+      kv_total_(registry_.AddGauge("hearth_kv_blocks_capacity", "KV cache blocks of the loaded model.", {"model"})),
+      kv_usage_(registry_.AddGauge("hearth_kv_cache_usage_ratio",
+                                   "KV cache blocks used / total, 0 to 1 (0 when the model is not loaded).",
+                                   {"model"})),
       prefix_queried_(registry_.AddCounter("hearth_prefix_cache_queried_blocks_total",
-                                           "Full prompt blocks looked up in the prefix cache.")),
+                                           "Full prompt blocks looked up in the prefix cache.", {"model"})),
       prefix_hits_(registry_.AddCounter("hearth_prefix_cache_hit_blocks_total",
-                                        "Prompt blocks found in the prefix cache (their prefill is skipped).")),
+                                        "Prompt blocks found in the prefix cache (their prefill is skipped).",
+                                        {"model"})),
       prefix_hit_ratio_(registry_.AddGauge("hearth_prefix_cache_hit_ratio",
-                                           "Hit blocks / queried blocks since start (0 before any lookup).")),
+                                           "Hit blocks / queried blocks since start (0 before any lookup).",
+                                           {"model"})),
       tokens_per_second_(registry_.AddGauge("hearth_generation_tokens_per_second",
                                             "Tokens generated per second over the last few seconds.")),
       workers_up_(registry_.AddGauge("hearth_workers_up", "Worker processes running.")),
-      worker_restarts_(registry_.AddCounter("hearth_worker_restarts_total", "Workers restarted after a crash.")),
+      worker_restarts_(registry_.AddCounter("hearth_worker_restarts_total", "Workers restarted after they died.")),
       models_loaded_(registry_.AddGauge("hearth_models_loaded", "Models loaded and served.")),
       model_loads_(registry_.AddCounter("hearth_model_loads_total", "Model loads, by outcome: ok or error.",
                                         {"model", "status"})),
@@ -100,17 +114,30 @@ ServerMetrics::ServerMetrics()
       model_cold_starts_(registry_.AddCounter("hearth_model_cold_starts_total",
                                               "Requests that waited for their model to load.", {"model"})),
       model_state_(registry_.AddGauge("hearth_model_state",
-                                      "1 for each model's current state (registered, loading, warm, unloading).",
+                                      "1 for each model's current state, 0 for the others: registered, staging, "
+                                      "staged, loading, warm or unloading.",
                                       {"model", "state"})),
       store_commit_time_(registry_.AddHistogram("hearth_store_commit_seconds",
                                                 "Time of each engine iteration's store commit (one transaction for "
                                                 "all its tokens, with its fsync under synchronous = full).",
                                                 kCommitBuckets)),
+      store_commit_errors_(registry_.AddCounter("hearth_store_commit_errors_total",
+                                                "Store commits that failed; the requests in each ended with the "
+                                                "error (nothing of them was streamed).")),
       recovered_requests_(registry_.AddCounter("hearth_recovered_requests_total",
                                                "Unfinished requests resumed from the store at start.")),
       recovered_prefill_tokens_(registry_.AddCounter("hearth_recovered_prefill_tokens_total",
                                                      "Prompt and committed tokens of the resumed requests, which the "
-                                                     "engine computes again (prefill) before they continue.")) {}
+                                                     "engine computes again (prefill) before they continue.")),
+      build_info_(
+          registry_.AddGauge("hearth_build_info", "1, labelled with the version of this hearthd.", {"version"})),
+      process_cpu_(registry_.AddCounter("process_cpu_seconds_total", "User and system CPU time of hearthd.")),
+      process_resident_(registry_.AddGauge("process_resident_memory_bytes", "Resident memory of hearthd.")),
+      process_virtual_(registry_.AddGauge("process_virtual_memory_bytes", "Virtual memory of hearthd.")),
+      process_start_time_(
+          registry_.AddGauge("process_start_time_seconds", "Start time of hearthd since the Unix epoch.")),
+      process_open_fds_(registry_.AddGauge("process_open_fds", "Open file descriptors of hearthd.")),
+      process_max_fds_(registry_.AddGauge("process_max_fds", "hearthd's limit of open file descriptors.")) {}
 
 void ServerMetrics::RequestSubmitted(const std::string& model, int64_t prompt_tokens) {
   prompt_tokens_.Inc({model}, static_cast<double>(prompt_tokens));
@@ -152,7 +179,11 @@ void ServerMetrics::SetModelState(const std::string& model, const std::string& s
 
 void ServerMetrics::WorkerRestarted() { worker_restarts_.Inc(); }
 
+void ServerMetrics::SetBuildInfo(const std::string& version) { build_info_.Set({version}, 1); }
+
 void ServerMetrics::StoreCommitted(double seconds) { store_commit_time_.Observe(seconds); }
+
+void ServerMetrics::StoreCommitFailed() { store_commit_errors_.Inc(); }
 
 void ServerMetrics::Recovered(int64_t requests, int64_t prefill_tokens) {
   recovered_requests_.Inc({}, static_cast<double>(requests));
@@ -160,23 +191,44 @@ void ServerMetrics::Recovered(int64_t requests, int64_t prefill_tokens) {
 }
 
 std::string ServerMetrics::Render(const LiveState& live) {
-  const EngineStats& e = live.engine;
-  generated_tokens_.SetTotal({}, static_cast<double>(e.tokens_generated));
+  std::lock_guard<std::mutex> lock(render_mu_);
+  std::map<std::string, ModelEngineStats> models = live.engine.models;
+  for (const std::string& name : live.models) models.try_emplace(name);
+  for (const std::string& name : models_seen_) models.try_emplace(name);  // gone: its gauges go to 0
+  for (const auto& [name, m] : models) {
+    models_seen_.insert(name);
+    const LabelValues model = {name};
+    const auto used = static_cast<double>(m.kv_blocks_total - m.kv_blocks_free);
+    generated_tokens_.SetTotal(model,
+                               std::max(generated_tokens_.Value(model), static_cast<double>(m.tokens_generated)));
+    waiting_.Set(model, static_cast<double>(m.num_waiting));
+    running_.Set(model, static_cast<double>(m.num_running));
+    requests_waiting_.Set(model, static_cast<double>(m.num_waiting + m.num_waiting_for_model));
+    requests_running_.Set(model, static_cast<double>(m.num_running));
+    kv_used_.Set(model, used);
+    kv_free_.Set(model, static_cast<double>(m.kv_blocks_free));
+    kv_total_.Set(model, static_cast<double>(m.kv_blocks_total));
+    kv_usage_.Set(model, m.kv_blocks_total > 0 ? used / static_cast<double>(m.kv_blocks_total) : 0.0);
+    // A model loaded again starts its block pool's counts from 0: follow, never go down.
+    prefix_queried_.FollowTotal(model, static_cast<double>(m.prefix_cache_queried_blocks));
+    prefix_hits_.FollowTotal(model, static_cast<double>(m.prefix_cache_hit_blocks));
+    const double queried = prefix_queried_.Value(model);
+    prefix_hit_ratio_.Set(model, queried > 0 ? prefix_hits_.Value(model) / queried : 0.0);
+  }
   queued_requests_.Set(static_cast<double>(live.queue.requests));
   queued_tokens_.Set(static_cast<double>(live.queue.tokens));
-  waiting_.Set(static_cast<double>(e.num_waiting));
-  running_.Set(static_cast<double>(e.num_running));
-  kv_used_.Set(static_cast<double>(e.kv_blocks_total - e.kv_blocks_free));
-  kv_free_.Set(static_cast<double>(e.kv_blocks_free));
-  kv_total_.Set(static_cast<double>(e.kv_blocks_total));
-  prefix_queried_.SetTotal({}, static_cast<double>(e.prefix_cache_queried_blocks));
-  prefix_hits_.SetTotal({}, static_cast<double>(e.prefix_cache_hit_blocks));
-  prefix_hit_ratio_.Set(e.prefix_cache_queried_blocks > 0 ? static_cast<double>(e.prefix_cache_hit_blocks) /
-                                                                static_cast<double>(e.prefix_cache_queried_blocks)
-                                                          : 0.0);
   tokens_per_second_.Set(live.tokens_per_second);
   workers_up_.Set(static_cast<double>(live.workers_up));
   models_loaded_.Set(static_cast<double>(live.models_loaded));
+  if (live.process) {
+    const ProcessSample& p = *live.process;
+    process_cpu_.SetTotal({}, p.cpu_seconds);
+    process_resident_.Set(p.resident_bytes);
+    process_virtual_.Set(p.virtual_bytes);
+    process_start_time_.Set(p.start_time_seconds);
+    process_open_fds_.Set(p.open_fds);
+    process_max_fds_.Set(p.max_fds);
+  }
   return registry_.Render();
 }
 

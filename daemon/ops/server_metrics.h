@@ -4,10 +4,15 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "daemon/engine/engine.h"
 #include "daemon/ops/metrics.h"
+#include "daemon/ops/process_metrics.h"
 #include "daemon/ops/queue_limits.h"
 
 namespace hearth::daemon {
@@ -19,6 +24,8 @@ struct LiveState {
   int64_t workers_up = 0;
   int64_t models_loaded = 0;
   double tokens_per_second = 0;  // generated, over the last few seconds
+  std::vector<std::string> models;       // registered: each gets its per-model series, at 0 if idle
+  std::optional<ProcessSample> process;  // hearthd's own; none when /proc could not be read
 };
 
 // The `status` label of hearth_requests_total for a finished request: "ok" (finish_reason
@@ -46,13 +53,18 @@ class ServerMetrics {
   void ModelColdStart(const std::string& model);
   void SetModelState(const std::string& model, const std::string& state);
   void WorkerRestarted();
+  // hearth_build_info{version} 1.
+  void SetBuildInfo(const std::string& version);
   // One per-iteration store commit (the transaction and its fsync) that took `seconds`.
   void StoreCommitted(double seconds);
+  // A store commit that failed (its requests end with the error).
+  void StoreCommitFailed();
   // Recovery at start resumed `requests`, whose prompt and committed tokens (`prefill_tokens`)
   // the engine computes again.
   void Recovered(int64_t requests, int64_t prefill_tokens);
 
-  // The exposition text, gauges taken from `live`.
+  // The exposition text, gauges taken from `live`. Per-model series are labelled `model`; a
+  // model that is gone from `live` has its gauges set to 0 (its counters stay).
   std::string Render(const LiveState& live);
 
   const MetricRegistry& registry() const { return registry_; }
@@ -72,9 +84,12 @@ class ServerMetrics {
   Gauge& queued_tokens_;
   Gauge& waiting_;
   Gauge& running_;
+  Gauge& requests_waiting_;
+  Gauge& requests_running_;
   Gauge& kv_used_;
   Gauge& kv_free_;
   Gauge& kv_total_;
+  Gauge& kv_usage_;
   Counter& prefix_queried_;
   Counter& prefix_hits_;
   Gauge& prefix_hit_ratio_;
@@ -92,8 +107,20 @@ class ServerMetrics {
   Counter& model_cold_starts_;
   Gauge& model_state_;
   Histogram& store_commit_time_;
+  Counter& store_commit_errors_;
   Counter& recovered_requests_;
   Counter& recovered_prefill_tokens_;
+  Gauge& build_info_;
+  Counter& process_cpu_;
+  Gauge& process_resident_;
+  Gauge& process_virtual_;
+  Gauge& process_start_time_;
+  Gauge& process_open_fds_;
+  Gauge& process_max_fds_;
+
+  // Render's own state: scrapes may run at once.
+  std::mutex render_mu_;
+  std::set<std::string> models_seen_;  // GUARDED_BY(render_mu_)
 };
 
 }  // namespace hearth::daemon

@@ -25,15 +25,21 @@ TEST(ServerMetricsTest, StatusOfAFinish) {
   EXPECT_STREQ(RequestStatus(Finished("error")), "error");
 }
 
+// Per-model families are labelled `model`; a registered model has every one of them, at 0
+// before it is loaded.
 TEST(ServerMetricsTest, FreshDaemonRendersEveryUnlabelledFamilyAtZero) {
   ServerMetrics m;
-  const std::string text = m.Render({});
+  LiveState live;
+  live.models = {"smol"};
+  const std::string text = m.Render(live);
   for (const char* line :
-       {"hearth_generated_tokens_total 0", "hearth_queued_requests 0", "hearth_queued_prompt_tokens 0",
-        "hearth_waiting_sequences 0", "hearth_running_sequences 0", "hearth_kv_blocks_used 0",
-        "hearth_kv_blocks_free 0", "hearth_prefix_cache_hit_ratio 0", "hearth_worker_restarts_total 0",
-        "hearth_workers_up 0", "hearth_models_loaded 0", "# TYPE hearth_requests_total counter",
-        "# TYPE hearth_time_to_first_token_seconds histogram"}) {
+       {"hearth_generated_tokens_total{model=\"smol\"} 0", "hearth_queued_requests 0", "hearth_queued_prompt_tokens 0",
+        "hearth_waiting_sequences{model=\"smol\"} 0", "hearth_running_sequences{model=\"smol\"} 0",
+        "hearth_kv_blocks_used{model=\"smol\"} 0", "hearth_kv_blocks_free{model=\"smol\"} 0",
+        "hearth_prefix_cache_hit_ratio{model=\"smol\"} 0", "hearth_kv_cache_usage_ratio{model=\"smol\"} 0",
+        "hearth_num_requests_waiting{model=\"smol\"} 0", "hearth_num_requests_running{model=\"smol\"} 0",
+        "hearth_worker_restarts_total 0", "hearth_workers_up 0", "hearth_models_loaded 0",
+        "# TYPE hearth_requests_total counter", "# TYPE hearth_time_to_first_token_seconds histogram"}) {
     EXPECT_TRUE(HasLine(text, line)) << line << "\n" << text;
   }
 }
@@ -69,25 +75,96 @@ TEST(ServerMetricsTest, RequestsAndLatenciesByModel) {
 TEST(ServerMetricsTest, GaugesComeFromTheLiveState) {
   ServerMetrics m;
   LiveState live;
-  live.engine.num_waiting = 3;
-  live.engine.num_running = 2;
-  live.engine.kv_blocks_total = 100;
-  live.engine.kv_blocks_free = 60;
-  live.engine.tokens_generated = 777;
-  live.engine.prefix_cache_queried_blocks = 8;
-  live.engine.prefix_cache_hit_blocks = 2;
+  ModelEngineStats& smol = live.engine.models["smol"];
+  smol.num_waiting = 3;
+  smol.num_waiting_for_model = 1;
+  smol.num_running = 2;
+  smol.kv_blocks_total = 100;
+  smol.kv_blocks_free = 60;
+  smol.tokens_generated = 777;
+  smol.prefix_cache_queried_blocks = 8;
+  smol.prefix_cache_hit_blocks = 2;
+  live.engine.models["tiny"].tokens_generated = 5;
   live.queue = {4, 900};
   live.workers_up = 1;
   live.models_loaded = 1;
   live.tokens_per_second = 12.5;
+  live.process = ProcessSample{1.5, 4096, 8192, 1700000000, 12, 1024};
   const std::string text = m.Render(live);
-  for (const char* line :
-       {"hearth_waiting_sequences 3", "hearth_running_sequences 2", "hearth_kv_blocks_used 40",
-        "hearth_kv_blocks_free 60", "hearth_kv_blocks_total 100", "hearth_generated_tokens_total 777",
-        "hearth_prefix_cache_queried_blocks_total 8", "hearth_prefix_cache_hit_blocks_total 2",
-        "hearth_prefix_cache_hit_ratio 0.25", "hearth_queued_requests 4", "hearth_queued_prompt_tokens 900",
-        "hearth_workers_up 1", "hearth_models_loaded 1", "hearth_generation_tokens_per_second 12.5"}) {
+  for (const char* line : {"hearth_waiting_sequences{model=\"smol\"} 3",
+                           "hearth_running_sequences{model=\"smol\"} 2",
+                           "hearth_kv_blocks_used{model=\"smol\"} 40",
+                           "hearth_kv_blocks_free{model=\"smol\"} 60",
+                           "hearth_kv_blocks_capacity{model=\"smol\"} 100",
+                           "hearth_generated_tokens_total{model=\"smol\"} 777",
+                           "hearth_prefix_cache_queried_blocks_total{model=\"smol\"} 8",
+                           "hearth_prefix_cache_hit_blocks_total{model=\"smol\"} 2",
+                           "hearth_prefix_cache_hit_ratio{model=\"smol\"} 0.25",
+                           "hearth_queued_requests 4",
+                           "hearth_queued_prompt_tokens 900",
+                           "hearth_workers_up 1",
+                           "hearth_models_loaded 1",
+                           "hearth_generation_tokens_per_second 12.5",
+                           "hearth_num_requests_waiting{model=\"smol\"} 4",
+                           "hearth_num_requests_running{model=\"smol\"} 2",
+                           "hearth_kv_cache_usage_ratio{model=\"smol\"} 0.4",
+                           "hearth_generated_tokens_total{model=\"tiny\"} 5",
+                           "hearth_kv_cache_usage_ratio{model=\"tiny\"} 0",
+                           "process_cpu_seconds_total 1.5",
+                           "process_resident_memory_bytes 4096",
+                           "process_virtual_memory_bytes 8192",
+                           "process_start_time_seconds 1700000000",
+                           "process_open_fds 12",
+                           "process_max_fds 1024"}) {
     EXPECT_TRUE(HasLine(text, line)) << line << "\n" << text;
+  }
+}
+
+// A model unloaded and loaded again starts its prefix-cache counts from 0; the counters go on
+// from where they were. A model gone from the engine keeps its counters; its gauges go to 0.
+TEST(ServerMetricsTest, PerModelCountersNeverGoDownAndGoneModelsGaugesGoToZero) {
+  ServerMetrics m;
+  LiveState live;
+  ModelEngineStats& smol = live.engine.models["smol"];
+  smol.kv_blocks_total = 10;
+  smol.kv_blocks_free = 4;
+  smol.num_running = 1;
+  smol.tokens_generated = 50;
+  smol.prefix_cache_queried_blocks = 10;
+  smol.prefix_cache_hit_blocks = 4;
+  m.Render(live);
+  smol.prefix_cache_queried_blocks = 3;  // reloaded
+  smol.prefix_cache_hit_blocks = 1;
+  std::string text = m.Render(live);
+  EXPECT_TRUE(HasLine(text, "hearth_prefix_cache_queried_blocks_total{model=\"smol\"} 13")) << text;
+  EXPECT_TRUE(HasLine(text, "hearth_prefix_cache_hit_blocks_total{model=\"smol\"} 5")) << text;
+  live.engine.models.clear();
+  text = m.Render(live);
+  for (const char* line :
+       {"hearth_generated_tokens_total{model=\"smol\"} 50",
+        "hearth_prefix_cache_queried_blocks_total{model=\"smol\"} 13", "hearth_kv_blocks_used{model=\"smol\"} 0",
+        "hearth_kv_blocks_capacity{model=\"smol\"} 0", "hearth_running_sequences{model=\"smol\"} 0",
+        "hearth_num_requests_running{model=\"smol\"} 0"}) {
+    EXPECT_TRUE(HasLine(text, line)) << line << "\n" << text;
+  }
+}
+
+TEST(ServerMetricsTest, BuildInfoAndModelStateHelp) {
+  ServerMetrics m;
+  m.SetBuildInfo("1.2.3");
+  m.SetModelState("smol", "staged");
+  const std::string text = m.Render({});
+  EXPECT_TRUE(HasLine(text, "hearth_build_info{version=\"1.2.3\"} 1")) << text;
+  EXPECT_TRUE(HasLine(text, "hearth_model_state{model=\"smol\",state=\"staged\"} 1")) << text;
+  // The help names every state the gauge is emitted with.
+  const size_t help = text.find("# HELP hearth_model_state ");
+  ASSERT_NE(help, std::string::npos);
+  const std::string help_line = text.substr(help, text.find('\n', help) - help);
+  for (const char* state : {"registered", "staging", "staged", "loading", "warm", "unloading"}) {
+    EXPECT_TRUE(HasLine(text, std::string("hearth_model_state{model=\"smol\",state=\"") + state + "\"} " +
+                                  (std::string(state) == "staged" ? "1" : "0")))
+        << state;
+    EXPECT_NE(help_line.find(state), std::string::npos) << help_line;
   }
 }
 
@@ -112,7 +189,10 @@ TEST(ServerMetricsTest, StoreCommitsAndRecovery) {
   m.StoreCommitted(0.002);
   m.StoreCommitted(0.5);
   m.Recovered(3, 120);
+  EXPECT_TRUE(HasLine(m.Render({}), "hearth_store_commit_errors_total 0"));
+  m.StoreCommitFailed();
   const std::string text = m.Render({});
+  EXPECT_TRUE(HasLine(text, "hearth_store_commit_errors_total 1"));
   for (const char* line : {"hearth_store_commit_seconds_count 2", "hearth_store_commit_seconds_sum 0.502",
                            "hearth_store_commit_seconds_bucket{le=\"0.0025\"} 1",
                            "hearth_store_commit_seconds_bucket{le=\"1\"} 2", "hearth_recovered_requests_total 3",
