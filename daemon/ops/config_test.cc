@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <unistd.h>
+
+#include "daemon/ops/config_reload.h"
 
 namespace hearth::daemon {
 namespace {
@@ -230,6 +233,20 @@ TEST(ConfigTest, PreemptionTable) {
     EXPECT_NE(st.message().find("preemption"), std::string::npos) << st.ToString();
     std::remove(path.c_str());
   }
+}
+
+// The packaged configuration sets every option to its default (its header says so): loaded, it
+// differs from the defaults only in data_dir.
+TEST(ConfigTest, PackagedConfigIsTheDefaults) {
+  const char* source = std::getenv("HEARTH_SOURCE_DIR");
+  Config packaged;
+  ASSERT_TRUE(LoadConfigFile(std::string(source ? source : ".") + "/systemd/hearth.toml", &packaged).ok());
+  EXPECT_EQ(packaged.data_dir, "/var/lib/hearth");
+  packaged.data_dir = "";
+  const ReloadReport diff = DiffConfig(Config{}, packaged);
+  EXPECT_TRUE(diff.applied.empty()) << diff.applied.front();
+  EXPECT_TRUE(diff.restart_required.empty()) << diff.restart_required.front();
+  EXPECT_TRUE(packaged.models.empty());
 }
 
 }  // namespace
