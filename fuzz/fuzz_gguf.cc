@@ -3,7 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "model/dequantize.h"
+#include "kernels/cpu/quant.h"
 #include "model/gguf.h"
 #include "model/llama_config.h"
 
@@ -29,7 +29,8 @@ extern "C" int HEARTH_FUZZ_ENTRY(const uint8_t* data, size_t size) {
   }
   (void)LlamaConfigFromGguf(f);
   for (const GgufTensorInfo& t : f.tensors()) {
-    if (t.num_elements <= (1u << 16)) (void)Dequantize(t.type, t.data, t.num_bytes, t.num_elements);
+    if (t.num_elements <= (1u << 16))
+      (void)hearth::kernels::DequantizeTensor(t.type, t.data, t.num_bytes, t.num_elements);
   }
   return 0;
 }

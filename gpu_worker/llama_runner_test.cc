@@ -98,16 +98,16 @@ void ExpectInvariance(RunnerHarness& h) {
       << "a sequence's logits changed with its batch";
 }
 
-std::string TempModel(model::GgmlType type, const char* name) {
+std::string TempModel(kernels::GgmlType type, const char* name) {
   StatusOr<std::string> path = tools::WriteSmallTestModel(name, 11, type);
   EXPECT_TRUE(path.ok()) << path.status().ToString();
   return path.ok() ? *path : std::string();
 }
 
 TEST(LlamaRunnerTest, InvariantOnRandomModelsOfEveryQuantType) {
-  for (auto [type, name] : {std::pair{model::GgmlType::F32, "rand-f32"},
-                            std::pair{model::GgmlType::Q8_0, "rand-q8_0"},
-                            std::pair{model::GgmlType::Q4_1, "rand-q4_1"}}) {
+  for (auto [type, name] :
+       {std::pair{kernels::GgmlType::kF32, "rand-f32"}, std::pair{kernels::GgmlType::kQ8_0, "rand-q8_0"},
+        std::pair{kernels::GgmlType::kQ4_1, "rand-q4_1"}}) {
     SCOPED_TRACE(name);
     std::string path = TempModel(type, name);
     RunnerHarness h(path);
@@ -123,7 +123,7 @@ TEST(LlamaRunnerTest, InvariantOnSmolLM2) {
 }
 
 TEST(LlamaRunnerTest, RejectsBadBatches) {
-  std::string path = TempModel(model::GgmlType::F32, "rand-bad");
+  std::string path = TempModel(kernels::GgmlType::kF32, "rand-bad");
   RunnerHarness h(path);
   ASSERT_TRUE(h.status.ok());
   std::vector<float> logits(h.vocab());

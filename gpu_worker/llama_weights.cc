@@ -34,12 +34,11 @@ StatusOr<const GgufTensorInfo*> FindTensor(const GgufFile& file, const std::stri
 StatusOr<kernels::WeightView> Matrix(const GgufFile& file, const std::string& name, uint64_t rows, uint64_t cols,
                                      uint64_t* total) {
   HEARTH_ASSIGN_OR_RETURN(const GgufTensorInfo* t, FindTensor(file, name, {cols, rows}));
-  uint32_t id = static_cast<uint32_t>(t->type);
-  if (!kernels::IsKnownWeightType(id)) {
-    return Status::Unimplemented("tensor '" + name + "' has type " + model::GgmlTypeName(t->type) +
+  const kernels::GgmlType type = t->type;
+  if (!kernels::GgmlTypeIsSupported(type)) {
+    return Status::Unimplemented("tensor '" + name + "' has type " + kernels::GgmlTypeName(type) +
                                  ", which the CPU kernels do not support");
   }
-  auto type = static_cast<kernels::WeightType>(id);
   HEARTH_ASSIGN_OR_RETURN(size_t row_bytes, kernels::RowBytes(type, static_cast<int64_t>(cols)));
   if (row_bytes * rows != t->num_bytes) return Status::Corruption("tensor '" + name + "' has the wrong byte size");
   *total += t->num_bytes;
@@ -50,15 +49,15 @@ StatusOr<kernels::WeightView> Matrix(const GgufFile& file, const std::string& na
 // widened into owned memory.
 StatusOr<const float*> Vector(const GgufFile& file, const std::string& name, uint64_t n, LlamaWeights* w) {
   HEARTH_ASSIGN_OR_RETURN(const GgufTensorInfo* t, FindTensor(file, name, {n}));
-  uint32_t id = static_cast<uint32_t>(t->type);
-  if (!kernels::IsKnownWeightType(id)) return Status::Unimplemented("tensor '" + name + "' has an unsupported type");
-  auto type = static_cast<kernels::WeightType>(id);
+  const kernels::GgmlType type = t->type;
+  if (!kernels::GgmlTypeIsSupported(type))
+    return Status::Unimplemented("tensor '" + name + "' has an unsupported type");
   HEARTH_ASSIGN_OR_RETURN(size_t bytes, kernels::RowBytes(type, static_cast<int64_t>(n)));
   if (bytes != t->num_bytes) return Status::Corruption("tensor '" + name + "' has the wrong byte size");
   w->num_weight_bytes += bytes;
   // The mapping is page-aligned and GGUF data offsets are aligned to at least
   // 8 bytes in practice; widen anything unaligned rather than read it as float.
-  if (type == kernels::WeightType::kF32 && reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0) {
+  if (type == kernels::GgmlType::kF32 && reinterpret_cast<uintptr_t>(t->data) % alignof(float) == 0) {
     return reinterpret_cast<const float*>(t->data);
   }
   std::shared_ptr<float[]> owned(new float[n]);

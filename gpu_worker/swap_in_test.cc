@@ -31,8 +31,8 @@ std::vector<float> PromptLogits(const LoadedModel& m) {
 }
 
 TEST(SwapInTest, SwappedInModelMatchesTheMappedFileAndGivesItsPagesBack) {
-  auto path = tools::WriteSmallTestModel("swap_in_a", 21, model::GgmlType::Q8_0);
-  auto other = tools::WriteSmallTestModel("swap_in_b", 22, model::GgmlType::Q4_1);
+  auto path = tools::WriteSmallTestModel("swap_in_a", 21, kernels::GgmlType::kQ8_0);
+  auto other = tools::WriteSmallTestModel("swap_in_b", 22, kernels::GgmlType::kQ4_1);
   ASSERT_TRUE(path.ok() && other.ok());
   auto mapped = LoadedModel::Load(*path);
   ASSERT_TRUE(mapped.ok()) << mapped.status().ToString();
@@ -86,7 +86,7 @@ std::vector<std::pair<const void*, size_t>> Pointers(const LlamaWeights& w) {
 }
 
 TEST(SwapInTest, RebasingMovesEveryViewIntoTheCopyAndKeepsOwnedVectors) {
-  auto path = tools::WriteSmallTestModel("rebase", 23, model::GgmlType::Q8_0);
+  auto path = tools::WriteSmallTestModel("rebase", 23, kernels::GgmlType::kQ8_0);
   ASSERT_TRUE(path.ok());
   auto staged = StagedModel::Stage(*path);
   ASSERT_TRUE(staged.ok()) << staged.status().ToString();
@@ -131,7 +131,7 @@ TEST(SwapInTest, RebasingMovesEveryViewIntoTheCopyAndKeepsOwnedVectors) {
 }
 
 TEST(SwapInTest, RebasingRefusesAViewOutsideTheFileThatIsNotOwned) {
-  auto path = tools::WriteSmallTestModel("rebase_bad", 24, model::GgmlType::Q4_1);
+  auto path = tools::WriteSmallTestModel("rebase_bad", 24, kernels::GgmlType::kQ4_1);
   ASSERT_TRUE(path.ok());
   auto staged = StagedModel::Stage(*path);
   ASSERT_TRUE(staged.ok()) << staged.status().ToString();

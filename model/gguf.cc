@@ -313,7 +313,7 @@ class GgufFile::Parser {
     }
     uint32_t type = 0;
     HEARTH_RETURN_IF_ERROR(cur_.Read(&type, "tensor type"));
-    t->type = static_cast<GgmlType>(type);
+    t->type = static_cast<kernels::GgmlType>(type);
     HEARTH_RETURN_IF_ERROR(cur_.Read(&t->offset, "tensor offset"));
     auto row_bytes = GgmlRowBytes(t->type, t->dims[0]);
     if (!row_bytes.ok()) return Corrupt(at, ctx + ": " + row_bytes.status().message());

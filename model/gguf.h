@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "model/ggml_type.h"
+#include "kernels/ggml_type.h"
 
 namespace hearth::model {
 
@@ -75,7 +75,7 @@ struct GgufKeyValue {
 
 struct GgufTensorInfo {
   std::string name;
-  GgmlType type = GgmlType::F32;
+  kernels::GgmlType type = kernels::GgmlType::kF32;
   std::vector<uint64_t> dims;   // dims[0] is the fastest-varying (row length); 1..4 dims
   uint64_t num_elements = 0;    // product of dims
   uint64_t num_bytes = 0;       // size of the data in the file

@@ -10,6 +10,8 @@
 namespace hearth::model {
 namespace {
 
+using kernels::GgmlType;
+
 // A small valid file with metadata of several types and two tensors.
 std::vector<uint8_t> SmallFile() {
   GgufWriter w;
@@ -17,8 +19,8 @@ std::vector<uint8_t> SmallFile() {
   w.AddUint32("llama.block_count", 2);
   w.AddFloat32("llama.rope.freq_base", 10000.0f);
   w.AddStringArray("tokenizer.ggml.tokens", {"a", "b", "c"});
-  w.AddTensor("a", GgmlType::F32, {4, 2}, std::vector<uint8_t>(32, 1));
-  w.AddTensor("b", GgmlType::Q8_0, {32}, std::vector<uint8_t>(34, 2));
+  w.AddTensor("a", GgmlType::kF32, {4, 2}, std::vector<uint8_t>(32, 1));
+  w.AddTensor("b", GgmlType::kQ8_0, {32}, std::vector<uint8_t>(34, 2));
   auto bytes = w.Serialize();
   EXPECT_TRUE(bytes.ok()) << bytes.status().ToString();
   return *bytes;
@@ -151,7 +153,7 @@ TEST(GgufTest, TensorInfosPointIntoTheBuffer) {
   ASSERT_EQ((*f)->tensors().size(), 2u);
   const GgufTensorInfo* b = (*f)->FindTensor("b");
   ASSERT_NE(b, nullptr);
-  EXPECT_EQ(b->type, GgmlType::Q8_0);
+  EXPECT_EQ(b->type, GgmlType::kQ8_0);
   EXPECT_EQ(b->num_elements, 32u);
   EXPECT_EQ(b->num_bytes, 34u);
   EXPECT_EQ(b->offset % 32, 0u);
@@ -235,41 +237,41 @@ TEST(GgufTest, RejectsBadMetadata) {
 }
 
 TEST(GgufTest, RejectsBadTensorInfos) {
-  ExpectError(RawFile(1, 0, {}, TensorInfo("t", {4}, GgmlType::F32, 64), 16), "ends past the end");
-  ExpectError(RawFile(1, 0, {}, TensorInfo("t", {4}, GgmlType::F32, 8), 64), "not a multiple of the alignment");
-  ExpectError(RawFile(1, 0, {}, TensorInfo("t", {1ull << 40, 1ull << 40}, GgmlType::F32, 0), 16), "overflow");
-  ExpectError(RawFile(1, 0, {}, TensorInfo("t", {1ull << 62}, GgmlType::F32, 0), 16), "overflow");
-  ExpectError(RawFile(1, 0, {}, TensorInfo("t", {1ull << 40, 1ull << 20}, GgmlType::F32, 0), 16), "past the end");
-  ExpectError(RawFile(1, 0, {}, TensorInfo("t", {4, 0}, GgmlType::F32, 0), 16), "dim is 0");
-  ExpectError(RawFile(1, 0, {}, TensorInfo("t", {1, 1, 1, 1, 1}, GgmlType::F32, 0), 16), "5 dims");
-  ExpectError(RawFile(1, 0, {}, TensorInfo("t", {16}, GgmlType::Q4_0, 0), 64), "block size");
+  ExpectError(RawFile(1, 0, {}, TensorInfo("t", {4}, GgmlType::kF32, 64), 16), "ends past the end");
+  ExpectError(RawFile(1, 0, {}, TensorInfo("t", {4}, GgmlType::kF32, 8), 64), "not a multiple of the alignment");
+  ExpectError(RawFile(1, 0, {}, TensorInfo("t", {1ull << 40, 1ull << 40}, GgmlType::kF32, 0), 16), "overflow");
+  ExpectError(RawFile(1, 0, {}, TensorInfo("t", {1ull << 62}, GgmlType::kF32, 0), 16), "overflow");
+  ExpectError(RawFile(1, 0, {}, TensorInfo("t", {1ull << 40, 1ull << 20}, GgmlType::kF32, 0), 16), "past the end");
+  ExpectError(RawFile(1, 0, {}, TensorInfo("t", {4, 0}, GgmlType::kF32, 0), 16), "dim is 0");
+  ExpectError(RawFile(1, 0, {}, TensorInfo("t", {1, 1, 1, 1, 1}, GgmlType::kF32, 0), 16), "5 dims");
+  ExpectError(RawFile(1, 0, {}, TensorInfo("t", {16}, GgmlType::kQ4_0, 0), 64), "block size");
   ExpectError(RawFile(1, 0, {}, TensorInfo("t", {4}, static_cast<GgmlType>(99), 0), 64), "unknown ggml type 99");
-  ExpectError(RawFile(1, 0, {}, TensorInfo("\xE0\x80", {4}, GgmlType::F32, 0), 64), "UTF-8");
-  auto two = TensorInfo("t", {16}, GgmlType::F32, 0);
-  auto other = TensorInfo("u", {16}, GgmlType::F32, 32);  // overlaps t's [0, 64)
+  ExpectError(RawFile(1, 0, {}, TensorInfo("\xE0\x80", {4}, GgmlType::kF32, 0), 64), "UTF-8");
+  auto two = TensorInfo("t", {16}, GgmlType::kF32, 0);
+  auto other = TensorInfo("u", {16}, GgmlType::kF32, 32);  // overlaps t's [0, 64)
   two.insert(two.end(), other.begin(), other.end());
   ExpectError(RawFile(2, 0, {}, two, 128), "overlap");
-  auto dup = TensorInfo("t", {4}, GgmlType::F32, 0);
-  auto dup2 = TensorInfo("t", {4}, GgmlType::F32, 32);
+  auto dup = TensorInfo("t", {4}, GgmlType::kF32, 0);
+  auto dup2 = TensorInfo("t", {4}, GgmlType::kF32, 32);
   dup.insert(dup.end(), dup2.begin(), dup2.end());
   ExpectError(RawFile(2, 0, {}, dup, 64), "duplicate tensor name 't'");
   // The same infos, well formed, parse.
-  auto ok = TensorInfo("t", {16}, GgmlType::F32, 0);
-  auto ok2 = TensorInfo("u", {16}, GgmlType::F32, 64);
+  auto ok = TensorInfo("t", {16}, GgmlType::kF32, 0);
+  auto ok2 = TensorInfo("u", {16}, GgmlType::kF32, 64);
   ok.insert(ok.end(), ok2.begin(), ok2.end());
   EXPECT_TRUE(ParseStatus(RawFile(2, 0, {}, ok, 128)).ok());
 }
 
 TEST(GgufTest, UnsupportedTypeIsAClearError) {
-  Status st = CheckGgmlTypeSupported(GgmlType::Q5_K, "blk.0.ffn_down.weight");
+  Status st = CheckGgmlTypeSupported(GgmlType::kQ5_K, "blk.0.ffn_down.weight");
   EXPECT_EQ(st.code(), Status::Code::kUnimplemented);
   EXPECT_NE(st.message().find("q5_K"), std::string::npos);
   EXPECT_NE(st.message().find("blk.0.ffn_down.weight"), std::string::npos);
-  EXPECT_TRUE(CheckGgmlTypeSupported(GgmlType::Q6_K, "x").ok());
-  EXPECT_EQ(*GgmlRowBytes(GgmlType::Q4_K, 512), 288u);
-  EXPECT_EQ(*GgmlRowBytes(GgmlType::Q6_K, 256), 210u);
-  EXPECT_EQ(*GgmlRowBytes(GgmlType::BF16, 3), 6u);
-  EXPECT_FALSE(GgmlRowBytes(GgmlType::Q4_1, 33).ok());
+  EXPECT_TRUE(CheckGgmlTypeSupported(GgmlType::kQ6_K, "x").ok());
+  EXPECT_EQ(*GgmlRowBytes(GgmlType::kQ4_K, 512), 288u);
+  EXPECT_EQ(*GgmlRowBytes(GgmlType::kQ6_K, 256), 210u);
+  EXPECT_EQ(*GgmlRowBytes(GgmlType::kBF16, 3), 6u);
+  EXPECT_FALSE(GgmlRowBytes(GgmlType::kQ4_1, 33).ok());
   EXPECT_FALSE(GgmlRowBytes(static_cast<GgmlType>(4), 32).ok());  // removed from ggml
 }
 
@@ -296,7 +298,7 @@ TEST(GgufTest, OpensTheRealSmolLM2File) {
   const GgufTensorInfo* q = g.FindTensor("blk.0.attn_q.weight");
   ASSERT_NE(q, nullptr);
   EXPECT_EQ(q->dims, (std::vector<uint64_t>{576, 576}));
-  EXPECT_EQ(q->type, GgmlType::Q4_1);
+  EXPECT_EQ(q->type, GgmlType::kQ4_1);
   for (const GgufTensorInfo& t : g.tensors()) {
     EXPECT_TRUE(CheckGgmlTypeSupported(t.type, t.name).ok()) << t.name;
   }

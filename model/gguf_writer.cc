@@ -139,14 +139,14 @@ void GgufWriter::AddRaw(std::string_view key, uint32_t type, const std::vector<u
   kv_bytes_.insert(kv_bytes_.end(), encoded.begin(), encoded.end());
 }
 
-void GgufWriter::AddTensor(std::string_view name, GgmlType type, std::vector<uint64_t> dims,
+void GgufWriter::AddTensor(std::string_view name, kernels::GgmlType type, std::vector<uint64_t> dims,
                            std::vector<uint8_t> data) {
   auto shared = std::make_shared<std::vector<uint8_t>>(std::move(data));
   AddTensor(name, type, std::move(dims),
             [shared]() -> StatusOr<std::vector<uint8_t>> { return *shared; });
 }
 
-void GgufWriter::AddTensor(std::string_view name, GgmlType type, std::vector<uint64_t> dims,
+void GgufWriter::AddTensor(std::string_view name, kernels::GgmlType type, std::vector<uint64_t> dims,
                            TensorProducer producer) {
   CHECK(!dims.empty()) << "tensor " << name << " needs at least one dim";
   tensors_.push_back({std::string(name), type, std::move(dims), 0, std::move(producer)});

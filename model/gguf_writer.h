@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "model/ggml_type.h"
+#include "kernels/ggml_type.h"
 #include "model/gguf.h"
 
 namespace hearth::model {
@@ -47,10 +47,8 @@ class GgufWriter {
   void AddRaw(std::string_view key, uint32_t type, const std::vector<uint8_t>& encoded);
 
   // Data must be GgmlRowBytes(type, dims[0]) * rows bytes; checked when writing.
-  void AddTensor(std::string_view name, GgmlType type, std::vector<uint64_t> dims,
-                 std::vector<uint8_t> data);
-  void AddTensor(std::string_view name, GgmlType type, std::vector<uint64_t> dims,
-                 TensorProducer producer);
+  void AddTensor(std::string_view name, kernels::GgmlType type, std::vector<uint64_t> dims, std::vector<uint8_t> data);
+  void AddTensor(std::string_view name, kernels::GgmlType type, std::vector<uint64_t> dims, TensorProducer producer);
 
   // The whole file in memory (for tests and small files).
   StatusOr<std::vector<uint8_t>> Serialize() const;
@@ -60,7 +58,7 @@ class GgufWriter {
  private:
   struct PendingTensor {
     std::string name;
-    GgmlType type;
+    kernels::GgmlType type;
     std::vector<uint64_t> dims;  // dims[0] = row length
     uint64_t num_bytes;          // expected data size
     TensorProducer producer;

@@ -9,6 +9,8 @@
 namespace hearth::model {
 namespace {
 
+using kernels::GgmlType;
+
 // A tensor-light GGUF with the metadata LlamaConfigFromGguf reads.
 std::vector<uint8_t> ConfigFile(const std::string& arch, uint32_t heads, uint32_t kv_heads,
                                 bool with_output, bool with_bias) {
@@ -23,8 +25,8 @@ std::vector<uint8_t> ConfigFile(const std::string& arch, uint32_t heads, uint32_
   w.AddUint32(arch + ".context_length", 256);
   w.AddFloat32(arch + ".attention.layer_norm_rms_epsilon", 1e-6f);
   w.AddFloat32(arch + ".rope.freq_base", 1e6f);
-  if (with_output) w.AddTensor("output.weight", GgmlType::F32, {64, 100}, std::vector<uint8_t>(64 * 100 * 4));
-  if (with_bias) w.AddTensor("blk.0.attn_q.bias", GgmlType::F32, {64}, std::vector<uint8_t>(256));
+  if (with_output) w.AddTensor("output.weight", GgmlType::kF32, {64, 100}, std::vector<uint8_t>(64 * 100 * 4));
+  if (with_bias) w.AddTensor("blk.0.attn_q.bias", GgmlType::kF32, {64}, std::vector<uint8_t>(256));
   return *w.Serialize();
 }
 

@@ -103,7 +103,7 @@ std::string F16ModelPath() {
     o.in_path = DefaultModelPath();
     // Per process: another run may be rewriting its own copy while we map ours.
     o.out_path = "/tmp/hearth-conformance-smollm2-f16-" + std::to_string(::getpid()) + ".gguf";
-    o.type = model::GgmlType::F16;
+    o.type = kernels::GgmlType::kF16;
     Status st = tools::ConvertGguf(o);
     return st.ok() ? o.out_path : std::string();
   }();

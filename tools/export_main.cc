@@ -21,10 +21,10 @@ int main(int argc, char** argv) {
     hearth::tools::ConvertOptions c;
     c.in_path = o.gguf_path;
     c.out_path = o.out_dir;
-    const std::pair<const char*, hearth::model::GgmlType> types[] = {
-        {"f32", hearth::model::GgmlType::F32},   {"f16", hearth::model::GgmlType::F16},
-        {"bf16", hearth::model::GgmlType::BF16}, {"q8_0", hearth::model::GgmlType::Q8_0},
-        {"q4_0", hearth::model::GgmlType::Q4_0}, {"q4_1", hearth::model::GgmlType::Q4_1}};
+    const std::pair<const char*, hearth::kernels::GgmlType> types[] = {
+        {"f32", hearth::kernels::GgmlType::kF32},   {"f16", hearth::kernels::GgmlType::kF16},
+        {"bf16", hearth::kernels::GgmlType::kBF16}, {"q8_0", hearth::kernels::GgmlType::kQ8_0},
+        {"q4_0", hearth::kernels::GgmlType::kQ4_0}, {"q4_1", hearth::kernels::GgmlType::kQ4_1}};
     bool known = false;
     for (const auto& [name, type] : types) {
       if (dtype == name) {

@@ -1,9 +1,8 @@
 #include "tools/gguf_convert.h"
 
-#include "model/dequantize.h"
+#include "kernels/cpu/quant.h"
 #include "model/gguf.h"
 #include "model/gguf_writer.h"
-#include "model/quantize.h"
 
 namespace hearth::tools {
 
@@ -17,16 +16,16 @@ Status ConvertGguf(const ConvertOptions& options) {
   }
   for (const model::GgufTensorInfo& t : file->tensors()) {
     const bool matrix = t.dims.size() == 2;
-    const model::GgmlType target = matrix ? options.type : model::GgmlType::F32;
-    if (matrix && t.dims[0] % 32 != 0 && target != model::GgmlType::F32 && target != model::GgmlType::F16 &&
-        target != model::GgmlType::BF16) {
+    const kernels::GgmlType target = matrix ? options.type : kernels::GgmlType::kF32;
+    if (matrix && t.dims[0] % 32 != 0 && target != kernels::GgmlType::kF32 && target != kernels::GgmlType::kF16 &&
+        target != kernels::GgmlType::kBF16) {
       return Status::InvalidArgument("tensor '" + t.name + "' rows are not a multiple of 32");
     }
     const model::GgufTensorInfo* info = &t;
     writer.AddTensor(t.name, target, t.dims, [info, target]() -> StatusOr<std::vector<uint8_t>> {
       HEARTH_ASSIGN_OR_RETURN(std::vector<float> values,
-                              model::Dequantize(info->type, info->data, info->num_bytes, info->num_elements));
-      return model::Quantize(target, values.data(), values.size());
+                              kernels::DequantizeTensor(info->type, info->data, info->num_bytes, info->num_elements));
+      return kernels::QuantizeTensor(target, values.data(), values.size());
     });
   }
   // `file` must stay mapped while the producers run.

@@ -6,14 +6,14 @@
 #include <string>
 
 #include "common/status.h"
-#include "model/ggml_type.h"
+#include "kernels/ggml_type.h"
 
 namespace hearth::tools {
 
 struct ConvertOptions {
   std::string in_path;
   std::string out_path;
-  model::GgmlType type = model::GgmlType::F16;  // F32, F16, BF16, Q8_0, Q4_0 or Q4_1
+  kernels::GgmlType type = kernels::GgmlType::kF16;  // F32, F16, BF16, Q8_0, Q4_0 or Q4_1
 };
 
 // Matrices (2-D tensors) are dequantized and re-encoded; vectors (norms,

@@ -6,17 +6,16 @@
 #include <filesystem>
 #include <memory>
 
-#include "model/dequantize.h"
+#include "kernels/cpu/quant.h"
 #include "model/gguf.h"
 #include "model/hf_config.h"
 #include "model/llama_config.h"
-#include "model/quantize.h"
 #include "model/safetensors_writer.h"
 
 namespace hearth::tools {
 namespace {
 
-using model::GgmlType;
+using kernels::GgmlType;
 
 Status WriteText(const std::string& path, const std::string& text) {
   std::FILE* f = std::fopen(path.c_str(), "w");
@@ -27,16 +26,16 @@ Status WriteText(const std::string& path, const std::string& text) {
 }
 
 GgmlType ToGgml(model::SafetensorsDtype d) {
-  if (d == model::SafetensorsDtype::kF16) return GgmlType::F16;
-  if (d == model::SafetensorsDtype::kBF16) return GgmlType::BF16;
-  return GgmlType::F32;
+  if (d == model::SafetensorsDtype::kF16) return GgmlType::kF16;
+  if (d == model::SafetensorsDtype::kBF16) return GgmlType::kBF16;
+  return GgmlType::kF32;
 }
 
 // Dequantizes one tensor into HF layout (rows = output features; Q/K rows un-permuted).
 StatusOr<std::vector<uint8_t>> ConvertTensor(const model::GgufTensorInfo& t, const model::LlamaConfig& c,
                                              model::SafetensorsDtype dtype) {
-  HEARTH_RETURN_IF_ERROR(model::CheckGgmlTypeSupported(t.type, t.name));
-  HEARTH_ASSIGN_OR_RETURN(std::vector<float> v, model::Dequantize(t.type, t.data, t.num_bytes, t.num_elements));
+  HEARTH_RETURN_IF_ERROR(kernels::CheckGgmlTypeSupported(t.type, t.name));
+  HEARTH_ASSIGN_OR_RETURN(std::vector<float> v, kernels::DequantizeTensor(t.type, t.data, t.num_bytes, t.num_elements));
   const bool is_q = t.name.find(".attn_q.") != std::string::npos;
   const bool is_k = t.name.find(".attn_k.") != std::string::npos;
   if (c.rope_style == model::RopeStyle::kInterleaved && (is_q || is_k)) {
@@ -47,7 +46,7 @@ StatusOr<std::vector<uint8_t>> ConvertTensor(const model::GgufTensorInfo& t, con
     }
     v = UnpermuteRopeRows(v, heads, c.head_dim, row_len);
   }
-  return model::Quantize(ToGgml(dtype), v.data(), v.size());
+  return kernels::QuantizeTensor(ToGgml(dtype), v.data(), v.size());
 }
 
 std::vector<uint64_t> HfShape(const model::GgufTensorInfo& t) {

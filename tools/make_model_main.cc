@@ -7,7 +7,7 @@
 #include "tools/random_model.h"
 
 int main(int argc, char** argv) {
-  using hearth::model::GgmlType;
+  using hearth::kernels::GgmlType;
   hearth::tools::RandomModelOptions o;
   std::string type = "f32";
   CLI::App app{"Write a random-weight Llama-family model (GGUF file or safetensors directory)"};
@@ -25,9 +25,9 @@ int main(int argc, char** argv) {
   app.add_option("--out", o.out, "output file (gguf) or directory (safetensors)")->required();
   app.add_option("--tokenizer-from", o.tokenizer_from, "GGUF to copy the tokenizer from (or tokenizer.json)");
   CLI11_PARSE(app, argc, argv);
-  static const std::map<std::string, GgmlType> kTypes = {
-      {"f32", GgmlType::F32},   {"f16", GgmlType::F16},   {"bf16", GgmlType::BF16},
-      {"q8_0", GgmlType::Q8_0}, {"q4_0", GgmlType::Q4_0}, {"q4_1", GgmlType::Q4_1}};
+  static const std::map<std::string, GgmlType> kTypes = {{"f32", GgmlType::kF32},   {"f16", GgmlType::kF16},
+                                                         {"bf16", GgmlType::kBF16}, {"q8_0", GgmlType::kQ8_0},
+                                                         {"q4_0", GgmlType::kQ4_0}, {"q4_1", GgmlType::kQ4_1}};
   auto it = kTypes.find(type);
   if (it == kTypes.end()) {
     std::fprintf(stderr, "unknown --type %s\n", type.c_str());

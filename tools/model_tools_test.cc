@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <unistd.h>
 
-#include "model/dequantize.h"
+#include "kernels/cpu/quant.h"
 #include "model/gguf.h"
 #include "model/gguf_test_util.h"
 #include "model/hf_config.h"
@@ -15,7 +15,7 @@
 namespace hearth::tools {
 namespace {
 
-using model::GgmlType;
+using kernels::GgmlType;
 
 class ModelToolsTest : public ::testing::Test {
  protected:
@@ -66,7 +66,7 @@ TEST_F(ModelToolsTest, RandomGgufLoadsAndExportsToHf) {
   o.heads = 4;
   o.kv_heads = 2;
   o.ffn = 96;
-  o.type = GgmlType::Q8_0;
+  o.type = GgmlType::kQ8_0;
   o.out = (dir_ / "m.gguf").string();
   ASSERT_TRUE(WriteRandomModel(o).ok());
   auto f = model::GgufFile::Open(o.out);
@@ -77,8 +77,8 @@ TEST_F(ModelToolsTest, RandomGgufLoadsAndExportsToHf) {
   EXPECT_EQ(c->num_kv_heads, 2u);
   EXPECT_FALSE(c->tied_embeddings);
   EXPECT_EQ((*f)->GetStringArray("tokenizer.ggml.tokens")->at(3 + 0x41), "<0x41>");
-  EXPECT_EQ((*f)->FindTensor("blk.1.attn_k.weight")->type, GgmlType::Q8_0);
-  EXPECT_EQ((*f)->FindTensor("blk.1.attn_norm.weight")->type, GgmlType::F32);
+  EXPECT_EQ((*f)->FindTensor("blk.1.attn_k.weight")->type, GgmlType::kQ8_0);
+  EXPECT_EQ((*f)->FindTensor("blk.1.attn_norm.weight")->type, GgmlType::kF32);
 
   ExportOptions e;
   e.gguf_path = o.out;
@@ -94,17 +94,17 @@ TEST_F(ModelToolsTest, RandomGgufLoadsAndExportsToHf) {
   EXPECT_FALSE(hc->tied_embeddings);
   // k_proj is the GGUF tensor un-permuted; v_proj is copied as is.
   const model::GgufTensorInfo* gk = (*f)->FindTensor("blk.1.attn_k.weight");
-  auto gk_vals = *model::Dequantize(gk->type, gk->data, gk->num_bytes, gk->num_elements);
+  auto gk_vals = *kernels::DequantizeTensor(gk->type, gk->data, gk->num_bytes, gk->num_elements);
   const model::SafetensorsTensorInfo* hk = (*hf)->FindTensor("model.layers.1.self_attn.k_proj.weight");
   ASSERT_NE(hk, nullptr);
   EXPECT_EQ(hk->shape, (std::vector<uint64_t>{32, 64}));
-  auto hk_vals = *model::Dequantize(GgmlType::F32, hk->data, hk->num_bytes, hk->num_elements);
+  auto hk_vals = *kernels::DequantizeTensor(GgmlType::kF32, hk->data, hk->num_bytes, hk->num_elements);
   EXPECT_EQ(PermuteLikeConverter(hk_vals, 2, 16, 64), gk_vals);
   EXPECT_NE(hk_vals, gk_vals);
   const model::GgufTensorInfo* gv = (*f)->FindTensor("blk.0.attn_v.weight");
   const model::SafetensorsTensorInfo* hv = (*hf)->FindTensor("model.layers.0.self_attn.v_proj.weight");
-  EXPECT_EQ(*model::Dequantize(gv->type, gv->data, gv->num_bytes, gv->num_elements),
-            *model::Dequantize(GgmlType::F32, hv->data, hv->num_bytes, hv->num_elements));
+  EXPECT_EQ(*kernels::DequantizeTensor(gv->type, gv->data, gv->num_bytes, gv->num_elements),
+            *kernels::DequantizeTensor(GgmlType::kF32, hv->data, hv->num_bytes, hv->num_elements));
   EXPECT_NE((*hf)->FindTensor("lm_head.weight"), nullptr);
   EXPECT_TRUE(std::filesystem::exists(dir_ / "hf" / "generation_config.json"));
 }
@@ -112,7 +112,7 @@ TEST_F(ModelToolsTest, RandomGgufLoadsAndExportsToHf) {
 TEST_F(ModelToolsTest, RandomSafetensorsDirectory) {
   RandomModelOptions o;
   o.format = "safetensors";
-  o.type = GgmlType::BF16;
+  o.type = GgmlType::kBF16;
   o.tied = true;
   o.hidden = 48;
   o.heads = 3;
@@ -135,11 +135,11 @@ TEST_F(ModelToolsTest, RandomSafetensorsDirectory) {
 TEST_F(ModelToolsTest, RejectsBadShapes) {
   RandomModelOptions o;
   o.out = (dir_ / "x.gguf").string();
-  o.type = GgmlType::Q4_0;
+  o.type = GgmlType::kQ4_0;
   o.hidden = 48;  // not a multiple of 32
   o.heads = 4;
   EXPECT_FALSE(WriteRandomModel(o).ok());
-  o.type = GgmlType::F32;
+  o.type = GgmlType::kF32;
   o.kv_heads = 3;
   EXPECT_FALSE(WriteRandomModel(o).ok());
   o.kv_heads = 2;
@@ -156,7 +156,7 @@ TEST_F(ModelToolsTest, TokenizerFromSmolLM2AndExport) {
   o.heads = 2;
   o.kv_heads = 1;
   o.ffn = 64;
-  o.type = GgmlType::Q4_1;
+  o.type = GgmlType::kQ4_1;
   o.tokenizer_from = path;
   o.out = (dir_ / "tok.gguf").string();
   o.vocab = 1000;

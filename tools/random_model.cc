@@ -9,17 +9,17 @@
 
 #include <unistd.h>
 
+#include "kernels/cpu/quant.h"
 #include "model/gguf.h"
 #include "model/gguf_writer.h"
 #include "model/hf_config.h"
 #include "model/llama_config.h"
-#include "model/quantize.h"
 #include "model/safetensors_writer.h"
 
 namespace hearth::tools {
 namespace {
 
-using model::GgmlType;
+using kernels::GgmlType;
 
 uint64_t SplitMix64(uint64_t* state) {
   uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
@@ -105,7 +105,7 @@ Status CheckShape(const RandomModelOptions& o) {
   }
   if (o.hidden % o.heads != 0) return Status::InvalidArgument("hidden must be a multiple of heads");
   if (o.heads % o.kv_heads != 0) return Status::InvalidArgument("heads must be a multiple of kv-heads");
-  HEARTH_ASSIGN_OR_RETURN(model::GgmlBlockLayout layout, model::GgmlLayout(o.type));
+  HEARTH_ASSIGN_OR_RETURN(kernels::GgmlBlockLayout layout, kernels::GgmlLayout(o.type));
   if (o.hidden % layout.block_size != 0 || o.ffn % layout.block_size != 0) {
     return Status::InvalidArgument(std::string("hidden and ffn must be multiples of ") +
                                    std::to_string(layout.block_size) + " for type " + GgmlTypeName(o.type));
@@ -170,11 +170,11 @@ Status WriteGguf(RandomModelOptions o) {
   const auto specs = Specs(o);
   for (size_t i = 0; i < specs.size(); ++i) {
     const TensorSpec& t = specs[i];
-    const GgmlType type = t.cols == 0 ? GgmlType::F32 : o.type;
+    const GgmlType type = t.cols == 0 ? GgmlType::kF32 : o.type;
     std::vector<uint64_t> dims = t.cols == 0 ? std::vector<uint64_t>{t.rows} : std::vector<uint64_t>{t.cols, t.rows};
     w.AddTensor(t.gguf_name, type, dims, [o, i, t, type]() -> StatusOr<std::vector<uint8_t>> {
       const std::vector<float> v = Values(o, i, t);
-      return model::Quantize(type, v.data(), v.size());
+      return kernels::QuantizeTensor(type, v.data(), v.size());
     });
   }
   // The source file stays open until here: AddValue copied its metadata already.
@@ -183,9 +183,12 @@ Status WriteGguf(RandomModelOptions o) {
 
 Status WriteSafetensors(RandomModelOptions o) {
   model::SafetensorsDtype dtype;
-  if (o.type == GgmlType::F32) dtype = model::SafetensorsDtype::kF32;
-  else if (o.type == GgmlType::F16) dtype = model::SafetensorsDtype::kF16;
-  else if (o.type == GgmlType::BF16) dtype = model::SafetensorsDtype::kBF16;
+  if (o.type == GgmlType::kF32)
+    dtype = model::SafetensorsDtype::kF32;
+  else if (o.type == GgmlType::kF16)
+    dtype = model::SafetensorsDtype::kF16;
+  else if (o.type == GgmlType::kBF16)
+    dtype = model::SafetensorsDtype::kBF16;
   else return Status::InvalidArgument("safetensors output supports f32, f16 and bf16 only");
   if (o.vocab == 0) o.vocab = 259;
   HEARTH_RETURN_IF_ERROR(ConfigOf(o).Validate());
@@ -201,7 +204,7 @@ Status WriteSafetensors(RandomModelOptions o) {
     const GgmlType type = o.type;
     w.AddTensor(t.hf_name, dtype, shape, [o, i, t, type]() -> StatusOr<std::vector<uint8_t>> {
       const std::vector<float> v = Values(o, i, t);
-      return model::Quantize(type, v.data(), v.size());  // f32/f16/bf16 bytes match safetensors'
+      return kernels::QuantizeTensor(type, v.data(), v.size());  // f32/f16/bf16 bytes match safetensors'
     });
   }
   HEARTH_RETURN_IF_ERROR(w.WriteFile(o.out + "/model.safetensors"));
@@ -231,7 +234,7 @@ Status WriteRandomModel(const RandomModelOptions& o) {
   return Status::InvalidArgument("--format must be gguf or safetensors, not '" + o.format + "'");
 }
 
-StatusOr<std::string> WriteSmallTestModel(const std::string& tag, uint64_t seed, model::GgmlType type) {
+StatusOr<std::string> WriteSmallTestModel(const std::string& tag, uint64_t seed, kernels::GgmlType type) {
   RandomModelOptions o;
   o.layers = 2;
   o.hidden = 64;

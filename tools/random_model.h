@@ -5,7 +5,7 @@
 #include <string>
 
 #include "common/status.h"
-#include "model/ggml_type.h"
+#include "kernels/ggml_type.h"
 
 namespace hearth::tools {
 
@@ -19,7 +19,7 @@ struct RandomModelOptions {
   uint32_t ctx = 256;
   uint64_t seed = 0;
   bool tied = false;  // share token_embd as the output projection
-  model::GgmlType type = model::GgmlType::F32;  // matrices; norms are always f32
+  kernels::GgmlType type = kernels::GgmlType::kF32;  // matrices; norms are always f32
   std::string format = "gguf";    // "gguf" (a file) or "safetensors" (a directory)
   std::string out;                // file (gguf) or directory (safetensors)
   std::string tokenizer_from;     // GGUF to copy tokenizer.* metadata from, or a tokenizer.json
@@ -31,6 +31,6 @@ Status WriteRandomModel(const RandomModelOptions& options);
 // ffn 96, context 512, byte vocabulary), written to a file in the temporary
 // directory whose name holds `tag` and this process's id; returns its path.
 StatusOr<std::string> WriteSmallTestModel(const std::string& tag, uint64_t seed,
-                                          model::GgmlType type = model::GgmlType::F32);
+                                          kernels::GgmlType type = kernels::GgmlType::kF32);
 
 }  // namespace hearth::tools

@@ -24,7 +24,7 @@ std::vector<float> Random(size_t n, uint32_t seed) {
   return v;
 }
 
-std::vector<uint8_t> Weights(WeightType type, int64_t m, int64_t k) {
+std::vector<uint8_t> Weights(GgmlType type, int64_t m, int64_t k) {
   const size_t rb = RowBytes(type, k).value();
   std::vector<uint8_t> w(rb * m);
   std::vector<float> row = Random(k, 1);
@@ -35,7 +35,7 @@ std::vector<uint8_t> Weights(WeightType type, int64_t m, int64_t k) {
   return w;
 }
 
-void BM_MatMul(benchmark::State& state, WeightType type, int64_t m, int64_t k, int64_t n, int threads) {
+void BM_MatMul(benchmark::State& state, GgmlType type, int64_t m, int64_t k, int64_t n, int threads) {
   const std::vector<uint8_t> w = Weights(type, m, k);
   const WeightView view{type, m, k, w.data(), RowBytes(type, k).value()};
   const std::vector<float> x = Random(n * k, 2);
@@ -83,14 +83,14 @@ void RegisterAll() {
   };
   const Shape shapes[] = {{576, 576, "q/o"},   {1536, 576, "gate/up"}, {192, 576, "k/v"},
                           {49152, 576, "lm_head"}, {576, 1536, "down"}};
-  for (WeightType type : {WeightType::kQ4_1, WeightType::kQ8_0, WeightType::kF16}) {
+  for (GgmlType type : {GgmlType::kQ4_1, GgmlType::kQ8_0, GgmlType::kF16}) {
     for (int64_t n : {1, 512}) {
       for (const Shape& s : shapes) {
         if (n == 512 && s.m == 49152) continue;  // prefill computes logits for the last token only
         for (int threads : {1, 2}) {
-          const std::string name = std::string("MatMul/") + WeightTypeName(type) + "/" + s.name +
-                                   "/m" + std::to_string(s.m) + "_k" + std::to_string(s.k) + "_n" +
-                                   std::to_string(n) + "/threads:" + std::to_string(threads);
+          const std::string name = std::string("MatMul/") + GgmlTypeName(type) + "/" + s.name + "/m" +
+                                   std::to_string(s.m) + "_k" + std::to_string(s.k) + "_n" + std::to_string(n) +
+                                   "/threads:" + std::to_string(threads);
           benchmark::RegisterBenchmark(name.c_str(), BM_MatMul, type, s.m, s.k, n, threads)
               ->Unit(benchmark::kMicrosecond)
               ->UseRealTime();

@@ -13,7 +13,7 @@ using testing::RandomWeights;
 using testing::ScopedIsa;
 
 TEST(Embedding, RowsOfEveryType) {
-  for (WeightType type : AllWeightTypes()) {
+  for (GgmlType type : AllWeightTypes()) {
     const int64_t dim = BlockElems(type) == 1 ? 111 : 256, vocab = 19;
     std::vector<uint8_t> table = RandomWeights(type, vocab, dim, 5);
     const size_t rb = RowBytes(type, dim).value();
@@ -26,7 +26,7 @@ TEST(Embedding, RowsOfEveryType) {
       for (size_t i = 0; i < ids.size(); ++i) {
         std::vector<float> want(dim);
         DequantizeRowRef(type, table.data() + ids[i] * rb, want.data(), dim);
-        for (int64_t c = 0; c < dim; ++c) ASSERT_EQ(out[i * dim + c], want[c]) << WeightTypeName(type);
+        for (int64_t c = 0; c < dim; ++c) ASSERT_EQ(out[i * dim + c], want[c]) << GgmlTypeName(type);
       }
     }
     const int32_t bad = 19;

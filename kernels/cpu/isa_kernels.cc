@@ -10,13 +10,13 @@
 
 namespace hearth::kernels::internal {
 
-DequantFn ScalarDequant(WeightType type);  // quant.cc
+DequantFn ScalarDequant(GgmlType type);  // quant.cc
 
 namespace {
 
-template <WeightType kType>
-void ScalarDotTile(int64_t k, const uint8_t* w, size_t w_stride, int64_t num_w, const uint8_t* x,
-                   size_t x_stride, int num_x, float* y, size_t y_stride) {
+template <GgmlType kType>
+void ScalarDotTile(int64_t k, const uint8_t* w, size_t w_stride, int64_t num_w, const uint8_t* x, size_t x_stride,
+                   int num_x, float* y, size_t y_stride) {
   for (int64_t j = 0; j < num_w; ++j) {
     for (int r = 0; r < num_x; ++r) {
       y[r * y_stride + j] = VecDotRef(kType, k, w + j * w_stride, x + r * x_stride);
@@ -24,18 +24,28 @@ void ScalarDotTile(int64_t k, const uint8_t* w, size_t w_stride, int64_t num_w, 
   }
 }
 
-DotTileFn ScalarDotTileFor(WeightType type) {
+DotTileFn ScalarDotTileFor(GgmlType type) {
   switch (type) {
-    case WeightType::kF32: return ScalarDotTile<WeightType::kF32>;
-    case WeightType::kF16: return ScalarDotTile<WeightType::kF16>;
-    case WeightType::kBF16: return ScalarDotTile<WeightType::kBF16>;
-    case WeightType::kQ4_0: return ScalarDotTile<WeightType::kQ4_0>;
-    case WeightType::kQ4_1: return ScalarDotTile<WeightType::kQ4_1>;
-    case WeightType::kQ8_0: return ScalarDotTile<WeightType::kQ8_0>;
-    case WeightType::kQ4_K: return ScalarDotTile<WeightType::kQ4_K>;
-    case WeightType::kQ6_K: return ScalarDotTile<WeightType::kQ6_K>;
+    case GgmlType::kF32:
+      return ScalarDotTile<GgmlType::kF32>;
+    case GgmlType::kF16:
+      return ScalarDotTile<GgmlType::kF16>;
+    case GgmlType::kBF16:
+      return ScalarDotTile<GgmlType::kBF16>;
+    case GgmlType::kQ4_0:
+      return ScalarDotTile<GgmlType::kQ4_0>;
+    case GgmlType::kQ4_1:
+      return ScalarDotTile<GgmlType::kQ4_1>;
+    case GgmlType::kQ8_0:
+      return ScalarDotTile<GgmlType::kQ8_0>;
+    case GgmlType::kQ4_K:
+      return ScalarDotTile<GgmlType::kQ4_K>;
+    case GgmlType::kQ6_K:
+      return ScalarDotTile<GgmlType::kQ6_K>;
+    default:
+      break;
   }
-  CHECK(false) << "unknown weight type " << static_cast<uint32_t>(type);
+  CHECK(false) << "no dot product for " << GgmlTypeName(type);
   return nullptr;
 }
 
@@ -142,12 +152,12 @@ const IsaKernels& Kernels(Isa isa) {
   return ScalarKernels();
 }
 
-DotTileFn DotTileFor(Isa isa, WeightType type) {
+DotTileFn DotTileFor(Isa isa, GgmlType type) {
   DotTileFn fn = Kernels(isa).dot_tile(type);
   return fn != nullptr ? fn : ScalarDotTileFor(type);
 }
 
-DequantFn DequantFor(Isa isa, WeightType type) {
+DequantFn DequantFor(Isa isa, GgmlType type) {
   DequantFn fn = Kernels(isa).dequant(type);
   return fn != nullptr ? fn : ScalarDequant(type);
 }

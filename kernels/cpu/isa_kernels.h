@@ -48,8 +48,8 @@ using SiluMulFn = void (*)(const float* gate, const float* up, int64_t n, float*
 using ExpSumFn = float (*)(float* s, int64_t n, float max);
 
 struct IsaKernels {
-  DotTileFn (*dot_tile)(WeightType type);  // nullptr result: use the scalar one
-  DequantFn (*dequant)(WeightType type);   // nullptr result: use the scalar one
+  DotTileFn (*dot_tile)(GgmlType type);  // nullptr result: use the scalar one
+  DequantFn (*dequant)(GgmlType type);   // nullptr result: use the scalar one
   QuantQ8_1Fn quant_q8_1;
   QuantQ8_KFn quant_q8_k;
   DotF32Fn dot_f32;
@@ -69,10 +69,10 @@ const IsaKernels& Avx512Kernels();
 const IsaKernels& Kernels(Isa isa);
 
 // Resolved for one weight type at one level (falls back to scalar).
-DotTileFn DotTileFor(Isa isa, WeightType type);
-DequantFn DequantFor(Isa isa, WeightType type);
+DotTileFn DotTileFor(Isa isa, GgmlType type);
+DequantFn DequantFor(Isa isa, GgmlType type);
 
 // Scalar references, shared with the SIMD files for the types they leave out.
-float VecDotRef(WeightType type, int64_t k, const uint8_t* w, const uint8_t* x);
+float VecDotRef(GgmlType type, int64_t k, const uint8_t* w, const uint8_t* x);
 
 }  // namespace hearth::kernels::internal

@@ -1,4 +1,4 @@
-// y[n, m] = x[n, k] . W[m, k]^T over a weight matrix of any WeightType.
+// y[n, m] = x[n, k] . W[m, k]^T over a weight matrix of any GgmlType.
 //
 // Batch invariance: y[i, j] is one dot product of x row i and W row j computed
 // in a fixed order, so it is bit-identical whatever n is, whatever other rows

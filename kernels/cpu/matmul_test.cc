@@ -18,7 +18,7 @@ using testing::RandomWeights;
 using testing::ScopedIsa;
 
 struct Matrix {
-  WeightType type;
+  GgmlType type;
   int64_t rows, cols;
   std::vector<uint8_t> bytes;
   WeightView view() const {
@@ -26,15 +26,15 @@ struct Matrix {
   }
 };
 
-Matrix MakeMatrix(WeightType type, int64_t rows, int64_t cols, uint32_t seed) {
+Matrix MakeMatrix(GgmlType type, int64_t rows, int64_t cols, uint32_t seed) {
   return {type, rows, cols, RandomWeights(type, rows, cols, seed)};
 }
 
-int64_t ColsFor(WeightType type) { return BlockElems(type) == 1 ? 111 : 512; }
+int64_t ColsFor(GgmlType type) { return BlockElems(type) == 1 ? 111 : 512; }
 
 // y against VecDotRef per element, on awkward shapes (m = 19, 257; n = 1, 19).
 TEST(MatMul, MatchesReference) {
-  for (WeightType type : AllWeightTypes()) {
+  for (GgmlType type : AllWeightTypes()) {
     const int64_t k = ColsFor(type);
     for (int64_t m : {1, 19, 257}) {
       Matrix w = MakeMatrix(type, m, k, 100 + static_cast<uint32_t>(m));
@@ -61,8 +61,7 @@ TEST(MatMul, MatchesReference) {
           ASSERT_TRUE(MatMul(w.view(), x.data(), n, y.data(), pool).ok());
           for (int64_t e = 0; e < n * m; ++e) {
             ASSERT_TRUE(Near(y[e], ref[e], 1e-5 * mag[e] + 1e-6, 1e-5))
-                << WeightTypeName(type) << " m=" << m << " n=" << n << " e=" << e << " "
-                << IsaName(isa);
+                << GgmlTypeName(type) << " m=" << m << " n=" << n << " e=" << e << " " << IsaName(isa);
           }
         }
       }
@@ -73,7 +72,7 @@ TEST(MatMul, MatchesReference) {
 // y[i, j] is bit-identical for a row alone, inside a batch of 19 with other
 // neighbours at every offset, and with 1, 2 or 3 threads.
 TEST(MatMul, BatchInvariant) {
-  for (WeightType type : AllWeightTypes()) {
+  for (GgmlType type : AllWeightTypes()) {
     const int64_t k = ColsFor(type), m = 67, n = 19;
     Matrix w = MakeMatrix(type, m, k, 9);
     std::vector<float> batch = RandomFloats(n * k, 10);
@@ -88,7 +87,7 @@ TEST(MatMul, BatchInvariant) {
         std::vector<float> y_alone(m);
         ASSERT_TRUE(MatMul(w.view(), batch.data() + i * k, 1, y_alone.data(), pool1).ok());
         ASSERT_EQ(std::memcmp(y_alone.data(), y_batch.data() + i * m, m * 4), 0)
-            << WeightTypeName(type) << " row " << i << " " << IsaName(isa);
+            << GgmlTypeName(type) << " row " << i << " " << IsaName(isa);
       }
       // Row 5 placed among different neighbours, at a different tile offset.
       std::vector<float> other = RandomFloats(n * k, 12);
@@ -96,7 +95,7 @@ TEST(MatMul, BatchInvariant) {
       std::vector<float> y_other(n * m);
       ASSERT_TRUE(MatMul(w.view(), other.data(), n, y_other.data(), pool2).ok());
       EXPECT_EQ(std::memcmp(y_other.data() + 2 * m, y_batch.data() + 5 * m, m * 4), 0)
-          << WeightTypeName(type) << " " << IsaName(isa);
+          << GgmlTypeName(type) << " " << IsaName(isa);
     }
   }
 }
@@ -104,7 +103,7 @@ TEST(MatMul, BatchInvariant) {
 // A view that starts one row later pairs the weight rows differently inside
 // the kernels; every output must still be bit-identical.
 TEST(MatMul, RowGroupingInvariant) {
-  for (WeightType type : AllWeightTypes()) {
+  for (GgmlType type : AllWeightTypes()) {
     const int64_t k = ColsFor(type), m = 21, n = 5;
     Matrix w = MakeMatrix(type, m, k, 13);
     std::vector<float> x = RandomFloats(n * k, 14);
@@ -119,7 +118,7 @@ TEST(MatMul, RowGroupingInvariant) {
       ASSERT_TRUE(MatMul(shifted, x.data(), n, y_shift.data(), pool).ok());
       for (int64_t i = 0; i < n; ++i) {
         ASSERT_EQ(std::memcmp(y_shift.data() + i * (m - 1), y.data() + i * m + 1, (m - 1) * 4), 0)
-            << WeightTypeName(type) << " " << IsaName(isa);
+            << GgmlTypeName(type) << " " << IsaName(isa);
       }
     }
   }
@@ -127,7 +126,7 @@ TEST(MatMul, RowGroupingInvariant) {
 
 TEST(MatMul, RejectsBadShapes) {
   ThreadPool pool(1);
-  Matrix w = MakeMatrix(WeightType::kQ4_1, 4, 64, 1);
+  Matrix w = MakeMatrix(GgmlType::kQ4_1, 4, 64, 1);
   std::vector<float> x(64), y(4);
   WeightView v = w.view();
   v.cols = 40;
@@ -143,7 +142,7 @@ TEST(MatMul, RejectsBadShapes) {
 // Padded rows (row_bytes > the packed size) are honoured.
 TEST(MatMul, RowStride) {
   const int64_t k = 64, m = 3;
-  Matrix packed = MakeMatrix(WeightType::kQ8_0, m, k, 3);
+  Matrix packed = MakeMatrix(GgmlType::kQ8_0, m, k, 3);
   const size_t rb = packed.view().row_bytes, stride = rb + 6;
   std::vector<uint8_t> padded(stride * m, 0xee);
   for (int64_t j = 0; j < m; ++j) std::memcpy(padded.data() + j * stride, packed.bytes.data() + j * rb, rb);

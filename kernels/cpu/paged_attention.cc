@@ -144,7 +144,7 @@ void RunTile(const AttnArgs& a, const AttnSeq& s, int32_t g, int32_t r0, int32_t
   const int32_t num_vec = (r1 - r0) * group;
   const bool f16 = c.dtype == KvDtype::kF16;
   const internal::IsaKernels& kern = internal::Kernels(ActiveIsa());
-  const internal::DequantFn f16_to_f32 = internal::DequantFor(ActiveIsa(), WeightType::kF16);
+  const internal::DequantFn f16_to_f32 = internal::DequantFor(ActiveIsa(), GgmlType::kF16);
   float* tile = scratch;                   // [kKeyTile, hd] keys, then values
   float* kt = tile + kKeyTile * hd;        // [hd, kKeyTile] the keys transposed
   float* lanes = kt + kKeyTile * hd;       // [num_vec, kLanes, hd] per-lane output sums

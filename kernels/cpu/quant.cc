@@ -109,13 +109,22 @@ float AbsMax(const float* x, int n) {
   return amax;
 }
 
+// Clamps before converting so NaN or huge inputs never reach an undefined float->int cast.
+int ClampToInt(float v, int lo, int hi) {
+  if (!(v >= static_cast<float>(lo))) return lo;
+  if (v >= static_cast<float>(hi)) return hi;
+  return static_cast<int>(v);
+}
+
+// The weight quantizers round as ggml's quantize_row_*_ref: Q8_0 half away from zero, Q4_0 and
+// Q4_1 by adding a half (Q4_0: 8.5, its offset folded in) and truncating.
 void QuantizeQ8_0(const float* x, uint8_t* dst, int64_t n) {
   auto* y = reinterpret_cast<BlockQ8_0*>(dst);
   for (int64_t i = 0; i < n / kQK; ++i, x += kQK) {
     const float d = AbsMax(x, kQK) / 127.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     y[i].d = F32ToF16(d);
-    for (int j = 0; j < kQK; ++j) y[i].qs[j] = static_cast<int8_t>(std::nearbyint(x[j] * id));
+    for (int j = 0; j < kQK; ++j) y[i].qs[j] = static_cast<int8_t>(ClampToInt(std::round(x[j] * id), -127, 127));
   }
 }
 
@@ -131,8 +140,8 @@ void QuantizeQ4_0(const float* x, uint8_t* dst, int64_t n) {
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     y[i].d = F32ToF16(d);
     for (int j = 0; j < kQK / 2; ++j) {
-      const int a = std::clamp(static_cast<int>(std::nearbyint(x[j] * id)) + 8, 0, 15);
-      const int b = std::clamp(static_cast<int>(std::nearbyint(x[j + 16] * id)) + 8, 0, 15);
+      const int a = ClampToInt(x[j] * id + 8.5f, 0, 15);
+      const int b = ClampToInt(x[j + kQK / 2] * id + 8.5f, 0, 15);
       y[i].qs[j] = static_cast<uint8_t>(a | (b << 4));
     }
   }
@@ -151,8 +160,8 @@ void QuantizeQ4_1(const float* x, uint8_t* dst, int64_t n) {
     y[i].d = F32ToF16(d);
     y[i].m = F32ToF16(lo);
     for (int j = 0; j < kQK / 2; ++j) {
-      const int a = std::clamp(static_cast<int>(std::nearbyint((x[j] - lo) * id)), 0, 15);
-      const int b = std::clamp(static_cast<int>(std::nearbyint((x[j + 16] - lo) * id)), 0, 15);
+      const int a = ClampToInt((x[j] - lo) * id + 0.5f, 0, 15);
+      const int b = ClampToInt((x[j + kQK / 2] - lo) * id + 0.5f, 0, 15);
       y[i].qs[j] = static_cast<uint8_t>(a | (b << 4));
     }
   }
@@ -162,30 +171,40 @@ void QuantizeQ4_1(const float* x, uint8_t* dst, int64_t n) {
 
 namespace internal {
 
-DequantFn ScalarDequant(WeightType type) {
+DequantFn ScalarDequant(GgmlType type) {
   switch (type) {
-    case WeightType::kF32: return DequantF32;
-    case WeightType::kF16: return DequantF16;
-    case WeightType::kBF16: return DequantBF16;
-    case WeightType::kQ4_0: return DequantQ4_0;
-    case WeightType::kQ4_1: return DequantQ4_1;
-    case WeightType::kQ8_0: return DequantQ8_0;
-    case WeightType::kQ4_K: return DequantQ4_K;
-    case WeightType::kQ6_K: return DequantQ6_K;
+    case GgmlType::kF32:
+      return DequantF32;
+    case GgmlType::kF16:
+      return DequantF16;
+    case GgmlType::kBF16:
+      return DequantBF16;
+    case GgmlType::kQ4_0:
+      return DequantQ4_0;
+    case GgmlType::kQ4_1:
+      return DequantQ4_1;
+    case GgmlType::kQ8_0:
+      return DequantQ8_0;
+    case GgmlType::kQ4_K:
+      return DequantQ4_K;
+    case GgmlType::kQ6_K:
+      return DequantQ6_K;
+    default:
+      break;
   }
-  CHECK(false) << "unknown weight type " << static_cast<uint32_t>(type);
+  CHECK(false) << "no dequantizer for " << GgmlTypeName(type);
   return nullptr;
 }
 
 }  // namespace internal
 
-void DequantizeRowRef(WeightType type, const uint8_t* src, float* dst, int64_t n) {
-  CHECK_EQ(n % BlockElems(type), 0) << "row of " << n << " for " << WeightTypeName(type);
+void DequantizeRowRef(GgmlType type, const uint8_t* src, float* dst, int64_t n) {
+  CHECK_EQ(n % BlockElems(type), 0) << "row of " << n << " for " << GgmlTypeName(type);
   internal::ScalarDequant(type)(src, dst, n);
 }
 
-void DequantizeRow(WeightType type, const uint8_t* src, float* dst, int64_t n) {
-  CHECK_EQ(n % BlockElems(type), 0) << "row of " << n << " for " << WeightTypeName(type);
+void DequantizeRow(GgmlType type, const uint8_t* src, float* dst, int64_t n) {
+  CHECK_EQ(n % BlockElems(type), 0) << "row of " << n << " for " << GgmlTypeName(type);
   internal::DequantFor(ActiveIsa(), type)(src, dst, n);
 }
 
@@ -245,26 +264,54 @@ void QuantizeActivationRow(ActType act, const float* x, uint8_t* dst, int64_t n)
   }
 }
 
-Status QuantizeWeightRow(WeightType type, const float* x, uint8_t* dst, int64_t n) {
+Status QuantizeWeightRow(GgmlType type, const float* x, uint8_t* dst, int64_t n) {
   HEARTH_ASSIGN_OR_RETURN(size_t bytes, RowBytes(type, n));
   (void)bytes;
   switch (type) {
-    case WeightType::kF32:
+    case GgmlType::kF32:
       std::memcpy(dst, x, n * sizeof(float));
       return Status::Ok();
-    case WeightType::kF16:
-    case WeightType::kBF16:
+    case GgmlType::kF16:
+    case GgmlType::kBF16:
       for (int64_t i = 0; i < n; ++i) {
-        const uint16_t h = type == WeightType::kF16 ? F32ToF16(x[i]) : F32ToBf16(x[i]);
+        const uint16_t h = type == GgmlType::kF16 ? F32ToF16(x[i]) : F32ToBf16(x[i]);
         std::memcpy(dst + 2 * i, &h, 2);
       }
       return Status::Ok();
-    case WeightType::kQ8_0: QuantizeQ8_0(x, dst, n); return Status::Ok();
-    case WeightType::kQ4_0: QuantizeQ4_0(x, dst, n); return Status::Ok();
-    case WeightType::kQ4_1: QuantizeQ4_1(x, dst, n); return Status::Ok();
+    case GgmlType::kQ8_0:
+      QuantizeQ8_0(x, dst, n);
+      return Status::Ok();
+    case GgmlType::kQ4_0:
+      QuantizeQ4_0(x, dst, n);
+      return Status::Ok();
+    case GgmlType::kQ4_1:
+      QuantizeQ4_1(x, dst, n);
+      return Status::Ok();
     default:
-      return Status::Unimplemented(std::string("quantizing to ") + WeightTypeName(type));
+      return Status::Unimplemented(std::string("quantizing to ") + GgmlTypeName(type));
   }
+}
+
+StatusOr<std::vector<float>> DequantizeTensor(GgmlType type, const uint8_t* src, uint64_t num_bytes,
+                                              uint64_t num_elements) {
+  HEARTH_ASSIGN_OR_RETURN(uint64_t expected, GgmlRowBytes(type, num_elements));
+  if (expected != num_bytes) {
+    return Status::InvalidArgument(std::to_string(num_elements) + " " + GgmlTypeName(type) + " elements need " +
+                                   std::to_string(expected) + " bytes, got " + std::to_string(num_bytes));
+  }
+  if (!GgmlTypeIsSupported(type)) {
+    return Status::Unimplemented(std::string("no reference dequantizer for ") + GgmlTypeName(type));
+  }
+  std::vector<float> out(num_elements);
+  DequantizeRowRef(type, src, out.data(), static_cast<int64_t>(num_elements));
+  return out;
+}
+
+StatusOr<std::vector<uint8_t>> QuantizeTensor(GgmlType type, const float* src, uint64_t num_elements) {
+  HEARTH_ASSIGN_OR_RETURN(uint64_t bytes, GgmlRowBytes(type, num_elements));
+  std::vector<uint8_t> out(bytes);
+  HEARTH_RETURN_IF_ERROR(QuantizeWeightRow(type, src, out.data(), static_cast<int64_t>(num_elements)));
+  return out;
 }
 
 }  // namespace hearth::kernels

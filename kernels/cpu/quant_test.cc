@@ -34,18 +34,18 @@ TEST(Fp16, KnownValues) {
   EXPECT_EQ(Bf16ToF32(0x4049), 3.140625f);
 }
 
-TEST(WeightType, RowBytes) {
-  EXPECT_EQ(RowBytes(WeightType::kQ4_1, 576).value(), 18u * 20u);
-  EXPECT_EQ(RowBytes(WeightType::kQ4_K, 512).value(), 2u * 144u);
-  EXPECT_EQ(RowBytes(WeightType::kQ6_K, 256).value(), 210u);
-  EXPECT_EQ(RowBytes(WeightType::kF16, 111).value(), 222u);
-  EXPECT_TRUE(RowBytes(WeightType::kQ8_0, 33).status().IsInvalidArgument());
-  EXPECT_TRUE(RowBytes(static_cast<WeightType>(5), 32).status().IsInvalidArgument());
+TEST(GgmlType, RowBytes) {
+  EXPECT_EQ(RowBytes(GgmlType::kQ4_1, 576).value(), 18u * 20u);
+  EXPECT_EQ(RowBytes(GgmlType::kQ4_K, 512).value(), 2u * 144u);
+  EXPECT_EQ(RowBytes(GgmlType::kQ6_K, 256).value(), 210u);
+  EXPECT_EQ(RowBytes(GgmlType::kF16, 111).value(), 222u);
+  EXPECT_TRUE(RowBytes(GgmlType::kQ8_0, 33).status().IsInvalidArgument());
+  EXPECT_TRUE(RowBytes(static_cast<GgmlType>(5), 32).status().IsInvalidArgument());
 }
 
 // Every fast dequantizer produces exactly the reference's values.
 TEST(Dequantize, FastMatchesReference) {
-  for (WeightType type : AllWeightTypes()) {
+  for (GgmlType type : AllWeightTypes()) {
     const int block = BlockElems(type);
     for (int64_t n : {1, 19, 111, 257, 256, 512}) {
       if (n % block != 0) continue;
@@ -57,8 +57,7 @@ TEST(Dequantize, FastMatchesReference) {
         std::vector<float> got(n, -1.0f);
         DequantizeRow(type, w.data(), got.data(), n);
         for (int64_t i = 0; i < n; ++i) {
-          ASSERT_EQ(got[i], ref[i]) << WeightTypeName(type) << " n=" << n << " i=" << i << " "
-                                    << IsaName(isa);
+          ASSERT_EQ(got[i], ref[i]) << GgmlTypeName(type) << " n=" << n << " i=" << i << " " << IsaName(isa);
         }
       }
     }
@@ -70,8 +69,8 @@ TEST(Dequantize, FastMatchesReference) {
 TEST(QuantizeWeights, RoundTripError) {
   const int64_t n = 512;
   std::vector<float> x = RandomFloats(n, 11);
-  for (WeightType type : {WeightType::kQ8_0, WeightType::kQ4_0, WeightType::kQ4_1,
-                          WeightType::kF16, WeightType::kBF16, WeightType::kF32}) {
+  for (GgmlType type :
+       {GgmlType::kQ8_0, GgmlType::kQ4_0, GgmlType::kQ4_1, GgmlType::kF16, GgmlType::kBF16, GgmlType::kF32}) {
     std::vector<uint8_t> q(RowBytes(type, n).value());
     ASSERT_TRUE(QuantizeWeightRow(type, x.data(), q.data(), n).ok());
     std::vector<float> back(n);
@@ -86,21 +85,30 @@ TEST(QuantizeWeights, RoundTripError) {
       float bound = 0;
       switch (type) {
         // The f16 scale adds up to 127 * d * 2^-11 on top of half a step.
-        case WeightType::kQ8_0: bound = 0.57f * amax / 127; break;
-        case WeightType::kQ4_0: bound = 1.01f * amax / 8; break;
-        case WeightType::kQ4_1: bound = 0.51f * (hi - lo) / 15 + 1e-3f * std::fabs(lo); break;
-        case WeightType::kF16: bound = amax / 1024; break;
-        case WeightType::kBF16: bound = amax / 128; break;
+        case GgmlType::kQ8_0:
+          bound = 0.57f * amax / 127;
+          break;
+        case GgmlType::kQ4_0:
+          bound = 1.01f * amax / 8;
+          break;
+        case GgmlType::kQ4_1:
+          bound = 0.51f * (hi - lo) / 15 + 1e-3f * std::fabs(lo);
+          break;
+        case GgmlType::kF16:
+          bound = amax / 1024;
+          break;
+        case GgmlType::kBF16:
+          bound = amax / 128;
+          break;
         default: bound = 0; break;
       }
       for (int j = 0; j < 32; ++j) {
-        ASSERT_LE(std::fabs(back[b + j] - x[b + j]), bound) << WeightTypeName(type) << " " << b + j;
+        ASSERT_LE(std::fabs(back[b + j] - x[b + j]), bound) << GgmlTypeName(type) << " " << b + j;
       }
     }
   }
   std::vector<uint8_t> q(1024);
-  EXPECT_EQ(QuantizeWeightRow(WeightType::kQ4_K, x.data(), q.data(), 256).code(),
-            Status::Code::kUnimplemented);
+  EXPECT_EQ(QuantizeWeightRow(GgmlType::kQ4_K, x.data(), q.data(), 256).code(), Status::Code::kUnimplemented);
 }
 
 TEST(QuantizeActivations, Q8_1FastIsExactAndSumsMatch) {

@@ -41,19 +41,19 @@ inline std::vector<float> RandomFloats(size_t n, uint32_t seed, float scale = 1.
   return v;
 }
 
-inline std::vector<WeightType> AllWeightTypes() {
-  return {WeightType::kF32,  WeightType::kF16,  WeightType::kBF16, WeightType::kQ4_0,
-          WeightType::kQ4_1, WeightType::kQ8_0, WeightType::kQ4_K, WeightType::kQ6_K};
+inline std::vector<GgmlType> AllWeightTypes() {
+  return {GgmlType::kF32,  GgmlType::kF16,  GgmlType::kBF16, GgmlType::kQ4_0,
+          GgmlType::kQ4_1, GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ6_K};
 }
 
 // Random bytes are valid K-quant blocks once the f16 scales are sane.
-inline void FillRandomKQuant(WeightType type, uint8_t* dst, int64_t n, std::mt19937& rng) {
+inline void FillRandomKQuant(GgmlType type, uint8_t* dst, int64_t n, std::mt19937& rng) {
   std::uniform_int_distribution<int> byte(0, 255);
   std::uniform_real_distribution<float> scale(0.001f, 0.02f);
   const size_t bytes = static_cast<size_t>(n / kQKK) * BlockBytes(type);
   for (size_t i = 0; i < bytes; ++i) dst[i] = static_cast<uint8_t>(byte(rng));
   for (int64_t b = 0; b < n / kQKK; ++b) {
-    if (type == WeightType::kQ4_K) {
+    if (type == GgmlType::kQ4_K) {
       auto* blk = reinterpret_cast<BlockQ4_K*>(dst) + b;
       blk->d = F32ToF16(scale(rng));
       blk->dmin = F32ToF16(scale(rng));
@@ -65,14 +65,13 @@ inline void FillRandomKQuant(WeightType type, uint8_t* dst, int64_t n, std::mt19
 }
 
 // A [rows, cols] weight matrix of `type` built from random values.
-inline std::vector<uint8_t> RandomWeights(WeightType type, int64_t rows, int64_t cols,
-                                          uint32_t seed) {
+inline std::vector<uint8_t> RandomWeights(GgmlType type, int64_t rows, int64_t cols, uint32_t seed) {
   const size_t row_bytes = RowBytes(type, cols).value();
   std::vector<uint8_t> out(row_bytes * rows + 8);
   std::mt19937 rng(seed);
   for (int64_t r = 0; r < rows; ++r) {
     uint8_t* dst = out.data() + r * row_bytes;
-    if (type == WeightType::kQ4_K || type == WeightType::kQ6_K) {
+    if (type == GgmlType::kQ4_K || type == GgmlType::kQ6_K) {
       FillRandomKQuant(type, dst, cols, rng);
     } else {
       std::vector<float> v = RandomFloats(cols, seed * 7919u + static_cast<uint32_t>(r), 0.5f);

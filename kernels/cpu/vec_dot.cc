@@ -158,32 +158,42 @@ float DotQ6_K(int64_t k, const uint8_t* w, const BlockQ8_K* x) {
 
 namespace internal {
 
-float VecDotRef(WeightType type, int64_t k, const uint8_t* w, const uint8_t* x) {
+float VecDotRef(GgmlType type, int64_t k, const uint8_t* w, const uint8_t* x) {
   const auto* xf = reinterpret_cast<const float*>(x);
   const auto* x8 = reinterpret_cast<const BlockQ8_1x2*>(x);
   const auto* xk = reinterpret_cast<const BlockQ8_K*>(x);
   switch (type) {
-    case WeightType::kF32: return DotF32(k, w, xf);
-    case WeightType::kF16: return DotHalf<false>(k, w, xf);
-    case WeightType::kBF16: return DotHalf<true>(k, w, xf);
-    case WeightType::kQ4_0: return DotQ4_0(k, w, x8);
-    case WeightType::kQ4_1: return DotQ4_1(k, w, x8);
-    case WeightType::kQ8_0: return DotQ8_0(k, w, x8);
-    case WeightType::kQ4_K: return DotQ4_K(k, w, xk);
-    case WeightType::kQ6_K: return DotQ6_K(k, w, xk);
+    case GgmlType::kF32:
+      return DotF32(k, w, xf);
+    case GgmlType::kF16:
+      return DotHalf<false>(k, w, xf);
+    case GgmlType::kBF16:
+      return DotHalf<true>(k, w, xf);
+    case GgmlType::kQ4_0:
+      return DotQ4_0(k, w, x8);
+    case GgmlType::kQ4_1:
+      return DotQ4_1(k, w, x8);
+    case GgmlType::kQ8_0:
+      return DotQ8_0(k, w, x8);
+    case GgmlType::kQ4_K:
+      return DotQ4_K(k, w, xk);
+    case GgmlType::kQ6_K:
+      return DotQ6_K(k, w, xk);
+    default:
+      break;
   }
-  CHECK(false) << "unknown weight type " << static_cast<uint32_t>(type);
+  CHECK(false) << "no dot product for " << GgmlTypeName(type);
   return 0.0f;
 }
 
 }  // namespace internal
 
-float VecDotRef(WeightType type, int64_t k, const uint8_t* w, const uint8_t* x) {
+float VecDotRef(GgmlType type, int64_t k, const uint8_t* w, const uint8_t* x) {
   CHECK_EQ(k % BlockElems(type), 0);
   return internal::VecDotRef(type, k, w, x);
 }
 
-float VecDot(WeightType type, int64_t k, const uint8_t* w, const uint8_t* x) {
+float VecDot(GgmlType type, int64_t k, const uint8_t* w, const uint8_t* x) {
   CHECK_EQ(k % BlockElems(type), 0);
   float out;
   internal::DotTileFor(ActiveIsa(), type)(k, w, 0, 1, x, 0, 1, &out, 0);

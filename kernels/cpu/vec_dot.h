@@ -13,8 +13,8 @@
 namespace hearth::kernels {
 
 // w: one row of `k` elements of `type`; x: ActRowBytes(ActTypeFor(type), k) bytes.
-float VecDot(WeightType type, int64_t k, const uint8_t* w, const uint8_t* x);
+float VecDot(GgmlType type, int64_t k, const uint8_t* w, const uint8_t* x);
 // The scalar reference the SIMD paths are tested against.
-float VecDotRef(WeightType type, int64_t k, const uint8_t* w, const uint8_t* x);
+float VecDotRef(GgmlType type, int64_t k, const uint8_t* w, const uint8_t* x);
 
 }  // namespace hearth::kernels

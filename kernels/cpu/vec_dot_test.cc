@@ -17,7 +17,7 @@ using testing::ScopedIsa;
 // The quantized reference against plain f32 math on dequantized values: the
 // error is the activation quantization's (about 1/254 of each |w*x| term).
 TEST(VecDot, ReferenceTracksFloatDot) {
-  for (WeightType type : AllWeightTypes()) {
+  for (GgmlType type : AllWeightTypes()) {
     const int64_t k = BlockElems(type) == 1 ? 111 : 512;
     std::vector<uint8_t> w = RandomWeights(type, 1, k, 21);
     std::vector<float> x = RandomFloats(k, 22);
@@ -32,12 +32,12 @@ TEST(VecDot, ReferenceTracksFloatDot) {
     QuantizeActivationRow(ActTypeFor(type), x.data(), xq.data(), k);
     const float got = VecDotRef(type, k, w.data(), xq.data());
     const double tol = ActTypeFor(type) == ActType::kF32 ? 1e-5 * mag : 1.5e-2 * mag;
-    EXPECT_TRUE(Near(got, exact, tol, 0)) << WeightTypeName(type);
+    EXPECT_TRUE(Near(got, exact, tol, 0)) << GgmlTypeName(type);
   }
 }
 
 TEST(VecDot, FastMatchesReference) {
-  for (WeightType type : AllWeightTypes()) {
+  for (GgmlType type : AllWeightTypes()) {
     const int block = BlockElems(type);
     for (int64_t k : {1, 8, 16, 19, 111, 257, 32, 64, 96, 256, 576, 768, 1536}) {
       if (k % block != 0) continue;
@@ -53,8 +53,7 @@ TEST(VecDot, FastMatchesReference) {
       for (Isa isa : AvailableIsas()) {
         ScopedIsa scoped(isa);
         const float got = VecDot(type, k, w.data(), xq.data());
-        EXPECT_TRUE(Near(got, ref, 1e-5 * mag + 1e-6, 1e-5))
-            << WeightTypeName(type) << " k=" << k << " " << IsaName(isa);
+        EXPECT_TRUE(Near(got, ref, 1e-5 * mag + 1e-6, 1e-5)) << GgmlTypeName(type) << " k=" << k << " " << IsaName(isa);
       }
     }
   }
@@ -62,7 +61,7 @@ TEST(VecDot, FastMatchesReference) {
 
 // A zero activation row gives exactly zero, offsets included.
 TEST(VecDot, ZeroActivations) {
-  for (WeightType type : AllWeightTypes()) {
+  for (GgmlType type : AllWeightTypes()) {
     const int64_t k = 256;
     std::vector<uint8_t> w = RandomWeights(type, 1, k, 41);
     std::vector<float> x(k, 0.0f);
@@ -70,7 +69,7 @@ TEST(VecDot, ZeroActivations) {
     QuantizeActivationRow(ActTypeFor(type), x.data(), xq.data(), k);
     for (Isa isa : AvailableIsas()) {
       ScopedIsa scoped(isa);
-      EXPECT_EQ(VecDot(type, k, w.data(), xq.data()), 0.0f) << WeightTypeName(type);
+      EXPECT_EQ(VecDot(type, k, w.data(), xq.data()), 0.0f) << GgmlTypeName(type);
     }
   }
 }

@@ -1,95 +1,46 @@
-// Sizes and names of the weight and activation formats.
+// Block and row sizes of the weight formats the CPU kernels support, and of the activation formats.
 #include "kernels/cpu/weight_type.h"
 
 #include <string>
 
 namespace hearth::kernels {
 
-bool IsKnownWeightType(uint32_t id) {
-  switch (static_cast<WeightType>(id)) {
-    case WeightType::kF32:
-    case WeightType::kF16:
-    case WeightType::kBF16:
-    case WeightType::kQ4_0:
-    case WeightType::kQ4_1:
-    case WeightType::kQ8_0:
-    case WeightType::kQ4_K:
-    case WeightType::kQ6_K:
-      return true;
-  }
-  return false;
+namespace {
+
+GgmlBlockLayout SupportedLayout(GgmlType type) {
+  CHECK(GgmlTypeIsSupported(type)) << "the CPU kernels do not compute with " << GgmlTypeName(type) << " ("
+                                   << static_cast<uint32_t>(type) << ")";
+  return *GgmlLayout(type);
 }
 
-const char* WeightTypeName(WeightType type) {
-  switch (type) {
-    case WeightType::kF32: return "F32";
-    case WeightType::kF16: return "F16";
-    case WeightType::kBF16: return "BF16";
-    case WeightType::kQ4_0: return "Q4_0";
-    case WeightType::kQ4_1: return "Q4_1";
-    case WeightType::kQ8_0: return "Q8_0";
-    case WeightType::kQ4_K: return "Q4_K";
-    case WeightType::kQ6_K: return "Q6_K";
-  }
-  return "unknown";
-}
+}  // namespace
 
-int BlockElems(WeightType type) {
-  switch (type) {
-    case WeightType::kF32:
-    case WeightType::kF16:
-    case WeightType::kBF16:
-      return 1;
-    case WeightType::kQ4_0:
-    case WeightType::kQ4_1:
-    case WeightType::kQ8_0:
-      return kQK;
-    case WeightType::kQ4_K:
-    case WeightType::kQ6_K:
-      return kQKK;
-  }
-  CHECK(false) << "unknown weight type " << static_cast<uint32_t>(type);
-  return 0;
-}
+int BlockElems(GgmlType type) { return static_cast<int>(SupportedLayout(type).block_size); }
 
-size_t BlockBytes(WeightType type) {
-  switch (type) {
-    case WeightType::kF32: return 4;
-    case WeightType::kF16: return 2;
-    case WeightType::kBF16: return 2;
-    case WeightType::kQ4_0: return sizeof(BlockQ4_0);
-    case WeightType::kQ4_1: return sizeof(BlockQ4_1);
-    case WeightType::kQ8_0: return sizeof(BlockQ8_0);
-    case WeightType::kQ4_K: return sizeof(BlockQ4_K);
-    case WeightType::kQ6_K: return sizeof(BlockQ6_K);
-  }
-  CHECK(false) << "unknown weight type " << static_cast<uint32_t>(type);
-  return 0;
-}
+size_t BlockBytes(GgmlType type) { return SupportedLayout(type).type_size; }
 
-StatusOr<size_t> RowBytes(WeightType type, int64_t cols) {
-  if (!IsKnownWeightType(static_cast<uint32_t>(type))) {
-    return Status::InvalidArgument("unknown weight type " +
-                                   std::to_string(static_cast<uint32_t>(type)));
+StatusOr<size_t> RowBytes(GgmlType type, int64_t cols) {
+  if (!GgmlTypeIsSupported(type)) {
+    return Status::InvalidArgument(std::string("the CPU kernels do not compute with ") + GgmlTypeName(type) + " (" +
+                                   std::to_string(static_cast<uint32_t>(type)) + ")");
   }
   const int block = BlockElems(type);
   if (cols < 0 || cols % block != 0) {
-    return Status::InvalidArgument(std::string(WeightTypeName(type)) + " row of " +
-                                   std::to_string(cols) + " elements is not a multiple of " +
-                                   std::to_string(block));
+    return Status::InvalidArgument(std::string(GgmlTypeName(type)) + " row of " + std::to_string(cols) +
+                                   " elements is not a multiple of " + std::to_string(block));
   }
   return static_cast<size_t>(cols / block) * BlockBytes(type);
 }
 
-ActType ActTypeFor(WeightType type) {
+ActType ActTypeFor(GgmlType type) {
   switch (type) {
-    case WeightType::kQ4_0:
-    case WeightType::kQ8_0:
+    case GgmlType::kQ4_0:
+    case GgmlType::kQ8_0:
       return ActType::kQ8_0;
-    case WeightType::kQ4_1:
+    case GgmlType::kQ4_1:
       return ActType::kQ8_1;
-    case WeightType::kQ4_K:
-    case WeightType::kQ6_K:
+    case GgmlType::kQ4_K:
+    case GgmlType::kQ6_K:
       return ActType::kQ8_K;
     default:
       return ActType::kF32;

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes dequant_fixture.gguf: quantized blocks plus the floats the `gguf` Python
-package decodes them to, so dequantize_test checks our decoders against an independent
-implementation without needing Python in CI.
+package decodes them to, so model/dequant_fixture_test checks our decoders (kernels/cpu/quant.h)
+against an independent implementation without needing Python in CI.
 
 Run with the reference venv: /root/.cache/hearth/refvenv/bin/python make_dequant_fixture.py
 """
