@@ -46,7 +46,9 @@ void Define(CLI::App& app, CommandLine* cl) {
       "stage", "keep a host copy of a model ready to swap in; a warm model is swapped out to it");
   CLI::App* pin = models->add_subcommand("pin", "never evict a model for room");
   CLI::App* unpin = models->add_subcommand("unpin", "let a model be evicted again");
-  for (CLI::App* a : {remove, load, unload, stage, pin, unpin}) {
+  CLI::App* history = models->add_subcommand("history", "a model's load per window and the forecast of the next");
+  history->add_option("--limit", cl->limit, "the last N windows (default 48)")->check(CLI::Range(1, 10000));
+  for (CLI::App* a : {remove, load, unload, stage, pin, unpin, history}) {
     a->add_option("name", cl->model_name, "model name")->required();
   }
   load->add_option("path", cl->model_path, "GGUF file: add it under the name");

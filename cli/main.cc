@@ -211,6 +211,10 @@ int Models(const CommandLine& cl, const AdminTarget& target) {
     return PostAndShow(target, model_url + "/unload" + force, "", cl.json, cli::RenderModel);
   if (cl.command == "models pin") return PostAndShow(target, model_url + "/pin", "", cl.json, cli::RenderModel);
   if (cl.command == "models unpin") return PostAndShow(target, model_url + "/unpin", "", cl.json, cli::RenderModel);
+  if (cl.command == "models history") {
+    const std::string limit = cl.limit > 0 ? "?limit=" + std::to_string(cl.limit) : "";
+    return GetAndShow(target, model_url + "/history" + limit, cl.json, cli::RenderHistory);
+  }
   return GetAndShow(target, "/admin/v1/models", cl.json, cli::RenderModels);
 }
 

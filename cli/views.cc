@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <ctime>
+#include <iomanip>
 #include <map>
 #include <sstream>
 #include <vector>
@@ -122,6 +124,37 @@ StatusOr<std::string> RenderModel(const std::string& json) {
   out << Str(d, "name") << ": " << Str(d, "state") << (d.HasMember("pinned") && d["pinned"].IsTrue() ? ", pinned" : "");
   if (d.HasMember("last_error") && d["last_error"].IsString()) out << " (" << d["last_error"].GetString() << ")";
   out << "\n";
+  return out.str();
+}
+
+StatusOr<std::string> RenderHistory(const std::string& json) {
+  HEARTH_ASSIGN_OR_RETURN(rapidjson::Document d, Parse(json, "history"));
+  if (!d.HasMember("windows") || !d["windows"].IsArray() || !d.HasMember("forecast") || !d["forecast"].IsObject()) {
+    return Status::Internal("the history has no windows or forecast");
+  }
+  auto num = [](const rapidjson::Value& v, const char* key) {
+    return v.HasMember(key) && v[key].IsNumber() ? v[key].GetDouble() : 0.0;
+  };
+  auto fixed = [](double x) {
+    std::ostringstream s;
+    s << std::fixed << std::setprecision(2) << x;
+    return s.str();
+  };
+  Table t({"START_UTC", "SECONDS", "AVG", "PEAK", "ARRIVALS"});
+  for (const auto& w : d["windows"].GetArray()) {
+    const std::time_t start = static_cast<std::time_t>(num(w, "start"));
+    std::tm tm{};
+    gmtime_r(&start, &tm);
+    char when[32];
+    std::strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    t.AddRow({when, Str(w, "seconds"), fixed(num(w, "avg")), fixed(num(w, "peak")), Str(w, "arrivals")});
+  }
+  const rapidjson::Value& f = d["forecast"];
+  std::ostringstream out;
+  out << t.Render() << "next window: avg " << fixed(num(f, "avg")) << ", peak " << fixed(num(f, "peak"))
+      << " (baseline " << fixed(num(f, "baseline_avg")) << " from "
+      << (f.HasMember("periodic") && f["periodic"].IsTrue() ? "earlier periods" : "recent windows") << ", correction "
+      << fixed(num(f, "correction_avg")) << ")\n";
   return out.str();
 }
 

@@ -16,6 +16,8 @@ StatusOr<std::string> RenderStatus(const std::string& status_json);
 StatusOr<std::string> RenderModels(const std::string& json);
 // One model, as POST /admin/v1/models and its actions answer.
 StatusOr<std::string> RenderModel(const std::string& json);
+// GET /admin/v1/models/{name}/history: a table of windows and the forecast line.
+StatusOr<std::string> RenderHistory(const std::string& json);
 // DELETE /admin/v1/models/{name}'s answer.
 StatusOr<std::string> RenderRemoved(const std::string& json);
 // One line for a model on the move, from the admin list (GET /admin/v1/models): its state and,

@@ -43,6 +43,21 @@ TEST(ViewsTest, ModelsAndRequestsTables) {
   EXPECT_FALSE(RenderRequests(R"({"object":"list"})").ok());
 }
 
+TEST(ViewsTest, HistoryTableAndForecast) {
+  const std::string json =
+      R"({"model":"m","windows":[{"start":1765065600,"seconds":300,"avg":1.25,"peak":3,"arrivals":7}],)"
+      R"("forecast":{"avg":2.5,"peak":4,"baseline_avg":2,"baseline_peak":3,"correction_avg":0.5,)"
+      R"("correction_peak":1,"periodic":false}})";
+  StatusOr<std::string> text = RenderHistory(json);
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  EXPECT_NE(text->find("2025-12-07T00:00:00Z"), std::string::npos) << *text;
+  EXPECT_NE(text->find("1.25"), std::string::npos) << *text;
+  EXPECT_NE(text->find("next window: avg 2.50, peak 4.00 (baseline 2.00 from recent windows, correction 0.50)"),
+            std::string::npos)
+      << *text;
+  EXPECT_FALSE(RenderHistory(R"({"model":"m"})").ok());
+}
+
 TEST(ViewsTest, ModelProgress) {
   const std::string list = R"({"object":"list","data":[
       {"name":"a","state":"staging","progress":{"done":104857600,"total":419430400}},

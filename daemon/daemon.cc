@@ -227,8 +227,15 @@ Status Daemon::StartEngine() {
   model_store_ = std::make_unique<store::ModelStore>(db_.get());
   registry_ = std::make_unique<ModelRegistry>(std::move(registry_workers), model_store_.get(), &metrics_, models);
   HEARTH_RETURN_IF_ERROR(registry_->Start(config_.models));
-  placing_ =
-      std::make_unique<PlacingEngine>(registry_.get(), [this](uint64_t id) { durability_->journal()->Forget(id); });
+  // Each model's load, per window, for the forecaster; kept in the store across restarts.
+  load_store_ = std::make_unique<store::LoadHistoryStore>(db_.get());
+  scheduler::ForecastOptions forecast;
+  forecast.window_seconds = config_.load_window_seconds;
+  forecast.period_seconds = config_.load_period_seconds;
+  load_ = std::make_unique<LoadRecorder>(load_store_.get(), forecast);
+  load_->Start();
+  placing_ = std::make_unique<PlacingEngine>(
+      registry_.get(), [this](uint64_t id) { durability_->journal()->Forget(id); }, load_.get());
   metered_ = std::make_unique<MeteredEngine>(placing_.get(), &queue_gate_, &metrics_);
   return Status::Ok();
 }
@@ -266,6 +273,7 @@ void Daemon::Stop() {
   // return before the listeners wait for them.
   for (auto& engine : engines_) engine->Stop();
   if (placing_) placing_->Stop();  // requests waiting for their model end (and stay stored)
+  if (load_) load_->Stop();        // the windows closed so far are written
   if (!open_streams_.WaitUntilNone(kStreamsWriteOut)) LogWarn("stopping with event streams still open");
   for (auto* server : {api_.get(), admin_.get()}) {
     if (server) server->Stop();
@@ -304,6 +312,7 @@ void Daemon::RegisterAdminRoutes() {
   options.draining = [this] { return draining(); };
   options.set_draining = [this](bool on) { SetDraining(on); };
   options.reload = [this] { return Reload(); };
+  options.history = [this](const std::string& model, int64_t limit) { return load_->HistoryOf(model, limit); };
   options.preempt = [this](std::optional<double> grace_seconds) {
     preemption_->Notify(grace_seconds);
     return preemption_->StatusJson();

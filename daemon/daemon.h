@@ -101,6 +101,8 @@ class Daemon {
   // The model registry and placement (owner: models; docs/models.md): set in StartEngine().
   std::unique_ptr<store::ModelStore> model_store_;
   std::unique_ptr<ModelRegistry> registry_;
+  std::unique_ptr<store::LoadHistoryStore> load_store_;
+  std::unique_ptr<LoadRecorder> load_;      // before placing_, which counts requests in it
   std::unique_ptr<PlacingEngine> placing_;  // under metered_
   std::unique_ptr<http::HttpServer> api_;
   std::unique_ptr<http::HttpServer> admin_;

@@ -52,6 +52,19 @@ constexpr Migration kMigrations[] = {
     {4, R"sql(
       ALTER TABLE tokens ADD COLUMN top BLOB NOT NULL DEFAULT x'';
     )sql"},
+    // Each model's load per window (load_history.h), written as windows close, for the
+    // forecaster: requests in flight (time-weighted mean and peak) and arrivals.
+    {5, R"sql(
+      CREATE TABLE load_windows (
+        model TEXT NOT NULL,
+        start_s INTEGER NOT NULL,
+        seconds INTEGER NOT NULL,
+        avg REAL NOT NULL,
+        peak REAL NOT NULL,
+        arrivals INTEGER NOT NULL,
+        PRIMARY KEY (model, start_s)
+      ) WITHOUT ROWID;
+    )sql"},
 };
 
 }  // namespace

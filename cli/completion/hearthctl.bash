@@ -52,13 +52,14 @@ _hearthctl() {
             words="status workers models requests drain reload preempt metrics run" ;;
         models)
             case $sub in
-                "") words="list add remove load unload stage pin unpin" ;;
+                "") words="list add remove load unload stage pin unpin history" ;;
                 add) opts="--pin"; [[ ${#args[@]} -eq 1 ]] && { COMPREPLY=($(compgen -f -- "$cur")); return; } ;;
                 load)
                     if [[ ${#args[@]} -eq 0 ]]; then words=$(_hearthctl_models)
                     else COMPREPLY=($(compgen -f -- "$cur")); return; fi ;;
                 remove|unload|stage) opts="--force"; [[ ${#args[@]} -eq 0 ]] && words=$(_hearthctl_models) ;;
                 pin|unpin) [[ ${#args[@]} -eq 0 ]] && words=$(_hearthctl_models) ;;
+                history) opts="--limit"; [[ ${#args[@]} -eq 0 ]] && words=$(_hearthctl_models) ;;
             esac ;;
         requests)
             case $sub in

@@ -103,6 +103,70 @@ class AdminRoutes {
     res.set_content(ModelJson(*done), "application/json");
   }
 
+  // GET /admin/v1/models/{name}/history[?limit=N]: load windows, oldest first, and the forecast.
+  void ModelHistory(const httplib::Request& req, httplib::Response& res) {
+    const std::string name = req.matches.size() > 1 ? std::string(req.matches[1]) : "";
+    int64_t limit = 48;
+    if (req.has_param("limit")) {
+      const std::string text = req.get_param_value("limit");
+      auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), limit);
+      if (ec != std::errc() || ptr != text.data() + text.size() || limit < 1 ||
+          limit > static_cast<int64_t>(kMaxListLimit)) {
+        return SetError(res, BadRequest("limit", "limit must be an integer in [1, 10000]"));
+      }
+    }
+    if (!options_.history)
+      return SetError(res, {404, "this hearthd keeps no load history", "invalid_request_error", "", "not_found"});
+    bool known = false;
+    for (const ModelStatus& m : options_.models->List()) known = known || m.name == name;
+    StatusOr<LoadHistory> h = options_.history(name, limit);
+    if (!h.ok()) return SetError(res, ErrorFromStatus(h.status()));
+    if (!known && h->windows.empty()) {
+      return SetError(res, {404, "no model '" + name + "'", "invalid_request_error", "", "model_not_found"});
+    }
+    rapidjson::StringBuffer buf;
+    JsonWriter w(buf);
+    w.StartObject();
+    w.Key("model");
+    WriteString(w, name);
+    w.Key("windows");
+    w.StartArray();
+    for (const store::LoadWindow& win : h->windows) {
+      w.StartObject();
+      w.Key("start");
+      w.Int64(win.start_s);
+      w.Key("seconds");
+      w.Int64(win.seconds);
+      w.Key("avg");
+      w.Double(win.avg);
+      w.Key("peak");
+      w.Double(win.peak);
+      w.Key("arrivals");
+      w.Int64(win.arrivals);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("forecast");
+    w.StartObject();
+    w.Key("avg");
+    w.Double(h->forecast.predicted.avg);
+    w.Key("peak");
+    w.Double(h->forecast.predicted.peak);
+    w.Key("baseline_avg");
+    w.Double(h->forecast.baseline.avg);
+    w.Key("baseline_peak");
+    w.Double(h->forecast.baseline.peak);
+    w.Key("correction_avg");
+    w.Double(h->forecast.correction.avg);
+    w.Key("correction_peak");
+    w.Double(h->forecast.correction.peak);
+    w.Key("periodic");
+    w.Bool(h->forecast.periodic);
+    w.EndObject();
+    w.EndObject();
+    res.set_content(buf.GetString(), "application/json");
+  }
+
   // GET /admin/v1/requests?state=running&limit=50
   void ListRequests(const httplib::Request& req, httplib::Response& res) {
     RequestFilter filter;
@@ -308,6 +372,7 @@ void RegisterAdminApi(http::Router& server, AdminRoutesOptions options) {
   server.Post("/admin/v1/models", Bind(routes, &AdminRoutes::AddModel));
   server.Delete("/admin/v1/models/([^/]+)", Bind(routes, &AdminRoutes::RemoveModel));
   server.Post("/admin/v1/models/([^/]+)/(load|unload|stage|pin|unpin)", Bind(routes, &AdminRoutes::ModelAction));
+  server.Get("/admin/v1/models/([^/]+)/history", Bind(routes, &AdminRoutes::ModelHistory));
   server.Get("/admin/v1/requests", Bind(routes, &AdminRoutes::ListRequests));
   server.Post("/admin/v1/drain", Bind(routes, &AdminRoutes::Drain));
   server.Post("/admin/v1/reload", Bind(routes, &AdminRoutes::Reload));

@@ -11,8 +11,9 @@
 #include <vector>
 
 #include "common/status.h"
-#include "daemon/ops/config_reload.h"
+#include "daemon/models/load_recorder.h"
 #include "daemon/models/model_control.h"
+#include "daemon/ops/config_reload.h"
 
 namespace hearth::http {
 class Router;
@@ -35,6 +36,9 @@ struct AdminRoutesOptions {
   // the preemption state as JSON (docs/durability.md, "Preemption notices").
   std::function<std::string(std::optional<double> grace_seconds)> preempt;
   OpenStreams* open_streams = nullptr;  // as ApiRoutesOptions::open_streams
+  // GET /admin/v1/models/{name}/history: the model's last `limit` load windows and forecast
+  // (docs/models.md, "Forecast"); empty: 404.
+  std::function<StatusOr<LoadHistory>(const std::string& model, int64_t limit)> history;
 };
 
 void RegisterAdminApi(http::Router& server, AdminRoutesOptions options);

@@ -22,6 +22,24 @@ class ReleasingSink final : public RequestSink {
   const std::string model_;
 };
 
+// Counts a request out of its model's load when it ends, however it ends.
+class LoadLeavingSink final : public RequestSink {
+ public:
+  LoadLeavingSink(std::shared_ptr<RequestSink> inner, LoadRecorder* load, std::string model)
+      : inner_(std::move(inner)), load_(load), model_(std::move(model)) {}
+  void OnToken(const TokenEvent& event) override { inner_->OnToken(event); }
+  void OnFinish(const FinishEvent& event) override {
+    load_->Leave(model_);
+    inner_->OnFinish(event);
+  }
+  void OnModelLoading(bool loading) override { inner_->OnModelLoading(loading); }
+
+ private:
+  const std::shared_ptr<RequestSink> inner_;
+  LoadRecorder* const load_;
+  const std::string model_;
+};
+
 }  // namespace
 
 int32_t PlacingEngine::context_length(const std::string& model) const {
@@ -64,6 +82,15 @@ PlacingEngine::~PlacingEngine() { Stop(); }
 
 StatusOr<uint64_t> PlacingEngine::Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink) {
   if (!sink) return Status::InvalidArgument("no sink for the request");
+  if (!load_) return Place(std::move(request), std::move(sink));
+  const std::string model = request.model;
+  load_->Arrive(model);
+  StatusOr<uint64_t> id = Place(std::move(request), std::make_shared<LoadLeavingSink>(sink, load_, model));
+  if (!id.ok()) load_->Leave(model);  // refused: its sink is never called
+  return id;
+}
+
+StatusOr<uint64_t> PlacingEngine::Place(GenerationRequest request, std::shared_ptr<RequestSink> sink) {
   const std::string model = request.model;
   EngineLoop* engine = nullptr;
   if (registry_->TryAcquireWarm(model, &engine)) {

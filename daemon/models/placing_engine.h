@@ -16,6 +16,7 @@
 
 #include "daemon/engine/engine.h"
 #include "daemon/engine/engine_loop.h"
+#include "daemon/models/load_recorder.h"
 #include "daemon/models/model_registry.h"
 
 namespace hearth::daemon {
@@ -27,8 +28,10 @@ class PlacingEngine final : public Engine {
   // model. `forget` (may be empty) runs for a request that waited for its model and was never
   // submitted (the load failed, or it was cancelled): the journal forgets it, as it does a
   // refused submission.
-  explicit PlacingEngine(ModelRegistry* registry, std::function<void(uint64_t)> forget = nullptr)
-      : registry_(registry), engines_(registry->engines()), forget_(std::move(forget)) {}
+  // `load` (may be null) records each request's arrival and end for the forecaster.
+  explicit PlacingEngine(ModelRegistry* registry, std::function<void(uint64_t)> forget = nullptr,
+                         LoadRecorder* load = nullptr)
+      : registry_(registry), engines_(registry->engines()), forget_(std::move(forget)), load_(load) {}
   ~PlacingEngine() override;  // Stop()
 
   const model::Tokenizer* tokenizer(const std::string& model) const override { return registry_->tokenizer(model); }
@@ -56,6 +59,8 @@ class PlacingEngine final : public Engine {
     bool placing = false;  // a thread is making the model warm
   };
 
+  // Submit without the load count: to the engine now, or to the model's queue.
+  StatusOr<uint64_t> Place(GenerationRequest request, std::shared_ptr<RequestSink> sink);
   // A thread's work: makes `model` warm, then submits what waits for it, until none does.
   void Place(const std::string& model);
   // Submits one waiting request to `engine` (its model counted once already).
@@ -66,6 +71,7 @@ class PlacingEngine final : public Engine {
   ModelRegistry* const registry_;
   const std::vector<EngineLoop*> engines_;  // by worker
   const std::function<void(uint64_t)> forget_;
+  LoadRecorder* const load_;
 
   mutable std::mutex mu_;
   std::map<std::string, ModelQueue> queues_;  // GUARDED_BY(mu_)

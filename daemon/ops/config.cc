@@ -221,6 +221,27 @@ Status ReadWorkers(const toml::table& root, Config* config) {
   return Status::Ok();
 }
 
+// The [placement] table: the load history's window and the forecast's period.
+Status ReadPlacement(const toml::table& root, Config* config) {
+  if (!root.contains("placement")) return Status::Ok();
+  const toml::table* t = root["placement"].as_table();
+  if (t == nullptr) return Status::InvalidArgument("placement must be a table");
+  for (auto [key, field, max] : {std::tuple{"window_seconds", &config->load_window_seconds, int64_t{86400}},
+                                 std::tuple{"period_seconds", &config->load_period_seconds, int64_t{86400 * 366}}}) {
+    if (!t->contains(key)) continue;
+    auto v = (*t)[key].value<int64_t>();
+    if (!v || *v < 1 || *v > max) {
+      return Status::InvalidArgument("placement." + std::string(key) + " must be an integer in [1, " +
+                                     std::to_string(max) + "]");
+    }
+    *field = *v;
+  }
+  if (config->load_period_seconds < config->load_window_seconds) {
+    return Status::InvalidArgument("placement.period_seconds must be at least placement.window_seconds");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 void ApplyEnvironment(Config* config, const std::function<const char*(const char*)>& getenv) {
@@ -286,6 +307,7 @@ Status LoadConfigFile(const std::string& path, Config* config) {
     }
   }
   HEARTH_RETURN_IF_ERROR(ReadWorkers(t, config));
+  HEARTH_RETURN_IF_ERROR(ReadPlacement(t, config));
   if (const toml::table* models = t["models"].as_table()) {
     for (const auto& [name, value] : *models) {
       auto p = value.value<std::string>();

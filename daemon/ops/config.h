@@ -68,6 +68,10 @@ struct Config {
   // (memory_budget_bytes each) and staged budget: one per GPU; on CPU the cores split between
   // them (worker_threads each, or the cores / count).
   int worker_count = 1;
+  // [placement] (docs/models.md, "Forecast"): each model's load is recorded per window and the
+  // next window forecast from the same window of earlier periods.
+  int64_t load_window_seconds = 300;
+  int64_t load_period_seconds = 86400;
   // [preemption] (owner: preemption; docs/durability.md, "Preemption notices"). A notice is the
   // file appearing, or a 200 from the URL; empty: that source is off. The admin API is always on.
   std::string preemption_notice_file;

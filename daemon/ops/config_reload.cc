@@ -49,6 +49,8 @@ ReloadReport DiffConfig(const Config& running, const Config& fresh) {
   restart(running.staged_budget_bytes == fresh.staged_budget_bytes, "workers.staged_budget_bytes");
   restart(running.model_wait_seconds == fresh.model_wait_seconds, "workers.model_wait_seconds");
   restart(running.worker_count == fresh.worker_count, "workers.count");
+  restart(running.load_window_seconds == fresh.load_window_seconds, "placement.window_seconds");
+  restart(running.load_period_seconds == fresh.load_period_seconds, "placement.period_seconds");
   restart(running.preemption_notice_file == fresh.preemption_notice_file, "preemption.notice_file");
   restart(running.preemption_poll_url == fresh.preemption_poll_url, "preemption.poll_url");
   restart(running.preemption_poll_interval_ms == fresh.preemption_poll_interval_ms, "preemption.poll_interval_ms");

@@ -126,6 +126,26 @@ TEST(ConfigTest, WorkersTable) {
   }
 }
 
+TEST(ConfigTest, PlacementTable) {
+  EXPECT_EQ(Config().load_window_seconds, 300);
+  EXPECT_EQ(Config().load_period_seconds, 86400);
+  std::string path = WriteTemp("[placement]\nwindow_seconds = 60\nperiod_seconds = 3600\n");
+  Config c;
+  ASSERT_TRUE(LoadConfigFile(path, &c).ok());
+  EXPECT_EQ(c.load_window_seconds, 60);
+  EXPECT_EQ(c.load_period_seconds, 3600);
+  std::remove(path.c_str());
+  for (const char* bad : {"[placement]\nwindow_seconds = 0\n", "[placement]\nperiod_seconds = \"day\"\n",
+                          "[placement]\nwindow_seconds = 600\nperiod_seconds = 300\n", "placement = 1\n"}) {
+    path = WriteTemp(bad);
+    Config b;
+    Status st = LoadConfigFile(path, &b);
+    EXPECT_TRUE(st.IsInvalidArgument()) << bad;
+    EXPECT_NE(st.message().find("placement"), std::string::npos) << st.ToString();
+    std::remove(path.c_str());
+  }
+}
+
 TEST(ConfigTest, HttpTable) {
   std::string path = WriteTemp(
       "[http]\nmax_connections = 20000\nmax_connections_per_client = 64\nheader_timeout_seconds = 2.5\n"
