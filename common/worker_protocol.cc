@@ -269,6 +269,42 @@ StatusOr<Progress> DecodeProgress(const std::vector<uint8_t>& payload) {
   return m;
 }
 
+std::vector<uint8_t> EncodeLoadStatus(const LoadStatus& status) {
+  PayloadWriter w;
+  w.Str(status.name);
+  w.U64(status.done);
+  w.U64(status.total);
+  w.Bool(status.finished);
+  return w.Take();
+}
+
+StatusOr<LoadStatus> DecodeLoadStatus(const std::vector<uint8_t>& payload) {
+  PayloadReader r(payload);
+  LoadStatus m;
+  HEARTH_ASSIGN_OR_RETURN(m.name, r.Str());
+  HEARTH_ASSIGN_OR_RETURN(m.done, r.U64());
+  HEARTH_ASSIGN_OR_RETURN(m.total, r.U64());
+  HEARTH_ASSIGN_OR_RETURN(m.finished, r.Bool());
+  HEARTH_RETURN_IF_ERROR(ExpectEnd(r, "load status"));
+  if (m.done > m.total) return Status::Corruption("load status: more bytes done than the total");
+  if (m.finished && m.done != m.total) return Status::Corruption("load status: finished before the total");
+  return m;
+}
+
+std::vector<uint8_t> EncodeModelName(const std::string& name) {
+  PayloadWriter w;
+  w.Str(name);
+  return w.Take();
+}
+
+StatusOr<std::string> DecodeModelName(const std::vector<uint8_t>& payload) {
+  PayloadReader r(payload);
+  HEARTH_ASSIGN_OR_RETURN(std::string name, r.Str());
+  HEARTH_RETURN_IF_ERROR(ExpectEnd(r, "model name"));
+  if (name.empty()) return Status::InvalidArgument("empty model name");
+  return name;
+}
+
 std::vector<uint8_t> EncodeStagedInfo(const StagedInfo& info) {
   PayloadWriter w;
   w.Str(info.name);

@@ -3,7 +3,13 @@
 // Every message is a frame: u32 payload length (little-endian), u8 message
 // type, then the payload. The daemon sends requests; the worker answers each
 // with exactly one reply, in order (progress frames may come before the
-// reply to a load or a stage).
+// reply to a stage).
+//
+// A load is three requests, so that the worker steps its other models while a model's file is
+// read (docs/models.md, "Loading while serving"): kBeginLoad maps the model's pages and starts a
+// loader thread reading the file into them (a swap-in from a staged copy, or a model already
+// loaded, is finished at once), kPollLoad reports the bytes read until the read is done,
+// kFinishLoad parses the file in the pages and makes the model warm.
 #pragma once
 
 #include <cstdint>
@@ -16,12 +22,12 @@
 namespace hearth::wire {
 
 enum class MessageType : uint8_t {
-  kHello = 1,      // worker -> daemon, first message: WorkerHello
-  kPing = 2,       // daemon -> worker, empty
-  kPong = 3,       // worker -> daemon, empty
-  kShutdown = 4,   // daemon -> worker, empty; the worker exits 0
-  kError = 5,      // worker -> daemon: a UTF-8 message
-  kLoadModel = 6,  // daemon -> worker: LoadModelRequest; reply kModelInfo or kError
+  kHello = 1,     // worker -> daemon, first message: WorkerHello
+  kPing = 2,      // daemon -> worker, empty
+  kPong = 3,      // worker -> daemon, empty
+  kShutdown = 4,  // daemon -> worker, empty; the worker exits 0
+  kError = 5,     // worker -> daemon: a UTF-8 message
+  // 6 was kLoadModel, a load in one request (the worker stepped nothing else meanwhile).
   kModelInfo = 7,  // worker -> daemon: ModelInfo
   kStep = 8,       // daemon -> worker: StepRequest; reply kStepReply or kError
   kStepReply = 9,  // worker -> daemon: StepReply
@@ -33,8 +39,18 @@ enum class MessageType : uint8_t {
   // copy of its file; a warm model is swapped out (its pool pages go back). Reply kModelStaged.
   kStageModel = 12,
   kModelStaged = 13,  // worker -> daemon: StagedInfo
-  // worker -> daemon, zero or more before the reply to kLoadModel or kStageModel: Progress.
+  // worker -> daemon, zero or more before the reply to kStageModel: Progress.
   kProgress = 14,
+  // daemon -> worker: LoadModelRequest. Reply kLoadStatus at once (the read runs on), or kError
+  // (a file that cannot be opened, no room in the pool, a load of that name in progress).
+  kBeginLoad = 15,
+  kLoadStatus = 16,  // worker -> daemon: LoadStatus
+  // daemon -> worker: the model's name (EncodeModelName). Reply kLoadStatus, or kError when the
+  // read failed (the load is over and its pages are free) or no load of that name is in progress.
+  kPollLoad = 17,
+  // daemon -> worker: the model's name, once kLoadStatus said finished. Reply kModelInfo, or
+  // kError (not a model file, no room for its KV cache: the load is over and its pages free).
+  kFinishLoad = 18,
 };
 
 // The page size of the worker's memory pool: a model takes whole pages for its weights and for
@@ -53,7 +69,7 @@ struct Frame {
 };
 
 struct WorkerHello {
-  uint32_t protocol_version = 1;
+  uint32_t protocol_version = 2;  // 2: loads in three requests (kBeginLoad, kPollLoad, kFinishLoad)
   int32_t pid = 0;
   std::string backend;  // "cpu" or "cuda"
   std::string device;   // human-readable, e.g. "cpu: 2 threads (avx512)"
@@ -125,6 +141,14 @@ struct ModelInfo {
   bool swapped_in = false;             // from the worker's staged copy, not from the file
 };
 
+// A load in progress (kBeginLoad, kPollLoad).
+struct LoadStatus {
+  std::string name;
+  uint64_t done = 0;      // bytes of the file read
+  uint64_t total = 0;     // the file's size (a swap-in or a model already loaded: its bytes)
+  bool finished = false;  // nothing left to read (done == total): kFinishLoad next
+};
+
 struct StagedInfo {
   std::string name;
   uint64_t bytes = 0;         // the host copy
@@ -193,6 +217,12 @@ struct Progress {
 
 std::vector<uint8_t> EncodeProgress(const Progress& progress);
 StatusOr<Progress> DecodeProgress(const std::vector<uint8_t>& payload);
+std::vector<uint8_t> EncodeLoadStatus(const LoadStatus& status);
+// Corruption for more bytes done than the total, or finished before the total.
+StatusOr<LoadStatus> DecodeLoadStatus(const std::vector<uint8_t>& payload);
+// kPollLoad's and kFinishLoad's payload.
+std::vector<uint8_t> EncodeModelName(const std::string& name);
+StatusOr<std::string> DecodeModelName(const std::vector<uint8_t>& payload);
 std::vector<uint8_t> EncodeStagedInfo(const StagedInfo& info);
 StatusOr<StagedInfo> DecodeStagedInfo(const std::vector<uint8_t>& payload);
 std::vector<uint8_t> EncodeUnloadModel(const std::string& name);

@@ -191,6 +191,43 @@ TEST(StepCodecTest, LoadModelAndInfoRoundTrip) {
   EXPECT_TRUE(DecodeUnloadModel(extra).status().IsCorruption());
 }
 
+TEST(StepCodecTest, LoadStatusAndModelNameRoundTrip) {
+  StatusOr<LoadStatus> reading = DecodeLoadStatus(EncodeLoadStatus({"m", 16 << 20, 98362432, false}));
+  ASSERT_TRUE(reading.ok()) << reading.status().ToString();
+  EXPECT_EQ(reading->name, "m");
+  EXPECT_EQ(reading->done, 16u << 20);
+  EXPECT_EQ(reading->total, 98362432u);
+  EXPECT_FALSE(reading->finished);
+  StatusOr<LoadStatus> finished = DecodeLoadStatus(EncodeLoadStatus({"m", 7, 7, true}));
+  ASSERT_TRUE(finished.ok());
+  EXPECT_TRUE(finished->finished);
+  // A hostile worker's status is refused, not believed.
+  EXPECT_TRUE(DecodeLoadStatus(EncodeLoadStatus({"m", 8, 7, false})).status().IsCorruption()) << "done past the total";
+  EXPECT_TRUE(DecodeLoadStatus(EncodeLoadStatus({"m", 6, 7, true})).status().IsCorruption()) << "finished early";
+  std::vector<uint8_t> bytes = EncodeLoadStatus({"m", 1, 2, false});
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + static_cast<ptrdiff_t>(n));
+    EXPECT_TRUE(DecodeLoadStatus(cut).status().IsCorruption()) << n;
+  }
+  std::vector<uint8_t> bad_bool = bytes;
+  bad_bool.back() = 2;
+  EXPECT_TRUE(DecodeLoadStatus(bad_bool).status().IsCorruption());
+  std::vector<uint8_t> extra = bytes;
+  extra.push_back(0);
+  EXPECT_TRUE(DecodeLoadStatus(extra).status().IsCorruption());
+
+  StatusOr<std::string> name = DecodeModelName(EncodeModelName("m"));
+  ASSERT_TRUE(name.ok());
+  EXPECT_EQ(*name, "m");
+  EXPECT_FALSE(DecodeModelName(EncodeModelName("")).ok()) << "a poll names a model";
+  std::vector<uint8_t> long_name = EncodeModelName("m");
+  long_name[0] = 0xff;  // claims more bytes than the payload holds
+  EXPECT_TRUE(DecodeModelName(long_name).status().IsCorruption());
+  std::vector<uint8_t> trailing = EncodeModelName("m");
+  trailing.push_back(0);
+  EXPECT_TRUE(DecodeModelName(trailing).status().IsCorruption());
+}
+
 TEST(StepCodecTest, StepReplyRoundTrip) {
   StepReply reply;
   reply.sampled.push_back({7, 42, -0.5f, {{42, -0.5f}, {3, -2.0f}}});

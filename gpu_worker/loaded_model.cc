@@ -18,13 +18,18 @@ StatusOr<std::unique_ptr<LoadedModel>> LoadedModel::Load(const std::string& path
 StatusOr<std::unique_ptr<LoadedModel>> LoadedModel::ReadIn(const std::string& path, PagePool& pool,
                                                            const ReadProgress& progress) {
   HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<ModelFileReader> reader, ModelFileReader::Open(path));
-  auto m = std::make_unique<LoadedModel>();
-  m->path = path;
   auto region = pool.Map(reader->size());
   if (!region.ok()) return region.status().WithContext("loading " + path);
-  m->region = std::move(region).value();
-  HEARTH_RETURN_IF_ERROR(reader->ReadAll(m->region->data(), progress));
-  auto file = model::GgufFile::Parse(m->region->data(), reader->size());
+  HEARTH_RETURN_IF_ERROR(reader->ReadAll((*region)->data(), progress));
+  return InPages(path, std::move(region).value());
+}
+
+StatusOr<std::unique_ptr<LoadedModel>> LoadedModel::InPages(const std::string& path,
+                                                            std::unique_ptr<PagedRegion> region) {
+  auto m = std::make_unique<LoadedModel>();
+  m->path = path;
+  m->region = std::move(region);
+  auto file = model::GgufFile::Parse(m->region->data(), m->region->size());
   if (!file.ok()) return file.status().WithContext(path);
   m->file = std::move(file).value();
   return Finish(std::move(m));

@@ -24,9 +24,13 @@ struct LoadedModel {
   // Maps the file and points the weights into the mapping.
   static StatusOr<std::unique_ptr<LoadedModel>> Load(const std::string& path);
   // A cold load into the pool: reads the file straight into pages of `pool` (no host copy),
-  // parses it there (untrusted input) and builds the views and the tokenizer.
+  // parses it there (untrusted input) and builds the views and the tokenizer. The worker reads
+  // on a loader thread instead (BackgroundRead) and then calls InPages.
   static StatusOr<std::unique_ptr<LoadedModel>> ReadIn(const std::string& path, PagePool& pool,
                                                        const ReadProgress& progress = {});
+  // The end of a cold load: `region` holds the file, read in; parses it there (untrusted input)
+  // and builds the views and the tokenizer. On error the region goes back to its pool.
+  static StatusOr<std::unique_ptr<LoadedModel>> InPages(const std::string& path, std::unique_ptr<PagedRegion> region);
   // Swap-in: copies a staged file into pages of `pool` and moves the staged weight views onto
   // the copy (no parse). The pages go back to the pool when the result is destroyed (swap-out).
   static StatusOr<std::unique_ptr<LoadedModel>> SwapIn(const StagedModel& staged, PagePool& pool);

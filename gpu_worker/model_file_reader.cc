@@ -39,10 +39,11 @@ int ReadDelayMs() {
 
 }  // namespace
 
-Status ModelFileReader::ReadAll(uint8_t* dst, const ReadProgress& progress) const {
+Status ModelFileReader::ReadAll(uint8_t* dst, const ReadProgress& progress, const std::atomic<bool>* stop) const {
   const int delay_ms = ReadDelayMs();
   size_t done = 0;
   while (done < size_) {
+    if (stop && stop->load(std::memory_order_relaxed)) return Status::Unavailable("reading " + path_ + " was stopped");
     const ssize_t n = ::pread(fd_, dst + done, std::min(size_ - done, kReadPiece), static_cast<off_t>(done));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return Status::IOError("cannot read " + path_ + ": " + (n < 0 ? std::strerror(errno) : "the file shrank"));

@@ -2,6 +2,7 @@
 // reporting the bytes read after each: the daemon shows them as a load's or a stage's progress.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -29,8 +30,9 @@ class ModelFileReader {
   ModelFileReader& operator=(const ModelFileReader&) = delete;
 
   size_t size() const { return size_; }
-  // Reads the whole file into `dst` ([size()] bytes). `progress` may be empty.
-  Status ReadAll(uint8_t* dst, const ReadProgress& progress) const;
+  // Reads the whole file into `dst` ([size()] bytes). `progress` may be empty. `stop` (may be
+  // null) is checked before each piece: once it is set the read ends Unavailable.
+  Status ReadAll(uint8_t* dst, const ReadProgress& progress, const std::atomic<bool>* stop = nullptr) const;
 
  private:
   ModelFileReader(std::string path, int fd, size_t size) : path_(std::move(path)), fd_(fd), size_(size) {}

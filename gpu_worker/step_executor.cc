@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 #include <unordered_set>
 
 #include "common/log.h"
@@ -103,24 +104,101 @@ StatusOr<std::unique_ptr<StepExecutor::HostedModel>> StepExecutor::Host(const wi
   return hosted;
 }
 
-StatusOr<wire::ModelInfo> StepExecutor::LoadModel(const wire::LoadModelRequest& request) {
+StatusOr<wire::LoadStatus> StepExecutor::BeginLoad(const wire::LoadModelRequest& request) {
   if (request.name.empty()) return Status::InvalidArgument("load model: empty name");
+  if (loading_.contains(request.name)) {
+    return Status::FailedPrecondition("model '" + request.name + "' is already loading");
+  }
   if (auto it = models_.find(request.name); it != models_.end()) {
-    if (it->second->model->path == request.path) return it->second->info;
-    return Status::InvalidArgument("model '" + request.name + "' is already loaded from " + it->second->model->path);
+    if (it->second->model->path != request.path) {
+      return Status::InvalidArgument("model '" + request.name + "' is already loaded from " + it->second->model->path);
+    }
+    const uint64_t bytes = it->second->info.weights_bytes;
+    return wire::LoadStatus{request.name, bytes, bytes, true};  // FinishLoad describes it
   }
   HEARTH_RETURN_IF_ERROR(EnsurePool());
-  auto t0 = std::chrono::steady_clock::now();
-  auto staged = FindStaged(request);
-  const bool swap = staged != staged_.end();
-  StatusOr<std::unique_ptr<LoadedModel>> model =
-      swap ? LoadedModel::SwapIn(*staged->second, *page_pool_)
-           : LoadedModel::ReadIn(request.path, *page_pool_, ProgressFor(request.name));
-  if (!model.ok()) return model.status();
-  HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<HostedModel> hosted, Host(request, std::move(model).value()));
-  hosted->info.swapped_in = swap;
-  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  LogInfo(swap ? "model swapped in" : "model loaded")
+  const auto t0 = std::chrono::steady_clock::now();
+  if (auto staged = FindStaged(request); staged != staged_.end()) {  // a memory copy: done here
+    HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<LoadedModel> model, LoadedModel::SwapIn(*staged->second, *page_pool_));
+    HEARTH_ASSIGN_OR_RETURN(wire::ModelInfo info, Register(request, std::move(model), /*swapped_in=*/true, t0));
+    return wire::LoadStatus{request.name, info.weights_bytes, info.weights_bytes, true};
+  }
+  HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<ModelFileReader> reader, ModelFileReader::Open(request.path));
+  auto load = std::make_unique<PendingLoad>();
+  load->request = request;
+  load->started = t0;
+  auto region = page_pool_->Map(reader->size());
+  if (!region.ok()) return region.status().WithContext("loading " + request.path);
+  load->region = std::move(region).value();
+  ReadProgress observer;
+  if (read_observer_) {
+    observer = [hook = read_observer_, name = request.name](uint64_t done, uint64_t total) { hook(name, done, total); };
+  }
+  load->read = std::make_unique<BackgroundRead>(std::move(reader), load->region->data(), std::move(observer));
+  const wire::LoadStatus status{request.name, load->read->done(), load->read->total(), false};
+  LogInfo("model load started")
+      .Kv("name", request.name)
+      .Kv("path", request.path)
+      .Kv("bytes", status.total)
+      .Kv("free_pages", page_pool_->num_free_pages());
+  loading_[request.name] = std::move(load);
+  return status;
+}
+
+StatusOr<wire::LoadStatus> StepExecutor::PollLoad(const std::string& name) {
+  auto it = loading_.find(name);
+  if (it == loading_.end()) {
+    if (auto hosted = models_.find(name); hosted != models_.end()) {  // loaded at once (BeginLoad)
+      const uint64_t bytes = hosted->second->info.weights_bytes;
+      return wire::LoadStatus{name, bytes, bytes, true};
+    }
+    return Status::FailedPrecondition("no load of model '" + name + "' is in progress");
+  }
+  const BackgroundRead& read = *it->second->read;
+  if (!read.finished()) return wire::LoadStatus{name, read.done(), read.total(), false};
+  if (!read.status().ok()) {
+    Status failed = read.status().WithContext("loading model '" + name + "'");
+    loading_.erase(it);  // its pages go back
+    LogError("model load failed").Kv("name", name).Kv("error", failed.ToString());
+    return failed;
+  }
+  return wire::LoadStatus{name, read.total(), read.total(), true};
+}
+
+StatusOr<wire::ModelInfo> StepExecutor::FinishLoad(const std::string& name) {
+  auto it = loading_.find(name);
+  if (it == loading_.end()) {
+    if (auto hosted = models_.find(name); hosted != models_.end()) return hosted->second->info;
+    return Status::FailedPrecondition("no load of model '" + name + "' is in progress");
+  }
+  if (!it->second->read->finished()) {
+    return Status::FailedPrecondition("model '" + name + "' is still being read; poll until it is finished");
+  }
+  std::unique_ptr<PendingLoad> load = std::move(it->second);
+  loading_.erase(it);
+  HEARTH_RETURN_IF_ERROR(load->read->status().WithContext("loading model '" + name + "'"));
+  load->read.reset();  // the loader thread is done; the pages are the model's now
+  HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<LoadedModel> model,
+                          LoadedModel::InPages(load->request.path, std::move(load->region)));
+  return Register(load->request, std::move(model), /*swapped_in=*/false, load->started);
+}
+
+StatusOr<wire::ModelInfo> StepExecutor::LoadModel(const wire::LoadModelRequest& request) {
+  HEARTH_ASSIGN_OR_RETURN(wire::LoadStatus status, BeginLoad(request));
+  while (!status.finished) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    HEARTH_ASSIGN_OR_RETURN(status, PollLoad(request.name));
+  }
+  return FinishLoad(request.name);
+}
+
+StatusOr<wire::ModelInfo> StepExecutor::Register(const wire::LoadModelRequest& request,
+                                                 std::unique_ptr<LoadedModel> model, bool swapped_in,
+                                                 std::chrono::steady_clock::time_point started) {
+  HEARTH_ASSIGN_OR_RETURN(std::unique_ptr<HostedModel> hosted, Host(request, std::move(model)));
+  hosted->info.swapped_in = swapped_in;
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  LogInfo(swapped_in ? "model swapped in" : "model loaded")
       .Kv("name", request.name)
       .Kv("path", request.path)
       .Kv("kv_blocks", hosted->info.num_kv_blocks)
@@ -134,6 +212,7 @@ StatusOr<wire::ModelInfo> StepExecutor::LoadModel(const wire::LoadModelRequest& 
 
 StatusOr<wire::StagedInfo> StepExecutor::StageModel(const wire::LoadModelRequest& request) {
   if (request.name.empty()) return Status::InvalidArgument("stage model: empty name");
+  if (loading_.contains(request.name)) return Status::FailedPrecondition("model '" + request.name + "' is loading");
   auto t0 = std::chrono::steady_clock::now();
   auto hosted = models_.find(request.name);
   if (hosted != models_.end() && hosted->second->model->path != request.path) {
@@ -164,8 +243,11 @@ StatusOr<wire::StagedInfo> StepExecutor::StageModel(const wire::LoadModelRequest
 }
 
 void StepExecutor::UnloadModel(const std::string& name) {
+  const bool loading = loading_.erase(name) > 0;  // stops its read and waits for the loader thread
   const bool warm = models_.erase(name) > 0, staged = staged_.erase(name) > 0;
-  if (warm || staged) LogInfo("model unloaded").Kv("name", name).Kv("was_warm", warm).Kv("was_staged", staged);
+  if (warm || staged || loading) {
+    LogInfo("model unloaded").Kv("name", name).Kv("was_warm", warm).Kv("was_staged", staged).Kv("was_loading", loading);
+  }
 }
 
 Status StepExecutor::Validate(const HostedModel& hosted, const wire::StepRequest& request) const {

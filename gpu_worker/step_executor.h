@@ -5,10 +5,11 @@
 // Memory (docs/models.md): every warm model's weights and KV cache are regions of one page
 // pool, made when the first model loads. A model can also be staged: a host copy of its file,
 // kept outside the pool, from which it swaps in at the speed of a memory copy. Loading a model
-// that is not staged reads its file (a cold load); swapping a warm model out gives its pages
-// back and keeps (or makes) its staged copy.
+// that is not staged reads its file (a cold load) on a loader thread, while steps of the other
+// models run; swapping a warm model out gives its pages back and keeps (or makes) its staged copy.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -19,6 +20,7 @@
 
 #include "common/status.h"
 #include "common/worker_protocol.h"
+#include "gpu_worker/background_read.h"
 #include "gpu_worker/kv_cache.h"
 #include "gpu_worker/llama_runner.h"
 #include "gpu_worker/loaded_model.h"
@@ -40,16 +42,28 @@ class StepExecutor {
                         uint64_t pool_bytes = 0);
   ~StepExecutor();
 
-  // Loads (or, for a name already loaded from the same path, describes) a model: swaps it in
-  // from its staged copy (which it keeps), or reads its file. ResourceExhausted when the pool
-  // has too few free pages (nothing changes).
+  // A load in three calls (common/worker_protocol.h), so that steps of the other models run
+  // while a model's file is read. BeginLoad: a name already loaded from the same path is finished
+  // at once, and so is a swap-in from the model's staged copy (which it keeps; a memory copy);
+  // else it maps pool pages for the file (ResourceExhausted when too few are free: nothing
+  // changes) and starts reading the file into them on a loader thread (BackgroundRead). Pool
+  // changes and the model's registration stay on this (the calling) thread.
+  StatusOr<wire::LoadStatus> BeginLoad(const wire::LoadModelRequest& request);
+  // The bytes read so far. When the read failed: its error, and the load is over (its pages are
+  // back in the pool).
+  StatusOr<wire::LoadStatus> PollLoad(const std::string& name);
+  // Once PollLoad said finished: parses the file in its pages, builds the weights, the KV cache
+  // and the runner, and hosts the model. On an error the load is over and its pages are back.
+  StatusOr<wire::ModelInfo> FinishLoad(const std::string& name);
+  // BeginLoad, waiting for the read, FinishLoad: for tests and tools that can wait.
   StatusOr<wire::ModelInfo> LoadModel(const wire::LoadModelRequest& request);
   // Makes a model staged: reads its file into host memory, or, when it is warm, swaps it out
   // (its pages go back to the pool; the copy it was swapped in from is kept, else one is
   // copied out of its pages).
   StatusOr<wire::StagedInfo> StageModel(const wire::LoadModelRequest& request);
-  // Frees a model's weights, KV cache, runner and staged copy. A name not hosted is fine
-  // (nothing to free): the daemon may unload after a worker restart that never reloaded it.
+  // Frees a model's weights, KV cache, runner and staged copy, and ends a load of it in progress
+  // (its read stops; its pages go back). A name not hosted is fine (nothing to free): the daemon
+  // may unload after a worker restart that never reloaded it.
   void UnloadModel(const std::string& name);
 
   // Hears the bytes read while a model's file is read (a cold load, or staging): name, done,
@@ -59,6 +73,10 @@ class StepExecutor {
 
   // For tests: the pool (null before the first load).
   const PagePool* pool() const { return page_pool_.get(); }
+  // For tests: runs on the loader thread after each piece of a load's read (name, done, total),
+  // to hold a load in progress or to break its file.
+  using ReadObserver = std::function<void(const std::string& name, uint64_t done, uint64_t total)>;
+  void set_read_observer(ReadObserver observer) { read_observer_ = std::move(observer); }
 
   // Forgets the released sequences, brings the others' state up to date (wire::StepSequence: a
   // full state or a delta), runs the batch and samples one token for each sequence that wants
@@ -80,6 +98,13 @@ class StepExecutor {
     SamplingParams sampling;
   };
   using SequenceMap = std::unordered_map<uint64_t, SequenceState>;  // by request id
+  // A cold load between BeginLoad and FinishLoad.
+  struct PendingLoad {
+    wire::LoadModelRequest request;
+    std::unique_ptr<PagedRegion> region;  // the file's pages; declared first: the read ends before they go
+    std::unique_ptr<BackgroundRead> read;
+    std::chrono::steady_clock::time_point started;
+  };
   struct HostedModel {
     std::unique_ptr<LoadedModel> model;
     std::unique_ptr<PagedRegion> kv_region;  // the cache's memory
@@ -95,6 +120,9 @@ class StepExecutor {
   // `model` (in pool pages) with a KV cache in pool pages and a runner.
   StatusOr<std::unique_ptr<HostedModel>> Host(const wire::LoadModelRequest& request,
                                               std::unique_ptr<LoadedModel> model);
+  // Hosts `model` under request.name and logs it; its ModelInfo.
+  StatusOr<wire::ModelInfo> Register(const wire::LoadModelRequest& request, std::unique_ptr<LoadedModel> model,
+                                     bool swapped_in, std::chrono::steady_clock::time_point started);
 
   StagedModel::Progress ProgressFor(const std::string& name) const;
   // The staged copy of request.name, or end(); a copy of another file is dropped.
@@ -107,6 +135,8 @@ class StepExecutor {
   std::unique_ptr<PagePool> page_pool_;  // declared first: models_' regions go back to it
   std::map<std::string, std::unique_ptr<HostedModel>> models_;  // by the daemon's name
   StagedMap staged_;  // by the daemon's name
+  std::map<std::string, std::unique_ptr<PendingLoad>> loading_;  // by the daemon's name
+  ReadObserver read_observer_;
 
   // Per-step scratch, reused.
   std::vector<float> logits_;  // [num_logit_rows, vocab_size]

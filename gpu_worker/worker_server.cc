@@ -27,12 +27,29 @@ Status Answer(int fd, const wire::Frame& frame, StepExecutor& executor) {
   switch (frame.type) {
     case wire::MessageType::kPing:
       return wire::WriteFrame(fd, wire::MessageType::kPong, {});
-    case wire::MessageType::kLoadModel: {
+    case wire::MessageType::kBeginLoad: {
       StatusOr<wire::LoadModelRequest> req = wire::DecodeLoadModel(frame.payload);
       if (!req.ok()) return Reply(fd, req.status());
-      StatusOr<wire::ModelInfo> info = executor.LoadModel(*req);
+      StatusOr<wire::LoadStatus> status = executor.BeginLoad(*req);
+      if (!status.ok()) {
+        LogError("model load failed").Kv("name", req->name).Kv("error", status.status().ToString());
+        return Reply(fd, status.status());
+      }
+      return wire::WriteFrame(fd, wire::MessageType::kLoadStatus, wire::EncodeLoadStatus(*status));
+    }
+    case wire::MessageType::kPollLoad: {
+      StatusOr<std::string> name = wire::DecodeModelName(frame.payload);
+      if (!name.ok()) return Reply(fd, name.status());
+      StatusOr<wire::LoadStatus> status = executor.PollLoad(*name);
+      if (!status.ok()) return Reply(fd, status.status());
+      return wire::WriteFrame(fd, wire::MessageType::kLoadStatus, wire::EncodeLoadStatus(*status));
+    }
+    case wire::MessageType::kFinishLoad: {
+      StatusOr<std::string> name = wire::DecodeModelName(frame.payload);
+      if (!name.ok()) return Reply(fd, name.status());
+      StatusOr<wire::ModelInfo> info = executor.FinishLoad(*name);
       if (!info.ok()) {
-        LogError("model load failed").Kv("name", req->name).Kv("error", info.status().ToString());
+        LogError("model load failed").Kv("name", *name).Kv("error", info.status().ToString());
         return Reply(fd, info.status());
       }
       return wire::WriteFrame(fd, wire::MessageType::kModelInfo, wire::EncodeModelInfo(*info));
@@ -70,7 +87,8 @@ Status Answer(int fd, const wire::Frame& frame, StepExecutor& executor) {
 
 Status ServeDaemon(const WorkerOptions& options) {
   StepExecutor executor(options.threads, options.kv_cache_mb << 20, options.pool_mb << 20);
-  // Progress goes out as frames before the reply; a failed write shows again at the reply.
+  // A stage's progress goes out as frames before its reply (a load's is polled); a failed write
+  // shows again at the reply.
   executor.set_progress([fd = options.fd](const std::string& name, uint64_t done, uint64_t total) {
     (void)wire::WriteFrame(fd, wire::MessageType::kProgress, wire::EncodeProgress({name, done, total}));
   });

@@ -2,7 +2,9 @@
 // (state "loading") while a thread of hearthd's loads the model through the engine loop; no
 // HTTP thread waits for the worker. Loads are made slow with the worker's test hook
 // (HEARTH_TEST_READ_DELAY_MS, a sleep after each 16 MiB read). While two cold models load:
-// /healthz and `hearthctl status` answer promptly, a cold request's status reads "loading",
+// /healthz and `hearthctl status` answer promptly, a cold request's status reads "loading", a
+// streamed request to the warm model on the same worker gets its first token at once and ends
+// before the cold requests do (the worker reads the files on a loader thread and steps meanwhile),
 // and both cold requests complete with the text the warm model gives for the same seed.
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -86,7 +88,7 @@ TEST_F(ColdStartTest, ColdRequestsWaitInTheirModelsQueueAndNothingElseWaitsWithT
   std::atomic<bool> headers{false};
   std::string stream_id, stream_body;
   const Clock::time_point sent = Clock::now();
-  double headers_after = -1;
+  double headers_after = -1, cold_a_done = -1, cold_b_done = -1;
   std::thread streamed([&] {
     httplib::Client c("127.0.0.1", port_);
     c.set_read_timeout(300, 0);
@@ -106,6 +108,7 @@ TEST_F(ColdStartTest, ColdRequestsWaitInTheirModelsQueueAndNothingElseWaitsWithT
       return true;
     };
     c.send(req);
+    cold_a_done = Seconds(sent);
   });
   // cold_b at the same time, not streamed.
   std::string plain_status, plain_text;
@@ -115,11 +118,38 @@ TEST_F(ColdStartTest, ColdRequestsWaitInTheirModelsQueueAndNothingElseWaitsWithT
     auto r = c.Post("/v1/completions", Body("cold_b", false), "application/json");
     plain_status = r ? std::to_string(r->status) : "no answer";
     if (r && r->status == 200) plain_text = Json(r->body)["choices"][0]["text"].GetString();
+    cold_b_done = Seconds(sent);
   });
 
   while (!headers && Seconds(sent) < 60) std::this_thread::sleep_for(5ms);
   ASSERT_TRUE(headers.load());
   ASSERT_FALSE(stream_id.empty());
+  // A streamed request to the warm model while the cold ones load on the same worker.
+  std::string warm_id, warm_body;
+  double warm_first_token = -1, warm_done = -1;
+  std::thread warm_stream([&] {
+    httplib::Client c("127.0.0.1", port_);
+    c.set_read_timeout(300, 0);
+    httplib::Request req;
+    req.method = "POST";
+    req.path = "/v1/completions";
+    req.body = Body("smollm2", true);
+    req.set_header("Content-Type", "application/json");
+    const Clock::time_point warm_sent = Clock::now();
+    req.response_handler = [&](const httplib::Response& res) {
+      warm_id = res.get_header_value("X-Request-Id");
+      return true;
+    };
+    req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+      warm_body.append(data, n);
+      if (warm_first_token < 0 && warm_body.find("\"text\"") != std::string::npos) {
+        warm_first_token = Seconds(warm_sent);
+      }
+      return true;
+    };
+    c.send(req);
+    warm_done = Seconds(sent);
+  });
   // Meanwhile: the request's state, the probes and the admin CLI.
   bool saw_loading = false;
   double worst_health = 0, worst_status = 0;
@@ -142,16 +172,27 @@ TEST_F(ColdStartTest, ColdRequestsWaitInTheirModelsQueueAndNothingElseWaitsWithT
   }
   streamed.join();
   plain.join();
+  warm_stream.join();
   std::printf(
       "cold start: headers after %.3f s; %d probes while loading, worst /healthz %.3f s, worst "
-      "hearthctl status %.3f s\n",
-      headers_after, probes, worst_health, worst_status);
+      "hearthctl status %.3f s; warm stream: first token after %.3f s, ended at %.3f s; cold "
+      "requests ended at %.3f s (streamed) and %.3f s\n",
+      headers_after, probes, worst_health, worst_status, warm_first_token, warm_done, cold_a_done, cold_b_done);
   EXPECT_LT(headers_after, 2.0) << "the stream's headers waited for the load";
   EXPECT_TRUE(saw_loading) << "the cold request's status never read \"loading\"";
   EXPECT_GT(probes, 0);
   // Each load sleeps about 7 x 0.7 s: a status or probe that waited for one would take seconds.
   EXPECT_LT(worst_health, 2.0);
   EXPECT_LT(worst_status, 2.0);
+  // The warm model's stream did not wait for the loads: its first token came at once, and it
+  // ended while both cold models were still loading.
+  EXPECT_GE(warm_first_token, 0) << warm_body;
+  EXPECT_LT(warm_first_token, 2.0) << "the warm model's first token waited for a load";
+  EXPECT_LT(warm_done, cold_a_done) << "the warm model's stream waited for the loads";
+  EXPECT_LT(warm_done, cold_b_done) << "the warm model's stream waited for the loads";
+  EXPECT_NE(warm_body.find("data: [DONE]"), std::string::npos) << warm_body;
+  ASSERT_FALSE(warm_id.empty());
+  EXPECT_EQ(FinalRequestText(port_, warm_id), reference);
   EXPECT_EQ(plain_status, "200");
   EXPECT_EQ(plain_text, reference);
   EXPECT_EQ(FinalRequestText(port_, stream_id), reference);

@@ -81,9 +81,22 @@ Status EngineLoop::RunOnWorker(std::function<Status(WorkerConnection&)> task) {
   return Post(std::move(command));
 }
 
+StatusOr<wire::ModelInfo> EngineLoop::LoadOnWorker(const wire::LoadModelRequest& request) {
+  auto command = std::make_shared<ModelCommand>();
+  wire::ModelInfo info;
+  command->load = request;
+  command->loaded = &info;
+  HEARTH_RETURN_IF_ERROR(Post(std::move(command)));
+  return info;
+}
+
 uint64_t EngineLoop::NewRequestId() { return ids_->Next(); }
 
 Status EngineLoop::ApplyCommand(ModelCommand& c) {
+  if (c.load) {  // here, not between iterations: the whole load at once
+    HEARTH_ASSIGN_OR_RETURN(*c.loaded, worker_->LoadModel(*c.load));
+    return Status::Ok();
+  }
   if (c.task) return c.task(*worker_);
   if (c.add) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -286,17 +299,29 @@ void EngineLoop::Run() {
     std::deque<std::shared_ptr<ModelCommand>> commands;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      // Sleep only when the last iteration had nothing to run.
+      // Sleep only when the last iteration had nothing to run, and only until the next poll of
+      // a load in progress.
       if (!ran_step) {
-        cv_.wait(lock,
-                 [this] { return stopping_ || !submitted_.empty() || !cancelled_.empty() || !commands_.empty(); });
+        auto woken = [this] { return stopping_ || !submitted_.empty() || !cancelled_.empty() || !commands_.empty(); };
+        if (loads_.empty()) {
+          cv_.wait(lock, woken);
+        } else {
+          cv_.wait_until(lock, next_load_poll_, woken);
+        }
       }
       if (stopping_) break;
       incoming.swap(submitted_);
       cancels.swap(cancelled_);
       commands.swap(commands_);
     }
-    for (std::shared_ptr<ModelCommand>& c : commands) c->done.set_value(ApplyCommand(*c));
+    for (std::shared_ptr<ModelCommand>& c : commands) {
+      if (c->load) {
+        loads_.push_back(std::move(c));
+      } else {
+        c->done.set_value(ApplyCommand(*c));
+      }
+    }
+    AdvanceLoads();
     for (std::unique_ptr<Active>& a : incoming) Admit(std::move(a));
     for (uint64_t id : cancels) ApplyCancel(id);
     ran_step = false;
@@ -316,6 +341,9 @@ void EngineLoop::Run() {
     commands.swap(commands_);
   }
   for (std::shared_ptr<ModelCommand>& c : commands) c->done.set_value(Status::Unavailable("the engine is stopping"));
+  // A load begun on the worker is left there: the worker goes with the daemon.
+  for (std::shared_ptr<ModelCommand>& c : loads_) c->done.set_value(Status::Unavailable("the engine is stopping"));
+  loads_.clear();
   const Status shutdown = Status::Unavailable("server shutting down");
   for (std::unique_ptr<Active>& a : left) {
     FinishEvent ev;
@@ -339,6 +367,31 @@ void EngineLoop::Run() {
       .Kv("host_us_per_step", num_steps_ > 0 ? 1e6 * host_seconds_ / static_cast<double>(num_steps_) : 0.0)
       .Kv("commits", num_commits_)
       .Kv("commit_us_per_commit", num_commits_ > 0 ? 1e6 * commit_seconds_ / static_cast<double>(num_commits_) : 0.0);
+}
+
+void EngineLoop::AdvanceLoads() {
+  // Often enough for a progress bar and a prompt start, rarely enough to cost nothing: a poll
+  // is one small round trip to the worker.
+  constexpr std::chrono::milliseconds kPollInterval{10};
+  while (!loads_.empty()) {
+    ModelCommand& c = *loads_.front();
+    const auto now = std::chrono::steady_clock::now();
+    if (load_begun_ && now < next_load_poll_) return;
+    StatusOr<wire::LoadStatus> status = load_begun_ ? worker_->PollLoad(c.load->name) : worker_->BeginLoad(*c.load);
+    load_begun_ = status.ok() && !status->finished;
+    if (load_begun_) {
+      next_load_poll_ = now + kPollInterval;
+      return;
+    }
+    Status done = status.status();
+    if (done.ok()) {
+      StatusOr<wire::ModelInfo> info = worker_->FinishLoad(c.load->name);
+      if (info.ok()) *c.loaded = std::move(info).value();
+      done = info.status();
+    }
+    c.done.set_value(done);
+    loads_.pop_front();
+  }
 }
 
 void EngineLoop::Admit(std::unique_ptr<Active> active) {

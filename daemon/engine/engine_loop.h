@@ -9,6 +9,7 @@
 // command the loop applies between two iterations.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -69,8 +70,14 @@ class EngineLoop final : public Engine {
   Status RemoveModel(const std::string& name, const Status& why);
   // Runs `task` with the worker on the loop thread between two iterations (at once before
   // Start(), or when called from the loop thread) and returns its status. The loop is the
-  // worker's only client: loads, stages, unloads and profiles reach it this way (LoopWorker).
+  // worker's only client: stages, unloads and profiles reach it this way (LoopWorker).
   Status RunOnWorker(std::function<Status(WorkerConnection&)> task);
+  // Loads a model on the worker without holding up the other models' steps: between two
+  // iterations the loop begins the load (WorkerConnection::BeginLoad), then polls it between
+  // the next ones while it goes on stepping, and finishes it once the file is read. Returns when
+  // the load is finished (at once, waiting, before Start() or on the loop thread). Loads run one
+  // at a time, in the order they came.
+  StatusOr<wire::ModelInfo> LoadOnWorker(const wire::LoadModelRequest& request);
   // A new request id, above every id this engine or the store handed out (the one allocator).
   uint64_t NewRequestId();
 
@@ -116,6 +123,8 @@ class EngineLoop final : public Engine {
 
   // AddModel and RemoveModel after Start(), for the loop thread.
   struct ModelCommand {
+    std::optional<wire::LoadModelRequest> load;     // else:
+    wire::ModelInfo* loaded = nullptr;              // the load's result, written before `done`
     std::function<Status(WorkerConnection&)> task;  // else a model change:
     std::shared_ptr<Model> add;  // else remove `name`
     std::string name;
@@ -131,6 +140,8 @@ class EngineLoop final : public Engine {
   // The loop thread (or any, before Start()); takes mu_ to change models_.
   Status ApplyCommand(ModelCommand& command);
   void Run();
+  // Begins, polls or finishes the first of loads_ (those behind it wait); the loop thread.
+  void AdvanceLoads();
   void Admit(std::unique_ptr<Active> active);
   void ApplyCancel(uint64_t id);
   // Schedules and runs one step of `model`; false when it had nothing to run.
@@ -181,6 +192,10 @@ class EngineLoop final : public Engine {
   std::vector<TokenRecord> commit_tokens_;
   std::vector<EndRecord> commit_ends_;
   bool shutting_down_ = false;  // ends from here on are not recorded: a restart resumes them
+  // Loads in order; the first is begun when load_begun_, and polled again at next_load_poll_.
+  std::deque<std::shared_ptr<ModelCommand>> loads_;
+  bool load_begun_ = false;
+  std::chrono::steady_clock::time_point next_load_poll_;
   uint64_t worker_generation_ = 0;  // worker_->generation() the KV caches belong to
   // Where the loop's time goes (logged at Stop): waiting for the worker's
   // Step versus the daemon's own work around it (schedule, build the request,

@@ -18,7 +18,7 @@ StatusOr<T> OnLoop(EngineLoop* loop, Call call) {
 }  // namespace
 
 StatusOr<wire::ModelInfo> LoopWorker::LoadModel(const wire::LoadModelRequest& request) {
-  return OnLoop<wire::ModelInfo>(loop_, [&](WorkerConnection& w) { return w.LoadModel(request); });
+  return loop_->LoadOnWorker(request);  // the loop steps the other models while the file is read
 }
 
 StatusOr<wire::StepReply> LoopWorker::Step(const wire::StepRequest& request) {

@@ -1,6 +1,8 @@
 // The worker as the model registry and the token-budget profile see it: each call runs on the
 // engine loop's thread between two iterations (EngineLoop::RunOnWorker), so the engine loop is
-// the one client of its worker and no call interleaves with a step.
+// the one client of its worker and no call interleaves with a step. A load returns when the model
+// is loaded, but the loop runs it in parts (EngineLoop::LoadOnWorker) and steps the worker's
+// other models while the file is read.
 #pragma once
 
 #include <string>

@@ -17,8 +17,9 @@
 // Threads: HTTP handlers and the engine's sinks call in; mu_ guards every entry, and is never
 // held across a call into the worker or the engine (a sink calls Release under the engine's
 // loop, which an engine call may wait for). So a plan's first action that calls the worker
-// runs, and the next decision is planned again from what the entries say then. Loads and
-// unloads pause other models' steps for their length: the worker does one thing at a time.
+// runs, and the next decision is planned again from what the entries say then. A cold load
+// reads its file while the worker steps its other models (EngineLoop::LoadOnWorker); stages
+// from a file and unloads pause the other models' steps for their length.
 #pragma once
 
 #include <chrono>

@@ -26,9 +26,17 @@ constexpr uint64_t kKvBytes = 64 << 10;
 
 class InProcessWorker : public WorkerConnection {
  public:
-  StatusOr<wire::ModelInfo> LoadModel(const wire::LoadModelRequest& request) override {
+  StatusOr<wire::LoadStatus> BeginLoad(const wire::LoadModelRequest& request) override {
     std::lock_guard<std::mutex> lock(mu_);
-    return executor_.LoadModel(request);
+    return executor_.BeginLoad(request);
+  }
+  StatusOr<wire::LoadStatus> PollLoad(const std::string& name) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return executor_.PollLoad(name);
+  }
+  StatusOr<wire::ModelInfo> FinishLoad(const std::string& name) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return executor_.FinishLoad(name);
   }
   StatusOr<wire::StepReply> Step(const wire::StepRequest& request) override {
     std::lock_guard<std::mutex> lock(mu_);

@@ -19,6 +19,27 @@
 
 namespace hearth::daemon {
 
+StatusOr<wire::LoadStatus> WorkerConnection::BeginLoad(const wire::LoadModelRequest& request) {
+  return Status::Unimplemented("this worker cannot load model '" + request.name + "' in the background");
+}
+
+StatusOr<wire::LoadStatus> WorkerConnection::PollLoad(const std::string& name) {
+  return Status::Unimplemented("this worker cannot poll the load of model '" + name + "'");
+}
+
+StatusOr<wire::ModelInfo> WorkerConnection::FinishLoad(const std::string& name) {
+  return Status::Unimplemented("this worker cannot finish the load of model '" + name + "'");
+}
+
+StatusOr<wire::ModelInfo> WorkerConnection::LoadModel(const wire::LoadModelRequest& request) {
+  HEARTH_ASSIGN_OR_RETURN(wire::LoadStatus status, BeginLoad(request));
+  while (!status.finished) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    HEARTH_ASSIGN_OR_RETURN(status, PollLoad(request.name));
+  }
+  return FinishLoad(request.name);
+}
+
 StatusOr<std::unique_ptr<WorkerProcess>> WorkerProcess::Spawn(const std::string& binary,
                                                               const std::vector<std::string>& extra_args) {
   if (::access(binary.c_str(), X_OK) != 0) {
@@ -78,16 +99,16 @@ StatusOr<wire::Frame> WorkerProcess::Call(wire::MessageType type, const std::vec
   std::lock_guard<std::mutex> lock(mu_);
   if (reaped_) return Status::Unavailable("worker stopped");
   HEARTH_RETURN_IF_ERROR(wire::WriteFrame(fd_, type, payload));
-  const bool loading = type == wire::MessageType::kLoadModel || type == wire::MessageType::kStageModel;
-  const std::string what = type == wire::MessageType::kLoadModel ? "loading" : "staging";
-  HEARTH_ASSIGN_OR_RETURN(wire::Frame frame, loading ? ReadLoadFrame(what) : wire::ReadFrame(fd_));
-  while (frame.type == wire::MessageType::kProgress) {  // before a load's or a stage's reply
+  const bool staging = type == wire::MessageType::kStageModel;
+  const bool loading = type == wire::MessageType::kBeginLoad || type == wire::MessageType::kPollLoad ||
+                       type == wire::MessageType::kFinishLoad;
+  HEARTH_ASSIGN_OR_RETURN(wire::Frame frame, staging   ? ReadLoadFrame("staging")
+                                             : loading ? ReadLoadFrame("loading")
+                                                       : wire::ReadFrame(fd_));
+  while (staging && frame.type == wire::MessageType::kProgress) {  // before a stage's reply
     HEARTH_ASSIGN_OR_RETURN(wire::Progress progress, wire::DecodeProgress(frame.payload));
-    {
-      std::lock_guard<std::mutex> listener_lock(listener_mu_);
-      if (listener_) listener_(progress);
-    }
-    HEARTH_ASSIGN_OR_RETURN(frame, ReadLoadFrame(what));
+    Hear(progress);
+    HEARTH_ASSIGN_OR_RETURN(frame, ReadLoadFrame("staging"));
   }
   if (frame.type == wire::MessageType::kError) return Status::Internal("worker: " + wire::DecodeError(frame.payload));
   if (frame.type != expected) {
@@ -112,10 +133,70 @@ StatusOr<wire::Frame> WorkerProcess::ReadLoadFrame(const std::string& what) {
   return wire::ReadFrame(fd_);
 }
 
-StatusOr<wire::ModelInfo> WorkerProcess::LoadModel(const wire::LoadModelRequest& request) {
-  HEARTH_ASSIGN_OR_RETURN(wire::Frame frame, Call(wire::MessageType::kLoadModel, wire::EncodeLoadModel(request),
+void WorkerProcess::Hear(const wire::Progress& progress) {
+  std::lock_guard<std::mutex> lock(listener_mu_);
+  if (listener_) listener_(progress);
+}
+
+Status WorkerProcess::OnLoadStatus(const wire::LoadStatus& status) {
+  const auto now = std::chrono::steady_clock::now();
+  bool stalled = false;
+  {
+    std::lock_guard<std::mutex> lock(listener_mu_);
+    if (listener_) listener_({status.name, status.done, status.total});
+    auto [it, fresh] = loads_.try_emplace(status.name, LoadSeen{status.done, now});
+    if (status.finished) {
+      loads_.erase(it);
+    } else if (fresh || it->second.done != status.done) {
+      it->second = {status.done, now};
+    } else {
+      stalled = now - it->second.since > load_stall_limit_;
+    }
+  }
+  if (!stalled) return Status::Ok();
+  const int64_t ms = load_stall_limit_.count();
+  LogError("worker stalled; killing it").Kv("pid", pid_).Kv("while", "loading").Kv("stall_ms", ms);
+  ::kill(pid_, SIGKILL);  // the socket closes; the supervisor starts another on the next step
+  std::lock_guard<std::mutex> lock(listener_mu_);
+  loads_.erase(status.name);
+  return Status::Unavailable("hearth-worker read nothing of model '" + status.name + "' for " + std::to_string(ms) +
+                             " ms (a stalled file system?); it was killed");
+}
+
+StatusOr<wire::LoadStatus> WorkerProcess::BeginLoad(const wire::LoadModelRequest& request) {
+  HEARTH_ASSIGN_OR_RETURN(wire::Frame frame, Call(wire::MessageType::kBeginLoad, wire::EncodeLoadModel(request),
+                                                  wire::MessageType::kLoadStatus));
+  HEARTH_ASSIGN_OR_RETURN(wire::LoadStatus status, wire::DecodeLoadStatus(frame.payload));
+  if (status.name != request.name) return Status::Corruption("worker answered the load of another model");
+  if (status.finished) return status;  // a swap-in, or loaded already: no file read to hear of
+  HEARTH_RETURN_IF_ERROR(OnLoadStatus(status));
+  return status;
+}
+
+StatusOr<wire::LoadStatus> WorkerProcess::PollLoad(const std::string& name) {
+  StatusOr<wire::Frame> frame =
+      Call(wire::MessageType::kPollLoad, wire::EncodeModelName(name), wire::MessageType::kLoadStatus);
+  StatusOr<wire::LoadStatus> status = frame.ok() ? wire::DecodeLoadStatus(frame->payload) : frame.status();
+  if (status.ok() && status->name != name) status = Status::Corruption("worker answered the poll of another model");
+  if (!status.ok()) {
+    std::lock_guard<std::mutex> lock(listener_mu_);
+    loads_.erase(name);  // the load is over
+    return status;
+  }
+  HEARTH_RETURN_IF_ERROR(OnLoadStatus(*status));
+  return status;
+}
+
+StatusOr<wire::ModelInfo> WorkerProcess::FinishLoad(const std::string& name) {
+  {
+    std::lock_guard<std::mutex> lock(listener_mu_);
+    loads_.erase(name);
+  }
+  HEARTH_ASSIGN_OR_RETURN(wire::Frame frame, Call(wire::MessageType::kFinishLoad, wire::EncodeModelName(name),
                                                   wire::MessageType::kModelInfo));
-  return wire::DecodeModelInfo(frame.payload);
+  HEARTH_ASSIGN_OR_RETURN(wire::ModelInfo info, wire::DecodeModelInfo(frame.payload));
+  if (info.name != name) return Status::Corruption("worker finished the load of another model");
+  return info;
 }
 
 StatusOr<wire::StepReply> WorkerProcess::Step(const wire::StepRequest& request) {

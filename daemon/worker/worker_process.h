@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -20,7 +21,16 @@ namespace hearth::daemon {
 class WorkerConnection {
  public:
   virtual ~WorkerConnection() = default;
-  virtual StatusOr<wire::ModelInfo> LoadModel(const wire::LoadModelRequest& request) = 0;
+  // A load in three calls (common/worker_protocol.h), so that the engine loop keeps stepping the
+  // worker's other models while a model's file is read: BeginLoad, PollLoad until the status
+  // says finished, FinishLoad. A failed poll or finish ends the load (the worker frees its pages).
+  // Unimplemented unless overridden (in-process test workers answer LoadModel instead).
+  virtual StatusOr<wire::LoadStatus> BeginLoad(const wire::LoadModelRequest& request);
+  virtual StatusOr<wire::LoadStatus> PollLoad(const std::string& name);
+  virtual StatusOr<wire::ModelInfo> FinishLoad(const std::string& name);
+  // The three, waiting between the polls: for callers that may wait (a restarted worker's
+  // reloads, tests). In-process test workers answer it at once.
+  virtual StatusOr<wire::ModelInfo> LoadModel(const wire::LoadModelRequest& request);
   virtual StatusOr<wire::StepReply> Step(const wire::StepRequest& request) = 0;
   // Frees the model's weights and KV cache on the worker (docs/models.md).
   virtual Status UnloadModel(const std::string& name) {
@@ -30,7 +40,8 @@ class WorkerConnection {
   virtual StatusOr<wire::StagedInfo> StageModel(const wire::LoadModelRequest& request) {
     return Status::Unimplemented("this worker cannot stage model '" + request.name + "'");
   }
-  // Hears the progress of loads and stages (bytes of the file read), on the calling thread.
+  // Hears the progress of loads (at each poll) and stages (bytes of the file read), on the
+  // calling thread.
   using ProgressListener = std::function<void(const wire::Progress&)>;
   virtual void SetProgressListener(ProgressListener listener) { (void)listener; }
   // Changes each time the worker behind the connection was replaced (a supervised restart):
@@ -53,7 +64,9 @@ class WorkerProcess : public WorkerConnection {
 
   // Request/reply calls. A worker's Error frame comes back as Internal with
   // its message; a dead worker as Unavailable.
-  StatusOr<wire::ModelInfo> LoadModel(const wire::LoadModelRequest& request) override;
+  StatusOr<wire::LoadStatus> BeginLoad(const wire::LoadModelRequest& request) override;
+  StatusOr<wire::LoadStatus> PollLoad(const std::string& name) override;
+  StatusOr<wire::ModelInfo> FinishLoad(const std::string& name) override;
   StatusOr<wire::StepReply> Step(const wire::StepRequest& request) override;
   Status UnloadModel(const std::string& name) override;
   StatusOr<wire::StagedInfo> StageModel(const wire::LoadModelRequest& request) override;
@@ -69,9 +82,11 @@ class WorkerProcess : public WorkerConnection {
   pid_t pid() const { return pid_; }
   const wire::WorkerHello& hello() const { return hello_; }
 
-  // A load or stage sends a progress frame for every piece of the file it reads; a worker that
-  // sends nothing for this long while loading (a stalled network file system, a hung disk) is
-  // killed and the call fails Unavailable, so one bad file cannot hold the worker forever.
+  // A stage sends a progress frame for every piece of the file it reads, and a load's polls
+  // report the bytes read; a worker that sends nothing for this long while staging or answering
+  // a load's request, or whose load reads nothing more for this long (a stalled network file
+  // system, a hung disk), is killed and the call fails Unavailable, so one bad file cannot hold
+  // the worker forever.
   // Steps have no such limit: a stopped worker that continues finishes its streams.
   void SetLoadStallLimit(std::chrono::milliseconds limit) { load_stall_limit_ = limit; }
 
@@ -81,8 +96,11 @@ class WorkerProcess : public WorkerConnection {
   // Sends one request and reads its reply; an Error reply becomes a Status,
   // any other type than `expected` Corruption.
   StatusOr<wire::Frame> Call(wire::MessageType type, const std::vector<uint8_t>& payload, wire::MessageType expected);
-  // The next frame of a load or stage, within the stall limit. REQUIRES(mu_)
+  // The next frame of a stage, within the stall limit. REQUIRES(mu_)
   StatusOr<wire::Frame> ReadLoadFrame(const std::string& what);
+  // Tells the listener, and kills a worker whose load read nothing for the stall limit.
+  Status OnLoadStatus(const wire::LoadStatus& status);
+  void Hear(const wire::Progress& progress);
 
   // Constant after construction.
   pid_t pid_;
@@ -95,6 +113,12 @@ class WorkerProcess : public WorkerConnection {
   bool reaped_ = false;  // GUARDED_BY(mu_)
   std::mutex listener_mu_;
   ProgressListener listener_;  // GUARDED_BY(listener_mu_)
+  // Loads in progress: the bytes read at the last poll, and since when.
+  struct LoadSeen {
+    uint64_t done = 0;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::map<std::string, LoadSeen> loads_;  // GUARDED_BY(listener_mu_)
 };
 
 }  // namespace hearth::daemon

@@ -23,13 +23,48 @@ std::shared_ptr<WorkerProcess> SupervisedWorker::current() const {
   return worker_;
 }
 
-StatusOr<wire::ModelInfo> SupervisedWorker::LoadModel(const wire::LoadModelRequest& request) {
-  StatusOr<wire::ModelInfo> info = current()->LoadModel(request);
-  if (info.ok()) {
+StatusOr<wire::LoadStatus> SupervisedWorker::BeginLoad(const wire::LoadModelRequest& request) {
+  // A lost worker is not restarted here: the next step restarts it, as after a failed stage.
+  StatusOr<wire::LoadStatus> status = current()->BeginLoad(request);
+  if (status.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
-    std::erase_if(models_, [&](const wire::LoadModelRequest& m) { return m.name == request.name; });
-    models_.push_back(request);
+    loading_[request.name] = {request, generation_};
   }
+  return status;
+}
+
+StatusOr<std::shared_ptr<WorkerProcess>> SupervisedWorker::LoadingOn(const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = loading_.find(name);
+  if (it == loading_.end()) return Status::FailedPrecondition("no load of model '" + name + "' is in progress");
+  if (it->second.generation != generation_) {
+    loading_.erase(it);
+    return Status::Unavailable("hearth-worker was restarted while model '" + name + "' loaded");
+  }
+  return worker_;
+}
+
+StatusOr<wire::LoadStatus> SupervisedWorker::PollLoad(const std::string& name) {
+  HEARTH_ASSIGN_OR_RETURN(std::shared_ptr<WorkerProcess> worker, LoadingOn(name));
+  StatusOr<wire::LoadStatus> status = worker->PollLoad(name);
+  if (!status.ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    loading_.erase(name);
+  }
+  return status;
+}
+
+StatusOr<wire::ModelInfo> SupervisedWorker::FinishLoad(const std::string& name) {
+  HEARTH_ASSIGN_OR_RETURN(std::shared_ptr<WorkerProcess> worker, LoadingOn(name));
+  StatusOr<wire::ModelInfo> info = worker->FinishLoad(name);
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = loading_.find(name);
+  if (it == loading_.end()) return info;
+  if (info.ok()) {
+    std::erase_if(models_, [&](const wire::LoadModelRequest& m) { return m.name == name; });
+    models_.push_back(it->second.request);
+  }
+  loading_.erase(it);
   return info;
 }
 
@@ -37,6 +72,7 @@ Status SupervisedWorker::UnloadModel(const std::string& name) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     std::erase_if(models_, [&](const wire::LoadModelRequest& m) { return m.name == name; });
+    loading_.erase(name);  // the worker ends the load
   }
   // A dead worker holds nothing: the next restart starts without the model.
   Status st = current()->UnloadModel(name);

@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -36,7 +37,12 @@ class SupervisedWorker final : public WorkerConnection {
   static StatusOr<std::unique_ptr<SupervisedWorker>> Start(std::string binary, std::vector<std::string> args,
                                                            SupervisorOptions options, std::function<void()> on_restart);
 
-  StatusOr<wire::ModelInfo> LoadModel(const wire::LoadModelRequest& request) override;
+  // A load whose worker dies or is replaced before it finishes fails (Unavailable once
+  // replaced); the replacement reloads only the models whose loads finished (FinishLoad records
+  // each), and the next step restarts a worker a load found dead.
+  StatusOr<wire::LoadStatus> BeginLoad(const wire::LoadModelRequest& request) override;
+  StatusOr<wire::LoadStatus> PollLoad(const std::string& name) override;
+  StatusOr<wire::ModelInfo> FinishLoad(const std::string& name) override;
   StatusOr<wire::StepReply> Step(const wire::StepRequest& request) override;
   // Also forgets the model, so that a restarted worker does not load it again.
   Status UnloadModel(const std::string& name) override;
@@ -59,6 +65,8 @@ class SupervisedWorker final : public WorkerConnection {
                    std::function<void()> on_restart)
       : binary_(std::move(binary)), args_(std::move(args)), options_(options), on_restart_(std::move(on_restart)) {}
   std::shared_ptr<WorkerProcess> current() const;
+  // The worker a load in progress runs on; Unavailable once that worker was replaced.
+  StatusOr<std::shared_ptr<WorkerProcess>> LoadingOn(const std::string& name);
   // After a failed call: a new worker with the models loaded, unless the limit is reached.
   Status Restart(const Status& why);
 
@@ -71,6 +79,11 @@ class SupervisedWorker final : public WorkerConnection {
   mutable std::mutex mu_;
   std::shared_ptr<WorkerProcess> worker_;       // GUARDED_BY(mu_)
   std::vector<wire::LoadModelRequest> models_;  // GUARDED_BY(mu_): to load again
+  struct Loading {
+    wire::LoadModelRequest request;
+    uint64_t generation = 0;  // of the worker it was begun on
+  };
+  std::map<std::string, Loading> loading_;      // GUARDED_BY(mu_): begun, not finished
   uint64_t generation_ = 0;                     // GUARDED_BY(mu_)
   int64_t restarts_ = 0;                        // GUARDED_BY(mu_)
   int restarts_in_a_row_ = 0;                   // GUARDED_BY(mu_)
