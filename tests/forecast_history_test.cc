@@ -1,6 +1,6 @@
 // The load history and the forecast survive a restart (docs/models.md, "Forecast"): hearthd
-// with one-second windows serves a few concurrent requests; the windows it closed are in
-// GET /admin/v1/models/{name}/history, with a forecast above zero; after a restart on the same
+// with two-second windows serves a few concurrent requests; the windows it closed are in
+// GET /admin/v1/models/{name}/history, with the forecast over them; after a restart on the same
 // data directory the same windows are there and the forecast still sees the load.
 #include <gtest/gtest.h>
 #include <httplib.h>
@@ -45,7 +45,7 @@ void ExpectForecastOf(const rapidjson::Document& h, const std::string& body) {
   std::vector<scheduler::WindowLoad> series;
   for (const auto& w : h["windows"].GetArray()) series.push_back({w["avg"].GetDouble(), w["peak"].GetDouble()});
   scheduler::ForecastOptions options;
-  options.window_seconds = 1;
+  options.window_seconds = 2;
   options.period_seconds = 3600;
   const scheduler::Forecast expected = scheduler::PredictNext(series, options);
   EXPECT_NEAR(h["forecast"]["avg"].GetDouble(), expected.predicted.avg, 1e-9) << body;
@@ -59,7 +59,7 @@ TEST(ForecastHistoryTest, HistoryAndForecastSurviveARestart) {
   const std::string dir = TempDir();
   const int port = FreePort(), admin = FreePort();
   std::ofstream(dir + "/hearth.toml") << "[scheduler]\ntoken_budget = 128\n"
-                                      << "[placement]\nwindow_seconds = 1\nperiod_seconds = 3600\n";
+                                      << "[placement]\nwindow_seconds = 2\nperiod_seconds = 3600\n";
   std::map<int64_t, int64_t> before;
   {
     HearthdProcess daemon(dir, port, admin);
@@ -76,7 +76,7 @@ TEST(ForecastHistoryTest, HistoryAndForecastSurviveARestart) {
       });
     }
     for (auto& t : clients) t.join();
-    std::this_thread::sleep_for(2500ms);  // the last busy window closes and is written
+    std::this_thread::sleep_for(4500ms);  // the last busy window closes and is written
     const HttpResult r = HttpGet(admin, "/admin/v1/models/smollm2/history?limit=1000");
     ASSERT_EQ(r.status, 200) << r.body;
     const rapidjson::Document h = Json(r.body);
