@@ -56,8 +56,10 @@ StatusOr<const rapidjson::Value*> DataArray(const rapidjson::Document& d, const 
 std::string Seconds(double s) {
   char buf[32];
   if (std::isnan(s)) return "-";
-  if (s < 1) std::snprintf(buf, sizeof(buf), "%.0f ms", s * 1000);
-  else std::snprintf(buf, sizeof(buf), "%.2f s", s);
+  if (s < 1)
+    std::snprintf(buf, sizeof(buf), "%.0f ms", s * 1000);
+  else
+    std::snprintf(buf, sizeof(buf), "%.2f s", s);
   return buf;
 }
 
@@ -93,9 +95,14 @@ StatusOr<std::string> RenderStatus(const std::string& status_json) {
     }
   }
   out << workers.Render() << "\n";
-  Table models({"MODEL", "STATE", "PATH"});
+  Table models({"MODEL", "STATE", "WORKER", "QUEUED", "RUNNING", "KV_BLOCKS", "PATH"});
   if (d.HasMember("models") && d["models"].IsArray()) {
-    for (const auto& m : d["models"].GetArray()) models.AddRow({Str(m, "name"), Str(m, "state"), Str(m, "path")});
+    for (const auto& m : d["models"].GetArray()) {
+      const std::string kv =
+          m.HasMember("kv_blocks_total") ? Str(m, "kv_blocks_used") + "/" + Str(m, "kv_blocks_total") : "";
+      models.AddRow(
+          {Str(m, "name"), Str(m, "state"), Str(m, "worker"), Str(m, "queued"), Str(m, "running"), kv, Str(m, "path")});
+    }
   }
   out << models.Render();
   return out.str();
@@ -104,8 +111,7 @@ StatusOr<std::string> RenderStatus(const std::string& status_json) {
 StatusOr<std::string> RenderModels(const std::string& json) {
   HEARTH_ASSIGN_OR_RETURN(rapidjson::Document d, Parse(json, "models"));
   HEARTH_ASSIGN_OR_RETURN(const rapidjson::Value* data, DataArray(d, "models"));
-  Table t({"MODEL", "STATE", "WORKER", "PINNED", "LOADS", "SWAPS", "REQUESTS", "MIB", "STAGED_MIB", "CONTEXT",
-           "PATH"});
+  Table t({"MODEL", "STATE", "WORKER", "PINNED", "LOADS", "SWAPS", "REQUESTS", "MIB", "STAGED_MIB", "CONTEXT", "PATH"});
   auto u64 = [](const rapidjson::Value& m, const char* key) -> uint64_t {
     return m.HasMember(key) && m[key].IsUint64() ? m[key].GetUint64() : 0;
   };
@@ -202,8 +208,10 @@ StatusOr<std::string> RenderRequest(const std::string& json) {
                           "created", "finished_at"}) {
     out << key << ": " << Str(d, key) << "\n";
   }
-  if (d.HasMember("error") && d["error"].IsObject()) out << "error: " << Str(d["error"], "message") << "\n";
-  else if (d.HasMember("error") && d["error"].IsString()) out << "error: " << d["error"].GetString() << "\n";
+  if (d.HasMember("error") && d["error"].IsObject())
+    out << "error: " << Str(d["error"], "message") << "\n";
+  else if (d.HasMember("error") && d["error"].IsString())
+    out << "error: " << d["error"].GetString() << "\n";
   out << "text:\n" << Str(d, "text") << "\n";
   return out.str();
 }

@@ -129,6 +129,14 @@ TEST(ViewsTest, StatusShowsDrainingQueuesAndKvBlocks) {
   EXPECT_NE(text->find("draining: new requests get 503\n"), std::string::npos) << *text;
   EXPECT_NE(text->find("requests: 2 queued, 3 running\n"), std::string::npos) << *text;
   EXPECT_NE(text->find("kv blocks: 16 used of 64 (25%)\n"), std::string::npos) << *text;
+  // Each model's queues and KV use, as the status gives them.
+  auto per_model = RenderStatus(
+      R"({"draining":false,"engine":{"waiting":1,"running":2,"kv_blocks_total":64,"kv_blocks_free":48},)"
+      R"("models":[{"name":"smol","state":"warm","worker":1,"queued":1,"running":2,"kv_blocks_used":16,)"
+      R"("kv_blocks_total":64,"path":"/m.gguf"}]})");
+  ASSERT_TRUE(per_model.ok());
+  EXPECT_NE(per_model->find("KV_BLOCKS"), std::string::npos) << *per_model;
+  EXPECT_NE(per_model->find("16/64"), std::string::npos) << *per_model;
   auto accepting = RenderStatus(R"({"draining":false,"engine":{"waiting":0,"running":0,"kv_blocks_total":0,)"
                                 R"("kv_blocks_free":0}})");
   ASSERT_TRUE(accepting.ok());

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 
 #include "common/json_writer.h"
 #include "common/log.h"
@@ -461,6 +462,8 @@ std::string Daemon::StatusJson() {
     w.EndObject();
   }
   w.EndArray();
+  const std::map<std::string, ModelEngineStats> per_model =
+      placing_ ? placing_->Stats().models : std::map<std::string, ModelEngineStats>();
   w.Key("models");
   w.StartArray();
   for (const ModelStatus& m : ModelStatuses()) {
@@ -479,6 +482,17 @@ std::string Daemon::StatusJson() {
     }
     w.Key("context_length");
     w.Int(m.context_length);
+    // Its queues and KV use, summed over the workers that hold it.
+    const auto it = per_model.find(m.name);
+    const ModelEngineStats s = it == per_model.end() ? ModelEngineStats{} : it->second;
+    w.Key("queued");
+    w.Int64(s.num_waiting + s.num_waiting_for_model);
+    w.Key("running");
+    w.Int64(s.num_running);
+    w.Key("kv_blocks_used");
+    w.Int64(s.kv_blocks_total - s.kv_blocks_free);
+    w.Key("kv_blocks_total");
+    w.Int64(s.kv_blocks_total);
     w.EndObject();
   }
   w.EndArray();

@@ -80,9 +80,13 @@ TEST_F(HearthctlTest, StatusWorkersModels) {
   RunResult status = Ctl({"status"});
   EXPECT_EQ(status.exit_code, 0);
   EXPECT_NE(status.out.find("smollm2"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("KV_BLOCKS"), std::string::npos) << status.out;  // each model's KV use
   rapidjson::Document d = Json(Ctl({"--json", "status"}));
   ASSERT_TRUE(d.IsObject() && d.HasMember("workers"));
   EXPECT_EQ(d["workers"].Size(), 1u);
+  ASSERT_TRUE(d["models"].IsArray() && d["models"].Size() > 0);
+  EXPECT_GT(d["models"][0]["kv_blocks_total"].GetInt64(), 0) << "the warm model's KV blocks";
+  EXPECT_TRUE(d["models"][0]["queued"].IsInt64());
 
   RunResult workers = Ctl({"workers"});
   EXPECT_EQ(workers.exit_code, 0);
