@@ -246,21 +246,15 @@ class AdminRoutes {
     WriteString(w, m.path);
     w.Key("state");
     WriteString(w, m.state);
-    w.Key("worker");
-    if (m.worker >= 0) {
-      w.Int(m.worker);
-    } else {
-      w.Null();
-    }
     w.Key("pinned");
     w.Bool(m.pinned);
     w.Key("source");
     WriteString(w, m.source);
-    w.Key("worker");  // the one worker hosts every warm model
-    if (m.state == "registered") {
-      w.Null();
+    w.Key("worker");  // the one that holds it; null when none does
+    if (m.worker >= 0) {
+      w.Int(m.worker);
     } else {
-      w.Int(0);
+      w.Null();
     }
     w.Key("context_length");
     w.Int(m.context_length);

@@ -49,6 +49,7 @@ ModelStatus Model(const std::string& name, const std::string& path, int32_t cont
   s.path = path;
   s.context_length = context;
   s.state = "warm";
+  s.worker = 0;
   s.pinned = pinned;
   s.source = source;
   return s;
@@ -75,6 +76,7 @@ class FakeModels : public ModelControl {
     HEARTH_ASSIGN_OR_RETURN(ModelStatus s, Find(name));
     if (busy && !force) return Status::FailedPrecondition("busy");
     s.state = "registered";
+    s.worker = -1;
     return s;
   }
   StatusOr<ModelStatus> Stage(const std::string& name, bool force) override {
@@ -183,7 +185,12 @@ TEST_F(AdminRoutesTest, ListsAddsRemovesLoadsAndPinsModels) {
   EXPECT_EQ(d["data"][0]["context_length"].GetInt(), 8192);
   EXPECT_STREQ(d["data"][0]["state"].GetString(), "warm");
   EXPECT_FALSE(d["data"][0]["pinned"].GetBool());
+  ASSERT_TRUE(d["data"][0]["worker"].IsInt()) << r->body;
   EXPECT_EQ(d["data"][0]["worker"].GetInt(), 0);
+  // Each key once: the model object is the registry's record, not two views of it.
+  int workers = 0;
+  for (const auto& m : d["data"][0].GetObject()) workers += std::string(m.name.GetString()) == "worker";
+  EXPECT_EQ(workers, 1) << r->body;
 
   auto cli = Client();
   ExpectError(cli.Post("/admin/v1/models", "[]", "application/json"), 400, nullptr);
