@@ -5,39 +5,22 @@
 namespace hearth::daemon {
 namespace {
 
-// Ends a request's count on its model when the request finishes.
-class ReleasingSink final : public RequestSink {
+// Runs `on_finish` when the request ends, however it ends, before passing the end on: what
+// counts a request on its model (the registry's count, the load history) uncounts it here.
+class OnFinishSink final : public RequestSink {
  public:
-  ReleasingSink(std::shared_ptr<RequestSink> inner, ModelRegistry* registry, std::string model)
-      : inner_(std::move(inner)), registry_(registry), model_(std::move(model)) {}
+  OnFinishSink(std::shared_ptr<RequestSink> inner, std::function<void()> on_finish)
+      : inner_(std::move(inner)), on_finish_(std::move(on_finish)) {}
   void OnToken(const TokenEvent& event) override { inner_->OnToken(event); }
   void OnFinish(const FinishEvent& event) override {
-    registry_->Release(model_);
-    inner_->OnFinish(event);
-  }
-
- private:
-  const std::shared_ptr<RequestSink> inner_;
-  ModelRegistry* const registry_;
-  const std::string model_;
-};
-
-// Counts a request out of its model's load when it ends, however it ends.
-class LoadLeavingSink final : public RequestSink {
- public:
-  LoadLeavingSink(std::shared_ptr<RequestSink> inner, LoadRecorder* load, std::string model)
-      : inner_(std::move(inner)), load_(load), model_(std::move(model)) {}
-  void OnToken(const TokenEvent& event) override { inner_->OnToken(event); }
-  void OnFinish(const FinishEvent& event) override {
-    load_->Leave(model_);
+    on_finish_();
     inner_->OnFinish(event);
   }
   void OnModelLoading(bool loading) override { inner_->OnModelLoading(loading); }
 
  private:
   const std::shared_ptr<RequestSink> inner_;
-  LoadRecorder* const load_;
-  const std::string model_;
+  const std::function<void()> on_finish_;
 };
 
 }  // namespace
@@ -85,7 +68,8 @@ StatusOr<uint64_t> PlacingEngine::Submit(GenerationRequest request, std::shared_
   if (!load_) return Place(std::move(request), std::move(sink));
   const std::string model = request.model;
   load_->Arrive(model);
-  StatusOr<uint64_t> id = Place(std::move(request), std::make_shared<LoadLeavingSink>(sink, load_, model));
+  StatusOr<uint64_t> id =
+      Place(std::move(request), std::make_shared<OnFinishSink>(sink, [this, model] { load_->Leave(model); }));
   if (!id.ok()) load_->Leave(model);  // refused: its sink is never called
   return id;
 }
@@ -94,7 +78,8 @@ StatusOr<uint64_t> PlacingEngine::Place(GenerationRequest request, std::shared_p
   const std::string model = request.model;
   EngineLoop* engine = nullptr;
   if (registry_->TryAcquireWarm(model, &engine)) {
-    StatusOr<uint64_t> id = engine->Submit(std::move(request), std::make_shared<ReleasingSink>(sink, registry_, model));
+    StatusOr<uint64_t> id = engine->Submit(
+        std::move(request), std::make_shared<OnFinishSink>(sink, [this, model] { registry_->Release(model); }));
     if (!id.ok()) registry_->Release(model);  // the engine never calls a sink it refused
     return id;
   }
@@ -169,7 +154,8 @@ void PlacingEngine::SubmitWaiting(Waiting w, EngineLoop* engine) {
   const std::string model = w.request.model;
   std::shared_ptr<RequestSink> sink = w.sink;
   sink->OnModelLoading(false);
-  StatusOr<uint64_t> id = engine->Submit(std::move(w.request), std::make_shared<ReleasingSink>(sink, registry_, model));
+  StatusOr<uint64_t> id = engine->Submit(
+      std::move(w.request), std::make_shared<OnFinishSink>(sink, [this, model] { registry_->Release(model); }));
   if (id.ok()) return;
   registry_->Release(model);
   w.sink = sink;
