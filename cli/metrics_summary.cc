@@ -107,6 +107,9 @@ StatusOr<MetricsSummary> SummarizeMetrics(const std::string& prometheus_text) {
   // Older hearthd called it hearth_kv_blocks_total (promtool: a gauge must not end in _total).
   out.kv_blocks_total =
       count(sums.count("hearth_kv_blocks_capacity") ? "hearth_kv_blocks_capacity" : "hearth_kv_blocks_total");
+  out.prewarm_actions = count("hearth_prewarm_actions_total");
+  out.prewarm_hits = count("hearth_prewarm_hits_total");
+  out.prewarm_waste = count("hearth_prewarm_waste_total");
   const std::pair<const char*, const char*> rows[] = {{"queue", "hearth_request_queue_seconds"},
                                                       {"ttft", "hearth_time_to_first_token_seconds"},
                                                       {"tpot", "hearth_time_per_output_token_seconds"},
@@ -147,6 +150,9 @@ std::string MetricsSummaryJson(const MetricsSummary& m) {
   integer("hearth_kv_blocks_used", m.kv_blocks_used);
   integer("hearth_kv_blocks_free", m.kv_blocks_free);
   integer("hearth_kv_blocks_total", m.kv_blocks_total);
+  integer("hearth_prewarm_actions_total", m.prewarm_actions);
+  integer("hearth_prewarm_hits_total", m.prewarm_hits);
+  integer("hearth_prewarm_waste_total", m.prewarm_waste);
   for (const LatencySummary& l : m.latency) {
     w.Key(l.metric.c_str());
     w.StartObject();

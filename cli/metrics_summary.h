@@ -32,6 +32,10 @@ struct MetricsSummary {
   int64_t kv_blocks_used = 0;
   int64_t kv_blocks_free = 0;
   int64_t kv_blocks_total = 0;
+  // Placement by forecast: prewarm actions (any outcome), hits and waste, over every model.
+  int64_t prewarm_actions = 0;
+  int64_t prewarm_hits = 0;
+  int64_t prewarm_waste = 0;
   std::vector<LatencySummary> latency;  // queue, ttft, tpot, end to end
 };
 

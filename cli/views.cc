@@ -9,6 +9,7 @@
 #include <ctime>
 #include <iomanip>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -51,6 +52,27 @@ StatusOr<const rapidjson::Value*> DataArray(const rapidjson::Document& d, const 
     return Status::Corruption(std::string("the daemon's ") + what + " answer has no data list");
   }
   return &d["data"];
+}
+
+// A number of requests in flight, to one decimal and without a trailing ".0": "1.2", "3".
+std::string Load(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f", x);
+  std::string out = buf;
+  if (out.size() > 2 && out.compare(out.size() - 2, 2, ".0") == 0) out.resize(out.size() - 2);
+  return out == "-0" ? "0" : out;
+}
+
+std::optional<double> Number(const rapidjson::Value& obj, const char* key) {
+  if (!obj.IsObject() || !obj.HasMember(key) || !obj[key].IsNumber()) return std::nullopt;
+  return obj[key].GetDouble();
+}
+
+// "A/B" of two numbers of `obj`, each by `format`; "-" when either is missing (an older hearthd).
+template <typename Format>
+std::string Pair(const rapidjson::Value& obj, const char* a, const char* b, Format format) {
+  const std::optional<double> x = Number(obj, a), y = Number(obj, b);
+  return x && y ? format(*x) + "/" + format(*y) : "-";
 }
 
 std::string Seconds(double s) {
@@ -111,14 +133,23 @@ StatusOr<std::string> RenderStatus(const std::string& status_json) {
 StatusOr<std::string> RenderModels(const std::string& json) {
   HEARTH_ASSIGN_OR_RETURN(rapidjson::Document d, Parse(json, "models"));
   HEARTH_ASSIGN_OR_RETURN(const rapidjson::Value* data, DataArray(d, "models"));
-  Table t({"MODEL", "STATE", "WORKER", "PINNED", "LOADS", "SWAPS", "REQUESTS", "MIB", "STAGED_MIB", "CONTEXT", "PATH"});
+  // PLAN: where the last prewarm plan put the model; PRED: the next window's predicted requests
+  // in flight, average/peak; PREWARM: prewarm hits/waste (docs/models.md, "Prewarm").
+  Table t({"MODEL", "STATE", "PLAN", "WORKER", "PINNED", "LOADS", "SWAPS", "REQUESTS", "PRED", "SCORE", "PREWARM",
+           "MIB", "STAGED_MIB", "CONTEXT", "PATH"});
   auto u64 = [](const rapidjson::Value& m, const char* key) -> uint64_t {
     return m.HasMember(key) && m[key].IsUint64() ? m[key].GetUint64() : 0;
   };
+  auto count = [](double x) { return std::to_string(std::llround(x)); };
   for (const auto& m : data->GetArray()) {
     const std::string swaps = Str(m, "swap_ins") + "/" + Str(m, "swap_outs");
-    t.AddRow({Str(m, "name"), Str(m, "state"), Str(m, "worker"), Str(m, "pinned"), Str(m, "loads"), swaps,
-              Str(m, "active_requests"), std::to_string(u64(m, "bytes") >> 20),
+    const std::string plan = Str(m, "planned_state");
+    const std::optional<double> score = Number(m, "score");
+    char score_text[32] = "-";
+    if (score) std::snprintf(score_text, sizeof(score_text), "%.2f", *score);
+    t.AddRow({Str(m, "name"), Str(m, "state"), plan.empty() ? "-" : plan, Str(m, "worker"), Str(m, "pinned"),
+              Str(m, "loads"), swaps, Str(m, "active_requests"), Pair(m, "predicted_avg", "predicted_peak", Load),
+              score_text, Pair(m, "prewarm_hits", "prewarm_waste", count), std::to_string(u64(m, "bytes") >> 20),
               std::to_string(u64(m, "staged_bytes") >> 20), Str(m, "context_length"), Str(m, "path")});
   }
   return t.Render();
@@ -161,6 +192,17 @@ StatusOr<std::string> RenderHistory(const std::string& json) {
       << " (baseline " << fixed(num(f, "baseline_avg")) << " from "
       << (f.HasMember("periodic") && f["periodic"].IsTrue() ? "earlier periods" : "recent windows") << ", correction "
       << fixed(num(f, "correction_avg")) << ")\n";
+  if (d.HasMember("error") && d["error"].IsObject()) {  // an older hearthd has none
+    const rapidjson::Value& e = d["error"];
+    const int64_t windows = e.HasMember("windows") && e["windows"].IsInt64() ? e["windows"].GetInt64() : 0;
+    if (windows == 0) {
+      out << "forecast error: too few windows to compare\n";
+    } else {
+      out << "forecast MAE over " << windows << " window" << (windows == 1 ? "" : "s") << ": avg "
+          << fixed(num(e, "avg")) << ", peak " << fixed(num(e, "peak")) << " (naive next = last: avg "
+          << fixed(num(e, "naive_avg")) << ", peak " << fixed(num(e, "naive_peak")) << ")\n";
+    }
+  }
   return out.str();
 }
 
@@ -296,6 +338,8 @@ StatusOr<std::string> RenderMetrics(const std::string& text) {
   out << "queue: " << m.queued_requests << " requests (" << m.queued_prompt_tokens << " prompt tokens), "
       << m.running_sequences << " running\n";
   out << "kv blocks: " << m.kv_blocks_used << " used, " << m.kv_blocks_free << " free of " << m.kv_blocks_total << "\n";
+  out << "prewarm: " << m.prewarm_actions << " actions, " << m.prewarm_hits << " hits, " << m.prewarm_waste
+      << " wasted\n";
   Table t({"LATENCY", "P50", "P90", "P99", "COUNT"});
   for (const LatencySummary& l : m.latency) {
     t.AddRow({l.name, Seconds(l.p50), Seconds(l.p90), Seconds(l.p99), std::to_string(l.count)});

@@ -12,11 +12,13 @@ namespace hearth::cli {
 // GET /admin/v1/status: the daemon (accepting or draining), its queue and KV blocks, its
 // workers and models.
 StatusOr<std::string> RenderStatus(const std::string& status_json);
-// GET /admin/v1/models: each model's state on the worker.
+// GET /admin/v1/models: each model's state on the worker, where the prewarm plan puts it, its
+// predicted load (average/peak), score and prewarm hits/waste.
 StatusOr<std::string> RenderModels(const std::string& json);
 // One model, as POST /admin/v1/models and its actions answer.
 StatusOr<std::string> RenderModel(const std::string& json);
-// GET /admin/v1/models/{name}/history: a table of windows and the forecast line.
+// GET /admin/v1/models/{name}/history: a table of windows, the forecast line and the
+// forecaster's mean absolute error against next = last over those windows.
 StatusOr<std::string> RenderHistory(const std::string& json);
 // DELETE /admin/v1/models/{name}'s answer.
 StatusOr<std::string> RenderRemoved(const std::string& json);
@@ -38,7 +40,8 @@ StatusOr<std::string> RenderReload(const std::string& json);
 // POST /admin/v1/preempt's answer.
 StatusOr<std::string> RenderPreempt(const std::string& json);
 // A summary of /metrics (Prometheus text): requests by outcome, tokens,
-// queues, KV blocks, and TTFT/TPOT quantiles estimated from the histograms.
+// queues, KV blocks, prewarm actions/hits/waste, and TTFT/TPOT quantiles estimated from the
+// histograms.
 StatusOr<std::string> RenderMetrics(const std::string& text);
 // --json: the same figures as a JSON object (see MetricsSummaryJson).
 StatusOr<std::string> MetricsJson(const std::string& text);

@@ -28,11 +28,26 @@ TEST(SseParserTest, EventsSplitAnywhere) {
 TEST(ViewsTest, ModelsAndRequestsTables) {
   auto models = RenderModels(R"({"object":"list","data":[{"name":"smol","path":"/m.gguf","context_length":8192,
       "state":"warm","worker":0,"pinned":true,"loads":2,"active_requests":1,"bytes":367001600,"swap_ins":1,
-      "swap_outs":3,"staged_bytes":104857600}]})");
+      "swap_outs":3,"staged_bytes":104857600,"predicted_avg":1.25,"predicted_peak":3,"observed_avg":1,
+      "observed_peak":2,"score":0.8351,"planned_state":"warm","batch_size":16,"prewarm_actions":4,
+      "prewarm_hits":3,"prewarm_waste":1},
+      {"name":"big","path":"/b.gguf","context_length":4096,"state":"registered","worker":null,"pinned":false,
+      "loads":0,"active_requests":0,"bytes":0,"swap_ins":0,"swap_outs":0,"staged_bytes":0,"predicted_avg":0,
+      "predicted_peak":0.04,"score":0,"planned_state":null,"prewarm_hits":0,"prewarm_waste":0}]})");
   ASSERT_TRUE(models.ok());
   EXPECT_EQ(*models,
-            "MODEL  STATE  WORKER  PINNED  LOADS  SWAPS  REQUESTS  MIB  STAGED_MIB  CONTEXT  PATH\n"
-            "smol   warm   0       yes     2      1/3    1         350  100         8192     /m.gguf\n");
+            "MODEL  STATE       PLAN  WORKER  PINNED  LOADS  SWAPS  REQUESTS  PRED   SCORE  PREWARM  MIB  STAGED_MIB  "
+            "CONTEXT  PATH\n"
+            "smol   warm        warm  0       yes     2      1/3    1         1.2/3  0.84   3/1      350  100         "
+            "8192     /m.gguf\n"
+            "big    registered  -     -       no      0      0/0    0         0/0    0.00   0/0      0    0           "
+            "4096     /b.gguf\n");
+  // An older hearthd: no forecast keys, dashes.
+  auto older = RenderModels(R"({"object":"list","data":[{"name":"smol","state":"warm"}]})");
+  ASSERT_TRUE(older.ok());
+  EXPECT_NE(older->find("\nsmol   warm   -                            /                -     -      -        0    0\n"),
+            std::string::npos)
+      << *older;
   EXPECT_EQ(RenderModel(R"({"name":"smol","state":"registered","pinned":false,"last_error":"no room"})").value(),
             "smol: registered (no room)\n");
   auto reqs = RenderRequests(R"({"object":"list","data":[{"id":"17","model":"smol","state":"running",
@@ -55,7 +70,25 @@ TEST(ViewsTest, HistoryTableAndForecast) {
   EXPECT_NE(text->find("next window: avg 2.50, peak 4.00 (baseline 2.00 from recent windows, correction 0.50)"),
             std::string::npos)
       << *text;
+  EXPECT_EQ(text->find("forecast"), text->find("forecast MAE")) << "an older hearthd has no error object: " << *text;
   EXPECT_FALSE(RenderHistory(R"({"model":"m"})").ok());
+}
+
+TEST(ViewsTest, HistoryForecastErrorAgainstNaive) {
+  const std::string head =
+      R"({"model":"m","windows":[{"start":1765065600,"seconds":300,"avg":1.25,"peak":3,"arrivals":7}],)"
+      R"("forecast":{"avg":2.5,"peak":4,"baseline_avg":2,"baseline_peak":3,"correction_avg":0.5,)"
+      R"("correction_peak":1,"periodic":true},)";
+  StatusOr<std::string> text =
+      RenderHistory(head + R"("error":{"windows":7,"avg":0.125,"peak":0.5,"naive_avg":2,"naive_peak":2.25}})");
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  EXPECT_NE(text->find("(baseline 2.00 from earlier periods, correction 0.50)\n"
+                       "forecast MAE over 7 windows: avg 0.12, peak 0.50 (naive next = last: avg 2.00, peak 2.25)\n"),
+            std::string::npos)
+      << *text;
+  text = RenderHistory(head + R"("error":{"windows":0,"avg":0,"peak":0,"naive_avg":0,"naive_peak":0}})");
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  EXPECT_NE(text->find("forecast error: too few windows to compare\n"), std::string::npos) << *text;
 }
 
 TEST(ViewsTest, ModelProgress) {
@@ -110,9 +143,15 @@ hearth_time_to_first_token_seconds_bucket{model="smol",le="0.4"} 10
 hearth_time_to_first_token_seconds_bucket{model="smol",le="+Inf"} 10
 hearth_time_to_first_token_seconds_sum{model="smol"} 2
 hearth_time_to_first_token_seconds_count{model="smol"} 10
+hearth_prewarm_actions_total{model="smol",action="load",outcome="done"} 3
+hearth_prewarm_actions_total{model="smol",action="swap_in",outcome="cancelled"} 1
+hearth_prewarm_hits_total{model="smol"} 2
+hearth_prewarm_hits_total{model="big"} 1
+hearth_prewarm_waste_total{model="big"} 1
 )";
   auto out = RenderMetrics(text);
   ASSERT_TRUE(out.ok());
+  EXPECT_NE(out->find("prewarm: 4 actions, 3 hits, 1 wasted\n"), std::string::npos) << *out;
   EXPECT_NE(out->find("requests: ok 9 rejected 1\n"), std::string::npos) << *out;
   EXPECT_NE(out->find("kv blocks: 3 used, 61 free of 64\n"), std::string::npos) << *out;
   // Median: rank 5 is the top of the (0.1, 0.2] bucket; p90: rank 9 is 4/5 into (0.2, 0.4].
@@ -167,6 +206,8 @@ hearth_generated_tokens_total{model="a"} 120
 hearth_kv_blocks_used 3
 hearth_kv_blocks_total 64
 hearth_queued_requests{model="a"} 2
+hearth_prewarm_hits_total{model="a"} 4
+hearth_prewarm_waste_total{model="b"} 2
 hearth_time_to_first_token_seconds_bucket{model="a",le="0.1"} 0
 hearth_time_to_first_token_seconds_bucket{model="a",le="0.2"} 5
 hearth_time_to_first_token_seconds_bucket{model="a",le="0.4"} 10
@@ -182,6 +223,9 @@ hearth_time_to_first_token_seconds_bucket{model="a",le="+Inf"} 10
   EXPECT_EQ(d["hearth_queued_requests"].GetInt(), 2);
   EXPECT_EQ(d["hearth_kv_blocks_used"].GetInt(), 3);
   EXPECT_EQ(d["hearth_kv_blocks_total"].GetInt(), 64);
+  EXPECT_EQ(d["hearth_prewarm_actions_total"].GetInt(), 0);
+  EXPECT_EQ(d["hearth_prewarm_hits_total"].GetInt(), 4);
+  EXPECT_EQ(d["hearth_prewarm_waste_total"].GetInt(), 2);
   const rapidjson::Value& ttft = d["hearth_time_to_first_token_seconds"];
   EXPECT_DOUBLE_EQ(ttft["p50"].GetDouble(), 0.2);
   EXPECT_NEAR(ttft["p90"].GetDouble(), 0.36, 1e-9);

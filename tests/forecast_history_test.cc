@@ -1,7 +1,8 @@
 // The load history and the forecast survive a restart (docs/models.md, "Forecast"): hearthd
 // with two-second windows serves a few concurrent requests; the windows it closed are in
-// GET /admin/v1/models/{name}/history, with the forecast over them; after a restart on the same
-// data directory the same windows are there and the forecast still sees the load.
+// GET /admin/v1/models/{name}/history, with the forecast over them and the forecaster's error;
+// after a restart on the same data directory the same windows are there and the forecast still
+// sees the load.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <rapidjson/document.h>
@@ -52,6 +53,13 @@ void ExpectForecastOf(const rapidjson::Document& h, const std::string& body) {
   EXPECT_NEAR(h["forecast"]["baseline_avg"].GetDouble(), expected.baseline.avg, 1e-9) << body;
   EXPECT_NEAR(h["forecast"]["correction_avg"].GetDouble(), expected.correction.avg, 1e-9) << body;
   EXPECT_GT(h["forecast"]["baseline_avg"].GetDouble(), 0) << "the forecast does not see the load: " << body;
+  // The forecaster's error over the same windows, against next = last.
+  ASSERT_TRUE(h.HasMember("error") && h["error"].IsObject()) << body;
+  const scheduler::ForecastError error = scheduler::Evaluate(series, options);
+  EXPECT_GE(h["error"]["windows"].GetInt64(), 1) << body;
+  EXPECT_EQ(h["error"]["windows"].GetInt64(), error.windows) << body;
+  EXPECT_NEAR(h["error"]["avg"].GetDouble(), error.avg, 1e-9) << body;
+  EXPECT_NEAR(h["error"]["naive_peak"].GetDouble(), error.naive_peak, 1e-9) << body;
 }
 
 TEST(ForecastHistoryTest, HistoryAndForecastSurviveARestart) {
@@ -89,6 +97,7 @@ TEST(ForecastHistoryTest, HistoryAndForecastSurviveARestart) {
                                 "history", "smollm2"});
     EXPECT_EQ(cli.exit_code, 0) << cli.out;
     EXPECT_NE(cli.out.find("next window: avg"), std::string::npos) << cli.out;
+    EXPECT_NE(cli.out.find("forecast MAE over "), std::string::npos) << cli.out;
     daemon.process().Signal(SIGTERM);
     ASSERT_TRUE(daemon.process().Wait(60000).has_value());
   }

@@ -96,6 +96,8 @@ TEST_F(HearthctlTest, StatusWorkersModels) {
   RunResult models = Ctl({"models"});
   EXPECT_EQ(models.exit_code, 0);
   EXPECT_NE(models.out.find("smollm2"), std::string::npos) << models.out;
+  EXPECT_NE(models.out.find("  PLAN  "), std::string::npos) << models.out;
+  EXPECT_NE(models.out.find("  PRED  "), std::string::npos) << models.out;
   d = Json(Ctl({"--json", "models", "list"}));
   ASSERT_TRUE(d.IsObject() && d.HasMember("data") && d["data"].Size() == 1);
   EXPECT_STREQ(d["data"][0]["name"].GetString(), "smollm2");
@@ -116,6 +118,11 @@ TEST_F(HearthctlTest, OptionsAfterTheCommandAndJsonOfWhatIsShown) {
   d = Json(Ctl({"models", "list", "--json"}));
   ASSERT_TRUE(d.IsObject() && d.HasMember("data") && d["data"].Size() == 1);
   EXPECT_STREQ(d["data"][0]["name"].GetString(), "smollm2");
+  // The forecast and prewarm keys pass through (docs/operating.md).
+  for (const char* key : {"predicted_avg", "predicted_peak", "observed_avg", "observed_peak", "score", "planned_state",
+                          "batch_size", "prewarm_actions", "prewarm_hits", "prewarm_waste"}) {
+    EXPECT_TRUE(d["data"][0].HasMember(key)) << key;
+  }
   d = Json(Ctl({"workers", "--json"}));
   ASSERT_TRUE(d.IsArray() && d.Size() == 1u);
   EXPECT_STREQ(d[0]["backend"].GetString(), "cpu");

@@ -9,12 +9,13 @@
 #include "common/json_parse.h"
 #include "common/json_writer.h"
 #include "common/log.h"
+#include "daemon/api/requests_routes.h"
 #include "daemon/engine/engine.h"
 #include "daemon/http/router.h"
 #include "daemon/openai/openai_error.h"
 #include "daemon/ops/preemption.h"
 #include "daemon/requests/request_registry.h"
-#include "daemon/api/requests_routes.h"
+#include "scheduler/forecast.h"
 
 namespace hearth::daemon {
 namespace {
@@ -163,6 +164,24 @@ class AdminRoutes {
     w.Key("periodic");
     w.Bool(h->forecast.periodic);
     w.EndObject();
+    // How the forecaster did over these windows, against the naive "next = last window".
+    std::vector<scheduler::WindowLoad> series;
+    series.reserve(h->windows.size());
+    for (const store::LoadWindow& win : h->windows) series.push_back({win.avg, win.peak});
+    const scheduler::ForecastError error = scheduler::Evaluate(series, options_.forecast_options);
+    w.Key("error");
+    w.StartObject();
+    w.Key("windows");
+    w.Int64(error.windows);
+    w.Key("avg");
+    w.Double(error.avg);
+    w.Key("peak");
+    w.Double(error.peak);
+    w.Key("naive_avg");
+    w.Double(error.naive_avg);
+    w.Key("naive_peak");
+    w.Double(error.naive_peak);
+    w.EndObject();
     w.EndObject();
     res.set_content(buf.GetString(), "application/json");
   }
@@ -297,6 +316,31 @@ class AdminRoutes {
     } else {
       WriteString(w, m.last_error);
     }
+    // Placement by forecast (docs/models.md, "Prewarm").
+    w.Key("predicted_avg");
+    w.Double(m.predicted_avg);
+    w.Key("predicted_peak");
+    w.Double(m.predicted_peak);
+    w.Key("observed_avg");
+    w.Double(m.observed_avg);
+    w.Key("observed_peak");
+    w.Double(m.observed_peak);
+    w.Key("score");
+    w.Double(m.score);
+    w.Key("planned_state");  // null under policy lru or before the first plan
+    if (m.planned_state.empty()) {
+      w.Null();
+    } else {
+      WriteString(w, m.planned_state);
+    }
+    w.Key("batch_size");
+    w.Int(m.batch_size);
+    w.Key("prewarm_actions");
+    w.Int64(m.prewarm_actions);
+    w.Key("prewarm_hits");
+    w.Int64(m.prewarm_hits);
+    w.Key("prewarm_waste");
+    w.Int64(m.prewarm_waste);
     w.EndObject();
     return buf.GetString();
   }

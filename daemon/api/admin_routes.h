@@ -14,6 +14,7 @@
 #include "daemon/models/load_recorder.h"
 #include "daemon/models/model_control.h"
 #include "daemon/ops/config_reload.h"
+#include "scheduler/forecast.h"
 
 namespace hearth::http {
 class Router;
@@ -39,6 +40,9 @@ struct AdminRoutesOptions {
   // GET /admin/v1/models/{name}/history: the model's last `limit` load windows and forecast
   // (docs/models.md, "Forecast"); empty: 404.
   std::function<StatusOr<LoadHistory>(const std::string& model, int64_t limit)> history;
+  // The recorder's forecast options (LoadRecorder::options()): the history's "error" object
+  // evaluates the forecaster over the returned windows with them.
+  scheduler::ForecastOptions forecast_options;
 };
 
 void RegisterAdminApi(http::Router& server, AdminRoutesOptions options);

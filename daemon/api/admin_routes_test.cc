@@ -121,6 +121,13 @@ class AdminRoutesTest : public ::testing::Test {
     options.draining = [this] { return draining_; };
     options.set_draining = [this](bool on) { draining_ = on; };
     options.reload = [this] { return reload_result_; };
+    options.history = [this](const std::string& model, int64_t limit) -> StatusOr<LoadHistory> {
+      if (model != "smol") return LoadHistory{};
+      LoadHistory h = history_;
+      if (static_cast<int64_t>(h.windows.size()) > limit) h.windows.erase(h.windows.begin(), h.windows.end() - limit);
+      return h;
+    };
+    options.forecast_options = forecast_options_;
     RegisterAdminApi(server_.router(), std::move(options));
     StatusOr<int> port = server_.Start("127.0.0.1", 0);
     ASSERT_TRUE(port.ok()) << port.status().ToString();
@@ -170,6 +177,10 @@ class AdminRoutesTest : public ::testing::Test {
   MemoryRequestRegistry registry_;
   bool draining_ = false;
   StatusOr<ReloadReport> reload_result_ = ReloadReport{{"api_keys"}, {"listen"}};
+  // What GET /admin/v1/models/smol/history reads, and the recorder's options it evaluates with:
+  // one-minute windows, a period of two (the forecaster sees the same window a period back).
+  LoadHistory history_;
+  scheduler::ForecastOptions forecast_options_{.window_seconds = 60, .period_seconds = 120};
   http::HttpServer server_;
   int port_ = 0;
 };
@@ -252,6 +263,95 @@ TEST_F(AdminRoutesTest, ListsAddsRemovesLoadsAndPinsModels) {
   EXPECT_FALSE(models_.smol.pinned);
   ASSERT_EQ(cli.Post("/admin/v1/models/smol/load", "", "application/json")->status, 200);
   ExpectError(cli.Post("/admin/v1/models/ghost/load", "", "application/json"), 404, "model", "model_not_found");
+}
+
+// The placement-by-forecast fields of a model object: the forecast, the plan and the prewarm
+// counts, as the registry reports them; planned_state is null when there is no plan.
+TEST_F(AdminRoutesTest, ModelObjectsCarryTheForecastAndThePrewarmCounts) {
+  ModelStatus& smol = models_.smol;
+  smol.predicted_avg = 1.25;
+  smol.predicted_peak = 3;
+  smol.observed_avg = 0.5;
+  smol.observed_peak = 2;
+  smol.score = 0.84;
+  smol.planned_state = "staged";
+  smol.batch_size = 16;
+  smol.prewarm_actions = 5;
+  smol.prewarm_hits = 3;
+  smol.prewarm_waste = 1;
+  auto cli = Client();
+  auto r = cli.Get("/admin/v1/models");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto list = Json(r->body);
+  auto pinned = cli.Post("/admin/v1/models/smol/pin", "", "application/json");  // one model, as actions answer it
+  ASSERT_TRUE(pinned);
+  ASSERT_EQ(pinned->status, 200) << pinned->body;
+  auto one = Json(pinned->body);
+  const rapidjson::Value& listed = list["data"][0];
+  for (const rapidjson::Value* m : {&listed, static_cast<const rapidjson::Value*>(&one)}) {
+    const rapidjson::Value& d = *m;
+    EXPECT_DOUBLE_EQ(d["predicted_avg"].GetDouble(), 1.25) << r->body;
+    EXPECT_DOUBLE_EQ(d["predicted_peak"].GetDouble(), 3);
+    EXPECT_DOUBLE_EQ(d["observed_avg"].GetDouble(), 0.5);
+    EXPECT_DOUBLE_EQ(d["observed_peak"].GetDouble(), 2);
+    EXPECT_DOUBLE_EQ(d["score"].GetDouble(), 0.84);
+    ASSERT_TRUE(d["planned_state"].IsString()) << r->body;
+    EXPECT_STREQ(d["planned_state"].GetString(), "staged");
+    EXPECT_EQ(d["batch_size"].GetInt(), 16);
+    EXPECT_EQ(d["prewarm_actions"].GetInt64(), 5);
+    EXPECT_EQ(d["prewarm_hits"].GetInt64(), 3);
+    EXPECT_EQ(d["prewarm_waste"].GetInt64(), 1);
+  }
+
+  smol.planned_state = "";  // policy lru
+  r = cli.Get("/admin/v1/models");
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(Json(r->body)["data"][0]["planned_state"].IsNull()) << r->body;
+}
+
+// The history's "error" object is the forecaster's mean absolute error against next = last
+// over the windows returned, with the recorder's options (a period of two windows here: the
+// forecaster follows the alternation, the naive predictor is off by 2 every window).
+TEST_F(AdminRoutesTest, HistoryEvaluatesTheForecasterOverItsWindows) {
+  std::vector<scheduler::WindowLoad> series;
+  for (int i = 0; i < 8; ++i) {
+    const double load = i % 2 == 0 ? 1 : 3;
+    history_.windows.push_back({"smol", 600 + 60 * i, 60, load, load + 1, 2});
+    series.push_back({load, load + 1});
+  }
+  history_.forecast = scheduler::PredictNext(series, forecast_options_);
+  auto cli = Client();
+  auto r = cli.Get("/admin/v1/models/smol/history");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto d = Json(r->body);
+  ASSERT_EQ(d["windows"].Size(), 8u) << r->body;
+  ASSERT_TRUE(d.HasMember("error") && d["error"].IsObject()) << r->body;
+  const rapidjson::Value& e = d["error"];
+  const scheduler::ForecastError expected = scheduler::Evaluate(series, forecast_options_);
+  EXPECT_EQ(e["windows"].GetInt64(), 7) << r->body;
+  EXPECT_DOUBLE_EQ(e["avg"].GetDouble(), expected.avg) << r->body;
+  EXPECT_DOUBLE_EQ(e["peak"].GetDouble(), expected.peak) << r->body;
+  EXPECT_DOUBLE_EQ(e["naive_avg"].GetDouble(), 2) << r->body;
+  EXPECT_DOUBLE_EQ(e["naive_peak"].GetDouble(), 2) << r->body;
+  // The options matter: with the default day-long period the forecaster does worse here.
+  EXPECT_LT(expected.avg, scheduler::Evaluate(series).avg);
+
+  // Over the windows returned: ?limit=3 compares two.
+  r = cli.Get("/admin/v1/models/smol/history?limit=3");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(Json(r->body)["error"]["windows"].GetInt64(), 2) << r->body;
+
+  // A registered model with no windows yet: nothing to compare, all zeros.
+  history_.windows.clear();
+  r = cli.Get("/admin/v1/models/smol/history");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  d = Json(r->body);
+  EXPECT_EQ(d["error"]["windows"].GetInt64(), 0) << r->body;
+  EXPECT_DOUBLE_EQ(d["error"]["naive_avg"].GetDouble(), 0) << r->body;
 }
 
 TEST_F(AdminRoutesTest, ListsRequestsWithFilters) {

@@ -35,6 +35,18 @@ struct ModelStatus {
   uint64_t progress_total = 0;
   std::string last_error;  // of the last failed load; empty after a good one
   int32_t worker = -1;     // the worker that holds it (warm, staged, moving); -1: none
+  // Placement by forecast (docs/models.md, "Prewarm"): the load predicted for the next window
+  // and the last closed window's (requests in flight: time-weighted average and peak), the
+  // model's score, where the last prewarm plan put it ("warm", "staged" or "disk"; empty under
+  // policy lru or before the first plan), the batch size its replicas count with, and its
+  // prewarm actions, hits (a request found it warm because a prewarm put it there) and waste
+  // (a prewarmed model left the pool before any request used it).
+  double predicted_avg = 0, predicted_peak = 0;
+  double observed_avg = 0, observed_peak = 0;
+  double score = 0;
+  std::string planned_state;
+  int32_t batch_size = 0;
+  int64_t prewarm_actions = 0, prewarm_hits = 0, prewarm_waste = 0;
 };
 
 // Errors: NotFound (no such model: 404), InvalidArgument (a path the loader cannot read: 400),

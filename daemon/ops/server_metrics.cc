@@ -21,6 +21,9 @@ const std::vector<double> kSwapBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 const std::vector<double> kCommitBuckets = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                             0.01,    0.025,  0.05,    0.1,    0.25,   1};
 
+// Where a prewarm plan can put a model (hearth_model_planned_state's `state`).
+constexpr const char* kPlannedStates[] = {"warm", "staged", "disk"};
+
 void ObserveIfKnown(Histogram& h, const std::string& model, double seconds) {
   if (seconds >= 0) h.Observe({model}, seconds);
 }
@@ -117,6 +120,34 @@ ServerMetrics::ServerMetrics()
                                       "1 for each model's current state, 0 for the others: registered, staging, "
                                       "staged, loading, warm or unloading.",
                                       {"model", "state"})),
+      prewarm_actions_(registry_.AddCounter("hearth_prewarm_actions_total",
+                                            "Moves the prewarm plan made on its own (docs/models.md, \"Prewarm\"), "
+                                            "by action: load, swap_in, stage, swap_out or unload; and outcome: done, "
+                                            "cancelled (a request needed the memory) or failed.",
+                                            {"model", "action", "outcome"})),
+      prewarm_hits_(registry_.AddCounter("hearth_prewarm_hits_total",
+                                         "Requests that found their model warm because a prewarm put it there.",
+                                         {"model"})),
+      prewarm_waste_(registry_.AddCounter("hearth_prewarm_waste_total",
+                                          "Prewarmed models that left the pool before any request used them.",
+                                          {"model"})),
+      model_predicted_load_(registry_.AddGauge("hearth_model_predicted_load",
+                                               "Requests in flight the forecast predicts for the next window, by "
+                                               "stat: avg (time-weighted) or peak.",
+                                               {"model", "stat"})),
+      model_observed_load_(registry_.AddGauge("hearth_model_observed_load",
+                                              "Requests in flight in the last closed window, by stat: avg "
+                                              "(time-weighted) or peak.",
+                                              {"model", "stat"})),
+      model_score_(registry_.AddGauge("hearth_model_score",
+                                      "The model's prewarm score (scheduler/prewarm.h): what having it warm is "
+                                      "worth, cold-start seconds times the chance of a request in the next "
+                                      "window; the highest are kept warm.",
+                                      {"model"})),
+      model_planned_state_(registry_.AddGauge("hearth_model_planned_state",
+                                              "1 for where the last prewarm plan put the model, 0 for the others: "
+                                              "warm, staged or disk (all 0 under policy lru or before a plan).",
+                                              {"model", "state"})),
       store_commit_time_(registry_.AddHistogram("hearth_store_commit_seconds",
                                                 "Time of each engine iteration's store commit (one transaction for "
                                                 "all its tokens, with its fsync under synchronous = full).",
@@ -177,6 +208,25 @@ void ServerMetrics::SetModelState(const std::string& model, const std::string& s
   for (const char* s : {"registered", "staging", "staged", "loading", "warm", "unloading"}) model_state_.Set({model, s}, state == s ? 1 : 0);
 }
 
+void ServerMetrics::PrewarmAction(const std::string& model, const std::string& action, const std::string& outcome) {
+  prewarm_actions_.Inc({model, action, outcome});
+}
+
+void ServerMetrics::PrewarmHit(const std::string& model) { prewarm_hits_.Inc({model}); }
+
+void ServerMetrics::PrewarmWasted(const std::string& model) { prewarm_waste_.Inc({model}); }
+
+void ServerMetrics::SetModelForecast(const std::string& model, double predicted_avg, double predicted_peak,
+                                     double observed_avg, double observed_peak, double score,
+                                     const std::string& planned_state) {
+  model_predicted_load_.Set({model, "avg"}, predicted_avg);
+  model_predicted_load_.Set({model, "peak"}, predicted_peak);
+  model_observed_load_.Set({model, "avg"}, observed_avg);
+  model_observed_load_.Set({model, "peak"}, observed_peak);
+  model_score_.Set({model}, score);
+  for (const char* s : kPlannedStates) model_planned_state_.Set({model, s}, planned_state == s ? 1 : 0);
+}
+
 void ServerMetrics::WorkerRestarted() { worker_restarts_.Inc(); }
 
 void ServerMetrics::SetBuildInfo(const std::string& version) { build_info_.Set({version}, 1); }
@@ -194,10 +244,23 @@ std::string ServerMetrics::Render(const LiveState& live) {
   std::lock_guard<std::mutex> lock(render_mu_);
   std::map<std::string, ModelEngineStats> models = live.engine.models;
   for (const std::string& name : live.models) models.try_emplace(name);
-  for (const std::string& name : models_seen_) models.try_emplace(name);  // gone: its gauges go to 0
+  for (const std::string& name : models_seen_) {
+    // Gone: its gauges go to 0, the ones the forecast sets included.
+    if (models.try_emplace(name).second) SetModelForecast(name, 0, 0, 0, 0, 0, "");
+  }
   for (const auto& [name, m] : models) {
     models_seen_.insert(name);
     const LabelValues model = {name};
+    // Present from the first scrape, at 0 until the forecast or the prewarm says otherwise (Add
+    // keeps what is set), so that ratios and rates over them have a series to start from.
+    prewarm_hits_.Inc(model, 0);
+    prewarm_waste_.Inc(model, 0);
+    model_score_.Add(model, 0);
+    for (const char* stat : {"avg", "peak"}) {
+      model_predicted_load_.Add({name, stat}, 0);
+      model_observed_load_.Add({name, stat}, 0);
+    }
+    for (const char* s : kPlannedStates) model_planned_state_.Add({name, s}, 0);
     const auto used = static_cast<double>(m.kv_blocks_total - m.kv_blocks_free);
     generated_tokens_.SetTotal(model,
                                std::max(generated_tokens_.Value(model), static_cast<double>(m.tokens_generated)));

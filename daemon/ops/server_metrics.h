@@ -52,6 +52,19 @@ class ServerMetrics {
   void ModelEvicted(const std::string& model);
   void ModelColdStart(const std::string& model);
   void SetModelState(const std::string& model, const std::string& state);
+  // Placement by forecast (docs/models.md, "Prewarm"). A prewarm action on the model: `action`
+  // is "load", "swap_in", "stage", "swap_out" or "unload"; `outcome` "done", "cancelled" (a
+  // request needed the memory) or "failed".
+  void PrewarmAction(const std::string& model, const std::string& action, const std::string& outcome);
+  // A request found the model warm because a prewarm put it there.
+  void PrewarmHit(const std::string& model);
+  // A prewarmed model left the pool before any request used it.
+  void PrewarmWasted(const std::string& model);
+  // The forecast's view of the model: predicted and observed (last closed window) requests in
+  // flight, average and peak; its score; where the last plan put it ("warm", "staged", "disk";
+  // "" under policy lru: every planned state 0).
+  void SetModelForecast(const std::string& model, double predicted_avg, double predicted_peak, double observed_avg,
+                        double observed_peak, double score, const std::string& planned_state);
   void WorkerRestarted();
   // hearth_build_info{version} 1.
   void SetBuildInfo(const std::string& version);
@@ -106,6 +119,13 @@ class ServerMetrics {
   Counter& model_evictions_;
   Counter& model_cold_starts_;
   Gauge& model_state_;
+  Counter& prewarm_actions_;
+  Counter& prewarm_hits_;
+  Counter& prewarm_waste_;
+  Gauge& model_predicted_load_;
+  Gauge& model_observed_load_;
+  Gauge& model_score_;
+  Gauge& model_planned_state_;
   Histogram& store_commit_time_;
   Counter& store_commit_errors_;
   Counter& recovered_requests_;

@@ -168,6 +168,106 @@ TEST(ServerMetricsTest, BuildInfoAndModelStateHelp) {
   }
 }
 
+// Placement by forecast: a registered model has every prewarm and forecast series from the first
+// scrape, at 0; the forecast's gauges follow the last SetModelForecast, exactly one planned state
+// is 1, and none under policy lru (planned state "").
+TEST(ServerMetricsTest, ForecastGaugesAndPlannedState) {
+  ServerMetrics m;
+  LiveState live;
+  live.models = {"smol"};
+  std::string text = m.Render(live);
+  for (const char* line :
+       {"hearth_prewarm_hits_total{model=\"smol\"} 0", "hearth_prewarm_waste_total{model=\"smol\"} 0",
+        "hearth_model_predicted_load{model=\"smol\",stat=\"avg\"} 0",
+        "hearth_model_predicted_load{model=\"smol\",stat=\"peak\"} 0",
+        "hearth_model_observed_load{model=\"smol\",stat=\"avg\"} 0",
+        "hearth_model_observed_load{model=\"smol\",stat=\"peak\"} 0", "hearth_model_score{model=\"smol\"} 0",
+        "hearth_model_planned_state{model=\"smol\",state=\"warm\"} 0",
+        "hearth_model_planned_state{model=\"smol\",state=\"staged\"} 0",
+        "hearth_model_planned_state{model=\"smol\",state=\"disk\"} 0", "# TYPE hearth_prewarm_actions_total counter",
+        "# TYPE hearth_prewarm_hits_total counter", "# TYPE hearth_prewarm_waste_total counter",
+        "# TYPE hearth_model_predicted_load gauge", "# TYPE hearth_model_observed_load gauge",
+        "# TYPE hearth_model_score gauge", "# TYPE hearth_model_planned_state gauge"}) {
+    EXPECT_TRUE(HasLine(text, line)) << line << "\n" << text;
+  }
+
+  m.SetModelForecast("smol", 1.25, 3, 0.5, 2, 0.84, "staged");
+  text = m.Render(live);  // a scrape keeps what the forecast set
+  for (const char* line :
+       {"hearth_model_predicted_load{model=\"smol\",stat=\"avg\"} 1.25",
+        "hearth_model_predicted_load{model=\"smol\",stat=\"peak\"} 3",
+        "hearth_model_observed_load{model=\"smol\",stat=\"avg\"} 0.5",
+        "hearth_model_observed_load{model=\"smol\",stat=\"peak\"} 2", "hearth_model_score{model=\"smol\"} 0.84",
+        "hearth_model_planned_state{model=\"smol\",state=\"warm\"} 0",
+        "hearth_model_planned_state{model=\"smol\",state=\"staged\"} 1",
+        "hearth_model_planned_state{model=\"smol\",state=\"disk\"} 0"}) {
+    EXPECT_TRUE(HasLine(text, line)) << line << "\n" << text;
+  }
+  // The help names every planned state the gauge is emitted with.
+  const size_t help = text.find("# HELP hearth_model_planned_state ");
+  ASSERT_NE(help, std::string::npos);
+  const std::string help_line = text.substr(help, text.find('\n', help) - help);
+  for (const char* state : {"warm", "staged", "disk"}) EXPECT_NE(help_line.find(state), std::string::npos);
+
+  m.SetModelForecast("smol", 2, 4, 1, 1, 0.5, "warm");
+  text = m.Render(live);
+  EXPECT_TRUE(HasLine(text, "hearth_model_planned_state{model=\"smol\",state=\"warm\"} 1")) << text;
+  EXPECT_TRUE(HasLine(text, "hearth_model_planned_state{model=\"smol\",state=\"staged\"} 0")) << text;
+
+  m.SetModelForecast("smol", 2, 4, 1, 1, 0.5, "");  // policy lru: no plan
+  text = m.Render(live);
+  for (const char* state : {"warm", "staged", "disk"}) {
+    EXPECT_TRUE(HasLine(text, std::string("hearth_model_planned_state{model=\"smol\",state=\"") + state + "\"} 0"))
+        << state << "\n"
+        << text;
+  }
+  EXPECT_TRUE(HasLine(text, "hearth_model_predicted_load{model=\"smol\",stat=\"peak\"} 4")) << text;
+}
+
+TEST(ServerMetricsTest, PrewarmActionsHitsAndWasteByModel) {
+  ServerMetrics m;
+  m.PrewarmAction("smol", "load", "done");
+  m.PrewarmAction("smol", "load", "done");
+  m.PrewarmAction("smol", "swap_in", "cancelled");
+  m.PrewarmAction("big", "stage", "failed");
+  m.PrewarmHit("smol");
+  m.PrewarmHit("smol");
+  m.PrewarmHit("smol");
+  m.PrewarmWasted("big");
+  const std::string text = m.Render({});
+  for (const char* line :
+       {"hearth_prewarm_actions_total{model=\"smol\",action=\"load\",outcome=\"done\"} 2",
+        "hearth_prewarm_actions_total{model=\"smol\",action=\"swap_in\",outcome=\"cancelled\"} 1",
+        "hearth_prewarm_actions_total{model=\"big\",action=\"stage\",outcome=\"failed\"} 1",
+        "hearth_prewarm_hits_total{model=\"smol\"} 3", "hearth_prewarm_waste_total{model=\"big\"} 1"}) {
+    EXPECT_TRUE(HasLine(text, line)) << line << "\n" << text;
+  }
+  EXPECT_EQ(text.find("hearth_prewarm_hits_total{model=\"big\"}"), std::string::npos) << "not registered: no series";
+  EXPECT_EQ(text.find("hearth_prewarm_actions_total{model=\"smol\",action=\"load\",outcome=\"failed\"}"),
+            std::string::npos);
+}
+
+// A model gone from the live state keeps its prewarm counters; its forecast gauges go to 0.
+TEST(ServerMetricsTest, GoneModelsForecastGaugesGoToZero) {
+  ServerMetrics m;
+  LiveState live;
+  live.models = {"smol", "tiny"};
+  m.SetModelForecast("smol", 1.5, 2, 1, 3, 0.7, "warm");
+  m.SetModelForecast("tiny", 0.25, 1, 0, 0, 0.1, "disk");
+  m.PrewarmHit("smol");
+  m.Render(live);
+  live.models = {"tiny"};
+  const std::string text = m.Render(live);
+  for (const char* line :
+       {"hearth_model_predicted_load{model=\"smol\",stat=\"avg\"} 0",
+        "hearth_model_observed_load{model=\"smol\",stat=\"peak\"} 0", "hearth_model_score{model=\"smol\"} 0",
+        "hearth_model_planned_state{model=\"smol\",state=\"warm\"} 0", "hearth_prewarm_hits_total{model=\"smol\"} 1",
+        "hearth_model_predicted_load{model=\"tiny\",stat=\"avg\"} 0.25", "hearth_model_score{model=\"tiny\"} 0.1",
+        "hearth_model_planned_state{model=\"tiny\",state=\"disk\"} 1"}) {
+    EXPECT_TRUE(HasLine(text, line)) << line << "\n" << text;
+  }
+}
+
 TEST(ServerMetricsTest, ModelLoadsAndWorkerRestarts) {
   ServerMetrics m;
   m.ModelLoaded("smol", 1.75, true);
