@@ -225,6 +225,7 @@ Status Daemon::StartEngine() {
   models.wait_for_room = std::chrono::milliseconds(static_cast<int64_t>(config_.model_wait_seconds * 1000));
   models.token_budget = config_.token_budget;  // 0: measure it at each model's first load (docs/engine.md)
   models.target_step_ms = config_.target_step_ms;
+  models.forecast_placement = config_.placement_policy == "forecast";
   model_store_ = std::make_unique<store::ModelStore>(db_.get());
   registry_ = std::make_unique<ModelRegistry>(std::move(registry_workers), model_store_.get(), &metrics_, models);
   HEARTH_RETURN_IF_ERROR(registry_->Start(config_.models));
@@ -238,6 +239,13 @@ Status Daemon::StartEngine() {
   placing_ = std::make_unique<PlacingEngine>(
       registry_.get(), [this](uint64_t id) { durability_->journal()->Forget(id); }, load_.get());
   metered_ = std::make_unique<MeteredEngine>(placing_.get(), &queue_gate_, &metrics_);
+  // The forecast of each model's load, its score, and (policy forecast) the prewarm plan.
+  PrewarmerOptions prewarm;
+  prewarm.run_plans = config_.placement_policy == "forecast";
+  prewarm.interval = std::chrono::milliseconds(config_.prewarm_interval_ms);
+  prewarm.batch_size = static_cast<int32_t>(config_.placement_batch_size);
+  prewarmer_ = std::make_unique<Prewarmer>(registry_.get(), load_.get(), [this] { return placing_->Stats(); }, prewarm);
+  prewarmer_->Start();
   return Status::Ok();
 }
 
@@ -269,6 +277,7 @@ void Daemon::Stop() {
   stopping_ = true;  // /readyz fails from here on
   if (preemption_) preemption_->Stop();
   if (health_) health_->Stop();
+  if (prewarmer_) prewarmer_->Stop();  // no prewarm starts from here on
   if (registry_) registry_->Stop();  // requests waiting for a model give up
   // The engine first: it finishes every open request, so streaming handlers
   // return before the listeners wait for them.
@@ -310,6 +319,7 @@ void Daemon::RegisterAdminRoutes() {
   options.open_streams = &open_streams_;
   options.engine = [this] { return engine(); };
   options.models = registry_.get();
+  options.forecast_options = load_->options();
   options.draining = [this] { return draining(); };
   options.set_draining = [this](bool on) { SetDraining(on); };
   options.reload = [this] { return Reload(); };

@@ -24,6 +24,7 @@
 #include "daemon/ops/metered_engine.h"
 #include "daemon/models/model_registry.h"
 #include "daemon/models/placing_engine.h"
+#include "daemon/models/prewarmer.h"
 #include "daemon/ops/preemption.h"
 #include "daemon/ops/queue_limits.h"
 #include "daemon/requests/request_registry.h"
@@ -104,6 +105,7 @@ class Daemon {
   std::unique_ptr<store::LoadHistoryStore> load_store_;
   std::unique_ptr<LoadRecorder> load_;      // before placing_, which counts requests in it
   std::unique_ptr<PlacingEngine> placing_;  // under metered_
+  std::unique_ptr<Prewarmer> prewarmer_;    // reads the registry, the load history and placing_
   std::unique_ptr<http::HttpServer> api_;
   std::unique_ptr<http::HttpServer> admin_;
 

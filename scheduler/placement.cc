@@ -46,20 +46,25 @@ class Simulation {
     __builtin_unreachable();
   }
 
-  // The least recently used warm model that is not pinned, not `except`, and busy or not as
-  // asked; null when there is none. Ties go to the earlier model in the view.
-  ModelView* LeastRecentlyUsedWarm(std::string_view except, bool busy) {
+  // The lowest-scored, then least recently used, warm model that is not pinned, not `except`,
+  // and busy or not as asked; null when there is none. Ties go to the earlier model in the view.
+  ModelView* LeastWorthWarm(std::string_view except, bool busy) {
     ModelView* pick = nullptr;
     for (ModelView& m : view_.models) {
       if (m.name == except || m.state != ModelState::kWarm || m.pinned || m.busy != busy) continue;
-      if (!pick || m.last_used < pick->last_used) pick = &m;
+      if (!pick || Below(m, *pick)) pick = &m;
     }
     return pick;
   }
 
-  // Makes `bytes` more fit the staged budget by dropping the least recently used copies of
-  // models that are only staged, that no load waits for and that are not in `keep`. Drops
-  // nothing and returns false when even dropping all of them would not make room.
+  // Goes before `b` when room is needed.
+  static bool Below(const ModelView& a, const ModelView& b) {
+    return a.score != b.score ? a.score < b.score : a.last_used < b.last_used;
+  }
+
+  // Makes `bytes` more fit the staged budget by dropping the lowest-scored, then least recently
+  // used, copies of models that are only staged, that no load waits for and that are not in
+  // `keep`. Drops nothing and returns false when even dropping all of them would not make room.
   bool MakeStagedRoom(uint64_t bytes, std::initializer_list<std::string_view> keep, std::vector<Action>& actions) {
     const uint64_t budget = view_.staged_budget_bytes;
     if (bytes > budget) return false;
@@ -74,7 +79,7 @@ class Simulation {
     while (in_use + bytes > budget) {
       ModelView* victim = nullptr;
       for (ModelView& m : view_.models) {
-        if (droppable(m) && (!victim || m.last_used < victim->last_used)) victim = &m;
+        if (droppable(m) && (!victim || Below(m, *victim))) victim = &m;
       }
       CHECK(victim != nullptr);
       actions.push_back({ActionKind::kUnload, victim->name});
@@ -178,13 +183,13 @@ Plan PlanWarm(const WorkerView& view, std::string_view model) {
                        " bytes, more than the whole memory budget of " + std::to_string(budget * page));
   }
   while (!sim.fits(m)) {
-    if (ModelView* victim = sim.LeastRecentlyUsedWarm(model, /*busy=*/false)) {
+    if (ModelView* victim = sim.LeastWorthWarm(model, /*busy=*/false)) {
       sim.Evict(*victim, model, plan.actions);
       continue;
     }
-    // Nothing can go now. Drain the least recently used busy one (unless it drains already) so
+    // Nothing can go now. Drain the lowest-scored, least recently used busy one (unless it drains already) so
     // that it goes once its requests end, and wait.
-    ModelView* busy = sim.LeastRecentlyUsedWarm(model, /*busy=*/true);
+    ModelView* busy = sim.LeastWorthWarm(model, /*busy=*/true);
     if (busy && !busy->draining) {
       plan.actions.push_back({ActionKind::kDrain, busy->name});
       busy->draining = true;

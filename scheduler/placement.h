@@ -10,11 +10,13 @@
 //     only the number of free pages matters, never where they are;
 //   - a model that fits is loaded (swapped in when the worker holds its staged copy). A model
 //     larger than the whole budget is refused;
-//   - otherwise the least recently used warm model that is neither pinned nor busy (requests
-//     running or queued) is evicted, again until the model fits. An evicted model is swapped
+//   - otherwise the lowest-scored, then least recently used, warm model that is neither pinned
+//     nor busy (requests running or queued) is evicted, again until the model fits. Scores come
+//     from the forecast (scheduler/prewarm.h); with every score 0 (policy lru) this is least
+//     recently used. An evicted model is swapped
 //     out to staged when staging is on and its copy fits the staged budget (a model that kept
 //     its copy after a swap-in always fits: swapping out only gives its pages back), room made
-//     by dropping the least recently used copies of models that are only staged and that no
+//     by dropping the lowest-scored, then least recently used, copies of models that are only staged and that no
 //     load waits for; never the copy of a warm or moving model, and none at all when dropping
 //     every such copy would not make room. Otherwise it is unloaded;
 //   - when no idle victim is left, the least recently used busy, unpinned warm model is drained
@@ -49,6 +51,7 @@ struct ModelView {
   bool load_waiting = false;  // loads wait for it: its copy is never dropped for room
   bool draining = false;      // admits no new requests, so that it can be evicted once idle
   int64_t last_used = 0;      // larger: used more recently
+  double score = 0;           // what keeping it is worth (scheduler/prewarm.h); lower goes first
 };
 
 struct WorkerView {

@@ -63,6 +63,33 @@ TEST(PlacementTest, EvictsLeastRecentlyUsedFirstAndOnlyAsManyAsNeeded) {
   EXPECT_EQ(plan.actions, (std::vector<Action>{Do(kUnload, "a"), Do(kUnload, "b"), Do(kLoad, "d")}));
 }
 
+TEST(PlacementTest, EvictsTheLowestScoredFirstThenTheLeastRecentlyUsed) {
+  // d needs 3 of 10 pages, 9 in use: one model goes. b is the least recently used, but a is
+  // worth the least.
+  WorkerView v = View(10, 0, {Warm("a", 3, 5), Warm("b", 3, 2), Warm("c", 3, 9), OnDisk("d", 3)});
+  v.models[0].score = 0.5;
+  v.models[1].score = 2;
+  v.models[2].score = 0.5;
+  EXPECT_EQ(PlanWarm(v, "d").actions, (std::vector<Action>{Do(kUnload, "a"), Do(kLoad, "d")}));
+  // Scores equal: recency decides.
+  v.models[1].score = 0.5;
+  EXPECT_EQ(PlanWarm(v, "d").actions, (std::vector<Action>{Do(kUnload, "b"), Do(kLoad, "d")}));
+  // The model asked for is never its own victim, whatever its score; a busy one is drained,
+  // not evicted, however low its score.
+  WorkerView own = View(6, 0, {Warm("a", 3, 1), Warm("b", 3, 2), OnDisk("c", 3)});
+  own.models[0].score = 0;
+  own.models[0].busy = true;
+  own.models[1].score = 9;
+  own.models[2].score = 0;
+  EXPECT_EQ(PlanWarm(own, "c").actions, (std::vector<Action>{Do(kUnload, "b"), Do(kLoad, "c")}));
+  // Staged copies dropped for room: the lowest-scored first.
+  WorkerView staged = View(3, 4, {Warm("a", 2, 9), Staged("x", 2, 1), Staged("y", 2, 2), OnDisk("c", 3)});
+  staged.models[1].score = 3;
+  staged.models[2].score = 1;
+  EXPECT_EQ(PlanWarm(staged, "c").actions,
+            (std::vector<Action>{Do(kUnload, "y"), Do(kSwapOut, "a"), Do(kLoad, "c")}));
+}
+
 TEST(PlacementTest, NeverEvictsABusyModelDrainsTheLeastRecentlyUsedBusyOneAndWaits) {
   // a (least recently used) has requests: b goes instead.
   WorkerView v = View(6, 0, {Warm("a", 3, 1), Warm("b", 3, 2), OnDisk("c", 3)});

@@ -45,7 +45,12 @@ struct Replica {
 // Every model's replicas by WarmServe's formula, highest score first.
 std::vector<Replica> ScoreReplicas(const std::vector<ModelDemand>& demand);
 
-// A model's worth for one node: its first replica's score as if none ran; 0 with no load.
+// A model's worth for one node: its first replica's score as if none ran, times the chance
+// that a request for it comes in the next window, which the predicted peak gives while it is
+// below 1 (a peak of 0.3 averaged over windows: a request in about 3 windows of 10). A node
+// holds one copy of each model, and its pool holds only some models' first replicas: between
+// two models with the same cold start, the one more likely to be asked for is worth more.
+// 0 with no load.
 double ModelScore(const ModelDemand& demand);
 
 struct PrewarmPlan {

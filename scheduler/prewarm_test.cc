@@ -50,6 +50,8 @@ TEST(PrewarmTest, AModelsScoreIsItsColdStartAndNoLoadIsWorthNothing) {
   EXPECT_NEAR(ModelScore(staged), 0.4, 1e-12);
   // Only a burst predicted (no foundation): the burst replica's factor needs an average.
   EXPECT_GT(ModelScore(Demand("b", 0, 5)), 0);
+  // A request in about one window of four: a quarter of the cold start.
+  EXPECT_NEAR(ModelScore(Demand("rare", 0.05, 0.25, 2'000'000'000)), 0.5, 1e-12);
 }
 
 ModelView View(const std::string& name, ModelState state, uint64_t pages, int64_t used = 0) {

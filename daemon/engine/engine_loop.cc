@@ -81,11 +81,14 @@ Status EngineLoop::RunOnWorker(std::function<Status(WorkerConnection&)> task) {
   return Post(std::move(command));
 }
 
-StatusOr<wire::ModelInfo> EngineLoop::LoadOnWorker(const wire::LoadModelRequest& request) {
+StatusOr<wire::ModelInfo> EngineLoop::LoadOnWorker(const wire::LoadModelRequest& request,
+                                                   std::shared_ptr<const std::atomic<bool>> cancel) {
   auto command = std::make_shared<ModelCommand>();
   wire::ModelInfo info;
   command->load = request;
   command->loaded = &info;
+  command->cancel_load = std::move(cancel);
+  if (command->cancel_load && command->cancel_load->load()) return Status::Unavailable("the load was cancelled");
   HEARTH_RETURN_IF_ERROR(Post(std::move(command)));
   return info;
 }
@@ -375,6 +378,16 @@ void EngineLoop::AdvanceLoads() {
   constexpr std::chrono::milliseconds kPollInterval{10};
   while (!loads_.empty()) {
     ModelCommand& c = *loads_.front();
+    if (c.cancel_load && c.cancel_load->load()) {
+      if (load_begun_) {
+        Status dropped = worker_->UnloadModel(c.load->name);  // stops the read, frees its pages
+        if (!dropped.ok()) LogWarn("worker kept a cancelled load").Kv("name", c.load->name).Kv("error", dropped.ToString());
+      }
+      load_begun_ = false;
+      c.done.set_value(Status::Unavailable("the load was cancelled"));
+      loads_.pop_front();
+      continue;
+    }
     const auto now = std::chrono::steady_clock::now();
     if (load_begun_ && now < next_load_poll_) return;
     StatusOr<wire::LoadStatus> status = load_begun_ ? worker_->PollLoad(c.load->name) : worker_->BeginLoad(*c.load);

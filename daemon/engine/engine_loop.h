@@ -9,6 +9,7 @@
 // command the loop applies between two iterations.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -76,8 +77,11 @@ class EngineLoop final : public Engine {
   // iterations the loop begins the load (WorkerConnection::BeginLoad), then polls it between
   // the next ones while it goes on stepping, and finishes it once the file is read. Returns when
   // the load is finished (at once, waiting, before Start() or on the loop thread). Loads run one
-  // at a time, in the order they came.
-  StatusOr<wire::ModelInfo> LoadOnWorker(const wire::LoadModelRequest& request);
+  // at a time, in the order they came. Once `cancel` (may be null) is set, the load is given up
+  // at the loop's next look at it, begun or not (the worker drops what it read), and ends
+  // Unavailable; one that finished first is not undone.
+  StatusOr<wire::ModelInfo> LoadOnWorker(const wire::LoadModelRequest& request,
+                                         std::shared_ptr<const std::atomic<bool>> cancel = nullptr);
   // A new request id, above every id this engine or the store handed out (the one allocator).
   uint64_t NewRequestId();
 
@@ -125,6 +129,7 @@ class EngineLoop final : public Engine {
   struct ModelCommand {
     std::optional<wire::LoadModelRequest> load;     // else:
     wire::ModelInfo* loaded = nullptr;              // the load's result, written before `done`
+    std::shared_ptr<const std::atomic<bool>> cancel_load;  // set: give the load up
     std::function<Status(WorkerConnection&)> task;  // else a model change:
     std::shared_ptr<Model> add;  // else remove `name`
     std::string name;

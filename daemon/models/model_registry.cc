@@ -9,6 +9,7 @@
 #include "model/gguf.h"
 #include "model/llama_config.h"
 #include "model/tokenizer_gguf.h"
+#include "scheduler/prewarm.h"
 
 namespace hearth::daemon {
 namespace {
@@ -40,7 +41,7 @@ double SecondsSince(SteadyClock::time_point t0) {
 
 ModelRegistry::ModelRegistry(std::vector<RegistryWorker> workers, store::ModelStore* store, ServerMetrics* metrics,
                              ModelRegistryOptions options)
-    : workers_(std::move(workers)), store_(store), metrics_(metrics), options_(options) {
+    : workers_(std::move(workers)), store_(store), metrics_(metrics), options_(options), speeds_(workers_.size()) {
   CHECK(!workers_.empty());
   for (const RegistryWorker& w : workers_) {
     w.calls->SetProgressListener([this](const wire::Progress& p) {
@@ -224,6 +225,7 @@ scheduler::WorkerView ModelRegistry::ViewLocked(int w) const {
     m.load_waiting = e->waiting_loads > 0;
     m.draining = e->draining;
     m.last_used = e->last_used_at.time_since_epoch().count();
+    m.score = options_.forecast_placement ? e->forecast.score : 0;
   }
   return view;
 }
@@ -277,6 +279,11 @@ Status ModelRegistry::LoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, St
   if (!e->tokenizer)
     return Status::InvalidArgument(e->last_error.empty() ? "model '" + e->name + "' cannot be read" : e->last_error);
   ++e->waiting_loads;
+  // Prewarming comes after requests: a load in progress for a prewarm gives the worker (and
+  // the memory it holds) up, unless it is of this very model.
+  for (const auto& [name, other] : entries_) {
+    if (other->prewarm_cancel && other != e) other->prewarm_cancel->store(true);
+  }
   struct Waiting {
     Entry* e;
     ~Waiting() { --e->waiting_loads; }  // mu_ is held at every return
@@ -335,7 +342,8 @@ Status ModelRegistry::LoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, St
   return RunLoadLocked(lock, e, w);
 }
 
-Status ModelRegistry::RunLoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, int w) {
+Status ModelRegistry::RunLoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, int w,
+                                    std::shared_ptr<std::atomic<bool>> cancel) {
   const State from = e->state;
   const int from_worker = e->worker;
   const RegistryWorker worker = workers_[w];
@@ -346,9 +354,13 @@ Status ModelRegistry::RunLoadLocked(Lock& lock, const std::shared_ptr<Entry>& e,
   const std::string name = e->name, path = e->path;
   const std::shared_ptr<const model::Tokenizer> tokenizer = e->tokenizer;
   int32_t token_budget = options_.token_budget > 0 ? options_.token_budget : e->token_budget;
+  const uint64_t file_bytes = from == State::kStaged ? e->staged_bytes : e->file_bytes;
+  e->prewarm_cancel = cancel;
   lock.unlock();
   const SteadyClock::time_point t0 = SteadyClock::now();
-  StatusOr<wire::ModelInfo> info = worker.calls->LoadModel({name, path, 0});
+  StatusOr<wire::ModelInfo> info =
+      cancel ? worker.engine->LoadOnWorker({name, path, 0}, cancel) : worker.calls->LoadModel({name, path, 0});
+  const double read_seconds = SecondsSince(t0);
   Status st = info.status();
   if (st.ok() && token_budget == 0) {
     BudgetProfileOptions profile;
@@ -360,9 +372,24 @@ Status ModelRegistry::RunLoadLocked(Lock& lock, const std::shared_ptr<Entry>& e,
   if (st.ok()) st = worker.engine->AddModel(*info, tokenizer, token_budget);
   if (!st.ok() && info.ok()) (void)worker.calls->UnloadModel(name);
   const double seconds = SecondsSince(t0);
-  if (metrics_) metrics_->ModelLoaded(name, seconds, st.ok(), info.ok() ? info->weights_bytes : 0);
+  const bool cancelled = cancel && cancel->load() && !info.ok();
+  if (metrics_ && !cancelled) metrics_->ModelLoaded(name, seconds, st.ok(), info.ok() ? info->weights_bytes : 0);
   if (metrics_ && st.ok() && info->swapped_in) metrics_->ModelSwapped(name, "swap_in", seconds, info->weights_bytes);
   lock.lock();
+  e->prewarm_cancel.reset();
+  if (cancelled) {  // a request needed the worker: the model is where it was, with no error
+    e->state = from;
+    e->worker = from_worker;
+    PublishStates();
+    cv_.notify_all();
+    LogInfo("prewarm load cancelled").Kv("name", name);
+    return Status::Unavailable("the prewarm of model '" + name + "' was cancelled");
+  }
+  if (st.ok() && read_seconds > 0 && file_bytes > 0) {  // this worker's speed, smoothed
+    double& speed = info->swapped_in ? speeds_[w].swap_in : speeds_[w].load;
+    const double sample = static_cast<double>(file_bytes) / read_seconds;
+    speed = speed == 0 ? sample : 0.5 * speed + 0.5 * sample;
+  }
   if (!st.ok()) {
     e->state = from;
     e->worker = from_worker;
@@ -389,6 +416,7 @@ Status ModelRegistry::RunLoadLocked(Lock& lock, const std::shared_ptr<Entry>& e,
   }
   e->last_error.clear();
   e->last_used_at = SteadyClock::now();
+  e->prewarmed = cancel != nullptr;
   PublishStates();
   cv_.notify_all();
   LogInfo("model ready")
@@ -397,6 +425,7 @@ Status ModelRegistry::RunLoadLocked(Lock& lock, const std::shared_ptr<Entry>& e,
       .Kv("path", path)
       .Kv("bytes", e->bytes)
       .Kv("swapped_in", info->swapped_in)
+      .Kv("prewarm", cancel != nullptr)
       .Kv("seconds", seconds);
   if (e->removed) UnloadLocked(lock, e, Status::Unavailable("model '" + name + "' was removed"), false);
   return Status::Ok();
@@ -422,6 +451,7 @@ void ModelRegistry::RunRoomStepLocked(Lock& lock, const scheduler::Action& step,
 }
 
 void ModelRegistry::UnloadLocked(Lock& lock, const std::shared_ptr<Entry>& e, const Status& why, bool eviction) {
+  CountLeavingPoolLocked(*e);
   e->state = State::kUnloading;
   PublishStates();
   const std::string name = e->name;
@@ -456,6 +486,7 @@ Status ModelRegistry::Acquire(const std::string& name, bool* cold, EngineLoop** 
     std::shared_ptr<Entry> e = Find(name);
     if (!e) return Status::NotFound("The model '" + name + "' does not exist");  // removed meanwhile
     if (e->state == State::kWarm && !e->draining) {
+      CountUseLocked(*e);
       ++e->active;
       e->last_used_at = SteadyClock::now();
       e->last_used_unix = UnixNow();
@@ -485,6 +516,7 @@ bool ModelRegistry::TryAcquireWarm(const std::string& name, EngineLoop** engine)
   std::shared_ptr<Entry> e = Find(name);
   if (!e || e->state != State::kWarm || e->draining) return false;
   if (engine) *engine = workers_[e->worker].engine;
+  CountUseLocked(*e);
   ++e->active;
   e->last_used_at = SteadyClock::now();
   e->last_used_unix = UnixNow();
@@ -542,6 +574,16 @@ ModelStatus ModelRegistry::StatusOf(const Entry& e) const {
   s.progress_total = moving ? e.progress_total : 0;
   s.last_error = e.last_error;
   s.worker = e.worker;
+  s.predicted_avg = e.forecast.predicted_avg;
+  s.predicted_peak = e.forecast.predicted_peak;
+  s.observed_avg = e.forecast.observed_avg;
+  s.observed_peak = e.forecast.observed_peak;
+  s.score = e.forecast.score;
+  s.batch_size = e.forecast.batch_size;
+  s.planned_state = e.planned_state;
+  s.prewarm_actions = e.prewarm_actions;
+  s.prewarm_hits = e.prewarm_hits;
+  s.prewarm_waste = e.prewarm_waste;
   return s;
 }
 
@@ -725,6 +767,7 @@ Status ModelRegistry::StageLocked(Lock& lock, const std::shared_ptr<Entry>& e) {
 }
 
 void ModelRegistry::SwapOutLocked(Lock& lock, const std::shared_ptr<Entry>& e, const Status& why, bool eviction) {
+  CountLeavingPoolLocked(*e);
   e->state = State::kUnloading;  // out of the engine's reach: no request acquires it
   e->progress_done = e->progress_total = 0;
   if (!e->staged) {  // hold the room while the lock is released
@@ -775,6 +818,140 @@ StatusOr<ModelStatus> ModelRegistry::SetPinned(const std::string& name, bool pin
   HEARTH_RETURN_IF_ERROR(Persist(*e));
   cv_.notify_all();
   return StatusOf(*e);
+}
+
+void ModelRegistry::CountUseLocked(Entry& e) {
+  if (!e.prewarmed) return;
+  e.prewarmed = false;
+  ++e.prewarm_hits;
+  if (metrics_) metrics_->PrewarmHit(e.name);
+}
+
+void ModelRegistry::CountLeavingPoolLocked(Entry& e) {
+  if (!e.prewarmed || e.state != State::kWarm) return;
+  e.prewarmed = false;
+  ++e.prewarm_waste;
+  if (metrics_) metrics_->PrewarmWasted(e.name);
+}
+
+std::vector<PlacementInput> ModelRegistry::PlacementInputs() const {
+  // Until a worker has measured a speed: the mean of those that have, else a guess of a local
+  // disk's page cache and of a memory copy.
+  constexpr double kGuessLoad = 1e9, kGuessSwapIn = 8e9;
+  std::lock_guard<std::mutex> lock(mu_);
+  double load_sum = 0, swap_sum = 0;
+  int loads = 0, swaps = 0;
+  for (const Speeds& s : speeds_) {
+    if (s.load > 0) load_sum += s.load, ++loads;
+    if (s.swap_in > 0) swap_sum += s.swap_in, ++swaps;
+  }
+  const double mean_load = loads > 0 ? load_sum / loads : kGuessLoad;
+  const double mean_swap = swaps > 0 ? swap_sum / swaps : kGuessSwapIn;
+  std::vector<PlacementInput> out;
+  for (const auto& [name, e] : entries_) {
+    if (!e->tokenizer) continue;
+    PlacementInput in;
+    in.name = name;
+    in.file_bytes = e->file_bytes;
+    in.staged = e->staged;
+    in.staged_bytes = e->staged_bytes;
+    const Speeds measured = e->worker >= 0 ? speeds_[e->worker] : Speeds{};
+    in.load_bytes_per_s = measured.load > 0 ? measured.load : mean_load;
+    in.swap_in_bytes_per_s = measured.swap_in > 0 ? measured.swap_in : mean_swap;
+    out.push_back(std::move(in));
+  }
+  return out;
+}
+
+void ModelRegistry::SetForecasts(const std::vector<ModelForecast>& forecasts) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const ModelForecast& f : forecasts) {
+    if (std::shared_ptr<Entry> e = Find(f.name)) {
+      e->forecast = f;
+      PublishForecastLocked(*e);
+    }
+  }
+}
+
+void ModelRegistry::PublishForecastLocked(const Entry& e) {
+  if (!metrics_) return;
+  const ModelForecast& f = e.forecast;
+  metrics_->SetModelForecast(e.name, f.predicted_avg, f.predicted_peak, f.observed_avg, f.observed_peak, f.score,
+                             e.planned_state);
+}
+
+bool ModelRegistry::PrewarmStep() {
+  Lock lock(mu_);
+  if (stopping_ || !options_.forecast_placement) return false;
+  std::vector<std::pair<std::string, double>> scores;
+  for (const auto& [name, e] : entries_) {
+    // An unreadable model is never loaded for a prewarm, whatever its history says.
+    scores.push_back({name, e->tokenizer ? e->forecast.score : 0.0});
+  }
+  // Each model's planned state, the best over the workers' plans (a model no worker holds is
+  // in every worker's view).
+  auto rank = [](const std::string& s) { return s == "warm" ? 2 : s == "staged" ? 1 : 0; };
+  std::map<std::string, std::string> planned;
+  int where = -1;
+  scheduler::Action first;
+  for (int w = 0; w < static_cast<int>(workers_.size()); ++w) {
+    const scheduler::PrewarmPlan plan = scheduler::PlanPrewarm(ViewLocked(w), scores);
+    for (const scheduler::ModelView& m : ViewLocked(w).models) {
+      std::string state = "disk";
+      if (std::find(plan.warm.begin(), plan.warm.end(), m.name) != plan.warm.end()) state = "warm";
+      if (std::find(plan.staged.begin(), plan.staged.end(), m.name) != plan.staged.end()) state = "staged";
+      std::string& best = planned[m.name];
+      if (best.empty() || rank(state) > rank(best)) best = state;
+    }
+    if (where < 0 && !plan.actions.empty()) {
+      where = w;
+      first = plan.actions.front();
+    }
+  }
+  for (const auto& [name, state] : planned) {
+    std::shared_ptr<Entry> e = Find(name);
+    if (e->planned_state != state) {
+      e->planned_state = state;
+      PublishForecastLocked(*e);
+    }
+  }
+  // Requests first: while one waits for a load, the plan is shown but not run.
+  for (const auto& [name, e] : entries_) {
+    if (e->waiting_loads > 0) return false;
+  }
+  if (where < 0) return false;
+  RunPrewarmActionLocked(lock, first, where);
+  return true;
+}
+
+void ModelRegistry::RunPrewarmActionLocked(Lock& lock, const scheduler::Action& action, int w) {
+  const std::shared_ptr<Entry> e = Find(action.model);
+  CHECK(e != nullptr) << action.model;
+  const char* kind = scheduler::ActionKindName(action.kind);
+  LogInfo("prewarm").Kv("action", kind).Kv("model", action.model).Kv("worker", w).Kv("score", e->forecast.score);
+  ++e->prewarm_actions;
+  std::string outcome = "done";
+  switch (action.kind) {
+    case scheduler::ActionKind::kSwapOut:
+      SwapOutLocked(lock, e, Status::Unavailable("model '" + e->name + "' was evicted"), /*eviction=*/true);
+      if (e->state != State::kStaged) outcome = "failed";
+      break;
+    case scheduler::ActionKind::kUnload:
+      UnloadLocked(lock, e, Status::Unavailable("model '" + e->name + "' was evicted"), e->state == State::kWarm);
+      break;
+    case scheduler::ActionKind::kLoad:
+    case scheduler::ActionKind::kSwapIn: {
+      auto cancel = std::make_shared<std::atomic<bool>>(false);
+      if (!RunLoadLocked(lock, e, w, cancel).ok()) outcome = cancel->load() ? "cancelled" : "failed";
+      break;
+    }
+    case scheduler::ActionKind::kStage:
+      if (!StageLocked(lock, e).ok()) outcome = "failed";
+      break;
+    case scheduler::ActionKind::kDrain:
+      CHECK(false) << "a prewarm plan never drains";
+  }
+  if (metrics_) metrics_->PrewarmAction(action.model, kind, outcome);
 }
 
 void ModelRegistry::PublishStates() {

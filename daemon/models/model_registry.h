@@ -22,6 +22,7 @@
 // from a file and unloads pause the other models' steps for their length.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -49,6 +50,28 @@ struct ModelRegistryOptions {
   std::chrono::milliseconds wait_for_room{60000};  // a request waits this long for room
   int32_t token_budget = 0;                        // tokens per step; 0: measured at a model's first load
   double target_step_ms = 100;                     // the measurement's target
+  // [placement] policy "forecast": the forecast's scores rank what is evicted for room (lowest
+  // first, then least recently used), and PrewarmStep runs. "lru": scores are shown, never used.
+  bool forecast_placement = false;
+};
+
+// What the prewarmer reads of a model to score it (scheduler/prewarm.h).
+struct PlacementInput {
+  std::string name;
+  uint64_t file_bytes = 0;         // what a cold load reads
+  bool staged = false;             // a worker holds its host copy
+  uint64_t staged_bytes = 0;       // that copy
+  double load_bytes_per_s = 0;     // measured on its worker (or the workers' mean; a default until measured)
+  double swap_in_bytes_per_s = 0;  // likewise, for swap-ins from a staged copy
+};
+
+// The forecast of a model, as the prewarmer made it.
+struct ModelForecast {
+  std::string name;
+  double predicted_avg = 0, predicted_peak = 0;  // next window
+  double observed_avg = 0, observed_peak = 0;    // the last closed window
+  double score = 0;                              // scheduler::ModelScore
+  int32_t batch_size = 0;                        // the replicas' batch size
 };
 
 // One worker as the registry reaches it: its calls (through its engine loop, LoopWorker) and
@@ -107,6 +130,19 @@ class ModelRegistry final : public ModelControl {
   StatusOr<ModelStatus> Stage(const std::string& name, bool force) override;
   StatusOr<ModelStatus> SetPinned(const std::string& name, bool pinned) override;
 
+  // Placement by forecast (docs/models.md, "Prewarm"). The models the prewarmer scores (those
+  // that can be read), with the measured speeds of the workers.
+  std::vector<PlacementInput> PlacementInputs() const;
+  // Records each model's forecast and score (shown in List and /metrics; under policy
+  // forecast, the scores rank eviction victims). Models not named keep theirs.
+  void SetForecasts(const std::vector<ModelForecast>& forecasts);
+  // Plans each worker's pool and staged budget by score (scheduler::PlanPrewarm) and runs the
+  // first action of the first worker with one: an eviction or a dropped copy, a load or swap-in
+  // (cancelled as soon as a request waits for a load), or a stage. False, running nothing,
+  // when there is nothing to do, a request waits for a load (requests come first), the policy
+  // is lru, or hearthd is stopping. The caller calls again to run the next action.
+  bool PrewarmStep();
+
  private:
   // The planner's states (kOnDisk: registered), so that the view is not a conversion.
   using State = scheduler::ModelState;
@@ -141,6 +177,16 @@ class ModelRegistry final : public ModelControl {
     int worker = -1;                                 // the worker that holds it (loading, warm, staged, ...); -1: none
     std::string last_error;
     bool removed = false;
+    // Placement by forecast.
+    ModelForecast forecast;      // name empty: none yet
+    std::string planned_state;   // where the last prewarm plan put it; empty: none
+    bool prewarmed = false;      // a prewarm made it warm, and no request has used it since
+    std::shared_ptr<std::atomic<bool>> prewarm_cancel;  // set while a prewarm loads it
+    int64_t prewarm_actions = 0, prewarm_hits = 0, prewarm_waste = 0;
+  };
+  // A worker's measured speeds (bytes per second of file read or of staged copy swapped in).
+  struct Speeds {
+    double load = 0, swap_in = 0;  // 0: not measured yet
   };
   using Lock = std::unique_lock<std::mutex>;
 
@@ -162,7 +208,17 @@ class ModelRegistry final : public ModelControl {
   Status LoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, std::chrono::steady_clock::time_point deadline);
   // Puts `e` (registered or staged, with room for it) in the worker's pool and the engine.
   // Called and returns with `lock` held.
-  Status RunLoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, int w);
+  // With `cancel`, a prewarm's load: it goes through the engine loop's cancellable load, and a
+  // cancelled one leaves `e` as it was, with no error. Called and returns with `lock` held.
+  Status RunLoadLocked(Lock& lock, const std::shared_ptr<Entry>& e, int w,
+                       std::shared_ptr<std::atomic<bool>> cancel = nullptr);
+  // A request counted on `e`, warm: a prewarm that put it there scores a hit.
+  void CountUseLocked(Entry& e);  // REQUIRES(mu_)
+  // `e` leaves the pool: a prewarm that put it there and no request used is waste.
+  void CountLeavingPoolLocked(Entry& e);  // REQUIRES(mu_)
+  // Runs one prewarm action on worker `w`.
+  void RunPrewarmActionLocked(Lock& lock, const scheduler::Action& action, int w);
+  void PublishForecastLocked(const Entry& e);  // REQUIRES(mu_)
   // Runs a planned eviction or drop (kSwapOut or kUnload of another model) made for `for_name`.
   void RunRoomStepLocked(Lock& lock, const scheduler::Action& step, const std::string& for_name);
   // Unloads `e` (warm or staged) from the worker, staged copy and all; `why` ends its requests,
@@ -191,6 +247,7 @@ class ModelRegistry final : public ModelControl {
   mutable std::mutex mu_;
   std::condition_variable cv_;                             // any state change, any Release
   std::map<std::string, std::shared_ptr<Entry>> entries_;  // GUARDED_BY(mu_)
+  std::vector<Speeds> speeds_;                             // GUARDED_BY(mu_), by worker
   bool stopping_ = false;                                  // GUARDED_BY(mu_)
   // Tokenizers of removed models: tokenizer() handed out pointers to them.
   std::vector<std::shared_ptr<const model::Tokenizer>> retired_;  // GUARDED_BY(mu_)

@@ -32,7 +32,18 @@ class InProcessWorker : public WorkerConnection {
   }
   StatusOr<wire::LoadStatus> PollLoad(const std::string& name) override {
     std::lock_guard<std::mutex> lock(mu_);
+    if (name == held_) return wire::LoadStatus{name, 0, 1, false};  // reads on until let go
     return executor_.PollLoad(name);
+  }
+  // Loads of `name` read on (PollLoad never says finished) until Hold("").
+  void Hold(const std::string& name) {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_ = name;
+  }
+  // Models unloaded, in order (a cancelled load is unloaded).
+  std::vector<std::string> unloaded() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return unloaded_;
   }
   StatusOr<wire::ModelInfo> FinishLoad(const std::string& name) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -44,6 +55,7 @@ class InProcessWorker : public WorkerConnection {
   }
   Status UnloadModel(const std::string& name) override {
     std::lock_guard<std::mutex> lock(mu_);
+    unloaded_.push_back(name);
     executor_.UnloadModel(name);
     return Status::Ok();
   }
@@ -55,6 +67,8 @@ class InProcessWorker : public WorkerConnection {
  private:
   std::mutex mu_;  // the socket serializes calls to a real worker
   worker::StepExecutor executor_{2, kKvBytes};
+  std::string held_;
+  std::vector<std::string> unloaded_;
 };
 
 class ModelRegistryTest : public ::testing::Test {
@@ -93,8 +107,10 @@ class ModelRegistryTest : public ::testing::Test {
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(db_path_ + suffix);
   }
 
-  void MakeRegistry(uint64_t budget, std::chrono::milliseconds wait = 20s, uint64_t staged_budget = 0) {
+  void MakeRegistry(uint64_t budget, std::chrono::milliseconds wait = 20s, uint64_t staged_budget = 0,
+                    bool forecast = false) {
     ModelRegistryOptions o;
+    o.forecast_placement = forecast;
     o.memory_budget_bytes = budget;
     o.staged_budget_bytes = staged_budget;
     o.wait_for_room = wait;
@@ -285,6 +301,134 @@ TEST_F(ModelRegistryTest, EvictedModelsAreStagedAndSwapBackIn) {
   EXPECT_EQ(registry_->Stage("a", false).status().code(), Status::Code::kFailedPrecondition);
   registry_->Release("a");
   EXPECT_EQ(registry_->Stage("nope", false).status().code(), Status::Code::kNotFound);
+}
+
+// Forecasts with these scores (everything else 0).
+std::vector<ModelForecast> Scores(std::map<std::string, double> scores) {
+  std::vector<ModelForecast> out;
+  for (const auto& [name, score] : scores) {
+    ModelForecast f;
+    f.name = name;
+    f.score = score;
+    f.predicted_avg = f.predicted_peak = score > 0 ? 1 : 0;
+    out.push_back(f);
+  }
+  return out;
+}
+
+TEST_F(ModelRegistryTest, PrewarmFillsThePoolByScoreAndCountsHitsAndWaste) {
+  MakeRegistry(budget_, 20s, 0, /*forecast=*/true);
+  ASSERT_TRUE(registry_->Start(ThreeModels()).ok());  // a and b warm
+  registry_->SetForecasts(Scores({{"a", 1}, {"b", 0.5}, {"c", 5}}));
+  // c outranks b: b goes, then c loads; then nothing is left to do.
+  ASSERT_TRUE(registry_->PrewarmStep());
+  EXPECT_EQ(States()["b"].state, "registered");
+  ASSERT_TRUE(registry_->PrewarmStep());
+  EXPECT_FALSE(registry_->PrewarmStep());
+  auto s = States();
+  EXPECT_EQ(s["a"].state, "warm");
+  EXPECT_EQ(s["c"].state, "warm");
+  EXPECT_EQ(s["c"].planned_state, "warm");
+  EXPECT_EQ(s["b"].planned_state, "disk");
+  EXPECT_EQ(s["b"].prewarm_actions, 1);
+  EXPECT_EQ(s["c"].prewarm_actions, 1);
+  EXPECT_EQ(s["c"].score, 5);
+  EXPECT_EQ(s["c"].prewarm_hits, 0);
+  // A request finds c warm because of the prewarm: a hit, once.
+  auto first = Submit(Request("c", 2, 1));
+  ASSERT_TRUE(first->WaitFinished());
+  auto second = Submit(Request("c", 2, 1));
+  ASSERT_TRUE(second->WaitFinished());
+  EXPECT_EQ(States()["c"].prewarm_hits, 1);
+  EXPECT_EQ(States()["c"].loads, 1) << "no cold start for the request";
+  // The engine counts c's requests until its next iteration: until then c is busy, and stays.
+  while (engine_.NumUnfinished("c") > 0) std::this_thread::sleep_for(1ms);
+
+  // The forecast turns to b: c (used) and then a prewarmed b (never used) leave; the unused
+  // one is waste, the used one is not.
+  registry_->SetForecasts(Scores({{"a", 1}, {"b", 5}, {"c", 0}}));
+  while (registry_->PrewarmStep()) {
+  }
+  s = States();
+  EXPECT_EQ(s["b"].state, "warm");
+  EXPECT_EQ(s["c"].state, "registered");
+  EXPECT_EQ(s["c"].prewarm_waste, 0);
+  registry_->SetForecasts(Scores({{"a", 1}, {"b", 0}, {"c", 5}}));
+  while (registry_->PrewarmStep()) {
+  }
+  s = States();
+  EXPECT_EQ(s["b"].state, "registered");
+  EXPECT_EQ(s["b"].prewarm_waste, 1);
+  EXPECT_EQ(s["b"].prewarm_hits, 0);
+  EXPECT_EQ(s["a"].state, "warm") << "never evicted for a lower score";
+  EXPECT_EQ(s["a"].prewarm_actions, 0);
+}
+
+TEST_F(ModelRegistryTest, PrewarmNeverEvictsABusyOrPinnedModel) {
+  MakeRegistry(budget_, 20s, 0, /*forecast=*/true);
+  ASSERT_TRUE(registry_->Start(ThreeModels()).ok());
+  bool cold = false;
+  ASSERT_TRUE(registry_->Acquire("a", &cold).ok());  // a request on a
+  ASSERT_TRUE(registry_->SetPinned("b", true).ok());
+  registry_->SetForecasts(Scores({{"c", 9}}));
+  EXPECT_FALSE(registry_->PrewarmStep()) << "no room, and nothing may go";
+  auto s = States();
+  EXPECT_EQ(s["a"].state, "warm");
+  EXPECT_EQ(s["b"].state, "warm");
+  EXPECT_EQ(s["c"].state, "registered");
+  registry_->Release("a");
+  ASSERT_TRUE(registry_->PrewarmStep());  // a is idle now: it goes for c
+  EXPECT_EQ(States()["a"].state, "registered");
+}
+
+TEST_F(ModelRegistryTest, ScoresRankEvictionsOnlyUnderTheForecastPolicy) {
+  for (bool forecast : {false, true}) {
+    if (registry_) registry_->Stop();
+    MakeRegistry(budget_, 20s, 0, forecast);
+    ASSERT_TRUE(registry_->Start(ThreeModels()).ok());
+    // b used last, but worth more than a... under lru, a is the one that stays.
+    for (const char* m : {"a", "b"}) {
+      auto sink = Submit(Request(m, 1, 1));
+      ASSERT_TRUE(sink->WaitFinished());
+    }
+    for (const char* m : {"a", "b"}) {  // idle for the planner too (the engine counts until its next iteration)
+      while (engine_.NumUnfinished(m) > 0) std::this_thread::sleep_for(1ms);
+    }
+    registry_->SetForecasts(Scores({{"a", 3}, {"b", 1}}));
+    // lru runs no prewarm; under forecast a and b fit and c is worth nothing: nothing to do.
+    EXPECT_FALSE(registry_->PrewarmStep()) << forecast;
+    auto c = Submit(Request("c", 1, 1));
+    ASSERT_TRUE(c->WaitFinished());
+    auto s = States();
+    EXPECT_EQ(s["a"].state, forecast ? "warm" : "registered") << forecast;
+    EXPECT_EQ(s["b"].state, forecast ? "registered" : "warm") << forecast;
+    EXPECT_EQ(s["a"].score, 3) << "shown under either policy";
+    for (const char* m : {"a", "b", "c"}) ASSERT_TRUE(registry_->Remove(m, true).ok());
+  }
+}
+
+TEST_F(ModelRegistryTest, ARequestCancelsAPrewarmLoadThatHoldsItsRoom) {
+  MakeRegistry(budget_, 20s, 0, /*forecast=*/true);
+  ASSERT_TRUE(registry_->Start(ThreeModels()).ok());  // a and b warm
+  worker_.Hold("c");
+  registry_->SetForecasts(Scores({{"a", 2}, {"b", 1}, {"c", 5}}));
+  ASSERT_TRUE(registry_->PrewarmStep());  // b goes for c
+  ASSERT_EQ(States()["b"].state, "registered");
+  std::thread prewarm([&] { registry_->PrewarmStep(); });  // c's load reads on
+  while (States()["c"].state != "loading") std::this_thread::sleep_for(5ms);
+  // A request for b: c's prewarm gives its room up; b loads.
+  auto b = Submit(Request("b", 2, 1));
+  ASSERT_TRUE(b->WaitFinished());
+  prewarm.join();
+  EXPECT_TRUE(b->finish().status.ok()) << b->finish().status.ToString();
+  auto s = States();
+  EXPECT_EQ(s["b"].state, "warm");
+  EXPECT_EQ(s["c"].state, "registered");
+  EXPECT_EQ(s["c"].last_error, "") << "a cancelled prewarm is no error";
+  EXPECT_EQ(s["c"].loads, 0);
+  const std::vector<std::string> unloaded = worker_.unloaded();
+  EXPECT_NE(std::find(unloaded.begin(), unloaded.end(), "c"), unloaded.end()) << "the worker dropped the read";
+  worker_.Hold("");
 }
 
 TEST_F(ModelRegistryTest, AddPersistsRemoveRefusesBusyModels) {

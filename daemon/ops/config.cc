@@ -221,11 +221,21 @@ Status ReadWorkers(const toml::table& root, Config* config) {
   return Status::Ok();
 }
 
-// The [placement] table: the load history's window and the forecast's period.
+// The [placement] table: the policy, the load history's window, the forecast's period, the
+// replicas' batch size and the prewarm interval.
 Status ReadPlacement(const toml::table& root, Config* config) {
   if (!root.contains("placement")) return Status::Ok();
   const toml::table* t = root["placement"].as_table();
   if (t == nullptr) return Status::InvalidArgument("placement must be a table");
+  for (const auto& [key, value] : *t) {
+    const std::string_view k = key.str();
+    if (k != "policy" && k != "window_seconds" && k != "period_seconds" && k != "batch_size" &&
+        k != "prewarm_interval_ms") {
+      return Status::InvalidArgument("placement." + std::string(k) +
+                                     " is not a setting (policy, window_seconds, period_seconds, batch_size, "
+                                     "prewarm_interval_ms)");
+    }
+  }
   for (auto [key, field, max] : {std::tuple{"window_seconds", &config->load_window_seconds, int64_t{86400}},
                                  std::tuple{"period_seconds", &config->load_period_seconds, int64_t{86400 * 366}}}) {
     if (!t->contains(key)) continue;
@@ -238,6 +248,24 @@ Status ReadPlacement(const toml::table& root, Config* config) {
   }
   if (config->load_period_seconds < config->load_window_seconds) {
     return Status::InvalidArgument("placement.period_seconds must be at least placement.window_seconds");
+  }
+  if (t->contains("policy")) {
+    auto v = (*t)["policy"].value<std::string>();
+    if (!v || (*v != "forecast" && *v != "lru")) {
+      return Status::InvalidArgument("placement.policy must be \"forecast\" or \"lru\"");
+    }
+    config->placement_policy = *v;
+  }
+  for (auto [key, field, min, max] :
+       {std::tuple{"batch_size", &config->placement_batch_size, int64_t{0}, int64_t{4096}},
+        std::tuple{"prewarm_interval_ms", &config->prewarm_interval_ms, int64_t{10}, int64_t{3600000}}}) {
+    if (!t->contains(key)) continue;
+    auto v = (*t)[key].value<int64_t>();
+    if (!v || *v < min || *v > max) {
+      return Status::InvalidArgument("placement." + std::string(key) + " must be an integer in [" +
+                                     std::to_string(min) + ", " + std::to_string(max) + "]");
+    }
+    *field = *v;
   }
   return Status::Ok();
 }

@@ -72,6 +72,12 @@ struct Config {
   // next window forecast from the same window of earlier periods.
   int64_t load_window_seconds = 300;
   int64_t load_period_seconds = 86400;
+  // [placement]: "forecast" (prewarm by the forecast, evict the lowest-scored first) or "lru"
+  // (load on request, evict the least recently used); the replicas' batch size (0: measured
+  // per model); how often the prewarm plan runs.
+  std::string placement_policy = "forecast";
+  int64_t placement_batch_size = 0;
+  int64_t prewarm_interval_ms = 1000;
   // [preemption] (owner: preemption; docs/durability.md, "Preemption notices"). A notice is the
   // file appearing, or a 200 from the URL; empty: that source is off. The admin API is always on.
   std::string preemption_notice_file;

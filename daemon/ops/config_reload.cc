@@ -51,6 +51,9 @@ ReloadReport DiffConfig(const Config& running, const Config& fresh) {
   restart(running.worker_count == fresh.worker_count, "workers.count");
   restart(running.load_window_seconds == fresh.load_window_seconds, "placement.window_seconds");
   restart(running.load_period_seconds == fresh.load_period_seconds, "placement.period_seconds");
+  restart(running.placement_policy == fresh.placement_policy, "placement.policy");
+  restart(running.placement_batch_size == fresh.placement_batch_size, "placement.batch_size");
+  restart(running.prewarm_interval_ms == fresh.prewarm_interval_ms, "placement.prewarm_interval_ms");
   restart(running.preemption_notice_file == fresh.preemption_notice_file, "preemption.notice_file");
   restart(running.preemption_poll_url == fresh.preemption_poll_url, "preemption.poll_url");
   restart(running.preemption_poll_interval_ms == fresh.preemption_poll_interval_ms, "preemption.poll_interval_ms");

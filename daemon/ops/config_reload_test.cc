@@ -75,10 +75,11 @@ TEST(ConfigReloadTest, SortsChangesIntoAppliedAndRestartRequired) {
   fresh.listen.port = 9999;
   fresh.models["n"] = "/b.gguf";
   fresh.max_num_seqs = 3;
+  fresh.placement_policy = "lru";
   ReloadReport r = DiffConfig(running, fresh);
   EXPECT_EQ(r.applied,
             (std::vector<std::string>{"log_level", "api_keys", "request_retention_count", "max_queued_tokens"}));
-  EXPECT_EQ(r.restart_required, (std::vector<std::string>{"listen", "models", "max_num_seqs"}));
+  EXPECT_EQ(r.restart_required, (std::vector<std::string>{"listen", "models", "max_num_seqs", "placement.policy"}));
 
   Config merged = MergeReloadable(running, fresh);
   EXPECT_EQ(merged.api_keys, fresh.api_keys);
@@ -89,7 +90,7 @@ TEST(ConfigReloadTest, SortsChangesIntoAppliedAndRestartRequired) {
   // Reloading the same file again reports the restart-only change again, and nothing applied.
   ReloadReport again = DiffConfig(merged, fresh);
   EXPECT_TRUE(again.applied.empty());
-  EXPECT_EQ(again.restart_required.size(), 3u);
+  EXPECT_EQ(again.restart_required.size(), 4u);
 }
 
 TEST(ConfigReloadTest, ReportJsonNamesButNeverShowsSecrets) {

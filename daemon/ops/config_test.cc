@@ -135,8 +135,20 @@ TEST(ConfigTest, PlacementTable) {
   EXPECT_EQ(c.load_window_seconds, 60);
   EXPECT_EQ(c.load_period_seconds, 3600);
   std::remove(path.c_str());
+  EXPECT_EQ(c.placement_policy, "forecast");  // the default
+  EXPECT_EQ(c.placement_batch_size, 0);
+  EXPECT_EQ(c.prewarm_interval_ms, 1000);
+  path = WriteTemp("[placement]\npolicy = \"lru\"\nbatch_size = 32\nprewarm_interval_ms = 250\n");
+  ASSERT_TRUE(LoadConfigFile(path, &c).ok());
+  EXPECT_EQ(c.placement_policy, "lru");
+  EXPECT_EQ(c.placement_batch_size, 32);
+  EXPECT_EQ(c.prewarm_interval_ms, 250);
+  std::remove(path.c_str());
   for (const char* bad : {"[placement]\nwindow_seconds = 0\n", "[placement]\nperiod_seconds = \"day\"\n",
-                          "[placement]\nwindow_seconds = 600\nperiod_seconds = 300\n", "placement = 1\n"}) {
+                          "[placement]\nwindow_seconds = 600\nperiod_seconds = 300\n", "placement = 1\n",
+                          "[placement]\npolicy = \"random\"\n", "[placement]\npolicy = 1\n",
+                          "[placement]\nbatch_size = -1\n", "[placement]\nprewarm_interval_ms = 0\n",
+                          "[placement]\npolcy = \"lru\"\n"}) {
     path = WriteTemp(bad);
     Config b;
     Status st = LoadConfigFile(path, &b);
