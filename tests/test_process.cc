@@ -157,3 +157,36 @@ std::string FinalRequestText(int port, const std::string& id) {
 }
 
 }  // namespace hearth::testing
+
+namespace hearth::testing {
+
+EtcdProcess::EtcdProcess(const std::string& dir) : dir_(dir), port_(FreePort()), peer_port_(FreePort()) {}
+
+bool EtcdProcess::available() { return RunCommand({"/bin/sh", "-c", "command -v etcd"}).exit_code == 0; }
+
+bool EtcdProcess::Start() {
+  const std::string client = "http://127.0.0.1:" + std::to_string(port_);
+  const std::string peer = "http://127.0.0.1:" + std::to_string(peer_port_);
+  process_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"/usr/bin/env", "etcd", "--name", "test", "--data-dir", dir_ + "/etcd",
+                               "--listen-client-urls", client, "--advertise-client-urls", client,
+                               "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                               "--initial-cluster", "test=" + peer, "--log-level", "warn"},
+      dir_ + "/etcd.log");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    HttpResult r = HttpGet(port_, "/health");
+    if (r.status == 200 && r.body.find("true") != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+void EtcdProcess::Stop() {
+  if (!process_) return;
+  process_->Signal(SIGKILL);
+  process_->Wait(10000);
+  process_.reset();
+}
+
+}  // namespace hearth::testing

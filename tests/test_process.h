@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -69,6 +70,26 @@ class HearthdProcess {
  private:
   ChildProcess process_;
   bool healthy_ = false;
+};
+
+// etcd (Debian's etcd-server) on two free loopback ports with its data in DIR/etcd, log in
+// DIR/etcd.log; waits up to 20 s for GET /health. Start() again after Stop() reuses the ports and
+// the data (the cluster comes back with its keys). available() is false when no `etcd` binary
+// is on the PATH: tests skip.
+class EtcdProcess {
+ public:
+  explicit EtcdProcess(const std::string& dir);
+  static bool available();
+  bool Start();  // true once it answers
+  void Stop();   // SIGKILL, reaped
+  ChildProcess* process() { return process_.get(); }
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  std::string dir_;
+  int port_ = 0, peer_port_ = 0;
+  std::unique_ptr<ChildProcess> process_;
 };
 
 // Polls GET /v1/requests/{id} on 127.0.0.1:port until the request ended (up to 5 minutes): its
