@@ -1,0 +1,70 @@
+#include "cluster/node_record.h"
+
+#include <gtest/gtest.h>
+
+namespace hearth::cluster {
+namespace {
+
+NodeRecord Example() {
+  NodeRecord r;
+  r.name = "node-1";
+  r.advertise = "http://10.0.0.1:8080";
+  r.admin = "http://10.0.0.1:8081";
+  r.instance = "spot";
+  r.price_per_hour = 0.42;
+  r.memory_budget_bytes = 1 << 30;
+  r.workers = 2;
+  r.lease_granted_at = 1700000000;
+  r.version = "0.1.0";
+  r.models = {{"smol", "warm", 123456, 0.25}, {"big", "staged", 0, 0}};
+  return r;
+}
+
+TEST(NodeRecordTest, RoundTrips) {
+  StatusOr<NodeRecord> back = DecodeNodeRecord(EncodeNodeRecord(Example()));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->name, "node-1");
+  EXPECT_EQ(back->advertise, "http://10.0.0.1:8080");
+  EXPECT_EQ(back->instance, "spot");
+  EXPECT_DOUBLE_EQ(back->price_per_hour, 0.42);
+  EXPECT_EQ(back->workers, 2);
+  EXPECT_EQ(back->lease_granted_at, 1700000000);
+  ASSERT_EQ(back->models.size(), 2u);
+  EXPECT_EQ(back->models[0].name, "smol");
+  EXPECT_EQ(back->models[0].bytes, 123456u);
+  EXPECT_DOUBLE_EQ(back->models[0].swap_in_seconds, 0.25);
+  EXPECT_EQ(back->models[1].state, "staged");
+}
+
+TEST(NodeRecordTest, RefusesWhatAPeerOrEtcdCouldSendWrong) {
+  const std::string good = EncodeNodeRecord(Example());
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string s = good;
+    const size_t at = s.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return s.replace(at, from.size(), to);
+  };
+  const std::string bad[] = {
+      "",
+      "[]",
+      std::string(100, '['),
+      with("\"node-1\"", "\"../etc\""),
+      with("\"node-1\"", "7"),
+      with("\"http://10.0.0.1:8080\"", "\"ftp://x\""),
+      with("\"http://10.0.0.1:8080\"", "\"http://a b\""),
+      with("\"spot\"", "\"cheap\""),
+      with("0.42", "-1"),
+      with("\"workers\":2", "\"workers\":0"),
+      with("\"workers\":2", "\"workers\":-3"),
+      with("\"bytes\":123456", "\"bytes\":\"many\""),
+      with("\"models\":[", "\"models\":{\"x\":["),
+      with("\"name\":\"smol\"", "\"name\":\"\""),
+  };
+  for (const std::string& b : bad) EXPECT_FALSE(DecodeNodeRecord(b).ok()) << b;
+  EXPECT_TRUE(ValidNodeName("a.b_c-1"));
+  EXPECT_FALSE(ValidNodeName(std::string(65, 'a')));
+  EXPECT_FALSE(ValidNodeName("a/b"));
+}
+
+}  // namespace
+}  // namespace hearth::cluster
