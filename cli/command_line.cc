@@ -30,6 +30,10 @@ void Define(CLI::App& app, CommandLine* cl) {
 
   app.add_subcommand("status", "show the daemon: draining, queues, KV blocks, workers and models");
   app.add_subcommand("workers", "list the worker processes");
+  CLI::App* cluster = app.add_subcommand("cluster", "the cluster's nodes, their leases and models (default: list)");
+  cluster->require_subcommand(0, 1);
+  cluster->add_subcommand("list", "the nodes this daemon sees in etcd, with instance type, price, lease and models");
+  cluster->add_subcommand("targets", "every node as a Prometheus file_sd target list (JSON)");
 
   CLI::App* models =
       app.add_subcommand("models", "list, add, remove, load, stage, unload or pin models (default: list)");
@@ -105,7 +109,7 @@ std::string CommandName(const CLI::App& app) {
     at = at->get_subcommands().front();
     name += (name.empty() ? "" : " ") + at->get_name();
   }
-  if (name == "models" || name == "requests") name += " list";
+  if (name == "models" || name == "requests" || name == "cluster") name += " list";
   return name;
 }
 

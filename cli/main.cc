@@ -17,6 +17,7 @@
 #include "cli/command_line.h"
 #include "cli/reply_hint.h"
 #include "cli/sse.h"
+#include "cli/cluster_views.h"
 #include "cli/views.h"
 #include "common/json_writer.h"
 
@@ -295,6 +296,10 @@ int main(int argc, char** argv) {
   if (cmd == "status") return GetAndShow(target, "/admin/v1/status", cl.json, cli::RenderStatus);
   if (cmd == "workers") return GetAndShow(target, "/admin/v1/status", cl.json, cli::RenderWorkers, cli::WorkersJson);
   if (cmd.rfind("models ", 0) == 0) return Models(cl, target);
+  if (cmd == "cluster list") return GetAndShow(target, "/admin/v1/cluster", cl.json, cli::RenderCluster);
+  if (cmd == "cluster targets") {
+    return GetAndShow(target, "/admin/v1/cluster", /*json=*/false, cli::ClusterTargets);
+  }
   if (cmd.rfind("requests ", 0) == 0) return Requests(cl, target);
   if (cmd == "drain") {
     return PostAndShow(target, "/admin/v1/drain", cl.resume ? "{\"resume\":true}" : "", cl.json, cli::RenderDrain);

@@ -162,6 +162,8 @@ Status Daemon::Start() {
   }
   RegisterApiRoutes();
   RegisterAdminRoutes();
+  // Set before the listeners serve, so that no handler sees it change.
+  if (!config_.cluster_etcd.empty()) HEARTH_RETURN_IF_ERROR(JoinCluster());
   HEARTH_RETURN_IF_ERROR(api_->Serve());
   HEARTH_RETURN_IF_ERROR(admin_->Serve());
   LogInfo("hearthd ready").Kv("listen", config_.listen.ToString()).Kv("admin", config_.admin_listen.ToString());
@@ -275,6 +277,7 @@ Status Daemon::BindListeners() {
 
 void Daemon::Stop() {
   stopping_ = true;  // /readyz fails from here on
+  if (cluster_) cluster_->Stop();  // leave the cluster first: no more routed work
   if (preemption_) preemption_->Stop();
   if (health_) health_->Stop();
   if (prewarmer_) prewarmer_->Stop();  // no prewarm starts from here on
@@ -313,6 +316,9 @@ void Daemon::RegisterAdminRoutes() {
   admin.Get("/admin/v1/status", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(StatusJson(), "application/json");
   });
+  admin.Get("/admin/v1/cluster", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(cluster_ ? cluster_->Json() : NoClusterJson(), "application/json");
+  });
   RequireBearerToken(admin, &admin_auth_, "/admin/v1/");
   AdminRoutesOptions options;
   options.registry = requests_.get();
@@ -329,6 +335,25 @@ void Daemon::RegisterAdminRoutes() {
     return preemption_->StatusJson();
   };
   RegisterAdminApi(admin, std::move(options));
+}
+
+Status Daemon::JoinCluster() {
+  ClusterNodeOptions o;
+  o.etcd = config_.cluster_etcd;
+  o.name = config_.cluster_node_name;
+  o.advertise = config_.cluster_advertise;
+  o.admin = "http://" + config_.admin_listen.ToString();
+  o.instance = config_.cluster_instance;
+  o.price_per_hour = config_.cluster_price_per_hour;
+  o.prefix = config_.cluster_prefix;
+  o.memory_budget_bytes = config_.memory_budget_bytes;
+  o.staged_budget_bytes = config_.staged_budget_bytes;
+  o.workers = config_.worker_count;
+  o.version = HEARTH_VERSION;
+  HEARTH_ASSIGN_OR_RETURN(cluster_, ClusterNode::Create(std::move(o), registry_.get()));
+  cluster_->Start();
+  LogInfo("joining the cluster").Kv("node", config_.cluster_node_name).Kv("advertise", config_.cluster_advertise);
+  return Status::Ok();
 }
 
 void Daemon::SetConfigLoader(std::function<StatusOr<Config>()> loader) { config_loader_ = std::move(loader); }
@@ -376,7 +401,12 @@ void Daemon::RegisterProbeRoutes(http::Router& router) {
       [this](const httplib::Request&, httplib::Response& res) {
         HealthReport report = Readiness();
         res.status = report.ok ? 200 : 503;
-        res.set_content(HealthJson(report, "not_ready"), "application/json");
+        ClusterHealth cluster;
+        if (cluster_) {
+          cluster.reason = cluster_->Degraded();
+          cluster.state = cluster.reason.empty() ? "member" : "degraded";
+        }
+        res.set_content(HealthJson(report, "not_ready", cluster_ ? &cluster : nullptr), "application/json");
       },
       probe);
   router.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
@@ -406,6 +436,11 @@ std::string Daemon::MetricsText() {
   for (const ModelStatus& m : ModelStatuses()) live.models.push_back(m.name);
   StatusOr<ProcessSample> process = ReadProcessSample();
   if (process.ok()) live.process = *process;
+  if (cluster_) {
+    const cluster::MembershipView v = cluster_->view();
+    live.cluster = LiveState::Cluster{static_cast<int64_t>(v.nodes.size()), v.has_lease, v.etcd_reachable,
+                                      cluster_->etcd_errors()};
+  }
   return metrics_.Render(live);
 }
 

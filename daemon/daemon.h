@@ -25,6 +25,7 @@
 #include "daemon/models/model_registry.h"
 #include "daemon/models/placing_engine.h"
 #include "daemon/models/prewarmer.h"
+#include "daemon/cluster/cluster_node.h"
 #include "daemon/ops/preemption.h"
 #include "daemon/ops/queue_limits.h"
 #include "daemon/requests/request_registry.h"
@@ -82,6 +83,8 @@ class Daemon {
 
  private:
   void RegisterApiRoutes();
+  // With [cluster] etcd: joins (a lease, its record published), degraded while etcd is away.
+  Status JoinCluster();
   void RegisterAdminRoutes();
   // Makes both listeners and binds their ports; they serve at the end of Start().
   Status BindListeners();
@@ -105,7 +108,8 @@ class Daemon {
   std::unique_ptr<store::LoadHistoryStore> load_store_;
   std::unique_ptr<LoadRecorder> load_;      // before placing_, which counts requests in it
   std::unique_ptr<PlacingEngine> placing_;  // under metered_
-  std::unique_ptr<Prewarmer> prewarmer_;    // reads the registry, the load history and placing_
+  std::unique_ptr<Prewarmer> prewarmer_;
+  std::unique_ptr<ClusterNode> cluster_;    // with [cluster] etcd: this node's membership    // reads the registry, the load history and placing_
   std::unique_ptr<http::HttpServer> api_;
   std::unique_ptr<http::HttpServer> admin_;
 

@@ -71,6 +71,13 @@ int main(int argc, char** argv) {
   app.add_option("--max-num-seqs", max_num_seqs, "sequences per step and running at once (default 64)");
   app.add_option("--target-step-ms", target_step_ms, "the token budget profile's step time target (default 100)");
   app.add_flag("--no-chunked-prefill", no_chunked_prefill, "whole prompts first: never cut a prompt into chunks");
+  std::string etcd, node_name, advertise, instance;
+  double price_per_hour = -1;
+  app.add_option("--etcd", etcd, "join a cluster: etcd's client URLs, URL[,URL...] (docs/cluster.md)");
+  app.add_option("--node-name", node_name, "this node's name in the cluster (default: the host name)");
+  app.add_option("--advertise", advertise, "the URL other nodes reach this node's API at (default: http://LISTEN)");
+  app.add_option("--instance", instance, "on-demand or spot (default on-demand)");
+  app.add_option("--price-per-hour", price_per_hour, "what this node costs per hour, for placement (default 0)");
   CLI11_PARSE(app, argc, argv);
 
   auto fail = [](const Status& st) {
@@ -115,6 +122,12 @@ int main(int argc, char** argv) {
     }
     if (no_chunked_prefill) config.chunked_prefill = false;
     for (const std::string& m : model_flags) HEARTH_RETURN_IF_ERROR(daemon::AddModelFlag(m, &config));
+    if (!etcd.empty()) config.cluster_etcd = daemon::SplitList(etcd);
+    if (!node_name.empty()) config.cluster_node_name = node_name;
+    if (!advertise.empty()) config.cluster_advertise = advertise;
+    if (!instance.empty()) config.cluster_instance = instance;
+    if (price_per_hour >= 0) config.cluster_price_per_hour = price_per_hour;
+    HEARTH_RETURN_IF_ERROR(daemon::ValidateCluster(&config));
     LogLevel level;
     if (!ParseLogLevel(config.log_level, &level)) {
       return Status::InvalidArgument("unknown log level '" + config.log_level + "'");

@@ -128,11 +128,22 @@ int EnvInt(const char* name, int fallback) {
   return v && *v ? std::atoi(v) : fallback;
 }
 
-HearthdProcess::HearthdProcess(const std::string& dir, int port, int admin_port)
-    : process_({BinaryPath("hearthd"), "--config", dir + "/hearth.toml", "--listen", "127.0.0.1:" + std::to_string(port),
-                "--admin-listen", "127.0.0.1:" + std::to_string(admin_port), "--data-dir", dir + "/data", "--threads",
-                "2", "--model", "smollm2=" + DefaultModelPath()},
-               dir + "/hearthd.log"),
+namespace {
+
+std::vector<std::string> HearthdArgs(const std::string& dir, int port, int admin_port,
+                                     const std::vector<std::string>& extra) {
+  std::vector<std::string> argv = {BinaryPath("hearthd"), "--config", dir + "/hearth.toml", "--listen",
+                                   "127.0.0.1:" + std::to_string(port), "--admin-listen",
+                                   "127.0.0.1:" + std::to_string(admin_port), "--data-dir", dir + "/data", "--threads",
+                                   "2", "--model", "smollm2=" + DefaultModelPath()};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  return argv;
+}
+
+}  // namespace
+
+HearthdProcess::HearthdProcess(const std::string& dir, int port, int admin_port, const std::vector<std::string>& extra)
+    : process_(HearthdArgs(dir, port, admin_port, extra), dir + "/hearthd.log"),
       healthy_(WaitHealthy(port, 120000)) {}
 
 std::string FinalRequestText(int port, const std::string& id) {

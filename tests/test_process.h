@@ -63,7 +63,8 @@ int EnvInt(const char* name, int fallback);
 // data DIR/data, log DIR/hearthd.log. Waits up to 2 minutes for /healthz.
 class HearthdProcess {
  public:
-  HearthdProcess(const std::string& dir, int port, int admin_port);
+  // `extra` arguments follow the usual ones (e.g. --etcd URL --node-name NAME).
+  HearthdProcess(const std::string& dir, int port, int admin_port, const std::vector<std::string>& extra = {});
   bool healthy() const { return healthy_; }
   ChildProcess& process() { return process_; }
 

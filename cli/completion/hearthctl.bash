@@ -39,7 +39,7 @@ _hearthctl() {
         esac
         if [[ -z $cmd ]]; then
             cmd=$w
-        elif [[ -z $sub && ( $cmd == models || $cmd == requests ) ]]; then
+        elif [[ -z $sub && ( $cmd == models || $cmd == requests || $cmd == cluster ) ]]; then
             sub=$w
         else
             args+=("$w")
@@ -49,7 +49,9 @@ _hearthctl() {
     local words opts=""
     case $cmd in
         "")
-            words="status workers models requests drain reload preempt metrics run" ;;
+            words="status workers cluster models requests drain reload preempt metrics run" ;;
+        cluster)
+            [[ -z $sub ]] && words="list targets" ;;
         models)
             case $sub in
                 "") words="list add remove load unload stage pin unpin history" ;;

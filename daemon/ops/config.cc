@@ -1,5 +1,7 @@
 #include "daemon/ops/config.h"
 
+#include <unistd.h>
+
 #include <toml++/toml.h>
 
 #include <tuple>
@@ -270,7 +272,109 @@ Status ReadPlacement(const toml::table& root, Config* config) {
   return Status::Ok();
 }
 
+// The [cluster] table.
+Status ReadCluster(const toml::table& root, Config* config) {
+  if (!root.contains("cluster")) return Status::Ok();
+  const toml::table* t = root["cluster"].as_table();
+  if (t == nullptr) return Status::InvalidArgument("cluster must be a table");
+  for (const auto& [key, value] : *t) {
+    const std::string_view k = key.str();
+    if (k != "etcd" && k != "node_name" && k != "advertise" && k != "instance" && k != "price_per_hour" &&
+        k != "prefix") {
+      return Status::InvalidArgument("cluster." + std::string(k) +
+                                     " is not a setting (etcd, node_name, advertise, instance, price_per_hour, prefix)");
+    }
+  }
+  if (t->contains("etcd")) {
+    config->cluster_etcd.clear();
+    if (auto one = (*t)["etcd"].value<std::string>()) {
+      config->cluster_etcd = SplitList(*one);
+    } else if (const toml::array* list = (*t)["etcd"].as_array()) {
+      for (const auto& v : *list) {
+        auto url = v.value<std::string>();
+        if (!url) return Status::InvalidArgument("cluster.etcd must be a URL or a list of URLs");
+        config->cluster_etcd.push_back(*url);
+      }
+    } else {
+      return Status::InvalidArgument("cluster.etcd must be a URL or a list of URLs");
+    }
+  }
+  for (auto [key, field] : {std::pair{"node_name", &config->cluster_node_name},
+                            std::pair{"advertise", &config->cluster_advertise},
+                            std::pair{"instance", &config->cluster_instance}, std::pair{"prefix", &config->cluster_prefix}}) {
+    if (!t->contains(key)) continue;
+    auto v = (*t)[key].value<std::string>();
+    if (!v) return Status::InvalidArgument("cluster." + std::string(key) + " must be a string");
+    *field = *v;
+  }
+  if (t->contains("price_per_hour")) {
+    auto v = (*t)["price_per_hour"].value<double>();
+    if (!v) return Status::InvalidArgument("cluster.price_per_hour must be a number");
+    config->cluster_price_per_hour = *v;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+std::vector<std::string> SplitList(std::string_view text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string_view::npos) comma = text.size();
+    std::string item(text.substr(start, comma - start));
+    while (!item.empty() && item.front() == ' ') item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (!item.empty()) out.push_back(item);
+    start = comma + 1;
+  }
+  return out;
+}
+
+Status ValidateCluster(Config* config) {
+  if (config->cluster_etcd.empty()) return Status::Ok();
+  for (const std::string& url : config->cluster_etcd) {
+    if (url.rfind("http://", 0) != 0 || url.size() <= 7 || url.find_first_of(" \t\"") != std::string::npos) {
+      return Status::InvalidArgument("cluster.etcd: '" + url + "' is not an http://HOST:PORT URL");
+    }
+  }
+  if (config->cluster_node_name.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
+      return Status::InvalidArgument("cluster.node_name is not set and the host name cannot be read");
+    }
+    config->cluster_node_name = host;
+    if (const size_t dot = config->cluster_node_name.find('.'); dot != std::string::npos) {
+      config->cluster_node_name.resize(dot);  // the short name
+    }
+  }
+  const std::string& name = config->cluster_node_name;
+  bool name_ok = !name.empty() && name.size() <= 64;
+  for (char c : name) {
+    name_ok = name_ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+                          c == '_' || c == '-');
+  }
+  if (!name_ok) {
+    return Status::InvalidArgument("cluster.node_name '" + name +
+                                   "' must be 1 to 64 letters, digits, '.', '_' or '-'");
+  }
+  if (config->cluster_advertise.empty()) config->cluster_advertise = "http://" + config->listen.ToString();
+  const std::string& adv = config->cluster_advertise;
+  if (adv.rfind("http://", 0) != 0 || adv.size() <= 7 || adv.find_first_of(" \t\"\\") != std::string::npos) {
+    return Status::InvalidArgument("cluster.advertise '" + adv + "' is not an http://HOST:PORT URL");
+  }
+  if (config->cluster_instance != "on-demand" && config->cluster_instance != "spot") {
+    return Status::InvalidArgument("cluster.instance must be \"on-demand\" or \"spot\"");
+  }
+  if (!(config->cluster_price_per_hour >= 0) || config->cluster_price_per_hour > 1e6) {
+    return Status::InvalidArgument("cluster.price_per_hour must be a number in [0, 1000000]");
+  }
+  if (config->cluster_prefix.empty() || config->cluster_prefix.back() != '/') {
+    return Status::InvalidArgument("cluster.prefix must end with '/'");
+  }
+  return Status::Ok();
+}
 
 void ApplyEnvironment(Config* config, const std::function<const char*(const char*)>& getenv) {
   if (const char* keys = getenv("HEARTH_API_KEYS"); keys && *keys) {
@@ -336,6 +440,7 @@ Status LoadConfigFile(const std::string& path, Config* config) {
   }
   HEARTH_RETURN_IF_ERROR(ReadWorkers(t, config));
   HEARTH_RETURN_IF_ERROR(ReadPlacement(t, config));
+  HEARTH_RETURN_IF_ERROR(ReadCluster(t, config));
   if (const toml::table* models = t["models"].as_table()) {
     for (const auto& [name, value] : *models) {
       auto p = value.value<std::string>();

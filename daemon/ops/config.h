@@ -5,6 +5,7 @@
 #include <map>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -75,6 +76,15 @@ struct Config {
   // [placement]: "forecast" (prewarm by the forecast, evict the lowest-scored first) or "lru"
   // (load on request, evict the least recently used); the replicas' batch size (0: measured
   // per model); how often the prewarm plan runs.
+  // [cluster] (docs/cluster.md): etcd's client URLs (empty: a single node, no cluster), this
+  // node's name (default: the host name), the URL peers reach its API at (default: http://
+  // listen), its instance type ("on-demand" or "spot") and price, and the keys' prefix.
+  std::vector<std::string> cluster_etcd;
+  std::string cluster_node_name;
+  std::string cluster_advertise;
+  std::string cluster_instance = "on-demand";
+  double cluster_price_per_hour = 0;
+  std::string cluster_prefix = "hearth/";
   std::string placement_policy = "forecast";
   int64_t placement_batch_size = 0;
   int64_t prewarm_interval_ms = 1000;
@@ -87,6 +97,13 @@ struct Config {
 };
 
 // Reads a TOML file into `config`, leaving fields it does not set alone.
+// "a, b,,c" -> {"a", "b", "c"}.
+std::vector<std::string> SplitList(std::string_view text);
+
+// Checks the [cluster] settings however they were given (file, flags): InvalidArgument naming
+// the first bad one. Fills the node name and advertise URL when they are left out.
+Status ValidateCluster(Config* config);
+
 Status LoadConfigFile(const std::string& path, Config* config);
 
 // Applies HEARTH_API_KEYS (comma-separated; replaces api_keys) and HEARTH_ADMIN_TOKEN (replaces

@@ -52,6 +52,12 @@ ReloadReport DiffConfig(const Config& running, const Config& fresh) {
   restart(running.load_window_seconds == fresh.load_window_seconds, "placement.window_seconds");
   restart(running.load_period_seconds == fresh.load_period_seconds, "placement.period_seconds");
   restart(running.placement_policy == fresh.placement_policy, "placement.policy");
+  restart(running.cluster_etcd == fresh.cluster_etcd, "cluster.etcd");
+  restart(running.cluster_node_name == fresh.cluster_node_name, "cluster.node_name");
+  restart(running.cluster_advertise == fresh.cluster_advertise, "cluster.advertise");
+  restart(running.cluster_instance == fresh.cluster_instance, "cluster.instance");
+  restart(running.cluster_price_per_hour == fresh.cluster_price_per_hour, "cluster.price_per_hour");
+  restart(running.cluster_prefix == fresh.cluster_prefix, "cluster.prefix");
   restart(running.placement_batch_size == fresh.placement_batch_size, "placement.batch_size");
   restart(running.prewarm_interval_ms == fresh.prewarm_interval_ms, "placement.prewarm_interval_ms");
   restart(running.preemption_notice_file == fresh.preemption_notice_file, "preemption.notice_file");

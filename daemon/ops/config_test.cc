@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -155,6 +157,47 @@ TEST(ConfigTest, PlacementTable) {
     EXPECT_TRUE(st.IsInvalidArgument()) << bad;
     EXPECT_NE(st.message().find("placement"), std::string::npos) << st.ToString();
     std::remove(path.c_str());
+  }
+}
+
+TEST(ConfigTest, ClusterTableAndItsChecks) {
+  Config none;
+  EXPECT_TRUE(ValidateCluster(&none).ok()) << "no etcd: no cluster, nothing to check";
+  EXPECT_TRUE(none.cluster_node_name.empty());
+  std::string path = WriteTemp(
+      "listen = \"127.0.0.1:9000\"\n[cluster]\netcd = [\"http://10.0.0.1:2379\", \"http://10.0.0.2:2379\"]\n"
+      "node_name = \"n1\"\ninstance = \"spot\"\nprice_per_hour = 0.5\n");
+  Config c;
+  ASSERT_TRUE(LoadConfigFile(path, &c).ok());
+  std::remove(path.c_str());
+  ASSERT_TRUE(ValidateCluster(&c).ok());
+  EXPECT_EQ(c.cluster_etcd, (std::vector<std::string>{"http://10.0.0.1:2379", "http://10.0.0.2:2379"}));
+  EXPECT_EQ(c.cluster_node_name, "n1");
+  EXPECT_EQ(c.cluster_advertise, "http://127.0.0.1:9000") << "advertised as listened to";
+  EXPECT_EQ(c.cluster_instance, "spot");
+  EXPECT_DOUBLE_EQ(c.cluster_price_per_hour, 0.5);
+  // A comma-separated string, as --etcd takes it; the node name defaults to the host's.
+  path = WriteTemp("[cluster]\netcd = \"http://a:1, http://b:2\"\n");
+  Config d;
+  ASSERT_TRUE(LoadConfigFile(path, &d).ok());
+  std::remove(path.c_str());
+  ASSERT_TRUE(ValidateCluster(&d).ok());
+  EXPECT_EQ(d.cluster_etcd.size(), 2u);
+  EXPECT_FALSE(d.cluster_node_name.empty());
+  for (const char* bad : {"[cluster]\netcd = 1\n", "[cluster]\nnodes = 3\n", "cluster = 2\n",
+                          "[cluster]\nprice_per_hour = \"cheap\"\n"}) {
+    path = WriteTemp(bad);
+    Config b;
+    EXPECT_TRUE(LoadConfigFile(path, &b).IsInvalidArgument()) << bad;
+    std::remove(path.c_str());
+  }
+  for (auto change : std::vector<std::function<void(Config&)>>{
+           [](Config& x) { x.cluster_etcd = {"https://a:1"}; }, [](Config& x) { x.cluster_node_name = "a/b"; },
+           [](Config& x) { x.cluster_advertise = "ftp://x"; }, [](Config& x) { x.cluster_instance = "cheap"; },
+           [](Config& x) { x.cluster_price_per_hour = -1; }, [](Config& x) { x.cluster_prefix = "hearth"; }}) {
+    Config x = c;
+    change(x);
+    EXPECT_TRUE(ValidateCluster(&x).IsInvalidArgument());
   }
 }
 

@@ -21,7 +21,7 @@ std::string Seconds(double s) {
 
 }  // namespace
 
-std::string HealthJson(const HealthReport& report, const char* bad_status) {
+std::string HealthJson(const HealthReport& report, const char* bad_status, const ClusterHealth* cluster) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -30,6 +30,14 @@ std::string HealthJson(const HealthReport& report, const char* bad_status) {
   if (!report.ok) {
     w.Key("reason");
     WriteString(w, report.reason);
+  }
+  if (cluster) {
+    w.Key("cluster");
+    WriteString(w, cluster->state);
+    if (!cluster->reason.empty()) {
+      w.Key("cluster_reason");
+      WriteString(w, cluster->reason);
+    }
   }
   w.EndObject();
   return buf.GetString();

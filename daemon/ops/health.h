@@ -21,8 +21,16 @@ struct HealthReport {
   std::string reason;  // why not, when !ok
 };
 
-// {"status":"ok"} or {"status":"unhealthy","reason":"..."} (or "not_ready" for readiness).
-std::string HealthJson(const HealthReport& report, const char* bad_status);
+// A node of a cluster: "member" or "degraded" (still ready: the node serves what it hosts),
+// and why degraded.
+struct ClusterHealth {
+  std::string state;
+  std::string reason;
+};
+
+// {"status":"ok"} or {"status":"unhealthy","reason":"..."} (or "not_ready" for readiness), and
+// in a cluster "cluster":"member"|"degraded" (with "cluster_reason" when degraded).
+std::string HealthJson(const HealthReport& report, const char* bad_status, const ClusterHealth* cluster = nullptr);
 
 struct ReadinessInput {
   bool stopping = false;

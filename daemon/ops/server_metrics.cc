@@ -168,7 +168,17 @@ ServerMetrics::ServerMetrics()
       process_start_time_(
           registry_.AddGauge("process_start_time_seconds", "Start time of hearthd since the Unix epoch.")),
       process_open_fds_(registry_.AddGauge("process_open_fds", "Open file descriptors of hearthd.")),
-      process_max_fds_(registry_.AddGauge("process_max_fds", "hearthd's limit of open file descriptors.")) {}
+      process_max_fds_(registry_.AddGauge("process_max_fds", "hearthd's limit of open file descriptors.")),
+      cluster_nodes_(registry_.AddGauge("hearth_cluster_nodes",
+                                        "Nodes of the cluster this node sees in etcd, itself included (0 without a "
+                                        "cluster).")),
+      cluster_lease_held_(registry_.AddGauge("hearth_cluster_lease_held",
+                                             "1 while this node holds its cluster lease (it takes routed work).")),
+      cluster_etcd_reachable_(registry_.AddGauge("hearth_cluster_etcd_reachable",
+                                                 "1 while etcd answers this node; 0 means degraded (it serves what "
+                                                 "it hosts).")),
+      cluster_etcd_errors_(registry_.AddCounter("hearth_cluster_etcd_errors_total",
+                                                "etcd calls of this node's membership that failed.")) {}
 
 void ServerMetrics::RequestSubmitted(const std::string& model, int64_t prompt_tokens) {
   prompt_tokens_.Inc({model}, static_cast<double>(prompt_tokens));
@@ -283,6 +293,12 @@ std::string ServerMetrics::Render(const LiveState& live) {
   tokens_per_second_.Set(live.tokens_per_second);
   workers_up_.Set(static_cast<double>(live.workers_up));
   models_loaded_.Set(static_cast<double>(live.models_loaded));
+  if (live.cluster) {
+    cluster_nodes_.Set(static_cast<double>(live.cluster->nodes));
+    cluster_lease_held_.Set(live.cluster->lease_held ? 1 : 0);
+    cluster_etcd_reachable_.Set(live.cluster->etcd_reachable ? 1 : 0);
+    cluster_etcd_errors_.SetTotal({}, static_cast<double>(live.cluster->etcd_errors));
+  }
   if (live.process) {
     const ProcessSample& p = *live.process;
     process_cpu_.SetTotal({}, p.cpu_seconds);

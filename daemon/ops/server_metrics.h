@@ -26,6 +26,15 @@ struct LiveState {
   double tokens_per_second = 0;  // generated, over the last few seconds
   std::vector<std::string> models;       // registered: each gets its per-model series, at 0 if idle
   std::optional<ProcessSample> process;  // hearthd's own; none when /proc could not be read
+  // In a cluster (docs/cluster.md): the nodes this one sees, whether it holds its lease and
+  // reaches etcd, and its failed etcd calls so far. Without a cluster these stay 0.
+  struct Cluster {
+    int64_t nodes = 0;
+    bool lease_held = false;
+    bool etcd_reachable = false;
+    int64_t etcd_errors = 0;
+  };
+  std::optional<Cluster> cluster;
 };
 
 // The `status` label of hearth_requests_total for a finished request: "ok" (finish_reason
@@ -137,6 +146,10 @@ class ServerMetrics {
   Gauge& process_start_time_;
   Gauge& process_open_fds_;
   Gauge& process_max_fds_;
+  Gauge& cluster_nodes_;
+  Gauge& cluster_lease_held_;
+  Gauge& cluster_etcd_reachable_;
+  Counter& cluster_etcd_errors_;
 
   // Render's own state: scrapes may run at once.
   std::mutex render_mu_;

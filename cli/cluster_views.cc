@@ -1,0 +1,102 @@
+#include "cli/cluster_views.h"
+
+#include <rapidjson/document.h>
+
+#include <cstdio>
+#include <sstream>
+
+#include "cli/table.h"
+#include "common/json_parse.h"
+#include "common/json_writer.h"
+
+namespace hearth::cli {
+namespace {
+
+std::string Text(const rapidjson::Value& o, const char* key) {
+  if (!o.IsObject() || !o.HasMember(key)) return "";
+  const rapidjson::Value& v = o[key];
+  if (v.IsString()) return std::string(v.GetString(), v.GetStringLength());
+  if (v.IsBool()) return v.GetBool() ? "true" : "false";
+  if (v.IsInt64()) return std::to_string(v.GetInt64());
+  if (v.IsNumber()) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.2f", v.GetDouble());
+    return buf;
+  }
+  return "";
+}
+
+StatusOr<rapidjson::Document> ParseCluster(const std::string& json) {
+  rapidjson::Document d;
+  if (!ParseJson(json, &d).ok() || !d.IsObject() || !d.HasMember("enabled") || !d["enabled"].IsBool() ||
+      !d.HasMember("nodes") || !d["nodes"].IsArray()) {
+    return Status::Corruption("the daemon's cluster answer is not what hearthctl expects");
+  }
+  return d;
+}
+
+// "http://HOST:PORT/..." -> "HOST:PORT".
+std::string HostPort(const std::string& url) {
+  std::string rest = url.rfind("http://", 0) == 0 ? url.substr(7) : url;
+  return rest.substr(0, rest.find('/'));
+}
+
+}  // namespace
+
+StatusOr<std::string> RenderCluster(const std::string& json) {
+  HEARTH_ASSIGN_OR_RETURN(rapidjson::Document d, ParseCluster(json));
+  if (!d["enabled"].GetBool()) return std::string("no cluster: this daemon runs alone (start it with --etcd to join one)\n");
+  std::ostringstream out;
+  const rapidjson::Value& lease = d["lease"];
+  const rapidjson::Value& etcd = d["etcd"];
+  out << "node " << Text(d, "node") << ": " << Text(d, "state");
+  if (!Text(d, "reason").empty()) out << " (" << Text(d, "reason") << ")";
+  out << "\nlease " << (Text(lease, "held") == "true" ? "held, " + Text(lease, "age_seconds") + " s old" : "not held")
+      << "; etcd " << (Text(etcd, "reachable") == "true" ? "reachable" : "unreachable") << ", "
+      << Text(etcd, "errors") << " errors; leader " << (Text(d, "leader").empty() ? "none" : Text(d, "leader"))
+      << "\n\n";
+  Table t({"NODE", "INSTANCE", "PRICE/H", "LEASE", "API", "MODELS"});
+  for (const auto& n : d["nodes"].GetArray()) {
+    std::string models;
+    if (n.HasMember("models") && n["models"].IsArray()) {
+      for (const auto& m : n["models"].GetArray()) {
+        if (!models.empty()) models += ' ';
+        models += Text(m, "name");
+        models += ':';
+        models += Text(m, "state");
+      }
+    }
+    std::string name = Text(n, "name");
+    if (Text(n, "self") == "true") name += " (this)";
+    t.AddRow({name, Text(n, "instance"), Text(n, "price_per_hour"), Text(n, "lease_age_seconds") + "s",
+              Text(n, "advertise"), models.empty() ? "-" : models});
+  }
+  out << t.Render();
+  return out.str();
+}
+
+StatusOr<std::string> ClusterTargets(const std::string& json) {
+  HEARTH_ASSIGN_OR_RETURN(rapidjson::Document d, ParseCluster(json));
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartArray();
+  for (const auto& n : d["nodes"].GetArray()) {
+    w.StartObject();
+    w.Key("targets");
+    w.StartArray();
+    WriteString(w, HostPort(Text(n, "advertise")));
+    w.EndArray();
+    w.Key("labels");
+    w.StartObject();
+    w.Key("node");
+    WriteString(w, Text(n, "name"));
+    w.Key("instance_type");
+    WriteString(w, Text(n, "instance"));
+    w.EndObject();
+    w.EndObject();
+  }
+  w.EndArray();
+  return std::string(buf.GetString(), buf.GetSize()) + "\n";
+}
+
+}  // namespace hearth::cli

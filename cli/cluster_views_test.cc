@@ -1,0 +1,42 @@
+#include "cli/cluster_views.h"
+
+#include <gtest/gtest.h>
+
+namespace hearth::cli {
+namespace {
+
+const char* kCluster = R"({"enabled":true,"node":"a","state":"degraded","reason":"etcd unreachable",
+ "lease":{"id":"7","held":true,"age_seconds":12,"ttl_seconds":10},
+ "etcd":{"endpoints":["http://127.0.0.1:2379"],"reachable":false,"last_error":"x","errors":3,"revision":9},
+ "leader":null,"invalid_records":0,
+ "nodes":[{"name":"a","self":true,"advertise":"http://10.0.0.1:8080","admin":"","instance":"spot",
+           "price_per_hour":0.35,"lease_age_seconds":12,"workers":1,"models":[{"name":"smol","state":"warm"},
+           {"name":"big","state":"staged"}]},
+          {"name":"b","self":false,"advertise":"http://10.0.0.2:9000","admin":"","instance":"on-demand",
+           "price_per_hour":1.2,"lease_age_seconds":300,"workers":1,"models":[]}]})";
+
+TEST(ClusterViewsTest, ListShowsStandingAndEveryNode) {
+  StatusOr<std::string> out = RenderCluster(kCluster);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_NE(out->find("node a: degraded (etcd unreachable)"), std::string::npos) << *out;
+  EXPECT_NE(out->find("lease held, 12 s old; etcd unreachable, 3 errors; leader none"), std::string::npos) << *out;
+  EXPECT_NE(out->find("a (this)"), std::string::npos) << *out;
+  EXPECT_NE(out->find("smol:warm big:staged"), std::string::npos) << *out;
+  EXPECT_NE(out->find("0.35"), std::string::npos) << *out;
+  EXPECT_NE(out->find("300s"), std::string::npos) << *out;
+  EXPECT_NE(RenderCluster(R"({"enabled":false,"nodes":[]})")->find("no cluster"), std::string::npos);
+  EXPECT_FALSE(RenderCluster("{}").ok());
+  EXPECT_FALSE(RenderCluster("[").ok());
+}
+
+TEST(ClusterViewsTest, TargetsAreAPrometheusFileSdList) {
+  StatusOr<std::string> out = ClusterTargets(kCluster);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(*out,
+            R"([{"targets":["10.0.0.1:8080"],"labels":{"node":"a","instance_type":"spot"}},)"
+            R"({"targets":["10.0.0.2:9000"],"labels":{"node":"b","instance_type":"on-demand"}}])"
+            "\n");
+}
+
+}  // namespace
+}  // namespace hearth::cli
