@@ -38,6 +38,14 @@ bool Move(uint8_t* from, uint8_t* to, size_t bytes) {
   return ::mremap(from, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED, to) != MAP_FAILED;
 }
 
+// Holds the addresses [at, +bytes) with an inaccessible mapping of no memory. A page moved out
+// of the arena leaves a hole in its addresses: without this, the next mmap anywhere in the
+// process (a remapped region's range, a staged copy) could land in the hole, and moving the
+// page back would map it over whatever is there.
+bool Hold(uint8_t* at, size_t bytes) {
+  return ::mmap(at, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) != MAP_FAILED;
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<PagePool>> PagePool::Create(int32_t num_pages, size_t page_bytes, bool prefault) {
@@ -111,8 +119,12 @@ StatusOr<std::unique_ptr<PagedRegion>> PagePool::Remap(size_t bytes, int32_t n, 
   pages.reserve(static_cast<size_t>(n));
   for (int32_t page = 0; page < num_pages_ && static_cast<int32_t>(pages.size()) < n; ++page) {
     if (used_[static_cast<size_t>(page)]) continue;
-    if (!Move(arena_ + static_cast<size_t>(page) * page_bytes_, base + pages.size() * page_bytes_, page_bytes_)) {
+    uint8_t* const at = arena_ + static_cast<size_t>(page) * page_bytes_;
+    uint8_t* const to = base + pages.size() * page_bytes_;
+    const bool moved = Move(at, to, page_bytes_);
+    if (!moved || !Hold(at, page_bytes_)) {
       const std::string why = Errno();
+      if (moved) (void)Move(to, at, page_bytes_);
       for (size_t i = 0; i < pages.size(); ++i) {  // put back what moved
         (void)Move(base + i * page_bytes_, arena_ + static_cast<size_t>(pages[i]) * page_bytes_, page_bytes_);
       }
@@ -131,7 +143,8 @@ StatusOr<std::unique_ptr<PagedRegion>> PagePool::Remap(size_t bytes, int32_t n, 
 
 void PagePool::Release(const PagedRegion& region) {
   if (!region.in_arena_) {
-    // Back to their places in the arena (a move cannot fail for a range that was moved out).
+    // Back to their places in the arena, over the mappings that held them (a move cannot fail
+    // for a range that was moved out).
     for (size_t i = 0; i < region.pages_.size(); ++i) {
       (void)Move(region.base_ + i * page_bytes_, arena_ + static_cast<size_t>(region.pages_[i]) * page_bytes_,
                  page_bytes_);
