@@ -121,6 +121,26 @@ TEST_F(WorkerSupervisorTest, StageSwapAndProgressOverTheSocket) {
   EXPECT_TRUE(heard.empty()) << "a swap-out and a swap-in read no file";
 }
 
+// A worker that dies while no step runs (here: killed, then asked to stage and to load) is
+// replaced by the call that finds it dead: with no model warm no step would ever restart it.
+TEST_F(WorkerSupervisorTest, AStageOrLoadThatFindsTheWorkerDeadRestartsIt) {
+  const pid_t first = worker_->pid();
+  ::kill(first, SIGKILL);
+  EXPECT_FALSE(worker_->StageModel({"smol", testing::DefaultModelPath(), 0}).ok()) << "the stage the death broke";
+  EXPECT_EQ(worker_->restarts(), 1);
+  EXPECT_NE(worker_->pid(), first);
+  EXPECT_TRUE(worker_->Step(SmallStep()).ok()) << "the replacement has the model";
+  const pid_t second = worker_->pid();
+  ::kill(second, SIGKILL);
+  EXPECT_FALSE(worker_->LoadModel({"other", testing::DefaultModelPath(), 0}).ok());
+  EXPECT_EQ(worker_->restarts(), 2);
+  EXPECT_NE(worker_->pid(), second);
+  StatusOr<wire::ModelInfo> again = worker_->LoadModel({"other", testing::DefaultModelPath(), 0});
+  EXPECT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(worker_->UnloadModel("other").ok());
+  EXPECT_TRUE(worker_->Step(SmallStep()).ok());
+}
+
 TEST_F(WorkerSupervisorTest, EachDeathRestartsTheWorkerWithItsModel) {
   ASSERT_TRUE(worker_->Step(SmallStep()).ok());
   const uint64_t generation = worker_->generation();
@@ -218,8 +238,9 @@ TEST(WorkerLoadStallTest, AStalledLoadIsKilledAtTheLimit) {
   EXPECT_EQ(info.status().code(), Status::Code::kUnavailable) << info.status().ToString();
   EXPECT_NE(info.status().message().find("sent nothing"), std::string::npos) << info.status().ToString();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(60)) << "returned, not hung";
-  EXPECT_FALSE((*worker)->Step(SmallStep()).ok());  // finds it dead, restarts it with "smol"
+  // The failed load restarted it, with "smol": the next step runs, no step lost.
   EXPECT_NE((*worker)->pid(), stalled);
+  EXPECT_EQ((*worker)->restarts(), 1);
   EXPECT_TRUE((*worker)->Step(SmallStep()).ok());
   (*worker)->Stop();
 }

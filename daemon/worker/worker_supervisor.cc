@@ -23,9 +23,16 @@ std::shared_ptr<WorkerProcess> SupervisedWorker::current() const {
   return worker_;
 }
 
+Status SupervisedWorker::AfterCall(const Status& st) {
+  // The worker's own answer (Internal) leaves it as it is; anything else lost it.
+  if (st.ok() || st.code() == Status::Code::kInternal) return st;
+  Status restarted = Restart(st);
+  return restarted.ok() ? st : restarted;
+}
+
 StatusOr<wire::LoadStatus> SupervisedWorker::BeginLoad(const wire::LoadModelRequest& request) {
-  // A lost worker is not restarted here: the next step restarts it, as after a failed stage.
   StatusOr<wire::LoadStatus> status = current()->BeginLoad(request);
+  HEARTH_RETURN_IF_ERROR(AfterCall(status.status()));
   if (status.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
     loading_[request.name] = {request, generation_};
@@ -48,8 +55,11 @@ StatusOr<wire::LoadStatus> SupervisedWorker::PollLoad(const std::string& name) {
   HEARTH_ASSIGN_OR_RETURN(std::shared_ptr<WorkerProcess> worker, LoadingOn(name));
   StatusOr<wire::LoadStatus> status = worker->PollLoad(name);
   if (!status.ok()) {
-    std::lock_guard<std::mutex> lock(mu_);
-    loading_.erase(name);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      loading_.erase(name);
+    }
+    return AfterCall(status.status());
   }
   return status;
 }
@@ -57,6 +67,13 @@ StatusOr<wire::LoadStatus> SupervisedWorker::PollLoad(const std::string& name) {
 StatusOr<wire::ModelInfo> SupervisedWorker::FinishLoad(const std::string& name) {
   HEARTH_ASSIGN_OR_RETURN(std::shared_ptr<WorkerProcess> worker, LoadingOn(name));
   StatusOr<wire::ModelInfo> info = worker->FinishLoad(name);
+  if (!info.ok() && info.status().code() != Status::Code::kInternal) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      loading_.erase(name);
+    }
+    return AfterCall(info.status());
+  }
   std::lock_guard<std::mutex> lock(mu_);
   auto it = loading_.find(name);
   if (it == loading_.end()) return info;
@@ -74,13 +91,14 @@ Status SupervisedWorker::UnloadModel(const std::string& name) {
     std::erase_if(models_, [&](const wire::LoadModelRequest& m) { return m.name == name; });
     loading_.erase(name);  // the worker ends the load
   }
-  // A dead worker holds nothing: the next restart starts without the model.
-  Status st = current()->UnloadModel(name);
-  return st.code() == Status::Code::kUnavailable ? Status::Ok() : st;
+  // A dead worker holds nothing: it is replaced without the model, and the unload is done.
+  Status st = AfterCall(current()->UnloadModel(name));
+  return st.ok() || st.code() == Status::Code::kInternal ? st : Status::Ok();
 }
 
 StatusOr<wire::StagedInfo> SupervisedWorker::StageModel(const wire::LoadModelRequest& request) {
   StatusOr<wire::StagedInfo> info = current()->StageModel(request);
+  HEARTH_RETURN_IF_ERROR(AfterCall(info.status()));
   if (info.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
     std::erase_if(models_, [&](const wire::LoadModelRequest& m) { return m.name == request.name; });

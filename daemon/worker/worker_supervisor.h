@@ -39,7 +39,8 @@ class SupervisedWorker final : public WorkerConnection {
 
   // A load whose worker dies or is replaced before it finishes fails (Unavailable once
   // replaced); the replacement reloads only the models whose loads finished (FinishLoad records
-  // each), and the next step restarts a worker a load found dead.
+  // each). A load, stage or unload that finds the worker dead restarts it then and there, as a
+  // step does: with no model warm no step would run, and every later call would fail.
   StatusOr<wire::LoadStatus> BeginLoad(const wire::LoadModelRequest& request) override;
   StatusOr<wire::LoadStatus> PollLoad(const std::string& name) override;
   StatusOr<wire::ModelInfo> FinishLoad(const std::string& name) override;
@@ -69,6 +70,11 @@ class SupervisedWorker final : public WorkerConnection {
   StatusOr<std::shared_ptr<WorkerProcess>> LoadingOn(const std::string& name);
   // After a failed call: a new worker with the models loaded, unless the limit is reached.
   Status Restart(const Status& why);
+  // After a call other than a step: a status that says the worker was lost (anything but its
+  // own answer, Internal) restarts it, as a failed step does, so that a worker that dies while
+  // it stages, loads or unloads is replaced even when no step runs. The call still fails with
+  // `st` (or with the restart's error once the bound is reached).
+  Status AfterCall(const Status& st);
 
   // Constant after Start().
   const std::string binary_;
