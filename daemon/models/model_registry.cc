@@ -523,6 +523,13 @@ bool ModelRegistry::TryAcquireWarm(const std::string& name, EngineLoop** engine)
   return true;
 }
 
+void ModelRegistry::AcquireMore(const std::string& name, int64_t n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_ptr<Entry> e = Find(name);
+  CHECK(e != nullptr && e->state == State::kWarm && e->active > 0) << name << ": not acquired";
+  e->active += n;
+}
+
 Status ModelRegistry::CheckPlaceable(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   std::shared_ptr<Entry> e = Find(name);
@@ -920,11 +927,10 @@ bool ModelRegistry::PrewarmStep() {
     if (e->waiting_loads > 0) return false;
   }
   if (where < 0) return false;
-  RunPrewarmActionLocked(lock, first, where);
-  return true;
+  return RunPrewarmActionLocked(lock, first, where);
 }
 
-void ModelRegistry::RunPrewarmActionLocked(Lock& lock, const scheduler::Action& action, int w) {
+bool ModelRegistry::RunPrewarmActionLocked(Lock& lock, const scheduler::Action& action, int w) {
   const std::shared_ptr<Entry> e = Find(action.model);
   CHECK(e != nullptr) << action.model;
   const char* kind = scheduler::ActionKindName(action.kind);
@@ -952,6 +958,7 @@ void ModelRegistry::RunPrewarmActionLocked(Lock& lock, const scheduler::Action& 
       CHECK(false) << "a prewarm plan never drains";
   }
   if (metrics_) metrics_->PrewarmAction(action.model, kind, outcome);
+  return outcome == "done";
 }
 
 void ModelRegistry::PublishStates() {

@@ -108,6 +108,10 @@ class ModelRegistry final : public ModelControl {
   Status Acquire(const std::string& name, bool* cold, EngineLoop** engine = nullptr);
   // As Acquire when the model is warm now (true); false, counting nothing, when it is not.
   bool TryAcquireWarm(const std::string& name, EngineLoop** engine = nullptr);
+  // Counts `n` more requests on a model the caller has acquired and not released (it is warm
+  // and cannot leave memory meanwhile, even while it drains for another model's load): the
+  // requests that waited for its load together.
+  void AcquireMore(const std::string& name, int64_t n);
   // Every worker's engine loop, by worker index.
   std::vector<EngineLoop*> engines() const;
   // What a request for the model would be refused for at once, without waiting: NotFound
@@ -140,7 +144,8 @@ class ModelRegistry final : public ModelControl {
   // first action of the first worker with one: an eviction or a dropped copy, a load or swap-in
   // (cancelled as soon as a request waits for a load), or a stage. False, running nothing,
   // when there is nothing to do, a request waits for a load (requests come first), the policy
-  // is lru, or hearthd is stopping. The caller calls again to run the next action.
+  // is lru, or hearthd is stopping; also false after an action that was cancelled or failed
+  // (the pass ends: the next one plans again). The caller calls again to run the next action.
   bool PrewarmStep();
 
  private:
@@ -216,8 +221,8 @@ class ModelRegistry final : public ModelControl {
   void CountUseLocked(Entry& e);  // REQUIRES(mu_)
   // `e` leaves the pool: a prewarm that put it there and no request used is waste.
   void CountLeavingPoolLocked(Entry& e);  // REQUIRES(mu_)
-  // Runs one prewarm action on worker `w`.
-  void RunPrewarmActionLocked(Lock& lock, const scheduler::Action& action, int w);
+  // Runs one prewarm action on worker `w`: false when it was cancelled or failed.
+  bool RunPrewarmActionLocked(Lock& lock, const scheduler::Action& action, int w);
   void PublishForecastLocked(const Entry& e);  // REQUIRES(mu_)
   // Runs a planned eviction or drop (kSwapOut or kUnload of another model) made for `for_name`.
   void RunRoomStepLocked(Lock& lock, const scheduler::Action& step, const std::string& for_name);

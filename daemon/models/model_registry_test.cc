@@ -303,6 +303,36 @@ TEST_F(ModelRegistryTest, EvictedModelsAreStagedAndSwapBackIn) {
   EXPECT_EQ(registry_->Stage("nope", false).status().code(), Status::Code::kNotFound);
 }
 
+// Requests that waited together for a model's load are counted together: a drain that starts
+// for another model's load right after the first is counted turns away no waiting request.
+TEST_F(ModelRegistryTest, WaitingRequestsAreCountedEvenWhileTheirModelDrains) {
+  MakeRegistry(budget_, 20s);
+  ASSERT_TRUE(registry_->Start(ThreeModels()).ok());  // a and b warm
+  ASSERT_TRUE(registry_->SetPinned("b", true).ok());
+  bool cold = false;
+  ASSERT_TRUE(registry_->Acquire("a", &cold).ok());  // the first of a's waiting requests
+  Status c_status;
+  std::thread load_c([&] {
+    bool c_cold = false;
+    c_status = registry_->Acquire("c", &c_cold);  // no room: a is drained, c waits
+    if (c_status.ok()) registry_->Release("c");
+  });
+  while (registry_->TryAcquireWarm("a")) {  // until the drain turns new requests away
+    registry_->Release("a");
+    std::this_thread::sleep_for(2ms);
+  }
+  registry_->AcquireMore("a", 2);  // the other two waiting requests
+  EXPECT_EQ(States()["a"].active_requests, 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(States()["a"].state, "warm") << "counted requests keep it";
+    registry_->Release("a");
+  }
+  load_c.join();
+  EXPECT_TRUE(c_status.ok()) << c_status.ToString();
+  EXPECT_EQ(States()["a"].state, "registered");
+  EXPECT_EQ(States()["c"].state, "warm");
+}
+
 // Forecasts with these scores (everything else 0).
 std::vector<ModelForecast> Scores(std::map<std::string, double> scores) {
   std::vector<ModelForecast> out;

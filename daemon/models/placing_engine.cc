@@ -137,15 +137,11 @@ void PlacingEngine::Place(const std::string& model) {
       for (Waiting& w : waiting) Fail(w, stopping ? Status::Unavailable("server shutting down") : warm, !stopping);
     } else {
       if (cold) LogInfo("cold start: requests waited for their model to load").Kv("model", model);
-      for (size_t i = 0; i < waiting.size(); ++i) {
-        // The first rides on Acquire's count; each other one is counted now (the model is warm
-        // and, with a request counted, cannot be evicted in between).
-        if (i > 0 && !registry_->TryAcquireWarm(model, &engine)) {
-          Fail(waiting[i], Status::Unavailable("model '" + model + "' left memory while requests waited; retry"), true);
-          continue;
-        }
-        SubmitWaiting(std::move(waiting[i]), engine);
-      }
+      // The first rides on Acquire's count; the others are counted now, before any of them is
+      // submitted: while one is counted the model cannot leave memory, even when it drains for
+      // another model's load (a drain only turns away requests that have not waited).
+      registry_->AcquireMore(model, static_cast<int64_t>(waiting.size()) - 1);
+      for (Waiting& w : waiting) SubmitWaiting(std::move(w), engine);
     }
   }
 }
