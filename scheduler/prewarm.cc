@@ -66,7 +66,9 @@ PrewarmPlan PlanPrewarm(const WorkerView& view, const std::vector<std::pair<std:
     if (m.state == ModelState::kLoading || m.state == ModelState::kStaging || m.state == ModelState::kUnloading) {
       continue;
     }
-    order.push_back({m.name, score_of.count(m.name) ? score_of[m.name] : 0.0});
+    const double score = score_of.count(m.name) ? score_of[m.name] : 0.0;
+    const bool incumbent = m.state == ModelState::kWarm || m.state == ModelState::kStaged;
+    order.push_back({m.name, incumbent ? score * kIncumbentMargin : score});
   }
   std::sort(order.begin(), order.end(), Higher);
   auto find = [&](const std::string& name) -> const ModelView& {

@@ -11,8 +11,11 @@
 //
 // The prewarm plan fills the worker's pool and its staged host budget by descending score: the
 // highest become warm, the next staged, the rest stay on disk; models nobody is predicted to
-// use stay where they are unless room is needed. A model is never evicted for a lower-scored
-// one, never while it has running or queued requests, and pinned models stay. Pure.
+// use stay where they are unless room is needed. A model already in a tier (warm or staged)
+// ranks as if its score were kIncumbentMargin times higher: a challenger must be worth clearly
+// more to take its place, so that forecasts that differ by noise do not move models back and
+// forth. A model is never evicted for a lower-scored one, never while it has running or queued
+// requests, and pinned models stay. Pure.
 #pragma once
 
 #include <cstdint>
@@ -62,5 +65,7 @@ struct PrewarmPlan {
 // The target of `view`'s worker by `scores` (model -> score; absent: 0). Models loading,
 // staging or unloading are left alone and keep what they hold.
 PrewarmPlan PlanPrewarm(const WorkerView& view, const std::vector<std::pair<std::string, double>>& scores);
+
+inline constexpr double kIncumbentMargin = 1.25;
 
 }  // namespace hearth::scheduler

@@ -96,6 +96,17 @@ TEST(PrewarmTest, EvictsOnlyForAHigherScore) {
   EXPECT_EQ(unstaged.actions, (std::vector<Action>{{ActionKind::kUnload, "a"}, {ActionKind::kLoad, "b"}}));
 }
 
+TEST(PrewarmTest, AChallengerMustBeWorthClearlyMoreThanTheModelInPlace) {
+  std::vector<ModelView> models = {View("a", ModelState::kWarm, 2), View("b", ModelState::kOnDisk, 2)};
+  // Within the margin: forecasts that differ by noise move nothing.
+  EXPECT_TRUE(PlanPrewarm(Worker(2, 0, models), {{"a", 1}, {"b", 1.2}}).actions.empty());
+  EXPECT_EQ(PlanPrewarm(Worker(2, 0, models), {{"a", 1}, {"b", 1.3}}).actions,
+            (std::vector<Action>{{ActionKind::kUnload, "a"}, {ActionKind::kLoad, "b"}}));
+  // A staged model keeps its copy the same way.
+  models = {View("s", ModelState::kStaged, 2), View("d", ModelState::kOnDisk, 2)};
+  EXPECT_TRUE(PlanPrewarm(Worker(0 + 1, 2, models), {{"s", 1}, {"d", 1.2}}).actions.empty());
+}
+
 TEST(PrewarmTest, BusyAndPinnedModelsAreNeverEvicted) {
   for (int which = 0; which < 2; ++which) {
     ModelView a = View("a", ModelState::kWarm, 2);

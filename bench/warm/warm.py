@@ -265,7 +265,8 @@ def parse_args(argv=None):
     p.add_argument("--max-output", type=int, default=8, help="max_tokens: the trace's, capped")
     p.add_argument("--warm-fraction", type=float, default=1 / 3, help="memory budget / all models' pool bytes")
     p.add_argument("--staged-fraction", type=float, default=1 / 3, help="staged budget / all models' file bytes")
-    p.add_argument("--window-seconds", type=int, default=10, help="[placement] window_seconds")
+    p.add_argument("--window-seconds", type=int, default=0,
+                   help="[placement] window_seconds; 0: WarmServe's 300 s divided by the time compression")
     p.add_argument("--period-seconds", type=int, default=600, help="[placement] period_seconds")
     p.add_argument("--prewarm-interval-ms", type=int, default=1000, help="[placement] prewarm_interval_ms")
     p.add_argument("--keep-page-cache", action="store_true",
@@ -290,6 +291,9 @@ def main(argv=None) -> int:
                                    compression=args.compression, max_prompt_tokens=args.max_prompt,
                                    max_output_tokens=args.max_output, seed=args.seed)
     arrivals = schedule.map_traces(traces, list(paths), opts)
+    if args.window_seconds <= 0:  # the forecaster's window in replayed time, as 300 s of the trace's
+        compression = args.compression or sum(schedule.trace_span(r) for r in traces.values()) / len(traces) / duration_s
+        args.window_seconds = max(5, round(300 / compression))
     print("calibration (no budget):", flush=True)
     cal = calibrate(args, paths)
     budgets = config.budgets([cal[m]["pool_bytes"] for m in paths], [cal[m]["file_bytes"] for m in paths],

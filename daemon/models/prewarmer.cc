@@ -74,10 +74,13 @@ std::vector<ModelForecast> Prewarmer::Forecasts() {
     d.predicted_avg = f.predicted_avg;
     d.predicted_peak = f.predicted_peak;
     d.batch_size = f.batch_size;
-    d.bytes = in.staged ? in.staged_bytes : in.file_bytes;
+    // The cold start from the file, wherever the model is now: a score that fell when the
+    // model was staged and rose when it was dropped would move it back and forth between the
+    // tiers (bench/warm saw that). The plan decides the tier; the score only ranks.
+    d.bytes = in.file_bytes;
     d.load_bytes_per_s = in.load_bytes_per_s;
     d.swap_in_bytes_per_s = in.swap_in_bytes_per_s;
-    d.staged = in.staged;
+    d.staged = false;
     f.score = scheduler::ModelScore(d);
     forecasts_[in.name] = f;
     out.push_back(f);
