@@ -56,7 +56,8 @@ std::vector<Replica> ScoreReplicas(const std::vector<ModelDemand>& demand) {
 
 double ModelScore(const ModelDemand& demand) {
   const std::vector<Replica> r = ReplicasOf(demand, 0);
-  return r.empty() ? 0 : r.front().score * std::min(1.0, demand.predicted_peak);
+  const double requests = std::max(std::min(1.0, demand.predicted_peak), demand.predicted_arrivals);
+  return r.empty() ? 0 : r.front().score * requests;
 }
 
 PrewarmPlan PlanPrewarm(const WorkerView& view, const std::vector<std::pair<std::string, double>>& scores) {

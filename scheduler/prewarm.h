@@ -36,6 +36,7 @@ struct ModelDemand {
   double load_bytes_per_s = 0;     // this worker's measured cold-load speed (> 0)
   double swap_in_bytes_per_s = 0;  // its swap-in speed (> 0), for a model it holds staged
   bool staged = false;             // the worker holds its copy
+  double predicted_arrivals = 0;   // requests expected in the next window (0: not known)
 };
 
 struct Replica {
@@ -48,11 +49,14 @@ struct Replica {
 // Every model's replicas by WarmServe's formula, highest score first.
 std::vector<Replica> ScoreReplicas(const std::vector<ModelDemand>& demand);
 
-// A model's worth for one node: its first replica's score as if none ran, times the chance
-// that a request for it comes in the next window, which the predicted peak gives while it is
-// below 1 (a peak of 0.3 averaged over windows: a request in about 3 windows of 10). A node
-// holds one copy of each model, and its pool holds only some models' first replicas: between
-// two models with the same cold start, the one more likely to be asked for is worth more.
+// A model's worth for one node: its first replica's score as if none ran, times how many
+// requests for it the next window is expected to bring, each of which would pay the cold start
+// if the model were not resident: the predicted arrivals, and at least the chance of one
+// request, which the predicted peak gives while it is below 1 (a peak of 0.3 averaged over
+// windows: a request in about 3 windows of 10). A node holds one copy of each model, and its
+// pool holds only some models' first replicas, so every model with load has one replica, of
+// the same exp(0) weight: without the request count, the ranking would be by size alone, and
+// the most popular small model would be left out and pay a cold start at every request.
 // 0 with no load.
 double ModelScore(const ModelDemand& demand);
 

@@ -52,6 +52,14 @@ TEST(PrewarmTest, AModelsScoreIsItsColdStartAndNoLoadIsWorthNothing) {
   EXPECT_GT(ModelScore(Demand("b", 0, 5)), 0);
   // A request in about one window of four: a quarter of the cold start.
   EXPECT_NEAR(ModelScore(Demand("rare", 0.05, 0.25, 2'000'000'000)), 0.5, 1e-12);
+  // Six requests expected: six cold starts at stake (a smaller, busier model outranks a larger,
+  // quieter one).
+  ModelDemand busy = Demand("busy", 0.5, 1, 500'000'000);
+  busy.predicted_arrivals = 6;
+  EXPECT_NEAR(ModelScore(busy), 3.0, 1e-12);
+  ModelDemand quiet = Demand("quiet", 0.5, 1, 2'000'000'000);
+  quiet.predicted_arrivals = 1;
+  EXPECT_GT(ModelScore(busy), ModelScore(quiet));
 }
 
 ModelView View(const std::string& name, ModelState state, uint64_t pages, int64_t used = 0) {

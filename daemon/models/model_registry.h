@@ -69,6 +69,7 @@ struct PlacementInput {
 struct ModelForecast {
   std::string name;
   double predicted_avg = 0, predicted_peak = 0;  // next window
+  double predicted_arrivals = 0;                 // requests expected in the next window
   double observed_avg = 0, observed_peak = 0;    // the last closed window
   double score = 0;                              // scheduler::ModelScore
   int32_t batch_size = 0;                        // the replicas' batch size

@@ -55,7 +55,10 @@ std::vector<ModelForecast> Prewarmer::Forecasts() {
     if (cached != forecasts_.end() && !window_closed) {
       f = cached->second;  // the history has not changed: only the score's inputs may have
     } else {
-      StatusOr<LoadHistory> h = load_->HistoryOf(in.name, 1);
+      // Every window the forecaster reads (periods back), for the arrivals' forecast too.
+      const scheduler::ForecastOptions& o = load_->options();
+      const int64_t reach = 4 * std::max<int64_t>(1, o.period_seconds / o.window_seconds) + o.residual_windows + 1;
+      StatusOr<LoadHistory> h = load_->HistoryOf(in.name, reach);
       if (!h.ok()) {
         LogWarn("no load history for the forecast").Kv("model", in.name).Kv("error", h.status().ToString());
         continue;
@@ -63,6 +66,12 @@ std::vector<ModelForecast> Prewarmer::Forecasts() {
       f.name = in.name;
       f.predicted_avg = h->forecast.predicted.avg;
       f.predicted_peak = h->forecast.predicted.peak;
+      // Arrivals per window, forecast the same way (baseline plus correction).
+      std::vector<scheduler::WindowLoad> arrivals;
+      for (const store::LoadWindow& w : h->windows) {
+        arrivals.push_back({static_cast<double>(w.arrivals), static_cast<double>(w.arrivals)});
+      }
+      f.predicted_arrivals = scheduler::PredictNext(arrivals, load_->options()).predicted.avg;
       if (!h->windows.empty() && h->windows.back().start_s == open - window_s) {
         f.observed_avg = h->windows.back().avg;
         f.observed_peak = h->windows.back().peak;
@@ -81,6 +90,7 @@ std::vector<ModelForecast> Prewarmer::Forecasts() {
     d.load_bytes_per_s = in.load_bytes_per_s;
     d.swap_in_bytes_per_s = in.swap_in_bytes_per_s;
     d.staged = false;
+    d.predicted_arrivals = f.predicted_arrivals;
     f.score = scheduler::ModelScore(d);
     forecasts_[in.name] = f;
     out.push_back(f);
