@@ -228,6 +228,7 @@ Status Daemon::StartEngine() {
   models.token_budget = config_.token_budget;  // 0: measure it at each model's first load (docs/engine.md)
   models.target_step_ms = config_.target_step_ms;
   models.forecast_placement = config_.placement_policy == "forecast";
+  models.prewarm_keeps_recent = std::chrono::seconds(config_.load_window_seconds);
   model_store_ = std::make_unique<store::ModelStore>(db_.get());
   registry_ = std::make_unique<ModelRegistry>(std::move(registry_workers), model_store_.get(), &metrics_, models);
   HEARTH_RETURN_IF_ERROR(registry_->Start(config_.models));

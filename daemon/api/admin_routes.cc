@@ -321,6 +321,8 @@ class AdminRoutes {
     w.Double(m.predicted_avg);
     w.Key("predicted_peak");
     w.Double(m.predicted_peak);
+    w.Key("predicted_arrivals");
+    w.Double(m.predicted_arrivals);
     w.Key("observed_avg");
     w.Double(m.observed_avg);
     w.Key("observed_peak");

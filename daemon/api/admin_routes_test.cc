@@ -271,6 +271,7 @@ TEST_F(AdminRoutesTest, ModelObjectsCarryTheForecastAndThePrewarmCounts) {
   ModelStatus& smol = models_.smol;
   smol.predicted_avg = 1.25;
   smol.predicted_peak = 3;
+  smol.predicted_arrivals = 7.5;
   smol.observed_avg = 0.5;
   smol.observed_peak = 2;
   smol.score = 0.84;
@@ -293,6 +294,7 @@ TEST_F(AdminRoutesTest, ModelObjectsCarryTheForecastAndThePrewarmCounts) {
     const rapidjson::Value& d = *m;
     EXPECT_DOUBLE_EQ(d["predicted_avg"].GetDouble(), 1.25) << r->body;
     EXPECT_DOUBLE_EQ(d["predicted_peak"].GetDouble(), 3);
+    EXPECT_DOUBLE_EQ(d["predicted_arrivals"].GetDouble(), 7.5);
     EXPECT_DOUBLE_EQ(d["observed_avg"].GetDouble(), 0.5);
     EXPECT_DOUBLE_EQ(d["observed_peak"].GetDouble(), 2);
     EXPECT_DOUBLE_EQ(d["score"].GetDouble(), 0.84);

@@ -42,6 +42,7 @@ struct ModelStatus {
   // prewarm actions, hits (a request found it warm because a prewarm put it there) and waste
   // (a prewarmed model left the pool before any request used it).
   double predicted_avg = 0, predicted_peak = 0;
+  double predicted_arrivals = 0;  // requests expected in the next window
   double observed_avg = 0, observed_peak = 0;
   double score = 0;
   std::string planned_state;

@@ -583,6 +583,7 @@ ModelStatus ModelRegistry::StatusOf(const Entry& e) const {
   s.worker = e.worker;
   s.predicted_avg = e.forecast.predicted_avg;
   s.predicted_peak = e.forecast.predicted_peak;
+  s.predicted_arrivals = e.forecast.predicted_arrivals;
   s.observed_avg = e.forecast.observed_avg;
   s.observed_peak = e.forecast.observed_peak;
   s.score = e.forecast.score;
@@ -901,9 +902,15 @@ bool ModelRegistry::PrewarmStep() {
   std::map<std::string, std::string> planned;
   int where = -1;
   scheduler::Action first;
+  const SteadyClock::time_point now = SteadyClock::now();
   for (int w = 0; w < static_cast<int>(workers_.size()); ++w) {
-    const scheduler::PrewarmPlan plan = scheduler::PlanPrewarm(ViewLocked(w), scores);
-    for (const scheduler::ModelView& m : ViewLocked(w).models) {
+    scheduler::WorkerView view = ViewLocked(w);
+    for (scheduler::ModelView& m : view.models) {
+      const std::shared_ptr<Entry> e = Find(m.name);
+      if (m.state == State::kWarm && now - e->last_used_at < options_.prewarm_keeps_recent) m.busy = true;
+    }
+    const scheduler::PrewarmPlan plan = scheduler::PlanPrewarm(view, scores);
+    for (const scheduler::ModelView& m : view.models) {
       std::string state = "disk";
       if (std::find(plan.warm.begin(), plan.warm.end(), m.name) != plan.warm.end()) state = "warm";
       if (std::find(plan.staged.begin(), plan.staged.end(), m.name) != plan.staged.end()) state = "staged";

@@ -53,6 +53,9 @@ struct ModelRegistryOptions {
   // [placement] policy "forecast": the forecast's scores rank what is evicted for room (lowest
   // first, then least recently used), and PrewarmStep runs. "lru": scores are shown, never used.
   bool forecast_placement = false;
+  // A warm model used this recently is not evicted by a prewarm (a request for it just came:
+  // load that is here beats load that is forecast); requests still evict it. 0: no protection.
+  std::chrono::milliseconds prewarm_keeps_recent{0};
 };
 
 // What the prewarmer reads of a model to score it (scheduler/prewarm.h).

@@ -394,6 +394,28 @@ TEST_F(ModelRegistryTest, PrewarmFillsThePoolByScoreAndCountsHitsAndWaste) {
   EXPECT_EQ(s["a"].prewarm_actions, 0);
 }
 
+TEST_F(ModelRegistryTest, PrewarmLeavesARecentlyUsedModelWarm) {
+  MakeRegistry(budget_, 20s, 0, /*forecast=*/true);
+  // Rebuilt with the protection: a model used within the last hour is kept from prewarms.
+  registry_->Stop();
+  ModelRegistryOptions o;
+  o.memory_budget_bytes = budget_;
+  o.token_budget = 64;
+  o.forecast_placement = true;
+  o.prewarm_keeps_recent = std::chrono::hours(1);
+  registry_ = std::make_unique<ModelRegistry>(&worker_, &engine_, store_.get(), nullptr, o);
+  placing_ = std::make_unique<PlacingEngine>(registry_.get());
+  ASSERT_TRUE(registry_->Start(ThreeModels()).ok());  // a and b warm, just loaded: recent
+  registry_->SetForecasts(Scores({{"a", 1}, {"b", 0.5}, {"c", 5}}));
+  EXPECT_FALSE(registry_->PrewarmStep()) << "both warm models were used just now";
+  EXPECT_EQ(States()["c"].state, "registered");
+  EXPECT_EQ(States()["c"].planned_state, "disk");
+  // A request still evicts one for c.
+  auto sink = Submit(Request("c", 1, 1));
+  ASSERT_TRUE(sink->WaitFinished());
+  EXPECT_EQ(States()["c"].state, "warm");
+}
+
 TEST_F(ModelRegistryTest, PrewarmNeverEvictsABusyOrPinnedModel) {
   MakeRegistry(budget_, 20s, 0, /*forecast=*/true);
   ASSERT_TRUE(registry_->Start(ThreeModels()).ok());
