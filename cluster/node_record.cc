@@ -62,10 +62,7 @@ bool ValidNodeName(std::string_view name) {
   return true;
 }
 
-std::string EncodeNodeRecord(const NodeRecord& r) {
-  rapidjson::StringBuffer buf;
-  JsonWriter w(buf);
-  w.StartObject();
+void WriteNodeRecordFields(JsonWriter& w, const NodeRecord& r) {
   w.Key("name");
   WriteString(w, r.name);
   w.Key("advertise");
@@ -101,6 +98,13 @@ std::string EncodeNodeRecord(const NodeRecord& r) {
     w.EndObject();
   }
   w.EndArray();
+}
+
+std::string EncodeNodeRecord(const NodeRecord& r) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  WriteNodeRecordFields(w, r);
   w.EndObject();
   return std::string(buf.GetString(), buf.GetSize());
 }

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/json_writer.h"
 #include "common/status.h"
 
 namespace hearth::cluster {
@@ -37,6 +38,8 @@ struct NodeRecord {
 bool ValidNodeName(std::string_view name);
 
 std::string EncodeNodeRecord(const NodeRecord& record);
+// The record's keys and values into an object `w` has open (the admin API adds its own keys).
+void WriteNodeRecordFields(JsonWriter& w, const NodeRecord& record);
 // InvalidArgument naming the first field that is missing, of the wrong type or out of bounds.
 StatusOr<NodeRecord> DecodeNodeRecord(std::string_view json);
 

@@ -123,43 +123,11 @@ std::string ClusterNode::Json() const {
   for (const cluster::Peer& p : v.nodes) {
     const cluster::NodeRecord& r = p.record;
     w.StartObject();
-    w.Key("name");
-    WriteString(w, r.name);
+    cluster::WriteNodeRecordFields(w, r);
     w.Key("self");
     w.Bool(r.name == options_.name);
-    w.Key("advertise");
-    WriteString(w, r.advertise);
-    w.Key("admin");
-    WriteString(w, r.admin);
-    w.Key("instance");
-    WriteString(w, r.instance);
-    w.Key("price_per_hour");
-    w.Double(r.price_per_hour);
     w.Key("lease_age_seconds");
     w.Int64(r.lease_granted_at > 0 ? std::max<int64_t>(0, now - r.lease_granted_at) : 0);
-    w.Key("workers");
-    w.Int(r.workers);
-    w.Key("memory_budget_bytes");
-    w.Uint64(r.memory_budget_bytes);
-    w.Key("staged_budget_bytes");
-    w.Uint64(r.staged_budget_bytes);
-    w.Key("version");
-    WriteString(w, r.version);
-    w.Key("models");
-    w.StartArray();
-    for (const cluster::ModelPresence& m : r.models) {
-      w.StartObject();
-      w.Key("name");
-      WriteString(w, m.name);
-      w.Key("state");
-      WriteString(w, m.state);
-      w.Key("bytes");
-      w.Uint64(m.bytes);
-      w.Key("swap_in_seconds");
-      w.Double(m.swap_in_seconds);
-      w.EndObject();
-    }
-    w.EndArray();
     w.EndObject();
   }
   w.EndArray();

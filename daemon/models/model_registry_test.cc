@@ -108,9 +108,10 @@ class ModelRegistryTest : public ::testing::Test {
   }
 
   void MakeRegistry(uint64_t budget, std::chrono::milliseconds wait = 20s, uint64_t staged_budget = 0,
-                    bool forecast = false) {
+                    bool forecast = false, std::chrono::milliseconds keep_recent = 0ms) {
     ModelRegistryOptions o;
     o.forecast_placement = forecast;
+    o.prewarm_keeps_recent = keep_recent;
     o.memory_budget_bytes = budget;
     o.staged_budget_bytes = staged_budget;
     o.wait_for_room = wait;
@@ -395,16 +396,8 @@ TEST_F(ModelRegistryTest, PrewarmFillsThePoolByScoreAndCountsHitsAndWaste) {
 }
 
 TEST_F(ModelRegistryTest, PrewarmLeavesARecentlyUsedModelWarm) {
-  MakeRegistry(budget_, 20s, 0, /*forecast=*/true);
-  // Rebuilt with the protection: a model used within the last hour is kept from prewarms.
-  registry_->Stop();
-  ModelRegistryOptions o;
-  o.memory_budget_bytes = budget_;
-  o.token_budget = 64;
-  o.forecast_placement = true;
-  o.prewarm_keeps_recent = std::chrono::hours(1);
-  registry_ = std::make_unique<ModelRegistry>(&worker_, &engine_, store_.get(), nullptr, o);
-  placing_ = std::make_unique<PlacingEngine>(registry_.get());
+  // A model used within the last hour is kept from prewarms.
+  MakeRegistry(budget_, 20s, 0, /*forecast=*/true, std::chrono::hours(1));
   ASSERT_TRUE(registry_->Start(ThreeModels()).ok());  // a and b warm, just loaded: recent
   registry_->SetForecasts(Scores({{"a", 1}, {"b", 0.5}, {"c", 5}}));
   EXPECT_FALSE(registry_->PrewarmStep()) << "both warm models were used just now";

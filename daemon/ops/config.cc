@@ -6,6 +6,7 @@
 
 #include <tuple>
 
+#include "cluster/node_record.h"
 #include "store/database.h"
 
 namespace hearth::daemon {
@@ -350,12 +351,7 @@ Status ValidateCluster(Config* config) {
     }
   }
   const std::string& name = config->cluster_node_name;
-  bool name_ok = !name.empty() && name.size() <= 64;
-  for (char c : name) {
-    name_ok = name_ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                          c == '_' || c == '-');
-  }
-  if (!name_ok) {
+  if (!cluster::ValidNodeName(name)) {
     return Status::InvalidArgument("cluster.node_name '" + name +
                                    "' must be 1 to 64 letters, digits, '.', '_' or '-'");
   }
