@@ -57,6 +57,65 @@ void Field(JsonWriter& w, const char* name, std::string_view bytes) {
   WriteString(w, Base64Encode(bytes));
 }
 
+void Int64(JsonWriter& w, const char* name, int64_t v) {
+  w.Key(name);
+  WriteString(w, std::to_string(v));
+}
+
+StatusOr<KeyValue> ParseKeyValue(const rapidjson::Value& kv) {
+  if (!kv.IsObject()) return Malformed("a key-value that is not an object");
+  KeyValue x;
+  HEARTH_ASSIGN_OR_RETURN(x.key, Base64Field(kv, "key"));
+  HEARTH_ASSIGN_OR_RETURN(x.value, Base64Field(kv, "value"));
+  HEARTH_ASSIGN_OR_RETURN(x.create_revision, Int64Field(kv, "create_revision"));
+  HEARTH_ASSIGN_OR_RETURN(x.mod_revision, Int64Field(kv, "mod_revision"));
+  HEARTH_ASSIGN_OR_RETURN(x.version, Int64Field(kv, "version"));
+  HEARTH_ASSIGN_OR_RETURN(x.lease, Int64Field(kv, "lease"));
+  return x;
+}
+
+// The "error" of an error answer, or empty.
+std::string ErrorText(const std::string& body) {
+  rapidjson::Document d;
+  if (ParseJson(body, &d).ok() && d.IsObject() && d.HasMember("error") && d["error"].IsString()) {
+    return d["error"].GetString();
+  }
+  return "";
+}
+
+StatusOr<LeaderKey> ParseLeaderKey(const rapidjson::Value& obj) {
+  if (!obj.IsObject()) return Malformed("a leader that is not an object");
+  LeaderKey k;
+  HEARTH_ASSIGN_OR_RETURN(k.name, Base64Field(obj, "name"));
+  HEARTH_ASSIGN_OR_RETURN(k.key, Base64Field(obj, "key"));
+  HEARTH_ASSIGN_OR_RETURN(k.rev, Int64Field(obj, "rev"));
+  HEARTH_ASSIGN_OR_RETURN(k.lease, Int64Field(obj, "lease"));
+  if (k.key.empty() || k.rev <= 0) return Malformed("a leader without a key or revision");
+  return k;
+}
+
+const char* TargetName(TxnCompare::Target t) {
+  switch (t) {
+    case TxnCompare::Target::kVersion: return "VERSION";
+    case TxnCompare::Target::kCreate: return "CREATE";
+    case TxnCompare::Target::kMod: return "MOD";
+    case TxnCompare::Target::kValue: return "VALUE";
+    case TxnCompare::Target::kLease: return "LEASE";
+  }
+  return "VERSION";
+}
+
+const char* TargetField(TxnCompare::Target t) {
+  switch (t) {
+    case TxnCompare::Target::kVersion: return "version";
+    case TxnCompare::Target::kCreate: return "create_revision";
+    case TxnCompare::Target::kMod: return "mod_revision";
+    case TxnCompare::Target::kValue: return "value";
+    case TxnCompare::Target::kLease: return "lease";
+  }
+  return "version";
+}
+
 }  // namespace
 
 StatusOr<EtcdEndpoint> ParseEtcdEndpoint(const std::string& url) {
@@ -85,6 +144,11 @@ EtcdClient::EtcdClient(std::vector<EtcdEndpoint> endpoints, std::chrono::millise
     : endpoints_(std::move(endpoints)), timeout_(timeout) {}
 
 StatusOr<std::string> EtcdClient::Call(const std::string& path, const std::string& body) {
+  return Call(path, body, timeout_, {});
+}
+
+StatusOr<std::string> EtcdClient::Call(const std::string& path, const std::string& body,
+                                       std::chrono::milliseconds timeout, const std::function<bool()>& cancelled) {
   if (endpoints_.empty()) return Status::Unavailable("no etcd endpoint");
   size_t first = 0;
   {
@@ -96,10 +160,15 @@ StatusOr<std::string> EtcdClient::Call(const std::string& path, const std::strin
     const size_t i = (first + k) % endpoints_.size();
     const EtcdEndpoint& e = endpoints_[i];
     const std::string where = e.host + ":" + std::to_string(e.port);
-    StatusOr<HttpReply> r = PostHttp10(e.host, e.port, path, body, timeout_);
+    StatusOr<HttpReply> r = PostHttp10(e.host, e.port, path, body, timeout, 64u << 20, cancelled);
     if (!r.ok()) {
       last_error = r.status().message();
+      if (cancelled && cancelled()) break;
       continue;
+    }
+    // The election API answers "no leader" as an internal error.
+    if (r->status >= 500 && ErrorText(r->body) == "election: no leader") {
+      return Status::NotFound("etcd " + path + ": no leader");
     }
     if (r->status >= 500) {
       last_error = where + ": HTTP " + std::to_string(r->status);
@@ -110,11 +179,8 @@ StatusOr<std::string> EtcdClient::Call(const std::string& path, const std::strin
       preferred_ = i;
     }
     if (r->status != 200) {
-      std::string message = r->body.substr(0, 200);
-      rapidjson::Document d;
-      if (ParseJson(r->body, &d).ok() && d.IsObject() && d.HasMember("error") && d["error"].IsString()) {
-        message = d["error"].GetString();
-      }
+      std::string message = ErrorText(r->body);
+      if (message.empty()) message = r->body.substr(0, 200);
       return Status::FailedPrecondition("etcd " + path + ": HTTP " + std::to_string(r->status) + ": " + message);
     }
     return r->body;
@@ -169,44 +235,64 @@ StatusOr<int64_t> EtcdClient::Put(const std::string& key, const std::string& val
 
 StatusOr<bool> EtcdClient::PutIfModRevision(const std::string& key, const std::string& value, int64_t mod_revision,
                                             int64_t lease) {
+  TxnCompare c;
+  c.key = key;
+  c.target = TxnCompare::Target::kMod;
+  c.number = mod_revision;
+  HEARTH_ASSIGN_OR_RETURN(TxnResult r, Txn({c}, {TxnOp{key, value, lease, false}}));
+  return r.succeeded;
+}
+
+StatusOr<TxnResult> EtcdClient::Txn(const std::vector<TxnCompare>& compares, const std::vector<TxnOp>& ops) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
   w.Key("compare");
   w.StartArray();
-  w.StartObject();
-  Field(w, "key", key);
-  // Enum names, both given: a missing target means VERSION, a missing result EQUAL.
-  w.Key("target");
-  w.String("MOD");
-  w.Key("result");
-  w.String("EQUAL");
-  w.Key("mod_revision");
-  WriteString(w, std::to_string(mod_revision));
-  w.EndObject();
+  for (const TxnCompare& c : compares) {
+    w.StartObject();
+    Field(w, "key", c.key);
+    // Enum names, both given: a missing target means VERSION, a missing result EQUAL.
+    w.Key("target");
+    w.String(TargetName(c.target));
+    w.Key("result");
+    w.String("EQUAL");
+    if (c.target == TxnCompare::Target::kValue) {
+      Field(w, "value", c.value);
+    } else {
+      Int64(w, TargetField(c.target), c.number);
+    }
+    w.EndObject();
+  }
   w.EndArray();
   w.Key("success");
   w.StartArray();
-  w.StartObject();
-  w.Key("request_put");
-  w.StartObject();
-  Field(w, "key", key);
-  Field(w, "value", value);
-  if (lease != 0) {
-    w.Key("lease");
-    WriteString(w, std::to_string(lease));
+  for (const TxnOp& op : ops) {
+    w.StartObject();
+    w.Key(op.erase ? "request_delete_range" : "request_put");
+    w.StartObject();
+    Field(w, "key", op.key);
+    if (!op.erase) {
+      Field(w, "value", op.value);
+      if (op.lease != 0) Int64(w, "lease", op.lease);
+    }
+    w.EndObject();
+    w.EndObject();
   }
-  w.EndObject();
-  w.EndObject();
   w.EndArray();
   w.EndObject();
   HEARTH_ASSIGN_OR_RETURN(std::string text, Call("/v3/kv/txn", buf.GetString()));
   rapidjson::Document d;
   if (!ParseJson(text, &d).ok() || !d.IsObject()) return Malformed("a txn that is not a JSON object");
+  TxnResult out;
+  auto header = d.FindMember("header");
+  if (header == d.MemberEnd()) return Malformed("a txn without a header");
+  HEARTH_ASSIGN_OR_RETURN(out.revision, Int64Field(header->value, "revision"));
   auto succeeded = d.FindMember("succeeded");
-  if (succeeded == d.MemberEnd()) return false;  // false is the default: left out
+  if (succeeded == d.MemberEnd()) return out;  // false is the default: left out
   if (!succeeded->value.IsBool()) return Malformed("a non-boolean \"succeeded\"");
-  return succeeded->value.GetBool();
+  out.succeeded = succeeded->value.GetBool();
+  return out;
 }
 
 StatusOr<RangeResult> EtcdClient::Range(const std::string& key, const std::string& range_end) {
@@ -227,14 +313,7 @@ StatusOr<RangeResult> EtcdClient::Range(const std::string& key, const std::strin
   if (kvs == d.MemberEnd()) return out;
   if (!kvs->value.IsArray()) return Malformed("a non-array \"kvs\"");
   for (const rapidjson::Value& kv : kvs->value.GetArray()) {
-    if (!kv.IsObject()) return Malformed("a key-value that is not an object");
-    KeyValue x;
-    HEARTH_ASSIGN_OR_RETURN(x.key, Base64Field(kv, "key"));
-    HEARTH_ASSIGN_OR_RETURN(x.value, Base64Field(kv, "value"));
-    HEARTH_ASSIGN_OR_RETURN(x.create_revision, Int64Field(kv, "create_revision"));
-    HEARTH_ASSIGN_OR_RETURN(x.mod_revision, Int64Field(kv, "mod_revision"));
-    HEARTH_ASSIGN_OR_RETURN(x.version, Int64Field(kv, "version"));
-    HEARTH_ASSIGN_OR_RETURN(x.lease, Int64Field(kv, "lease"));
+    HEARTH_ASSIGN_OR_RETURN(KeyValue x, ParseKeyValue(kv));
     out.kvs.push_back(std::move(x));
   }
   return out;
@@ -254,6 +333,56 @@ StatusOr<int64_t> EtcdClient::Delete(const std::string& key) {
   rapidjson::Document d;
   if (!ParseJson(text, &d).ok() || !d.IsObject()) return Malformed("a delete that is not a JSON object");
   return Int64Field(d, "deleted");
+}
+
+StatusOr<LeaderKey> EtcdClient::Campaign(const std::string& election, const std::string& value, int64_t lease,
+                                         std::chrono::milliseconds timeout, const std::function<bool()>& cancelled) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  Field(w, "name", election);
+  Int64(w, "lease", lease);
+  Field(w, "value", value);
+  w.EndObject();
+  HEARTH_ASSIGN_OR_RETURN(std::string text, Call("/v3/election/campaign", buf.GetString(), timeout, cancelled));
+  rapidjson::Document d;
+  if (!ParseJson(text, &d).ok() || !d.IsObject()) return Malformed("a campaign that is not a JSON object");
+  auto leader = d.FindMember("leader");
+  if (leader == d.MemberEnd()) return Malformed("a campaign without a leader");
+  HEARTH_ASSIGN_OR_RETURN(LeaderKey k, ParseLeaderKey(leader->value));
+  if (k.lease != lease || k.name != election) return Malformed("a campaign won under another name or lease");
+  return k;
+}
+
+StatusOr<KeyValue> EtcdClient::Leader(const std::string& election) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  Field(w, "name", election);
+  w.EndObject();
+  HEARTH_ASSIGN_OR_RETURN(std::string text, Call("/v3/election/leader", buf.GetString()));
+  rapidjson::Document d;
+  if (!ParseJson(text, &d).ok() || !d.IsObject()) return Malformed("a leader that is not a JSON object");
+  auto kv = d.FindMember("kv");
+  if (kv == d.MemberEnd()) return Status::NotFound("etcd: no leader of " + election);
+  HEARTH_ASSIGN_OR_RETURN(KeyValue x, ParseKeyValue(kv->value));
+  if (x.key.empty() || x.create_revision <= 0) return Malformed("a leader without a key or revision");
+  return x;
+}
+
+Status EtcdClient::Resign(const LeaderKey& leader) {
+  rapidjson::StringBuffer buf;
+  JsonWriter w(buf);
+  w.StartObject();
+  w.Key("leader");
+  w.StartObject();
+  Field(w, "name", leader.name);
+  Field(w, "key", leader.key);
+  Int64(w, "rev", leader.rev);
+  Int64(w, "lease", leader.lease);
+  w.EndObject();
+  w.EndObject();
+  return Call("/v3/election/resign", buf.GetString()).status();
 }
 
 }  // namespace hearth::cluster

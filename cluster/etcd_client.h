@@ -1,4 +1,4 @@
-// A client of etcd's v3 JSON gateway (etcd 3.4: POST /v3/kv/*, /v3/lease/*), the cluster's
+// A client of etcd's v3 JSON gateway (etcd 3.4: POST /v3/kv/*, /v3/lease/*, /v3/election/*), the cluster's
 // engine for membership and fenced decisions (docs/cluster.md). Keys and values travel base64;
 // 64-bit numbers come back as JSON strings; fields at their default are left out (a missing
 // "TTL" is 0). Every answer is untrusted input: parsed with the one JSON reader, each field's
@@ -13,6 +13,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -43,6 +45,41 @@ struct RangeResult {
   std::vector<KeyValue> kvs;
 };
 
+// One comparison of a transaction, always "equal": the key's `target` against `number` (its
+// version, create or mod revision, or lease) or `value`. A key that does not exist has version,
+// revisions and lease 0.
+struct TxnCompare {
+  enum class Target { kVersion, kCreate, kMod, kValue, kLease };
+  std::string key;
+  Target target = Target::kVersion;
+  int64_t number = 0;
+  std::string value;  // kValue only
+};
+
+// What a transaction does when every comparison holds: a put (under `lease`, 0: none) or a
+// delete of `key`.
+struct TxnOp {
+  std::string key;
+  std::string value;
+  int64_t lease = 0;
+  bool erase = false;
+};
+
+struct TxnResult {
+  bool succeeded = false;
+  int64_t revision = 0;  // the store's revision after it
+};
+
+// A leader of an election as etcd names it: the election's name, the leader's own key under
+// it, that key's create revision (the leader's epoch: larger for every later leader) and the
+// lease it lives under.
+struct LeaderKey {
+  std::string name;
+  std::string key;
+  int64_t rev = 0;
+  int64_t lease = 0;
+};
+
 class EtcdClient {
  public:
   explicit EtcdClient(std::vector<EtcdEndpoint> endpoints,
@@ -65,10 +102,26 @@ class EtcdClient {
   StatusOr<RangeResult> GetPrefix(const std::string& prefix);
   // Deletes `key`: how many keys went (0 or 1).
   StatusOr<int64_t> Delete(const std::string& key);
+  // Does `ops` only if every comparison holds: succeeded says which.
+  StatusOr<TxnResult> Txn(const std::vector<TxnCompare>& compares, const std::vector<TxnOp>& ops);
+
+  // Campaigns in `election` with `value` under `lease` (POST /v3/election/campaign): etcd answers
+  // once this candidate leads, so the call blocks up to `timeout` or until `cancelled` says true
+  // (asked every 100 ms). Giving up closes the connection, and etcd withdraws the candidacy.
+  // Unavailable when it gave up or etcd could not be reached; FailedPrecondition for a lease etcd
+  // does not know.
+  StatusOr<LeaderKey> Campaign(const std::string& election, const std::string& value, int64_t lease,
+                               std::chrono::milliseconds timeout, const std::function<bool()>& cancelled = {});
+  // The election's leader's key and value (POST /v3/election/leader); NotFound when none leads.
+  StatusOr<KeyValue> Leader(const std::string& election);
+  // Gives up leadership (POST /v3/election/resign): the leader's key goes.
+  Status Resign(const LeaderKey& leader);
 
  private:
   // POSTs `body` to `path`; the parsed answer's text.
   StatusOr<std::string> Call(const std::string& path, const std::string& body);
+  StatusOr<std::string> Call(const std::string& path, const std::string& body, std::chrono::milliseconds timeout,
+                             const std::function<bool()>& cancelled);
   StatusOr<RangeResult> Range(const std::string& key, const std::string& range_end);
 
   const std::vector<EtcdEndpoint> endpoints_;

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -33,21 +34,25 @@ int MsLeft(Clock::time_point deadline) {
   return left > 0 ? static_cast<int>(left) : 0;
 }
 
-// Waits for `events` on `fd` until the deadline: false at the deadline.
-bool WaitFor(int fd, short events, Clock::time_point deadline) {
+// Waits for `events` on `fd` until the deadline: false at the deadline or once `cancelled`
+// says so (asked every 100 ms).
+bool WaitFor(int fd, short events, Clock::time_point deadline, const std::function<bool()>& cancelled = {}) {
   for (;;) {
+    if (cancelled && cancelled()) return false;
     pollfd p{fd, events, 0};
-    const int n = ::poll(&p, 1, MsLeft(deadline));
+    const int left = MsLeft(deadline);
+    const int n = ::poll(&p, 1, cancelled ? std::min(left, 100) : left);
     if (n > 0) return true;
-    if (n == 0) return false;
-    if (errno != EINTR) return false;
+    if (n == 0 && (!cancelled || left <= 100)) return false;
+    if (n < 0 && errno != EINTR) return false;
   }
 }
 
 }  // namespace
 
 StatusOr<HttpReply> PostHttp10(const std::string& host, int port, const std::string& path, const std::string& body,
-                               std::chrono::milliseconds timeout, size_t max_reply_bytes) {
+                               std::chrono::milliseconds timeout, size_t max_reply_bytes,
+                               const std::function<bool()>& cancelled) {
   const Clock::time_point deadline = Clock::now() + timeout;
   const std::string where = host + ":" + std::to_string(port);
   addrinfo hints{};
@@ -106,7 +111,7 @@ StatusOr<HttpReply> PostHttp10(const std::string& host, int port, const std::str
     }
     if (n == 0) break;
     if (errno == EINTR) continue;
-    if ((errno == EAGAIN || errno == EWOULDBLOCK) && WaitFor(fd.get(), POLLIN, deadline)) continue;
+    if ((errno == EAGAIN || errno == EWOULDBLOCK) && WaitFor(fd.get(), POLLIN, deadline, cancelled)) continue;
     return Status::Unavailable(where + ": " + (errno == EAGAIN || errno == EWOULDBLOCK ? "no answer in time" : std::strerror(errno)));
   }
   // "HTTP/1.x NNN reason\r\n", headers, a blank line, the body.

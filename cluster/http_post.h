@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
 
 #include "common/status.h"
@@ -17,8 +18,10 @@ struct HttpReply {
 };
 
 // Unavailable when the host cannot be reached, or does not answer in `timeout` (the whole
-// exchange); Corruption for an answer that is not HTTP or is larger than `max_reply_bytes`.
+// exchange), or `cancelled` (asked every 100 ms while waiting) says true; Corruption for an
+// answer that is not HTTP or is larger than `max_reply_bytes`.
 StatusOr<HttpReply> PostHttp10(const std::string& host, int port, const std::string& path, const std::string& body,
-                               std::chrono::milliseconds timeout, size_t max_reply_bytes = 64u << 20);
+                               std::chrono::milliseconds timeout, size_t max_reply_bytes = 64u << 20,
+                               const std::function<bool()>& cancelled = {});
 
 }  // namespace hearth::cluster

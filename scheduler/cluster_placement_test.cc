@@ -1,0 +1,117 @@
+// The placement across nodes: every model warm on one node where it fits, kept where it is
+// warm, on on-demand before spot, cheaper nodes first, staged copies elsewhere, deterministic.
+#include "scheduler/cluster_placement.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace hearth::scheduler {
+namespace {
+
+constexpr uint64_t kGiB = uint64_t{1} << 30;
+
+ClusterNode Node(const std::string& name, bool spot, double price, uint64_t budget, std::vector<ClusterModel> models) {
+  ClusterNode n;
+  n.name = name;
+  n.spot = spot;
+  n.price_per_hour = price;
+  n.memory_budget_bytes = budget;
+  n.models = std::move(models);
+  return n;
+}
+
+ClusterModel Cold(const std::string& name, uint64_t bytes) { return {name, false, false, bytes}; }
+ClusterModel Warm(const std::string& name, uint64_t bytes) { return {name, true, false, bytes}; }
+
+const ClusterNodePlan& PlanOf(const ClusterPlan& p, const std::string& node) {
+  for (const ClusterNodePlan& n : p.nodes) {
+    if (n.node == node) return n;
+  }
+  static const ClusterNodePlan none;
+  ADD_FAILURE() << "no plan for " << node;
+  return none;
+}
+
+using Names = std::vector<std::string>;
+
+TEST(ClusterPlacementTest, EveryModelGetsOneHomeAndWarmCopiesStayWhereTheyAre) {
+  // "b" is warm on node-2 only: it stays there even though node-1 is cheaper.
+  const ClusterPlan p = PlanClusterPlacement({
+      Node("node-1", false, 1.0, 4 * kGiB, {Cold("a", kGiB), Cold("b", kGiB)}),
+      Node("node-2", false, 2.0, 4 * kGiB, {Cold("a", kGiB), Warm("b", kGiB)}),
+  });
+  EXPECT_EQ(PlanOf(p, "node-1").warm, Names{"a"}) << "cold everywhere: the cheaper node";
+  EXPECT_EQ(PlanOf(p, "node-2").warm, Names{"b"}) << "already warm: no churn";
+  EXPECT_TRUE(p.unplaced.empty());
+}
+
+TEST(ClusterPlacementTest, AModelsOnlyReplicaGoesOnDemandBeforeSpot) {
+  // Warm only on the cheap spot node: its home moves to the on-demand node.
+  const ClusterPlan p = PlanClusterPlacement({
+      Node("spot-1", true, 0.3, 0, {Warm("m", kGiB)}),
+      Node("od-1", false, 1.0, 0, {Cold("m", kGiB)}),
+  });
+  EXPECT_EQ(PlanOf(p, "od-1").warm, Names{"m"});
+  EXPECT_TRUE(PlanOf(p, "spot-1").warm.empty());
+  // With only spot nodes, the cheaper spot node.
+  const ClusterPlan q = PlanClusterPlacement({
+      Node("spot-1", true, 0.5, 0, {Cold("m", kGiB)}),
+      Node("spot-2", true, 0.3, 0, {Cold("m", kGiB)}),
+  });
+  EXPECT_EQ(PlanOf(q, "spot-2").warm, Names{"m"});
+}
+
+TEST(ClusterPlacementTest, ModelsGoWhereTheyFitAndOnlyWhereRegistered) {
+  // node-1 holds 3 GiB: the 2 GiB model takes it, the other 2 GiB model goes to node-2 though
+  // node-1 is cheaper; "solo" is registered on node-2 only; "huge" fits no worker.
+  const ClusterPlan p = PlanClusterPlacement({
+      Node("node-1", false, 1.0, 3 * kGiB, {Cold("x", 2 * kGiB), Cold("y", 2 * kGiB), Cold("huge", 9 * kGiB)}),
+      Node("node-2", false, 5.0, 4 * kGiB, {Cold("x", 2 * kGiB), Cold("y", 2 * kGiB), Cold("solo", kGiB)}),
+  });
+  EXPECT_EQ(PlanOf(p, "node-1").warm, Names{"x"});
+  EXPECT_EQ(PlanOf(p, "node-2").warm, (Names{"solo", "y"}));
+  EXPECT_EQ(p.unplaced, Names{"huge"});
+  // Budgets count per worker: two workers of 2 GiB hold both 2 GiB models, not a 3 GiB one.
+  ClusterNode two = Node("two", false, 1.0, 2 * kGiB, {Cold("x", 2 * kGiB), Cold("y", 2 * kGiB), Cold("z", 3 * kGiB)});
+  two.workers = 2;
+  const ClusterPlan q = PlanClusterPlacement({two});
+  EXPECT_EQ(PlanOf(q, "two").warm, (Names{"x", "y"}));
+  EXPECT_EQ(q.unplaced, Names{"z"});
+}
+
+TEST(ClusterPlacementTest, StagedCopiesGoToAnotherNodeWithStaging) {
+  ClusterNode a = Node("a", false, 1.0, 0, {Warm("m", kGiB), Cold("n", kGiB)});
+  ClusterNode b = Node("b", false, 2.0, 0, {Cold("m", kGiB), Cold("n", kGiB)});
+  ClusterNode c = Node("c", true, 0.1, 0, {Cold("m", kGiB), {"n", false, true, kGiB}});
+  b.staged_budget_bytes = kGiB;
+  c.staged_budget_bytes = 4 * kGiB;
+  const ClusterPlan p = PlanClusterPlacement({a, b, c});
+  EXPECT_EQ(PlanOf(p, "a").warm, (Names{"m", "n"}));
+  // b is on-demand: the copy of "m" goes there, which fills its staged budget; "n" is already
+  // staged on c.
+  EXPECT_EQ(PlanOf(p, "b").staged, Names{"m"});
+  EXPECT_EQ(PlanOf(p, "c").staged, Names{"n"});
+  EXPECT_TRUE(PlanOf(p, "a").staged.empty()) << "never staged where it is the home";
+}
+
+TEST(ClusterPlacementTest, TheSameNodesInAnyOrderGiveTheSamePlan) {
+  std::vector<ClusterNode> nodes = {
+      Node("n3", false, 1.0, 2 * kGiB, {Cold("a", kGiB), Cold("b", kGiB), Cold("c", kGiB)}),
+      Node("n1", false, 1.0, 2 * kGiB, {Cold("a", kGiB), Cold("b", kGiB), Cold("c", kGiB)}),
+      Node("n2", false, 1.0, 2 * kGiB, {Cold("a", kGiB), Cold("b", kGiB), Cold("c", kGiB)}),
+  };
+  const ClusterPlan first = PlanClusterPlacement(nodes);
+  std::reverse(nodes.begin(), nodes.end());
+  const ClusterPlan second = PlanClusterPlacement(nodes);
+  ASSERT_EQ(first.nodes.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(first.nodes[i].node, second.nodes[i].node);
+    EXPECT_EQ(first.nodes[i].warm, second.nodes[i].warm);
+  }
+  // Equal nodes: the one with more room left takes the next model, so the three spread out.
+  for (const ClusterNodePlan& n : first.nodes) EXPECT_EQ(n.warm.size(), 1u) << n.node;
+}
+
+}  // namespace
+}  // namespace hearth::scheduler
