@@ -218,18 +218,23 @@ void Histogram::RenderSamples(std::string* out) const {
 
 // --- MetricRegistry ----------------------------------------------------------------------------
 
-void MetricRegistry::CheckNewName(const std::string& name, const std::vector<std::string>& label_names) const {
+void MetricRegistry::CheckNewFamily(const std::string& name, const std::string& help,
+                                    const std::vector<std::string>& label_names, bool counter) const {
   CHECK(ValidName(name, /*allow_colon=*/true)) << "bad metric name '" << name << "'";
   for (const std::string& l : label_names) {
     CHECK(ValidName(l, /*allow_colon=*/false) && l.rfind("__", 0) != 0) << "bad label name '" << l << "'";
   }
   for (const auto& f : families_) CHECK(f->name() != name) << "metric '" << name << "' added twice";
+  CHECK(!help.empty()) << "metric '" << name << "' has no help text";
+  const bool total = name.size() > 6 && name.compare(name.size() - 6, 6, "_total") == 0;
+  CHECK(total == counter) << "metric '" << name << "': "
+                          << (counter ? "a counter's name ends in _total" : "only a counter's name ends in _total");
 }
 
 Counter& MetricRegistry::AddCounter(const std::string& name, const std::string& help,
                                     std::vector<std::string> label_names) {
   std::lock_guard<std::mutex> lock(mu_);
-  CheckNewName(name, label_names);
+  CheckNewFamily(name, help, label_names, /*counter=*/true);
   auto family = std::make_unique<Counter>(name, help, std::move(label_names));
   Counter& ref = *family;
   families_.push_back(std::move(family));
@@ -239,7 +244,7 @@ Counter& MetricRegistry::AddCounter(const std::string& name, const std::string& 
 Gauge& MetricRegistry::AddGauge(const std::string& name, const std::string& help,
                                 std::vector<std::string> label_names) {
   std::lock_guard<std::mutex> lock(mu_);
-  CheckNewName(name, label_names);
+  CheckNewFamily(name, help, label_names, /*counter=*/false);
   auto family = std::make_unique<Gauge>(name, help, std::move(label_names));
   Gauge& ref = *family;
   families_.push_back(std::move(family));
@@ -249,7 +254,7 @@ Gauge& MetricRegistry::AddGauge(const std::string& name, const std::string& help
 Histogram& MetricRegistry::AddHistogram(const std::string& name, const std::string& help,
                                         std::vector<double> upper_bounds, std::vector<std::string> label_names) {
   std::lock_guard<std::mutex> lock(mu_);
-  CheckNewName(name, label_names);
+  CheckNewFamily(name, help, label_names, /*counter=*/false);
   auto family = std::make_unique<Histogram>(name, help, std::move(upper_bounds), std::move(label_names));
   Histogram& ref = *family;
   families_.push_back(std::move(family));

@@ -118,8 +118,10 @@ class Histogram final : public MetricFamily {
   std::map<LabelValues, Child> children_;  // GUARDED_BY(mu_)
 };
 
-// Owns families and renders them. Adding is for set-up (CHECKs a valid, unused name); updating
-// and rendering are thread-safe.
+// Owns families and renders them. Adding is for set-up: it CHECKs a valid, unused name, a HELP
+// text, and the suffix rules `promtool check metrics` lints (a counter's name ends in _total, no
+// other's does), so that a misnamed family fails the first test that builds it. Updating and
+// rendering are thread-safe.
 class MetricRegistry {
  public:
   Counter& AddCounter(const std::string& name, const std::string& help, std::vector<std::string> label_names = {});
@@ -131,7 +133,9 @@ class MetricRegistry {
   std::string Render() const;
 
  private:
-  void CheckNewName(const std::string& name, const std::vector<std::string>& label_names) const;  // REQUIRES(mu_)
+  // REQUIRES(mu_)
+  void CheckNewFamily(const std::string& name, const std::string& help, const std::vector<std::string>& label_names,
+                      bool counter) const;
 
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<MetricFamily>> families_;  // GUARDED_BY(mu_); never removed

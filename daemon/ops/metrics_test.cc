@@ -175,5 +175,14 @@ TEST(MetricsDeathTest, MisuseAborts) {
   EXPECT_DEATH(r.AddHistogram("hearth_h", "H.", {2, 1}), "increase");
 }
 
+// The names `promtool check metrics` would lint are refused when the family is added.
+TEST(MetricsDeathTest, PromtoolLintsAbortAtRegistration) {
+  MetricRegistry r;
+  EXPECT_DEATH(r.AddCounter("hearth_requests", "Requests."), "a counter's name ends in _total");
+  EXPECT_DEATH(r.AddGauge("hearth_blocks_total", "Blocks."), "only a counter's name ends in _total");
+  EXPECT_DEATH(r.AddHistogram("hearth_wait_total", "Wait.", {1}), "only a counter's name ends in _total");
+  EXPECT_DEATH(r.AddGauge("hearth_level", ""), "no help text");
+}
+
 }  // namespace
 }  // namespace hearth::daemon
