@@ -41,6 +41,30 @@ std::string HostPort(const std::string& url) {
   return rest.substr(0, rest.find('/'));
 }
 
+std::string JoinNames(const rapidjson::Value& o, const char* key) {
+  std::string out;
+  if (o.HasMember(key) && o[key].IsArray()) {
+    for (const auto& n : o[key].GetArray()) {
+      if (!n.IsString()) continue;
+      if (!out.empty()) out += ',';
+      out += n.GetString();
+    }
+  }
+  return out.empty() ? "-" : out;
+}
+
+// "placement epoch 12 (this node leads); applied epoch 12: warm a,b staged -; 0 stale ..."
+std::string PlacementLine(const rapidjson::Value& p) {
+  std::ostringstream out;
+  out << "placement epoch " << Text(p, "epoch") << (Text(p, "is_leader") == "true" ? " (this node leads)" : "")
+      << "; applied epoch " << Text(p, "applied_epoch") << ": warm " << JoinNames(p, "warm") << " staged "
+      << JoinNames(p, "staged") << "; " << Text(p, "stale_targets_ignored") << " stale targets ignored, "
+      << Text(p, "fenced_writes_refused") << " fenced writes refused";
+  if (!Text(p, "last_error").empty()) out << "; last error: " << Text(p, "last_error");
+  out << "\n";
+  return out.str();
+}
+
 }  // namespace
 
 StatusOr<std::string> RenderCluster(const std::string& json) {
@@ -54,7 +78,9 @@ StatusOr<std::string> RenderCluster(const std::string& json) {
   out << "\nlease " << (Text(lease, "held") == "true" ? "held, " + Text(lease, "age_seconds") + " s old" : "not held")
       << "; etcd " << (Text(etcd, "reachable") == "true" ? "reachable" : "unreachable") << ", "
       << Text(etcd, "errors") << " errors; leader " << (Text(d, "leader").empty() ? "none" : Text(d, "leader"))
-      << "\n\n";
+      << "\n";
+  if (d.HasMember("placement") && d["placement"].IsObject()) out << PlacementLine(d["placement"]);
+  out << "\n";
   Table t({"NODE", "INSTANCE", "PRICE/H", "LEASE", "API", "MODELS"});
   for (const auto& n : d["nodes"].GetArray()) {
     std::string models;

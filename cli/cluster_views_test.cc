@@ -24,9 +24,25 @@ TEST(ClusterViewsTest, ListShowsStandingAndEveryNode) {
   EXPECT_NE(out->find("smol:warm big:staged"), std::string::npos) << *out;
   EXPECT_NE(out->find("0.35"), std::string::npos) << *out;
   EXPECT_NE(out->find("300s"), std::string::npos) << *out;
+  EXPECT_EQ(out->find("placement epoch"), std::string::npos) << "no placement object: no line";
   EXPECT_NE(RenderCluster(R"({"enabled":false,"nodes":[]})")->find("no cluster"), std::string::npos);
   EXPECT_FALSE(RenderCluster("{}").ok());
   EXPECT_FALSE(RenderCluster("[").ok());
+}
+
+TEST(ClusterViewsTest, ListShowsTheLeaderAndThePlacement) {
+  std::string json = kCluster;
+  json.replace(json.find("\"leader\":null"), 13,
+               R"("leader":"a","placement":{"epoch":12,"is_leader":true,"elected":1,"fenced_writes_refused":2,)"
+               R"("applied_epoch":12,"applied_leader":"a","warm":["smol"],"staged":[],"stale_targets_ignored":1,)"
+               R"("invalid_targets":0,"unplaced":[],"last_error":null})");
+  StatusOr<std::string> out = RenderCluster(json);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_NE(out->find("3 errors; leader a\n"), std::string::npos) << *out;
+  EXPECT_NE(out->find("placement epoch 12 (this node leads); applied epoch 12: warm smol staged -; 1 stale targets "
+                      "ignored, 2 fenced writes refused\n"),
+            std::string::npos)
+      << *out;
 }
 
 TEST(ClusterViewsTest, TargetsAreAPrometheusFileSdList) {

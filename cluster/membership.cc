@@ -63,6 +63,11 @@ int64_t Membership::etcd_errors() const {
   return errors_;
 }
 
+int64_t Membership::held_lease() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return view_.has_lease ? view_.lease : 0;
+}
+
 MembershipView Membership::view() const {
   std::lock_guard<std::mutex> lock(mu_);
   return view_;

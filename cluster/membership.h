@@ -59,6 +59,8 @@ class Membership {
   void Tick();
 
   MembershipView view() const;
+  // The lease this node holds and counts on; 0 while it has none.
+  int64_t held_lease() const;
   std::string NodeKey(const std::string& name) const { return options_.prefix + "nodes/" + name; }
   int64_t etcd_errors() const;
 

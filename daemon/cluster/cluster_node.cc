@@ -1,8 +1,11 @@
 #include "daemon/cluster/cluster_node.h"
 
 #include <chrono>
+#include <map>
 
 #include "common/json_writer.h"
+#include "common/log.h"
+#include "scheduler/cluster_placement.h"
 
 namespace hearth::daemon {
 namespace {
@@ -10,6 +13,32 @@ namespace {
 int64_t UnixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
+
+// What the planner needs of a node's record.
+scheduler::ClusterNode PlannerNode(const cluster::NodeRecord& r) {
+  scheduler::ClusterNode n;
+  n.name = r.name;
+  n.spot = r.instance == "spot";
+  n.price_per_hour = r.price_per_hour;
+  n.memory_budget_bytes = r.memory_budget_bytes;
+  n.workers = r.workers;
+  n.staged_budget_bytes = r.staged_budget_bytes;
+  for (const cluster::ModelPresence& m : r.models) {
+    n.models.push_back({m.name, m.state == "warm" || m.state == "loading", m.state == "staged" || m.state == "staging",
+                        m.bytes});
+  }
+  return n;
+}
+
+void Names(JsonWriter& w, const char* key, const std::vector<std::string>& names) {
+  w.Key(key);
+  w.StartArray();
+  for (const std::string& n : names) WriteString(w, n);
+  w.EndArray();
+}
+
+// The most puts one fenced transaction carries (etcd refuses more than 128 operations).
+constexpr size_t kOpsPerTxn = 100;
 
 }  // namespace
 
@@ -30,13 +59,108 @@ ClusterNode::ClusterNode(ClusterNodeOptions options, std::unique_ptr<cluster::Et
   m.prefix = options_.prefix;
   m.ttl_seconds = options_.ttl_seconds;
   membership_ = std::make_unique<cluster::Membership>(etcd_.get(), [this] { return Self(); }, m);
+  cluster::ElectionOptions e;
+  e.name = options_.prefix + "election";
+  election_ = std::make_unique<cluster::Election>(etcd_.get(), options_.name,
+                                                  [this] { return membership_->held_lease(); }, e);
+  applier_ = std::make_unique<TargetApplier>(models_, options_.staged_budget_bytes > 0);
 }
 
 ClusterNode::~ClusterNode() { Stop(); }
 
-void ClusterNode::Start() { membership_->Start(); }
+void ClusterNode::Start() {
+  membership_->Start();
+  election_->Start();
+  placement_thread_ = std::thread([this] {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stopping_) {
+      lock.unlock();
+      PlacementRound();
+      lock.lock();
+      cv_.wait_for(lock, options_.placement_interval, [this] { return stopping_; });
+    }
+  });
+}
 
-void ClusterNode::Stop() { membership_->Stop(); }
+void ClusterNode::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (placement_thread_.joinable()) placement_thread_.join();
+  election_->Stop();  // resigns first: the next leader is elected at once
+  membership_->Stop();
+}
+
+void ClusterNode::Failed(const Status& st) {
+  std::lock_guard<std::mutex> lock(mu_);
+  placement_error_ = st.ToString();
+}
+
+void ClusterNode::PlacementRound() {
+  std::lock_guard<std::mutex> round(round_mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    placement_error_.clear();
+  }
+  // The leader writes before it asks who leads: a leader that was stopped past its lease finds
+  // out by having its fenced write refused, never by a write that lands.
+  if (std::optional<cluster::LeaderKey> me = election_->leadership()) Lead(*me);
+  if (Status st = election_->Observe(); !st.ok()) Failed(st);
+  ApplyOwnTargets();
+}
+
+void ClusterNode::Lead(const cluster::LeaderKey& me) {
+  const cluster::MembershipView v = membership_->view();
+  std::vector<scheduler::ClusterNode> nodes;
+  for (const cluster::Peer& p : v.nodes) nodes.push_back(PlannerNode(p.record));
+  const scheduler::ClusterPlan plan = scheduler::PlanClusterPlacement(nodes);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    unplaced_ = plan.unplaced;
+  }
+  StatusOr<cluster::RangeResult> held = etcd_->GetPrefix(options_.prefix + "targets/");
+  if (!held.ok()) return Failed(held.status());
+  std::map<std::string, std::string> current;
+  for (const cluster::KeyValue& kv : held->kvs) current[kv.key] = kv.value;
+  // Only what changed is written: a steady cluster writes nothing.
+  std::vector<cluster::TxnOp> ops;
+  for (const scheduler::ClusterNodePlan& n : plan.nodes) {
+    cluster::NodeTargets t;
+    t.epoch = me.rev;
+    t.leader = options_.name;
+    t.warm = n.warm;
+    t.staged = n.staged;
+    const std::string key = TargetsKey(n.node);
+    std::string text = cluster::EncodeNodeTargets(t);
+    auto it = current.find(key);
+    if (it == current.end() || it->second != text) ops.push_back({key, std::move(text), 0, false});
+  }
+  for (size_t i = 0; i < ops.size(); i += kOpsPerTxn) {
+    std::vector<cluster::TxnOp> chunk(ops.begin() + static_cast<std::ptrdiff_t>(i),
+                                      ops.begin() + static_cast<std::ptrdiff_t>(std::min(ops.size(), i + kOpsPerTxn)));
+    StatusOr<bool> wrote = election_->WriteFenced(chunk);
+    if (!wrote.ok()) return Failed(wrote.status());
+    if (!*wrote) return;  // deposed: counted by the election
+  }
+  if (!ops.empty()) LogInfo("placement targets written").Kv("epoch", me.rev).Kv("nodes", ops.size());
+}
+
+void ClusterNode::ApplyOwnTargets() {
+  StatusOr<cluster::RangeResult> r = etcd_->Get(TargetsKey(options_.name));
+  if (!r.ok()) return Failed(r.status());
+  if (r->kvs.size() != 1) return;  // no targets yet
+  StatusOr<cluster::NodeTargets> t = cluster::DecodeNodeTargets(r->kvs[0].value);
+  if (!t.ok()) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++invalid_targets_;
+    }
+    return Failed(t.status());
+  }
+  applier_->Apply(*t, r->kvs[0].mod_revision);
+}
 
 cluster::NodeRecord ClusterNode::Self() const {
   cluster::NodeRecord r;
@@ -113,9 +237,47 @@ std::string ClusterNode::Json() const {
   w.Key("revision");
   w.Int64(v.revision);
   w.EndObject();
-  // No node leads placement yet: the planner over nodes is not built.
+  const cluster::ElectionView e = election_->view();
+  const AppliedTargets applied = applier_->applied();
   w.Key("leader");
-  w.Null();
+  if (e.leader.empty()) {
+    w.Null();
+  } else {
+    WriteString(w, e.leader);
+  }
+  w.Key("placement");
+  w.StartObject();
+  w.Key("epoch");
+  w.Int64(e.epoch);
+  w.Key("is_leader");
+  w.Bool(e.leading);
+  w.Key("elected");
+  w.Int64(e.elected);
+  w.Key("fenced_writes_refused");
+  w.Int64(e.fenced_writes_refused);
+  w.Key("applied_epoch");
+  w.Int64(applied.epoch);
+  w.Key("applied_leader");
+  WriteString(w, applied.leader);
+  Names(w, "warm", applied.warm);
+  Names(w, "staged", applied.staged);
+  w.Key("stale_targets_ignored");
+  w.Int64(applied.stale_ignored);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    w.Key("invalid_targets");
+    w.Int64(invalid_targets_);
+    if (e.leading) Names(w, "unplaced", unplaced_);
+    std::string error = placement_error_;
+    if (error.empty()) error = applied.last_error;
+    w.Key("last_error");
+    if (error.empty()) {
+      w.Null();
+    } else {
+      WriteString(w, error);
+    }
+  }
+  w.EndObject();
   w.Key("invalid_records");
   w.Int64(v.invalid_records);
   w.Key("nodes");

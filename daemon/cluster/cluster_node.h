@@ -1,16 +1,25 @@
 // This hearthd as a node of a cluster (docs/cluster.md): its etcd client and membership, the
-// record it publishes (built from the model registry and the configuration), and what the
-// admin API, /readyz and /metrics show of the cluster.
+// record it publishes (built from the model registry and the configuration), its part in the
+// placement across nodes (a candidate for leader; while it leads, it plans over every node's
+// record and writes each node's targets, fenced; every node applies its own targets), and what
+// the admin API, /readyz and /metrics show of the cluster.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <string>
 #include <vector>
 
+#include "cluster/election.h"
 #include "cluster/etcd_client.h"
 #include "cluster/membership.h"
+#include "cluster/node_targets.h"
 #include "common/status.h"
+#include "daemon/cluster/target_applier.h"
 #include "daemon/models/model_control.h"
 
 namespace hearth::daemon {
@@ -28,6 +37,8 @@ struct ClusterNodeOptions {
   int32_t workers = 1;
   std::string version;
   int64_t ttl_seconds = 10;
+  // How often the leader plans and every node reads and applies its targets.
+  std::chrono::milliseconds placement_interval{2000};
 };
 
 class ClusterNode {
@@ -37,10 +48,15 @@ class ClusterNode {
   ~ClusterNode();  // Stop()
 
   // Joins: the membership's thread takes a lease and publishes (etcd being down is no error:
-  // the node serves, degraded, and joins when etcd answers).
+  // the node serves, degraded, and joins when etcd answers); the election's thread campaigns;
+  // the placement thread plans (while leading) and applies this node's targets.
   void Start();
-  // Leaves: the lease is revoked, the record goes at once. Safe to call twice.
+  // Leaves: resigns if leading, then the lease is revoked, the record goes at once. Safe to
+  // call twice.
   void Stop();
+  // One placement round on the caller's thread: while leading, plan and write the targets that
+  // changed; find out who leads; read and apply this node's targets.
+  void PlacementRound();
 
   cluster::MembershipView view() const { return membership_->view(); }
   int64_t etcd_errors() const { return membership_->etcd_errors(); }
@@ -52,11 +68,29 @@ class ClusterNode {
  private:
   ClusterNode(ClusterNodeOptions options, std::unique_ptr<cluster::EtcdClient> etcd, ModelControl* models);
   cluster::NodeRecord Self() const;
+  std::string TargetsKey(const std::string& node) const { return options_.prefix + "targets/" + node; }
+  // While leading: plans over the membership's view and writes, fenced, the targets that differ
+  // from what etcd holds.
+  void Lead(const cluster::LeaderKey& leadership);
+  void ApplyOwnTargets();
+  void Failed(const Status& st);  // records the last placement error
 
+  // Constant after construction.
   const ClusterNodeOptions options_;
   const std::unique_ptr<cluster::EtcdClient> etcd_;
   ModelControl* const models_;
   std::unique_ptr<cluster::Membership> membership_;
+  std::unique_ptr<cluster::Election> election_;
+  std::unique_ptr<TargetApplier> applier_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;                  // GUARDED_BY(mu_)
+  std::string placement_error_;            // GUARDED_BY(mu_): of the last round; empty after a good one
+  int64_t invalid_targets_ = 0;            // GUARDED_BY(mu_): this node's targets that did not decode
+  std::vector<std::string> unplaced_;      // GUARDED_BY(mu_): while leading, models that fit nowhere
+  std::mutex round_mu_;                    // one placement round at a time
+  std::thread placement_thread_;
 };
 
 // GET /admin/v1/cluster when no cluster is configured.
