@@ -38,7 +38,8 @@ Slot* Best(std::vector<Slot>& slots, const std::string& model, bool staged_tier,
   auto key = [&](const Slot& s, const ClusterModel& m) {
     const bool held = staged_tier ? m.staged : m.warm;
     const uint64_t room = staged_tier ? s.staged_room : s.room;
-    return std::make_tuple(s.node->spot, !held, s.node->price_per_hour, kUnlimited - room, s.node->name);
+    const bool home = !staged_tier && m.home;
+    return std::make_tuple(s.node->spot, !held, !home, s.node->price_per_hour, kUnlimited - room, s.node->name);
   };
   decltype(key(slots.front(), ClusterModel{})) best_key;
   for (Slot& s : slots) {

@@ -7,7 +7,8 @@
 // node that registers it (its file is that node's). Models are placed one at a time, largest
 // first (then by name), each on the best node where it fits, by these keys in order:
 //   1. on-demand before spot: the only guaranteed replica should not vanish with a spot node;
-//   2. a node where it is already warm (or loading) before one where it is not: no churn;
+//   2. a node where it is already warm (or loading) before one where it is not, and among those
+//      the node that is its home now (the previous plan's): no churn;
 //   3. the cheaper node (price per hour), then the node with more room left, then the name.
 // A node's room is its memory budget per worker times its workers, less the homes already
 // given to it; a model also has to fit one worker's budget (a budget of 0 is no limit). Copies
@@ -29,6 +30,7 @@ struct ClusterModel {
   std::string name;
   bool warm = false;    // warm or loading on the node
   bool staged = false;  // the node holds its staged copy
+  bool home = false;    // the node is its home in the plan being followed (a warm target there)
   uint64_t bytes = 0;   // its size in the pool (0: not known, counted as fitting)
 };
 

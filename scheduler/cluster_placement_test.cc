@@ -21,8 +21,9 @@ ClusterNode Node(const std::string& name, bool spot, double price, uint64_t budg
   return n;
 }
 
-ClusterModel Cold(const std::string& name, uint64_t bytes) { return {name, false, false, bytes}; }
-ClusterModel Warm(const std::string& name, uint64_t bytes) { return {name, true, false, bytes}; }
+ClusterModel Cold(const std::string& name, uint64_t bytes) { return {name, false, false, false, bytes}; }
+ClusterModel Warm(const std::string& name, uint64_t bytes) { return {name, true, false, false, bytes}; }
+ClusterModel Home(const std::string& name, uint64_t bytes) { return {name, true, false, true, bytes}; }
 
 const ClusterNodePlan& PlanOf(const ClusterPlan& p, const std::string& node) {
   for (const ClusterNodePlan& n : p.nodes) {
@@ -44,6 +45,22 @@ TEST(ClusterPlacementTest, EveryModelGetsOneHomeAndWarmCopiesStayWhereTheyAre) {
   EXPECT_EQ(PlanOf(p, "node-1").warm, Names{"a"}) << "cold everywhere: the cheaper node";
   EXPECT_EQ(PlanOf(p, "node-2").warm, Names{"b"}) << "already warm: no churn";
   EXPECT_TRUE(p.unplaced.empty());
+}
+
+TEST(ClusterPlacementTest, AHomeStaysWhereItIsWhenOtherCopiesAreWarmToo) {
+  // Warm on both: the current home keeps it, though node-1 is cheaper and first by name.
+  const ClusterPlan p = PlanClusterPlacement({
+      Node("node-1", false, 1.0, 0, {Warm("m", kGiB)}),
+      Node("node-2", false, 2.0, 0, {Home("m", kGiB)}),
+  });
+  EXPECT_EQ(PlanOf(p, "node-2").warm, Names{"m"});
+  EXPECT_TRUE(PlanOf(p, "node-1").warm.empty());
+  // A home that is no longer warm (evicted, restarted) counts for nothing.
+  const ClusterPlan q = PlanClusterPlacement({
+      Node("node-1", false, 1.0, 0, {Warm("m", kGiB)}),
+      Node("node-2", false, 2.0, 0, {{"m", false, false, true, kGiB}}),
+  });
+  EXPECT_EQ(PlanOf(q, "node-1").warm, Names{"m"});
 }
 
 TEST(ClusterPlacementTest, AModelsOnlyReplicaGoesOnDemandBeforeSpot) {
@@ -83,7 +100,7 @@ TEST(ClusterPlacementTest, ModelsGoWhereTheyFitAndOnlyWhereRegistered) {
 TEST(ClusterPlacementTest, StagedCopiesGoToAnotherNodeWithStaging) {
   ClusterNode a = Node("a", false, 1.0, 0, {Warm("m", kGiB), Cold("n", kGiB)});
   ClusterNode b = Node("b", false, 2.0, 0, {Cold("m", kGiB), Cold("n", kGiB)});
-  ClusterNode c = Node("c", true, 0.1, 0, {Cold("m", kGiB), {"n", false, true, kGiB}});
+  ClusterNode c = Node("c", true, 0.1, 0, {Cold("m", kGiB), {"n", false, true, false, kGiB}});
   b.staged_budget_bytes = kGiB;
   c.staged_budget_bytes = 4 * kGiB;
   const ClusterPlan p = PlanClusterPlacement({a, b, c});

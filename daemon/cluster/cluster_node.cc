@@ -1,5 +1,6 @@
 #include "daemon/cluster/cluster_node.h"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 
@@ -24,8 +25,12 @@ scheduler::ClusterNode PlannerNode(const cluster::NodeRecord& r) {
   n.workers = r.workers;
   n.staged_budget_bytes = r.staged_budget_bytes;
   for (const cluster::ModelPresence& m : r.models) {
-    n.models.push_back({m.name, m.state == "warm" || m.state == "loading", m.state == "staged" || m.state == "staging",
-                        m.bytes});
+    scheduler::ClusterModel c;
+    c.name = m.name;
+    c.warm = m.state == "warm" || m.state == "loading";
+    c.staged = m.state == "staged" || m.state == "staging";
+    c.bytes = m.bytes;
+    n.models.push_back(std::move(c));
   }
   return n;
 }
@@ -112,18 +117,30 @@ void ClusterNode::PlacementRound() {
 }
 
 void ClusterNode::Lead(const cluster::LeaderKey& me) {
+  StatusOr<cluster::RangeResult> held = etcd_->GetPrefix(options_.prefix + "targets/");
+  if (!held.ok()) return Failed(held.status());
+  std::map<std::string, std::string> current;
+  for (const cluster::KeyValue& kv : held->kvs) current[kv.key] = kv.value;
   const cluster::MembershipView v = membership_->view();
   std::vector<scheduler::ClusterNode> nodes;
-  for (const cluster::Peer& p : v.nodes) nodes.push_back(PlannerNode(p.record));
+  for (const cluster::Peer& p : v.nodes) {
+    scheduler::ClusterNode n = PlannerNode(p.record);
+    // The homes of the plan being followed: kept where the model is still warm.
+    auto it = current.find(TargetsKey(n.name));
+    StatusOr<cluster::NodeTargets> was =
+        it == current.end() ? StatusOr<cluster::NodeTargets>(Status::NotFound("")) : cluster::DecodeNodeTargets(it->second);
+    if (was.ok()) {
+      for (scheduler::ClusterModel& m : n.models) {
+        m.home = std::binary_search(was->warm.begin(), was->warm.end(), m.name);
+      }
+    }
+    nodes.push_back(std::move(n));
+  }
   const scheduler::ClusterPlan plan = scheduler::PlanClusterPlacement(nodes);
   {
     std::lock_guard<std::mutex> lock(mu_);
     unplaced_ = plan.unplaced;
   }
-  StatusOr<cluster::RangeResult> held = etcd_->GetPrefix(options_.prefix + "targets/");
-  if (!held.ok()) return Failed(held.status());
-  std::map<std::string, std::string> current;
-  for (const cluster::KeyValue& kv : held->kvs) current[kv.key] = kv.value;
   // Only what changed is written: a steady cluster writes nothing.
   std::vector<cluster::TxnOp> ops;
   for (const scheduler::ClusterNodePlan& n : plan.nodes) {
