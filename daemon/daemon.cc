@@ -279,6 +279,9 @@ Status Daemon::BindListeners() {
 void Daemon::Stop() {
   stopping_ = true;  // /readyz fails from here on
   if (cluster_) cluster_->Stop();  // leave the cluster first: no more routed work
+  // Forwarded requests end unrecorded (a restart resumes them), then their streams close.
+  if (routing_) routing_->Stop();
+  if (forward_client_) forward_client_->Stop();
   if (preemption_) preemption_->Stop();
   if (health_) health_->Stop();
   if (prewarmer_) prewarmer_->Stop();  // no prewarm starts from here on
@@ -309,6 +312,18 @@ void Daemon::RegisterApiRoutes() {
   api_options.open_streams = &open_streams_;
   RegisterOpenAiRoutes(api, std::move(api_options));
   RegisterRequestRoutes(api, {requests_.get(), [this] { return engine(); }, "/v1/requests", &open_streams_});
+  if (!config_.cluster_etcd.empty()) {
+    ForwardRouteOptions forward;
+    forward.engine = [this]() -> Engine* { return metered_.get(); };  // never forwarded again
+    forward.token = config_.cluster_token;
+    forward.refusal = [this]() -> std::string {
+      if (stopping_ || draining()) return "it is draining";
+      if (!cluster_ || !cluster_->view().has_lease) return "it holds no cluster lease";
+      return "";
+    };
+    forward.open_streams = &open_streams_;
+    RegisterForwardRoute(api, std::move(forward));
+  }
 }
 
 void Daemon::RegisterAdminRoutes() {
@@ -352,6 +367,17 @@ Status Daemon::JoinCluster() {
   o.workers = config_.worker_count;
   o.version = HEARTH_VERSION;
   HEARTH_ASSIGN_OR_RETURN(cluster_, ClusterNode::Create(std::move(o), registry_.get()));
+  forward_client_ = std::make_unique<ForwardClient>();
+  RoutingOptions routing;
+  routing.self = config_.cluster_node_name;
+  routing.token = config_.cluster_token;
+  routing.members = [this] {
+    std::vector<cluster::NodeRecord> members;
+    for (cluster::Peer& p : cluster_->view().nodes) members.push_back(std::move(p.record));
+    return members;
+  };
+  routing.committer = durability_->committer();
+  routing_ = std::make_unique<RoutingEngine>(metered_.get(), forward_client_.get(), std::move(routing));
   cluster_->Start();
   LogInfo("joining the cluster").Kv("node", config_.cluster_node_name).Kv("advertise", config_.cluster_advertise);
   return Status::Ok();
@@ -439,8 +465,20 @@ std::string Daemon::MetricsText() {
   if (process.ok()) live.process = *process;
   if (cluster_) {
     const cluster::MembershipView v = cluster_->view();
-    live.cluster = LiveState::Cluster{static_cast<int64_t>(v.nodes.size()), v.has_lease, v.etcd_reachable,
-                                      cluster_->etcd_errors()};
+    LiveState::Cluster c;
+    c.nodes = static_cast<int64_t>(v.nodes.size());
+    c.lease_held = v.has_lease;
+    c.etcd_reachable = v.etcd_reachable;
+    c.etcd_errors = cluster_->etcd_errors();
+    if (routing_) {
+      const RoutingCounters r = routing_->counters();
+      c.routed_local = r.routed_local;
+      c.forwarded = r.forwarded;
+      c.resubmitted = r.resubmitted;
+      c.forward_failed = r.failed;
+      c.open_forwarded = r.open_forwarded;
+    }
+    live.cluster = c;
   }
   return metrics_.Render(live);
 }

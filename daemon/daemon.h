@@ -26,6 +26,9 @@
 #include "daemon/models/placing_engine.h"
 #include "daemon/models/prewarmer.h"
 #include "daemon/cluster/cluster_node.h"
+#include "daemon/routing/forward_client.h"
+#include "daemon/routing/forward_route.h"
+#include "daemon/routing/routing_engine.h"
 #include "daemon/ops/preemption.h"
 #include "daemon/ops/queue_limits.h"
 #include "daemon/requests/request_registry.h"
@@ -56,7 +59,8 @@ class Daemon {
   // Generation for the API routes: every registered model, loaded on the worker
   // when a request needs it, behind the queue limits and the metrics. Null
   // before Start() succeeds.
-  Engine* engine() { return metered_.get(); }
+  // The engine the API submits to: in a cluster the routing one, over this node's.
+  Engine* engine() { return routing_ ? static_cast<Engine*>(routing_.get()) : metered_.get(); }
 
   // The status document served at GET /admin/v1/status.
   std::string StatusJson();
@@ -108,8 +112,10 @@ class Daemon {
   std::unique_ptr<store::LoadHistoryStore> load_store_;
   std::unique_ptr<LoadRecorder> load_;      // before placing_, which counts requests in it
   std::unique_ptr<PlacingEngine> placing_;  // under metered_
-  std::unique_ptr<Prewarmer> prewarmer_;
-  std::unique_ptr<ClusterNode> cluster_;    // with [cluster] etcd: this node's membership    // reads the registry, the load history and placing_
+  std::unique_ptr<Prewarmer> prewarmer_;  // reads the registry, the load history and placing_
+  std::unique_ptr<ClusterNode> cluster_;  // with [cluster] etcd: this node's membership
+  std::unique_ptr<ForwardClient> forward_client_;  // with a cluster: the forwarded streams
+  std::unique_ptr<RoutingEngine> routing_;         // with a cluster: over metered_
   std::unique_ptr<http::HttpServer> api_;
   std::unique_ptr<http::HttpServer> admin_;
 

@@ -142,8 +142,14 @@ std::vector<std::string> HearthdArgs(const std::string& dir, int port, int admin
 
 }  // namespace
 
+// Every hearthd a test starts inherits the cluster token, so that nodes of one test's cluster
+// trust each other (a cluster node refuses to start without one).
+void SetClusterTokenOnce() {
+  if (!std::getenv("HEARTH_CLUSTER_TOKEN")) ::setenv("HEARTH_CLUSTER_TOKEN", "test-cluster-token-0123456789", 0);
+}
+
 HearthdProcess::HearthdProcess(const std::string& dir, int port, int admin_port, const std::vector<std::string>& extra)
-    : process_(HearthdArgs(dir, port, admin_port, extra), dir + "/hearthd.log"),
+    : process_((SetClusterTokenOnce(), HearthdArgs(dir, port, admin_port, extra)), dir + "/hearthd.log"),
       healthy_(WaitHealthy(port, 120000)) {}
 
 std::string FinalRequestText(int port, const std::string& id) {

@@ -154,6 +154,12 @@ std::string RequestJson(const RequestInfo& info, bool with_output) {
     for (int32_t t : info.tokens) w.Int(t);
     w.EndArray();
   }
+  if (!info.served_by.empty()) {
+    w.Key("served_by");
+    w.StartArray();
+    for (const std::string& node : info.served_by) WriteString(w, node);
+    w.EndArray();
+  }
   w.Key("finish_reason");
   if (info.finish_reason) {
     w.String(FinishReasonName(*info.finish_reason));

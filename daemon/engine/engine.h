@@ -38,6 +38,9 @@ struct GenerationRequest {
   // (their events reach the sink again, but are not committed again) and generation continues
   // after them; max_tokens counts them.
   std::vector<GeneratedToken> committed;
+  // False: the engine commits none of this request's tokens or its end (a request another
+  // node forwarded here: that node, its entry, stores them).
+  bool durable = true;
 };
 
 // One generated token that is not a stop token, and the text it released.
@@ -76,6 +79,9 @@ class RequestSink {
   // The request waits for its model to be loaded (true), or no longer does (false); only
   // before its first token.
   virtual void OnModelLoading(bool loading) { (void)loading; }
+  // The node that serves it (in a cluster: this one, or the peer it was forwarded to), each
+  // time that changes; any thread.
+  virtual void OnServedBy(const std::string& node) { (void)node; }
 };
 
 // One model's part of EngineStats (/metrics labels it `model`). A model's prefix-cache counts

@@ -513,12 +513,13 @@ bool EngineLoop::StepModel(Model& m) {
   scheduler::StepResult result;
   for (const wire::SampledTokenInfo& t : reply->sampled) {
     GeneratedToken token = MakeGeneratedToken(*m.tokenizer, t);  // the one conversion from the wire
-    if (options_.committer) {
+    Active& active = *active_.at(t.request_id);
+    if (options_.committer && active.request.durable) {
       const scheduler::Sequence* seq = sched.Find(t.request_id);
       CHECK(seq != nullptr);
       commit_tokens_.push_back({t.request_id, seq->num_generated(), token});
     }
-    bool stop = Deliver(*active_.at(t.request_id), std::move(token));
+    bool stop = Deliver(active, std::move(token));
     result.sampled.push_back({t.request_id, t.token, stop});
   }
   for (const scheduler::FinishedRequest& f : sched.OnStepDone(result)) Finish(f);
@@ -571,7 +572,7 @@ void EngineLoop::FinishActive(uint64_t id, FinishReason reason, const Status& st
   ev.completion_tokens = a->num_generated;
   ev.text = text;
   ev.latency = ToLatency(a->timings, a->submitted_ns, a->admitted_ns, clock_.NowNanos());
-  if (options_.committer && !shutting_down_) {
+  if (options_.committer && !shutting_down_ && a->request.durable) {
     commit_ends_.push_back({id, reason, status.ok() ? "" : status.ToString()});
   }
   outbox_.push_back({id, std::move(a->sink), std::nullopt, std::move(ev)});

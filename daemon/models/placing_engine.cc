@@ -17,6 +17,7 @@ class OnFinishSink final : public RequestSink {
     inner_->OnFinish(event);
   }
   void OnModelLoading(bool loading) override { inner_->OnModelLoading(loading); }
+  void OnServedBy(const std::string& node) override { inner_->OnServedBy(node); }
 
  private:
   const std::shared_ptr<RequestSink> inner_;

@@ -340,6 +340,11 @@ Status ValidateCluster(Config* config) {
       return Status::InvalidArgument("cluster.etcd: '" + url + "' is not an http://HOST:PORT URL");
     }
   }
+  if (config->cluster_token.size() < 16) {
+    return Status::InvalidArgument(
+        "a cluster node needs HEARTH_CLUSTER_TOKEN in its environment (at least 16 characters, the same on every "
+        "node): node-to-node calls carry it");
+  }
   if (config->cluster_node_name.empty()) {
     char host[256] = {};
     if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
@@ -386,6 +391,7 @@ void ApplyEnvironment(Config* config, const std::function<const char*(const char
     }
   }
   if (const char* token = getenv("HEARTH_ADMIN_TOKEN"); token && *token) config->admin_token = token;
+  if (const char* token = getenv("HEARTH_CLUSTER_TOKEN"); token && *token) config->cluster_token = token;
 }
 
 Status LoadConfigFile(const std::string& path, Config* config) {

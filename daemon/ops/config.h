@@ -85,6 +85,8 @@ struct Config {
   std::string cluster_instance = "on-demand";
   double cluster_price_per_hour = 0;
   std::string cluster_prefix = "hearth/";
+  // HEARTH_CLUSTER_TOKEN (environment only): what node-to-node calls carry; required with etcd.
+  std::string cluster_token;
   std::string placement_policy = "forecast";
   int64_t placement_batch_size = 0;
   int64_t prewarm_interval_ms = 1000;

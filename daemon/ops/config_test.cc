@@ -170,6 +170,13 @@ TEST(ConfigTest, ClusterTableAndItsChecks) {
   Config c;
   ASSERT_TRUE(LoadConfigFile(path, &c).ok());
   std::remove(path.c_str());
+  EXPECT_TRUE(ValidateCluster(&c).IsInvalidArgument()) << "no HEARTH_CLUSTER_TOKEN";
+  ApplyEnvironment(&c, [](const char* name) -> const char* {
+    return std::string(name) == "HEARTH_CLUSTER_TOKEN" ? "short" : nullptr;
+  });
+  EXPECT_EQ(c.cluster_token, "short");
+  EXPECT_TRUE(ValidateCluster(&c).IsInvalidArgument()) << "a token too short to be a secret";
+  c.cluster_token = "0123456789abcdef";
   ASSERT_TRUE(ValidateCluster(&c).ok());
   EXPECT_EQ(c.cluster_etcd, (std::vector<std::string>{"http://10.0.0.1:2379", "http://10.0.0.2:2379"}));
   EXPECT_EQ(c.cluster_node_name, "n1");
@@ -181,6 +188,7 @@ TEST(ConfigTest, ClusterTableAndItsChecks) {
   Config d;
   ASSERT_TRUE(LoadConfigFile(path, &d).ok());
   std::remove(path.c_str());
+  d.cluster_token = c.cluster_token;
   ASSERT_TRUE(ValidateCluster(&d).ok());
   EXPECT_EQ(d.cluster_etcd.size(), 2u);
   EXPECT_FALSE(d.cluster_node_name.empty());

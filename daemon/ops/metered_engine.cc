@@ -29,6 +29,7 @@ class MeteredSink final : public RequestSink {
   }
 
   void OnModelLoading(bool loading) override { inner_->OnModelLoading(loading); }
+  void OnServedBy(const std::string& node) override { inner_->OnServedBy(node); }
 
   // Once per request: at its first event, or when the engine refused it.
   void LeaveQueue() {

@@ -178,7 +178,18 @@ ServerMetrics::ServerMetrics()
                                                  "1 while etcd answers this node; 0 means degraded (it serves what "
                                                  "it hosts).")),
       cluster_etcd_errors_(registry_.AddCounter("hearth_cluster_etcd_errors_total",
-                                                "etcd calls of this node's membership that failed.")) {}
+                                                "etcd calls of this node's membership that failed.")),
+      cluster_routed_(registry_.AddCounter("hearth_cluster_routed_requests_total",
+                                           "Requests this node took as entry node, by where they went first: "
+                                           "local (its own engine) or forwarded (a peer).",
+                                           {"to"})),
+      cluster_resubmitted_(registry_.AddCounter("hearth_cluster_resubmitted_requests_total",
+                                                "Forwarded requests sent again, with their committed tokens, after "
+                                                "their serving node died, left or gave them up.")),
+      cluster_forward_failed_(registry_.AddCounter("hearth_cluster_forward_failures_total",
+                                                   "Forwarded requests that ended in an error.")),
+      cluster_open_forwarded_(registry_.AddGauge("hearth_cluster_forwarded_streams",
+                                                 "Forwarded requests of this entry node not ended yet.")) {}
 
 void ServerMetrics::RequestSubmitted(const std::string& model, int64_t prompt_tokens) {
   prompt_tokens_.Inc({model}, static_cast<double>(prompt_tokens));
@@ -298,6 +309,11 @@ std::string ServerMetrics::Render(const LiveState& live) {
     cluster_lease_held_.Set(live.cluster->lease_held ? 1 : 0);
     cluster_etcd_reachable_.Set(live.cluster->etcd_reachable ? 1 : 0);
     cluster_etcd_errors_.SetTotal({}, static_cast<double>(live.cluster->etcd_errors));
+    cluster_routed_.SetTotal({"local"}, static_cast<double>(live.cluster->routed_local));
+    cluster_routed_.SetTotal({"forwarded"}, static_cast<double>(live.cluster->forwarded));
+    cluster_resubmitted_.SetTotal({}, static_cast<double>(live.cluster->resubmitted));
+    cluster_forward_failed_.SetTotal({}, static_cast<double>(live.cluster->forward_failed));
+    cluster_open_forwarded_.Set(static_cast<double>(live.cluster->open_forwarded));
   }
   if (live.process) {
     const ProcessSample& p = *live.process;

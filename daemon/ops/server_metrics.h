@@ -33,6 +33,14 @@ struct LiveState {
     bool lease_held = false;
     bool etcd_reachable = false;
     int64_t etcd_errors = 0;
+    // Routing (docs/cluster.md, "Routing"): requests this node took as entry node and served
+    // itself or forwarded, resubmitted after their node failed them, forwarded ones that
+    // failed, and forwarded ones open now.
+    int64_t routed_local = 0;
+    int64_t forwarded = 0;
+    int64_t resubmitted = 0;
+    int64_t forward_failed = 0;
+    int64_t open_forwarded = 0;
   };
   std::optional<Cluster> cluster;
 };
@@ -150,6 +158,10 @@ class ServerMetrics {
   Gauge& cluster_lease_held_;
   Gauge& cluster_etcd_reachable_;
   Counter& cluster_etcd_errors_;
+  Counter& cluster_routed_;
+  Counter& cluster_resubmitted_;
+  Counter& cluster_forward_failed_;
+  Gauge& cluster_open_forwarded_;
 
   // Render's own state: scrapes may run at once.
   std::mutex render_mu_;

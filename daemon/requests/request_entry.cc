@@ -65,6 +65,10 @@ class RequestEntry::TeeSink : public RequestSink {
     entry_->OnModelLoading(loading);
     if (downstream_) downstream_->OnModelLoading(loading);
   }
+  void OnServedBy(const std::string& node) override {
+    entry_->OnServedBy(node);
+    if (downstream_) downstream_->OnServedBy(node);
+  }
 
  private:
   const std::shared_ptr<RequestEntry> entry_;
@@ -170,6 +174,11 @@ void RequestEntry::OnModelLoading(bool loading) {
   Notify();
 }
 
+void RequestEntry::OnServedBy(const std::string& node) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (info_.served_by.empty() || info_.served_by.back() != node) info_.served_by.push_back(node);
+}
+
 void RequestEntry::Notify() {
   cv_.notify_all();
   std::vector<std::function<void()>> wakers;
@@ -221,6 +230,7 @@ RequestInfo RequestEntry::Info(bool with_output) const {
   out.finish_reason = info_.finish_reason;
   out.completion_tokens = info_.completion_tokens;
   out.error = info_.error;
+  out.served_by = info_.served_by;
   out.num_events = events_.size();
   // A restored entry has no tokens of its own beyond what storage kept.
   if (out.num_tokens == 0) out.num_tokens = info_.num_tokens;

@@ -52,6 +52,9 @@ struct RequestInfo {
   int32_t completion_tokens = 0;  // usage, once finished
   std::string error;              // why it failed, for kFailed
   uint64_t num_events = 0;        // events recorded so far
+  // In a cluster: the nodes that served it, in order (more than one when a node died under
+  // it and another took it over); empty on a single node.
+  std::vector<std::string> served_by;
 };
 
 // Turns one request's engine events into the payloads of its server-sent events (what goes
@@ -118,6 +121,7 @@ class RequestEntry : public std::enable_shared_from_this<RequestEntry> {
   void OnToken(const TokenEvent& event);
   void OnFinish(const FinishEvent& event);
   void OnModelLoading(bool loading);
+  void OnServedBy(const std::string& node);
   void Encode(const PendingEvent& event);  // REQUIRES(mu_)
   bool DoneLocked() const { return ended_ && attached_; }
   // Wakes Read's waiters and runs the wakers; call without mu_ held.
