@@ -116,6 +116,10 @@ class ForwardClient::Stream : public std::enable_shared_from_this<ForwardClient:
       Arm(client_->options_.idle_timeout);
       std::vector<std::string> events;
       Status st = reader_.Feed(std::string_view(buffer_.data(), n), &events);
+      if (!status_reported_ && reader_.headers_done()) {
+        status_reported_ = true;
+        handler_->OnStatus(reader_.status());
+      }
       if (!events.empty() && reader_.status() == 200) handler_->OnEvents(std::move(events));
       if (!st.ok()) return End(Status::Unavailable(st.message()), reader_.status());
       if (reader_.ended()) return Finish();
@@ -158,6 +162,7 @@ class ForwardClient::Stream : public std::enable_shared_from_this<ForwardClient:
   SseResponseReader reader_;
   std::array<char, 16384> buffer_{};
   bool ended_ = false;
+  bool status_reported_ = false;
 };
 
 ForwardClient::ForwardClient(ForwardClientOptions options)

@@ -37,6 +37,8 @@ StatusOr<PeerAddress> ParsePeerUrl(std::string_view url);
 class ForwardStreamHandler {
  public:
   virtual ~ForwardStreamHandler() = default;
+  // The response's status line and headers arrived (before any event).
+  virtual void OnStatus(int http_status) { (void)http_status; }
   // The data of the events that arrived, in order.
   virtual void OnEvents(std::vector<std::string> events) = 0;
   // Once, last. OK: the response was a 200 whose stream ended ([DONE] or its body's end).

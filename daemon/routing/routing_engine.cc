@@ -35,6 +35,7 @@ class SkipSink final : public RequestSink {
 class RoutingEngine::StreamHandler final : public ForwardStreamHandler {
  public:
   StreamHandler(RoutingEngine* engine, uint64_t id, int32_t attempt) : engine_(engine), id_(id), attempt_(attempt) {}
+  void OnStatus(int http_status) override { engine_->Admitted(id_, attempt_, http_status); }
   void OnEvents(std::vector<std::string> events) override {
     Work w;
     w.id = id_;
@@ -50,7 +51,7 @@ class RoutingEngine::StreamHandler final : public ForwardStreamHandler {
     w.why = why;
     w.http_status = http_status;
     w.error_body = error_body;
-    engine_->Push(std::move(w));
+    engine_->Closed(std::move(w));
   }
 
  private:
@@ -114,39 +115,117 @@ StatusOr<uint64_t> RoutingEngine::Submit(GenerationRequest request, std::shared_
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return Status::Unavailable("server shutting down");
   }
-  const std::string node = request.id == 0 ? options_.self : Choose(request, {});
-  if (node == options_.self) {
-    sink->OnServedBy(options_.self);
-    StatusOr<uint64_t> id = local_->Submit(std::move(request), std::move(sink));
-    if (id.ok()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      ++counters_.routed_local;
-    }
-    return id;
-  }
-  auto f = std::make_unique<Forwarded>();
-  f->id = request.id;
+  std::string node = request.id == 0 ? options_.self : Choose(request, {});
+  if (node == options_.self) return SubmitLocal(std::move(request), std::move(sink), 0, true);
+  auto owned = std::make_unique<Forwarded>();
+  Forwarded& f = *owned;
+  f.id = request.id;
   HEARTH_ASSIGN_OR_RETURN(OutputDecoder decoder, OutputDecoder::Create(*tokenizer, request.stop, {}, request.max_tokens));
-  f->decoder.emplace(std::move(decoder));
-  f->tokens = request.committed;
-  f->request = std::move(request);
-  f->sink = std::move(sink);
-  f->submitted = Clock::now();
+  f.decoder.emplace(std::move(decoder));
+  f.tokens = request.committed;
+  f.request = std::move(request);
+  f.sink = std::move(sink);
+  f.submitted = Clock::now();
   // Tokens a previous run committed: their events again, as the local engine replays them.
-  if (!f->tokens.empty()) {
-    const std::optional<FinishReason> end =
-        f->decoder->Replay(f->tokens, [&](TokenEvent ev) { f->sink->OnToken(ev); });
+  if (!f.tokens.empty()) {
+    const std::optional<FinishReason> end = f.decoder->Replay(f.tokens, [&](TokenEvent ev) { f.sink->OnToken(ev); });
     if (end) return Status::FailedPrecondition("the request already ended");
   }
-  Forwarded* raw = f.get();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    forwarded_[raw->id] = std::move(f);
-    ++counters_.forwarded;
-    ++counters_.open_forwarded;
+    forwarded_[f.id] = std::move(owned);
   }
-  Open(*raw, node);
-  return raw->id;
+  // Each node that refuses it at once is replaced by the next best, before the client hears.
+  while (true) {
+    Open(f, node);
+    std::unique_lock<std::mutex> lock(mu_);
+    admission_.wait_for(lock, options_.admission_timeout, [&] { return f.admission != Forwarded::Admission::kWaiting; });
+    if (f.admission != Forwarded::Admission::kRefused) {
+      f.admission = Forwarded::Admission::kAsync;  // from here on, failures resubmit it
+      ++counters_.forwarded;
+      ++counters_.open_forwarded;
+      return f.id;
+    }
+    Uncount(f);
+    const int status = f.refused_status;
+    const Status why = f.refused_why;
+    const std::string body = f.refused_body;
+    f.admission = Forwarded::Admission::kWaiting;
+    f.tried.insert(node);
+    lock.unlock();
+    LogInfo("a node refused a forwarded request").Kv("node", node).Kv("http_status", status).Kv("why", why.ToString());
+    if (status == 400) {
+      Forget(f.id);
+      return Status::InvalidArgument("node '" + node + "' refused the request: " + body.substr(0, 512));
+    }
+    node = f.attempt >= options_.max_attempts ? options_.self : Choose(f.request, f.tried);
+    if (node != options_.self) continue;
+    // This node is the last one left.
+    GenerationRequest request = f.request;
+    std::shared_ptr<RequestSink> sink = f.sink;
+    const size_t skip = f.tokens.size();
+    Forget(f.id);
+    return SubmitLocal(std::move(request), std::move(sink), skip, true);
+  }
+}
+
+StatusOr<uint64_t> RoutingEngine::SubmitLocal(GenerationRequest request, std::shared_ptr<RequestSink> sink, size_t skip,
+                                              bool arrival) {
+  sink->OnServedBy(options_.self);
+  if (skip > 0) sink = std::make_shared<SkipSink>(std::move(sink), skip);
+  StatusOr<uint64_t> id = local_->Submit(std::move(request), std::move(sink));
+  if (id.ok() && arrival) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++counters_.routed_local;
+  }
+  return id;
+}
+
+void RoutingEngine::Forget(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = forwarded_.find(id);
+  if (it == forwarded_.end()) return;
+  Uncount(*it->second);
+  retired_.push_back(std::move(it->second));
+  forwarded_.erase(it);
+}
+
+void RoutingEngine::Admitted(uint64_t id, int32_t attempt, int http_status) {
+  if (http_status != 200) return;  // a refusal is known at its close, with its body
+  std::shared_ptr<RequestSink> sink;
+  std::string node;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = forwarded_.find(id);
+    if (it == forwarded_.end() || it->second->attempt != attempt) return;
+    Forwarded& f = *it->second;
+    if (f.admission == Forwarded::Admission::kWaiting) {
+      f.admission = Forwarded::Admission::kAdmitted;
+      admission_.notify_all();
+    }
+    sink = f.sink;
+    node = f.node;
+  }
+  sink->OnServedBy(node);  // it took the request (a refusal does not count)
+}
+
+void RoutingEngine::Closed(Work work) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = forwarded_.find(work.id);
+    if (it != forwarded_.end() && it->second->attempt == work.attempt &&
+        it->second->admission == Forwarded::Admission::kWaiting) {
+      // Submit waits for this node's answer: the refusal is its to handle.
+      Forwarded& f = *it->second;
+      f.admission = Forwarded::Admission::kRefused;
+      f.refused_why = work.why.ok() ? Status::Unavailable("the peer's stream ended at once") : work.why;
+      f.refused_status = work.http_status;
+      f.refused_body = std::move(work.error_body);
+      admission_.notify_all();
+      return;
+    }
+  }
+  Push(std::move(work));
 }
 
 void RoutingEngine::Open(Forwarded& f, const std::string& node) {
@@ -172,7 +251,6 @@ void RoutingEngine::Open(Forwarded& f, const std::string& node) {
     ++open_by_node_[node];
     f.counted = true;
   }
-  f.sink->OnServedBy(node);
   auto handler = std::make_shared<StreamHandler>(this, f.id, attempt);
   if (!peer.ok()) {
     handler->OnClosed(Status::Unavailable("node '" + node + "': " + peer.status().message()), 0, "");
@@ -409,12 +487,9 @@ void RoutingEngine::Resubmit(Forwarded& f, const Status& why, int http_status, c
   if (node != options_.self) return Open(f, node);
   // This node takes it over: its engine replays the committed tokens (their events skipped:
   // the sink has them) and generates the rest, committing them itself.
-  f.sink->OnServedBy(options_.self);
-  std::shared_ptr<RequestSink> sink = std::make_shared<SkipSink>(f.sink, f.tokens.size());
-  StatusOr<uint64_t> id = local_->Submit(std::move(request), sink);
+  StatusOr<uint64_t> id = SubmitLocal(std::move(request), f.sink, f.tokens.size(), false);
   if (!id.ok()) return Fail(f, id.status());
   std::lock_guard<std::mutex> lock(mu_);
-  ++counters_.routed_local;
   --counters_.open_forwarded;
   auto it = forwarded_.find(f.id);  // Cancel goes to the local engine from now on
   retired_.push_back(std::move(it->second));

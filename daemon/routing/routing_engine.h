@@ -45,6 +45,11 @@ struct RoutingOptions {
   // the engine); null: nothing is stored.
   TokenCommitter* committer = nullptr;
   int32_t max_attempts = 4;  // nodes one request may be sent to before it fails
+  // How long Submit waits for the first peer's answer: a peer that refuses (its queue is full,
+  // it is draining) is replaced by another node before Submit returns, so a full cluster
+  // answers 429 at once. A peer silent for longer keeps the request; its failure, if it comes,
+  // resubmits it later.
+  std::chrono::milliseconds admission_timeout{2000};
   std::chrono::milliseconds check_every{500};  // how often open streams are checked against the members
   int64_t balance_slack = 4;
 };
@@ -92,6 +97,13 @@ class RoutingEngine final : public Engine {
     bool stopped = false;                // a stop string matched: tokens that follow are ignored
     bool ending = false;                 // its end (or cancel) is in the batch being applied
     bool counted = false;                // open_by_node_ counts it on `node`
+    // Submit waits for the first answer (kWaiting) of each node it tries; a refusal comes back
+    // to it, not to the routing thread.
+    enum class Admission { kWaiting, kAdmitted, kRefused, kAsync };
+    Admission admission = Admission::kWaiting;  // GUARDED_BY(mu_)
+    Status refused_why;                         // GUARDED_BY(mu_): kRefused
+    int refused_status = 0;
+    std::string refused_body;
     std::chrono::steady_clock::time_point submitted, first_token, last_token;
   };
   // What the I/O threads hand the routing thread.
@@ -121,9 +133,18 @@ class RoutingEngine final : public Engine {
 
   // The node for `request` among the members, `tried` excluded; empty or self_: this node.
   std::string Choose(const GenerationRequest& request, const std::set<std::string>& tried) const;
+  // Submits to this node's engine; `skip` token events (the sink has them) are dropped.
+  // `arrival`: the request just arrived (counted as routed here), not taken over.
+  StatusOr<uint64_t> SubmitLocal(GenerationRequest request, std::shared_ptr<RequestSink> sink, size_t skip,
+                                 bool arrival);
+  // Drops a forwarded request that never went out.
+  void Forget(uint64_t id);
   // Opens a stream to `node` for `f` (on any thread; `f` is owned by forwarded_).
   void Open(Forwarded& f, const std::string& node);
   void Push(Work work);
+  // From a stream's handler: its status line, its close.
+  void Admitted(uint64_t id, int32_t attempt, int http_status);
+  void Closed(Work work);
   void Run();
   void Apply(std::vector<Work>& batch);
   // A stream broke or a peer gave up: another node, this one, or the end.
@@ -145,6 +166,7 @@ class RoutingEngine final : public Engine {
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
+  std::condition_variable admission_;  // a waiting admission was answered
   std::deque<Work> work_;                                   // GUARDED_BY(mu_)
   std::map<uint64_t, std::unique_ptr<Forwarded>> forwarded_;  // GUARDED_BY(mu_) for the map; entries: routing thread
   std::map<std::string, int64_t> open_by_node_;              // GUARDED_BY(mu_)
