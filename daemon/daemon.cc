@@ -305,13 +305,16 @@ void Daemon::RegisterApiRoutes() {
     res.set_content(ModelsJson(), "application/json");
   });
   RequireBearerToken(api, &api_auth_, "/v1/");
-  ApiRoutesOptions api_options{[this] { return engine(); }, UnixSeconds(started_at_)};
+  ApiRoutesOptions api_options;
+  api_options.engine = [this] { return engine(); };
+  api_options.created_unix = UnixSeconds(started_at_);
   api_options.registry = requests_.get();
   api_options.draining = [this] { return draining(); };
   api_options.journal = durability_->journal();
   api_options.open_streams = &open_streams_;
+  api_options.id_scope = IdScope();
   RegisterOpenAiRoutes(api, std::move(api_options));
-  RegisterRequestRoutes(api, {requests_.get(), [this] { return engine(); }, "/v1/requests", &open_streams_});
+  RegisterRequestRoutes(api, {requests_.get(), [this] { return engine(); }, "/v1/requests", &open_streams_, IdScope()});
   if (!config_.cluster_etcd.empty()) {
     ForwardRouteOptions forward;
     forward.engine = [this]() -> Engine* { return metered_.get(); };  // never forwarded again
@@ -337,6 +340,7 @@ void Daemon::RegisterAdminRoutes() {
   });
   RequireBearerToken(admin, &admin_auth_, "/admin/v1/");
   AdminRoutesOptions options;
+  options.id_scope = IdScope();
   options.registry = requests_.get();
   options.open_streams = &open_streams_;
   options.engine = [this] { return engine(); };

@@ -59,6 +59,8 @@ class Daemon {
   // Generation for the API routes: every registered model, loaded on the worker
   // when a request needs it, behind the queue limits and the metrics. Null
   // before Start() succeeds.
+  // How request ids are written for clients (RequestIdText): unique across a cluster.
+  std::string IdScope() const { return config_.cluster_etcd.empty() ? "" : config_.cluster_node_name; }
   // The engine the API submits to: in a cluster the routing one, over this node's.
   Engine* engine() { return routing_ ? static_cast<Engine*>(routing_.get()) : metered_.get(); }
 

@@ -212,7 +212,7 @@ class AdminRoutes {
     for (const RequestInfo& info : options_.registry->List(filter)) {
       if (!first) body += ",";
       first = false;
-      body += RequestJson(info, /*with_output=*/false);
+      body += RequestJson(info, /*with_output=*/false, options_.id_scope);
     }
     body += "]}";
     res.set_content(body, "application/json");
@@ -406,7 +406,8 @@ httplib::Server::Handler Bind(std::shared_ptr<AdminRoutes> routes, Fn fn) {
 }  // namespace
 
 void RegisterAdminApi(http::Router& server, AdminRoutesOptions options) {
-  RegisterRequestRoutes(server, {options.registry, options.engine, "/admin/v1/requests", options.open_streams});
+  RegisterRequestRoutes(server,
+                        {options.registry, options.engine, "/admin/v1/requests", options.open_streams, options.id_scope});
   auto routes = std::make_shared<AdminRoutes>(std::move(options));
   server.Get("/admin/v1/models", Bind(routes, &AdminRoutes::ListModels));
   server.Post("/admin/v1/models", Bind(routes, &AdminRoutes::AddModel));

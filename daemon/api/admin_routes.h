@@ -43,6 +43,7 @@ struct AdminRoutesOptions {
   // The recorder's forecast options (LoadRecorder::options()): the history's "error" object
   // evaluates the forecaster over the returned windows with them.
   scheduler::ForecastOptions forecast_options;
+  std::string id_scope{};  // as ApiRoutesOptions::id_scope
 };
 
 void RegisterAdminApi(http::Router& server, AdminRoutesOptions options);

@@ -27,6 +27,7 @@
 #include "daemon/openai/openai_request.h"
 #include "daemon/openai/openai_response.h"
 #include "daemon/durability/request_journal.h"
+#include "daemon/requests/request_id_text.h"
 #include "daemon/requests/request_registry.h"
 #include "model/chat_template.h"
 #include "model/tokenizer.h"
@@ -145,7 +146,8 @@ class OpenAiRoutes {
                                      .model = p.request.model,
                                      .created = UnixNow(),
                                      .logprobs = p.request.logprobs,
-                                     .include_usage = p.request.include_usage};
+                                     .include_usage = p.request.include_usage,
+                                     .id_scope = options_.id_scope};
     // n > 1: every choice is an engine request of its own, fanned in here.
     std::shared_ptr<ChoiceStream> fan_in;
     if (p.request.stream && n > 1) fan_in = ChoiceStream::Create(chunks, n);
@@ -163,17 +165,18 @@ class OpenAiRoutes {
     for (const Choice& c : choices) options_.registry->Add(c.id, c.entry);
 
     const uint64_t id = choices[0].id;
-    res.set_header("X-Request-Id", std::to_string(id));
+    res.set_header("X-Request-Id", RequestIdText(options_.id_scope, id));
     res.set_header("X-Hearth-Seed", std::to_string(seed));
     std::string ids;
-    for (const Choice& c : choices) ids.append(ids.empty() ? "" : ",").append(std::to_string(c.id));
+    for (const Choice& c : choices) ids.append(ids.empty() ? "" : ",").append(RequestIdText(options_.id_scope, c.id));
     if (n > 1) res.set_header("X-Hearth-Choice-Request-Ids", ids);
     LogInfo("request submitted")
         .Kv("id", ids)
         .Kv("model", p.request.model)
         .Kv("seed", seed)
         .Kv("stream", p.request.stream);
-    ResponseMeta meta{(chat ? "chatcmpl-" : "cmpl-") + std::to_string(id), chunks.created, p.request.model};
+    ResponseMeta meta{(chat ? "chatcmpl-" : "cmpl-") + RequestIdText(options_.id_scope, id), chunks.created,
+                      p.request.model};
     if (!p.request.stream) return RespondWhenDone(res, chat, meta, p.engine, choices);
 
     std::vector<uint64_t> choice_ids;
@@ -302,7 +305,7 @@ class OpenAiRoutes {
     if (!found.ok() || !found->has_value()) return false;
     const uint64_t id = **found;
     std::shared_ptr<RequestEntry> entry = options_.registry->Find(id);
-    res.set_header("X-Request-Id", std::to_string(id));
+    res.set_header("X-Request-Id", RequestIdText(options_.id_scope, id));
     res.set_header("X-Hearth-Idempotent-Replay", "true");
     if (!entry) {
       Fail(res, {409, "the request stored under this Idempotency-Key is not available", "invalid_request_error",
@@ -327,7 +330,7 @@ class OpenAiRoutes {
       return true;
     }
     const CompletionOutput output = CompletionOf(info);
-    const ResponseMeta meta{(chat ? "chatcmpl-" : "cmpl-") + std::to_string(id), info.meta.created_unix,
+    const ResponseMeta meta{(chat ? "chatcmpl-" : "cmpl-") + RequestIdText(options_.id_scope, id), info.meta.created_unix,
                             info.meta.model};
     res.set_content(chat ? ChatCompletionJson(meta, output) : TextCompletionJson(meta, output), "application/json");
     return true;

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 
 namespace hearth::http {
 class Router;
@@ -32,6 +33,8 @@ struct ApiRoutesOptions {
   RequestJournal* journal = nullptr;
   // Where the event streams count while they are written (may be null); must outlive them.
   OpenStreams* open_streams = nullptr;
+  // How ids are written (RequestIdText): empty on a single node, the node's name in a cluster.
+  std::string id_scope{};
 };
 
 // Registers the routes on `server`. The engine must outlive the server's handlers.

@@ -1,5 +1,7 @@
 #include "daemon/api/choice_stream.h"
 
+#include "daemon/requests/request_id_text.h"
+
 #include "daemon/openai/openai_response.h"
 
 namespace hearth::daemon {
@@ -78,7 +80,7 @@ void ChoiceStream::Encode(const PendingEvent& e) {
   usage_.prompt_tokens = e.finish.prompt_tokens;
   usage_.completion_tokens += e.finish.completion_tokens;
   if (++num_finished_ == num_choices_ && options_.include_usage) {
-    const ResponseMeta meta{(options_.chat ? "chatcmpl-" : "cmpl-") + std::to_string(response_id_), options_.created,
+    const ResponseMeta meta{(options_.chat ? "chatcmpl-" : "cmpl-") + RequestIdText(options_.id_scope, response_id_), options_.created,
                             options_.model};
     events_.push_back(UsageChunk(meta, options_.chat, usage_));
   }

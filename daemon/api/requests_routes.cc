@@ -10,6 +10,7 @@
 #include "common/json_writer.h"
 #include "common/log.h"
 #include "daemon/engine/engine.h"
+#include "daemon/requests/request_id_text.h"
 #include "daemon/api/event_stream.h"
 #include "daemon/http/router.h"
 #include "daemon/openai/openai_error.h"
@@ -28,18 +29,6 @@ std::optional<uint64_t> ParseId(const std::string& text) {
   auto [ptr, ec] = std::from_chars(text.data(), end, id);
   if (ec != std::errc() || ptr != end || text.empty()) return std::nullopt;
   return id;
-}
-
-// A request id in a path: the engine's id (`42`) or a response body's id (`chatcmpl-42`,
-// `cmpl-42`), which clients hold more often than the X-Request-Id header.
-std::optional<uint64_t> ParseRequestId(std::string_view text) {
-  for (std::string_view prefix : {"chatcmpl-", "cmpl-"}) {
-    if (text.substr(0, prefix.size()) == prefix) {
-      text.remove_prefix(prefix.size());
-      break;
-    }
-  }
-  return ParseId(std::string(text));
 }
 
 // Client text quoted in an error, kept short so that error bodies stay small.
@@ -62,7 +51,7 @@ class RequestRoutes {
   void Show(const httplib::Request& req, httplib::Response& res) {
     auto entry = Lookup(req, res);
     if (!entry) return;
-    res.set_content(RequestJson(entry->Info(), /*with_output=*/true), "application/json");
+    res.set_content(RequestJson(entry->Info(), /*with_output=*/true, options_.id_scope), "application/json");
   }
 
   void Events(const httplib::Request& req, httplib::Response& res) {
@@ -92,13 +81,13 @@ class RequestRoutes {
       LogInfo("request cancelled by client").Kv("id", entry->id()).Kv("route", options_.prefix);
       entry->WaitDone(kCancelWait);
     }
-    res.set_content(RequestJson(entry->Info(), /*with_output=*/true), "application/json");
+    res.set_content(RequestJson(entry->Info(), /*with_output=*/true, options_.id_scope), "application/json");
   }
 
  private:
   std::shared_ptr<RequestEntry> Lookup(const httplib::Request& req, httplib::Response& res) {
     const std::string text = req.matches.size() > 1 ? std::string(req.matches[1]) : "";
-    auto id = ParseRequestId(text);
+    auto id = ParseRequestIdText(options_.id_scope, text);
     std::shared_ptr<RequestEntry> entry = id ? options_.registry->Find(*id) : nullptr;
     if (!entry) SetError(res, NotFound(text));
     return entry;
@@ -122,12 +111,12 @@ void RegisterRequestRoutes(http::Router& server, RequestRoutesOptions options) {
   server.Delete(one, Bind(routes, &RequestRoutes::Cancel));
 }
 
-std::string RequestJson(const RequestInfo& info, bool with_output) {
+std::string RequestJson(const RequestInfo& info, bool with_output, std::string_view id_scope) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
   w.Key("id");
-  WriteString(w, std::to_string(info.id));
+  WriteString(w, RequestIdText(id_scope, info.id));
   w.Key("object");
   w.String("hearth.request");
   w.Key("model");

@@ -24,6 +24,7 @@ struct RequestRoutesOptions {
   std::function<Engine*()> engine;      // for cancelling; may answer null
   std::string prefix = "/v1/requests";
   OpenStreams* open_streams = nullptr;  // as ApiRoutesOptions::open_streams
+  std::string id_scope{};                 // as ApiRoutesOptions::id_scope
 };
 
 void RegisterRequestRoutes(http::Router& server, RequestRoutesOptions options);
@@ -31,6 +32,6 @@ void RegisterRequestRoutes(http::Router& server, RequestRoutesOptions options);
 // The request object: {"id","object":"hearth.request","model","endpoint","stream","state",
 // "created","finished_at","prompt_tokens","text","tokens","finish_reason","usage","error",
 // "events"}; summaries leave out text and tokens.
-std::string RequestJson(const RequestInfo& info, bool with_output);
+std::string RequestJson(const RequestInfo& info, bool with_output, std::string_view id_scope = {});
 
 }  // namespace hearth::daemon

@@ -66,11 +66,14 @@ class RequestsRoutesTest : public ::testing::Test {
   void SetUp() override {
     server_ = std::make_unique<http::HttpServer>();
     auto engine = [this] { return static_cast<Engine*>(&engine_); };
-    ApiRoutesOptions api{engine, 1234};
+    ApiRoutesOptions api;
+    api.engine = engine;
+    api.created_unix = 1234;
+    api.id_scope = scope_;
     api.registry = &registry_;
     api.draining = [this] { return draining_.load(); };
     RegisterOpenAiRoutes(server_->router(), std::move(api));
-    RegisterRequestRoutes(server_->router(), {&registry_, engine, "/v1/requests"});
+    RegisterRequestRoutes(server_->router(), {&registry_, engine, "/v1/requests", nullptr, scope_});
     StatusOr<int> port = server_->Start("127.0.0.1", 0);
     ASSERT_TRUE(port.ok()) << port.status().ToString();
     port_ = *port;
@@ -122,9 +125,40 @@ class RequestsRoutesTest : public ::testing::Test {
   ScriptedEngine engine_;
   MemoryRequestRegistry registry_;
   std::atomic<bool> draining_{false};
+  std::string scope_;  // ApiRoutesOptions::id_scope
   std::unique_ptr<http::HttpServer> server_;
   int port_ = 0;
 };
+
+// A cluster node writes its ids with its name, unique across the cluster.
+class ScopedRequestsRoutesTest : public RequestsRoutesTest {
+ protected:
+  ScopedRequestsRoutesTest() { scope_ = "node-a"; }
+};
+
+TEST_F(ScopedRequestsRoutesTest, IdsCarryTheNodeNameAndAreFoundByAnyOfTheirSpellings) {
+  auto r = Post(std::string(kChat) + "}");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const std::string id = r->get_header_value("X-Request-Id");
+  ASSERT_EQ(id.rfind("node-a-", 0), 0u) << id;
+  const std::string number = id.substr(7);
+  EXPECT_EQ(std::string(Json(r->body)["id"].GetString()), "chatcmpl-" + id);
+  for (const std::string& spelling : {id, "chatcmpl-" + id, number}) {
+    auto show = Get("/v1/requests/" + spelling);
+    ASSERT_TRUE(show);
+    EXPECT_EQ(show->status, 200) << spelling;
+    EXPECT_EQ(std::string(Json(show->body)["id"].GetString()), id) << spelling;
+  }
+  for (const std::string& other : {"node-b-" + number, "node-" + number, "node-a-x" + number}) {
+    auto show = Get("/v1/requests/" + other);
+    ASSERT_TRUE(show);
+    EXPECT_EQ(show->status, 404) << other << ": another node's id is not this node's request";
+  }
+  auto streamed = Post(std::string(kChat) + ",\"stream\":true}");
+  ASSERT_TRUE(streamed);
+  EXPECT_NE(streamed->body.find("\"id\":\"chatcmpl-node-a-"), std::string::npos) << streamed->body;
+}
 
 TEST_F(RequestsRoutesTest, ShowsAFinishedCompletion) {
   auto r = Post(std::string(kChat) + "}");

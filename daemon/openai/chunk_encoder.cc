@@ -1,5 +1,7 @@
 #include "daemon/openai/chunk_encoder.h"
 
+#include "daemon/requests/request_id_text.h"
+
 #include <span>
 #include <vector>
 
@@ -14,7 +16,7 @@ class ChunkEncoder : public EventEncoder {
   }
 
   void Begin(uint64_t request_id, std::vector<std::string>* out) override {
-    meta_.id = (options_.chat ? "chatcmpl-" : "cmpl-") + std::to_string(request_id);
+    meta_.id = (options_.chat ? "chatcmpl-" : "cmpl-") + RequestIdText(options_.id_scope, request_id);
     if (options_.chat) out->push_back(ChatRoleChunk(meta_, options_.choice_index));
   }
 

@@ -23,6 +23,7 @@ struct ChunkEncoderOptions {
   bool logprobs = false;
   bool include_usage = false;
   int32_t choice_index = 0;  // the chunks' choices[0].index (a request with n > 1 choices)
+  std::string id_scope{};      // RequestIdText's scope: this node's name in a cluster
 };
 
 std::unique_ptr<EventEncoder> MakeChunkEncoder(ChunkEncoderOptions options);
