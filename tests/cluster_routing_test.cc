@@ -1,14 +1,17 @@
 // Routing through a cluster (docs/cluster.md, "Routing"): one etcd and three hearthd on
-// loopback, models m-a, m-b and m-c (the same file under three names) each warm on one node
-// only. Every node answers every model with the text a single node gives; SIGKILL the node
-// serving ten streams that entered through another node, and every stream completes with the
-// text of an uninterrupted run; node-to-node calls without the cluster token get 401.
+// loopback, models smollm2, m-1 and m-2 (the same file under three names), every node
+// registering all three and each model warm only on its home, the node the cluster's placement
+// gave it. Every node answers every model with the text a single node gives; SIGKILL the home
+// of the model ten streams use, streams that entered through another node, and every stream
+// completes with the text of an uninterrupted run; node-to-node calls without the cluster
+// token get 401.
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <rapidjson/document.h>
 #include <signal.h>
 
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -30,7 +33,8 @@ rapidjson::Document Json(const std::string& text) {
 }
 
 const std::vector<std::string> kNodes = {"node-a", "node-b", "node-c"};
-const std::vector<std::string> kModels = {"m-a", "m-b", "m-c"};
+// smollm2 is the name HearthdProcess registers on every node; the others are added by the test.
+const std::vector<std::string> kModels = {"smollm2", "m-1", "m-2"};
 
 struct Answer {
   std::string text;
@@ -84,6 +88,14 @@ Answer Generate(int port, const std::string& model, int seed, int max_tokens, bo
 
 class ClusterRoutingTest : public ::testing::Test {
  protected:
+  // Each model gets its home from the cluster's placement, not from the test: the planner
+  // (docs/cluster.md, "Placement across nodes") places a model only on a node that registers
+  // it, and a home stays where its model is warm. A node started first leads alone for a
+  // while and would take every home its budget holds, so the models are not all registered
+  // from the start: smollm2 is (HearthdProcess adds it) and gets its home wherever the leader
+  // puts it; then each other model is added on the nodes that hold no home yet, its home
+  // awaited, and only then added on the rest, so that any node can cold-load any model. Warm
+  // copies that are no home are unloaded at the end: the cluster never loads them again.
   void SetUp() override {
     if (!DefaultModelPresent()) GTEST_SKIP() << "no model at " << DefaultModelPath();
     if (!EtcdProcess::available()) GTEST_SKIP() << "no etcd on the PATH (scripts/install-deps adds it)";
@@ -94,9 +106,8 @@ class ClusterRoutingTest : public ::testing::Test {
       const std::string dir = root_ + "/" + name;
       std::filesystem::create_directories(dir);
       std::ofstream config(dir + "/hearth.toml");
-      // Placement by LRU: no prewarm moves a model this test placed.
-      config << "[scheduler]\ntoken_budget = 64\n[placement]\npolicy = \"lru\"\n[models]\n";
-      for (const std::string& m : kModels) config << m << " = \"" << DefaultModelPath() << "\"\n";
+      // Placement by LRU: no prewarm loads a model the cluster did not place.
+      config << "[scheduler]\ntoken_budget = 64\n[placement]\npolicy = \"lru\"\n";
       config.close();
       Node n{name, dir, FreePort(), FreePort(), nullptr};
       n.process = std::make_unique<HearthdProcess>(dir, n.port, n.admin,
@@ -104,18 +115,32 @@ class ClusterRoutingTest : public ::testing::Test {
       nodes_.push_back(std::move(n));
     }
     for (Node& n : nodes_) ASSERT_TRUE(n.process->healthy()) << n.process->process().Log();
-    // Node i keeps model i warm and unloads the others.
+    ASSERT_TRUE(WaitForHomes(1, 60s)) << "smollm2 got no home: " << HttpGet(nodes_[0].admin, "/admin/v1/cluster").body;
+    for (size_t j = 1; j < kModels.size(); ++j) {
+      std::vector<size_t> homeless, housed;
+      for (size_t i = 0; i < nodes_.size(); ++i) (HomeOf(i).empty() ? homeless : housed).push_back(i);
+      ASSERT_FALSE(homeless.empty());
+      for (size_t i : homeless) ASSERT_TRUE(AddModel(i, kModels[j]));
+      ASSERT_TRUE(WaitForHomes(j + 1, 60s)) << kModels[j] << " got no home";
+      ASSERT_NE(std::find(homeless.begin(), homeless.end(), home_[kModels[j]]), homeless.end());
+      for (size_t i : housed) ASSERT_TRUE(AddModel(i, kModels[j]));
+    }
     for (size_t i = 0; i < nodes_.size(); ++i) {
-      httplib::Client admin("127.0.0.1", nodes_[i].admin);
-      admin.set_read_timeout(120, 0);
-      for (size_t j = 0; j < kModels.size(); ++j) {
-        if (j == i) continue;
-        auto r = admin.Post("/admin/v1/models/" + kModels[j] + "/unload", "", "application/json");
-        ASSERT_TRUE(r && r->status == 200) << (r ? r->body : "no answer");
+      ASSERT_FALSE(HomeOf(i).empty()) << nodes_[i].name << " is no model's home";
+      rapidjson::Document models = Json(HttpGet(nodes_[i].admin, "/admin/v1/models").body);
+      ASSERT_TRUE(models.HasMember("data"));
+      for (const auto& m : models["data"].GetArray()) {
+        const std::string name = m["name"].GetString();
+        if (name == HomeOf(i) || std::string(m["state"].GetString()) != "warm") continue;
+        httplib::Client admin("127.0.0.1", nodes_[i].admin);
+        admin.set_read_timeout(120, 0);
+        auto r = admin.Post("/admin/v1/models/" + name + "/unload", "", "application/json");
+        ASSERT_TRUE(r && r->status == 200) << nodes_[i].name << " " << name << ": " << (r ? r->body : "no answer");
       }
     }
-    // Every node sees every node with its one warm model.
+    // Every node sees every node registering every model, warm on its home only.
     for (const Node& n : nodes_) ASSERT_TRUE(WaitForPlacement(n.admin, 30s)) << n.name;
+    for (size_t i = 0; i < nodes_.size(); ++i) std::printf("%s is the home of %s\n", kNodes[i].c_str(), HomeOf(i).c_str());
   }
   void TearDown() override {
     for (Node& n : nodes_) {
@@ -126,27 +151,89 @@ class ClusterRoutingTest : public ::testing::Test {
     if (!root_.empty()) std::filesystem::remove_all(root_);
   }
 
-  // True once `admin_port` sees node i with model i warm and the other two not, for every i.
+  // Registers `model` (the default model's file) on node i through the admin API; it loads.
+  bool AddModel(size_t i, const std::string& model) {
+    httplib::Client admin("127.0.0.1", nodes_[i].admin);
+    admin.set_read_timeout(120, 0);
+    const std::string body = "{\"name\":\"" + model + "\",\"path\":\"" + DefaultModelPath() + "\"}";
+    auto r = admin.Post("/admin/v1/models", body, "application/json");
+    EXPECT_TRUE(r && r->status == 200) << nodes_[i].name << " " << model << ": " << (r ? r->body : "no answer");
+    return r && r->status == 200;
+  }
+
+  // The homes the nodes hold: each model a node's applied warm targets name, warm and pinned
+  // there, with every node it is home to.
+  std::map<std::string, std::vector<size_t>> Homes() {
+    std::map<std::string, std::vector<size_t>> homes;
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      rapidjson::Document cluster = Json(HttpGet(nodes_[i].admin, "/admin/v1/cluster").body);
+      rapidjson::Document models = Json(HttpGet(nodes_[i].admin, "/admin/v1/models").body);
+      if (cluster.HasParseError() || !cluster.HasMember("placement") || models.HasParseError() ||
+          !models.HasMember("data")) {
+        continue;
+      }
+      for (const auto& target : cluster["placement"]["warm"].GetArray()) {
+        for (const auto& m : models["data"].GetArray()) {
+          if (m["name"] != target) continue;
+          if (std::string(m["state"].GetString()) == "warm" && m["pinned"].GetBool()) {
+            homes[target.GetString()].push_back(i);
+          }
+        }
+      }
+    }
+    return homes;
+  }
+
+  // True once the first `count` models each have one home, on distinct nodes; fills home_.
+  bool WaitForHomes(size_t count, std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      const std::map<std::string, std::vector<size_t>> homes = Homes();
+      std::set<size_t> housed;
+      bool ok = homes.size() == count;
+      for (size_t j = 0; ok && j < count; ++j) {
+        auto it = homes.find(kModels[j]);
+        ok = it != homes.end() && it->second.size() == 1 && housed.insert(it->second[0]).second;
+      }
+      if (ok) {
+        home_.clear();
+        for (const auto& [model, at] : homes) home_[model] = at[0];
+        return true;
+      }
+      std::this_thread::sleep_for(200ms);
+    }
+    return false;
+  }
+
+  // The model whose home node i is; empty when none.
+  std::string HomeOf(size_t i) const {
+    for (const auto& [model, at] : home_) {
+      if (at == i) return model;
+    }
+    return "";
+  }
+
+  // True once `admin_port` sees the three nodes, each registering the three models, each
+  // model warm on its home and on no other node.
   bool WaitForPlacement(int admin_port, std::chrono::seconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       rapidjson::Document d = Json(HttpGet(admin_port, "/admin/v1/cluster").body);
-      int good = 0;
+      size_t good = 0;
       if (!d.HasParseError() && d.HasMember("nodes")) {
         for (const auto& node : d["nodes"].GetArray()) {
-          const std::string name = node["name"].GetString();
-          const size_t i = static_cast<size_t>(std::find(kNodes.begin(), kNodes.end(), name) - kNodes.begin());
-          bool ok = true;
+          const auto it = std::find(kNodes.begin(), kNodes.end(), node["name"].GetString());
+          if (it == kNodes.end()) continue;
+          const size_t i = static_cast<size_t>(it - kNodes.begin());
+          size_t right = 0;
           for (const auto& m : node["models"].GetArray()) {
-            const std::string model = m["name"].GetString();
             const bool warm = std::string(m["state"].GetString()) == "warm";
-            if (model == "smollm2") continue;
-            if (warm != (i < kModels.size() && model == kModels[i])) ok = false;
+            right += warm == (HomeOf(i) == m["name"].GetString());
           }
-          good += ok;
+          good += node["models"].Size() == kModels.size() && right == kModels.size();
         }
       }
-      if (good == 3) return true;
+      if (good == kNodes.size()) return true;
       std::this_thread::sleep_for(200ms);
     }
     return false;
@@ -169,26 +256,27 @@ class ClusterRoutingTest : public ::testing::Test {
   std::string root_;
   std::unique_ptr<EtcdProcess> etcd_;
   std::vector<Node> nodes_;
+  std::map<std::string, size_t> home_;  // model -> index in nodes_ of its home
 };
 
 TEST_F(ClusterRoutingTest, EveryNodeAnswersEveryModelWithTheTextOfOneNode) {
-  // The reference: node-a serving its own warm model (the three are one file, so one text).
-  const Answer expected = Generate(nodes_[0].port, "m-a", 7, 24, false);
+  // The reference: node-a serving its own home model (the three are one file, so one text).
+  const Answer expected = Generate(nodes_[0].port, HomeOf(0), 7, 24, false);
   ASSERT_TRUE(expected.error.empty()) << expected.error;
   ASSERT_FALSE(expected.text.empty());
   for (size_t i = 0; i < nodes_.size(); ++i) {
-    for (size_t j = 0; j < kModels.size(); ++j) {
+    for (const std::string& model : kModels) {
       for (bool stream : {false, true}) {
-        const Answer a = Generate(nodes_[i].port, kModels[j], 7, 24, stream);
-        ASSERT_TRUE(a.error.empty()) << nodes_[i].name << " " << kModels[j] << ": " << a.error;
-        EXPECT_EQ(a.text, expected.text) << nodes_[i].name << " " << kModels[j] << (stream ? " streamed" : "");
-        // Served where the model is warm: forwarded unless that is the entry node itself.
-        EXPECT_EQ(ServedBy(nodes_[i].port, a.id), std::vector<std::string>{kNodes[j]})
-            << nodes_[i].name << " " << kModels[j];
+        const Answer a = Generate(nodes_[i].port, model, 7, 24, stream);
+        ASSERT_TRUE(a.error.empty()) << nodes_[i].name << " " << model << ": " << a.error;
+        EXPECT_EQ(a.text, expected.text) << nodes_[i].name << " " << model << (stream ? " streamed" : "");
+        // Served where the model is warm, its home: forwarded unless that is the entry node.
+        EXPECT_EQ(ServedBy(nodes_[i].port, a.id), std::vector<std::string>{kNodes[home_[model]]})
+            << nodes_[i].name << " " << model;
       }
     }
   }
-  // The routing counters of node-a: 2 local (m-a) + the reference, 4 forwarded.
+  // The routing counters of node-a: 2 local (its home model) + the reference, 4 forwarded.
   const std::string metrics = HttpGet(nodes_[0].port, "/metrics").body;
   EXPECT_NE(metrics.find("hearth_cluster_routed_requests_total{to=\"forwarded\"} 4"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("hearth_cluster_routed_requests_total{to=\"local\"} 3"), std::string::npos);
@@ -201,23 +289,25 @@ TEST_F(ClusterRoutingTest, EveryNodeAnswersEveryModelWithTheTextOfOneNode) {
 TEST_F(ClusterRoutingTest, KillingTheServingNodeLosesNoStreamAndChangesNoText) {
   constexpr int kStreams = 10;
   constexpr int kTokens = 48;
-  // Uninterrupted references, straight from the node that hosts m-b.
+  // The streams use node-b's home model and enter through node-a; node-b dies under them.
+  const size_t victim = 1, entry = 0;
+  const std::string model = HomeOf(victim);
+  // Uninterrupted references, straight from the model's home.
   std::vector<std::string> expected(kStreams);
   for (int k = 0; k < kStreams; ++k) {
-    const Answer a = Generate(nodes_[1].port, "m-b", 100 + k, kTokens, false);
+    const Answer a = Generate(nodes_[victim].port, model, 100 + k, kTokens, false);
     ASSERT_TRUE(a.error.empty()) << a.error;
     expected[k] = a.text;
   }
-  // Ten streams enter through node-a; node-b serves them.
   std::vector<Answer> got(kStreams);
   std::vector<std::thread> clients;
   for (int k = 0; k < kStreams; ++k) {
-    clients.emplace_back([&, k] { got[k] = Generate(nodes_[0].port, "m-b", 100 + k, kTokens, true); });
+    clients.emplace_back([&, k] { got[k] = Generate(nodes_[entry].port, model, 100 + k, kTokens, true); });
   }
-  // Once every stream has a few tokens, node-b dies.
+  // Once every stream has a few tokens, the model's home dies.
   const auto deadline = std::chrono::steady_clock::now() + 120s;
   while (std::chrono::steady_clock::now() < deadline) {
-    rapidjson::Document d = Json(HttpGet(nodes_[0].admin, "/admin/v1/requests?state=running").body);
+    rapidjson::Document d = Json(HttpGet(nodes_[entry].admin, "/admin/v1/requests?state=running").body);
     int started = 0;
     if (!d.HasParseError() && d.HasMember("data")) {
       for (const auto& r : d["data"].GetArray()) started += r["completion_tokens"].GetInt() >= 3;
@@ -225,26 +315,28 @@ TEST_F(ClusterRoutingTest, KillingTheServingNodeLosesNoStreamAndChangesNoText) {
     if (started >= kStreams) break;
     std::this_thread::sleep_for(20ms);
   }
-  nodes_[1].process->process().Signal(SIGKILL);
-  ASSERT_TRUE(nodes_[1].process->process().Wait(10000).has_value());
+  nodes_[victim].process->process().Signal(SIGKILL);
+  ASSERT_TRUE(nodes_[victim].process->process().Wait(10000).has_value());
   for (std::thread& t : clients) t.join();
   for (int k = 0; k < kStreams; ++k) {
     ASSERT_TRUE(got[k].error.empty()) << "stream " << k << ": " << got[k].error;
     EXPECT_EQ(got[k].text, expected[k]) << "stream " << k;
-    const std::vector<std::string> served = ServedBy(nodes_[0].port, got[k].id);
+    const std::vector<std::string> served = ServedBy(nodes_[entry].port, got[k].id);
     ASSERT_GE(served.size(), 2u) << "stream " << k << " was not taken over";
-    EXPECT_EQ(served.front(), "node-b");
-    EXPECT_NE(served.back(), "node-b");
+    EXPECT_EQ(served.front(), kNodes[victim]);
+    EXPECT_NE(served.back(), kNodes[victim]);
   }
-  const std::string metrics = HttpGet(nodes_[0].port, "/metrics").body;
+  const std::string metrics = HttpGet(nodes_[entry].port, "/metrics").body;
   EXPECT_EQ(metrics.find("hearth_cluster_resubmitted_requests_total 0"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("hearth_cluster_forward_failures_total 0"), std::string::npos) << metrics;
 }
 
 TEST_F(ClusterRoutingTest, NodeToNodeCallsNeedTheClusterToken) {
+  // What node-a would send node-b for node-b's home model.
   httplib::Client c("127.0.0.1", nodes_[1].port);
   const std::string body =
-      R"({"model":"m-b","prompt":[1,2,3],"max_tokens":4,"priority":0,"stop":[],"sampling":{"temperature":0,)"
+      R"({"model":")" + HomeOf(1) + R"(","prompt":[1,2,3],"max_tokens":4,"priority":0,"stop":[],)"
+      R"("sampling":{"temperature":0,)"
       R"("top_k":0,"top_p":1,"min_p":0,"repetition_penalty":1,"frequency_penalty":0,"presence_penalty":0,)"
       R"("seed":"1","num_logprobs":0},"committed":[],"entry":"x","entry_id":1})";
   auto none = c.Post("/cluster/v1/generate", body, "application/json");
