@@ -83,6 +83,8 @@ void WriteNodeRecordFields(JsonWriter& w, const NodeRecord& r) {
   w.Int64(r.lease_granted_at);
   w.Key("version");
   WriteString(w, r.version);
+  w.Key("draining");
+  w.Bool(r.draining);
   w.Key("models");
   w.StartArray();
   for (const ModelPresence& m : r.models) {
@@ -133,6 +135,10 @@ StatusOr<NodeRecord> DecodeNodeRecord(std::string_view json) {
   if (granted > (uint64_t{1} << 40)) return Bad("\"lease_granted_at\" is out of bounds");
   r.lease_granted_at = static_cast<int64_t>(granted);
   HEARTH_ASSIGN_OR_RETURN(r.version, Text(d, "version", false));
+  if (auto draining = d.FindMember("draining"); draining != d.MemberEnd()) {  // absent: an older node
+    if (!draining->value.IsBool()) return Bad("\"draining\" is not a boolean");
+    r.draining = draining->value.GetBool();
+  }
   auto models = d.FindMember("models");
   if (models == d.MemberEnd() || !models->value.IsArray()) return Bad("\"models\" is not an array");
   if (models->value.Size() > kMaxModels) return Bad("too many models");

@@ -31,6 +31,8 @@ struct NodeRecord {
   int32_t workers = 1;
   int64_t lease_granted_at = 0;  // unix seconds: its lease's age is now minus this
   std::string version;
+  // It takes no new work (a preemption notice, or an admin drain): routers send it nothing.
+  bool draining = false;
   std::vector<ModelPresence> models;
 };
 

@@ -16,6 +16,7 @@ NodeRecord Example() {
   r.workers = 2;
   r.lease_granted_at = 1700000000;
   r.version = "0.1.0";
+  r.draining = true;
   r.models = {{"smol", "warm", 123456, 0.25}, {"big", "staged", 0, 0}};
   return r;
 }
@@ -29,6 +30,7 @@ TEST(NodeRecordTest, RoundTrips) {
   EXPECT_DOUBLE_EQ(back->price_per_hour, 0.42);
   EXPECT_EQ(back->workers, 2);
   EXPECT_EQ(back->lease_granted_at, 1700000000);
+  EXPECT_TRUE(back->draining);
   ASSERT_EQ(back->models.size(), 2u);
   EXPECT_EQ(back->models[0].name, "smol");
   EXPECT_EQ(back->models[0].bytes, 123456u);
@@ -59,8 +61,13 @@ TEST(NodeRecordTest, RefusesWhatAPeerOrEtcdCouldSendWrong) {
       with("\"bytes\":123456", "\"bytes\":\"many\""),
       with("\"models\":[", "\"models\":{\"x\":["),
       with("\"name\":\"smol\"", "\"name\":\"\""),
+      with("\"draining\":true", "\"draining\":\"yes\""),
   };
   for (const std::string& b : bad) EXPECT_FALSE(DecodeNodeRecord(b).ok()) << b;
+  // A record from a node that predates "draining" reads as not draining.
+  StatusOr<NodeRecord> older = DecodeNodeRecord(with("\"draining\":true,", ""));
+  ASSERT_TRUE(older.ok()) << older.status().ToString();
+  EXPECT_FALSE(older->draining);
   EXPECT_TRUE(ValidNodeName("a.b_c-1"));
   EXPECT_FALSE(ValidNodeName(std::string(65, 'a')));
   EXPECT_FALSE(ValidNodeName("a/b"));

@@ -191,6 +191,17 @@ Status Daemon::MakePreemptionWatcher() {
         .Kv("source", notice.source)
         .Kv("seconds_to_deadline", std::chrono::duration<double>(notice.deadline - now).count())
         .Kv("seconds_to_stop", std::chrono::duration<double>(stop_at - now).count());
+    // In a cluster, what another node forwarded here and has no token yet goes back at once:
+    // its entry node sends it elsewhere (this node is draining). The rest keeps decoding until
+    // the stop, when its end ("server shutting down") makes its entry node resubmit it with
+    // its committed tokens.
+    if (cluster_) {
+      const std::vector<uint64_t> waiting = served_forwards_.NotStarted();
+      LogInfo("preemption: handing back forwarded requests without a token")
+          .Kv("requests", waiting.size())
+          .Kv("serving", served_forwards_.size());
+      for (uint64_t id : waiting) metered_->Cancel(id);
+    }
   };
   options.has_work = [this] {
     if (!placing_) return false;
@@ -325,6 +336,7 @@ void Daemon::RegisterApiRoutes() {
       return "";
     };
     forward.open_streams = &open_streams_;
+    forward.served = &served_forwards_;
     RegisterForwardRoute(api, std::move(forward));
   }
 }
@@ -370,6 +382,7 @@ Status Daemon::JoinCluster() {
   o.staged_budget_bytes = config_.staged_budget_bytes;
   o.workers = config_.worker_count;
   o.version = HEARTH_VERSION;
+  o.draining = [this] { return draining() || stopping_; };
   HEARTH_ASSIGN_OR_RETURN(cluster_, ClusterNode::Create(std::move(o), registry_.get()));
   forward_client_ = std::make_unique<ForwardClient>();
   RoutingOptions routing;
@@ -381,6 +394,7 @@ Status Daemon::JoinCluster() {
     return members;
   };
   routing.committer = durability_->committer();
+  routing.on_handoff = [this](double seconds) { metrics_.Handoff(seconds); };
   routing_ = std::make_unique<RoutingEngine>(metered_.get(), forward_client_.get(), std::move(routing));
   cluster_->Start();
   LogInfo("joining the cluster").Kv("node", config_.cluster_node_name).Kv("advertise", config_.cluster_advertise);

@@ -118,6 +118,7 @@ class Daemon {
   std::unique_ptr<ClusterNode> cluster_;  // with [cluster] etcd: this node's membership
   std::unique_ptr<ForwardClient> forward_client_;  // with a cluster: the forwarded streams
   std::unique_ptr<RoutingEngine> routing_;         // with a cluster: over metered_
+  ServedForwards served_forwards_;                 // what peers forwarded here, being served
   std::unique_ptr<http::HttpServer> api_;
   std::unique_ptr<http::HttpServer> admin_;
 

@@ -11,6 +11,9 @@
 #include <signal.h>
 
 #include <atomic>
+#include <sys/wait.h>
+#include <optional>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -58,7 +61,8 @@ Answer Generate(int port, const std::string& model, int seed, int max_tokens, bo
   if (!stream) {
     rapidjson::Document d = Json(r->body);
     const auto& choice = d["choices"][0];
-    if (std::string(choice["finish_reason"].GetString()) != "length") a.error = r->body;
+    const std::string finish = choice["finish_reason"].GetString();
+    if (finish != "length" && finish != "stop") a.error = r->body;
     a.text = choice["text"].GetString();
     return a;
   }
@@ -82,7 +86,7 @@ Answer Generate(int port, const std::string& model, int seed, int max_tokens, bo
     a.text += choice["text"].GetString();
     if (choice.HasMember("finish_reason") && choice["finish_reason"].IsString()) finish = choice["finish_reason"].GetString();
   }
-  if (!done || finish != "length") a.error = "stream ended with finish_reason '" + finish + "': " + r->body;
+  if (!done || (finish != "length" && finish != "stop")) a.error = "stream ended with finish_reason '" + finish + "': " + r->body;
   return a;
 }
 
@@ -328,6 +332,88 @@ TEST_F(ClusterRoutingTest, KillingTheServingNodeLosesNoStreamAndChangesNoText) {
   }
   const std::string metrics = HttpGet(nodes_[entry].port, "/metrics").body;
   EXPECT_EQ(metrics.find("hearth_cluster_resubmitted_requests_total 0"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("hearth_cluster_forward_failures_total 0"), std::string::npos) << metrics;
+}
+
+// A spot node's preemption notice: it drains (published: routers skip it), keeps decoding
+// until its stop time, hands every request back to its entry node, which resubmits it with
+// its committed tokens elsewhere, and exits 0 inside its grace period.
+TEST_F(ClusterRoutingTest, APreemptionNoticeHandsEveryStreamOverAndTheNodeExitsInItsGrace) {
+  constexpr int kStreams = 20;
+  constexpr int kTokens = 256;  // more than 20 streams can finish before the stop
+  const size_t victim = 1, entry = 0;
+  const std::string model = HomeOf(victim);
+  // Uninterrupted references, straight from the model's home, all at once.
+  std::vector<Answer> expected(kStreams);
+  {
+    std::vector<std::thread> refs;
+    for (int k = 0; k < kStreams; ++k) {
+      refs.emplace_back([&, k] { expected[k] = Generate(nodes_[victim].port, model, 200 + k, kTokens, false); });
+    }
+    for (std::thread& t : refs) t.join();
+  }
+  for (int k = 0; k < kStreams; ++k) ASSERT_TRUE(expected[k].error.empty()) << expected[k].error;
+  std::vector<Answer> got(kStreams);
+  std::vector<std::thread> clients;
+  for (int k = 0; k < kStreams; ++k) {
+    clients.emplace_back([&, k] { got[k] = Generate(nodes_[entry].port, model, 200 + k, kTokens, true); });
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    rapidjson::Document d = Json(HttpGet(nodes_[entry].admin, "/admin/v1/requests?state=running").body);
+    int started = 0;
+    if (!d.HasParseError() && d.HasMember("data")) {
+      for (const auto& r : d["data"].GetArray()) started += r["completion_tokens"].GetInt() >= 3;
+    }
+    if (started >= kStreams) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  // The notice: 10 s of grace.
+  httplib::Client admin("127.0.0.1", nodes_[victim].admin);
+  const auto noticed = std::chrono::steady_clock::now();
+  auto preempt = admin.Post("/admin/v1/preempt", R"({"grace_seconds":10})", "application/json");
+  ASSERT_TRUE(preempt && preempt->status == 200) << (preempt ? preempt->body : "no answer");
+  // Routers stop sending it work: its published record says it drains.
+  bool published = false;
+  for (int i = 0; i < 50 && !published; ++i) {
+    rapidjson::Document d = Json(HttpGet(nodes_[entry].admin, "/admin/v1/cluster").body);
+    for (const auto& n : d["nodes"].GetArray()) {
+      if (kNodes[victim] == n["name"].GetString() && n.HasMember("draining") && n["draining"].GetBool()) published = true;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(published) << "the draining node's record says so";
+  const std::optional<int> status = nodes_[victim].process->process().Wait(15000);
+  const double exited_after = std::chrono::duration<double>(std::chrono::steady_clock::now() - noticed).count();
+  ASSERT_TRUE(status.has_value()) << "the preempted node did not exit";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "status " << *status;
+  EXPECT_LT(exited_after, 10.0) << "it exits inside its grace period";
+  for (std::thread& t : clients) t.join();
+  int handed_over = 0;
+  for (int k = 0; k < kStreams; ++k) {
+    ASSERT_TRUE(got[k].error.empty()) << "stream " << k << ": " << got[k].error;
+    EXPECT_EQ(got[k].text, expected[k].text) << "stream " << k;
+    // A stream that reached its end of text before the stop finished there; every other one
+    // was handed over.
+    const std::vector<std::string> served = ServedBy(nodes_[entry].port, got[k].id);
+    ASSERT_FALSE(served.empty());
+    EXPECT_EQ(served.front(), kNodes[victim]);
+    if (served.size() >= 2) {
+      ++handed_over;
+      EXPECT_NE(served.back(), kNodes[victim]);
+    }
+  }
+  EXPECT_GE(handed_over, kStreams / 2) << "most streams outlast the stop and are handed over";
+  // The handoff times, as the entry node measured them (the loss to the next token).
+  const std::string metrics = HttpGet(nodes_[entry].port, "/metrics").body;
+  const size_t at = metrics.find("hearth_cluster_handoff_seconds_count ");
+  ASSERT_NE(at, std::string::npos) << metrics;
+  const double count = std::atof(metrics.c_str() + at + std::strlen("hearth_cluster_handoff_seconds_count "));
+  const size_t sum_at = metrics.find("hearth_cluster_handoff_seconds_sum ");
+  const double sum = std::atof(metrics.c_str() + sum_at + std::strlen("hearth_cluster_handoff_seconds_sum "));
+  EXPECT_EQ(count, handed_over);
+  std::printf("preemption: node exited %.2f s after the notice; %d of %d streams handed over, mean handoff %.3f s\n",
+              exited_after, handed_over, kStreams, count > 0 ? sum / count : 0.0);
   EXPECT_NE(metrics.find("hearth_cluster_forward_failures_total 0"), std::string::npos) << metrics;
 }
 

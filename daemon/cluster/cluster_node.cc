@@ -190,6 +190,7 @@ cluster::NodeRecord ClusterNode::Self() const {
   r.staged_budget_bytes = options_.staged_budget_bytes;
   r.workers = options_.workers;
   r.version = options_.version;
+  r.draining = options_.draining && options_.draining();
   for (const ModelStatus& m : models_->List()) {
     r.models.push_back({m.name, m.state, m.bytes, m.last_swap_in_seconds});
   }

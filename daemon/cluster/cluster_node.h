@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,8 @@ struct ClusterNodeOptions {
   int64_t ttl_seconds = 10;
   // How often the leader plans and every node reads and applies its targets.
   std::chrono::milliseconds placement_interval{2000};
+  // True while the node takes no new work (published: routers skip it); may be empty.
+  std::function<bool()> draining;
 };
 
 class ClusterNode {

@@ -189,7 +189,11 @@ ServerMetrics::ServerMetrics()
       cluster_forward_failed_(registry_.AddCounter("hearth_cluster_forward_failures_total",
                                                    "Forwarded requests that ended in an error.")),
       cluster_open_forwarded_(registry_.AddGauge("hearth_cluster_forwarded_streams",
-                                                 "Forwarded requests of this entry node not ended yet.")) {}
+                                                 "Forwarded requests of this entry node not ended yet.")),
+      cluster_handoff_(registry_.AddHistogram("hearth_cluster_handoff_seconds",
+                                              "Time from a forwarded request losing its node (death, preemption, "
+                                              "lease loss) to its next token from another node.",
+                                              kTtftBuckets)) {}
 
 void ServerMetrics::RequestSubmitted(const std::string& model, int64_t prompt_tokens) {
   prompt_tokens_.Inc({model}, static_cast<double>(prompt_tokens));
@@ -253,6 +257,8 @@ void ServerMetrics::WorkerRestarted() { worker_restarts_.Inc(); }
 void ServerMetrics::SetBuildInfo(const std::string& version) { build_info_.Set({version}, 1); }
 
 void ServerMetrics::StoreCommitted(double seconds) { store_commit_time_.Observe(seconds); }
+
+void ServerMetrics::Handoff(double seconds) { cluster_handoff_.Observe(seconds); }
 
 void ServerMetrics::StoreCommitFailed() { store_commit_errors_.Inc(); }
 

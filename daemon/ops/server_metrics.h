@@ -87,6 +87,8 @@ class ServerMetrics {
   void SetBuildInfo(const std::string& version);
   // One per-iteration store commit (the transaction and its fsync) that took `seconds`.
   void StoreCommitted(double seconds);
+  // In a cluster: a forwarded request that lost its node got its next token from another.
+  void Handoff(double seconds);
   // A store commit that failed (its requests end with the error).
   void StoreCommitFailed();
   // Recovery at start resumed `requests`, whose prompt and committed tokens (`prefill_tokens`)
@@ -162,6 +164,7 @@ class ServerMetrics {
   Counter& cluster_resubmitted_;
   Counter& cluster_forward_failed_;
   Gauge& cluster_open_forwarded_;
+  Histogram& cluster_handoff_;
 
   // Render's own state: scrapes may run at once.
   std::mutex render_mu_;

@@ -18,9 +18,16 @@ namespace {
 
 // The frames of one forwarded request, recorded as its engine produces them. The first
 // `skip` token events are the replay of tokens the entry node already has.
-class ForwardedOutput final : public RequestSink, public std::enable_shared_from_this<ForwardedOutput> {
+class ForwardedOutput final : public RequestSink,
+                              public ServedForwards::Progress,
+                              public std::enable_shared_from_this<ForwardedOutput> {
  public:
   explicit ForwardedOutput(size_t skip) : skip_(skip) {}
+
+  bool started() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return !frames_.empty();
+  }
 
   void OnToken(const TokenEvent& event) override {
     {
@@ -73,7 +80,7 @@ class ForwardedOutput final : public RequestSink, public std::enable_shared_from
     if (waker) waker();
   }
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   size_t skip_;                      // GUARDED_BY(mu_)
   std::vector<std::string> frames_;  // GUARDED_BY(mu_): frame k is event k + 1
   bool ended_ = false;               // GUARDED_BY(mu_)
@@ -89,6 +96,30 @@ void Refuse(httplib::Response& res, int status, const std::string& message, cons
 }
 
 }  // namespace
+
+void ServedForwards::Add(uint64_t id, std::weak_ptr<const Progress> progress) {
+  std::lock_guard<std::mutex> lock(mu_);
+  served_[id] = std::move(progress);
+}
+
+void ServedForwards::Remove(uint64_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  served_.erase(id);
+}
+
+std::vector<uint64_t> ServedForwards::NotStarted() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<uint64_t> out;
+  for (const auto& [id, weak] : served_) {
+    if (auto p = weak.lock(); p && !p->started()) out.push_back(id);
+  }
+  return out;
+}
+
+size_t ServedForwards::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return served_.size();
+}
 
 void RegisterForwardRoute(http::Router& router, ForwardRouteOptions options) {
   auto auth = std::make_shared<BearerAuth>(std::vector<std::string>{options.token});
@@ -138,7 +169,21 @@ void RegisterForwardRoute(http::Router& router, ForwardRouteOptions options) {
     source.with_ids = false;
     source.subscribe = [output](std::function<void()> waker) { output->Subscribe(std::move(waker)); };
     const uint64_t local_id = *id;
-    ServeEvents(res, std::move(source), [engine, local_id] { engine->Cancel(local_id); }, options.open_streams);
+    if (options.served) {
+      options.served->Add(local_id, output);
+      source.ended = [output, served = options.served, local_id] {
+        const bool ended = output->ended();
+        if (ended) served->Remove(local_id);
+        return ended;
+      };
+    }
+    ServeEvents(
+        res, std::move(source),
+        [engine, local_id, served = options.served] {
+          engine->Cancel(local_id);
+          if (served) served->Remove(local_id);
+        },
+        options.open_streams);
   });
 }
 

@@ -6,8 +6,13 @@
 // elsewhere.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 namespace hearth::http {
 class Router;
@@ -18,6 +23,25 @@ namespace hearth::daemon {
 class Engine;
 class OpenStreams;
 
+// The forwarded requests this node serves now, by their id in its engine.
+class ServedForwards {
+ public:
+  struct Progress {
+    virtual ~Progress() = default;
+    virtual bool started() const = 0;  // a token went out
+  };
+  void Add(uint64_t id, std::weak_ptr<const Progress> progress);
+  void Remove(uint64_t id);
+  // Those that have sent no token yet: on a preemption notice they go back to their entry
+  // nodes at once, to be served elsewhere.
+  std::vector<uint64_t> NotStarted() const;
+  size_t size() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::map<uint64_t, std::weak_ptr<const Progress>> served_;  // GUARDED_BY(mu_)
+};
+
 struct ForwardRouteOptions {
   // This node's engine (never the routing one: a forwarded request is not forwarded again).
   std::function<Engine*()> engine;
@@ -25,6 +49,7 @@ struct ForwardRouteOptions {
   // Empty when this node may take routed work; else why not (no lease, draining).
   std::function<std::string()> refusal;
   OpenStreams* open_streams = nullptr;  // may be null
+  ServedForwards* served = nullptr;     // may be null; must outlive the server's handlers
 };
 
 void RegisterForwardRoute(http::Router& router, ForwardRouteOptions options);

@@ -13,11 +13,17 @@ double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 // first `skip` token events: the replay of tokens its sink already has.
 class SkipSink final : public RequestSink {
  public:
-  SkipSink(std::shared_ptr<RequestSink> inner, size_t skip) : inner_(std::move(inner)), skip_(skip) {}
+  // `first` (may be empty) runs at the first event handed on.
+  SkipSink(std::shared_ptr<RequestSink> inner, size_t skip, std::function<void()> first = nullptr)
+      : inner_(std::move(inner)), skip_(skip), first_(std::move(first)) {}
   void OnToken(const TokenEvent& event) override {
     if (skip_ > 0) {
       --skip_;
       return;
+    }
+    if (first_) {
+      first_();
+      first_ = nullptr;
     }
     inner_->OnToken(event);
   }
@@ -27,7 +33,8 @@ class SkipSink final : public RequestSink {
 
  private:
   const std::shared_ptr<RequestSink> inner_;
-  size_t skip_;  // the engine's thread only
+  size_t skip_;                  // the engine's thread only
+  std::function<void()> first_;  // the engine's thread only
 };
 
 }  // namespace
@@ -87,7 +94,7 @@ std::string RoutingEngine::Choose(const GenerationRequest& request, const std::s
   }
   bool self_listed = false;
   for (const cluster::NodeRecord& r : members) {
-    if (r.name != options_.self && tried.count(r.name)) continue;
+    if (r.name != options_.self && (tried.count(r.name) || r.draining)) continue;
     RouteCandidate c{r.name, "", 0, r.name == options_.self};
     for (const cluster::ModelPresence& m : r.models) {
       if (m.name == request.model) c.state = m.state;
@@ -170,9 +177,9 @@ StatusOr<uint64_t> RoutingEngine::Submit(GenerationRequest request, std::shared_
 }
 
 StatusOr<uint64_t> RoutingEngine::SubmitLocal(GenerationRequest request, std::shared_ptr<RequestSink> sink, size_t skip,
-                                              bool arrival) {
+                                              bool arrival, std::function<void()> first) {
   sink->OnServedBy(options_.self);
-  if (skip > 0) sink = std::make_shared<SkipSink>(std::move(sink), skip);
+  if (skip > 0 || first) sink = std::make_shared<SkipSink>(std::move(sink), skip, std::move(first));
   StatusOr<uint64_t> id = local_->Submit(std::move(request), std::move(sink));
   if (id.ok() && arrival) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -423,6 +430,12 @@ void RoutingEngine::Apply(std::vector<Work>& batch) {
         const Clock::time_point now = Clock::now();
         if (f.first_token == Clock::time_point()) f.first_token = now;
         f.last_token = now;
+        if (f.lost_at != Clock::time_point()) {
+          const double seconds = Seconds(now - f.lost_at);
+          f.lost_at = Clock::time_point();
+          LogInfo("forwarded request taken over").Kv("request", f.id).Kv("node", f.node).Kv("handoff_seconds", seconds);
+          if (options_.on_handoff) options_.on_handoff(seconds);
+        }
         bool stopped = false;
         TokenEvent ev = f.decoder->Token(std::move(p.token), &stopped);
         f.stopped = stopped;
@@ -473,6 +486,7 @@ void RoutingEngine::Resubmit(Forwarded& f, const Status& why, int http_status, c
       .Kv("tokens", f.tokens.size())
       .Kv("why", why.ToString());
   f.tried.insert(f.node);
+  if (f.lost_at == Clock::time_point()) f.lost_at = Clock::now();
   if (f.attempt >= options_.max_attempts) {
     return Fail(f, Status::Unavailable("no node finished the request (" + std::to_string(f.attempt) +
                                            " tried): " + why.message()));
@@ -487,7 +501,15 @@ void RoutingEngine::Resubmit(Forwarded& f, const Status& why, int http_status, c
   if (node != options_.self) return Open(f, node);
   // This node takes it over: its engine replays the committed tokens (their events skipped:
   // the sink has them) and generates the rest, committing them itself.
-  StatusOr<uint64_t> id = SubmitLocal(std::move(request), f.sink, f.tokens.size(), false);
+  std::function<void()> first;
+  if (options_.on_handoff) {
+    first = [on_handoff = options_.on_handoff, lost_at = f.lost_at, id = f.id] {
+      const double seconds = Seconds(Clock::now() - lost_at);
+      LogInfo("forwarded request taken over here").Kv("request", id).Kv("handoff_seconds", seconds);
+      on_handoff(seconds);
+    };
+  }
+  StatusOr<uint64_t> id = SubmitLocal(std::move(request), f.sink, f.tokens.size(), false, std::move(first));
   if (!id.ok()) return Fail(f, id.status());
   std::lock_guard<std::mutex> lock(mu_);
   --counters_.open_forwarded;
@@ -549,13 +571,16 @@ void RoutingEngine::Uncount(Forwarded& f) {
 }
 
 void RoutingEngine::CheckMembers() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    retired_.clear();  // no batch is being applied: nothing points at them
+  }
   if (!options_.members) return;
   std::set<std::string> members;
   for (const cluster::NodeRecord& r : options_.members()) members.insert(r.name);
   std::vector<uint64_t> lost;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    retired_.clear();
     if (members.empty()) return;  // never reached etcd: nothing to compare with
     for (const auto& [id, f] : forwarded_) {
       if (f->counted && !members.count(f->node)) lost.push_back(f->stream);

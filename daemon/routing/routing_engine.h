@@ -52,6 +52,8 @@ struct RoutingOptions {
   std::chrono::milliseconds admission_timeout{2000};
   std::chrono::milliseconds check_every{500};  // how often open streams are checked against the members
   int64_t balance_slack = 4;
+  // A request that lost its node got its next token, `seconds` after the loss (may be empty).
+  std::function<void(double seconds)> on_handoff;
 };
 
 struct RoutingCounters {
@@ -105,6 +107,7 @@ class RoutingEngine final : public Engine {
     int refused_status = 0;
     std::string refused_body;
     std::chrono::steady_clock::time_point submitted, first_token, last_token;
+    std::chrono::steady_clock::time_point lost_at;  // its node failed it; cleared by the next token
   };
   // What the I/O threads hand the routing thread.
   struct Work {
@@ -135,8 +138,9 @@ class RoutingEngine final : public Engine {
   std::string Choose(const GenerationRequest& request, const std::set<std::string>& tried) const;
   // Submits to this node's engine; `skip` token events (the sink has them) are dropped.
   // `arrival`: the request just arrived (counted as routed here), not taken over.
+  // `first` (may be empty) runs at its first event handed on.
   StatusOr<uint64_t> SubmitLocal(GenerationRequest request, std::shared_ptr<RequestSink> sink, size_t skip,
-                                 bool arrival);
+                                 bool arrival, std::function<void()> first = nullptr);
   // Drops a forwarded request that never went out.
   void Forget(uint64_t id);
   // Opens a stream to `node` for `f` (on any thread; `f` is owned by forwarded_).

@@ -197,6 +197,10 @@ class RoutingEngineTest : public ::testing::Test {
     o.members = std::move(members);
     o.committer = &committer_;
     o.check_every = 100ms;
+    o.on_handoff = [this](double seconds) {
+      std::lock_guard<std::mutex> lock(handoffs_mu_);
+      handoffs_.push_back(seconds);
+    };
     routing_ = std::make_unique<RoutingEngine>(&local_, &client_, o);
   }
   void TearDown() override {
@@ -229,6 +233,8 @@ class RoutingEngineTest : public ::testing::Test {
   RecordingCommitter committer_;
   ForwardClient client_;
   std::unique_ptr<RoutingEngine> routing_;
+  std::mutex handoffs_mu_;
+  std::vector<double> handoffs_;  // GUARDED_BY(handoffs_mu_)
 };
 
 TEST_F(RoutingEngineTest, ForwardsCommitsEachTokenBeforeItsSinkSeesItAndEndsLikeTheEngine) {
@@ -303,6 +309,10 @@ TEST_F(RoutingEngineTest, ANodeDyingMidStreamHandsTheRestToAnotherWithTheCommitt
     EXPECT_GE(p2.engine.committed_seen[0], 5u) << "p2 continued after what the entry had committed";
   }
   EXPECT_EQ(routing_->counters().resubmitted, 1);
+  std::lock_guard<std::mutex> lock(handoffs_mu_);
+  ASSERT_EQ(handoffs_.size(), 1u) << "one handoff, measured from the loss to the next token";
+  EXPECT_GT(handoffs_[0], 0.0);
+  EXPECT_LT(handoffs_[0], 10.0);
 }
 
 TEST_F(RoutingEngineTest, ANodeThatLeavesTheMembersLosesItsStreams) {
