@@ -94,6 +94,7 @@ StatusOr<std::string> RenderCluster(const std::string& json) {
     }
     std::string name = Text(n, "name");
     if (Text(n, "self") == "true") name += " (this)";
+    if (Text(n, "draining") == "true") name += " draining";
     t.AddRow({name, Text(n, "instance"), Text(n, "price_per_hour"), Text(n, "lease_age_seconds") + "s",
               Text(n, "advertise"), models.empty() ? "-" : models});
   }

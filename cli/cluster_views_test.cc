@@ -12,7 +12,7 @@ const char* kCluster = R"({"enabled":true,"node":"a","state":"degraded","reason"
  "nodes":[{"name":"a","self":true,"advertise":"http://10.0.0.1:8080","admin":"","instance":"spot",
            "price_per_hour":0.35,"lease_age_seconds":12,"workers":1,"models":[{"name":"smol","state":"warm"},
            {"name":"big","state":"staged"}]},
-          {"name":"b","self":false,"advertise":"http://10.0.0.2:9000","admin":"","instance":"on-demand",
+          {"name":"b","self":false,"draining":true,"advertise":"http://10.0.0.2:9000","admin":"","instance":"on-demand",
            "price_per_hour":1.2,"lease_age_seconds":300,"workers":1,"models":[]}]})";
 
 TEST(ClusterViewsTest, ListShowsStandingAndEveryNode) {
@@ -21,6 +21,8 @@ TEST(ClusterViewsTest, ListShowsStandingAndEveryNode) {
   EXPECT_NE(out->find("node a: degraded (etcd unreachable)"), std::string::npos) << *out;
   EXPECT_NE(out->find("lease held, 12 s old; etcd unreachable, 3 errors; leader none"), std::string::npos) << *out;
   EXPECT_NE(out->find("a (this)"), std::string::npos) << *out;
+  EXPECT_NE(out->find("b draining"), std::string::npos) << *out;
+  EXPECT_EQ(out->find("a (this) draining"), std::string::npos) << *out;
   EXPECT_NE(out->find("smol:warm big:staged"), std::string::npos) << *out;
   EXPECT_NE(out->find("0.35"), std::string::npos) << *out;
   EXPECT_NE(out->find("300s"), std::string::npos) << *out;
