@@ -85,6 +85,19 @@ void WriteNodeRecordFields(JsonWriter& w, const NodeRecord& r) {
   WriteString(w, r.version);
   w.Key("draining");
   w.Bool(r.draining);
+  if (!r.handoff.empty()) {
+    w.Key("handoff");
+    w.StartArray();
+    for (const Handoff& h : r.handoff) {
+      w.StartObject();
+      w.Key("model");
+      WriteString(w, h.model);
+      w.Key("node");
+      WriteString(w, h.node);
+      w.EndObject();
+    }
+    w.EndArray();
+  }
   w.Key("models");
   w.StartArray();
   for (const ModelPresence& m : r.models) {
@@ -138,6 +151,17 @@ StatusOr<NodeRecord> DecodeNodeRecord(std::string_view json) {
   if (auto draining = d.FindMember("draining"); draining != d.MemberEnd()) {  // absent: an older node
     if (!draining->value.IsBool()) return Bad("\"draining\" is not a boolean");
     r.draining = draining->value.GetBool();
+  }
+  if (auto handoff = d.FindMember("handoff"); handoff != d.MemberEnd()) {
+    if (!handoff->value.IsArray() || handoff->value.Size() > kMaxModels) return Bad("\"handoff\" is not an array");
+    for (const rapidjson::Value& h : handoff->value.GetArray()) {
+      if (!h.IsObject()) return Bad("a handoff that is not an object");
+      Handoff x;
+      HEARTH_ASSIGN_OR_RETURN(x.model, Text(h, "model", true));
+      HEARTH_ASSIGN_OR_RETURN(x.node, Text(h, "node", true));
+      if (x.model.empty() || !ValidNodeName(x.node)) return Bad("a handoff without a model or a node name");
+      r.handoff.push_back(std::move(x));
+    }
   }
   auto models = d.FindMember("models");
   if (models == d.MemberEnd() || !models->value.IsArray()) return Bad("\"models\" is not an array");

@@ -20,6 +20,13 @@ struct ModelPresence {
   double swap_in_seconds = 0;      // the last measured swap-in (0: none yet)
 };
 
+// Where a draining node's model goes (the migration plan): `node` loads it during the grace
+// period, so the requests handed over find it warm.
+struct Handoff {
+  std::string model;
+  std::string node;
+};
+
 struct NodeRecord {
   std::string name;       // letters, digits, '.', '_', '-'; 1..64
   std::string advertise;  // the URL peers and routers reach its API at: http://HOST:PORT
@@ -33,6 +40,7 @@ struct NodeRecord {
   std::string version;
   // It takes no new work (a preemption notice, or an admin drain): routers send it nothing.
   bool draining = false;
+  std::vector<Handoff> handoff;  // while draining: the migration plan's moves
   std::vector<ModelPresence> models;
 };
 

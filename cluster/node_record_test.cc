@@ -17,6 +17,7 @@ NodeRecord Example() {
   r.lease_granted_at = 1700000000;
   r.version = "0.1.0";
   r.draining = true;
+  r.handoff = {{"smol", "node-2"}};
   r.models = {{"smol", "warm", 123456, 0.25}, {"big", "staged", 0, 0}};
   return r;
 }
@@ -31,6 +32,9 @@ TEST(NodeRecordTest, RoundTrips) {
   EXPECT_EQ(back->workers, 2);
   EXPECT_EQ(back->lease_granted_at, 1700000000);
   EXPECT_TRUE(back->draining);
+  ASSERT_EQ(back->handoff.size(), 1u);
+  EXPECT_EQ(back->handoff[0].model, "smol");
+  EXPECT_EQ(back->handoff[0].node, "node-2");
   ASSERT_EQ(back->models.size(), 2u);
   EXPECT_EQ(back->models[0].name, "smol");
   EXPECT_EQ(back->models[0].bytes, 123456u);
@@ -62,6 +66,8 @@ TEST(NodeRecordTest, RefusesWhatAPeerOrEtcdCouldSendWrong) {
       with("\"models\":[", "\"models\":{\"x\":["),
       with("\"name\":\"smol\"", "\"name\":\"\""),
       with("\"draining\":true", "\"draining\":\"yes\""),
+      with("\"node\":\"node-2\"", "\"node\":\"../x\""),
+      with("\"handoff\":[", "\"handoff\":[7,"),
   };
   for (const std::string& b : bad) EXPECT_FALSE(DecodeNodeRecord(b).ok()) << b;
   // A record from a node that predates "draining" reads as not draining.

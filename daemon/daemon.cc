@@ -1,5 +1,7 @@
 #include "daemon/daemon.h"
 
+#include "daemon/routing/handoff_plan.h"
+
 #include <httplib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -196,6 +198,20 @@ Status Daemon::MakePreemptionWatcher() {
     // the stop, when its end ("server shutting down") makes its entry node resubmit it with
     // its committed tokens.
     if (cluster_) {
+      // Where each served model goes: those nodes load it during the grace period.
+      std::vector<cluster::NodeRecord> members;
+      for (cluster::Peer& p : cluster_->view().nodes) members.push_back(std::move(p.record));
+      std::map<std::string, uint64_t> bytes;
+      for (const ModelStatus& m : registry_->List()) bytes[m.name] = m.bytes;
+      const scheduler::MigrationPlan plan =
+          scheduler::PlanMigration(MigrationInputOf(config_.cluster_node_name, members, served_forwards_.List(), bytes));
+      for (const scheduler::MigrationMove& m : plan.moves) {
+        LogInfo("preemption: migration plan").Kv("model", m.model).Kv("to", m.node).Kv("requests", m.requests.size());
+      }
+      for (const scheduler::UnplacedModel& m : plan.unplaced) {
+        LogWarn("preemption: no survivor has room for a model").Kv("model", m.model).Kv("requests", m.requests.size());
+      }
+      cluster_->SetHandoff(HandoffsOf(plan));
       const std::vector<uint64_t> waiting = served_forwards_.NotStarted();
       LogInfo("preemption: handing back forwarded requests without a token")
           .Kv("requests", waiting.size())

@@ -112,7 +112,7 @@ Option OptionFor(const DisplacedModel& model, const SurvivorNode& node, uint32_t
   }
   if (!o.serves) return o;
   std::map<uint64_t, uint32_t> cached;  // this model's prefixes on the node
-  for (const CachedPrefix& c : node.prefix_cache) {
+  for (const SurvivorPrefix& c : node.prefix_cache) {
     if (c.model == model.name) cached[c.prefix_hash] = std::max(cached[c.prefix_hash], c.blocks);
   }
   for (const DisplacedRequest& r : model.requests) {

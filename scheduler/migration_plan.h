@@ -68,7 +68,7 @@ struct SurvivorModel {
   Residency residency = Residency::kCold;
 };
 
-struct CachedPrefix {
+struct SurvivorPrefix {
   std::string model;  // KV blocks are one model's
   uint64_t prefix_hash = 0;
   uint32_t blocks = 0;
@@ -80,7 +80,7 @@ struct SurvivorNode {
   uint64_t free_bytes = 0;            // room for models that are not warm here
   uint32_t free_request_slots = 0;    // how many more running requests it takes
   std::vector<SurvivorModel> models;  // what it can serve: only these go here
-  std::vector<CachedPrefix> prefix_cache;
+  std::vector<SurvivorPrefix> prefix_cache;
 };
 
 struct MigrationInput {

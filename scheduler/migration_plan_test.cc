@@ -128,7 +128,7 @@ SurvivorModel Staged(const std::string& name) { return {name, Residency::kStaged
 SurvivorModel Warm(const std::string& name) { return {name, Residency::kWarm}; }
 
 SurvivorNode Node(const std::string& name, bool spot, uint64_t free_bytes, uint32_t slots,
-                  std::vector<SurvivorModel> models, std::vector<CachedPrefix> prefixes = {}) {
+                  std::vector<SurvivorModel> models, std::vector<SurvivorPrefix> prefixes = {}) {
   SurvivorNode n;
   n.name = name;
   n.spot = spot;
@@ -472,7 +472,7 @@ Key BruteForcePlan(const MigrationInput& in) {
                       : served->residency == Residency::kStaged ? static_cast<int64_t>(d.bytes) * kStagedReuse
                                                                 : 0;
       for (const DisplacedRequest& r : d.requests) {
-        for (const CachedPrefix& c : n.prefix_cache) {
+        for (const SurvivorPrefix& c : n.prefix_cache) {
           if (c.model == d.name && c.prefix_hash == r.prefix_hash) {
             const int64_t blocks =
                 std::min<int64_t>(c.blocks, (r.prompt_tokens + r.committed_tokens) / in.block_tokens);

@@ -114,6 +114,29 @@ void ClusterNode::PlacementRound() {
   if (std::optional<cluster::LeaderKey> me = election_->leadership()) Lead(*me);
   if (Status st = election_->Observe(); !st.ok()) Failed(st);
   ApplyOwnTargets();
+  ApplyHandoffs();
+}
+
+void ClusterNode::SetHandoff(std::vector<cluster::Handoff> handoff) {
+  std::lock_guard<std::mutex> lock(mu_);
+  handoff_ = std::move(handoff);
+}
+
+void ClusterNode::ApplyHandoffs() {
+  const cluster::MembershipView v = membership_->view();
+  for (const cluster::Peer& p : v.nodes) {
+    if (!p.record.draining || p.record.name == options_.name) continue;
+    for (const cluster::Handoff& h : p.record.handoff) {
+      if (h.node != options_.name || !handoffs_taken_.insert(p.record.name + "/" + h.model).second) continue;
+      // The requests handed over find the model warm: no cold start on the way.
+      StatusOr<ModelStatus> loaded = models_->Load(h.model);
+      LogInfo("loaded a draining node's model for its handoff")
+          .Kv("from", p.record.name)
+          .Kv("model", h.model)
+          .Kv("ok", loaded.ok())
+          .Kv("error", loaded.ok() ? "" : loaded.status().ToString());
+    }
+  }
 }
 
 void ClusterNode::Lead(const cluster::LeaderKey& me) {
@@ -191,6 +214,10 @@ cluster::NodeRecord ClusterNode::Self() const {
   r.workers = options_.workers;
   r.version = options_.version;
   r.draining = options_.draining && options_.draining();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (r.draining) r.handoff = handoff_;
+  }
   for (const ModelStatus& m : models_->List()) {
     r.models.push_back({m.name, m.state, m.bytes, m.last_swap_in_seconds});
   }

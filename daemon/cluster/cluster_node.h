@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -68,8 +69,14 @@ class ClusterNode {
   // GET /admin/v1/cluster.
   std::string Json() const;
 
+  // While draining: where each of its models goes (the migration plan), published with its
+  // record so that those nodes load them before the requests are handed over.
+  void SetHandoff(std::vector<cluster::Handoff> handoff);
+
  private:
   ClusterNode(ClusterNodeOptions options, std::unique_ptr<cluster::EtcdClient> etcd, ModelControl* models);
+  // Loads what a draining peer's plan hands to this node (once per peer and model).
+  void ApplyHandoffs();
   cluster::NodeRecord Self() const;
   std::string TargetsKey(const std::string& node) const { return options_.prefix + "targets/" + node; }
   // While leading: plans over the membership's view and writes, fenced, the targets that differ
@@ -92,6 +99,8 @@ class ClusterNode {
   std::string placement_error_;            // GUARDED_BY(mu_): of the last round; empty after a good one
   int64_t invalid_targets_ = 0;            // GUARDED_BY(mu_): this node's targets that did not decode
   std::vector<std::string> unplaced_;      // GUARDED_BY(mu_): while leading, models that fit nowhere
+  std::vector<cluster::Handoff> handoff_;  // GUARDED_BY(mu_): published while draining
+  std::set<std::string> handoffs_taken_;   // placement thread only: "peer/model" loaded here
   std::mutex round_mu_;                    // one placement round at a time
   std::thread placement_thread_;
 };

@@ -9,6 +9,7 @@
 #include "daemon/api/auth.h"
 #include "daemon/api/event_stream.h"
 #include "daemon/routing/forward_wire.h"
+#include "daemon/routing/route_choice.h"
 #include "daemon/engine/engine.h"
 #include "daemon/http/router.h"
 #include "daemon/openai/openai_error.h"
@@ -97,9 +98,17 @@ void Refuse(httplib::Response& res, int status, const std::string& message, cons
 
 }  // namespace
 
-void ServedForwards::Add(uint64_t id, std::weak_ptr<const Progress> progress) {
+void ServedForwards::Add(Request request, std::weak_ptr<const Progress> progress) {
   std::lock_guard<std::mutex> lock(mu_);
-  served_[id] = std::move(progress);
+  const uint64_t id = request.id;
+  served_[id] = {std::move(request), std::move(progress)};
+}
+
+std::vector<ServedForwards::Request> ServedForwards::List() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Request> out;
+  for (const auto& [id, e] : served_) out.push_back(e.request);
+  return out;
 }
 
 void ServedForwards::Remove(uint64_t id) {
@@ -110,8 +119,8 @@ void ServedForwards::Remove(uint64_t id) {
 std::vector<uint64_t> ServedForwards::NotStarted() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<uint64_t> out;
-  for (const auto& [id, weak] : served_) {
-    if (auto p = weak.lock(); p && !p->started()) out.push_back(id);
+  for (const auto& [id, e] : served_) {
+    if (auto p = e.progress.lock(); p && !p->started()) out.push_back(id);
   }
   return out;
 }
@@ -159,6 +168,10 @@ void RegisterForwardRoute(http::Router& router, ForwardRouteOptions options) {
     gen.committed.reserve(fwd->committed.size());
     for (int32_t id : fwd->committed) gen.committed.push_back({id, std::string(tokenizer->TokenBytes(id)), 0, {}});
     auto output = std::make_shared<ForwardedOutput>(gen.committed.size());
+    const std::string model = gen.model;
+    const size_t prompt_tokens = gen.prompt.size();
+    const size_t committed_tokens = gen.committed.size();
+    const uint64_t prefix_hash = PrefixHash(gen.prompt);
     StatusOr<uint64_t> id = engine->Submit(std::move(gen), output);
     if (!id.ok()) return SetError(res, ErrorFromStatus(id.status()));
     LogDebug("serving a forwarded request").Kv("entry", fwd->entry).Kv("entry_id", fwd->entry_id).Kv("id", *id);
@@ -170,7 +183,13 @@ void RegisterForwardRoute(http::Router& router, ForwardRouteOptions options) {
     source.subscribe = [output](std::function<void()> waker) { output->Subscribe(std::move(waker)); };
     const uint64_t local_id = *id;
     if (options.served) {
-      options.served->Add(local_id, output);
+      ServedForwards::Request served;
+      served.id = local_id;
+      served.model = model;
+      served.prompt_tokens = static_cast<uint32_t>(prompt_tokens);
+      served.prefix_hash = prefix_hash;
+      served.committed_tokens = static_cast<uint32_t>(committed_tokens);
+      options.served->Add(std::move(served), output);
       source.ended = [output, served = options.served, local_id] {
         const bool ended = output->ended();
         if (ended) served->Remove(local_id);

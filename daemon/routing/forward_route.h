@@ -30,8 +30,17 @@ class ServedForwards {
     virtual ~Progress() = default;
     virtual bool started() const = 0;  // a token went out
   };
-  void Add(uint64_t id, std::weak_ptr<const Progress> progress);
+  // What the migration plan needs of one (scheduler/migration_plan.h).
+  struct Request {
+    uint64_t id = 0;
+    std::string model;
+    uint32_t prompt_tokens = 0;
+    uint64_t prefix_hash = 0;  // of its prompt's first tokens (route_choice.h's PrefixHash)
+    uint32_t committed_tokens = 0;
+  };
+  void Add(Request request, std::weak_ptr<const Progress> progress);
   void Remove(uint64_t id);
+  std::vector<Request> List() const;
   // Those that have sent no token yet: on a preemption notice they go back to their entry
   // nodes at once, to be served elsewhere.
   std::vector<uint64_t> NotStarted() const;
@@ -39,7 +48,11 @@ class ServedForwards {
 
  private:
   mutable std::mutex mu_;
-  std::map<uint64_t, std::weak_ptr<const Progress>> served_;  // GUARDED_BY(mu_)
+  struct Entry {
+    Request request;
+    std::weak_ptr<const Progress> progress;
+  };
+  std::map<uint64_t, Entry> served_;  // GUARDED_BY(mu_)
 };
 
 struct ForwardRouteOptions {
