@@ -26,6 +26,33 @@ std::string Text(const rapidjson::Value& o, const char* key) {
   return "";
 }
 
+double Number(const rapidjson::Value& o, const char* key) {
+  return o.IsObject() && o.HasMember(key) && o[key].IsNumber() ? o[key].GetDouble() : 0;
+}
+
+std::string Fixed(double v, int digits) {
+  char buf[48];
+  std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
+  return buf;
+}
+
+std::string Dollars(double v) {
+  std::string out = "$";
+  out += Fixed(v, 4);
+  return out;
+}
+
+// "cost: 1.25 node-hours at 0.35/h since hearthd started = $0.4375; $1.2300 per million generated
+// tokens (355000 tokens)"
+std::string CostLine(const rapidjson::Value& c) {
+  std::ostringstream out;
+  out << "cost: " << Fixed(Number(c, "node_hours"), 2) << " node-hours at " << Fixed(Number(c, "price_per_hour"), 2)
+      << "/h since hearthd started = " << Dollars(Number(c, "dollars")) << "; "
+      << Dollars(Number(c, "dollars_per_million_tokens")) << " per million generated tokens ("
+      << Fixed(Number(c, "tokens_generated"), 0) << " tokens)\n";
+  return out.str();
+}
+
 StatusOr<rapidjson::Document> ParseCluster(const std::string& json) {
   rapidjson::Document d;
   if (!ParseJson(json, &d).ok() || !d.IsObject() || !d.HasMember("enabled") || !d["enabled"].IsBool() ||
@@ -80,8 +107,13 @@ StatusOr<std::string> RenderCluster(const std::string& json) {
       << Text(etcd, "errors") << " errors; leader " << (Text(d, "leader").empty() ? "none" : Text(d, "leader"))
       << "\n";
   if (d.HasMember("placement") && d["placement"].IsObject()) out << PlacementLine(d["placement"]);
+  const bool has_cost = d.HasMember("cost") && d["cost"].IsObject();
+  if (has_cost) out << CostLine(d["cost"]);
   out << "\n";
-  Table t({"NODE", "INSTANCE", "PRICE/H", "LEASE", "API", "MODELS"});
+  // HOURS: since hearthd started for this node, since its lease was granted for a peer (all the
+  // answer says of a peer; a peer that lost its lease counts from its new one). COST: price x hours.
+  Table t({"NODE", "INSTANCE", "PRICE/H", "LEASE", "HOURS", "COST", "API", "MODELS"});
+  double total = 0;
   for (const auto& n : d["nodes"].GetArray()) {
     std::string models;
     if (n.HasMember("models") && n["models"].IsArray()) {
@@ -92,13 +124,19 @@ StatusOr<std::string> RenderCluster(const std::string& json) {
         models += Text(m, "state");
       }
     }
+    const bool self = Text(n, "self") == "true";
     std::string name = Text(n, "name");
-    if (Text(n, "self") == "true") name += " (this)";
+    if (self) name += " (this)";
     if (Text(n, "draining") == "true") name += " draining";
+    const double hours =
+        self && has_cost ? Number(d["cost"], "node_hours") : Number(n, "lease_age_seconds") / 3600.0;
+    const double cost = Number(n, "price_per_hour") * hours;
+    total += cost;
     t.AddRow({name, Text(n, "instance"), Text(n, "price_per_hour"), Text(n, "lease_age_seconds") + "s",
-              Text(n, "advertise"), models.empty() ? "-" : models});
+              Fixed(hours, 2), Dollars(cost), Text(n, "advertise"), models.empty() ? "-" : models});
   }
   out << t.Render();
+  out << "cluster cost so far: " << Dollars(total) << " over " << d["nodes"].Size() << " nodes\n";
   return out.str();
 }
 

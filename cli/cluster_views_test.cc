@@ -47,6 +47,33 @@ TEST(ClusterViewsTest, ListShowsTheLeaderAndThePlacement) {
       << *out;
 }
 
+// docs/cluster.md, "What it costs": this node's hours since hearthd started, a peer's since its
+// lease was granted; cost = price x hours.
+TEST(ClusterViewsTest, ListShowsHoursAndCostPerNode) {
+  std::string json = kCluster;
+  json.replace(json.find("\"invalid_records\":0"), 19,
+               R"("invalid_records":0,"cost":{"price_per_hour":0.35,"uptime_seconds":9000.0,"node_hours":2.5,)"
+               R"("dollars":0.875,"tokens_generated":350000.0,"dollars_per_million_tokens":2.5})");
+  StatusOr<std::string> out = RenderCluster(json);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_NE(out->find("cost: 2.50 node-hours at 0.35/h since hearthd started = $0.8750; $2.5000 per million "
+                      "generated tokens (350000 tokens)\n"),
+            std::string::npos)
+      << *out;
+  EXPECT_NE(out->find("HOURS"), std::string::npos) << *out;
+  // a (this): 2.5 h from its uptime, not its 12 s lease; b: 300 s of lease at 1.2/h.
+  EXPECT_NE(out->find("2.50   $0.8750"), std::string::npos) << *out;
+  EXPECT_NE(out->find("0.08   $0.1000"), std::string::npos) << *out;
+  EXPECT_NE(out->find("cluster cost so far: $0.9750 over 2 nodes\n"), std::string::npos) << *out;
+
+  // An answer without "cost" (an older daemon): every node by its lease age, no cost line.
+  out = RenderCluster(kCluster);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  EXPECT_EQ(out->find("cost:"), std::string::npos) << *out;
+  EXPECT_NE(out->find("0.00   $0.0012"), std::string::npos) << *out;  // 12 s at 0.35/h
+  EXPECT_NE(out->find("cluster cost so far: $0.1012 over 2 nodes\n"), std::string::npos) << *out;
+}
+
 TEST(ClusterViewsTest, TargetsAreAPrometheusFileSdList) {
   StatusOr<std::string> out = ClusterTargets(kCluster);
   ASSERT_TRUE(out.ok());

@@ -399,6 +399,11 @@ Status Daemon::JoinCluster() {
   o.workers = config_.worker_count;
   o.version = HEARTH_VERSION;
   o.draining = [this] { return draining() || stopping_; };
+  o.cost = [this] {
+    return NodeCost{config_.cluster_price_per_hour,
+                    std::chrono::duration<double>(std::chrono::system_clock::now() - started_at_).count(),
+                    static_cast<double>(placing_->Stats().tokens_generated)};
+  };
   HEARTH_ASSIGN_OR_RETURN(cluster_, ClusterNode::Create(std::move(o), registry_.get()));
   forward_client_ = std::make_unique<ForwardClient>();
   RoutingOptions routing;
@@ -497,6 +502,8 @@ std::string Daemon::MetricsText() {
   for (const ModelStatus& m : ModelStatuses()) live.models.push_back(m.name);
   StatusOr<ProcessSample> process = ReadProcessSample();
   if (process.ok()) live.process = *process;
+  live.price_per_hour = config_.cluster_price_per_hour;  // a [cluster] key: 0 where none is set
+  live.uptime_seconds = std::chrono::duration<double>(std::chrono::system_clock::now() - started_at_).count();
   if (cluster_) {
     const cluster::MembershipView v = cluster_->view();
     LiveState::Cluster c;

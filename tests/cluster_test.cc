@@ -107,6 +107,11 @@ TEST_F(ClusterTest, NodesJoinPublishTheirModelsAndShowTheCluster) {
   EXPECT_EQ(std::string(d["node"].GetString()), "node-a");
   EXPECT_EQ(std::string(d["state"].GetString()), "member") << r.body;
   EXPECT_TRUE(d["lease"]["held"].GetBool());
+  // This node's cost so far (docs/cluster.md, "What it costs"): 1.0 per hour since it started.
+  ASSERT_TRUE(d.HasMember("cost")) << r.body;
+  EXPECT_EQ(d["cost"]["price_per_hour"].GetDouble(), 1.0);
+  EXPECT_GT(d["cost"]["uptime_seconds"].GetDouble(), 0);
+  EXPECT_DOUBLE_EQ(d["cost"]["dollars"].GetDouble(), d["cost"]["node_hours"].GetDouble());
   for (const auto& n : d["nodes"].GetArray()) {
     const std::string name = n["name"].GetString();
     EXPECT_EQ(std::string(n["instance"].GetString()), name == "node-c" ? "spot" : "on-demand");
@@ -122,6 +127,8 @@ TEST_F(ClusterTest, NodesJoinPublishTheirModelsAndShowTheCluster) {
   EXPECT_NE(list.out.find("node node-b: member"), std::string::npos) << list.out;
   EXPECT_NE(list.out.find("node-b (this)"), std::string::npos) << list.out;
   EXPECT_NE(list.out.find("smollm2:warm"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("node-hours at 1.00/h since hearthd started"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("cluster cost so far: $"), std::string::npos) << list.out;
   RunResult targets = RunCommand({BinaryPath("hearthctl"), "--url", url, "cluster", "targets"});
   EXPECT_EQ(targets.exit_code, 0);
   for (const Node& n : nodes_) {
@@ -133,6 +140,8 @@ TEST_F(ClusterTest, NodesJoinPublishTheirModelsAndShowTheCluster) {
   EXPECT_NE(ready.body.find("\"cluster\":\"member\""), std::string::npos) << ready.body;
   const HttpResult metrics = HttpGet(nodes_[2].port, "/metrics");
   EXPECT_NE(metrics.body.find("hearth_cluster_nodes 3"), std::string::npos);
+  EXPECT_NE(metrics.body.find("\nhearth_node_price_dollars_per_hour 0.3\n"), std::string::npos);
+  EXPECT_NE(metrics.body.find("\nhearth_node_cost_dollars_total "), std::string::npos);
   EXPECT_NE(metrics.body.find("hearth_cluster_lease_held 1"), std::string::npos);
   if (std::system("command -v promtool >/dev/null 2>&1") == 0) {
     const std::string file = root_ + "/metrics.txt";

@@ -42,6 +42,25 @@ void Names(JsonWriter& w, const char* key, const std::vector<std::string>& names
   w.EndArray();
 }
 
+// "cost": this node's price, hours since hearthd started, cost so far and per million tokens.
+void WriteCost(JsonWriter& w, const NodeCost& c) {
+  w.Key("cost");
+  w.StartObject();
+  w.Key("price_per_hour");
+  w.Double(c.price_per_hour);
+  w.Key("uptime_seconds");
+  w.Double(c.uptime_seconds);
+  w.Key("node_hours");
+  w.Double(c.node_hours());
+  w.Key("dollars");
+  w.Double(c.dollars());
+  w.Key("tokens_generated");
+  w.Double(c.tokens_generated);
+  w.Key("dollars_per_million_tokens");
+  w.Double(c.per_million_tokens());
+  w.EndObject();
+}
+
 // The most puts one fenced transaction carries (etcd refuses more than 128 operations).
 constexpr size_t kOpsPerTxn = 100;
 
@@ -325,6 +344,7 @@ std::string ClusterNode::Json() const {
   w.EndObject();
   w.Key("invalid_records");
   w.Int64(v.invalid_records);
+  if (options_.cost) WriteCost(w, options_.cost());
   w.Key("nodes");
   w.StartArray();
   for (const cluster::Peer& p : v.nodes) {

@@ -23,6 +23,7 @@
 #include "common/status.h"
 #include "daemon/cluster/target_applier.h"
 #include "daemon/models/model_control.h"
+#include "daemon/ops/cost.h"
 
 namespace hearth::daemon {
 
@@ -43,6 +44,8 @@ struct ClusterNodeOptions {
   std::chrono::milliseconds placement_interval{2000};
   // True while the node takes no new work (published: routers skip it); may be empty.
   std::function<bool()> draining;
+  // This node's cost so far (docs/cluster.md, "What it costs"), shown under "cost"; may be empty.
+  std::function<NodeCost()> cost;
 };
 
 class ClusterNode {

@@ -193,7 +193,21 @@ ServerMetrics::ServerMetrics()
       cluster_handoff_(registry_.AddHistogram("hearth_cluster_handoff_seconds",
                                               "Time from a forwarded request losing its node (death, preemption, "
                                               "lease loss) to its next token from another node.",
-                                              kTtftBuckets)) {}
+                                              kTtftBuckets)),
+      node_price_(registry_.AddGauge("hearth_node_price_dollars_per_hour",
+                                     "This node's price per hour ([cluster] price_per_hour; 0 without one).")),
+      node_uptime_(registry_.AddCounter("hearth_node_uptime_seconds_total",
+                                        "Time hearthd has run on this node (divided by 3600: its node-hours).")),
+      node_cost_(registry_.AddCounter("hearth_node_cost_dollars_total",
+                                      "This node's cost since hearthd started: its price per hour times its "
+                                      "hours.")),
+      model_cost_(registry_.AddCounter("hearth_model_cost_dollars_total",
+                                       "The node's cost given to each model by its generated tokens, interval by "
+                                       "interval between scrapes (docs/cluster.md, \"What it costs\").",
+                                       {"model"})),
+      cost_per_million_(registry_.AddGauge("hearth_cost_per_million_tokens_dollars",
+                                           "This node's cost so far per million tokens it generated (0 before "
+                                           "the first).")) {}
 
 void ServerMetrics::RequestSubmitted(const std::string& model, int64_t prompt_tokens) {
   prompt_tokens_.Inc({model}, static_cast<double>(prompt_tokens));
@@ -305,6 +319,7 @@ std::string ServerMetrics::Render(const LiveState& live) {
     const double queried = prefix_queried_.Value(model);
     prefix_hit_ratio_.Set(model, queried > 0 ? prefix_hits_.Value(model) / queried : 0.0);
   }
+  RenderCost(live, models);
   queued_requests_.Set(static_cast<double>(live.queue.requests));
   queued_tokens_.Set(static_cast<double>(live.queue.tokens));
   tokens_per_second_.Set(live.tokens_per_second);
@@ -331,6 +346,21 @@ std::string ServerMetrics::Render(const LiveState& live) {
     process_max_fds_.Set(p.max_fds);
   }
   return registry_.Render();
+}
+
+void ServerMetrics::RenderCost(const LiveState& live, const std::map<std::string, ModelEngineStats>& models) {
+  std::map<std::string, double> tokens;
+  NodeCost cost{live.price_per_hour, live.uptime_seconds, 0};
+  for (const auto& [name, m] : models) {
+    tokens[name] = generated_tokens_.Value({name});
+    cost.tokens_generated += tokens[name];
+  }
+  cost_ledger_.Update(cost.dollars(), tokens);
+  node_price_.Set(live.price_per_hour);
+  node_uptime_.SetTotal({}, std::max(node_uptime_.Value(), live.uptime_seconds));
+  node_cost_.SetTotal({}, cost_ledger_.node_dollars());
+  for (const auto& [name, dollars] : cost_ledger_.models()) model_cost_.SetTotal({name}, dollars);
+  cost_per_million_.Set(cost.per_million_tokens());
 }
 
 }  // namespace hearth::daemon

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "daemon/engine/engine.h"
+#include "daemon/ops/cost.h"
 #include "daemon/ops/metrics.h"
 #include "daemon/ops/process_metrics.h"
 #include "daemon/ops/queue_limits.h"
@@ -43,6 +45,10 @@ struct LiveState {
     int64_t open_forwarded = 0;
   };
   std::optional<Cluster> cluster;
+  // What this node costs (docs/cluster.md, "What it costs"): its price ([cluster]
+  // price_per_hour, 0 on a node without one) and how long hearthd has run.
+  double price_per_hour = 0;
+  double uptime_seconds = 0;
 };
 
 // The `status` label of hearth_requests_total for a finished request: "ok" (finish_reason
@@ -102,6 +108,9 @@ class ServerMetrics {
   const MetricRegistry& registry() const { return registry_; }
 
  private:
+  // The cost families: the node's cost, split over `models` by their generated tokens.
+  void RenderCost(const LiveState& live, const std::map<std::string, ModelEngineStats>& models);  // REQUIRES(render_mu_)
+
   MetricRegistry registry_;
   // Families, constant after construction (each one is thread-safe).
   Counter& requests_;
@@ -165,10 +174,16 @@ class ServerMetrics {
   Counter& cluster_forward_failed_;
   Gauge& cluster_open_forwarded_;
   Histogram& cluster_handoff_;
+  Gauge& node_price_;
+  Counter& node_uptime_;
+  Counter& node_cost_;
+  Counter& model_cost_;
+  Gauge& cost_per_million_;
 
   // Render's own state: scrapes may run at once.
   std::mutex render_mu_;
   std::set<std::string> models_seen_;  // GUARDED_BY(render_mu_)
+  CostLedger cost_ledger_;              // GUARDED_BY(render_mu_): split at each scrape
 };
 
 }  // namespace hearth::daemon

@@ -301,5 +301,62 @@ TEST(ServerMetricsTest, StoreCommitsAndRecovery) {
   }
 }
 
+// docs/cluster.md, "What it costs": the node's cost is its price times its hours, split over
+// the models by the tokens each generated between scrapes.
+TEST(ServerMetricsTest, NodeCostSplitOverTheModelsByTokens) {
+  ServerMetrics m;
+  LiveState live;
+  live.models = {"a", "b"};
+  live.price_per_hour = 2.0;
+  live.uptime_seconds = 1800;
+  live.engine.models["a"].tokens_generated = 300;
+  live.engine.models["b"].tokens_generated = 100;
+  std::string text = m.Render(live);
+  for (const char* line : {"hearth_node_price_dollars_per_hour 2", "hearth_node_uptime_seconds_total 1800",
+                           "hearth_node_cost_dollars_total 1", "hearth_model_cost_dollars_total{model=\"a\"} 0.75",
+                           "hearth_model_cost_dollars_total{model=\"b\"} 0.25",
+                           "hearth_cost_per_million_tokens_dollars 2500"}) {
+    EXPECT_TRUE(HasLine(text, line)) << line << "\n" << text;
+  }
+  // The next half hour only b works: it pays all of it; a keeps what it had.
+  live.uptime_seconds = 3600;
+  live.engine.models["b"].tokens_generated = 1700;
+  text = m.Render(live);
+  for (const char* line : {"hearth_node_uptime_seconds_total 3600", "hearth_node_cost_dollars_total 2",
+                           "hearth_model_cost_dollars_total{model=\"a\"} 0.75",
+                           "hearth_model_cost_dollars_total{model=\"b\"} 1.25",
+                           "hearth_cost_per_million_tokens_dollars 1000"}) {
+    EXPECT_TRUE(HasLine(text, line)) << line << "\n" << text;
+  }
+}
+
+TEST(ServerMetricsTest, ANodeWithoutAPriceCostsNothing) {
+  ServerMetrics m;
+  LiveState live;
+  live.models = {"smol"};
+  live.uptime_seconds = 7200;
+  live.engine.models["smol"].tokens_generated = 50;
+  const std::string text = m.Render(live);
+  for (const char* line : {"hearth_node_price_dollars_per_hour 0", "hearth_node_uptime_seconds_total 7200",
+                           "hearth_node_cost_dollars_total 0", "hearth_model_cost_dollars_total{model=\"smol\"} 0",
+                           "hearth_cost_per_million_tokens_dollars 0", "# TYPE hearth_node_cost_dollars_total counter",
+                           "# TYPE hearth_cost_per_million_tokens_dollars gauge"}) {
+    EXPECT_TRUE(HasLine(text, line)) << line << "\n" << text;
+  }
+}
+
+TEST(ServerMetricsTest, BeforeAnyTokenNoModelHasACost) {
+  ServerMetrics m;
+  LiveState live;
+  live.models = {"smol"};
+  live.price_per_hour = 1.0;
+  live.uptime_seconds = 360;
+  const std::string text = m.Render(live);
+  for (const char* line : {"hearth_node_cost_dollars_total 0.1", "hearth_model_cost_dollars_total{model=\"smol\"} 0",
+                           "hearth_cost_per_million_tokens_dollars 0"}) {
+    EXPECT_TRUE(HasLine(text, line)) << line << "\n" << text;
+  }
+}
+
 }  // namespace
 }  // namespace hearth::daemon
