@@ -374,15 +374,25 @@ TEST_F(ClusterRoutingTest, APreemptionNoticeHandsEveryStreamOverAndTheNodeExitsI
   auto preempt = admin.Post("/admin/v1/preempt", R"({"grace_seconds":10})", "application/json");
   ASSERT_TRUE(preempt && preempt->status == 200) << (preempt ? preempt->body : "no answer");
   // Routers stop sending it work: its published record says it drains.
+  // With its migration plan: the node each of its models goes to.
   bool published = false;
+  std::string target;
   for (int i = 0; i < 50 && !published; ++i) {
     rapidjson::Document d = Json(HttpGet(nodes_[entry].admin, "/admin/v1/cluster").body);
     for (const auto& n : d["nodes"].GetArray()) {
-      if (kNodes[victim] == n["name"].GetString() && n.HasMember("draining") && n["draining"].GetBool()) published = true;
+      if (kNodes[victim] != n["name"].GetString() || !n.HasMember("draining") || !n["draining"].GetBool()) continue;
+      published = true;
+      if (n.HasMember("handoff")) {
+        for (const auto& h : n["handoff"].GetArray()) {
+          if (model == h["model"].GetString()) target = h["node"].GetString();
+        }
+      }
     }
     std::this_thread::sleep_for(100ms);
   }
   EXPECT_TRUE(published) << "the draining node's record says so";
+  ASSERT_FALSE(target.empty()) << "the plan sends " << model << " somewhere";
+  EXPECT_NE(target, kNodes[victim]);
   const std::optional<int> status = nodes_[victim].process->process().Wait(15000);
   const double exited_after = std::chrono::duration<double>(std::chrono::steady_clock::now() - noticed).count();
   ASSERT_TRUE(status.has_value()) << "the preempted node did not exit";
@@ -400,7 +410,7 @@ TEST_F(ClusterRoutingTest, APreemptionNoticeHandsEveryStreamOverAndTheNodeExitsI
     EXPECT_EQ(served.front(), kNodes[victim]);
     if (served.size() >= 2) {
       ++handed_over;
-      EXPECT_NE(served.back(), kNodes[victim]);
+      EXPECT_EQ(served.back(), target) << "the plan's node took it (it loaded the model during the grace)";
     }
   }
   EXPECT_GE(handed_over, kStreams / 2) << "most streams outlast the stop and are handed over";
