@@ -140,6 +140,14 @@ class OpenAiRoutes {
     if (n > 1 && !key.empty()) {
       return FailBeforeSubmit(res, BadRequest("Idempotency-Key", "Idempotency-Key is not supported with n > 1"));
     }
+    if (options_.journal) {
+      // Overload answers 429 before anything is written: storing, then forgetting, a request
+      // the queue refuses costs two synced writes each, and seconds in a burst.
+      if (Status admit = p.engine->CheckAdmission(p.request.model, static_cast<int64_t>(p.gen.prompt.size()));
+          !admit.ok()) {
+        return FailBeforeSubmit(res, ErrorFromStatus(admit));
+      }
+    }
     const uint64_t seed = p.gen.sampling.seed;
     const bool chat = endpoint == ApiEndpoint::kChatCompletions;
     const ChunkEncoderOptions chunks{.chat = chat,

@@ -4,17 +4,22 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <rapidjson/document.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "daemon/durability/request_journal.h"
 #include "daemon/engine/engine.h"
+#include "store/database.h"
+#include "store/request_store.h"
 #include "daemon/http/http_server.h"
 #include "daemon/ops/metered_engine.h"
 #include "model/chat_template.h"
@@ -151,9 +156,13 @@ class ApiRoutesTest : public ::testing::Test {
   }
   void TearDown() override { Stop(); }
 
-  void Start(std::function<Engine*()> engine) {
+  void Start(std::function<Engine*()> engine, RequestJournal* journal = nullptr) {
     server_ = std::make_unique<http::HttpServer>();
-    RegisterOpenAiRoutes(server_->router(), {std::move(engine), 1234});
+    ApiRoutesOptions options;
+    options.engine = std::move(engine);
+    options.created_unix = 1234;
+    options.journal = journal;
+    RegisterOpenAiRoutes(server_->router(), std::move(options));
     StatusOr<int> port = server_->Start("127.0.0.1", 0);
     ASSERT_TRUE(port.ok()) << port.status().ToString();
     port_ = *port;
@@ -668,6 +677,40 @@ TEST_F(ApiRoutesTest, QueueLimitIs429RateLimitErrorWithRetryAfter) {
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_EQ(engine_.requests().size(), 1u);
   Stop();  // no handler may outlive `metered`
+}
+
+// With the store: a request the queue refuses is refused before it is stored (two synced
+// writes, record and forget, would cost seconds in a burst): it takes no id.
+TEST_F(ApiRoutesTest, AFullQueueRefusesBeforeTheRequestIsStored) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("api_routes_test_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  {
+    auto db = store::Database::Open((dir / "hearth.db").string());
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    store::RequestStore store(db->get());
+    RequestIds ids(7);
+    RequestJournal journal(&store, &ids);
+    QueueGate gate({1, 0});
+    ServerMetrics metrics;
+    MeteredEngine metered(&engine_, &gate, &metrics);
+    Stop();
+    Start([&metered] { return static_cast<Engine*>(&metered); }, &journal);
+    ASSERT_EQ(gate.TryEnter(5), QueueRejection::kNone);
+    auto r = Post("/v1/chat/completions", ChatBody());
+    ExpectError(r, 429, nullptr);
+    EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+    EXPECT_NE(metrics.Render({}).find("reason=\"queued_requests\"} 1"), std::string::npos);
+    gate.Leave(5);
+    r = Post("/v1/chat/completions", ChatBody());
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+    ASSERT_EQ(engine_.requests().size(), 1u);
+    EXPECT_EQ(engine_.requests()[0].id, 7u) << "the refused request drew no id: it was never stored";
+    Stop();
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(ApiRoutesTest, StoppingEngineIs503WithRetryAfter) {

@@ -123,6 +123,14 @@ class Engine {
   // freed. Unknown or finished ids are ignored.
   virtual void Cancel(uint64_t id) = 0;
   virtual EngineStats Stats() const = 0;
+  // A cheap look before a request is stored: ResourceExhausted when Submit would refuse it now
+  // because a queue is full, so that overload answers 429 without a write to the store. Not a
+  // reservation: Submit still decides. OK by default.
+  virtual Status CheckAdmission(const std::string& model, int64_t prompt_tokens) {
+    (void)model;
+    (void)prompt_tokens;
+    return Status::Ok();
+  }
 };
 
 }  // namespace hearth::daemon

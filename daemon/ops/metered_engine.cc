@@ -49,6 +49,14 @@ class MeteredSink final : public RequestSink {
 
 }  // namespace
 
+Status MeteredEngine::CheckAdmission(const std::string& model, int64_t prompt_tokens) {
+  if (!inner_->tokenizer(model)) return Status::Ok();  // Submit gives the engine's own error
+  const QueueRejection rejection = CheckQueueLimits(gate_->limits(), gate_->load(), prompt_tokens);
+  if (rejection == QueueRejection::kNone) return Status::Ok();
+  metrics_->RequestRejected(model, RejectionName(rejection));
+  return QueueFullStatus(rejection, gate_->limits());
+}
+
 StatusOr<uint64_t> MeteredEngine::Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink) {
   // Unknown models go straight to the engine's own error, and never become a metrics label.
   if (!inner_->tokenizer(request.model)) return inner_->Submit(std::move(request), std::move(sink));

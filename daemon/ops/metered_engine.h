@@ -23,6 +23,8 @@ class MeteredEngine final : public Engine {
   StatusOr<uint64_t> Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink) override;
   void Cancel(uint64_t id) override { inner_->Cancel(id); }
   EngineStats Stats() const override { return inner_->Stats(); }
+  // The queue limits as they stand now; a refusal is counted as Submit counts it.
+  Status CheckAdmission(const std::string& model, int64_t prompt_tokens) override;
 
  private:
   // Constant after construction.

@@ -269,6 +269,11 @@ void RoutingEngine::Open(Forwarded& f, const std::string& node) {
   if (f.attempt == attempt) f.stream = stream;
 }
 
+Status RoutingEngine::CheckAdmission(const std::string& model, int64_t prompt_tokens) {
+  if (options_.members && !options_.members().empty()) return Status::Ok();
+  return local_->CheckAdmission(model, prompt_tokens);
+}
+
 void RoutingEngine::Cancel(uint64_t id) {
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -78,6 +78,8 @@ class RoutingEngine final : public Engine {
   void Cancel(uint64_t id) override;
   // This node's engine's: forwarded requests are counted by the peers that run them.
   EngineStats Stats() const override { return local_->Stats(); }
+  // This node's queue when it is alone; in a cluster a full node forwards, so OK.
+  Status CheckAdmission(const std::string& model, int64_t prompt_tokens) override;
 
   RoutingCounters counters() const;
   // Ends every forwarded request with "server shutting down", without recording the end (a
