@@ -142,6 +142,16 @@ StatusOr<uint64_t> RoutingEngine::Submit(GenerationRequest request, std::shared_
     std::lock_guard<std::mutex> lock(mu_);
     forwarded_[f.id] = std::move(owned);
   }
+  // `f` may end (and be retired) while this thread waits for its admission: it is freed only
+  // once this function is done with it.
+  struct Done {
+    RoutingEngine* engine;
+    Forwarded& f;
+    ~Done() {
+      std::lock_guard<std::mutex> lock(engine->mu_);
+      f.submitting = false;
+    }
+  } done{this, f};
   // Each node that refuses it at once is replaced by the next best, before the client hears.
   while (true) {
     Open(f, node);
@@ -578,7 +588,8 @@ void RoutingEngine::Uncount(Forwarded& f) {
 void RoutingEngine::CheckMembers() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    retired_.clear();  // no batch is being applied: nothing points at them
+    // No batch is being applied: nothing points at them but a Submit still running.
+    std::erase_if(retired_, [](const std::unique_ptr<Forwarded>& f) { return !f->submitting; });
   }
   if (!options_.members) return;
   std::set<std::string> members;

@@ -105,6 +105,7 @@ class RoutingEngine final : public Engine {
     // to it, not to the routing thread.
     enum class Admission { kWaiting, kAdmitted, kRefused, kAsync };
     Admission admission = Admission::kWaiting;  // GUARDED_BY(mu_)
+    bool submitting = true;  // GUARDED_BY(mu_): Submit still uses it; not freed before
     Status refused_why;                         // GUARDED_BY(mu_): kRefused
     int refused_status = 0;
     std::string refused_body;
