@@ -416,6 +416,7 @@ Status Daemon::JoinCluster() {
   };
   routing.committer = durability_->committer();
   routing.on_handoff = [this](double seconds) { metrics_.Handoff(seconds); };
+  routing.restart_on_loss = config_.cluster_resubmit == "restart";
   routing_ = std::make_unique<RoutingEngine>(metered_.get(), forward_client_.get(), std::move(routing));
   cluster_->Start();
   LogInfo("joining the cluster").Kv("node", config_.cluster_node_name).Kv("advertise", config_.cluster_advertise);

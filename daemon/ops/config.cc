@@ -281,9 +281,10 @@ Status ReadCluster(const toml::table& root, Config* config) {
   for (const auto& [key, value] : *t) {
     const std::string_view k = key.str();
     if (k != "etcd" && k != "node_name" && k != "advertise" && k != "instance" && k != "price_per_hour" &&
-        k != "prefix") {
-      return Status::InvalidArgument("cluster." + std::string(k) +
-                                     " is not a setting (etcd, node_name, advertise, instance, price_per_hour, prefix)");
+        k != "prefix" && k != "resubmit") {
+      return Status::InvalidArgument(
+          "cluster." + std::string(k) +
+          " is not a setting (etcd, node_name, advertise, instance, price_per_hour, prefix, resubmit)");
     }
   }
   if (t->contains("etcd")) {
@@ -302,7 +303,8 @@ Status ReadCluster(const toml::table& root, Config* config) {
   }
   for (auto [key, field] : {std::pair{"node_name", &config->cluster_node_name},
                             std::pair{"advertise", &config->cluster_advertise},
-                            std::pair{"instance", &config->cluster_instance}, std::pair{"prefix", &config->cluster_prefix}}) {
+                            std::pair{"instance", &config->cluster_instance}, std::pair{"prefix", &config->cluster_prefix},
+                            std::pair{"resubmit", &config->cluster_resubmit}}) {
     if (!t->contains(key)) continue;
     auto v = (*t)[key].value<std::string>();
     if (!v) return Status::InvalidArgument("cluster." + std::string(key) + " must be a string");
@@ -364,6 +366,9 @@ Status ValidateCluster(Config* config) {
   const std::string& adv = config->cluster_advertise;
   if (adv.rfind("http://", 0) != 0 || adv.size() <= 7 || adv.find_first_of(" \t\"\\") != std::string::npos) {
     return Status::InvalidArgument("cluster.advertise '" + adv + "' is not an http://HOST:PORT URL");
+  }
+  if (config->cluster_resubmit != "continue" && config->cluster_resubmit != "restart") {
+    return Status::InvalidArgument("cluster.resubmit must be \"continue\" or \"restart\"");
   }
   if (config->cluster_instance != "on-demand" && config->cluster_instance != "spot") {
     return Status::InvalidArgument("cluster.instance must be \"on-demand\" or \"spot\"");

@@ -85,6 +85,10 @@ struct Config {
   std::string cluster_instance = "on-demand";
   double cluster_price_per_hour = 0;
   std::string cluster_prefix = "hearth/";
+  // What a request that lost its node carries to the next: "continue" (its committed tokens:
+  // the next node recomputes them in one prefill) or "restart" (nothing: it is generated again
+  // from its prompt, as routers that lose a request do; a baseline for bench/spot).
+  std::string cluster_resubmit = "continue";
   // HEARTH_CLUSTER_TOKEN (environment only): what node-to-node calls carry; required with etcd.
   std::string cluster_token;
   std::string placement_policy = "forecast";

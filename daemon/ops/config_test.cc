@@ -202,7 +202,8 @@ TEST(ConfigTest, ClusterTableAndItsChecks) {
   for (auto change : std::vector<std::function<void(Config&)>>{
            [](Config& x) { x.cluster_etcd = {"https://a:1"}; }, [](Config& x) { x.cluster_node_name = "a/b"; },
            [](Config& x) { x.cluster_advertise = "ftp://x"; }, [](Config& x) { x.cluster_instance = "cheap"; },
-           [](Config& x) { x.cluster_price_per_hour = -1; }, [](Config& x) { x.cluster_prefix = "hearth"; }}) {
+           [](Config& x) { x.cluster_price_per_hour = -1; }, [](Config& x) { x.cluster_prefix = "hearth"; },
+           [](Config& x) { x.cluster_resubmit = "retry"; }}) {
     Config x = c;
     change(x);
     EXPECT_TRUE(ValidateCluster(&x).IsInvalidArgument());

@@ -255,8 +255,12 @@ void RoutingEngine::Open(Forwarded& f, const std::string& node) {
   wire.max_tokens = f.request.max_tokens;
   wire.stop = f.request.stop;
   wire.priority = f.request.priority;
-  wire.committed.reserve(f.tokens.size());
-  for (const GeneratedToken& t : f.tokens) wire.committed.push_back(t.id);
+  if (options_.restart_on_loss) {
+    f.regenerate = f.tokens.size();  // started over: what the client has comes again first
+  } else {
+    wire.committed.reserve(f.tokens.size());
+    for (const GeneratedToken& t : f.tokens) wire.committed.push_back(t.id);
+  }
   wire.entry = options_.self;
   wire.entry_id = f.id;
   int32_t attempt = 0;
@@ -361,6 +365,14 @@ void RoutingEngine::Apply(std::vector<Work>& batch) {
         LogWarn("a peer sent a bad frame").Kv("node", f->node).Kv("request", f->id).Kv("error", frame.status().ToString());
         given_up = true;
         break;
+      }
+      if (!frame->is_finish && f->regenerate > 0) {
+        // Started over: a token the client already has, generated again (it must be the same).
+        const size_t index = f->tokens.size() - f->regenerate--;
+        if (f->tokens[index].id != frame->token) {
+          LogError("a restarted request generated a different token").Kv("request", f->id).Kv("index", index);
+        }
+        continue;
       }
       if (!frame->is_finish) {
         Pending p;
@@ -512,7 +524,19 @@ void RoutingEngine::Resubmit(Forwarded& f, const Status& why, int http_status, c
   }
   GenerationRequest request = f.request;
   request.committed = f.tokens;
-  const std::string node = Choose(request, f.tried);
+  std::string node = Choose(request, f.tried);
+  if (node == options_.self && options_.restart_on_loss) {
+    // This node's engine would commit the regenerated tokens again: another peer if any.
+    std::set<std::string> others = f.tried;
+    others.insert(options_.self);
+    for (const cluster::NodeRecord& r : options_.members ? options_.members() : std::vector<cluster::NodeRecord>{}) {
+      if (!others.count(r.name) && !r.draining) {
+        for (const cluster::ModelPresence& m : r.models) {
+          if (m.name == request.model) node = r.name;
+        }
+      }
+    }
+  }
   if (node != options_.self) return Open(f, node);
   // This node takes it over: its engine replays the committed tokens (their events skipped:
   // the sink has them) and generates the rest, committing them itself.

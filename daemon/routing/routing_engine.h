@@ -52,6 +52,11 @@ struct RoutingOptions {
   std::chrono::milliseconds admission_timeout{2000};
   std::chrono::milliseconds check_every{500};  // how often open streams are checked against the members
   int64_t balance_slack = 4;
+  // True: a request that lost its node goes to the next without its committed tokens and is
+  // generated again from its prompt (the tokens its client has are regenerated, checked and
+  // dropped). A baseline for measuring what carrying them saves; never for this node's own
+  // engine, which would commit them twice.
+  bool restart_on_loss = false;
   // A request that lost its node got its next token, `seconds` after the loss (may be empty).
   std::function<void(double seconds)> on_handoff;
 };
@@ -94,6 +99,7 @@ class RoutingEngine final : public Engine {
     std::shared_ptr<RequestSink> sink;
     std::optional<OutputDecoder> decoder;
     std::vector<GeneratedToken> tokens;  // committed, in order
+    size_t regenerate = 0;               // restart_on_loss: tokens the new node generates again first
     std::string node;                    // serving it now
     uint64_t stream = 0;                 // the forwarding client's
     int32_t attempt = 0;                 // streams opened so far; events of older ones are dropped

@@ -190,8 +190,9 @@ struct Peer {
 
 class RoutingEngineTest : public ::testing::Test {
  protected:
-  void Start(std::function<std::vector<cluster::NodeRecord>()> members) {
+  void Start(std::function<std::vector<cluster::NodeRecord>()> members, bool restart_on_loss = false) {
     RoutingOptions o;
+    o.restart_on_loss = restart_on_loss;
     o.self = "entry";
     o.token = kToken;
     o.members = std::move(members);
@@ -313,6 +314,32 @@ TEST_F(RoutingEngineTest, ANodeDyingMidStreamHandsTheRestToAnotherWithTheCommitt
   ASSERT_EQ(handoffs_.size(), 1u) << "one handoff, measured from the loss to the next token";
   EXPECT_GT(handoffs_[0], 0.0);
   EXPECT_LT(handoffs_[0], 10.0);
+}
+
+// The baseline: the next node starts the request over from its prompt; the tokens the client
+// has are generated again, checked and dropped, and nothing is committed twice.
+TEST_F(RoutingEngineTest, RestartOnLossGeneratesAgainFromThePrompt) {
+  auto p1 = std::make_unique<Peer>("p1");
+  Peer p2("p2");
+  p1->engine.delay = 20ms;
+  const cluster::NodeRecord r1 = p1->Record("warm");
+  Start([&] { return std::vector<cluster::NodeRecord>{Entry("registered"), p2.Record("staged"), r1}; },
+        /*restart_on_loss=*/true);
+  auto sink = std::make_shared<Sink>(&committer_);
+  ASSERT_TRUE(routing_->Submit(Request(16, 30), sink).ok());
+  ASSERT_TRUE(sink->WaitTokens(5, 10s));
+  p1->server.Stop();
+  ASSERT_TRUE(sink->WaitEnd(20s));
+  EXPECT_EQ(sink->ids, Expected(30));
+  EXPECT_EQ(sink->served_by, (std::vector<std::string>{"p1", "p2"}));
+  {
+    std::lock_guard<std::mutex> lock(p2.engine.mu_);
+    ASSERT_EQ(p2.engine.committed_seen.size(), 1u);
+    EXPECT_EQ(p2.engine.committed_seen[0], 0u) << "started over: nothing carried";
+  }
+  std::lock_guard<std::mutex> lock(committer_.mu_);
+  ASSERT_EQ(committer_.tokens.size(), 30u) << "the regenerated tokens are not committed again";
+  for (size_t k = 0; k < 30; ++k) EXPECT_EQ(committer_.tokens[k].index, static_cast<int32_t>(k));
 }
 
 TEST_F(RoutingEngineTest, ANodeThatLeavesTheMembersLosesItsStreams) {
