@@ -11,19 +11,25 @@ serve. The runs:
   a  node-b and node-c spot; each fall of the trace's count gives the serving spot node a
      preemption notice (POST /admin/v1/preempt) `--grace` seconds before the trace's time, and
      the node drains, publishes its migration plan, hands its streams back and exits by itself.
-  b  the same nodes and times, no notice: the serving spot node is SIGKILLed at the trace's time.
-     The entry node still resubmits each cut stream with its committed tokens (that is how the
-     cluster is built; hearthd has no "start over" mode), so this is "no notice", not "restart
-     from scratch".
+  b  restart on preemption, the baseline: the same nodes and times, no notice (the serving spot
+     node is SIGKILLed at the trace's time), and every node runs with `[cluster] resubmit =
+     "restart"`: the entry node sends each cut stream to the next node without its committed
+     tokens, and that node generates it again from its prompt (the tokens the client already has
+     are regenerated, checked by the entry node and dropped). What a router that loses a
+     request costs.
+  b2 (optional, not in the default --runs) SIGKILL without notice, `resubmit = "continue"`:
+     each cut stream is resubmitted with its committed tokens, so it loses only the tokens in
+     flight. Separates what the notice saves from what carrying the tokens saves.
 
 Each rise of the trace's count restarts a spot node (a fresh name and data directory: a new VM).
 Requests follow the Azure conversation trace's arrival gaps, scaled to `--rate`, streamed, with
 a seeded prompt and seed per request, the same in every run.
 
-    $(scripts/setup-bench)/bin/python bench/spot/spot.py     # ~7 min on 2 cores
+    $(scripts/setup-bench)/bin/python bench/spot/spot.py     # runs c,a,b: ~5 min on 2 cores
 
 Results: --out-dir/spot-DATE-TIME.json (and .png when matplotlib is there). Exit status 0 when
-run a lost no request and every text matched the reference.
+no run lost a request, every text matched the reference and no entry node logged a regenerated
+token that differed from the one its client had.
 """
 from __future__ import annotations
 
@@ -56,9 +62,16 @@ MODEL = cluster_bench.MODEL
 ROUTER_BUDGET = 16 << 20  # node-a's worker page pool: less than the model's ~94 MiB of weights
 
 
-def node_config(args, instance: str, price: float, router: bool) -> str:
+RESUBMIT = {"a": "continue", "b": "restart", "b2": "continue", "c": "continue"}
+KILLS = ("b", "b2")  # the runs whose spot nodes are SIGKILLed without notice
+# The entry node's log line when a restarted request's regenerated token differs from the one its
+# client already has (the text would then depend on the restart: a hearthd bug).
+REGEN_MISMATCH = "a restarted request generated a different token"
+
+
+def node_config(args, instance: str, price: float, router: bool, resubmit: str) -> str:
     cfg = ("request_retention_count = 2048\n\n" + procs.render_config(MODEL, args.model_path, args.token_budget) +
-           f"\n[cluster]\ninstance = \"{instance}\"\nprice_per_hour = {price}\n")
+           f"\n[cluster]\ninstance = \"{instance}\"\nprice_per_hour = {price}\nresubmit = \"{resubmit}\"\n")
     if router:
         cfg += f"\n[workers]\nmemory_budget_bytes = {ROUTER_BUDGET}\n"
     return cfg
@@ -87,8 +100,9 @@ class Fleet:
     """The nodes of one run, those started and stopped during it included, with the last metrics
     each answered (a node that exits takes its counters with it)."""
 
-    def __init__(self, args, root: str, etcd_url: str, token: str, spot: bool):
+    def __init__(self, args, root: str, etcd_url: str, token: str, spot: bool, resubmit: str):
         self.args, self.root, self.etcd_url, self.token, self.spot = args, root, etcd_url, token, spot
+        self.resubmit = resubmit
         self.nodes: Dict[str, procs.Node] = {}
         self.info: Dict[str, dict] = {}
         self.lock = threading.Lock()
@@ -98,7 +112,7 @@ class Fleet:
         price = self.args.on_demand_price if router or not self.spot else self.args.spot_price
         instance = "spot" if self.spot and not router else "on-demand"
         node = procs.Node(self.args.hearthd_copy, self.root, name, self.etcd_url,
-                          node_config(self.args, instance, price, router), self.args.threads, self.token)
+                          node_config(self.args, instance, price, router, self.resubmit), self.args.threads, self.token)
         with self.lock:
             self.nodes[name] = node
             self.info[name] = {"instance": instance, "price": price, "started_s": self.now(), "baseline": None,
@@ -154,7 +168,7 @@ def victim(fleet: Fleet) -> Optional[str]:
 
 
 def drive_events(fleet: Fleet, mode: str, schedule, t_start: float, events_out: list, stop: threading.Event):
-    """Replays the schedule: mode "a" notices, "b" SIGKILLs; restarts in both."""
+    """Replays the schedule: mode "a" notices, "b" and "b2" SIGKILL; restarts in all."""
     grace = fleet.args.grace
     actions = []
     for at, what in schedule:
@@ -228,7 +242,7 @@ def handoffs_from_log(path: str) -> List[float]:
 def run_one(mode: str, args, schedule, requests: List[dict], token: str) -> dict:
     root = tempfile.mkdtemp(prefix=f"hearth-bench-spot-{mode}-")
     etcd = procs.Etcd(root)
-    fleet = Fleet(args, root, etcd.url, token, spot=mode != "c")
+    fleet = Fleet(args, root, etcd.url, token, spot=mode != "c", resubmit=RESUBMIT[mode])
     events: list = []
     stop = threading.Event()
     try:
@@ -278,6 +292,8 @@ def run_one(mode: str, args, schedule, requests: List[dict], token: str) -> dict
                 r["served_by"] = cluster_bench.served_by(entry, r["id"])
         entry_metrics = scrape(entry) or {}
         handoff_log = handoffs_from_log(entry.log_path)
+        with open(entry.log_path, "rb") as f:
+            regen_mismatch = [l for l in f.read().decode(errors="replace").splitlines() if REGEN_MISMATCH in l]
         logs = {n: cluster_bench.log_findings(node) for n, node in fleet.nodes.items()}
         alive_at_end = {n: node.alive() for n, node in fleet.nodes.items()}
     finally:
@@ -287,7 +303,9 @@ def run_one(mode: str, args, schedule, requests: List[dict], token: str) -> dict
         etcd.stop(signal.SIGKILL, 10)
         if not args.keep_dir:
             shutil.rmtree(root, ignore_errors=True)
-    return summarize(mode, fleet, results, events, window_s, entry_metrics, handoff_log, logs, alive_at_end)
+    r = summarize(mode, fleet, results, events, window_s, entry_metrics, handoff_log, logs, alive_at_end)
+    r["regenerated_token_mismatch_lines"] = regen_mismatch[:20]
+    return r
 
 
 def summarize(mode, fleet, results, events, window_s, entry_metrics, handoff_log, logs, alive_at_end) -> dict:
@@ -317,7 +335,7 @@ def summarize(mode, fleet, results, events, window_s, entry_metrics, handoff_log
     hist = {k.replace("hearth_cluster_handoff_seconds", ""): v for k, v in entry_metrics.items()
             if k.startswith("hearth_cluster_handoff_seconds")}
     return {
-        "mode": mode, "window_s": round(window_s, 1), "requests": len(results), "completed": len(completed),
+        "mode": mode, "resubmit": fleet.resubmit, "window_s": round(window_s, 1), "requests": len(results), "completed": len(completed),
         "lost": len(results) - len(completed),
         "lost_detail": [{k: r.get(k) for k in ("sent_s", "status", "error", "finish", "done", "id", "served_by")}
                         for r in results if r not in completed][:20],
@@ -364,7 +382,8 @@ def plot(out_png: str, runs: Dict[str, dict]) -> bool:
     return True
 
 
-TITLES = {"a": "spot, notice + migration", "b": "spot, SIGKILL without notice", "c": "on-demand only"}
+TITLES = {"a": "spot, notice + migration", "b": "spot, SIGKILL, restart from the prompt",
+          "b2": "spot, SIGKILL without notice, continue with the committed tokens", "c": "on-demand only"}
 
 
 def parse_args(argv=None):
@@ -372,7 +391,7 @@ def parse_args(argv=None):
     p.add_argument("--hearthd", default=os.path.join(ROOT, "build", "bin", "hearthd"))
     p.add_argument("--model-path", default=os.environ.get("HEARTH_MODEL_PATH") or os.path.expanduser(
         "~/.cache/hearth/SmolLM2-135M-Instruct.Q4_1.gguf"))
-    p.add_argument("--runs", default="c,a,b", help="which runs, in order; c gives the reference texts")
+    p.add_argument("--runs", default="c,a,b", help="which runs (c, a, b, b2), in order; c gives the reference texts")
     p.add_argument("--availability", default="/work/shared/traces/spotserve_g4dn.csv")
     p.add_argument("--arrivals", default="/work/shared/traces/azure_llm_2023_conv.csv")
     p.add_argument("--trace-start", type=float, default=6840, help="spot trace window start (s)")
@@ -394,6 +413,9 @@ def parse_args(argv=None):
     p.add_argument("--keep-dir", action="store_true")
     p.add_argument("--out-dir", default=os.path.join(HERE, "results"))
     args = p.parse_args(argv)
+    bad = [m for m in args.runs.split(",") if m not in RESUBMIT]
+    if bad:
+        p.error(f"--runs: unknown run(s) {bad}: c, a, b, b2")
     args.window_s = (args.trace_end - args.trace_start) / args.compress
     if not args.requests:
         args.requests = int(args.rate * args.window_s)
@@ -438,8 +460,27 @@ def main(argv=None) -> int:
                                           if x is not None and y is not None and x != y][:20]
             result["ok"] &= r["text_mismatches"] == 0
             print(f"run {mode}: texts compared with run c: {len(pairs)}, mismatches {r['text_mismatches']}")
-    if "a" in result["runs"]:
-        result["ok"] &= result["runs"]["a"]["lost"] == 0
+    for mode, r in result["runs"].items():
+        result["ok"] &= r["lost"] == 0 and not r["regenerated_token_mismatch_lines"]
+        if r["regenerated_token_mismatch_lines"]:
+            print(f"run {mode}: {len(r['regenerated_token_mismatch_lines'])} regenerated token(s) differed:")
+            for line in r["regenerated_token_mismatch_lines"][:5]:
+                print("  ", line)
+    runs = result["runs"]
+
+    def ratio(x, y):
+        return round(x / y, 3) if x is not None and y else None
+    # Against the goals: P99 with notice + migration vs restart on preemption (>= 2.4x better), and
+    # cost per delivered token vs on-demand only (<= 0.5x).
+    result["ratios"] = {
+        f"{k}_p99_{x}_over_{y}": ratio(runs[x][k]["p99"], runs[y][k]["p99"])
+        for x, y in (("b", "a"), ("b2", "a"), ("a", "c"), ("b", "c")) if x in runs and y in runs
+        for k in ("e2e_ms", "ttft_ms")}
+    result["ratios"].update({
+        f"cost_per_delivered_{x}_over_c": ratio(runs[x]["dollars_per_million_delivered_tokens"],
+                                                runs["c"]["dollars_per_million_delivered_tokens"])
+        for x in ("a", "b", "b2") if x in runs and "c" in runs})
+    print("ratios:", result["ratios"])
     result["wall_s"] = round(time.monotonic() - t_all, 1)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
     out = os.path.join(args.out_dir, f"spot-{stamp}.json")
@@ -457,7 +498,7 @@ def print_run(r: dict) -> None:
           f"{r['e2e_ms']['p50']}/{r['e2e_ms']['p99']} ms; TTFT p50/p99 {r['ttft_ms']['p50']}/{r['ttft_ms']['p99']} ms; "
           f"tokens {r['tokens_delivered']} delivered, {r['tokens_generated_metrics']} generated; cost "
           f"${r['cost_dollars_metrics']} (clock ${r['cost_dollars_by_clock']}), "
-          f"${r['dollars_per_million_tokens']}/M tokens; served by {r['served_by']}; handoffs {r['handoff_s_log']}; "
+          f"${r['dollars_per_million_tokens']}/M generated, ${r['dollars_per_million_delivered_tokens']}/M delivered; served by {r['served_by']}; handoffs {r['handoff_s_log']}; "
           f"events {[(e['t_s'], e['event'], e['node']) for e in r['events']]}", flush=True)
     for d in r["lost_detail"][:5]:
         print("  LOST:", d)
