@@ -243,6 +243,20 @@ class ClusterRoutingTest : public ::testing::Test {
     return false;
   }
 
+  // Waits (up to 2 minutes) until `count` requests running on node `entry` have 3 tokens each.
+  void WaitUntilStreaming(size_t entry, int count) {
+    const auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      rapidjson::Document d = Json(HttpGet(nodes_[entry].admin, "/admin/v1/requests?state=running").body);
+      int started = 0;
+      if (!d.HasParseError() && d.HasMember("data")) {
+        for (const auto& r : d["data"].GetArray()) started += r["completion_tokens"].GetInt() >= 3;
+      }
+      if (started >= count) return;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+
   // The nodes that served request `id` of the node at `port`.
   std::vector<std::string> ServedBy(int port, const std::string& id) {
     rapidjson::Document d = Json(HttpGet(port, "/v1/requests/" + id).body);
@@ -309,16 +323,7 @@ TEST_F(ClusterRoutingTest, KillingTheServingNodeLosesNoStreamAndChangesNoText) {
     clients.emplace_back([&, k] { got[k] = Generate(nodes_[entry].port, model, 100 + k, kTokens, true); });
   }
   // Once every stream has a few tokens, the model's home dies.
-  const auto deadline = std::chrono::steady_clock::now() + 120s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    rapidjson::Document d = Json(HttpGet(nodes_[entry].admin, "/admin/v1/requests?state=running").body);
-    int started = 0;
-    if (!d.HasParseError() && d.HasMember("data")) {
-      for (const auto& r : d["data"].GetArray()) started += r["completion_tokens"].GetInt() >= 3;
-    }
-    if (started >= kStreams) break;
-    std::this_thread::sleep_for(20ms);
-  }
+  WaitUntilStreaming(entry, kStreams);
   nodes_[victim].process->process().Signal(SIGKILL);
   ASSERT_TRUE(nodes_[victim].process->process().Wait(10000).has_value());
   for (std::thread& t : clients) t.join();
@@ -358,16 +363,7 @@ TEST_F(ClusterRoutingTest, APreemptionNoticeHandsEveryStreamOverAndTheNodeExitsI
   for (int k = 0; k < kStreams; ++k) {
     clients.emplace_back([&, k] { got[k] = Generate(nodes_[entry].port, model, 200 + k, kTokens, true); });
   }
-  const auto deadline = std::chrono::steady_clock::now() + 120s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    rapidjson::Document d = Json(HttpGet(nodes_[entry].admin, "/admin/v1/requests?state=running").body);
-    int started = 0;
-    if (!d.HasParseError() && d.HasMember("data")) {
-      for (const auto& r : d["data"].GetArray()) started += r["completion_tokens"].GetInt() >= 3;
-    }
-    if (started >= kStreams) break;
-    std::this_thread::sleep_for(20ms);
-  }
+  WaitUntilStreaming(entry, kStreams);
   // The notice: 10 s of grace.
   httplib::Client admin("127.0.0.1", nodes_[victim].admin);
   const auto noticed = std::chrono::steady_clock::now();
