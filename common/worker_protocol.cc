@@ -179,6 +179,14 @@ void WriteSampling(PayloadWriter& w, const SamplingParams& p) {
   w.F32(p.presence_penalty);
   w.U64(p.seed);
   w.I32(p.num_logprobs);
+  w.U32(static_cast<uint32_t>(p.logit_bias.size()));
+  for (const LogitBias& b : p.logit_bias) {
+    w.I32(b.token);
+    w.F32(b.bias);
+  }
+  w.I32(p.min_tokens);
+  w.Bool(p.ignore_eos);
+  w.I32s(p.stop_token_ids);
 }
 
 Status ReadSampling(PayloadReader& r, SamplingParams* p) {
@@ -191,6 +199,15 @@ Status ReadSampling(PayloadReader& r, SamplingParams* p) {
   HEARTH_ASSIGN_OR_RETURN(p->presence_penalty, r.F32());
   HEARTH_ASSIGN_OR_RETURN(p->seed, r.U64());
   HEARTH_ASSIGN_OR_RETURN(p->num_logprobs, r.I32());
+  HEARTH_ASSIGN_OR_RETURN(uint32_t num_bias, r.Count(8));
+  p->logit_bias.resize(num_bias);
+  for (LogitBias& b : p->logit_bias) {
+    HEARTH_ASSIGN_OR_RETURN(b.token, r.I32());
+    HEARTH_ASSIGN_OR_RETURN(b.bias, r.F32());
+  }
+  HEARTH_ASSIGN_OR_RETURN(p->min_tokens, r.I32());
+  HEARTH_ASSIGN_OR_RETURN(p->ignore_eos, r.Bool());
+  HEARTH_ASSIGN_OR_RETURN(p->stop_token_ids, r.I32s());
   return Status::Ok();
 }
 

@@ -75,6 +75,10 @@ StepRequest SampleStep() {
   a.sampling.presence_penalty = -0.25f;
   a.sampling.seed = 0x123456789abcdefull;
   a.sampling.num_logprobs = 5;
+  a.sampling.logit_bias = {{3, -100.0f}, {9, 2.5f}};
+  a.sampling.min_tokens = 6;
+  a.sampling.ignore_eos = true;
+  a.sampling.stop_token_ids = {13, 2};
   a.sample_position = 5;
   a.start_pos = 2;
   a.history = {11, 12};
@@ -113,6 +117,10 @@ TEST(StepCodecTest, StepRoundTrip) {
   EXPECT_EQ(a.sampling.presence_penalty, -0.25f);
   EXPECT_EQ(a.sampling.seed, 0x123456789abcdefull);
   EXPECT_EQ(a.sampling.num_logprobs, 5);
+  EXPECT_EQ(a.sampling.logit_bias, (std::vector<LogitBias>{{3, -100.0f}, {9, 2.5f}}));
+  EXPECT_EQ(a.sampling.min_tokens, 6);
+  EXPECT_TRUE(a.sampling.ignore_eos);
+  EXPECT_EQ(a.sampling.stop_token_ids, (std::vector<int32_t>{13, 2}));
   EXPECT_EQ(a.sample_position, 5);
   EXPECT_TRUE(a.full);
   EXPECT_EQ(a.start_pos, 2);

@@ -59,13 +59,21 @@ StatusOr<GenerateResult> Generator::Generate(const std::vector<int32_t>& prompt,
                                    std::to_string(context));
   }
   const model::Tokenizer& tok = *model_.tokenizer;
-  std::vector<int32_t> stop_ids;
-  for (int32_t id = 0; id < tok.vocab_size(); ++id) {
-    if (tok.IsEndOfGeneration(id)) stop_ids.push_back(id);
+  const int64_t vocab = model_.weights->config.vocab_size;
+  for (const LogitBias& b : options.sampling.logit_bias) {
+    if (b.token >= vocab) return Status::InvalidArgument("logit_bias token " + std::to_string(b.token) + " >= vocab");
   }
+  for (int32_t id : options.sampling.stop_token_ids) {
+    if (id >= vocab) return Status::InvalidArgument("stop_token_ids id " + std::to_string(id) + " >= vocab");
+  }
+  std::vector<int32_t> eos_ids;
+  for (int32_t id = 0; id < tok.vocab_size(); ++id) {
+    if (tok.IsEndOfGeneration(id)) eos_ids.push_back(id);
+  }
+  std::vector<int32_t> stop_ids = options.sampling.stop_token_ids;
+  if (!options.sampling.ignore_eos) stop_ids.insert(stop_ids.end(), eos_ids.begin(), eos_ids.end());
   HEARTH_ASSIGN_OR_RETURN(StopMatcher stops, StopMatcher::Create(options.stop, stop_ids));
   model::StreamingDetokenizer detok(tok);
-  const int64_t vocab = model_.weights->config.vocab_size;
   std::vector<float> logits(vocab);
   SamplerScratch scratch;
   GenerateResult result;
@@ -90,7 +98,8 @@ StatusOr<GenerateResult> Generator::Generate(const std::vector<int32_t>& prompt,
   result.finish_reason = "length";
   int64_t pos = static_cast<int64_t>(prompt.size());
   for (int32_t i = 0; i < options.max_tokens; ++i) {
-    SampleResult s = Sample(logits, options.sampling, prompt, result.tokens, pos, scratch);
+    const EndTokens ends{eos_ids, static_cast<int64_t>(result.tokens.size())};
+    SampleResult s = Sample(logits, options.sampling, prompt, result.tokens, pos, scratch, ends);
     if (stops.IsStopToken(s.token)) {
       result.finish_reason = "stop";
       break;

@@ -53,6 +53,26 @@ double LogSumExp(std::span<const float> logits) {
   return max + std::log(sum);
 }
 
+// logit_bias as OpenAI defines it: added to the logit, so -100 all but bans a token and +100
+// all but forces it.
+void ApplyLogitBias(std::span<float> logits, const std::vector<LogitBias>& biases) {
+  for (const LogitBias& b : biases) {
+    CHECK(b.token >= 0 && static_cast<size_t>(b.token) < logits.size()) << "logit_bias token " << b.token;
+    logits[b.token] += b.bias;
+  }
+}
+
+// min_tokens: the tokens that would end the request cannot be drawn yet.
+void MaskEndTokens(std::span<float> logits, const SamplingParams& params, const EndTokens& ends) {
+  if (ends.num_generated >= params.min_tokens) return;
+  for (std::span<const int32_t> ids : {ends.eos, std::span<const int32_t>(params.stop_token_ids)}) {
+    for (int32_t id : ids) {
+      CHECK(id >= 0 && static_cast<size_t>(id) < logits.size()) << "end token " << id;
+      logits[id] = kNegInf;
+    }
+  }
+}
+
 int32_t Argmax(std::span<const float> logits) {
   int32_t best = 0;
   for (size_t i = 1; i < logits.size(); ++i) {
@@ -253,7 +273,7 @@ int32_t SampleRandom(std::span<const float> logits, const SamplingParams& params
 SampleResult Sample(std::span<const float> logits, const SamplingParams& params,
                     std::span<const int32_t> prompt_tokens,
                     std::span<const int32_t> generated_tokens, int64_t position,
-                    SamplerScratch& scratch) {
+                    SamplerScratch& scratch, EndTokens ends) {
   CHECK(!logits.empty()) << "empty logits row";
   CHECK(position >= 0) << "negative position " << position;
   // Not a validation of params (done once where they enter): the bound of result.top.
@@ -262,6 +282,8 @@ SampleResult Sample(std::span<const float> logits, const SamplingParams& params,
   scratch.logits.assign(logits.begin(), logits.end());
   std::span<float> penalized(scratch.logits);
   ApplyPenalties(penalized, params, prompt_tokens, generated_tokens, scratch.penalties);
+  ApplyLogitBias(penalized, params.logit_bias);
+  MaskEndTokens(penalized, params, ends);
   Sanitize(penalized);
 
   SampleResult result;

@@ -47,15 +47,23 @@ struct SampleResult {
   }
 };
 
+// What min_tokens needs to know about the request: the model's end-of-generation ids and how
+// many tokens the request generated before this one.
+struct EndTokens {
+  std::span<const int32_t> eos;
+  int64_t num_generated = 0;
+};
+
 // Samples one token from `logits` ([vocab]) for the token at `position` (its index in the
 // sequence; the RNG counter, so a replayed request draws the same numbers).
 //
-// Order: penalties -> sanitize (NaN -> -inf, +inf -> largest float) -> greedy: argmax, ties to
+// Order: penalties -> logit_bias (added) -> while ends.num_generated < params.min_tokens, the
+// model's end tokens (ends.eos) and params.stop_token_ids set to -inf -> sanitize (NaN -> -inf, +inf -> largest float) -> greedy: argmax, ties to
 // the lowest id | otherwise temperature -> top-k -> top-p (over the top-k set, renormalized)
 // -> min-p (relative to the most likely token) -> inverse-CDF draw with
 // UniformDouble(seed, position) over the survivors in a canonical order.
 //
-// Reported logprobs are the log-softmax of the penalized logits, before temperature and
+// Reported logprobs are the log-softmax of the penalized (and biased, masked) logits, before temperature and
 // truncation: that is the model's own distribution, which is what OpenAI and vLLM report and
 // what stays comparable across requests with different sampling settings. (Truncation would
 // also make every surviving logprob look inflated and the greedy one always 0.)
@@ -66,6 +74,6 @@ struct SampleResult {
 SampleResult Sample(std::span<const float> logits, const SamplingParams& params,
                     std::span<const int32_t> prompt_tokens,
                     std::span<const int32_t> generated_tokens, int64_t position,
-                    SamplerScratch& scratch);
+                    SamplerScratch& scratch, EndTokens ends = {});
 
 }  // namespace hearth

@@ -348,5 +348,55 @@ TEST(SamplerTest, RepetitionPenaltyBelowOneOnAHugeLogitStaysFinite) {
   EXPECT_FALSE(std::isnan(r.logprob));
 }
 
+TEST(SamplerLogitBiasTest, MinusHundredRemovesTheGreedyChoiceAndPlusHundredForcesOne) {
+  const std::vector<float> logits = RandomLogits(500, 3);
+  SamplingParams p;
+  p.temperature = 0;
+  SamplerScratch scratch;
+  const int32_t best = Sample(logits, p, {}, {}, 0, scratch).token;
+  p.logit_bias = {{best, -100.0f}};
+  const SampleResult banned = Sample(logits, p, {}, {}, 0, scratch);
+  EXPECT_NE(banned.token, best);
+  p.logit_bias = {{7, 100.0f}};
+  EXPECT_EQ(Sample(logits, p, {}, {}, 0, scratch).token, 7);
+  p.temperature = 1;
+  for (int pos = 0; pos < 50; ++pos) EXPECT_EQ(Sample(logits, p, {}, {}, pos, scratch).token, 7) << pos;
+}
+
+TEST(SamplerLogitBiasTest, BiasIsAddedToTheLogitTheLogprobsSee) {
+  const std::vector<float> logits = {0.0f, 0.0f, 0.0f, 0.0f};
+  SamplingParams p;
+  p.temperature = 0;
+  p.num_logprobs = 4;
+  p.logit_bias = {{2, std::log(3.0f)}};  // token 2 becomes three times as likely as each other
+  SamplerScratch scratch;
+  const SampleResult r = Sample(logits, p, {}, {}, 0, scratch);
+  EXPECT_EQ(r.token, 2);
+  EXPECT_NEAR(r.logprob, std::log(0.5), 1e-5);
+  ASSERT_EQ(r.num_top, 4);
+  EXPECT_NEAR(r.top[1].logprob, std::log(1.0 / 6), 1e-5);
+}
+
+TEST(SamplerMinTokensTest, EndTokensAreMaskedUntilMinTokensWereGenerated) {
+  std::vector<float> logits(50, 0.0f);
+  logits[3] = 10.0f;   // the model's end of generation, by far the likeliest
+  logits[9] = 9.0f;    // a stop_token_id
+  SamplingParams p;
+  p.temperature = 0;
+  p.min_tokens = 2;
+  p.stop_token_ids = {9};
+  const std::vector<int32_t> eos = {3};
+  SamplerScratch scratch;
+  for (int64_t generated : {0, 1}) {
+    const SampleResult r = Sample(logits, p, {}, {}, 10 + generated, scratch, {eos, generated});
+    EXPECT_NE(r.token, 3) << generated;
+    EXPECT_NE(r.token, 9) << generated;
+    EXPECT_NEAR(r.logprob, -std::log(48.0), 1e-5) << "the masked tokens carry no mass";
+  }
+  EXPECT_EQ(Sample(logits, p, {}, {}, 12, scratch, {eos, 2}).token, 3);
+  p.min_tokens = 0;
+  EXPECT_EQ(Sample(logits, p, {}, {}, 10, scratch, {eos, 0}).token, 3);
+}
+
 }  // namespace
 }  // namespace hearth

@@ -268,6 +268,10 @@ Status StepExecutor::Validate(const HostedModel& hosted, const wire::StepRequest
       }
       if (s.num_prompt_tokens < 0) return Status::InvalidArgument(who + ": negative prompt length");
       HEARTH_RETURN_IF_ERROR(CheckIds(s.history, vocab, "history", i));
+      HEARTH_RETURN_IF_ERROR(CheckIds(s.sampling.stop_token_ids, vocab, "stop_token_ids", i));
+      for (const LogitBias& b : s.sampling.logit_bias) {
+        if (b.token >= vocab) return Status::InvalidArgument(who + ": logit_bias token outside the vocabulary");
+      }
     } else {
       auto it = hosted.sequences.find(s.request_id);
       if (it == hosted.sequences.end() || released.contains(s.request_id)) {
@@ -352,7 +356,10 @@ StatusOr<wire::StepReply> StepExecutor::Step(const wire::StepRequest& request) {
       prompt = history.first(split);
       generated = history.subspan(split);
     }
-    SampleResult r = Sample(logits, state.sampling, prompt, generated, s.sample_position, scratch_);
+    const int64_t num_generated =
+        static_cast<int64_t>(state.history.size()) - std::min<int64_t>(state.num_prompt_tokens, state.history.size());
+    const EndTokens ends{hosted.info.eos_token_ids, num_generated};
+    SampleResult r = Sample(logits, state.sampling, prompt, generated, s.sample_position, scratch_, ends);
     wire::SampledTokenInfo out;
     out.request_id = s.request_id;
     out.token = r.token;

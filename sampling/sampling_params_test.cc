@@ -69,5 +69,51 @@ TEST(SamplingParamsTest, RejectsEachBadFieldByName) {
   }
 }
 
+TEST(SamplingParamsTest, AcceptsLogitBiasMinTokensAndStopTokenIds) {
+  SamplingParams p;
+  for (int32_t t = 0; t < static_cast<int32_t>(kMaxLogitBias); ++t) {
+    p.logit_bias.push_back({t, t % 2 ? 100.0f : -100.0f});
+  }
+  p.min_tokens = 5;
+  p.ignore_eos = true;
+  p.stop_token_ids.assign(kMaxStopTokenIds, 7);
+  EXPECT_TRUE(p.Validate().ok()) << p.Validate().ToString();
+}
+
+TEST(SamplingParamsTest, RejectsBadNewFieldsByName) {
+  const std::vector<BadCase> cases = {
+      {[](SamplingParams& p) { p.logit_bias = {{-1, 0}}; }, "logit_bias"},
+      {[](SamplingParams& p) { p.logit_bias = {{3, 1}, {3, 2}}; }, "logit_bias"},
+      {[](SamplingParams& p) { p.logit_bias = {{4, 1}, {3, 2}}; }, "logit_bias"},
+      {[](SamplingParams& p) { p.logit_bias = {{3, 100.5f}}; }, "logit_bias"},
+      {[](SamplingParams& p) { p.logit_bias = {{3, kNaN}}; }, "logit_bias"},
+      {[](SamplingParams& p) {
+         for (int32_t t = 0; t <= static_cast<int32_t>(kMaxLogitBias); ++t) p.logit_bias.push_back({t, 1});
+       },
+       "logit_bias"},
+      {[](SamplingParams& p) { p.min_tokens = -1; }, "min_tokens"},
+      {[](SamplingParams& p) { p.stop_token_ids = {-2}; }, "stop_token_ids"},
+      {[](SamplingParams& p) { p.stop_token_ids.assign(kMaxStopTokenIds + 1, 1); }, "stop_token_ids"},
+  };
+  for (const BadCase& c : cases) {
+    SamplingParams p;
+    c.mutate(p);
+    const Status s = p.Validate();
+    EXPECT_TRUE(s.IsInvalidArgument()) << c.field;
+    EXPECT_EQ(s.message().rfind(c.field + " ", 0), 0u) << s.message();
+  }
+}
+
+TEST(SamplingParamsTest, RequestEndTokensJoinStopTokenIdsAndTheModelsUnlessIgnoreEos) {
+  SamplingParams p;
+  EXPECT_EQ(RequestEndTokens(p, {2, 0}), (std::vector<int32_t>{0, 2}));
+  p.stop_token_ids = {7, 2};
+  EXPECT_EQ(RequestEndTokens(p, {2, 0}), (std::vector<int32_t>{0, 2, 7}));
+  p.ignore_eos = true;
+  EXPECT_EQ(RequestEndTokens(p, {2, 0}), (std::vector<int32_t>{2, 7}));
+  p.stop_token_ids.clear();
+  EXPECT_TRUE(RequestEndTokens(p, {2, 0}).empty());
+}
+
 }  // namespace
 }  // namespace hearth

@@ -41,8 +41,14 @@ size_t PartialStopAtEnd(std::string_view text, std::string_view stop) {
 }  // namespace
 
 StatusOr<StopMatcher> StopMatcher::Create(std::vector<std::string> stop_strings, std::vector<int32_t> stop_token_ids) {
+  if (stop_strings.size() > kMaxStopStrings) {
+    return Status::InvalidArgument("at most " + std::to_string(kMaxStopStrings) + " stop strings");
+  }
   for (const std::string& s : stop_strings) {
     if (s.empty()) return Status::InvalidArgument("stop strings must not be empty");
+    if (s.size() > kMaxStopStringBytes) {
+      return Status::InvalidArgument("stop strings must be at most " + std::to_string(kMaxStopStringBytes) + " bytes");
+    }
   }
   return StopMatcher(std::move(stop_strings), std::move(stop_token_ids));
 }

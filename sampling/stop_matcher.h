@@ -11,6 +11,12 @@
 
 namespace hearth {
 
+// Bounds of a request's stop strings. OpenAI's limit of 4 does not bind self-hosted servers
+// (vLLM and llama-server set none); these keep the per-token matching cost, which grows with
+// strings x bytes, and the text held back (under one string's length) small.
+inline constexpr size_t kMaxStopStrings = 64;
+inline constexpr size_t kMaxStopStringBytes = 256;
+
 struct StopMatcherOutput {
   std::string text;      // safe to send to the client now
   bool stopped = false;  // a stop string matched; `text` ends just before it
@@ -18,7 +24,8 @@ struct StopMatcherOutput {
 
 class StopMatcher {
  public:
-  // InvalidArgument for an empty stop string (it would match before any output).
+  // InvalidArgument for an empty stop string (it would match before any output), and for more
+  // or longer strings than the bounds above.
   static StatusOr<StopMatcher> Create(std::vector<std::string> stop_strings, std::vector<int32_t> stop_token_ids);
 
   // Appends one decoded piece. Holds back the longest tail that could still grow into a stop

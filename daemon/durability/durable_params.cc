@@ -2,6 +2,8 @@
 
 #include <rapidjson/document.h>
 
+#include <limits>
+
 #include "common/json_parse.h"
 #include "common/json_writer.h"
 
@@ -29,6 +31,52 @@ bool GetBool(const Value& obj, const char* key, bool* out) {
   auto it = obj.FindMember(key);
   if (it == obj.MemberEnd() || !it->value.IsBool()) return false;
   *out = it->value.GetBool();
+  return true;
+}
+
+void WriteNewerSampling(JsonWriter& w, const SamplingParams& s) {
+  w.Key("logit_bias");
+  w.StartArray();
+  for (const LogitBias& b : s.logit_bias) {
+    w.StartArray();
+    w.Int(b.token);
+    w.Double(b.bias);
+    w.EndArray();
+  }
+  w.EndArray();
+  w.Key("min_tokens");
+  w.Int(s.min_tokens);
+  w.Key("ignore_eos");
+  w.Bool(s.ignore_eos);
+  w.Key("stop_token_ids");
+  w.StartArray();
+  for (int32_t id : s.stop_token_ids) w.Int(id);
+  w.EndArray();
+}
+
+// Fields added after the first stored rows: absent means the default (a row stored by an
+// earlier version), present must be well formed. Sizes are bounded before anything is kept;
+// Validate checks the rest.
+bool ReadNewerSampling(const Value& doc, SamplingParams* s) {
+  if (auto it = doc.FindMember("logit_bias"); it != doc.MemberEnd()) {
+    if (!it->value.IsArray() || it->value.Size() > kMaxLogitBias) return false;
+    for (const Value& e : it->value.GetArray()) {
+      if (!e.IsArray() || e.Size() != 2 || !e[0].IsInt() || !e[1].IsNumber()) return false;
+      s->logit_bias.push_back({e[0].GetInt(), static_cast<float>(e[1].GetDouble())});
+    }
+  }
+  int64_t min_tokens = 0;
+  if (doc.HasMember("min_tokens") && !GetInt(doc, "min_tokens", &min_tokens)) return false;
+  if (min_tokens < 0 || min_tokens > std::numeric_limits<int32_t>::max()) return false;
+  s->min_tokens = static_cast<int32_t>(min_tokens);
+  if (doc.HasMember("ignore_eos") && !GetBool(doc, "ignore_eos", &s->ignore_eos)) return false;
+  if (auto it = doc.FindMember("stop_token_ids"); it != doc.MemberEnd()) {
+    if (!it->value.IsArray() || it->value.Size() > kMaxStopTokenIds) return false;
+    for (const Value& id : it->value.GetArray()) {
+      if (!id.IsInt()) return false;
+      s->stop_token_ids.push_back(id.GetInt());
+    }
+  }
   return true;
 }
 
@@ -75,6 +123,7 @@ std::string EncodeDurableParams(const DurableParams& p) {
   w.Uint64(s.seed);
   w.Key("num_logprobs");
   w.Int(s.num_logprobs);
+  WriteNewerSampling(w, s);
   w.EndObject();
   return buf.GetString();
 }
@@ -98,6 +147,9 @@ Status DecodeDurableParams(const std::string& json, DurableParams* p) {
   if (!ok || seed == doc.MemberEnd() || !seed->value.IsUint64() || stop == doc.MemberEnd() || !stop->value.IsArray()) {
     return bad;
   }
+  s.logit_bias.clear();
+  s.stop_token_ids.clear();
+  if (!ReadNewerSampling(doc, &s)) return bad;
   s.seed = seed->value.GetUint64();
   s.top_k = static_cast<int32_t>(top_k);
   s.num_logprobs = static_cast<int32_t>(num_logprobs);

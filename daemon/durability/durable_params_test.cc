@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace hearth::daemon {
 namespace {
 
@@ -19,6 +23,10 @@ TEST(DurableParamsTest, RoundTripsEveryField) {
   p.gen.sampling.presence_penalty = -0.2f;
   p.gen.sampling.seed = 18446744073709551557ull;
   p.gen.sampling.num_logprobs = 3;
+  p.gen.sampling.logit_bias = {{5, -100.0f}, {7042, 0.1f}};
+  p.gen.sampling.min_tokens = 9;
+  p.gen.sampling.ignore_eos = true;
+  p.gen.sampling.stop_token_ids = {2, 49152};
   p.chat = false;
   p.stream = true;
   p.logprobs = true;
@@ -40,6 +48,10 @@ TEST(DurableParamsTest, RoundTripsEveryField) {
   EXPECT_EQ(a.presence_penalty, b.presence_penalty);
   EXPECT_EQ(a.seed, b.seed);
   EXPECT_EQ(a.num_logprobs, b.num_logprobs);
+  EXPECT_EQ(a.logit_bias, b.logit_bias);  // 0.1f exactly, through double
+  EXPECT_EQ(a.min_tokens, b.min_tokens);
+  EXPECT_EQ(a.ignore_eos, b.ignore_eos);
+  EXPECT_EQ(a.stop_token_ids, b.stop_token_ids);
   EXPECT_FALSE(q.chat);
   EXPECT_TRUE(q.stream);
   EXPECT_TRUE(q.logprobs);
@@ -55,6 +67,38 @@ TEST(DurableParamsTest, RejectsWhatItDidNotWrite) {
   std::string json = EncodeDurableParams(DurableParams{});
   json.replace(json.find("\"seed\":0"), 8, "\"seed\":-1");
   EXPECT_EQ(DecodeDurableParams(json, &q).code(), Status::Code::kCorruption);
+}
+
+TEST(DurableParamsTest, RowsWithoutTheNewerSamplingFieldsGetDefaults) {
+  DurableParams p;
+  p.gen.sampling.min_tokens = 3;
+  std::string json = EncodeDurableParams(p);
+  const size_t from = json.find(",\"logit_bias\"");
+  ASSERT_NE(from, std::string::npos);
+  json = json.substr(0, from) + "}";  // as an earlier version stored it
+  DurableParams q;
+  ASSERT_TRUE(DecodeDurableParams(json, &q).ok()) << json;
+  EXPECT_TRUE(q.gen.sampling.logit_bias.empty());
+  EXPECT_EQ(q.gen.sampling.min_tokens, 0);
+  EXPECT_FALSE(q.gen.sampling.ignore_eos);
+  EXPECT_TRUE(q.gen.sampling.stop_token_ids.empty());
+}
+
+TEST(DurableParamsTest, RejectsMalformedNewerSamplingFields) {
+  const std::string good = EncodeDurableParams(DurableParams{});
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"\"logit_bias\":[]", "\"logit_bias\":[[1]]"},
+           {"\"logit_bias\":[]", "\"logit_bias\":[[-4,1.0]]"},
+           {"\"logit_bias\":[]", "\"logit_bias\":[[4,101.0]]"},
+           {"\"min_tokens\":0", "\"min_tokens\":-1"},
+           {"\"ignore_eos\":false", "\"ignore_eos\":1"},
+           {"\"stop_token_ids\":[]", "\"stop_token_ids\":[\"x\"]"}}) {
+    std::string json = good;
+    ASSERT_NE(json.find(from), std::string::npos) << from;
+    json.replace(json.find(from), from.size(), to);
+    DurableParams q;
+    EXPECT_EQ(DecodeDurableParams(json, &q).code(), Status::Code::kCorruption) << json;
+  }
 }
 
 TEST(DurableParamsTest, RejectsSamplingParamsTheApiWouldRefuse) {

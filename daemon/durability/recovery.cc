@@ -82,7 +82,9 @@ std::shared_ptr<RequestEntry> RebuildEnded(const store::StoredRequest& stored, c
   const model::Tokenizer* tokenizer = engine.tokenizer(stored.model);
   if (!tokenizer || !DecodeDurableParams(stored.params, &params).ok()) return nullptr;
   StatusOr<OutputDecoder> output =
-      OutputDecoder::Create(*tokenizer, params.gen.stop, EndOfGenerationIds(*tokenizer), params.gen.max_tokens);
+      OutputDecoder::Create(*tokenizer, params.gen.stop,
+                            RequestEndTokens(params.gen.sampling, EndOfGenerationIds(*tokenizer)),
+                            params.gen.max_tokens);
   if (!output.ok()) return nullptr;
   std::shared_ptr<RequestEntry> entry = NewEntry(stored, params);
   std::shared_ptr<RequestSink> sink = entry->Tee(nullptr);

@@ -29,7 +29,7 @@ struct GenerationRequest {
   std::vector<int32_t> prompt;       // token ids, already templated and tokenized
   SamplingParams sampling;           // validated by the caller
   int32_t max_tokens = 16;           // > 0
-  std::vector<std::string> stop;     // stop strings, at most 4
+  std::vector<std::string> stop;     // stop strings (bounds: sampling/stop_matcher.h)
   int32_t priority = 0;              // lower runs first
   // 0: the engine picks the id. Else the id the durable layer stored the request under (never
   // used before, and never an id still running).

@@ -221,9 +221,20 @@ StatusOr<uint64_t> EngineLoop::Submit(GenerationRequest request, std::shared_ptr
       return Status::InvalidArgument("committed token id " + std::to_string(t.id) + " is outside the vocabulary");
     }
   }
-  if (request.stop.size() > 4) return Status::InvalidArgument("at most 4 stop strings");
+  for (const LogitBias& b : request.sampling.logit_bias) {
+    if (b.token >= m.info.vocab_size) {
+      return Status::InvalidArgument("logit_bias token id " + std::to_string(b.token) + " is outside the vocabulary");
+    }
+  }
+  for (int32_t t : request.sampling.stop_token_ids) {
+    if (t >= m.info.vocab_size) {
+      return Status::InvalidArgument("stop_token_ids id " + std::to_string(t) + " is outside the vocabulary");
+    }
+  }
   HEARTH_ASSIGN_OR_RETURN(OutputDecoder output,
-                          OutputDecoder::Create(*m.tokenizer, request.stop, m.info.eos_token_ids, request.max_tokens));
+                          OutputDecoder::Create(*m.tokenizer, request.stop,
+                                                RequestEndTokens(request.sampling, m.info.eos_token_ids),
+                                                request.max_tokens));
 
   auto active = std::make_unique<Active>();
   active->model = std::move(model);
@@ -422,7 +433,7 @@ void EngineLoop::Admit(std::unique_ptr<Active> active) {
   r.priority = active->request.priority;
   r.prompt = active->request.prompt;
   r.max_tokens = active->request.max_tokens;
-  r.eos_token_ids = m.info.eos_token_ids;
+  r.eos_token_ids = RequestEndTokens(active->request.sampling, m.info.eos_token_ids);
   active->admitted_ns = clock_.NowNanos();
   for (const GeneratedToken& t : active->request.committed) r.generated.push_back(t.id);
   Active& a = *active;

@@ -6,14 +6,13 @@
 
 #include "common/json_parse.h"
 #include "common/json_writer.h"
+#include "sampling/stop_matcher.h"
 
 namespace hearth::daemon {
 namespace {
 
 constexpr size_t kMaxTokens = size_t{1} << 21;  // prompt and committed, each
 constexpr size_t kMaxName = 256;
-constexpr size_t kMaxStops = 4;
-constexpr size_t kMaxStopBytes = 1024;
 constexpr size_t kMaxErrorBytes = 4096;
 constexpr int32_t kMaxTokenId = (1 << 24) - 1;
 
@@ -96,6 +95,34 @@ Status MakeStatus(Status::Code code, const std::string& message) {
   return Status::Internal(message);
 }
 
+// Sampling fields added after the first wire version: a node that does not send them means
+// the defaults. Bounded here; SamplingParams::Validate checks the rest.
+Status DecodeNewerSampling(const rapidjson::Value& sv, SamplingParams* s) {
+  if (sv.HasMember("logit_bias")) {
+    const rapidjson::Value& v = sv["logit_bias"];
+    if (!v.IsArray() || v.Size() > kMaxLogitBias) return Bad("\"logit_bias\" is not an array of at most 300 entries");
+    for (const rapidjson::Value& e : v.GetArray()) {
+      if (!e.IsArray() || e.Size() != 2 || !e[0].IsInt() || e[0].GetInt() > kMaxTokenId || !e[1].IsNumber()) {
+        return Bad("\"logit_bias\" holds a bad entry");
+      }
+      s->logit_bias.push_back({e[0].GetInt(), static_cast<float>(e[1].GetDouble())});
+    }
+  }
+  if (sv.HasMember("min_tokens")) {
+    HEARTH_ASSIGN_OR_RETURN(int64_t min_tokens, Int(sv, "min_tokens", 0, kMaxTokens));
+    s->min_tokens = static_cast<int32_t>(min_tokens);
+  }
+  if (sv.HasMember("ignore_eos")) {
+    if (!sv["ignore_eos"].IsBool()) return Bad("\"ignore_eos\" is not a boolean");
+    s->ignore_eos = sv["ignore_eos"].GetBool();
+  }
+  if (sv.HasMember("stop_token_ids")) {
+    HEARTH_RETURN_IF_ERROR(TokenIds(sv, "stop_token_ids", &s->stop_token_ids));
+    if (s->stop_token_ids.size() > kMaxStopTokenIds) return Bad("\"stop_token_ids\" holds too many ids");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::string EncodeForwardRequest(const ForwardRequest& r) {
@@ -134,6 +161,20 @@ std::string EncodeForwardRequest(const ForwardRequest& r) {
   WriteString(w, std::to_string(s.seed));
   w.Key("num_logprobs");
   w.Int(s.num_logprobs);
+  w.Key("logit_bias");
+  w.StartArray();
+  for (const LogitBias& b : s.logit_bias) {
+    w.StartArray();
+    w.Int(b.token);
+    w.Double(b.bias);
+    w.EndArray();
+  }
+  w.EndArray();
+  w.Key("min_tokens");
+  w.Int(s.min_tokens);
+  w.Key("ignore_eos");
+  w.Bool(s.ignore_eos);
+  WriteIds(w, "stop_token_ids", s.stop_token_ids);
   w.EndObject();
   WriteIds(w, "committed", r.committed);
   w.Key("entry");
@@ -157,9 +198,9 @@ StatusOr<ForwardRequest> DecodeForwardRequest(std::string_view json) {
   HEARTH_ASSIGN_OR_RETURN(int64_t priority, Int(d, "priority", -(int64_t{1} << 30), int64_t{1} << 30));
   r.priority = static_cast<int32_t>(priority);
   HEARTH_ASSIGN_OR_RETURN(const rapidjson::Value* stop, Member(d, "stop"));
-  if (!stop->IsArray() || stop->Size() > kMaxStops) return Bad("\"stop\" is not an array of at most 4 strings");
+  if (!stop->IsArray() || stop->Size() > kMaxStopStrings) return Bad("\"stop\" is not an array of stop strings");
   for (const rapidjson::Value& s : stop->GetArray()) {
-    if (!s.IsString() || s.GetStringLength() == 0 || s.GetStringLength() > kMaxStopBytes) {
+    if (!s.IsString() || s.GetStringLength() == 0 || s.GetStringLength() > kMaxStopStringBytes) {
       return Bad("\"stop\" holds a bad stop string");
     }
     r.stop.emplace_back(s.GetString(), s.GetStringLength());
@@ -184,6 +225,7 @@ StatusOr<ForwardRequest> DecodeForwardRequest(std::string_view json) {
   s.seed = parsed;
   HEARTH_ASSIGN_OR_RETURN(int64_t logprobs, Int(*sv, "num_logprobs", 0, kMaxLogprobs));
   s.num_logprobs = static_cast<int32_t>(logprobs);
+  HEARTH_RETURN_IF_ERROR(DecodeNewerSampling(*sv, &s));
   HEARTH_RETURN_IF_ERROR(s.Validate().WithContext("forwarded request"));
   HEARTH_RETURN_IF_ERROR(TokenIds(d, "committed", &r.committed));
   if (r.committed.size() >= static_cast<size_t>(r.max_tokens)) return Bad("\"committed\" leaves no token to generate");

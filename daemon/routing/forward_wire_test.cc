@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include "sampling/stop_matcher.h"
+
 namespace hearth::daemon {
 namespace {
 
@@ -17,6 +19,10 @@ ForwardRequest Sample() {
   r.sampling.top_p = 0.9f;
   r.sampling.seed = 18446744073709551557ull;  // above 2^53: must survive as text
   r.sampling.num_logprobs = 2;
+  r.sampling.logit_bias = {{4, -100.0f}, {9, 0.3f}};
+  r.sampling.min_tokens = 5;
+  r.sampling.ignore_eos = true;
+  r.sampling.stop_token_ids = {11};
   r.max_tokens = 32;
   r.stop = {"\n\n"};
   r.priority = -1;
@@ -36,6 +42,10 @@ TEST(ForwardWireTest, RequestRoundTrips) {
   EXPECT_FLOAT_EQ(back->sampling.top_p, 0.9f);
   EXPECT_EQ(back->sampling.seed, 18446744073709551557ull);
   EXPECT_EQ(back->sampling.num_logprobs, 2);
+  EXPECT_EQ(back->sampling.logit_bias, (std::vector<LogitBias>{{4, -100.0f}, {9, 0.3f}}));
+  EXPECT_EQ(back->sampling.min_tokens, 5);
+  EXPECT_TRUE(back->sampling.ignore_eos);
+  EXPECT_EQ(back->sampling.stop_token_ids, (std::vector<int32_t>{11}));
   EXPECT_EQ(back->max_tokens, 32);
   EXPECT_EQ(back->stop, (std::vector<std::string>{"\n\n"}));
   EXPECT_EQ(back->priority, -1);
@@ -63,13 +73,34 @@ TEST(ForwardWireTest, BadRequestsAreRefused) {
            with("\"seed\":\"18446744073709551557\"", "\"seed\":\"99999999999999999999\""),
            with("\"seed\":\"18446744073709551557\"", "\"seed\":\"-1\""),
            with("\"num_logprobs\":2", "\"num_logprobs\":21"),
-           with("\"stop\":[\"\\n\\n\"]", "\"stop\":[\"a\",\"b\",\"c\",\"d\",\"e\"]"),
+           with("\"stop\":[\"\\n\\n\"]", "\"stop\":[\"" + std::string(kMaxStopStringBytes + 1, 'a') + "\"]"),
+           with("\"logit_bias\":[[4,-100.0]", "\"logit_bias\":[[4,-100.5]"),
+           with("\"logit_bias\":[[4,-100.0]", "\"logit_bias\":[[4]"),
+           with("\"logit_bias\":[[4,-100.0],[9,", "\"logit_bias\":[[9,-100.0],[4,"),
+           with("\"min_tokens\":5", "\"min_tokens\":-5"),
+           with("\"ignore_eos\":true", "\"ignore_eos\":\"yes\""),
+           with("\"stop_token_ids\":[11]", "\"stop_token_ids\":[-11]"),
            with("\"stop\":[\"\\n\\n\"]", "\"stop\":[\"\"]"),
            with("\"model\":\"smollm2\"", "\"model\":\"\""),
            with("\"entry_id\":42", "\"entry_id\":-42"),
        }) {
     EXPECT_FALSE(DecodeForwardRequest(bad).ok()) << bad;
   }
+}
+
+TEST(ForwardWireTest, ANodeThatSendsNoNewerSamplingFieldsMeansTheDefaults) {
+  std::string json = EncodeForwardRequest(Sample());
+  const size_t from = json.find(",\"logit_bias\"");
+  const size_t to = json.find("},\"committed\"");
+  ASSERT_NE(from, std::string::npos);
+  ASSERT_NE(to, std::string::npos);
+  json.erase(from, to - from);
+  StatusOr<ForwardRequest> back = DecodeForwardRequest(json);
+  ASSERT_TRUE(back.ok()) << back.status().ToString() << " " << json;
+  EXPECT_TRUE(back->sampling.logit_bias.empty());
+  EXPECT_EQ(back->sampling.min_tokens, 0);
+  EXPECT_FALSE(back->sampling.ignore_eos);
+  EXPECT_TRUE(back->sampling.stop_token_ids.empty());
 }
 
 TEST(ForwardWireTest, TokenFramesRoundTrip) {
