@@ -89,6 +89,19 @@ std::string PlacementLine(const rapidjson::Value& p) {
       << Text(p, "fenced_writes_refused") << " fenced writes refused";
   if (!Text(p, "last_error").empty()) out << "; last error: " << Text(p, "last_error");
   out << "\n";
+  // The leader's replicas: "replicas: smol 2+1 on a,b,c; big 1+0 on a"
+  auto replicas = p.FindMember("replicas");
+  if (replicas != p.MemberEnd() && replicas->value.IsArray() && !replicas->value.Empty()) {
+    out << "replicas (foundation+burst wanted):";
+    const char* sep = " ";
+    for (const rapidjson::Value& r : replicas->value.GetArray()) {
+      if (!r.IsObject()) continue;
+      out << sep << Text(r, "model") << " " << Text(r, "foundation") << "+" << Text(r, "burst") << " on "
+          << JoinNames(r, "nodes");
+      sep = "; ";
+    }
+    out << "\n";
+  }
   return out.str();
 }
 

@@ -37,10 +37,13 @@ TEST(ClusterViewsTest, ListShowsTheLeaderAndThePlacement) {
   json.replace(json.find("\"leader\":null"), 13,
                R"("leader":"a","placement":{"epoch":12,"is_leader":true,"elected":1,"fenced_writes_refused":2,)"
                R"("applied_epoch":12,"applied_leader":"a","warm":["smol"],"staged":[],"stale_targets_ignored":1,)"
-               R"("invalid_targets":0,"unplaced":[],"last_error":null})");
+               R"("invalid_targets":0,"unplaced":[],"replicas":[{"model":"smol","foundation":2,"burst":1,)"
+               R"("nodes":["a","b","c"]},{"model":"big","foundation":1,"burst":0,"nodes":["a"]}],"last_error":null})");
   StatusOr<std::string> out = RenderCluster(json);
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   EXPECT_NE(out->find("3 errors; leader a\n"), std::string::npos) << *out;
+  EXPECT_NE(out->find("replicas (foundation+burst wanted): smol 2+1 on a,b,c; big 1+0 on a\n"), std::string::npos)
+      << *out;
   EXPECT_NE(out->find("placement epoch 12 (this node leads); applied epoch 12: warm smol staged -; 1 stale targets "
                       "ignored, 2 fenced writes refused\n"),
             std::string::npos)

@@ -110,6 +110,12 @@ void WriteNodeRecordFields(JsonWriter& w, const NodeRecord& r) {
     w.Uint64(m.bytes);
     w.Key("swap_in_seconds");
     w.Double(m.swap_in_seconds);
+    w.Key("predicted_avg");
+    w.Double(m.predicted_avg);
+    w.Key("predicted_peak");
+    w.Double(m.predicted_peak);
+    w.Key("batch_size");
+    w.Int(m.batch_size);
     w.EndObject();
   }
   w.EndArray();
@@ -174,6 +180,12 @@ StatusOr<NodeRecord> DecodeNodeRecord(std::string_view json) {
     HEARTH_ASSIGN_OR_RETURN(p.state, Text(m, "state", true));
     HEARTH_ASSIGN_OR_RETURN(p.bytes, Unsigned(m, "bytes"));
     HEARTH_ASSIGN_OR_RETURN(p.swap_in_seconds, Number(m, "swap_in_seconds", 1e6));
+    // Absent from an older node's record: no forecast.
+    HEARTH_ASSIGN_OR_RETURN(p.predicted_avg, Number(m, "predicted_avg", 1e9));
+    HEARTH_ASSIGN_OR_RETURN(p.predicted_peak, Number(m, "predicted_peak", 1e9));
+    HEARTH_ASSIGN_OR_RETURN(uint64_t batch, Unsigned(m, "batch_size"));
+    if (batch > (uint64_t{1} << 20)) return Bad("\"batch_size\" is out of bounds");
+    p.batch_size = static_cast<int32_t>(batch);
     r.models.push_back(std::move(p));
   }
   return r;

@@ -18,6 +18,12 @@ struct ModelPresence {
   std::string state;               // "warm", "staged", "loading", "staging", "registered", "unloading"
   uint64_t bytes = 0;              // in the pool when warm
   double swap_in_seconds = 0;      // the last measured swap-in (0: none yet)
+  // The node's forecast of the requests in flight it runs for the model, next window (average
+  // and peak), and the batch size it measured for it (0: none yet). The leader sums them over
+  // the nodes to count the model's replicas (scheduler/cluster_placement.h).
+  double predicted_avg = 0;
+  double predicted_peak = 0;
+  int32_t batch_size = 0;
 };
 
 // Where a draining node's model goes (the migration plan): `node` loads it during the grace

@@ -18,7 +18,7 @@ NodeRecord Example() {
   r.version = "0.1.0";
   r.draining = true;
   r.handoff = {{"smol", "node-2"}};
-  r.models = {{"smol", "warm", 123456, 0.25}, {"big", "staged", 0, 0}};
+  r.models = {{"smol", "warm", 123456, 0.25, 3.5, 7.25, 16}, {"big", "staged", 0, 0, 0, 0, 0}};
   return r;
 }
 
@@ -39,6 +39,9 @@ TEST(NodeRecordTest, RoundTrips) {
   EXPECT_EQ(back->models[0].name, "smol");
   EXPECT_EQ(back->models[0].bytes, 123456u);
   EXPECT_DOUBLE_EQ(back->models[0].swap_in_seconds, 0.25);
+  EXPECT_DOUBLE_EQ(back->models[0].predicted_avg, 3.5);
+  EXPECT_DOUBLE_EQ(back->models[0].predicted_peak, 7.25);
+  EXPECT_EQ(back->models[0].batch_size, 16);
   EXPECT_EQ(back->models[1].state, "staged");
 }
 
@@ -68,12 +71,21 @@ TEST(NodeRecordTest, RefusesWhatAPeerOrEtcdCouldSendWrong) {
       with("\"draining\":true", "\"draining\":\"yes\""),
       with("\"node\":\"node-2\"", "\"node\":\"../x\""),
       with("\"handoff\":[", "\"handoff\":[7,"),
+      with("\"predicted_avg\":3.5", "\"predicted_avg\":-1"),
+      with("\"predicted_peak\":7.25", "\"predicted_peak\":1e300"),
+      with("\"batch_size\":16", "\"batch_size\":-16"),
+      with("\"batch_size\":16", "\"batch_size\":99999999"),
   };
   for (const std::string& b : bad) EXPECT_FALSE(DecodeNodeRecord(b).ok()) << b;
   // A record from a node that predates "draining" reads as not draining.
   StatusOr<NodeRecord> older = DecodeNodeRecord(with("\"draining\":true,", ""));
   ASSERT_TRUE(older.ok()) << older.status().ToString();
   EXPECT_FALSE(older->draining);
+  // Nor a forecast.
+  StatusOr<NodeRecord> no_forecast = DecodeNodeRecord(with(",\"predicted_avg\":3.5,\"predicted_peak\":7.25,\"batch_size\":16", ""));
+  ASSERT_TRUE(no_forecast.ok()) << no_forecast.status().ToString();
+  EXPECT_EQ(no_forecast->models[0].predicted_avg, 0);
+  EXPECT_EQ(no_forecast->models[0].batch_size, 0);
   EXPECT_TRUE(ValidNodeName("a.b_c-1"));
   EXPECT_FALSE(ValidNodeName(std::string(65, 'a')));
   EXPECT_FALSE(ValidNodeName("a/b"));

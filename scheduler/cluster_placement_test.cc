@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace hearth::scheduler {
 namespace {
@@ -128,6 +129,80 @@ TEST(ClusterPlacementTest, TheSameNodesInAnyOrderGiveTheSamePlan) {
   }
   // Equal nodes: the one with more room left takes the next model, so the three spread out.
   for (const ClusterNodePlan& n : first.nodes) EXPECT_EQ(n.warm.size(), 1u) << n.node;
+}
+
+ClusterModel Forecast(const std::string& name, uint64_t bytes, double avg, double peak, int32_t batch = 32) {
+  ClusterModel m = Cold(name, bytes);
+  m.predicted_avg = avg;
+  m.predicted_peak = peak;
+  m.batch_size = batch;
+  return m;
+}
+
+TEST(ClusterPlacementTest, ReplicaCountsFollowTheForecast) {
+  EXPECT_EQ(CountClusterReplicas(0, 0, 0).foundation, 1) << "every model has one replica";
+  EXPECT_EQ(CountClusterReplicas(0, 0, 0).burst, 0);
+  EXPECT_EQ(CountClusterReplicas(40, 70, 32).foundation, 2);  // ceil(40 / 32)
+  EXPECT_EQ(CountClusterReplicas(40, 70, 32).burst, 1);       // ceil(70 / 32) - 2
+  EXPECT_EQ(CountClusterReplicas(40, 10, 32).burst, 0) << "a peak below the average adds nothing";
+  EXPECT_EQ(CountClusterReplicas(33, 0, 0).foundation, 2) << "no batch size measured: the default";
+  EXPECT_EQ(CountClusterReplicas(1e300, 1e300, 1).foundation, kMaxClusterReplicas);
+  EXPECT_EQ(CountClusterReplicas(std::nan(""), -1, 8).foundation, 1);
+}
+
+TEST(ClusterPlacementTest, FoundationReplicasGoOnDemandAndBurstReplicasToSpot) {
+  // The forecasts of the nodes add up: 25 + 15 = 40 in flight on average, peaks 50 + 20 = 70,
+  // at a batch of 32: two foundation replicas, one burst replica.
+  const ClusterPlan p = PlanClusterPlacement({
+      Node("od-1", false, 3.0, 0, {Forecast("m", kGiB, 25, 50)}),
+      Node("od-2", false, 3.0, 0, {Forecast("m", kGiB, 15, 20)}),
+      Node("sp-1", true, 1.0, 0, {Forecast("m", kGiB, 0, 0)}),
+      Node("sp-2", true, 1.0, 0, {Forecast("m", kGiB, 0, 0)}),
+  });
+  EXPECT_EQ(PlanOf(p, "od-1").warm, Names{"m"});
+  EXPECT_EQ(PlanOf(p, "od-2").warm, Names{"m"});
+  EXPECT_EQ(PlanOf(p, "sp-1").warm, Names{"m"}) << "the burst replica: spot, by name among equals";
+  EXPECT_TRUE(PlanOf(p, "sp-2").warm.empty());
+  ASSERT_EQ(p.replicas.size(), 1u);
+  EXPECT_EQ(p.replicas[0].foundation, 2);
+  EXPECT_EQ(p.replicas[0].burst, 1);
+  EXPECT_EQ(p.replicas[0].nodes, (Names{"od-1", "od-2", "sp-1"}));
+}
+
+TEST(ClusterPlacementTest, WithoutSpotNodesBurstReplicasGoOnDemandAndNoNodeHoldsTwo) {
+  const ClusterPlan p = PlanClusterPlacement({
+      Node("a", false, 1.0, 0, {Forecast("m", kGiB, 100, 200)}),
+      Node("b", false, 2.0, 0, {Forecast("m", kGiB, 0, 0)}),
+  });
+  EXPECT_EQ(PlanOf(p, "a").warm, Names{"m"});
+  EXPECT_EQ(PlanOf(p, "b").warm, Names{"m"});
+  ASSERT_EQ(p.replicas.size(), 1u);
+  EXPECT_EQ(p.replicas[0].nodes, (Names{"a", "b"})) << "7 wanted, one per node";
+}
+
+TEST(ClusterPlacementTest, NoModelsExtraReplicaTakesTheRoomOfAnothersFirst) {
+  // Room for one model per node. "hot" wants 4 replicas; "cold" (smaller, placed after it in a
+  // round) must still get its only one.
+  const ClusterPlan p = PlanClusterPlacement({
+      Node("n1", false, 1.0, kGiB, {Forecast("hot", kGiB, 100, 100), Cold("cold", kGiB / 2)}),
+      Node("n2", false, 1.0, kGiB, {Forecast("hot", kGiB, 0, 0), Cold("cold", kGiB / 2)}),
+  });
+  EXPECT_TRUE(p.unplaced.empty());
+  EXPECT_EQ(PlanOf(p, "n1").warm, Names{"hot"});
+  EXPECT_EQ(PlanOf(p, "n2").warm, Names{"cold"});
+}
+
+TEST(ClusterPlacementTest, ModelsHeldOnlyBySpotNodesAreStagedFirst) {
+  // "a" fills od-1's pool; "s" fits no on-demand pool, so its only replica is on spot. od-2's
+  // staged budget holds one of them: it goes to "s", whose replica a preemption could take.
+  ClusterNode od1 = Node("od-1", false, 2.0, kGiB, {Cold("a", kGiB), Cold("s", kGiB / 2)});
+  ClusterNode od2 = Node("od-2", false, 2.0, 1, {Cold("a", kGiB), Cold("s", kGiB / 2)});
+  od2.staged_budget_bytes = kGiB;
+  ClusterNode sp1 = Node("sp-1", true, 1.0, 0, {Cold("s", kGiB / 2)});
+  const ClusterPlan p = PlanClusterPlacement({od1, od2, sp1});
+  EXPECT_EQ(PlanOf(p, "od-1").warm, Names{"a"});
+  EXPECT_EQ(PlanOf(p, "sp-1").warm, Names{"s"});
+  EXPECT_EQ(PlanOf(p, "od-2").staged, Names{"s"});
 }
 
 }  // namespace

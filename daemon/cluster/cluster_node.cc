@@ -30,6 +30,9 @@ scheduler::ClusterNode PlannerNode(const cluster::NodeRecord& r) {
     c.warm = m.state == "warm" || m.state == "loading";
     c.staged = m.state == "staged" || m.state == "staging";
     c.bytes = m.bytes;
+    c.predicted_avg = m.predicted_avg;
+    c.predicted_peak = m.predicted_peak;
+    c.batch_size = m.batch_size;
     n.models.push_back(std::move(c));
   }
   return n;
@@ -182,6 +185,7 @@ void ClusterNode::Lead(const cluster::LeaderKey& me) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     unplaced_ = plan.unplaced;
+    replicas_ = plan.replicas;
   }
   // Only what changed is written: a steady cluster writes nothing.
   std::vector<cluster::TxnOp> ops;
@@ -238,7 +242,8 @@ cluster::NodeRecord ClusterNode::Self() const {
     if (r.draining) r.handoff = handoff_;
   }
   for (const ModelStatus& m : models_->List()) {
-    r.models.push_back({m.name, m.state, m.bytes, m.last_swap_in_seconds});
+    r.models.push_back({m.name, m.state, m.bytes, m.last_swap_in_seconds, m.predicted_avg, m.predicted_peak,
+                        m.batch_size});
   }
   return r;
 }
@@ -331,7 +336,24 @@ std::string ClusterNode::Json() const {
     std::lock_guard<std::mutex> lock(mu_);
     w.Key("invalid_targets");
     w.Int64(invalid_targets_);
-    if (e.leading) Names(w, "unplaced", unplaced_);
+    if (e.leading) {
+      Names(w, "unplaced", unplaced_);
+      // Per placed model: the replicas the forecast wants and the nodes that hold them.
+      w.Key("replicas");
+      w.StartArray();
+      for (const scheduler::ClusterReplicas& r : replicas_) {
+        w.StartObject();
+        w.Key("model");
+        WriteString(w, r.model);
+        w.Key("foundation");
+        w.Int(r.foundation);
+        w.Key("burst");
+        w.Int(r.burst);
+        Names(w, "nodes", r.nodes);
+        w.EndObject();
+      }
+      w.EndArray();
+    }
     std::string error = placement_error_;
     if (error.empty()) error = applied.last_error;
     w.Key("last_error");

@@ -24,6 +24,7 @@
 #include "daemon/cluster/target_applier.h"
 #include "daemon/models/model_control.h"
 #include "daemon/ops/cost.h"
+#include "scheduler/cluster_placement.h"
 
 namespace hearth::daemon {
 
@@ -102,6 +103,7 @@ class ClusterNode {
   std::string placement_error_;            // GUARDED_BY(mu_): of the last round; empty after a good one
   int64_t invalid_targets_ = 0;            // GUARDED_BY(mu_): this node's targets that did not decode
   std::vector<std::string> unplaced_;      // GUARDED_BY(mu_): while leading, models that fit nowhere
+  std::vector<scheduler::ClusterReplicas> replicas_;  // GUARDED_BY(mu_): while leading, the last plan's
   std::vector<cluster::Handoff> handoff_;  // GUARDED_BY(mu_): published while draining
   std::set<std::string> handoffs_taken_;   // placement thread only: "peer/model" loaded here
   std::mutex round_mu_;                    // one placement round at a time
