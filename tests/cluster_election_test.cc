@@ -141,6 +141,12 @@ TEST_F(ClusterElectionTest, ALeaderPlacesAndIsFollowedWhenStoppedOrKilled) {
                                 "cluster"});
   EXPECT_NE(shown.out.find("leader " + nodes_[leader].name), std::string::npos) << shown.out;
   EXPECT_NE(shown.out.find("placement epoch " + std::to_string(epoch1)), std::string::npos) << shown.out;
+  // The leader shows the replicas it wants: no load forecast, so one, on node-a.
+  RunResult led = RunCommand({BinaryPath("hearthctl"), "--url",
+                              "http://127.0.0.1:" + std::to_string(nodes_[leader].admin), "cluster"});
+  EXPECT_NE(led.out.find("replicas (foundation+burst wanted): smollm2 1+0 on " + nodes_[0].name + "\n"),
+            std::string::npos)
+      << led.out;
 
   // The leader stopped past its lease TTL (10 s): the other two elect another, with a larger
   // epoch, and apply its targets.
