@@ -1,0 +1,845 @@
+#include "sim/cluster_sim.h"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <map>
+#include <optional>
+#include <unordered_map>
+
+#include "common/check.h"
+#include "daemon/routing/route_choice.h"
+#include "scheduler/batch_scheduler.h"
+#include "scheduler/forecast.h"
+#include "scheduler/load_tracker.h"
+#include "scheduler/migration_plan.h"
+#include "scheduler/placement.h"
+#include "scheduler/prewarm.h"
+#include "sim/event_queue.h"
+
+namespace hearth::sim {
+namespace {
+
+using scheduler::ModelState;
+
+constexpr int64_t kNanosPerSecond = 1'000'000'000;
+constexpr int64_t kDrainLimitNs = 600 * kNanosPerSecond;
+constexpr int64_t kCostSampleNs = 60 * kNanosPerSecond;
+// Route tiers (daemon/routing/route_choice.h's StateTier order).
+constexpr int8_t kTierWarm = 0, kTierLoading = 1, kTierStaged = 2, kTierCold = 3;
+
+class SimClock final : public scheduler::Clock {
+ public:
+  int64_t NowNanos() const override { return now; }
+  int64_t now = 0;
+};
+
+struct Resident {
+  int32_t model = 0;
+  ModelState state = ModelState::kOnDisk;  // kLoading, kWarm or kStaged here
+  bool has_copy = false;                   // a staged copy (staged, or warm since a swap-in)
+  bool draining = false;
+  int64_t last_used = 0;
+  std::unique_ptr<scheduler::BatchScheduler> sched = nullptr;  // while warm
+  std::vector<int64_t> pending = {};                 // requests waiting for it to be warm
+  int32_t active = 0;                                // requests added to sched, unfinished
+};
+
+struct Gpu {
+  int32_t node = 0;
+  std::vector<Resident> residents = {};
+  std::vector<int64_t> waiting_room = {};  // requests whose plan said wait
+  bool stepping = false;
+  int32_t step_resident_model = -1;
+  size_t next_rr = 0;
+  int64_t epoch = 0;                      // grows when its node goes: stale events are dropped
+  std::vector<scheduler::RequestId> sampling = {};  // the step in flight's sequences that sample
+};
+
+struct Node {
+  std::string name;
+  bool spot = false;
+  double price_per_hour = 0;
+  bool alive = false;
+  bool leaving = false;  // noticed: routes nothing new here
+  int64_t up_since_ns = 0;
+  int32_t first_gpu = 0;
+  int32_t num_gpus = 0;
+  uint64_t gpu_memory = 0;
+  uint64_t staged_bytes = 0;
+  int64_t load = 0;
+  std::unique_ptr<scheduler::LoadTracker> tracker;
+  std::vector<std::vector<scheduler::WindowLoad>> history;  // [model] closed windows
+  std::vector<double> scores;                               // [model] by the latest forecast
+};
+
+struct Req {
+  int32_t node = -1;
+  int32_t gpu = -1;
+  std::vector<int32_t> committed;  // generated tokens the daemon holds (migration carries them)
+};
+
+class Simulation {
+ public:
+  Simulation(const Scenario& s, const std::vector<SimArrival>& arrivals, const std::vector<SpotChange>& spot,
+             int32_t initial_spot)
+      : s_(s), arrivals_(arrivals), spot_(spot), initial_spot_(initial_spot) {}
+
+  StatusOr<SimResult> Run(const ProgressFn& progress);
+
+ private:
+  Status Setup();
+  void Handle(const Event& e);
+  void Route(int64_t r);
+  void PlaceOnGpu(int64_t r, int32_t node);
+  void Submit(int64_t r, int32_t gpu, Resident& res);
+  void Kick(int32_t gpu);
+  void StepDone(int32_t gpu);
+  void ModelReady(int32_t gpu, int32_t model);
+  void RunActions(int32_t gpu, const std::vector<scheduler::Action>& actions, bool prewarm);
+  void RetryRoom(int32_t gpu);
+  void Window();
+  void SpotNotice(int32_t node);
+  void SpotRemove(int32_t node);
+  void SpotAdd();
+  void BringUp(int32_t node);
+  void Finish(int64_t r, bool completed);
+  void MoveTo(int64_t r, int32_t node);
+  int32_t PickSpotVictim() const;
+  void Displace(int64_t r, bool keep_tokens);
+  void Account(int32_t node);
+  void UpdateTier(int32_t node, int32_t model);
+  Resident* FindResident(int32_t gpu, int32_t model);
+  // `also`: models to list as on disk where not resident (the plan's subjects).
+  scheduler::WorkerView ViewOf(int32_t gpu, const std::vector<int32_t>& also = {}) const;
+  uint64_t WarmBytes(int32_t model) const;
+  scheduler::Request MakeRequest(int64_t r) const;
+
+  const Scenario& s_;
+  const std::vector<SimArrival>& arrivals_;
+  const std::vector<SpotChange>& spot_;
+  const int32_t initial_spot_;
+
+  SimClock clock_;
+  EventQueue q_;
+  std::vector<StepTimeModel> step_models_;  // [model]
+  std::unordered_map<std::string, int32_t> model_index_;
+  std::vector<Node> nodes_;
+  std::vector<Gpu> gpus_;
+  std::vector<std::vector<int8_t>> tier_;  // [model][node]
+  std::vector<Req> reqs_;
+  std::vector<int64_t> homeless_;  // requests with no live node to go to
+  SimResult result_;
+  int64_t unfinished_ = 0;
+  int64_t tick_ = 0;  // "last used" for placement
+  int64_t horizon_ns_ = 0;
+  int64_t busy_ns_ = 0;  // GPU time spent in steps
+};
+
+uint64_t Simulation::WarmBytes(int32_t model) const {
+  const ModelSpec& m = s_.models[static_cast<size_t>(model)];
+  return m.weight_bytes + m.kv_cache_bytes;
+}
+
+Status Simulation::Setup() {
+  for (size_t i = 0; i < s_.models.size(); ++i) {
+    const ModelSpec& m = s_.models[i];
+    model_index_[m.name] = static_cast<int32_t>(i);
+    if (s_.time.roofline) {
+      HEARTH_ASSIGN_OR_RETURN(auto t, StepTimeModel::FromRoofline(s_.time.roofline_params,
+                                                                  {m.weight_bytes, m.params, m.kv_bytes_per_token}));
+      step_models_.push_back(std::move(t));
+    } else {
+      auto points = s_.time.profile;
+      for (auto& p : points) p.ms *= m.step_time_scale;
+      HEARTH_ASSIGN_OR_RETURN(auto t, StepTimeModel::FromProfile(points));
+      step_models_.push_back(std::move(t));
+    }
+  }
+  int32_t spot_left = initial_spot_;
+  for (const NodeGroup& g : s_.nodes) {
+    for (int32_t i = 0; i < g.count; ++i) {
+      Node n;
+      n.name = g.name + "-" + std::to_string(i);
+      n.spot = g.spot;
+      n.price_per_hour = g.price_per_hour;
+      n.first_gpu = static_cast<int32_t>(gpus_.size());
+      n.num_gpus = g.gpus;
+      n.gpu_memory = g.gpu_memory_bytes;
+      n.staged_bytes = g.staged_bytes;
+      for (int32_t k = 0; k < g.gpus; ++k) gpus_.push_back(Gpu{static_cast<int32_t>(nodes_.size())});
+      nodes_.push_back(std::move(n));
+      const int32_t idx = static_cast<int32_t>(nodes_.size()) - 1;
+      if (!g.spot || spot_left-- > 0) BringUp(idx);
+    }
+  }
+  tier_.assign(s_.models.size(), std::vector<int8_t>(nodes_.size(), kTierCold));
+  reqs_.resize(arrivals_.size());
+  result_.requests.resize(arrivals_.size());
+  for (size_t r = 0; r < arrivals_.size(); ++r) {
+    const SimArrival& a = arrivals_[r];
+    if (a.model < 0 || a.model >= static_cast<int32_t>(s_.models.size())) {
+      return Status::InvalidArgument("an arrival names a model out of range");
+    }
+    RequestOutcome& o = result_.requests[r];
+    o.model = a.model;
+    o.arrival_ns = a.at_ns;
+    o.output_tokens = a.output_tokens;
+    q_.Push(a.at_ns, EventKind::kArrival, 0, static_cast<int64_t>(r));
+    horizon_ns_ = std::max(horizon_ns_, a.at_ns);
+  }
+  unfinished_ = static_cast<int64_t>(arrivals_.size());
+  const int64_t notice_ns = static_cast<int64_t>(s_.spot.notice_s * 1e9);
+  for (const SpotChange& c : spot_) {
+    for (int32_t k = 0; k < -c.delta; ++k) {
+      // Which node goes is decided when the notice (or the removal) comes: target -1.
+      if (s_.policy.preemption == PreemptionPolicy::kMigrate) {
+        q_.Push(std::max<int64_t>(0, c.at_ns - notice_ns), EventKind::kSpotNotice, -1, c.at_ns);
+      } else {
+        q_.Push(c.at_ns, EventKind::kSpotRemove, -1, 0);
+      }
+    }
+    for (int32_t k = 0; k < c.delta; ++k) q_.Push(c.at_ns, EventKind::kSpotAdd, 0, 0);
+  }
+  const int64_t window_ns = static_cast<int64_t>(s_.policy.window_s * 1e9);
+  if (s_.policy.placement == PlacementPolicy::kForecast) q_.Push(window_ns, EventKind::kWindow, 0, 0);
+  return Status::Ok();
+}
+
+void Simulation::BringUp(int32_t n) {
+  Node& node = nodes_[static_cast<size_t>(n)];
+  node.alive = true;
+  node.leaving = false;
+  node.up_since_ns = clock_.now;
+  node.load = 0;
+  node.tracker = std::make_unique<scheduler::LoadTracker>(static_cast<int64_t>(s_.policy.window_s * 1e3));
+  node.history.assign(s_.models.size(), {});
+  node.scores.assign(s_.models.size(), 0.0);
+  for (int32_t g = node.first_gpu; g < node.first_gpu + node.num_gpus; ++g) {
+    gpus_[static_cast<size_t>(g)] = Gpu{n};
+  }
+}
+
+void Simulation::Account(int32_t n) {
+  Node& node = nodes_[static_cast<size_t>(n)];
+  if (!node.alive) return;
+  const double hours = static_cast<double>(clock_.now - node.up_since_ns) / 3.6e12;
+  result_.counters.gpu_hours += hours * node.num_gpus;
+  result_.counters.cost += hours * node.price_per_hour;
+  node.up_since_ns = clock_.now;
+}
+
+Resident* Simulation::FindResident(int32_t gpu, int32_t model) {
+  for (Resident& r : gpus_[static_cast<size_t>(gpu)].residents) {
+    if (r.model == model) return &r;
+  }
+  return nullptr;
+}
+
+void Simulation::UpdateTier(int32_t n, int32_t model) {
+  const Node& node = nodes_[static_cast<size_t>(n)];
+  int8_t best = kTierCold;
+  for (int32_t g = node.first_gpu; g < node.first_gpu + node.num_gpus; ++g) {
+    for (const Resident& r : gpus_[static_cast<size_t>(g)].residents) {
+      if (r.model != model) continue;
+      if (r.state == ModelState::kWarm && !r.draining) best = std::min(best, kTierWarm);
+      if (r.state == ModelState::kLoading) best = std::min(best, kTierLoading);
+      if (r.has_copy) best = std::min(best, kTierStaged);
+    }
+  }
+  tier_[static_cast<size_t>(model)][static_cast<size_t>(n)] = best;
+}
+
+scheduler::WorkerView Simulation::ViewOf(int32_t gpu, const std::vector<int32_t>& also) const {
+  const Gpu& g = gpus_[static_cast<size_t>(gpu)];
+  const Node& node = nodes_[static_cast<size_t>(g.node)];
+  scheduler::WorkerView v;
+  v.worker = gpu;
+  v.pool_budget_bytes = node.gpu_memory;
+  v.page_bytes = s_.page_bytes;
+  v.staged_budget_bytes = node.staged_bytes;
+  for (const Resident& r : g.residents) {
+    scheduler::ModelView m;
+    m.name = s_.models[static_cast<size_t>(r.model)].name;
+    m.state = r.state;
+    m.warm_bytes = WarmBytes(r.model);
+    m.copy_bytes = s_.models[static_cast<size_t>(r.model)].weight_bytes;
+    m.has_copy = r.has_copy;
+    m.busy = r.active > 0 || !r.pending.empty();
+    m.load_waiting = !r.pending.empty();
+    m.draining = r.draining;
+    m.last_used = r.last_used;
+    m.score = node.scores.empty() ? 0 : node.scores[static_cast<size_t>(r.model)];
+    v.models.push_back(std::move(m));
+  }
+  for (int32_t model : also) {
+    bool resident = false;
+    for (const Resident& r : g.residents) resident = resident || r.model == model;
+    if (resident) continue;
+    scheduler::ModelView m;
+    m.name = s_.models[static_cast<size_t>(model)].name;
+    m.warm_bytes = WarmBytes(model);
+    m.copy_bytes = s_.models[static_cast<size_t>(model)].weight_bytes;
+    m.score = node.scores.empty() ? 0 : node.scores[static_cast<size_t>(model)];
+    v.models.push_back(std::move(m));
+  }
+  return v;
+}
+
+scheduler::Request Simulation::MakeRequest(int64_t r) const {
+  const SimArrival& a = arrivals_[static_cast<size_t>(r)];
+  scheduler::Request req;
+  req.id = static_cast<scheduler::RequestId>(r);
+  req.prompt.resize(static_cast<size_t>(a.prompt_tokens));
+  // Distinct prompts (no shared prefixes), as bench/warm's random token ids.
+  uint64_t x = (s_.seed + 1) * 0x9e3779b97f4a7c15ULL + static_cast<uint64_t>(r);
+  for (int32_t& t : req.prompt) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 29;
+    t = 200 + static_cast<int32_t>(x % 30000);
+  }
+  req.generated = reqs_[static_cast<size_t>(r)].committed;
+  req.max_tokens = a.output_tokens;
+  return req;
+}
+
+void Simulation::Route(int64_t r) {
+  const int32_t model = arrivals_[static_cast<size_t>(r)].model;
+  const auto& tiers = tier_[static_cast<size_t>(model)];
+  int8_t best = kTierCold + 1;
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    if (nodes_[n].alive && !nodes_[n].leaving) best = std::min(best, tiers[n]);
+  }
+  if (best > kTierCold) {
+    homeless_.push_back(r);
+    return;
+  }
+  // Only the best tier can win (state dominates), so only it is handed to ChooseRoute.
+  static const char* const kStateNames[] = {"warm", "loading", "staged", "registered"};
+  std::vector<daemon::RouteCandidate> cands;
+  std::vector<int32_t> index;
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    if (!nodes_[n].alive || nodes_[n].leaving || tiers[n] != best) continue;
+    cands.push_back({nodes_[n].name, kStateNames[best], nodes_[n].load, false});
+    index.push_back(static_cast<int32_t>(n));
+  }
+  daemon::RouteChoiceOptions options;
+  options.balance_slack = s_.policy.balance_slack;
+  // The prefix hash of the prompt's first tokens: distinct prompts, so the request id.
+  const uint64_t prefix = static_cast<uint64_t>(r) * 0x9e3779b97f4a7c15ULL + s_.seed;
+  const int pick = daemon::ChooseRoute(cands, prefix, options);
+  CHECK(pick >= 0);
+  const int32_t n = index[static_cast<size_t>(pick)];
+  Node& node = nodes_[static_cast<size_t>(n)];
+  reqs_[static_cast<size_t>(r)].node = n;
+  node.load++;
+  node.tracker->Arrive(s_.models[static_cast<size_t>(model)].name, clock_.now / 1'000'000);
+  PlaceOnGpu(r, n);
+}
+
+void Simulation::PlaceOnGpu(int64_t r, int32_t n) {
+  const int32_t model = arrivals_[static_cast<size_t>(r)].model;
+  const Node& node = nodes_[static_cast<size_t>(n)];
+  // A GPU where it is warm (least active), else loading, else staged, else the one with the
+  // most free room by the placement's own arithmetic.
+  int32_t best_gpu = -1;
+  int64_t best_key = INT64_MAX;
+  for (int32_t g = node.first_gpu; g < node.first_gpu + node.num_gpus; ++g) {
+    const Resident* res = FindResident(g, model);
+    int64_t key;
+    if (res && res->state == ModelState::kWarm && !res->draining) {
+      key = res->active;
+    } else if (res && res->state == ModelState::kLoading) {
+      key = (int64_t{1} << 40) + static_cast<int64_t>(res->pending.size());
+    } else {
+      const auto view = ViewOf(g);
+      const int64_t used = static_cast<int64_t>(scheduler::PagesInUse(view));
+      key = (int64_t{1} << (res && res->has_copy ? 41 : 42)) + used;
+    }
+    if (key < best_key) {
+      best_key = key;
+      best_gpu = g;
+    }
+  }
+  reqs_[static_cast<size_t>(r)].gpu = best_gpu;
+  Resident* res = FindResident(best_gpu, model);
+  if (res && res->state == ModelState::kWarm && !res->draining) {
+    Submit(r, best_gpu, *res);
+    return;
+  }
+  if (res && res->state == ModelState::kLoading) {
+    res->pending.push_back(r);
+    return;
+  }
+  const bool staged = res && res->has_copy;
+  auto plan = scheduler::PlanWarm(ViewOf(best_gpu, {model}), s_.models[static_cast<size_t>(model)].name);
+  RequestOutcome& o = result_.requests[static_cast<size_t>(r)];
+  if (plan.outcome == scheduler::Outcome::kRefused) {
+    Finish(r, false);  // fits nowhere: lost
+    return;
+  }
+  RunActions(best_gpu, plan.actions, false);
+  if (plan.outcome == scheduler::Outcome::kWait) {
+    gpus_[static_cast<size_t>(best_gpu)].waiting_room.push_back(r);
+    return;
+  }
+  res = FindResident(best_gpu, model);
+  CHECK(res);
+  if (res->state == ModelState::kWarm) {
+    Submit(r, best_gpu, *res);
+    return;
+  }
+  (staged ? o.swap_in : o.cold_start) = true;
+  res->pending.push_back(r);
+}
+
+void Simulation::RunActions(int32_t gpu, const std::vector<scheduler::Action>& actions, bool prewarm) {
+  Gpu& g = gpus_[static_cast<size_t>(gpu)];
+  for (const scheduler::Action& a : actions) {
+    const int32_t model = model_index_.at(a.model);
+    Resident* res = FindResident(gpu, model);
+    if (prewarm) result_.counters.prewarm_actions++;
+    switch (a.kind) {
+      case scheduler::ActionKind::kLoad:
+      case scheduler::ActionKind::kSwapIn: {
+        if (!res) {
+          g.residents.push_back(Resident{model});
+          res = &g.residents.back();
+        }
+        const bool swap = a.kind == scheduler::ActionKind::kSwapIn;
+        res->state = ModelState::kLoading;
+        res->last_used = ++tick_;
+        const uint64_t bytes = s_.models[static_cast<size_t>(model)].weight_bytes;
+        const int64_t dt = TransferNanos(bytes, swap ? s_.time.swap_in : s_.time.load);
+        (swap ? result_.counters.swap_ins : result_.counters.loads)++;
+        q_.Push(clock_.now + dt, EventKind::kModelReady, gpu, (g.epoch << 20) | model);
+        break;
+      }
+      case scheduler::ActionKind::kStage:
+        if (!res) {
+          g.residents.push_back(Resident{model});
+          res = &g.residents.back();
+        }
+        res->state = ModelState::kStaged;  // the disk read happens off the GPU: not timed
+        res->has_copy = true;
+        break;
+      case scheduler::ActionKind::kSwapOut:
+      case scheduler::ActionKind::kUnload:
+        if (!res) break;
+        result_.counters.evictions++;
+        if (a.kind == scheduler::ActionKind::kSwapOut) {
+          res->state = ModelState::kStaged;
+          res->has_copy = true;
+          res->sched.reset();
+          res->draining = false;
+        } else {
+          g.residents.erase(g.residents.begin() + (res - g.residents.data()));
+        }
+        break;
+      case scheduler::ActionKind::kDrain:
+        if (res) res->draining = true;
+        break;
+    }
+    UpdateTier(g.node, model);
+  }
+}
+
+void Simulation::ModelReady(int32_t gpu, int32_t model) {
+  Gpu& g = gpus_[static_cast<size_t>(gpu)];
+  Resident* res = FindResident(gpu, model);
+  if (!res || res->state != ModelState::kLoading) return;
+  const ModelSpec& m = s_.models[static_cast<size_t>(model)];
+  const uint64_t block_bytes =
+      std::max<uint64_t>(1, m.kv_bytes_per_token) * static_cast<uint64_t>(s_.scheduler.block_size);
+  const int32_t blocks = static_cast<int32_t>(std::clamp<uint64_t>(m.kv_cache_bytes / block_bytes, 1, 1u << 30));
+  res->state = ModelState::kWarm;
+  res->sched = std::make_unique<scheduler::BatchScheduler>(s_.scheduler, blocks, &clock_);
+  UpdateTier(g.node, model);
+  std::vector<int64_t> pending;
+  pending.swap(res->pending);
+  for (int64_t r : pending) Submit(r, gpu, *res);
+  Kick(gpu);
+}
+
+void Simulation::Submit(int64_t r, int32_t gpu, Resident& res) {
+  Status st = res.sched->Add(MakeRequest(r));
+  if (!st.ok()) {
+    Finish(r, false);
+    return;
+  }
+  reqs_[static_cast<size_t>(r)].gpu = gpu;
+  res.active++;
+  res.last_used = ++tick_;
+  Kick(gpu);
+}
+
+void Simulation::Kick(int32_t gpu) {
+  Gpu& g = gpus_[static_cast<size_t>(gpu)];
+  if (g.stepping || g.residents.empty()) return;
+  // Round robin over the warm models with work: one step of one model at a time.
+  const size_t n = g.residents.size();
+  for (size_t k = 0; k < n; ++k) {
+    Resident& res = g.residents[(g.next_rr + k) % n];
+    if (res.state != ModelState::kWarm || !res.sched || !res.sched->has_unfinished()) continue;
+    scheduler::SchedulerOutput out = res.sched->Schedule();
+    result_.counters.scheduler_preemptions += static_cast<int64_t>(out.preempted.size());
+    for (const auto& f : out.failed) {
+      res.active--;
+      Finish(static_cast<int64_t>(f.id), false);
+    }
+    if (out.seqs.empty()) continue;
+    StepWork work;
+    work.num_tokens = out.num_batched_tokens;
+    for (const auto& seq : out.seqs) work.context_tokens += seq.start_pos + seq.num_tokens;
+    const int64_t dt = std::max<int64_t>(1, step_models_[static_cast<size_t>(res.model)].StepNanos(work));
+    g.stepping = true;
+    g.step_resident_model = res.model;
+    g.next_rr = (g.next_rr + k + 1) % n;
+    busy_ns_ += dt;
+    result_.counters.steps++;
+    result_.counters.scheduled_tokens += out.num_batched_tokens;
+    // The step's sampled tokens are decided now; the scheduler learns them when it ends.
+    q_.Push(clock_.now + dt, EventKind::kStepDone, gpu, g.epoch);
+    g.sampling.clear();
+    for (const auto& seq : out.seqs) {
+      if (seq.want_logits) g.sampling.push_back(seq.id);
+    }
+    return;
+  }
+}
+
+void Simulation::StepDone(int32_t gpu) {
+  Gpu& g = gpus_[static_cast<size_t>(gpu)];
+  g.stepping = false;
+  Resident* res = FindResident(gpu, g.step_resident_model);
+  CHECK(res && res->sched);
+  scheduler::StepResult result;
+  for (scheduler::RequestId id : g.sampling) {
+    // Never end-of-text: a request runs to its trace's output length.
+    result.sampled.push_back({id, 1000 + static_cast<int32_t>(id % 1000), false});
+  }
+  for (scheduler::RequestId id : g.sampling) {
+    if (!res->sched->Find(id)) continue;  // aborted while the step ran
+    Req& q = reqs_[static_cast<size_t>(id)];
+    RequestOutcome& o = result_.requests[static_cast<size_t>(id)];
+    q.committed.push_back(1000 + static_cast<int32_t>(id % 1000));
+    const int32_t n = static_cast<int32_t>(q.committed.size());
+    if (n > o.delivered) {
+      o.delivered = n;
+      if (o.first_token_ns < 0) o.first_token_ns = clock_.now;
+      o.last_token_ns = clock_.now;
+    }
+  }
+  const auto finished = res->sched->OnStepDone(result);
+  for (const auto& f : finished) {
+    res->active--;
+    Finish(static_cast<int64_t>(f.id), f.status.ok());
+  }
+  if (!finished.empty() && !g.waiting_room.empty()) RetryRoom(gpu);
+  Kick(gpu);
+}
+
+void Simulation::RetryRoom(int32_t gpu) {
+  Gpu& g = gpus_[static_cast<size_t>(gpu)];
+  std::vector<int64_t> waiting;
+  waiting.swap(g.waiting_room);
+  for (int64_t r : waiting) PlaceOnGpu(r, g.node);
+}
+
+void Simulation::Finish(int64_t r, bool completed) {
+  Req& q = reqs_[static_cast<size_t>(r)];
+  RequestOutcome& o = result_.requests[static_cast<size_t>(r)];
+  if (completed) o.finished_ns = clock_.now;
+  if (q.node >= 0) {
+    Node& node = nodes_[static_cast<size_t>(q.node)];
+    node.load--;
+    node.tracker->Leave(s_.models[static_cast<size_t>(o.model)].name, clock_.now / 1'000'000);
+  }
+  q.node = -1;
+  q.gpu = -1;
+  std::vector<int32_t>().swap(q.committed);
+  unfinished_--;
+}
+
+// Takes an unfinished request off its node (its scheduler, or a queue waiting for a load or for
+// room), keeping its committed tokens (a migration) or dropping them (a restart).
+void Simulation::Displace(int64_t r, bool keep_tokens) {
+  Req& q = reqs_[static_cast<size_t>(r)];
+  RequestOutcome& o = result_.requests[static_cast<size_t>(r)];
+  if (q.gpu >= 0) {
+    Gpu& g = gpus_[static_cast<size_t>(q.gpu)];
+    Resident* res = FindResident(q.gpu, o.model);
+    if (res && res->sched && res->sched->Abort(static_cast<scheduler::RequestId>(r))) res->active--;
+    if (res) std::erase(res->pending, r);
+    std::erase(g.waiting_room, r);
+  }
+  if (q.node >= 0) {
+    Node& node = nodes_[static_cast<size_t>(q.node)];
+    node.load--;
+    node.tracker->Leave(s_.models[static_cast<size_t>(o.model)].name, clock_.now / 1'000'000);
+  }
+  q.node = -1;
+  q.gpu = -1;
+  if (keep_tokens) {
+    o.migrations++;
+  } else {
+    q.committed.clear();
+    o.restarts++;
+  }
+}
+
+void Simulation::MoveTo(int64_t r, int32_t n) {
+  Node& node = nodes_[static_cast<size_t>(n)];
+  reqs_[static_cast<size_t>(r)].node = n;
+  node.load++;
+  node.tracker->Arrive(s_.models[static_cast<size_t>(arrivals_[static_cast<size_t>(r)].model)].name,
+                       clock_.now / 1'000'000);
+  PlaceOnGpu(r, n);
+}
+
+void Simulation::Window() {
+  scheduler::ForecastOptions fo;
+  fo.window_seconds = std::max<int64_t>(1, static_cast<int64_t>(s_.policy.window_s));
+  fo.period_seconds = std::max<int64_t>(fo.window_seconds, static_cast<int64_t>(s_.policy.period_s));
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    Node& node = nodes_[n];
+    if (!node.alive || node.leaving) continue;
+    for (const auto& w : node.tracker->Advance(clock_.now / 1'000'000)) {
+      auto& h = node.history[static_cast<size_t>(model_index_.at(w.model))];
+      h.push_back(w.load);
+      // Arrivals ride in the same history, one entry after each load, for their own forecast.
+      h.push_back({static_cast<double>(w.arrivals), static_cast<double>(w.arrivals)});
+    }
+    std::vector<std::pair<std::string, double>> scores;
+    std::vector<int32_t> scored;
+    for (size_t m = 0; m < s_.models.size(); ++m) {
+      const auto& h = node.history[m];
+      node.scores[m] = 0;
+      if (h.empty()) continue;
+      std::vector<scheduler::WindowLoad> load, arrivals;
+      for (size_t k = 0; k + 1 < h.size(); k += 2) {
+        load.push_back(h[k]);
+        arrivals.push_back(h[k + 1]);
+      }
+      const auto f = scheduler::PredictNext(load, fo);
+      const auto fa = scheduler::PredictNext(arrivals, fo);
+      scheduler::ModelDemand d;
+      d.name = s_.models[m].name;
+      d.predicted_avg = f.predicted.avg;
+      d.predicted_peak = f.predicted.peak;
+      d.batch_size = s_.scheduler.max_num_seqs;
+      d.bytes = s_.models[m].weight_bytes;
+      d.load_bytes_per_s = s_.time.load.bytes_per_s;
+      d.swap_in_bytes_per_s = s_.time.swap_in.bytes_per_s;
+      d.staged = tier_[m][n] == kTierStaged;
+      d.predicted_arrivals = fa.predicted.avg;
+      node.scores[m] = scheduler::ModelScore(d);
+      if (node.scores[m] > 0) {
+        scores.push_back({d.name, node.scores[m]});
+        scored.push_back(static_cast<int32_t>(m));
+      }
+    }
+    if (scores.empty()) continue;
+    // One warm copy of a model per node: a GPU's target is taken off the next GPUs' lists.
+    for (int32_t g = node.first_gpu; g < node.first_gpu + node.num_gpus; ++g) {
+      auto plan = scheduler::PlanPrewarm(ViewOf(g, scored), scores);
+      RunActions(g, plan.actions, true);
+      std::erase_if(scores, [&](const auto& sc) {
+        return std::find(plan.warm.begin(), plan.warm.end(), sc.first) != plan.warm.end();
+      });
+      if (scores.empty()) break;
+    }
+  }
+  if (clock_.now < horizon_ns_) {
+    q_.Push(clock_.now + static_cast<int64_t>(s_.policy.window_s * 1e9), EventKind::kWindow, 0, 0);
+  }
+}
+
+int32_t Simulation::PickSpotVictim() const {
+  // The spot node with the most requests (then the lowest index), as bench/spot takes the node
+  // the model is warm on: a preemption that cuts nothing measures nothing. Deterministic.
+  int32_t victim = -1;
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    const Node& node = nodes_[n];
+    if (!node.spot || !node.alive || node.leaving) continue;
+    if (victim < 0 || node.load > nodes_[static_cast<size_t>(victim)].load) victim = static_cast<int32_t>(n);
+  }
+  return victim;
+}
+
+void Simulation::SpotNotice(int32_t n) {
+  Node& node = nodes_[static_cast<size_t>(n)];
+  node.leaving = true;
+  for (size_t m = 0; m < s_.models.size(); ++m) tier_[m][static_cast<size_t>(n)] = kTierCold;
+  // Its unfinished requests, by model.
+  std::map<int32_t, std::vector<int64_t>> by_model;
+  for (size_t r = 0; r < reqs_.size(); ++r) {
+    if (reqs_[r].node == n) by_model[arrivals_[r].model].push_back(static_cast<int64_t>(r));
+  }
+  if (by_model.empty()) return;
+  scheduler::MigrationInput in;
+  in.block_tokens = static_cast<uint32_t>(s_.scheduler.block_size);
+  for (const auto& [m, rs] : by_model) {
+    scheduler::DisplacedModel d;
+    d.name = s_.models[static_cast<size_t>(m)].name;
+    d.bytes = WarmBytes(m);
+    d.kv_block_bytes = s_.models[static_cast<size_t>(m)].kv_bytes_per_token * in.block_tokens;
+    for (int64_t r : rs) {
+      d.requests.push_back({std::to_string(r), static_cast<uint32_t>(arrivals_[static_cast<size_t>(r)].prompt_tokens),
+                            static_cast<uint64_t>(r), static_cast<uint32_t>(reqs_[static_cast<size_t>(r)].committed.size())});
+    }
+    in.displaced.push_back(std::move(d));
+  }
+  for (size_t k = 0; k < nodes_.size() && in.survivors.size() < 4096; ++k) {
+    const Node& s = nodes_[k];
+    if (!s.alive || s.leaving) continue;
+    scheduler::SurvivorNode sv;
+    sv.name = s.name;
+    sv.spot = s.spot;
+    for (int32_t g = s.first_gpu; g < s.first_gpu + s.num_gpus; ++g) {
+      const auto view = ViewOf(g);
+      const uint64_t budget = scheduler::BudgetPages(view);
+      const uint64_t used = scheduler::PagesInUse(view);
+      sv.free_bytes = std::max(sv.free_bytes, budget > used ? (budget - used) * s_.page_bytes : 0);
+    }
+    const int64_t slots = int64_t{s.num_gpus} * s_.scheduler.max_num_seqs - s.load;
+    sv.free_request_slots = static_cast<uint32_t>(std::max<int64_t>(0, slots));
+    for (const auto& [m, rs] : by_model) {
+      const int8_t t = tier_[static_cast<size_t>(m)][k];
+      sv.models.push_back({s_.models[static_cast<size_t>(m)].name,
+                           t == kTierWarm ? scheduler::Residency::kWarm
+                                          : (t == kTierStaged ? scheduler::Residency::kStaged : scheduler::Residency::kCold)});
+    }
+    in.survivors.push_back(std::move(sv));
+  }
+  std::unordered_map<std::string, int32_t> node_index;
+  for (size_t k = 0; k < nodes_.size(); ++k) node_index[nodes_[k].name] = static_cast<int32_t>(k);
+  const auto plan = scheduler::PlanMigration(in);
+  result_.counters.migrated_models += static_cast<int64_t>(plan.moves.size());
+  for (const auto& move : plan.moves) {
+    for (const auto& id : move.requests) {
+      const int64_t r = std::stoll(id);
+      Displace(r, true);
+      MoveTo(r, node_index.at(move.node));
+    }
+  }
+  for (const auto& u : plan.unplaced) {
+    for (const auto& id : u.requests) {
+      const int64_t r = std::stoll(id);
+      Displace(r, true);
+      Route(r);
+    }
+  }
+}
+
+void Simulation::SpotRemove(int32_t n) {
+  Node& node = nodes_[static_cast<size_t>(n)];
+  if (!node.alive) return;
+  Account(n);
+  result_.counters.preemptions++;
+  node.alive = false;
+  node.leaving = true;
+  for (size_t m = 0; m < s_.models.size(); ++m) tier_[m][static_cast<size_t>(n)] = kTierCold;
+  std::vector<int64_t> cut;
+  for (size_t r = 0; r < reqs_.size(); ++r) {
+    if (reqs_[r].node == n) cut.push_back(static_cast<int64_t>(r));
+  }
+  for (int64_t r : cut) Displace(r, false);
+  for (int32_t g = node.first_gpu; g < node.first_gpu + node.num_gpus; ++g) {
+    Gpu& gpu = gpus_[static_cast<size_t>(g)];
+    const int64_t epoch = gpu.epoch + 1;
+    gpu = Gpu{n};
+    gpu.epoch = epoch;
+  }
+  for (int64_t r : cut) Route(r);
+}
+
+void Simulation::SpotAdd() {
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    if (nodes_[n].spot && !nodes_[n].alive) {
+      const int64_t epoch = gpus_[static_cast<size_t>(nodes_[n].first_gpu)].epoch;
+      BringUp(static_cast<int32_t>(n));
+      for (int32_t g = nodes_[n].first_gpu; g < nodes_[n].first_gpu + nodes_[n].num_gpus; ++g) {
+        gpus_[static_cast<size_t>(g)].epoch = epoch + 1;
+      }
+      break;
+    }
+  }
+  std::vector<int64_t> homeless;
+  homeless.swap(homeless_);
+  for (int64_t r : homeless) Route(r);
+}
+
+void Simulation::Handle(const Event& e) {
+  switch (e.kind) {
+    case EventKind::kArrival:
+      Route(e.arg);
+      break;
+    case EventKind::kStepDone:
+      if (gpus_[static_cast<size_t>(e.target)].epoch == e.arg) StepDone(e.target);
+      break;
+    case EventKind::kModelReady:
+      if (gpus_[static_cast<size_t>(e.target)].epoch == (e.arg >> 20)) {
+        ModelReady(e.target, static_cast<int32_t>(e.arg & ((1 << 20) - 1)));
+      }
+      break;
+    case EventKind::kWindow:
+      Window();
+      break;
+    case EventKind::kSpotNotice: {
+      const int32_t victim = PickSpotVictim();
+      if (victim < 0) break;
+      SpotNotice(victim);
+      q_.Push(std::max(clock_.now, e.arg), EventKind::kSpotRemove, victim, 0);
+      break;
+    }
+    case EventKind::kSpotRemove: {
+      const int32_t victim = e.target >= 0 ? e.target : PickSpotVictim();
+      if (victim >= 0) SpotRemove(victim);
+      break;
+    }
+    case EventKind::kSpotAdd:
+      SpotAdd();
+      break;
+  }
+}
+
+StatusOr<SimResult> Simulation::Run(const ProgressFn& progress) {
+  HEARTH_RETURN_IF_ERROR(Setup());
+  int64_t next_cost_ns = 0;
+  while (!q_.empty() && unfinished_ > 0) {
+    const Event e = q_.Pop();
+    if (e.time_ns > horizon_ns_ + kDrainLimitNs) break;
+    clock_.now = e.time_ns;
+    while (clock_.now >= next_cost_ns) {
+      CostPoint p;
+      p.at_ns = next_cost_ns;
+      for (size_t n = 0; n < nodes_.size(); ++n) {
+        Account(static_cast<int32_t>(n));
+        p.nodes += nodes_[n].alive ? 1 : 0;
+      }
+      p.cost = result_.counters.cost;
+      result_.cost_over_time.push_back(p);
+      next_cost_ns += kCostSampleNs;
+    }
+    Handle(e);
+    if ((++result_.counters.events & 0xffff) == 0 && progress) progress(clock_.now, horizon_ns_);
+  }
+  for (size_t n = 0; n < nodes_.size(); ++n) Account(static_cast<int32_t>(n));
+  result_.counters.busy_gpu_hours = static_cast<double>(busy_ns_) / 3.6e12;
+  result_.end_ns = clock_.now;
+  if (progress) progress(horizon_ns_, horizon_ns_);
+  return std::move(result_);
+}
+
+}  // namespace
+
+StatusOr<SimResult> RunSimulation(const Scenario& scenario, const std::vector<SimArrival>& arrivals,
+                                  const std::vector<SpotChange>& spot, int32_t initial_spot,
+                                  const ProgressFn& progress) {
+  Simulation sim(scenario, arrivals, spot, initial_spot);
+  return sim.Run(progress);
+}
+
+}  // namespace hearth::sim
