@@ -59,6 +59,7 @@ struct Gpu {
 struct Node {
   std::string name;
   bool spot = false;
+  bool serves = true;
   double price_per_hour = 0;
   bool alive = false;
   bool leaving = false;  // noticed: routes nothing new here
@@ -110,6 +111,7 @@ class Simulation {
   void Account(int32_t node);
   void UpdateTier(int32_t node, int32_t model);
   Resident* FindResident(int32_t gpu, int32_t model);
+  bool Routable(size_t n) const { return nodes_[n].alive && !nodes_[n].leaving && nodes_[n].serves; }
   // `also`: models to list as on disk where not resident (the plan's subjects).
   scheduler::WorkerView ViewOf(int32_t gpu, const std::vector<int32_t>& also = {}) const;
   uint64_t WarmBytes(int32_t model) const;
@@ -162,6 +164,7 @@ Status Simulation::Setup() {
       Node n;
       n.name = g.name + "-" + std::to_string(i);
       n.spot = g.spot;
+      n.serves = g.serves;
       n.price_per_hour = g.price_per_hour;
       n.first_gpu = static_cast<int32_t>(gpus_.size());
       n.num_gpus = g.gpus;
@@ -309,7 +312,7 @@ void Simulation::Route(int64_t r) {
   const auto& tiers = tier_[static_cast<size_t>(model)];
   int8_t best = kTierCold + 1;
   for (size_t n = 0; n < nodes_.size(); ++n) {
-    if (nodes_[n].alive && !nodes_[n].leaving) best = std::min(best, tiers[n]);
+    if (Routable(n)) best = std::min(best, tiers[n]);
   }
   if (best > kTierCold) {
     homeless_.push_back(r);
@@ -320,7 +323,7 @@ void Simulation::Route(int64_t r) {
   std::vector<daemon::RouteCandidate> cands;
   std::vector<int32_t> index;
   for (size_t n = 0; n < nodes_.size(); ++n) {
-    if (!nodes_[n].alive || nodes_[n].leaving || tiers[n] != best) continue;
+    if (!Routable(n) || tiers[n] != best) continue;
     cands.push_back({nodes_[n].name, kStateNames[best], nodes_[n].load, false});
     index.push_back(static_cast<int32_t>(n));
   }
@@ -427,7 +430,7 @@ void Simulation::RunActions(int32_t gpu, const std::vector<scheduler::Action>& a
       case scheduler::ActionKind::kSwapOut:
       case scheduler::ActionKind::kUnload:
         if (!res) break;
-        result_.counters.evictions++;
+        if (res->state == ModelState::kWarm) result_.counters.evictions++;
         if (a.kind == scheduler::ActionKind::kSwapOut) {
           res->state = ModelState::kStaged;
           res->has_copy = true;
@@ -693,7 +696,7 @@ void Simulation::SpotNotice(int32_t n) {
   }
   for (size_t k = 0; k < nodes_.size() && in.survivors.size() < 4096; ++k) {
     const Node& s = nodes_[k];
-    if (!s.alive || s.leaving) continue;
+    if (!Routable(k)) continue;
     scheduler::SurvivorNode sv;
     sv.name = s.name;
     sv.spot = s.spot;

@@ -94,6 +94,7 @@ Status ParseNodes(const Value& arr, Scenario* s) {
     f.Int("staged_bytes", &g.staged_bytes, 0, kMaxBytes);
     f.Num("price_per_hour", &g.price_per_hour, 0, 1e6);
     f.Choice("instance", "on-demand", "spot", &g.spot);
+    f.Bool("serves", &g.serves);
     if (!f.Find("gpu_memory_bytes")) f.Fail("gpu_memory_bytes", "is required");
     HEARTH_RETURN_IF_ERROR(f.status());
     total += g.count;
@@ -250,6 +251,7 @@ StatusOr<Scenario> ParseScenario(const std::string& json) {
     f.Num("start_s", &s.spot.start_s, 0, 1e8);
     f.Num("compression", &s.spot.compression, 1e-3, 1e6);
     f.Num("notice_s", &s.spot.notice_s, 0, 1e5);
+    f.Bool("steps", &s.spot.steps);
     HEARTH_RETURN_IF_ERROR(f.status());
   }
   if (const Value* v = top.Find("scheduler")) {

@@ -19,6 +19,7 @@ struct NodeGroup {
   uint64_t gpu_memory_bytes = 0;       // the placement budget of each worker (weights + KV)
   uint64_t staged_bytes = 0;           // host memory for staged copies, per worker; 0: off
   bool spot = false;
+  bool serves = true;                  // false: a router that holds no model (it still costs)
   double price_per_hour = 0;           // the whole node
 };
 
@@ -46,6 +47,7 @@ struct SpotSpec {
   double start_s = 0;                  // trace second at the run's start
   double compression = 1;
   double notice_s = 30;                // a removal is announced this long before (migrate)
+  bool steps = false;                  // each fall/rise is one node (bench/spot), not scaled
 };
 
 enum class PlacementPolicy { kLru, kForecast };

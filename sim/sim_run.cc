@@ -25,8 +25,12 @@ StatusOr<SimResult> RunScenario(const Scenario& s, const ProgressFn& progress) {
   int32_t initial_spot = spot_nodes;
   if (!s.spot.trace.empty() && spot_nodes > 0) {
     HEARTH_ASSIGN_OR_RETURN(auto events, LoadSpotTrace(s.spot.trace));
-    changes = ScaleSpotTrace(events, s.spot.start_s, s.spot.compression, s.arrivals.duration_s, spot_nodes,
-                             &initial_spot);
+    if (s.spot.steps) {
+      changes = StepSpotTrace(events, s.spot.start_s, s.spot.compression, s.arrivals.duration_s, spot_nodes);
+    } else {
+      changes = ScaleSpotTrace(events, s.spot.start_s, s.spot.compression, s.arrivals.duration_s, spot_nodes,
+                               &initial_spot);
+    }
   }
   return RunSimulation(s, arrivals, changes, initial_spot, progress);
 }

@@ -213,6 +213,25 @@ StatusOr<std::vector<SpotTraceEvent>> LoadSpotTrace(const std::string& path) {
   return events;
 }
 
+std::vector<SpotChange> StepSpotTrace(const std::vector<SpotTraceEvent>& events, double start_s, double compression,
+                                      double duration_s, int32_t fleet_spot_nodes) {
+  std::vector<SpotChange> changes;
+  const double end_s = start_s + duration_s * compression;
+  int32_t live = 0;
+  int32_t fleet = fleet_spot_nodes;
+  for (size_t i = 0; i < events.size(); ++i) {
+    const int32_t before = live;
+    live = std::max(0, live + (events[i].add ? 1 : -1));
+    const double t = static_cast<double>(events[i].at_ms) / 1e3;
+    if (t <= start_s || t >= end_s || live == before) continue;
+    const int32_t delta = live > before ? 1 : -1;
+    if (fleet + delta < 1 || fleet + delta > fleet_spot_nodes) continue;
+    fleet += delta;
+    changes.push_back({static_cast<int64_t>(std::llround((t - start_s) / compression * 1e9)), delta});
+  }
+  return changes;
+}
+
 std::vector<SpotChange> ScaleSpotTrace(const std::vector<SpotTraceEvent>& events, double start_s, double compression,
                                        double duration_s, int32_t fleet_spot_nodes, int32_t* initial_nodes) {
   // The live count after each event; events at one instant are applied together.

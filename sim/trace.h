@@ -66,6 +66,11 @@ struct SpotChange {
 // `compression`, scaled so that the trace's largest count in that slice is `fleet_spot_nodes`:
 // the changes to a fleet that starts with the scaled count at start_s. Only changes before
 // `duration_s` (simulated) are kept.
+// bench/spot's reading instead: every fall of the live count takes one node away and every
+// rise brings one back, never below 1 nor above `fleet_spot_nodes` (the fleet starts full).
+std::vector<SpotChange> StepSpotTrace(const std::vector<SpotTraceEvent>& events, double start_s, double compression,
+                                      double duration_s, int32_t fleet_spot_nodes);
+
 std::vector<SpotChange> ScaleSpotTrace(const std::vector<SpotTraceEvent>& events, double start_s, double compression,
                                        double duration_s, int32_t fleet_spot_nodes, int32_t* initial_nodes);
 

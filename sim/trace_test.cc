@@ -71,6 +71,11 @@ TEST(TraceTest, SpotTraceScalesToTheFleet) {
   EXPECT_EQ(changes[1].delta, 10);
   EXPECT_EQ(changes[2].at_ns, 2'500'000'000);
   EXPECT_EQ(changes[2].delta, -20);
+  // bench/spot's reading: one node per fall or rise, within [1, fleet].
+  auto steps = StepSpotTrace(*events, 0.5, 1.0, 10, 2);
+  ASSERT_EQ(steps.size(), 1u);  // the rises find the fleet full; of the two falls only one fits
+  EXPECT_EQ(steps[0].at_ns, 3'500'000'000);
+  EXPECT_EQ(steps[0].delta, -1);
   EXPECT_FALSE(ParseSpotTrace("0,join,a\n").ok());
   EXPECT_FALSE(ParseSpotTrace("5,add,a\n1,add,b\n").ok());
 }
