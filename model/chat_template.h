@@ -1,57 +1,55 @@
-// Chat templates: turn a conversation into the prompt text a model was trained on. We do not
-// run Jinja; the family is recognised from markers in the model's template and rendered by
-// hand, including the default system prompt a template inserts (SmolLM2, Qwen2.5).
+// Chat templates: turn a conversation into the prompt text a model was trained on, by running
+// the model's own Jinja template (tokenizer.chat_template) with model/jinja, in the
+// environment Hugging Face's apply_chat_template uses. Any template within the supported
+// subset works; one outside it is refused when loaded (a parse error) or when rendered.
 #pragma once
 
+#include <ctime>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/status.h"
+#include "model/jinja/template.h"
 
 namespace hearth::model {
 
-enum class ChatTemplateFamily {
-  kChatMl,   // <|im_start|>role\n...<|im_end|>\n (SmolLM2, Qwen)
-  kLlama3,   // <|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|>
-  kMistral,  // [INST] user [/INST]assistant</s> (Mistral, Llama 2 without <<SYS>>)
-  kLlama2,   // [INST] <<SYS>>\nsystem\n<</SYS>>\n\nuser [/INST] assistant </s><s>[INST] ...
-};
-
-const char* ChatTemplateFamilyName(ChatTemplateFamily family);
-
 struct ChatMessage {
-  std::string role;  // "system", "user", "assistant" or "tool"
-  std::string content;
+  std::string role;     // "system", "user", "assistant" or "tool"
+  std::string content;  // an assistant turn with tool calls and no text passes none
+  std::string tool_calls_json{};  // the assistant's tool calls, a JSON array; empty: none
+  std::string tool_call_id{};     // a tool result's call id; empty: none
+  std::string name{};             // a tool result's function name; empty: none
 };
 
 class ChatTemplate {
  public:
-  // Recognises the family of a Jinja template. Unimplemented when it is empty or not one we
-  // know: callers report that only for chat requests (plain completions need no template).
-  // `eos_text` is the end-of-sequence token's spelling, which some families write.
-  static StatusOr<ChatTemplate> FromJinja(std::string_view source, std::string eos_text = "");
+  // Parses a Jinja template. Unimplemented when it is empty (callers report that only for chat
+  // requests: plain completions need no template); InvalidArgument naming the line when it
+  // does not parse. `eos_text`/`bos_text` are the spellings templates see as eos_token and
+  // bos_token.
+  static StatusOr<ChatTemplate> FromJinja(std::string_view source, std::string eos_text = "",
+                                          std::string bos_text = "");
 
-  // Renders `messages`; add_generation_prompt appends the header of an assistant turn. The
-  // text has no BOS: tokenize it with add_special=true (adds BOS when the model wants one) and
-  // parse_special=true. InvalidArgument for an unknown role, or roles out of order where the
-  // family requires alternation (Mistral, Llama 2).
-  StatusOr<std::string> Render(std::span<const ChatMessage> messages,
-                               bool add_generation_prompt) const;
-
-  ChatTemplateFamily family() const { return family_; }
-  const std::string& default_system_prompt() const { return default_system_; }  // "" if none
+  // Renders `messages` (and `tools_json`, a JSON array of tool definitions, or empty for
+  // none); add_generation_prompt appends the header of an assistant turn. With the default
+  // empty bos_text the text has no BOS: tokenize it with add_special=true (which adds BOS when
+  // the model wants one) and parse_special=true. InvalidArgument for an unknown role, malformed
+  // tools or tool calls, or when the template fails (raise_exception included) or exceeds the
+  // interpreter's limits. `now` is the time strftime_now formats (default: the clock's).
+  StatusOr<std::string> Render(std::span<const ChatMessage> messages, bool add_generation_prompt,
+                               std::string_view tools_json = "",
+                               std::optional<std::time_t> now = std::nullopt) const;
 
  private:
-  ChatTemplate(ChatTemplateFamily family, std::string default_system, std::string eos_text)
-      : family_(family), default_system_(std::move(default_system)), eos_(std::move(eos_text)) {}
+  ChatTemplate(jinja::Template tmpl, std::string eos, std::string bos)
+      : template_(std::move(tmpl)), eos_(std::move(eos)), bos_(std::move(bos)) {}
 
-  StatusOr<std::string> RenderInstruct(std::span<const ChatMessage> messages) const;
-
-  ChatTemplateFamily family_;
-  std::string default_system_;
+  jinja::Template template_;
   std::string eos_;
+  std::string bos_;
 };
 
 }  // namespace hearth::model

@@ -13,7 +13,8 @@ namespace {
 
 using Messages = std::vector<ChatMessage>;
 
-// Renderings of the real templates by jinja2 (scripts/make-tokenizer-fixtures.py).
+// Renderings of the real templates by jinja2 (scripts/make-tokenizer-fixtures.py), with no
+// bos_token as the daemon renders them.
 TEST(ChatTemplateTest, MatchesJinjaReference) {
   std::ifstream in(testing::TestdataDir() + "/tokenizer/chat_templates.json");
   ASSERT_TRUE(in) << "missing chat_templates.json";
@@ -40,40 +41,39 @@ TEST(ChatTemplateTest, MatchesJinjaReference) {
   EXPECT_GE(checked, 12);
 }
 
-TEST(ChatTemplateTest, DetectsFamiliesAndDefaultSystemPrompt) {
-  auto chatml = ChatTemplate::FromJinja(
-      "{{ '<|im_start|>system\\nYou are Qwen.<|im_end|>\\n' }}{{ '<|im_start|>' + role }}");
-  ASSERT_TRUE(chatml.ok());
-  EXPECT_EQ(chatml->family(), ChatTemplateFamily::kChatMl);
-  EXPECT_EQ(chatml->default_system_prompt(), "You are Qwen.");
-  auto plain = ChatTemplate::FromJinja("{{'<|im_start|>' + message['role'] + '\\n'}}");
-  ASSERT_TRUE(plain.ok());
-  EXPECT_EQ(plain->default_system_prompt(), "");
-  EXPECT_EQ(*plain->Render(Messages{{"user", "hi"}}, true),
-            "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
-  auto llama2 = ChatTemplate::FromJinja("[INST] <<SYS>>\\n");
-  ASSERT_TRUE(llama2.ok());
-  EXPECT_EQ(llama2->family(), ChatTemplateFamily::kLlama2);
-  EXPECT_EQ(*llama2->Render(Messages{{"system", "S"}, {"user", "u1"}, {"assistant", "a1"},
-                                     {"user", "u2"}},
-                            true),
-            "[INST] <<SYS>>\nS\n<</SYS>>\n\nu1 [/INST] a1 </s><s>[INST] u2 [/INST]");
+TEST(ChatTemplateTest, ToolsAndToolCallsReachTheTemplate) {
+  auto tmpl = ChatTemplate::FromJinja(
+      "{% for t in tools or [] %}[{{ t.function.name }}]{% endfor %}"
+      "{% for m in messages %}{{ m.role }}:{{ m.content if m.content is not none else '-' }}"
+      "{% if m.tool_calls %}{{ m.tool_calls[0].function.arguments|tojson }}{% endif %}"
+      "{% if m.tool_call_id is defined %}#{{ m.tool_call_id }}{% endif %};{% endfor %}"
+      "{{ bos_token }}{{ eos_token }}",
+      "</s>", "<s>");
+  ASSERT_TRUE(tmpl.ok()) << tmpl.status().ToString();
+  Messages messages = {{"user", "hi"},
+                       {"assistant", "", R"([{"function":{"name":"f","arguments":{"x":1}}}])"},
+                       {"tool", "42", "", "call1", "f"}};
+  auto text = tmpl->Render(messages, true, R"([{"type":"function","function":{"name":"f"}}])");
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  EXPECT_EQ(*text, "[f]user:hi;assistant:-{\"x\": 1};tool:42#call1;<s></s>");
+  EXPECT_EQ(*tmpl->Render(Messages{{"user", "x"}}, true), "user:x;<s></s>");  // tools: none
 }
 
 TEST(ChatTemplateTest, Errors) {
   EXPECT_EQ(ChatTemplate::FromJinja("").status().code(), Status::Code::kUnimplemented);
-  EXPECT_EQ(ChatTemplate::FromJinja("{{ messages }}").status().code(),
-            Status::Code::kUnimplemented);
-  auto chatml = ChatTemplate::FromJinja("<|im_start|>");
+  auto bad = ChatTemplate::FromJinja("{% for m in messages %}");
+  EXPECT_TRUE(bad.status().IsInvalidArgument());
+  EXPECT_NE(bad.status().message().find("line 1"), std::string::npos) << bad.status().message();
+  auto chatml = ChatTemplate::FromJinja("{% for m in messages %}{{ m.content }}{% endfor %}");
   ASSERT_TRUE(chatml.ok());
   EXPECT_TRUE(chatml->Render(Messages{{"wizard", "x"}}, true).status().IsInvalidArgument());
-  auto mistral = ChatTemplate::FromJinja("[INST]", "</s>");
-  ASSERT_TRUE(mistral.ok());
-  EXPECT_TRUE(mistral->Render(Messages{{"assistant", "x"}}, true).status().IsInvalidArgument());
-  EXPECT_TRUE(mistral->Render(Messages{{"user", "a"}, {"user", "b"}}, true)
-                  .status()
-                  .IsInvalidArgument());
-  EXPECT_EQ(*mistral->Render(Messages{{"system", "S"}, {"user", "u"}}, true), "[INST] S\n\nu [/INST]");
+  EXPECT_TRUE(chatml->Render(Messages{{"user", "x"}}, true, "{not json").status().IsInvalidArgument());
+  EXPECT_TRUE(chatml->Render(Messages{{"assistant", "", "{}"}}, true).status().IsInvalidArgument());
+  auto raising = ChatTemplate::FromJinja("{{ raise_exception('roles must alternate') }}");
+  ASSERT_TRUE(raising.ok());
+  auto r = raising->Render(Messages{{"user", "x"}}, true);
+  EXPECT_TRUE(r.status().IsInvalidArgument());
+  EXPECT_NE(r.status().message().find("roles must alternate"), std::string::npos);
 }
 
 }  // namespace

@@ -89,9 +89,6 @@ TEST_F(SmolLM2TokenizerTest, ChatTemplateFromTheFile) {
   auto tmpl = ChatTemplate::FromJinja(tokenizer_->chat_template(),
                                       tokenizer_->token_text(tokenizer_->eos_id()));
   ASSERT_TRUE(tmpl.ok()) << tmpl.status().ToString();
-  EXPECT_EQ(tmpl->family(), ChatTemplateFamily::kChatMl);
-  EXPECT_EQ(tmpl->default_system_prompt(),
-            "You are a helpful AI assistant named SmolLM, trained by Hugging Face");
   const std::vector<ChatMessage> messages = {{"user", "Hi"}};
   const std::vector<int32_t> ids = tokenizer_->Encode(*tmpl->Render(messages, true), true, true);
   EXPECT_EQ(ids.front(), 1);  // <|im_start|>
