@@ -10,6 +10,7 @@
 #include "common/check.h"
 #include "daemon/routing/route_choice.h"
 #include "scheduler/batch_scheduler.h"
+#include "scheduler/cluster_placement.h"
 #include "scheduler/forecast.h"
 #include "scheduler/load_tracker.h"
 #include "scheduler/migration_plan.h"
@@ -72,6 +73,8 @@ struct Node {
   std::unique_ptr<scheduler::LoadTracker> tracker;
   std::vector<std::vector<scheduler::WindowLoad>> history;  // [model] closed windows
   std::vector<double> scores;                               // [model] by the latest forecast
+  std::vector<scheduler::WindowLoad> predicted;             // [model] the latest forecast
+  std::vector<bool> home;                                   // [model] a warm target of the cluster plan
 };
 
 struct Req {
@@ -100,6 +103,10 @@ class Simulation {
   void RunActions(int32_t gpu, const std::vector<scheduler::Action>& actions, bool prewarm);
   void RetryRoom(int32_t gpu);
   void Window();
+  // The leader's plan across nodes (the real PlanClusterPlacement over every node's forecast):
+  // each node makes its homes warm. `instant`: at start-up, before any traffic.
+  void PlanCluster(bool instant);
+  void MakeWarm(int32_t node, int32_t model, bool instant);
   void SpotNotice(int32_t node);
   void SpotRemove(int32_t node);
   void SpotAdd();
@@ -177,6 +184,7 @@ Status Simulation::Setup() {
     }
   }
   tier_.assign(s_.models.size(), std::vector<int8_t>(nodes_.size(), kTierCold));
+  if (s_.policy.cluster_placement) PlanCluster(true);
   reqs_.resize(arrivals_.size());
   result_.requests.resize(arrivals_.size());
   for (size_t r = 0; r < arrivals_.size(); ++r) {
@@ -218,6 +226,8 @@ void Simulation::BringUp(int32_t n) {
   node.tracker = std::make_unique<scheduler::LoadTracker>(static_cast<int64_t>(s_.policy.window_s * 1e3));
   node.history.assign(s_.models.size(), {});
   node.scores.assign(s_.models.size(), 0.0);
+  node.predicted.assign(s_.models.size(), {});
+  node.home.assign(s_.models.size(), false);
   for (int32_t g = node.first_gpu; g < node.first_gpu + node.num_gpus; ++g) {
     gpus_[static_cast<size_t>(g)] = Gpu{n};
   }
@@ -273,6 +283,7 @@ scheduler::WorkerView Simulation::ViewOf(int32_t gpu, const std::vector<int32_t>
     m.draining = r.draining;
     m.last_used = r.last_used;
     m.score = node.scores.empty() ? 0 : node.scores[static_cast<size_t>(r.model)];
+    m.pinned = !node.home.empty() && node.home[static_cast<size_t>(r.model)] && r.state == ModelState::kWarm;
     v.models.push_back(std::move(m));
   }
   for (int32_t model : also) {
@@ -350,16 +361,25 @@ void Simulation::PlaceOnGpu(int64_t r, int32_t n) {
   int64_t best_key = INT64_MAX;
   for (int32_t g = node.first_gpu; g < node.first_gpu + node.num_gpus; ++g) {
     const Resident* res = FindResident(g, model);
-    int64_t key;
-    if (res && res->state == ModelState::kWarm && !res->draining) {
+    if (!res) continue;
+    int64_t key = INT64_MAX;
+    if (res->state == ModelState::kWarm && !res->draining) {
       key = res->active;
-    } else if (res && res->state == ModelState::kLoading) {
+    } else if (res->state == ModelState::kLoading) {
       key = (int64_t{1} << 40) + static_cast<int64_t>(res->pending.size());
-    } else {
-      const auto view = ViewOf(g);
-      const int64_t used = static_cast<int64_t>(scheduler::PagesInUse(view));
-      key = (int64_t{1} << (res && res->has_copy ? 41 : 42)) + used;
     }
+    if (key < best_key) {
+      best_key = key;
+      best_gpu = g;
+    }
+  }
+  // Not warm nor loading anywhere on the node: a GPU with its staged copy, else the one with
+  // the fewest pages in use, by the placement's own arithmetic.
+  for (int32_t g = node.first_gpu; best_gpu < 0 || best_key >= (int64_t{1} << 41); ++g) {
+    if (g == node.first_gpu + node.num_gpus) break;
+    const Resident* res = FindResident(g, model);
+    const int64_t used = static_cast<int64_t>(scheduler::PagesInUse(ViewOf(g)));
+    const int64_t key = (int64_t{1} << (res && res->has_copy ? 41 : 42)) + used;
     if (key < best_key) {
       best_key = key;
       best_gpu = g;
@@ -627,6 +647,7 @@ void Simulation::Window() {
       }
       const auto f = scheduler::PredictNext(load, fo);
       const auto fa = scheduler::PredictNext(arrivals, fo);
+      node.predicted[m] = f.predicted;
       scheduler::ModelDemand d;
       d.name = s_.models[m].name;
       d.predicted_avg = f.predicted.avg;
@@ -654,9 +675,74 @@ void Simulation::Window() {
       if (scores.empty()) break;
     }
   }
+  if (s_.policy.cluster_placement) PlanCluster(false);
   if (clock_.now < horizon_ns_) {
     q_.Push(clock_.now + static_cast<int64_t>(s_.policy.window_s * 1e9), EventKind::kWindow, 0, 0);
   }
+}
+
+void Simulation::PlanCluster(bool instant) {
+  std::vector<scheduler::ClusterNode> in;
+  std::vector<int32_t> index;
+  for (size_t n = 0; n < nodes_.size(); ++n) {
+    if (!Routable(n)) continue;
+    const Node& node = nodes_[n];
+    scheduler::ClusterNode c;
+    c.name = node.name;
+    c.spot = node.spot;
+    c.price_per_hour = node.price_per_hour;
+    c.memory_budget_bytes = node.gpu_memory;
+    c.workers = node.num_gpus;
+    c.staged_budget_bytes = node.staged_bytes * static_cast<uint64_t>(node.num_gpus);
+    for (size_t m = 0; m < s_.models.size(); ++m) {
+      scheduler::ClusterModel cm;
+      cm.name = s_.models[m].name;
+      cm.warm = tier_[m][n] <= kTierLoading;
+      cm.staged = tier_[m][n] == kTierStaged;
+      cm.home = node.home[m];
+      cm.bytes = WarmBytes(static_cast<int32_t>(m));
+      cm.predicted_avg = node.predicted[m].avg;
+      cm.predicted_peak = node.predicted[m].peak;
+      cm.batch_size = s_.scheduler.max_num_seqs;
+      c.models.push_back(std::move(cm));
+    }
+    in.push_back(std::move(c));
+    index.push_back(static_cast<int32_t>(n));
+  }
+  if (in.empty()) return;
+  std::unordered_map<std::string, int32_t> by_name;
+  for (int32_t n : index) by_name[nodes_[static_cast<size_t>(n)].name] = n;
+  const auto plan = scheduler::PlanClusterPlacement(in);
+  for (const auto& np : plan.nodes) {
+    const int32_t n = by_name.at(np.node);
+    Node& node = nodes_[static_cast<size_t>(n)];
+    std::fill(node.home.begin(), node.home.end(), false);
+    for (const auto& name : np.warm) {
+      const int32_t m = model_index_.at(name);
+      node.home[static_cast<size_t>(m)] = true;
+      if (tier_[static_cast<size_t>(m)][static_cast<size_t>(n)] > kTierLoading) MakeWarm(n, m, instant);
+    }
+  }
+}
+
+void Simulation::MakeWarm(int32_t n, int32_t model, bool instant) {
+  const Node& node = nodes_[static_cast<size_t>(n)];
+  // The GPU holding its staged copy, else the one with the fewest pages in use.
+  int32_t best = -1;
+  int64_t best_key = INT64_MAX;
+  for (int32_t g = node.first_gpu; g < node.first_gpu + node.num_gpus; ++g) {
+    const Resident* res = FindResident(g, model);
+    const int64_t used = static_cast<int64_t>(scheduler::PagesInUse(ViewOf(g)));
+    const int64_t key = (res && res->has_copy ? 0 : (int64_t{1} << 40)) + used;
+    if (key < best_key) {
+      best_key = key;
+      best = g;
+    }
+  }
+  const auto plan = scheduler::PlanWarm(ViewOf(best, {model}), s_.models[static_cast<size_t>(model)].name);
+  if (plan.outcome != scheduler::Outcome::kReady) return;  // no room now: the node's own policy decides
+  RunActions(best, plan.actions, true);
+  if (instant) ModelReady(best, model);
 }
 
 int32_t Simulation::PickSpotVictim() const {

@@ -121,6 +121,27 @@ TEST(ClusterSimTest, MigrationMovesRequestsWithTheirTokens) {
   EXPECT_GT(migrations, 0);
 }
 
+TEST(ClusterSimTest, ClusterPlacementStartsHomesWarmAndAddsReplicasForLoad) {
+  Scenario s = Small(4, 1, 4'000'000'000);
+  s.policy.cluster_placement = true;
+  s.policy.placement = PlacementPolicy::kForecast;
+  s.policy.window_s = 2;
+  s.scheduler.max_num_seqs = 8;  // the batch size B of the replica count
+  std::vector<SimArrival> arrivals;
+  // Model 0 has tens of requests in flight (each 100 tokens at 10 ms a step, 8 at a time):
+  // more than one replica's B.
+  for (int i = 0; i < 1000; ++i) arrivals.push_back({40'000'000LL * i, 0, 16, 100});
+  arrivals.push_back({0, 1, 16, 2});
+  auto r = RunSimulation(s, arrivals, {}, 0);
+  ASSERT_TRUE(r.ok());
+  // Both models were warm before the first request: no cold start for either at t = 0.
+  EXPECT_FALSE(r->requests[0].cold_start);
+  EXPECT_EQ(r->requests[0].first_token_ns, 10'000'000);
+  // The forecast asks for more replicas of model 0: more loads than the start-up fill's.
+  EXPECT_GT(r->counters.loads, 2);
+  for (const auto& o : r->requests) EXPECT_GE(o.finished_ns, 0);
+}
+
 TEST(ClusterSimTest, SameScenarioGivesTheSameBytes) {
   Scenario s = SpotScenario(PreemptionPolicy::kMigrate);
   s.policy.placement = PlacementPolicy::kForecast;

@@ -62,6 +62,9 @@ struct PolicySpec {
   double slo_ttft_ms = 1000;
   double slo_tpot_ms = 200;
   double warmup_s = 0;                 // requests arriving before this are not counted
+  // The leader's placement across nodes (homes and replica counts, pinned warm); at start-up,
+  // and at every window under the forecast policy. Off: each node places on its own.
+  bool cluster_placement = false;
 };
 
 struct TimeSpec {
