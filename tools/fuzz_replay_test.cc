@@ -14,6 +14,9 @@
 #define HEARTH_FUZZ_ENTRY FuzzSafetensorsOne
 #include "fuzz/fuzz_safetensors.cc"  // NOLINT
 #undef HEARTH_FUZZ_ENTRY
+#define HEARTH_FUZZ_ENTRY FuzzJinjaOne
+#include "fuzz/fuzz_jinja.cc"  // NOLINT
+#undef HEARTH_FUZZ_ENTRY
 
 namespace {
 
@@ -37,6 +40,8 @@ size_t Replay(const std::string& dir, int (*entry)(const uint8_t*, size_t)) {
 }
 
 TEST(FuzzReplayTest, GgufCorpus) { EXPECT_GT(Replay(CorpusDir("gguf"), FuzzGgufOne), 0u); }
+
+TEST(FuzzReplayTest, JinjaCorpus) { EXPECT_GT(Replay(CorpusDir("jinja"), FuzzJinjaOne), 0u); }
 
 TEST(FuzzReplayTest, SafetensorsCorpus) {
   EXPECT_GT(Replay(CorpusDir("safetensors"), FuzzSafetensorsOne), 0u);
