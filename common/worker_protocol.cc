@@ -187,6 +187,7 @@ void WriteSampling(PayloadWriter& w, const SamplingParams& p) {
   w.I32(p.min_tokens);
   w.Bool(p.ignore_eos);
   w.I32s(p.stop_token_ids);
+  w.Str(p.grammar);
 }
 
 Status ReadSampling(PayloadReader& r, SamplingParams* p) {
@@ -208,6 +209,7 @@ Status ReadSampling(PayloadReader& r, SamplingParams* p) {
   HEARTH_ASSIGN_OR_RETURN(p->min_tokens, r.I32());
   HEARTH_ASSIGN_OR_RETURN(p->ignore_eos, r.Bool());
   HEARTH_ASSIGN_OR_RETURN(p->stop_token_ids, r.I32s());
+  HEARTH_ASSIGN_OR_RETURN(p->grammar, r.Str());
   return Status::Ok();
 }
 

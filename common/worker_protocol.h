@@ -70,8 +70,8 @@ struct Frame {
 
 struct WorkerHello {
   // 2: loads in three requests (kBeginLoad, kPollLoad, kFinishLoad); 3: logit_bias, min_tokens,
-  // ignore_eos and stop_token_ids in a step's sampling parameters.
-  uint32_t protocol_version = 3;
+  // ignore_eos and stop_token_ids in a step's sampling parameters; 4: and a grammar.
+  uint32_t protocol_version = 4;
   int32_t pid = 0;
   std::string backend;  // "cpu" or "cuda"
   std::string device;   // human-readable, e.g. "cpu: 2 threads (avx512)"

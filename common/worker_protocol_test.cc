@@ -79,6 +79,7 @@ StepRequest SampleStep() {
   a.sampling.min_tokens = 6;
   a.sampling.ignore_eos = true;
   a.sampling.stop_token_ids = {13, 2};
+  a.sampling.grammar = "root ::= \"a\"";
   a.sample_position = 5;
   a.start_pos = 2;
   a.history = {11, 12};
@@ -121,6 +122,7 @@ TEST(StepCodecTest, StepRoundTrip) {
   EXPECT_EQ(a.sampling.min_tokens, 6);
   EXPECT_TRUE(a.sampling.ignore_eos);
   EXPECT_EQ(a.sampling.stop_token_ids, (std::vector<int32_t>{13, 2}));
+  EXPECT_EQ(a.sampling.grammar, "root ::= \"a\"");
   EXPECT_EQ(a.sample_position, 5);
   EXPECT_TRUE(a.full);
   EXPECT_EQ(a.start_pos, 2);

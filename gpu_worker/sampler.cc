@@ -62,6 +62,20 @@ void ApplyLogitBias(std::span<float> logits, const std::vector<LogitBias>& biase
   }
 }
 
+// Tokens whose bit is clear in `allowed` (a grammar's mask) become impossible.
+void MaskDisallowed(std::span<float> logits, std::span<const uint64_t> allowed) {
+  const size_t n = std::min(logits.size(), allowed.size() * 64);
+  for (size_t w = 0; w * 64 < n; ++w) {
+    const uint64_t bits = allowed[w];
+    if (bits == ~uint64_t{0}) continue;
+    const size_t end = std::min(n, w * 64 + 64);
+    for (size_t t = w * 64; t < end; ++t) {
+      if (!((bits >> (t & 63)) & 1)) logits[t] = kNegInf;
+    }
+  }
+  for (size_t t = n; t < logits.size(); ++t) logits[t] = kNegInf;
+}
+
 // min_tokens: the tokens that would end the request cannot be drawn yet.
 void MaskEndTokens(std::span<float> logits, const SamplingParams& params, const EndTokens& ends) {
   if (ends.num_generated >= params.min_tokens) return;
@@ -273,7 +287,7 @@ int32_t SampleRandom(std::span<const float> logits, const SamplingParams& params
 SampleResult Sample(std::span<const float> logits, const SamplingParams& params,
                     std::span<const int32_t> prompt_tokens,
                     std::span<const int32_t> generated_tokens, int64_t position,
-                    SamplerScratch& scratch, EndTokens ends) {
+                    SamplerScratch& scratch, EndTokens ends, std::span<const uint64_t> allowed) {
   CHECK(!logits.empty()) << "empty logits row";
   CHECK(position >= 0) << "negative position " << position;
   // Not a validation of params (done once where they enter): the bound of result.top.
@@ -284,6 +298,7 @@ SampleResult Sample(std::span<const float> logits, const SamplingParams& params,
   ApplyPenalties(penalized, params, prompt_tokens, generated_tokens, scratch.penalties);
   ApplyLogitBias(penalized, params.logit_bias);
   MaskEndTokens(penalized, params, ends);
+  if (!allowed.empty()) MaskDisallowed(penalized, allowed);
   Sanitize(penalized);
 
   SampleResult result;

@@ -68,12 +68,17 @@ struct EndTokens {
 // what stays comparable across requests with different sampling settings. (Truncation would
 // also make every surviving logprob look inflated and the greedy one always 0.)
 //
+// Constrained decoding: a non-empty `allowed` holds one bit per token id (bit t of word t/64;
+// sampling/grammar/token_masker.h); tokens outside it are set to -inf right after the end-token
+// mask, so they are never drawn and the logprobs are those of the masked distribution.
+//
 // `params` must be valid: they are checked once where they enter (the daemon's API parse and
 // recovery, the worker's step validation, Generator::Generate), not per token. Token ids in the
 // spans must lie in [0, vocab).
 SampleResult Sample(std::span<const float> logits, const SamplingParams& params,
                     std::span<const int32_t> prompt_tokens,
                     std::span<const int32_t> generated_tokens, int64_t position,
-                    SamplerScratch& scratch, EndTokens ends = {});
+                    SamplerScratch& scratch, EndTokens ends = {},
+                    std::span<const uint64_t> allowed = {});
 
 }  // namespace hearth

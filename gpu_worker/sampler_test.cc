@@ -400,3 +400,41 @@ TEST(SamplerMinTokensTest, EndTokensAreMaskedUntilMinTokensWereGenerated) {
 
 }  // namespace
 }  // namespace hearth
+
+namespace hearth {
+namespace {
+
+// A grammar's mask: only allowed tokens are drawn, greedy or sampled, and the logprobs are
+// those of the masked distribution (the allowed tokens' probabilities sum to one).
+TEST(SamplerTest, AGrammarMaskLeavesOnlyTheAllowedTokens) {
+  const std::vector<float> logits = RandomLogits(200, 5);
+  std::vector<uint64_t> allowed((logits.size() + 63) / 64, 0);
+  const std::vector<int32_t> ids = {3, 64, 130, 199};
+  for (int32_t t : ids) allowed[t / 64] |= uint64_t{1} << (t % 64);
+  SamplerScratch scratch;
+  SamplingParams greedy;
+  greedy.temperature = 0;
+  greedy.num_logprobs = 5;
+  const SampleResult g = Sample(logits, greedy, {}, {}, 0, scratch, {}, allowed);
+  int32_t best = ids[0];
+  for (int32_t t : ids) best = logits[t] > logits[best] ? t : best;
+  EXPECT_EQ(g.token, best);
+  ASSERT_EQ(g.num_top, 4) << "only the allowed tokens have a finite logprob";
+  double mass = 0;
+  for (const TokenLogprob& t : g.top_logprobs()) {
+    EXPECT_NE(std::find(ids.begin(), ids.end(), t.token), ids.end());
+    mass += std::exp(t.logprob);
+  }
+  EXPECT_NEAR(mass, 1.0, 1e-5);
+  SamplingParams sampled;
+  sampled.seed = 9;
+  std::map<int32_t, int> seen;
+  for (int64_t pos = 0; pos < 400; ++pos) ++seen[Sample(logits, sampled, {}, {}, pos, scratch, {}, allowed).token];
+  for (const auto& [token, n] : seen) EXPECT_NE(std::find(ids.begin(), ids.end(), token), ids.end()) << token;
+  EXPECT_GE(seen.size(), 2u);
+  // Without the mask the same draws leave the allowed set.
+  EXPECT_NE(Sample(logits, greedy, {}, {}, 0, scratch).token, best);
+}
+
+}  // namespace
+}  // namespace hearth

@@ -26,7 +26,48 @@ Status CheckIds(const std::vector<int32_t>& ids, int32_t vocab, const char* what
   return Status::Ok();
 }
 
+// The model's vocabulary as the grammar engine sees it: each token's bytes, control tokens
+// none (a grammar never produces them), and the end-of-generation tokens.
+std::shared_ptr<const grammar::Vocabulary> GrammarVocabulary(const model::Tokenizer& tok,
+                                                              const std::vector<int32_t>& eos) {
+  auto vocab = std::make_shared<grammar::Vocabulary>();
+  vocab->token_bytes.resize(static_cast<size_t>(tok.vocab_size()));
+  for (int32_t id = 0; id < tok.vocab_size(); ++id) {
+    if (!tok.IsSpecial(id)) vocab->token_bytes[id] = std::string(tok.TokenBytes(id));
+  }
+  vocab->end_tokens = eos;
+  return vocab;
+}
+
 }  // namespace
+
+Status StepExecutor::PrepareGrammars(HostedModel& hosted, const wire::StepRequest& request) {
+  for (const wire::StepSequence& s : request.seqs) {
+    if (!s.full || s.sampling.grammar.empty()) continue;
+    if (!hosted.grammars) {
+      hosted.grammars = std::make_unique<grammar::GrammarCache>(
+          GrammarVocabulary(*hosted.model->tokenizer, hosted.info.eos_token_ids));
+    }
+    HEARTH_RETURN_IF_ERROR(hosted.grammars->Get(s.sampling.grammar).status().WithContext(
+        "sequence " + std::to_string(s.request_id)));
+  }
+  return Status::Ok();
+}
+
+std::span<const uint64_t> StepExecutor::GrammarMask(HostedModel& hosted, SequenceState& state) {
+  if (!state.grammar) {
+    // Compiled by PrepareGrammars when the full state arrived; evicted since, it recompiles.
+    auto compiled = hosted.grammars->Get(state.sampling.grammar);
+    CHECK(compiled.ok()) << compiled.status().ToString();
+    state.grammar = std::make_unique<grammar::GrammarMatcher>(*compiled);
+    state.grammar_consumed = 0;
+  }
+  const size_t num_prompt = std::min(state.history.size(), static_cast<size_t>(state.num_prompt_tokens));
+  for (; num_prompt + state.grammar_consumed < state.history.size(); ++state.grammar_consumed) {
+    state.grammar->Accept(state.history[num_prompt + state.grammar_consumed]);
+  }
+  return state.grammar->Mask();
+}
 
 StepExecutor::StepExecutor(int threads, uint64_t default_kv_cache_bytes, uint64_t pool_bytes)
     : pool_(threads), default_kv_cache_bytes_(default_kv_cache_bytes), pool_bytes_(pool_bytes) {}
@@ -301,6 +342,8 @@ void StepExecutor::Apply(const wire::StepSequence& s, SequenceState& state) {
     state.history = s.history;
     state.num_prompt_tokens = s.num_prompt_tokens;
     state.sampling = s.sampling;
+    state.grammar.reset();
+    state.grammar_consumed = 0;
   } else {
     state.block_table.insert(state.block_table.end(), s.block_table.begin(), s.block_table.end());
   }
@@ -318,8 +361,9 @@ StatusOr<wire::StepReply> StepExecutor::Step(const wire::StepRequest& request) {
     return Status::InvalidArgument("step for model '" + request.model + "', which is not loaded");
   HostedModel& hosted = *it->second;
   HEARTH_RETURN_IF_ERROR(Validate(hosted, request));
+  HEARTH_RETURN_IF_ERROR(PrepareGrammars(hosted, request));
   for (uint64_t id : request.released) hosted.sequences.erase(id);
-  std::vector<const SequenceState*> states;
+  std::vector<SequenceState*> states;
   states.reserve(request.seqs.size());
   for (const wire::StepSequence& s : request.seqs) {
     SequenceState& state = hosted.sequences[s.request_id];
@@ -346,7 +390,7 @@ StatusOr<wire::StepReply> StepExecutor::Step(const wire::StepRequest& request) {
   for (size_t i = 0; i < request.seqs.size(); ++i) {
     const wire::StepSequence& s = request.seqs[i];
     if (!s.want_logits) continue;
-    const SequenceState& state = *states[i];
+    SequenceState& state = *states[i];
     std::span<const float> logits(logits_.data() + row * vocab, static_cast<size_t>(vocab));
     ++row;
     std::span<const int32_t> prompt, generated;
@@ -359,7 +403,9 @@ StatusOr<wire::StepReply> StepExecutor::Step(const wire::StepRequest& request) {
     const int64_t num_generated =
         static_cast<int64_t>(state.history.size()) - std::min<int64_t>(state.num_prompt_tokens, state.history.size());
     const EndTokens ends{hosted.info.eos_token_ids, num_generated};
-    SampleResult r = Sample(logits, state.sampling, prompt, generated, s.sample_position, scratch_, ends);
+    std::span<const uint64_t> allowed;
+    if (!state.sampling.grammar.empty()) allowed = GrammarMask(hosted, state);
+    SampleResult r = Sample(logits, state.sampling, prompt, generated, s.sample_position, scratch_, ends, allowed);
     wire::SampledTokenInfo out;
     out.request_id = s.request_id;
     out.token = r.token;

@@ -26,6 +26,7 @@
 #include "gpu_worker/loaded_model.h"
 #include "gpu_worker/sampler.h"
 #include "kernels/cpu/thread_pool.h"
+#include "sampling/grammar/compiled_grammar.h"
 
 namespace hearth::worker {
 
@@ -96,6 +97,11 @@ class StepExecutor {
     std::vector<int32_t> history;      // [num_computed] tokens in the KV cache, prompt first
     int32_t num_prompt_tokens = 0;
     SamplingParams sampling;
+    // Constrained decoding (sampling.grammar set): the matcher and how many generated tokens
+    // it has consumed. A full state (new, recovered or recomputed) starts it again from the
+    // history, so the grammar state always follows the committed tokens.
+    std::unique_ptr<grammar::GrammarMatcher> grammar;
+    size_t grammar_consumed = 0;
   };
   using SequenceMap = std::unordered_map<uint64_t, SequenceState>;  // by request id
   // A cold load between BeginLoad and FinishLoad.
@@ -112,10 +118,16 @@ class StepExecutor {
     std::unique_ptr<LlamaRunner> runner;
     wire::ModelInfo info;
     SequenceMap sequences;  // dropped with the model when it is unloaded or swapped out
+    std::unique_ptr<grammar::GrammarCache> grammars;  // made at the first constrained step
   };
 
   Status Validate(const HostedModel& hosted, const wire::StepRequest& request) const;
   static void Apply(const wire::StepSequence& s, SequenceState& state);
+  // Compiles (or finds cached) the grammars of the step's full sequences; InvalidArgument for
+  // one that does not parse, before anything runs.
+  static Status PrepareGrammars(HostedModel& hosted, const wire::StepRequest& request);
+  // The mask for `state`'s next token, after its matcher consumed the generated tokens.
+  static std::span<const uint64_t> GrammarMask(HostedModel& hosted, SequenceState& state);
   Status EnsurePool();
   // `model` (in pool pages) with a KV cache in pool pages and a runner.
   StatusOr<std::unique_ptr<HostedModel>> Host(const wire::LoadModelRequest& request,

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <filesystem>
+#include <set>
 
 #include "tools/random_model.h"
 
@@ -342,6 +344,75 @@ TEST_F(StepExecutorTest, ReleasedAndUnloadedSequencesAreForgotten) {
   EXPECT_EQ(exec_.num_sequences("rand"), 0u);
   delta.start_pos = 3;
   EXPECT_TRUE(exec_.Step({"rand", {delta}}).status().IsInvalidArgument());
+}
+
+}  // namespace
+}  // namespace hearth::worker
+
+namespace hearth::worker {
+namespace {
+
+// The byte tokens of the test model's vocabulary are ids 3 + byte; id 2 ends the text.
+std::string ByteText(const std::vector<int32_t>& tokens, bool* ended) {
+  std::string text;
+  *ended = false;
+  for (int32_t t : tokens) {
+    if (t == 2) {
+      *ended = true;
+      break;
+    }
+    EXPECT_GE(t, 3);
+    EXPECT_LT(t, 259);
+    text += static_cast<char>(t - 3);
+  }
+  return text;
+}
+
+// Constrained decoding: every sequence follows its grammar and then ends, and a worker sent
+// the whole state every step (its matcher rebuilt from the history each time, as after a
+// recovery) samples exactly what one that kept the state samples.
+TEST_F(StepExecutorTest, GrammarConstrainsAndReplaysFromTheHistory) {
+  SamplingParams p;
+  p.temperature = 1.0f;
+  p.grammar = "root ::= \"{\" [a-z]{3,8} (\",\" [0-9])? \"}\"";
+  StepExecutor full_exec(2);
+  ASSERT_TRUE(full_exec.LoadModel({"rand", path_, 1 << 20}).ok());
+  const std::vector<std::vector<int32_t>> full = Generate(full_exec, /*deltas=*/false, p, 14);
+  const std::vector<std::vector<int32_t>> delta = Generate(exec_, /*deltas=*/true, p, 14);
+  EXPECT_EQ(delta, full);
+  std::set<std::string> texts;
+  for (const std::vector<int32_t>& g : full) {
+    bool ended = false;
+    const std::string text = ByteText(g, &ended);
+    EXPECT_TRUE(ended) << text;
+    ASSERT_GE(text.size(), 5u);
+    EXPECT_EQ(text.front(), '{');
+    EXPECT_EQ(text.back(), '}');
+    size_t letters = 1;
+    while (letters < text.size() && text[letters] >= 'a' && text[letters] <= 'z') ++letters;
+    EXPECT_GE(letters - 1, 3u) << text;
+    EXPECT_LE(letters - 1, 8u) << text;
+    const std::string tail = text.substr(letters);
+    EXPECT_TRUE(tail == "}" || (tail.size() == 3 && tail[0] == ',' && std::isdigit(tail[1]) && tail[2] == '}'))
+        << text;
+    texts.insert(text);
+  }
+  EXPECT_GT(texts.size(), 1u) << "sampled, not forced into one text";
+  // Unconstrained, the random model does not write this shape.
+  SamplingParams free = p;
+  free.grammar.clear();
+  bool ended = false;
+  EXPECT_NE(ByteText(Generate(exec_, true, free, 14)[0], &ended).substr(0, 1), "{");
+}
+
+TEST_F(StepExecutorTest, AGrammarThatDoesNotParseIsRefusedBeforeTheStepRuns) {
+  wire::StepSequence bad = Prefill(1, {1, 2}, {0});
+  bad.sampling.grammar = "root ::= (\"a\"";
+  StatusOr<wire::StepReply> reply = exec_.Step({"rand", {bad}});
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.status().code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(reply.status().message().find("expected ')'"), std::string::npos) << reply.status().ToString();
+  EXPECT_EQ(exec_.num_sequences("rand"), 0u);
 }
 
 }  // namespace

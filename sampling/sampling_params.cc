@@ -51,6 +51,9 @@ Status SamplingParams::Validate() const {
   if (stop_token_ids.size() > kMaxStopTokenIds) {
     return Status::InvalidArgument("stop_token_ids may hold at most " + std::to_string(kMaxStopTokenIds) + " ids");
   }
+  if (grammar.size() > kMaxGrammarBytes) {
+    return Status::InvalidArgument("grammar may hold at most " + std::to_string(kMaxGrammarBytes) + " bytes");
+  }
   for (int32_t id : stop_token_ids) {
     if (id < 0) return Status::InvalidArgument("stop_token_ids must be non-negative token ids");
   }

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "common/status.h"
@@ -16,6 +17,8 @@ inline constexpr int32_t kMaxLogprobs = 20;
 inline constexpr size_t kMaxLogitBias = 300;
 // The bound of a logit_bias value, either sign (OpenAI's range).
 inline constexpr float kMaxLogitBiasValue = 100.0f;
+// Most bytes of a grammar (the text in SamplingParams::grammar).
+inline constexpr size_t kMaxGrammarBytes = 256 * 1024;
 // Most stop_token_ids a request may give.
 inline constexpr size_t kMaxStopTokenIds = 64;
 
@@ -46,6 +49,10 @@ struct SamplingParams {
   bool ignore_eos = false;
   // Sampling one of these ends the request with "stop"; at most kMaxStopTokenIds.
   std::vector<int32_t> stop_token_ids;
+  // Constrained decoding: the generated text must follow this grammar (the syntax of
+  // sampling/grammar/gbnf_parser.h; response_format compiles to it). Empty = unconstrained.
+  // The API parses it before the request is accepted; the worker compiles it once per text.
+  std::string grammar;
 
   bool greedy() const { return temperature == 0.0f; }
 

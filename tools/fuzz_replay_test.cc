@@ -17,6 +17,9 @@
 #define HEARTH_FUZZ_ENTRY FuzzJinjaOne
 #include "fuzz/fuzz_jinja.cc"  // NOLINT
 #undef HEARTH_FUZZ_ENTRY
+#define HEARTH_FUZZ_ENTRY FuzzGrammarOne
+#include "fuzz/fuzz_grammar.cc"  // NOLINT
+#undef HEARTH_FUZZ_ENTRY
 
 namespace {
 
@@ -42,6 +45,8 @@ size_t Replay(const std::string& dir, int (*entry)(const uint8_t*, size_t)) {
 TEST(FuzzReplayTest, GgufCorpus) { EXPECT_GT(Replay(CorpusDir("gguf"), FuzzGgufOne), 0u); }
 
 TEST(FuzzReplayTest, JinjaCorpus) { EXPECT_GT(Replay(CorpusDir("jinja"), FuzzJinjaOne), 0u); }
+
+TEST(FuzzReplayTest, GrammarCorpus) { EXPECT_GT(Replay(CorpusDir("grammar"), FuzzGrammarOne), 0u); }
 
 TEST(FuzzReplayTest, SafetensorsCorpus) {
   EXPECT_GT(Replay(CorpusDir("safetensors"), FuzzSafetensorsOne), 0u);

@@ -52,6 +52,10 @@ void WriteNewerSampling(JsonWriter& w, const SamplingParams& s) {
   w.StartArray();
   for (int32_t id : s.stop_token_ids) w.Int(id);
   w.EndArray();
+  if (!s.grammar.empty()) {
+    w.Key("grammar");
+    w.String(s.grammar.data(), static_cast<rapidjson::SizeType>(s.grammar.size()));
+  }
 }
 
 // Fields added after the first stored rows: absent means the default (a row stored by an
@@ -76,6 +80,10 @@ bool ReadNewerSampling(const Value& doc, SamplingParams* s) {
       if (!id.IsInt()) return false;
       s->stop_token_ids.push_back(id.GetInt());
     }
+  }
+  if (auto it = doc.FindMember("grammar"); it != doc.MemberEnd()) {
+    if (!it->value.IsString() || it->value.GetStringLength() > kMaxGrammarBytes) return false;
+    s->grammar.assign(it->value.GetString(), it->value.GetStringLength());
   }
   return true;
 }
@@ -149,6 +157,7 @@ Status DecodeDurableParams(const std::string& json, DurableParams* p) {
   }
   s.logit_bias.clear();
   s.stop_token_ids.clear();
+  s.grammar.clear();
   if (!ReadNewerSampling(doc, &s)) return bad;
   s.seed = seed->value.GetUint64();
   s.top_k = static_cast<int32_t>(top_k);

@@ -27,6 +27,7 @@ TEST(DurableParamsTest, RoundTripsEveryField) {
   p.gen.sampling.min_tokens = 9;
   p.gen.sampling.ignore_eos = true;
   p.gen.sampling.stop_token_ids = {2, 49152};
+  p.gen.sampling.grammar = "root ::= \"{\" [^\\n]* \"}\"";
   p.chat = false;
   p.stream = true;
   p.logprobs = true;
@@ -52,6 +53,7 @@ TEST(DurableParamsTest, RoundTripsEveryField) {
   EXPECT_EQ(a.min_tokens, b.min_tokens);
   EXPECT_EQ(a.ignore_eos, b.ignore_eos);
   EXPECT_EQ(a.stop_token_ids, b.stop_token_ids);
+  EXPECT_EQ(a.grammar, b.grammar);
   EXPECT_FALSE(q.chat);
   EXPECT_TRUE(q.stream);
   EXPECT_TRUE(q.logprobs);
@@ -82,6 +84,7 @@ TEST(DurableParamsTest, RowsWithoutTheNewerSamplingFieldsGetDefaults) {
   EXPECT_EQ(q.gen.sampling.min_tokens, 0);
   EXPECT_FALSE(q.gen.sampling.ignore_eos);
   EXPECT_TRUE(q.gen.sampling.stop_token_ids.empty());
+  EXPECT_TRUE(q.gen.sampling.grammar.empty());
 }
 
 TEST(DurableParamsTest, RejectsMalformedNewerSamplingFields) {

@@ -120,6 +120,11 @@ Status DecodeNewerSampling(const rapidjson::Value& sv, SamplingParams* s) {
     HEARTH_RETURN_IF_ERROR(TokenIds(sv, "stop_token_ids", &s->stop_token_ids));
     if (s->stop_token_ids.size() > kMaxStopTokenIds) return Bad("\"stop_token_ids\" holds too many ids");
   }
+  if (sv.HasMember("grammar")) {
+    const rapidjson::Value& g = sv["grammar"];
+    if (!g.IsString() || g.GetStringLength() > kMaxGrammarBytes) return Bad("\"grammar\" is not a string of at most 256 KiB");
+    s->grammar.assign(g.GetString(), g.GetStringLength());
+  }
   return Status::Ok();
 }
 
@@ -175,6 +180,10 @@ std::string EncodeForwardRequest(const ForwardRequest& r) {
   w.Key("ignore_eos");
   w.Bool(s.ignore_eos);
   WriteIds(w, "stop_token_ids", s.stop_token_ids);
+  if (!s.grammar.empty()) {
+    w.Key("grammar");
+    WriteString(w, s.grammar);
+  }
   w.EndObject();
   WriteIds(w, "committed", r.committed);
   w.Key("entry");

@@ -23,6 +23,7 @@ ForwardRequest Sample() {
   r.sampling.min_tokens = 5;
   r.sampling.ignore_eos = true;
   r.sampling.stop_token_ids = {11};
+  r.sampling.grammar = "root ::= [0-9]+ \"\\n\"";
   r.max_tokens = 32;
   r.stop = {"\n\n"};
   r.priority = -1;
@@ -46,6 +47,7 @@ TEST(ForwardWireTest, RequestRoundTrips) {
   EXPECT_EQ(back->sampling.min_tokens, 5);
   EXPECT_TRUE(back->sampling.ignore_eos);
   EXPECT_EQ(back->sampling.stop_token_ids, (std::vector<int32_t>{11}));
+  EXPECT_EQ(back->sampling.grammar, "root ::= [0-9]+ \"\\n\"");
   EXPECT_EQ(back->max_tokens, 32);
   EXPECT_EQ(back->stop, (std::vector<std::string>{"\n\n"}));
   EXPECT_EQ(back->priority, -1);
