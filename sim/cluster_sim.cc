@@ -213,7 +213,9 @@ Status Simulation::Setup() {
     for (int32_t k = 0; k < c.delta; ++k) q_.Push(c.at_ns, EventKind::kSpotAdd, 0, 0);
   }
   const int64_t window_ns = static_cast<int64_t>(s_.policy.window_s * 1e9);
-  if (s_.policy.placement == PlacementPolicy::kForecast) q_.Push(window_ns, EventKind::kWindow, 0, 0);
+  if (s_.policy.placement == PlacementPolicy::kForecast || s_.policy.cluster_placement) {
+    q_.Push(window_ns, EventKind::kWindow, 0, 0);
+  }
   return Status::Ok();
 }
 
@@ -658,6 +660,9 @@ void Simulation::Window() {
       d.swap_in_bytes_per_s = s_.time.swap_in.bytes_per_s;
       d.staged = tier_[m][n] == kTierStaged;
       d.predicted_arrivals = fa.predicted.avg;
+      // Under lru the node's own placement ignores the forecast (scores 0, no prewarm); the
+      // leader's replica counts use it under both.
+      if (s_.policy.placement == PlacementPolicy::kLru) continue;
       node.scores[m] = scheduler::ModelScore(d);
       if (node.scores[m] > 0) {
         scores.push_back({d.name, node.scores[m]});
