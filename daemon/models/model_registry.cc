@@ -6,6 +6,7 @@
 #include "common/check.h"
 #include "common/log.h"
 #include "daemon/engine/budget_profile.h"
+#include "model/chat_template.h"
 #include "model/gguf.h"
 #include "model/llama_config.h"
 #include "model/tokenizer_gguf.h"
@@ -79,6 +80,15 @@ StatusOr<std::shared_ptr<ModelRegistry::Entry>> ModelRegistry::ReadModel(const s
   if (!config.ok()) return fail(config.status());
   StatusOr<std::unique_ptr<model::Tokenizer>> tokenizer = model::LoadTokenizerFromGguf(**file);
   if (!tokenizer.ok()) return fail(tokenizer.status());
+  // A template outside the interpreter's subset still lets the model serve completions; chat
+  // requests get a 400 that repeats this error.
+  if (const std::string& source = (*tokenizer)->chat_template(); !source.empty()) {
+    if (auto tmpl = model::ChatTemplate::FromJinja(source); !tmpl.ok()) {
+      LogWarn("the model's chat template does not parse: chat requests will be refused")
+          .Kv("name", name)
+          .Kv("error", tmpl.status().message());
+    }
+  }
   auto e = std::make_shared<Entry>();
   e->name = name;
   e->path = path;
