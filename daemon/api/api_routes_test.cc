@@ -47,7 +47,11 @@ std::unique_ptr<model::Tokenizer> MakeTokenizer(std::string chat_template) {
 // few milliseconds until cancelled. Records what it was given.
 class FakeEngine : public Engine {
  public:
-  FakeEngine() : chat_(MakeTokenizer(kChatMlTemplate)), plain_(MakeTokenizer("")) {}
+  FakeEngine()
+      : chat_(MakeTokenizer(kChatMlTemplate)),
+        plain_(MakeTokenizer("")),
+        unparsable_(MakeTokenizer("{% for message in messages %}{{ message.content }}")),
+        raising_(MakeTokenizer("{{ raise_exception('only one turn, please') }}")) {}
   ~FakeEngine() override {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -60,6 +64,8 @@ class FakeEngine : public Engine {
   const model::Tokenizer* tokenizer(const std::string& model) const override {
     if (model == "smol") return chat_.get();
     if (model == "plain") return plain_.get();
+    if (model == "unparsable") return unparsable_.get();
+    if (model == "raising") return raising_.get();
     return nullptr;
   }
   int32_t context_length(const std::string&) const override { return context; }
@@ -139,7 +145,7 @@ class FakeEngine : public Engine {
     sink.OnFinish({reason, finish_status, prompt_tokens, n, finish_text, {}});
   }
 
-  std::unique_ptr<model::Tokenizer> chat_, plain_;
+  std::unique_ptr<model::Tokenizer> chat_, plain_, unparsable_, raising_;
   std::mutex mu_;
   std::condition_variable cv_;
   uint64_t next_id_ = 100;
@@ -429,6 +435,19 @@ TEST_F(ApiRoutesTest, ChatNeedsARecognisedTemplateButCompletionsDoNot) {
   auto r = Post("/v1/completions", R"({"model":"plain","prompt":"hello"})");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
+}
+
+// A template the interpreter cannot parse, or one that fails on the messages, is a 400 that
+// says why; the daemon stays up and serves the next request.
+TEST_F(ApiRoutesTest, ChatTemplateErrorsAreBadRequests) {
+  auto r = Post("/v1/chat/completions", R"({"model":"unparsable","messages":[{"role":"user","content":"x"}]})");
+  ExpectError(r, 400, "model", "unsupported_chat_template");
+  EXPECT_NE(r->body.find("does not parse"), std::string::npos) << r->body;
+  EXPECT_NE(r->body.find("line 1"), std::string::npos) << r->body;
+  r = Post("/v1/chat/completions", R"({"model":"raising","messages":[{"role":"user","content":"x"}]})");
+  ExpectError(r, 400, "messages");
+  EXPECT_NE(r->body.find("only one turn, please"), std::string::npos) << r->body;
+  ASSERT_TRUE(Post("/v1/chat/completions", R"({"model":"smol","messages":[{"role":"user","content":"x"}]})"));
 }
 
 TEST_F(ApiRoutesTest, QueueFullIs429WithRetryAfter) {
