@@ -107,6 +107,9 @@ class Simulation {
   // each node makes its homes warm. `instant`: at start-up, before any traffic.
   void PlanCluster(bool instant);
   void MakeWarm(int32_t node, int32_t model, bool instant);
+  // The daemon's start-up fill (the real PlanStartupFill) on each GPU of a node, in the
+  // models' order, each model on one GPU of the node; warm before any traffic.
+  void StartupFill(int32_t node);
   void SpotNotice(int32_t node);
   void SpotRemove(int32_t node);
   void SpotAdd();
@@ -185,6 +188,11 @@ Status Simulation::Setup() {
   }
   tier_.assign(s_.models.size(), std::vector<int8_t>(nodes_.size(), kTierCold));
   if (s_.policy.cluster_placement) PlanCluster(true);
+  if (s_.policy.startup_fill) {
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      if (Routable(n)) StartupFill(static_cast<int32_t>(n));
+    }
+  }
   reqs_.resize(arrivals_.size());
   result_.requests.resize(arrivals_.size());
   for (size_t r = 0; r < arrivals_.size(); ++r) {
@@ -748,6 +756,28 @@ void Simulation::MakeWarm(int32_t n, int32_t model, bool instant) {
   if (plan.outcome != scheduler::Outcome::kReady) return;  // no room now: the node's own policy decides
   RunActions(best, plan.actions, true);
   if (instant) ModelReady(best, model);
+}
+
+void Simulation::StartupFill(int32_t n) {
+  const Node& node = nodes_[static_cast<size_t>(n)];
+  std::vector<std::string> order;
+  std::vector<int32_t> models;
+  for (size_t m = 0; m < s_.models.size(); ++m) {
+    if (tier_[m][static_cast<size_t>(n)] == kTierCold) {
+      order.push_back(s_.models[m].name);
+      models.push_back(static_cast<int32_t>(m));
+    }
+  }
+  for (int32_t g = node.first_gpu; g < node.first_gpu + node.num_gpus && !order.empty(); ++g) {
+    const auto plan = scheduler::PlanStartupFill(ViewOf(g, models), order);
+    RunActions(g, plan.actions, false);
+    for (const auto& a : plan.actions) {
+      const int32_t m = model_index_.at(a.model);
+      ModelReady(g, m);
+      std::erase(order, a.model);
+      std::erase(models, m);
+    }
+  }
 }
 
 int32_t Simulation::PickSpotVictim() const {

@@ -218,6 +218,7 @@ Status ParsePolicy(const Value& v, Scenario* s) {
   f.Num("slo_tpot_ms", &p.slo_tpot_ms, 0, 1e9);
   f.Num("warmup_s", &p.warmup_s, 0, 1e7);
   f.Bool("cluster_placement", &p.cluster_placement);
+  f.Bool("startup_fill", &p.startup_fill);
   p.placement = forecast ? PlacementPolicy::kForecast : PlacementPolicy::kLru;
   p.preemption = migrate ? PreemptionPolicy::kMigrate : PreemptionPolicy::kRestart;
   return f.status();

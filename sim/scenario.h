@@ -65,6 +65,8 @@ struct PolicySpec {
   // The leader's placement across nodes (homes and replica counts, pinned warm); at start-up,
   // and at every window under the forecast policy. Off: each node places on its own.
   bool cluster_placement = false;
+  // Every node starts with its GPUs filled by the daemon's start-up fill (models in order).
+  bool startup_fill = false;
 };
 
 struct TimeSpec {

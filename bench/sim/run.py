@@ -36,19 +36,20 @@ def run(sim: str, scenario: str, out: str, extra: list[str]) -> dict:
 
 
 def variant(tmp: str, name: str, nodes: int, rate: float, duration: float, window: float,
-            spot_share: float = 0.0) -> str:
+            spot_share: float = 0.0, gpus: int = 8) -> str:
     with open(os.path.join(HERE, "fleet.json")) as f:
         s = json.load(f)
-    od = dict(s["nodes"][0])
+    od = dict(s["nodes"][0], gpus=gpus)
     od["count"] = nodes - int(round(nodes * spot_share))
     s["nodes"] = [od]
     if spot_share > 0:
         spot = dict(od, name="spot", instance="spot", price_per_hour=round(od["price_per_hour"] * 0.3, 2),
                     count=int(round(nodes * spot_share)))
         s["nodes"].append(spot)
-        # Trace hours 1.5-3.5 compressed 2x into the hour: 24 changes of the live count between
-        # 2 and 11 instances, scaled so that 11 is the fleet's spot share.
-        s["spot"] = {"trace": "/work/shared/traces/spotserve_g4dn.csv", "start_s": 5400, "compression": 2,
+        # Trace hours 1.5-3.5 compressed into the run: 24 changes of the live count between 2 and
+        # 11 instances, scaled so that 11 is the fleet's spot share.
+        s["spot"] = {"trace": "/work/shared/traces/spotserve_g4dn.csv", "start_s": 5400,
+                     "compression": 7200 / duration,
                      "notice_s": 30}
     s["arrivals"]["rate"] = rate
     s["arrivals"]["duration_s"] = duration
@@ -85,6 +86,7 @@ def main() -> int:
     ap.add_argument("--duration", type=float, default=3600)
     ap.add_argument("--rate-per-node", type=float, default=10.0, help="requests/s per 8-GPU node")
     ap.add_argument("--window", type=float, default=300)
+    ap.add_argument("--gpus", type=int, default=8, help="GPUs per node")
     args = ap.parse_args()
     os.makedirs(args.out_dir, exist_ok=True)
     print(HEADER)
@@ -99,10 +101,12 @@ def main() -> int:
         for n in [int(x) for x in args.nodes.split(",")]:
             rate = args.rate_per_node * n
             if args.what == "scale":
-                runs.append((f"scale-{n}", variant(tmp, f"scale-{n}", n, rate, args.duration, args.window), []))
+                runs.append((f"scale-{n}", variant(tmp, f"scale-{n}", n, rate, args.duration, args.window,
+                                                             gpus=args.gpus), []))
             elif args.what == "policy":
-                od = variant(tmp, f"od-{n}", n, rate, args.duration, args.window)
-                mixed = variant(tmp, f"mixed-{n}", n, rate, args.duration, args.window, spot_share=0.5)
+                od = variant(tmp, f"od-{n}", n, rate, args.duration, args.window, gpus=args.gpus)
+                mixed = variant(tmp, f"mixed-{n}", n, rate, args.duration, args.window, spot_share=0.5,
+                                gpus=args.gpus)
                 runs += [(f"lru-{n}", od, ["--placement", "lru"]), (f"forecast-{n}", od, ["--placement", "forecast"]),
                          (f"mixed-restart-{n}", mixed, ["--preemption", "restart"]),
                          (f"mixed-migrate-{n}", mixed, ["--preemption", "migrate"])]
