@@ -45,6 +45,7 @@ enum class StmtKind {
   kSet,       // set targets[0][.attr] = expr, or with no expr the rendered bodies[0]
   kMacro,     // macro name(targets) with defaults (a null default: none given): bodies[0]
   kCallBlock, // call expr (its caller() renders bodies[0])
+  kFilterBlock,  // filter expr: expr is a kFilter whose subject is the rendered bodies[0]
   kBreak,
   kContinue,
 };

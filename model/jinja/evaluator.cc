@@ -200,6 +200,13 @@ Evaluator::Flow Evaluator::ExecStmt(const Stmt& s, std::string* out) {
       Append(out, callee.as_function()(args).Str(), s.line);
       return Flow::kNormal;
     }
+    case StmtKind::kFilterBlock: {
+      std::string text;
+      Exec(s.bodies[0], &text);
+      const Value v = ApplyFilter(s.expr->name, Value(std::move(text)), EvalArgs(*s.expr, 1));
+      Append(out, v.Str(), s.line);
+      return Flow::kNormal;
+    }
     case StmtKind::kBreak:
       return Flow::kBreak;
     case StmtKind::kContinue:

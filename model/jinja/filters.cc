@@ -44,8 +44,10 @@ CallArgs Rest(const CallArgs& a, size_t from) {
   return out;
 }
 
+// select/reject and map skip a falsy input (none included) as jinja2's do as they test it first.
 Value Select(const Value& v, const CallArgs& a, bool by_attr, bool keep) {
   ValueList out;
+  if (!v.Truthy()) return Value(std::move(out));
   const size_t test_at = by_attr ? 1 : 0;
   const Value test = a.Get(test_at, "");
   const CallArgs test_args = Rest(a, test_at + 1);
@@ -59,6 +61,7 @@ Value Select(const Value& v, const CallArgs& a, bool by_attr, bool keep) {
 
 Value Map(const Value& v, const CallArgs& a) {
   ValueList out;
+  if (!v.Truthy()) return Value(std::move(out));
   const Value attr = a.Get(99, "attribute");
   for (const Value& item : Iterate(v, a.line)) {
     if (!attr.is_undefined()) {

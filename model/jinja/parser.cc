@@ -141,6 +141,8 @@ class Parser {
       s = ParseMacro();
     } else if (kw == "call") {
       s = ParseCallBlock();
+    } else if (kw == "filter") {
+      s = ParseFilterBlock();
     } else if (kw == "break" || kw == "continue") {
       s = NewStmt(kw == "break" ? StmtKind::kBreak : StmtKind::kContinue);
       Expect(TokenKind::kBlockEnd, "'%}'");
@@ -234,6 +236,19 @@ class Parser {
     Expect(TokenKind::kBlockEnd, "'%}'");
     std::string ender;
     s->bodies.push_back(ParseBody({"endcall"}, &ender));
+    Expect(TokenKind::kBlockEnd, "'%}'");
+    return s;
+  }
+
+  std::unique_ptr<Stmt> ParseFilterBlock() {
+    auto s = NewStmt(StmtKind::kFilterBlock);
+    auto f = Make(ExprKind::kFilter, Peek().line, ExpectName());
+    f->args.push_back(Make(ExprKind::kLiteral, f->line));  // stands for the rendered body
+    if (IsOp("(")) ParseCallArgs(f.get());
+    s->expr = std::move(f);
+    Expect(TokenKind::kBlockEnd, "'%}'");
+    std::string ender;
+    s->bodies.push_back(ParseBody({"endfilter"}, &ender));
     Expect(TokenKind::kBlockEnd, "'%}'");
     return s;
   }

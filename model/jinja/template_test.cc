@@ -57,6 +57,7 @@ TEST(TemplateTest, Filters) {
       {"{{ ['a', 'A', 'b']|unique|list }}|{{ 'hello WORLD'|title }}|{{ 'hello WORLD'|capitalize }}", "{}", "['a', 'b']|Hello World|Hello world"},
       {"{{ 'a\nb\n\nc'|indent(2) }}|{{ 'a\nb'|indent(2, true) }}", "{}", "a\n  b\n\n  c|  a\n  b"},
       {"{{ d|dictsort }}|{{ d|items|list }}", "{\"d\": {\"b\": 1, \"a\": 2}}", "[['a', 2], ['b', 1]]|[['b', 1], ['a', 2]]"},
+      {"{{ none|selectattr('type', 'equalto', 'x')|list|length }}|{{ none|map(attribute='a')|list }}", "{}", "0|[]"},
       {"{{ 'a-b'|replace('-', '+') }}|{{ 1|string ~ 'x' }}|{{ [1,2]|sum }}|{{ ['b','a']|min }}", "{}", "a+b|1x|3|a"},
   };
   for (const Case& c : cases) EXPECT_EQ(Render(c.src, c.vars), c.want) << c.src;
@@ -84,6 +85,7 @@ TEST(TemplateTest, Statements) {
       {"{% set x = 1 %}{% for i in [1] %}{% set x = 2 %}{% endfor %}{{ x }}", "{}", "1"},
       {"{% if false %}a{% elif 1 %}b{% else %}c{% endif %}", "{}", "b"},
       {"{% set b %}in {{ 1 }}{% endset %}[{{ b }}]", "{}", "[in 1]"},
+      {"{% filter upper %} a{{ 'b' }} {% endfilter %}|{% filter replace('x', 'y') %}xx{% endfilter %}", "{}", " AB |yy"},
       {"{% macro m(a, b='d') %}{{ a }}-{{ b }}{% endmacro %}{{ m(1) }} {{ m(1, b=2) }}", "{}", "1-d 1-2"},
       {"{% macro w() %}<{{ caller() }}>{% endmacro %}{% call w() %}in{% endcall %}", "{}", "<in>"},
       {"{#- comment -#}\n  {%- for x in [1, 2] %}\n    {{- x }}\n  {%- endfor %}\n", "{}", "12"},

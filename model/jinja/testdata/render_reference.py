@@ -28,11 +28,28 @@ NOW_UNIX = 1721995200
 TOKENS = {
     "llama3.1": ("<|begin_of_text|>", "<|eot_id|>"),
     "llama3.2": ("<|begin_of_text|>", "<|eot_id|>"),
-    "qwen2.5": (None, "<|im_end|>"),
+    "qwen2.5": ("", "<|im_end|>"),  # no BOS: "" rather than None, which no template prints
     "mistral-nemo": ("<s>", "</s>"),
     "gemma2": ("<bos>", "<eos>"),
     "phi3.5": ("<s>", "<|endoftext|>"),
     "smollm2": ("<|im_start|>", "<|im_end|>"),
+    # More published templates, under their names in llama.cpp's models/templates.
+    "meta-llama-Llama-3.3-70B-Instruct": ("<|begin_of_text|>", "<|eot_id|>"),
+    "Qwen-Qwen3-0.6B": ("", "<|im_end|>"),
+    "Qwen-QwQ-32B": ("", "<|im_end|>"),
+    "deepseek-ai-DeepSeek-R1-Distill-Llama-8B": ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"),
+    "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B": ("<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"),
+    "openai-gpt-oss-120b": ("<|startoftext|>", "<|return|>"),
+    "moonshotai-Kimi-K2": ("[BOS]", "[EOS]"),
+    "CohereForAI-c4ai-command-r7b-12-2024-tool_use": ("<BOS_TOKEN>", "<|END_OF_TURN_TOKEN|>"),
+    "CohereForAI-c4ai-command-r-plus-tool_use": ("<BOS_TOKEN>", "<|END_OF_TURN_TOKEN|>"),
+    "ibm-granite-granite-3.3-2B-Instruct": ("", "<|end_of_text|>"),
+    "NousResearch-Hermes-3-Llama-3.1-8B-tool_use": ("<|begin_of_text|>", "<|im_end|>"),
+    "NousResearch-Hermes-2-Pro-Llama-3-8B-tool_use": ("<|begin_of_text|>", "<|im_end|>"),
+    "Mistral-Small-3.2-24B-Instruct-2506": ("<s>", "</s>"),
+    "unsloth-mistral-Devstral-Small-2507": ("<s>", "</s>"),
+    "meetkai-functionary-medium-v3.2": ("<|begin_of_text|>", "<|eot_id|>"),
+    "fireworks-ai-llama-3-firefunction-v2": ("<|begin_of_text|>", "<|eot_id|>"),
 }
 
 
@@ -95,7 +112,9 @@ def main():
     with open(os.path.join(HERE, "conversations.json")) as f:
         conversations = json.load(f)
     env = make_env()
-    out = {"jinja2_version": jinja2.__version__, "now_unix": NOW_UNIX, "renderings": []}
+    out = {"jinja2_version": jinja2.__version__, "now_unix": NOW_UNIX,
+           "tokens": {name: {"bos_token": bos, "eos_token": eos} for name, (bos, eos) in TOKENS.items()},
+           "renderings": []}
     for name in sorted(TOKENS):
         with open(os.path.join(HERE, "templates", name + ".jinja")) as f:
             template = env.from_string(f.read())
