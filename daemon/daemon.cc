@@ -341,7 +341,8 @@ void Daemon::RegisterApiRoutes() {
   api_options.open_streams = &open_streams_;
   api_options.id_scope = IdScope();
   RegisterOpenAiRoutes(api, std::move(api_options));
-  RegisterRequestRoutes(api, {requests_.get(), [this] { return engine(); }, "/v1/requests", &open_streams_, IdScope()});
+  RegisterRequestRoutes(api, {requests_.get(), [this] { return engine(); }, "/v1/requests", &open_streams_, IdScope(),
+                              [this] { return CurrentCost().per_token(); }});
   if (!config_.cluster_etcd.empty()) {
     ForwardRouteOptions forward;
     forward.engine = [this]() -> Engine* { return metered_.get(); };  // never forwarded again
@@ -352,6 +353,7 @@ void Daemon::RegisterApiRoutes() {
       return "";
     };
     forward.open_streams = &open_streams_;
+    forward.dollars_per_token = [this] { return CurrentCost().per_token(); };
     forward.served = &served_forwards_;
     RegisterForwardRoute(api, std::move(forward));
   }
@@ -399,11 +401,7 @@ Status Daemon::JoinCluster() {
   o.workers = config_.worker_count;
   o.version = HEARTH_VERSION;
   o.draining = [this] { return draining() || stopping_; };
-  o.cost = [this] {
-    return NodeCost{config_.cluster_price_per_hour,
-                    std::chrono::duration<double>(std::chrono::system_clock::now() - started_at_).count(),
-                    static_cast<double>(placing_->Stats().tokens_generated)};
-  };
+  o.cost = [this] { return CurrentCost(); };
   HEARTH_ASSIGN_OR_RETURN(cluster_, ClusterNode::Create(std::move(o), registry_.get()));
   forward_client_ = std::make_unique<ForwardClient>();
   RoutingOptions routing;
@@ -548,6 +546,12 @@ std::string Daemon::ModelsJson() {
   w.EndArray();
   w.EndObject();
   return buf.GetString();
+}
+
+NodeCost Daemon::CurrentCost() {
+  return NodeCost{config_.cluster_price_per_hour,
+                  std::chrono::duration<double>(std::chrono::system_clock::now() - started_at_).count(),
+                  placing_ ? static_cast<double>(placing_->Stats().tokens_generated) : 0.0};
 }
 
 std::string Daemon::StatusJson() {

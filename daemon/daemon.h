@@ -15,6 +15,7 @@
 #include "daemon/api/auth.h"
 #include "daemon/ops/config.h"
 #include "daemon/ops/config_reload.h"
+#include "daemon/ops/cost.h"
 #include "daemon/durability/durability.h"
 #include "daemon/engine/engine.h"
 #include "daemon/engine/engine_loop.h"
@@ -86,6 +87,8 @@ class Daemon {
   std::vector<ModelStatus> ModelStatuses();
   // What /healthz reports (the systemd watchdog pings only while it is ok).
   HealthReport Liveness();
+  // This node's cost so far: its price, hearthd's uptime, the tokens it generated.
+  NodeCost CurrentCost();
 
  private:
   void RegisterApiRoutes();

@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <optional>
@@ -48,10 +49,13 @@ class RequestRoutes {
  public:
   explicit RequestRoutes(RequestRoutesOptions options) : options_(std::move(options)) {}
 
+  double PerToken() const { return options_.dollars_per_token ? options_.dollars_per_token() : -1; }
+
   void Show(const httplib::Request& req, httplib::Response& res) {
     auto entry = Lookup(req, res);
     if (!entry) return;
-    res.set_content(RequestJson(entry->Info(), /*with_output=*/true, options_.id_scope), "application/json");
+    res.set_content(RequestJson(entry->Info(), /*with_output=*/true, options_.id_scope, PerToken()),
+                    "application/json");
   }
 
   void Events(const httplib::Request& req, httplib::Response& res) {
@@ -81,7 +85,8 @@ class RequestRoutes {
       LogInfo("request cancelled by client").Kv("id", entry->id()).Kv("route", options_.prefix);
       entry->WaitDone(kCancelWait);
     }
-    res.set_content(RequestJson(entry->Info(), /*with_output=*/true, options_.id_scope), "application/json");
+    res.set_content(RequestJson(entry->Info(), /*with_output=*/true, options_.id_scope, PerToken()),
+                    "application/json");
   }
 
  private:
@@ -111,7 +116,13 @@ void RegisterRequestRoutes(http::Router& server, RequestRoutesOptions options) {
   server.Delete(one, Bind(routes, &RequestRoutes::Cancel));
 }
 
-std::string RequestJson(const RequestInfo& info, bool with_output, std::string_view id_scope) {
+double RequestCostDollars(const RequestInfo& info, double dollars_per_token) {
+  const int32_t here = std::max(0, info.completion_tokens - info.remote_tokens);
+  return info.remote_dollars + here * std::max(0.0, dollars_per_token);
+}
+
+std::string RequestJson(const RequestInfo& info, bool with_output, std::string_view id_scope,
+                        double dollars_per_token) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -167,6 +178,10 @@ std::string RequestJson(const RequestInfo& info, bool with_output, std::string_v
     w.Key("total_tokens");
     w.Int(info.meta.prompt_tokens + info.completion_tokens);
     w.EndObject();
+  }
+  if (info.finish_reason && dollars_per_token >= 0) {
+    w.Key("cost_dollars");
+    w.Double(RequestCostDollars(info, dollars_per_token));
   }
   w.Key("error");
   if (info.error.empty()) w.Null(); else WriteString(w, model::SanitizeUtf8(info.error));

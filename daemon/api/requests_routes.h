@@ -25,13 +25,19 @@ struct RequestRoutesOptions {
   std::string prefix = "/v1/requests";
   OpenStreams* open_streams = nullptr;  // as ApiRoutesOptions::open_streams
   std::string id_scope{};                 // as ApiRoutesOptions::id_scope
+  // This node's average cost per generated token now (NodeCost::per_token); empty: no cost
+  // shown.
+  std::function<double()> dollars_per_token{};
 };
 
 void RegisterRequestRoutes(http::Router& server, RequestRoutesOptions options);
 
 // The request object: {"id","object":"hearth.request","model","endpoint","stream","state",
 // "created","finished_at","prompt_tokens","text","tokens","finish_reason","usage","error",
-// "events"}; summaries leave out text and tokens.
-std::string RequestJson(const RequestInfo& info, bool with_output, std::string_view id_scope = {});
+// "events"}; summaries leave out text and tokens. With `dollars_per_token` >= 0 (this node's
+// average cost per generated token), an ended request also has "cost_dollars": what its peers
+// said their tokens cost, plus the tokens generated here at that average.
+std::string RequestJson(const RequestInfo& info, bool with_output, std::string_view id_scope = {},
+                        double dollars_per_token = -1);
 
 }  // namespace hearth::daemon

@@ -354,5 +354,28 @@ TEST_F(RequestsRoutesTest, DrainingRefusesNewRequestsWith503) {
   EXPECT_EQ(r->status, 200);
 }
 
+// docs/cluster.md, "What it costs": what peers said their tokens cost, plus the tokens
+// generated here at this node's average cost per token; only once the request has ended.
+TEST(RequestJsonTest, CostIsWhatPeersChargedPlusTheTokensMadeHere) {
+  RequestInfo info;
+  info.id = 3;
+  info.completion_tokens = 10;
+  info.remote_tokens = 4;
+  info.remote_dollars = 1.0;
+  auto cost = [&](double per_token) {
+    rapidjson::Document d;
+    d.Parse(RequestJson(info, /*with_output=*/false, {}, per_token).c_str());
+    EXPECT_TRUE(d.IsObject());
+    return d.HasMember("cost_dollars") ? d["cost_dollars"].GetDouble() : -1.0;
+  };
+  EXPECT_EQ(cost(0.5), -1.0) << "still running: no cost yet";
+  info.finish_reason = FinishReason::kLength;
+  EXPECT_DOUBLE_EQ(cost(0.5), 1.0 + 6 * 0.5);
+  EXPECT_DOUBLE_EQ(cost(0), 1.0) << "a node without a price adds nothing";
+  EXPECT_EQ(cost(-1), -1.0) << "no cost function: no field";
+  info.remote_tokens = 12;  // a restarted request's tokens generated twice elsewhere
+  EXPECT_DOUBLE_EQ(cost(0.5), 1.0);
+}
+
 }  // namespace
 }  // namespace hearth::daemon

@@ -82,6 +82,13 @@ class RequestSink {
   // The node that serves it (in a cluster: this one, or the peer it was forwarded to), each
   // time that changes; any thread.
   virtual void OnServedBy(const std::string& node) { (void)node; }
+  // In a cluster: a peer that served it for a while generated `tokens` of its tokens, which
+  // cost `dollars` there (its average cost per generated token); once per such stretch, any
+  // thread.
+  virtual void OnRemoteCost(int32_t tokens, double dollars) {
+    (void)tokens;
+    (void)dollars;
+  }
 };
 
 // One model's part of EngineStats (/metrics labels it `model`). A model's prefix-cache counts

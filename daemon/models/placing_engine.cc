@@ -18,6 +18,7 @@ class OnFinishSink final : public RequestSink {
   }
   void OnModelLoading(bool loading) override { inner_->OnModelLoading(loading); }
   void OnServedBy(const std::string& node) override { inner_->OnServedBy(node); }
+  void OnRemoteCost(int32_t tokens, double dollars) override { inner_->OnRemoteCost(tokens, dollars); }
 
  private:
   const std::shared_ptr<RequestSink> inner_;

@@ -30,6 +30,7 @@ class MeteredSink final : public RequestSink {
 
   void OnModelLoading(bool loading) override { inner_->OnModelLoading(loading); }
   void OnServedBy(const std::string& node) override { inner_->OnServedBy(node); }
+  void OnRemoteCost(int32_t tokens, double dollars) override { inner_->OnRemoteCost(tokens, dollars); }
 
   // Once per request: at its first event, or when the engine refused it.
   void LeaveQueue() {

@@ -1,5 +1,7 @@
 #include "daemon/requests/request_entry.h"
 
+#include <algorithm>
+
 #include "common/check.h"
 
 namespace hearth::daemon {
@@ -68,6 +70,10 @@ class RequestEntry::TeeSink : public RequestSink {
   void OnServedBy(const std::string& node) override {
     entry_->OnServedBy(node);
     if (downstream_) downstream_->OnServedBy(node);
+  }
+  void OnRemoteCost(int32_t tokens, double dollars) override {
+    entry_->OnRemoteCost(tokens, dollars);
+    if (downstream_) downstream_->OnRemoteCost(tokens, dollars);
   }
 
  private:
@@ -177,6 +183,12 @@ void RequestEntry::OnModelLoading(bool loading) {
 void RequestEntry::OnServedBy(const std::string& node) {
   std::lock_guard<std::mutex> lock(mu_);
   if (info_.served_by.empty() || info_.served_by.back() != node) info_.served_by.push_back(node);
+}
+
+void RequestEntry::OnRemoteCost(int32_t tokens, double dollars) {
+  std::lock_guard<std::mutex> lock(mu_);
+  info_.remote_tokens += std::max(0, tokens);
+  if (dollars > 0) info_.remote_dollars += dollars;
 }
 
 void RequestEntry::Notify() {

@@ -55,6 +55,10 @@ struct RequestInfo {
   // In a cluster: the nodes that served it, in order (more than one when a node died under
   // it and another took it over); empty on a single node.
   std::vector<std::string> served_by;
+  // In a cluster: the tokens peers generated for it, and what they cost there (the rest of
+  // its completion tokens were generated here).
+  int32_t remote_tokens = 0;
+  double remote_dollars = 0;
 };
 
 // Turns one request's engine events into the payloads of its server-sent events (what goes
@@ -122,6 +126,7 @@ class RequestEntry : public std::enable_shared_from_this<RequestEntry> {
   void OnFinish(const FinishEvent& event);
   void OnModelLoading(bool loading);
   void OnServedBy(const std::string& node);
+  void OnRemoteCost(int32_t tokens, double dollars);
   void Encode(const PendingEvent& event);  // REQUIRES(mu_)
   bool DoneLocked() const { return ended_ && attached_; }
   // Wakes Read's waiters and runs the wakers; call without mu_ held.

@@ -23,7 +23,8 @@ class ForwardedOutput final : public RequestSink,
                               public ServedForwards::Progress,
                               public std::enable_shared_from_this<ForwardedOutput> {
  public:
-  explicit ForwardedOutput(size_t skip) : skip_(skip) {}
+  // `per_token`: this node's average cost per generated token now (may be empty).
+  ForwardedOutput(size_t skip, std::function<double()> per_token) : per_token_(std::move(per_token)), skip_(skip) {}
 
   bool started() const override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -38,13 +39,15 @@ class ForwardedOutput final : public RequestSink,
         return;
       }
       frames_.push_back(EncodeTokenFrame(event.token));
+      ++generated_;
     }
     Notify();
   }
   void OnFinish(const FinishEvent& event) override {
+    const double per_token = per_token_ ? per_token_() : 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      frames_.push_back(EncodeFinishFrame(event));
+      frames_.push_back(EncodeFinishFrame(event, generated_, generated_ * per_token));
       ended_ = true;
     }
     Notify();
@@ -81,8 +84,10 @@ class ForwardedOutput final : public RequestSink,
     if (waker) waker();
   }
 
+  const std::function<double()> per_token_;
   mutable std::mutex mu_;
   size_t skip_;                      // GUARDED_BY(mu_)
+  int32_t generated_ = 0;            // GUARDED_BY(mu_): token frames sent
   std::vector<std::string> frames_;  // GUARDED_BY(mu_): frame k is event k + 1
   bool ended_ = false;               // GUARDED_BY(mu_)
   std::function<void()> waker_;      // GUARDED_BY(mu_)
@@ -167,7 +172,7 @@ void RegisterForwardRoute(http::Router& router, ForwardRouteOptions options) {
     gen.durable = false;
     gen.committed.reserve(fwd->committed.size());
     for (int32_t id : fwd->committed) gen.committed.push_back({id, std::string(tokenizer->TokenBytes(id)), 0, {}});
-    auto output = std::make_shared<ForwardedOutput>(gen.committed.size());
+    auto output = std::make_shared<ForwardedOutput>(gen.committed.size(), options.dollars_per_token);
     const std::string model = gen.model;
     const size_t prompt_tokens = gen.prompt.size();
     const size_t committed_tokens = gen.committed.size();

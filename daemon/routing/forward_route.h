@@ -63,6 +63,9 @@ struct ForwardRouteOptions {
   std::function<std::string()> refusal;
   OpenStreams* open_streams = nullptr;  // may be null
   ServedForwards* served = nullptr;     // may be null; must outlive the server's handlers
+  // This node's average cost per generated token now (NodeCost::per_token); each end frame
+  // says what the tokens it generated cost. May be empty (0).
+  std::function<double()> dollars_per_token;
 };
 
 void RegisterForwardRoute(http::Router& router, ForwardRouteOptions options);

@@ -1,5 +1,6 @@
 #include "daemon/routing/forward_wire.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -268,7 +269,7 @@ std::string EncodeTokenFrame(const GeneratedToken& t) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-std::string EncodeFinishFrame(const FinishEvent& f) {
+std::string EncodeFinishFrame(const FinishEvent& f, int32_t generated_tokens, double cost_dollars) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -278,6 +279,10 @@ std::string EncodeFinishFrame(const FinishEvent& f) {
   w.Int(f.prompt_tokens);
   w.Key("completion_tokens");
   w.Int(f.completion_tokens);
+  w.Key("generated_tokens");
+  w.Int(std::max(0, generated_tokens));
+  w.Key("cost_dollars");
+  w.Double(std::isfinite(cost_dollars) && cost_dollars > 0 ? cost_dollars : 0.0);
   if (f.finish_reason == FinishReason::kError) {
     w.Key("code");
     w.Int(static_cast<int>(f.status.code()));
@@ -327,6 +332,18 @@ StatusOr<ForwardFrame> DecodeForwardFrame(std::string_view json) {
     auto it = d.FindMember(key);
     if (it == d.MemberEnd() || !it->value.IsInt() || it->value.GetInt() < 0) return BadFrame(Quoted(key) + " is bad");
     *out = it->value.GetInt();
+  }
+  // Absent from an older node: 0.
+  if (auto it = d.FindMember("generated_tokens"); it != d.MemberEnd()) {
+    if (!it->value.IsInt() || it->value.GetInt() < 0) return BadFrame("\"generated_tokens\" is bad");
+    f.generated_tokens = it->value.GetInt();
+  }
+  if (auto it = d.FindMember("cost_dollars"); it != d.MemberEnd()) {
+    if (!it->value.IsNumber() || !std::isfinite(it->value.GetDouble()) || it->value.GetDouble() < 0 ||
+        it->value.GetDouble() > 1e9) {
+      return BadFrame("\"cost_dollars\" is bad");
+    }
+    f.cost_dollars = it->value.GetDouble();
   }
   if (f.reason == FinishReason::kError) {
     auto code = d.FindMember("code");

@@ -52,10 +52,16 @@ struct ForwardFrame {
   int32_t completion_tokens = 0;
   Status::Code error_code = Status::Code::kOk;  // for kError
   std::string error;                            // for kError: the message
+  // What the serving node generated for this call (the tokens it sent) and what they cost
+  // there: that many tokens at its average cost per generated token (daemon/ops/cost.h). 0
+  // from a node that does not say.
+  int32_t generated_tokens = 0;
+  double cost_dollars = 0;
 };
 
 std::string EncodeTokenFrame(const GeneratedToken& token);
-std::string EncodeFinishFrame(const FinishEvent& finish);
+// `generated_tokens` and `cost_dollars`: see ForwardFrame.
+std::string EncodeFinishFrame(const FinishEvent& finish, int32_t generated_tokens = 0, double cost_dollars = 0);
 StatusOr<ForwardFrame> DecodeForwardFrame(std::string_view json);
 // The Status an end frame carries: OK unless its reason is kError.
 Status FrameStatus(const ForwardFrame& frame);

@@ -129,6 +129,17 @@ TEST(ForwardWireTest, FinishFramesRoundTripWithTheirError) {
   EXPECT_EQ(f->prompt_tokens, 5);
   EXPECT_EQ(f->completion_tokens, 9);
   EXPECT_TRUE(FrameStatus(*f).ok());
+  EXPECT_EQ(f->generated_tokens, 0);
+  EXPECT_EQ(f->cost_dollars, 0);
+  // What the serving node generated and what that cost there.
+  f = DecodeForwardFrame(EncodeFinishFrame(e, 4, 0.125));
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->generated_tokens, 4);
+  EXPECT_DOUBLE_EQ(f->cost_dollars, 0.125);
+  // An older node says neither.
+  f = DecodeForwardFrame("{\"finish\":\"length\",\"prompt_tokens\":5,\"completion_tokens\":9}");
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->generated_tokens, 0);
 
   e.finish_reason = FinishReason::kError;
   e.status = Status::Unavailable("server shutting down");
@@ -142,6 +153,9 @@ TEST(ForwardWireTest, BadFramesAreRefused) {
   for (const char* bad : {"", "{}", "{\"t\":-1,\"lp\":0}", "{\"t\":1}", "{\"t\":1,\"lp\":5}", "{\"t\":1,\"lp\":\"x\"}",
                           "{\"t\":1,\"lp\":-1,\"top\":[[1]]}", "{\"finish\":\"maybe\",\"prompt_tokens\":1,\"completion_tokens\":1}",
                           "{\"finish\":\"stop\",\"prompt_tokens\":-1,\"completion_tokens\":1}",
+                          "{\"finish\":\"stop\",\"prompt_tokens\":1,\"completion_tokens\":1,\"generated_tokens\":-2}",
+                          "{\"finish\":\"stop\",\"prompt_tokens\":1,\"completion_tokens\":1,\"cost_dollars\":-1}",
+                          "{\"finish\":\"stop\",\"prompt_tokens\":1,\"completion_tokens\":1,\"cost_dollars\":\"x\"}",
                           "{\"finish\":\"error\",\"prompt_tokens\":1,\"completion_tokens\":1,\"code\":99,\"error\":\"x\"}",
                           "{\"finish\":\"error\",\"prompt_tokens\":1,\"completion_tokens\":1}"}) {
     EXPECT_FALSE(DecodeForwardFrame(bad).ok()) << bad;

@@ -30,6 +30,7 @@ class SkipSink final : public RequestSink {
   void OnFinish(const FinishEvent& event) override { inner_->OnFinish(event); }
   void OnModelLoading(bool loading) override { inner_->OnModelLoading(loading); }
   void OnServedBy(const std::string& node) override { inner_->OnServedBy(node); }
+  void OnRemoteCost(int32_t tokens, double dollars) override { inner_->OnRemoteCost(tokens, dollars); }
 
  private:
   const std::shared_ptr<RequestSink> inner_;
@@ -383,6 +384,9 @@ void RoutingEngine::Apply(std::vector<Work>& batch) {
         f->tokens.push_back(p.token);
         pending.push_back(std::move(p));
         continue;
+      }
+      if (frame->generated_tokens > 0 || frame->cost_dollars > 0) {
+        f->sink->OnRemoteCost(frame->generated_tokens, frame->cost_dollars);
       }
       const Status status = FrameStatus(*frame);
       if (frame->reason == FinishReason::kCancelled ||

@@ -144,6 +144,11 @@ class Sink : public RequestSink {
     std::lock_guard<std::mutex> lock(mu_);
     served_by.push_back(node);
   }
+  void OnRemoteCost(int32_t tokens, double dollars) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    remote_tokens += tokens;
+    remote_dollars += dollars;
+  }
   bool WaitTokens(size_t n, std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mu_);
     return cv_.wait_for(lock, timeout, [&] { return ids.size() >= n || ended; });
@@ -162,7 +167,12 @@ class Sink : public RequestSink {
   bool committed_first = true;
   FinishEvent finish;
   std::vector<std::string> served_by;
+  int32_t remote_tokens = 0;
+  double remote_dollars = 0;
 };
+
+// What a peer's generated token costs (its average, as NodeCost::per_token gives it).
+constexpr double kPeerDollarsPerToken = 0.25;
 
 // A peer: an HTTP server with the forwarding route over its own engine.
 struct Peer {
@@ -170,6 +180,7 @@ struct Peer {
     ForwardRouteOptions o;
     o.engine = [this]() -> Engine* { return &engine; };
     o.token = kToken;
+    o.dollars_per_token = [] { return kPeerDollarsPerToken; };
     RegisterForwardRoute(server.router(), o);
     StatusOr<int> p = server.Start("127.0.0.1", 0);
     EXPECT_TRUE(p.ok());
@@ -251,6 +262,8 @@ TEST_F(RoutingEngineTest, ForwardsCommitsEachTokenBeforeItsSinkSeesItAndEndsLike
   EXPECT_EQ(sink->finish.finish_reason, FinishReason::kLength);
   EXPECT_EQ(sink->finish.completion_tokens, 12);
   EXPECT_EQ(sink->served_by, std::vector<std::string>{"p1"});
+  EXPECT_EQ(sink->remote_tokens, 12) << "the peer says what it generated";
+  EXPECT_DOUBLE_EQ(sink->remote_dollars, 12 * kPeerDollarsPerToken);
   ASSERT_EQ(committer_.tokens.size(), 12u);
   for (size_t k = 0; k < 12; ++k) {
     EXPECT_EQ(committer_.tokens[k].request_id, 7u);
