@@ -108,7 +108,8 @@ class Simulation {
   void PlanCluster(bool instant);
   void MakeWarm(int32_t node, int32_t model, bool instant);
   // The daemon's start-up fill (the real PlanStartupFill) on each GPU of a node, in the
-  // models' order, each model on one GPU of the node; warm before any traffic.
+  // models' order rotated by the node's index, each model on one GPU of the node; warm before
+  // any traffic.
   void StartupFill(int32_t node);
   void SpotNotice(int32_t node);
   void SpotRemove(int32_t node);
@@ -762,7 +763,11 @@ void Simulation::StartupFill(int32_t n) {
   const Node& node = nodes_[static_cast<size_t>(n)];
   std::vector<std::string> order;
   std::vector<int32_t> models;
-  for (size_t m = 0; m < s_.models.size(); ++m) {
+  // Node n's order starts at model n (mod the count): the fleet's nodes list their models in
+  // rotated orders, so that every model is warm somewhere, not only the first few everywhere.
+  const size_t count = s_.models.size();
+  for (size_t k = 0; k < count; ++k) {
+    const size_t m = (static_cast<size_t>(n) + k) % count;
     if (tier_[m][static_cast<size_t>(n)] == kTierCold) {
       order.push_back(s_.models[m].name);
       models.push_back(static_cast<int32_t>(m));
