@@ -18,6 +18,7 @@
 #include "daemon/http/http_server.h"
 #include "daemon/openai/openai_error.h"
 #include "daemon/api/requests_routes.h"
+#include "daemon/api/tokenize_routes.h"
 
 namespace hearth::daemon {
 namespace {
@@ -331,7 +332,8 @@ void Daemon::RegisterApiRoutes() {
   api.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(ModelsJson(), "application/json");
   });
-  RequireBearerToken(api, &api_auth_, "/v1/");
+  RequireBearerToken(api, &api_auth_, std::vector<std::string>{"/v1/", "/tokenize", "/detokenize"});
+  RegisterTokenizeRoutes(api, [this] { return engine(); });
   ApiRoutesOptions api_options;
   api_options.engine = [this] { return engine(); };
   api_options.created_unix = UnixSeconds(started_at_);
@@ -541,6 +543,10 @@ std::string Daemon::ModelsJson() {
     w.Int64(UnixSeconds(started_at_));
     w.Key("owned_by");
     w.String("hearth");
+    if (m.context_length > 0) {  // vLLM's name for the context length; unknown until first loaded
+      w.Key("max_model_len");
+      w.Int(m.context_length);
+    }
     w.EndObject();
   }
   w.EndArray();

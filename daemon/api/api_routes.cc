@@ -18,6 +18,7 @@
 
 #include "common/log.h"
 #include "daemon/api/choice_stream.h"
+#include "daemon/api/prompt_tokens.h"
 #include "daemon/openai/chunk_encoder.h"
 #include "daemon/durability/durable_params.h"
 #include "daemon/engine/engine.h"
@@ -35,6 +36,9 @@
 namespace hearth::daemon {
 namespace {
 
+// How often a handler waiting for a non-streamed answer looks whether its client is still there.
+constexpr std::chrono::milliseconds kClientCheckInterval{100};
+
 uint64_t RandomU64() {
   std::random_device rd;
   return (static_cast<uint64_t>(rd()) << 32) ^ rd();
@@ -48,32 +52,6 @@ void Fail(httplib::Response& res, const ApiError& error) { SetError(res, error);
 
 ApiError BadRequest(std::string param, std::string message, std::string code = "") {
   return ApiError{400, std::move(message), "invalid_request_error", std::move(param), std::move(code)};
-}
-
-// Templated (chat) or plain (completions) prompt -> token ids.
-std::optional<ApiError> PromptTokens(const ApiRequest& request, const model::Tokenizer& tokenizer,
-                                     std::vector<int32_t>* ids) {
-  if (request.endpoint == ApiEndpoint::kCompletions) {
-    if (request.prompt_is_tokens) {
-      if (auto e = CheckPromptTokens(request, tokenizer.vocab_size())) return e;
-      *ids = request.prompt_tokens;
-    } else {
-      *ids = tokenizer.Encode(request.prompt_text, /*add_special=*/true, /*parse_special=*/false);
-    }
-    return std::nullopt;
-  }
-  const std::string eos = tokenizer.eos_id() >= 0 ? tokenizer.token_text(tokenizer.eos_id()) : "";
-  auto tmpl = model::ChatTemplate::FromJinja(tokenizer.chat_template(), eos);
-  if (!tmpl.ok()) {
-    return BadRequest("model",
-                      "model '" + request.model + "' has no chat template Hearth can render (" +
-                          tmpl.status().message() + "); use /v1/completions",
-                      "unsupported_chat_template");
-  }
-  auto text = tmpl->Render(request.messages, /*add_generation_prompt=*/true);
-  if (!text.ok()) return BadRequest("messages", text.status().message());
-  *ids = tokenizer.Encode(*text, /*add_special=*/true, /*parse_special=*/true);
-  return std::nullopt;
 }
 
 // --- Non-streaming ---------------------------------------------------------------------------
@@ -97,6 +75,12 @@ class FinishWaiter : public RequestSink {
     return finish_;
   }
 
+  // Waits at most `timeout`; true once finished (then Wait() returns at once).
+  bool WaitFor(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [this] { return done_; });
+  }
+
  private:
   std::mutex mu_;
   std::condition_variable cv_;
@@ -110,7 +94,7 @@ CompletionOutput CompletionOf(const RequestInfo& info) {
   CompletionOutput out;
   out.text = info.text;
   out.finish_reason = info.finish_reason.value_or(FinishReason::kStop);
-  out.usage = {info.meta.prompt_tokens, info.completion_tokens};
+  out.usage = {info.meta.prompt_tokens, info.completion_tokens, info.cached_tokens};
   out.logprobs = info.meta.logprobs;
   out.tokens = info.logprob_tokens;
   return out;
@@ -185,7 +169,7 @@ class OpenAiRoutes {
         .Kv("stream", p.request.stream);
     ResponseMeta meta{(chat ? "chatcmpl-" : "cmpl-") + RequestIdText(options_.id_scope, id), chunks.created,
                       p.request.model};
-    if (!p.request.stream) return RespondWhenDone(res, chat, meta, p.engine, choices);
+    if (!p.request.stream) return RespondWhenDone(req, res, chat, meta, p.engine, choices);
 
     std::vector<uint64_t> choice_ids;
     for (const Choice& c : choices) choice_ids.push_back(c.id);
@@ -214,7 +198,7 @@ class OpenAiRoutes {
     const std::string name = req.matches.size() > 1 ? std::string(req.matches[1]) : "";
     Engine* engine = options_.engine ? options_.engine() : nullptr;
     if (!engine || !engine->tokenizer(name)) return FailBeforeSubmit(res, ModelNotFound(name));
-    res.set_content(ModelObjectJson(name, options_.created_unix), "application/json");
+    res.set_content(ModelObjectJson(name, options_.created_unix, engine->context_length(name)), "application/json");
   }
 
  private:
@@ -295,6 +279,7 @@ class OpenAiRoutes {
     if (!p->engine) return ApiError{503, "the engine is not running", "server_error", "", ""};
     p->tokenizer = p->engine->tokenizer(p->request.model);
     if (!p->tokenizer) return ModelNotFound(p->request.model);
+    if (auto e = CheckTokenFields(p->request, p->tokenizer->vocab_size())) return e;
     if (auto e = PromptTokens(p->request, *p->tokenizer, &p->gen.prompt)) return e;
     const int32_t context = p->engine->context_length(p->request.model);
     if (auto e = FitToContext(p->request, p->gen.prompt.size(), context, &p->gen.max_tokens)) return e;
@@ -346,10 +331,18 @@ class OpenAiRoutes {
 
   // Waits for every choice; the first that failed or was cancelled is the answer (and cancels
   // the rest).
-  static void RespondWhenDone(httplib::Response& res, bool chat, const ResponseMeta& meta, Engine* engine,
-                              std::vector<Choice>& choices) {
+  // A client that goes away meanwhile cancels them all, which frees their KV blocks: nobody is
+  // left to read the answer.
+  static void RespondWhenDone(const httplib::Request& req, httplib::Response& res, bool chat,
+                              const ResponseMeta& meta, Engine* engine, std::vector<Choice>& choices) {
     std::vector<CompletionOutput> outputs;
     for (Choice& c : choices) {
+      while (!c.collector->WaitFor(kClientCheckInterval)) {
+        if (http::ClientConnected(req)) continue;
+        LogInfo("client went away; cancelling").Kv("id", choices[0].id);
+        for (const Choice& other : choices) engine->Cancel(other.id);
+        return;
+      }
       const FinishEvent finish = c.collector->Wait();
       outputs.push_back(CompletionOf(c.entry->Info()));
       if (!IsCompleted(finish.finish_reason)) {

@@ -1,9 +1,12 @@
 // The generation routes over real loopback HTTP, against a scripted fake Engine.
 #include "daemon/api/api_routes.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
 #include <rapidjson/document.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -471,11 +474,35 @@ TEST_F(ApiRoutesTest, EngineErrorIsAServerError) {
   EXPECT_TRUE(error.HasMember("error")) << r->body;
 }
 
-TEST_F(ApiRoutesTest, CancelledByTheEngineIs503) {
-  engine_.finish_reason = "cancelled";  // e.g. the daemon is shutting down
+TEST_F(ApiRoutesTest, CancelledIs499AndNotToBeRetried) {
+  engine_.finish_reason = "cancelled";  // an operator cancelled it (a client that left gets no answer)
   auto r = Post("/v1/chat/completions", ChatBody());
-  ExpectError(r, 503, nullptr);
-  EXPECT_TRUE(r->has_header("Retry-After"));
+  ExpectError(r, 499, nullptr);
+  EXPECT_FALSE(r->has_header("Retry-After"));
+  EXPECT_EQ(r->get_header_value("x-should-retry"), "false");  // OpenAI's SDKs honour it
+  auto body = Json(r->body);
+  EXPECT_STREQ(body["error"]["code"].GetString(), "request_cancelled");
+  EXPECT_NE(std::string(body["error"]["message"].GetString()).find("operator"), std::string::npos) << r->body;
+}
+
+TEST_F(ApiRoutesTest, ClientDisconnectCancelsANonStreamedRequest) {
+  engine_.endless = true;
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port_));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  const std::string body = ChatBody();
+  std::string request = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+  request.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n").append(body);
+  ASSERT_EQ(::send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+  for (int i = 0; i < 500 && engine_.requests().empty(); ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(engine_.requests().size(), 1u);
+  EXPECT_FALSE(engine_.WaitCancelled(100, 200ms)) << "running while the client waits";
+  ::close(fd);
+  EXPECT_TRUE(engine_.WaitCancelled(100, 5s));
 }
 
 TEST_F(ApiRoutesTest, ConcurrentStreamsDoNotMix) {

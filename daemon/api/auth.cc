@@ -50,7 +50,11 @@ bool BearerAuth::Allows(std::string_view authorization) const {
 }
 
 void RequireBearerToken(http::Router& server, const BearerAuth* auth, std::string prefix) {
-  server.set_pre_routing_handler([auth, prefix](const httplib::Request& req, httplib::Response& res) {
+  RequireBearerToken(server, auth, std::vector<std::string>{std::move(prefix)});
+}
+
+void RequireBearerToken(http::Router& server, const BearerAuth* auth, std::vector<std::string> prefixes) {
+  server.set_pre_routing_handler([auth, prefixes](const httplib::Request& req, httplib::Response& res) {
     // Any Transfer-Encoding, in any capitalisation: a chunked body has no length to check
     // against the body limit before it is read.
     if (req.has_header("Transfer-Encoding")) {
@@ -59,7 +63,9 @@ void RequireBearerToken(http::Router& server, const BearerAuth* auth, std::strin
       res.set_header("Connection", "close");
       return httplib::Server::HandlerResponse::Handled;
     }
-    if (req.path.compare(0, prefix.size(), prefix) != 0) return httplib::Server::HandlerResponse::Unhandled;
+    bool guarded = false;
+    for (const std::string& prefix : prefixes) guarded = guarded || req.path.compare(0, prefix.size(), prefix) == 0;
+    if (!guarded) return httplib::Server::HandlerResponse::Unhandled;
     if (auth->Allows(req.get_header_value("Authorization"))) return httplib::Server::HandlerResponse::Unhandled;
     const bool sent = req.has_header("Authorization");
     SetError(res, {401,

@@ -35,5 +35,7 @@ class BearerAuth {
 // the HTTP library would read such a body whole, past the payload limit, so bodies must come
 // with a Content-Length.
 void RequireBearerToken(http::Router& server, const BearerAuth* auth, std::string prefix);
+// The same for every path that starts with one of `prefixes`.
+void RequireBearerToken(http::Router& server, const BearerAuth* auth, std::vector<std::string> prefixes);
 
 }  // namespace hearth::daemon

@@ -79,6 +79,7 @@ void ChoiceStream::Encode(const PendingEvent& e) {
   }
   usage_.prompt_tokens = e.finish.prompt_tokens;
   usage_.completion_tokens += e.finish.completion_tokens;
+  if (e.index == 0) usage_.cached_tokens = e.finish.cached_tokens;
   if (++num_finished_ == num_choices_ && options_.include_usage) {
     const ResponseMeta meta{(options_.chat ? "chatcmpl-" : "cmpl-") + RequestIdText(options_.id_scope, response_id_), options_.created,
                             options_.model};

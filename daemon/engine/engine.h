@@ -68,6 +68,7 @@ struct FinishEvent {
   // end-of-sequence token: send it before finishing. Usually empty.
   std::string text;
   RequestLatency latency;
+  int32_t cached_tokens = 0;  // of prompt_tokens, served by the prefix cache (not computed again)
 };
 
 // Receives one request's events on the engine's thread; must not block.

@@ -490,6 +490,7 @@ bool EngineLoop::StepModel(Model& m) {
   scheduler::SchedulerOutput out = sched.Schedule();
   for (const scheduler::FinishedRequest& f : out.failed) Finish(f);
   if (out.seqs.empty()) return false;
+  NoteCachedPrompt(out);
 
   const wire::StepRequest req = m.steps.Build(
       m.info.name, out, sched, [this](uint64_t id) -> const SamplingParams& { return active_.at(id)->request.sampling; });
@@ -544,6 +545,17 @@ void EngineLoop::FailStep(Model& m, const scheduler::SchedulerOutput& out, const
   for (const scheduler::ScheduledSequence& s : out.seqs) FinishActive(s.id, FinishReason::kError, status, "");
 }
 
+void EngineLoop::NoteCachedPrompt(const scheduler::SchedulerOutput& out) {
+  for (const scheduler::ScheduledSequence& s : out.seqs) {
+    if (s.num_cached_tokens == 0) continue;
+    auto it = active_.find(s.id);
+    // Only before the first token: a later admission (after preemption) finds its own blocks.
+    if (it == active_.end() || it->second->num_generated > 0) continue;
+    Active& a = *it->second;
+    a.cached_prompt_tokens = std::min<int32_t>(s.num_cached_tokens, static_cast<int32_t>(a.request.prompt.size()));
+  }
+}
+
 bool EngineLoop::Deliver(Active& a, GeneratedToken token) {
   if (a.output->IsStopToken(token.id)) return false;  // the scheduler finishes it as EOS
   bool stopped = false;
@@ -581,6 +593,7 @@ void EngineLoop::FinishActive(uint64_t id, FinishReason reason, const Status& st
   ev.status = status;
   ev.prompt_tokens = static_cast<int32_t>(a->request.prompt.size());
   ev.completion_tokens = a->num_generated;
+  ev.cached_tokens = a->cached_prompt_tokens;
   ev.text = text;
   ev.latency = ToLatency(a->timings, a->submitted_ns, a->admitted_ns, clock_.NowNanos());
   if (options_.committer && !shutting_down_ && a->request.durable) {

@@ -120,6 +120,7 @@ class EngineLoop final : public Engine {
     std::shared_ptr<RequestSink> sink;
     std::optional<OutputDecoder> output;  // detokenizer and stop strings
     int32_t num_generated = 0;
+    int32_t cached_prompt_tokens = 0;   // of the prompt, served by the prefix cache at admission
     int64_t submitted_ns = 0;           // clock_ at Submit()
     int64_t admitted_ns = 0;            // clock_ at Admit(): the scheduler's arrival
     scheduler::RequestTimings timings;  // the scheduler's, once it gives them up
@@ -155,6 +156,9 @@ class EngineLoop final : public Engine {
   // Turns one sampled token into the request's TokenEvent; true when a stop
   // string matched.
   bool Deliver(Active& active, GeneratedToken token);
+  // Records, for requests admitted in `out` before their first token, the prompt tokens the
+  // prefix cache served (usage.prompt_tokens_details.cached_tokens).
+  void NoteCachedPrompt(const scheduler::SchedulerOutput& out);
   // Counts a token event and puts it in the outbox (live and replayed alike).
   void Emit(Active& active, TokenEvent event);
   void Finish(const scheduler::FinishedRequest& finished);

@@ -137,6 +137,7 @@ void Connection::OnRead(const boost::system::error_code& ec, size_t n) {
   if (closed_) return;
   if (ec) {
     read_closed_ = true;
+    if (handling_client_gone_) handling_client_gone_->store(true);
     if (discarding_ || busy_ == Busy::kNo) return CloseNow();
     if (busy_ == Busy::kStreaming) return ClientGone();
     return;  // answer what was asked (and anything pipelined before the EOF), then close
@@ -236,6 +237,8 @@ void Connection::OnRequest(ParsedRequest parsed) {
   req->local_port = local_port_;
   keep_alive_ = parsed.keep_alive && !context_->stopping;
   busy_ = Busy::kHandling;
+  handling_client_gone_ = std::make_shared<std::atomic<bool>>(read_closed_);
+  req->progress = [gone = handling_client_gone_](uint64_t, uint64_t) { return !gone->load(); };
   const Router& router = *context_->router;
   if (router.RunsInline(req->method, req->path)) {
     auto res = std::make_shared<Response>();
@@ -285,6 +288,7 @@ void Connection::RespondError(int status, const std::string& message, const std:
 void Connection::FinishResponse() {
   busy_ = Busy::kNo;
   stream_.reset();
+  handling_client_gone_.reset();
   if (!keep_alive_) return CloseGracefully();
   continue_sent_ = false;
   ProcessNext();
@@ -303,6 +307,7 @@ void Connection::CloseGracefully() {
 void Connection::CloseNow() {
   if (closed_) return;
   closed_ = true;
+  if (handling_client_gone_) handling_client_gone_->store(true);
   ArmTimer(Timer::kNone, {});
   write_timer_.cancel();
   boost::system::error_code ec;

@@ -100,6 +100,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::array<char, 16 * 1024> read_buffer_;
   bool reading_ = false;
   bool read_closed_ = false;   // the client sent EOF or the read failed
+  // Set (any thread reads it) when the client of the request being handled goes away: EOF or a
+  // failed read while its handler runs, or the connection closed. Request::progress reports it
+  // to the handler (ClientConnected in router.h).
+  std::shared_ptr<std::atomic<bool>> handling_client_gone_;
   bool closed_ = false;
   bool discarding_ = false;    // lingering after a final response: input is thrown away
   bool continue_sent_ = false;

@@ -24,6 +24,12 @@ using ExceptionHandler = std::function<void(const Request&, Response&, std::exce
 // server made itself) gets `local-<16 hex digits>`. Router::Dispatch and HandleError apply it.
 inline constexpr const char* kRequestIdHeader = "X-Request-Id";
 
+// Whether the client that sent `req` is still connected, for a handler that waits a long time
+// before answering (a non-streamed generation): false once the client closed the connection
+// (or half-closed it: EOF counts as gone) or the connection was closed. The server keeps the
+// answer in httplib's client-side Request::progress, which a server leaves unused.
+inline bool ClientConnected(const Request& req) { return !req.progress || req.progress(0, 0); }
+
 struct RouteOptions {
   // Runs on the I/O thread instead of the handler pool, so it answers while the pool is
   // saturated. Only for cheap handlers that never block (/healthz, /readyz).

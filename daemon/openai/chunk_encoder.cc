@@ -36,7 +36,7 @@ class ChunkEncoder : public EventEncoder {
     out->push_back(options_.chat ? ChatFinishChunk(meta_, finish.finish_reason, index)
                                  : TextChunk(meta_, "", std::nullopt, text_offset_, finish.finish_reason, index));
     if (options_.include_usage) {
-      out->push_back(UsageChunk(meta_, options_.chat, {finish.prompt_tokens, finish.completion_tokens}));
+      out->push_back(UsageChunk(meta_, options_.chat, {finish.prompt_tokens, finish.completion_tokens, finish.cached_tokens}));
     }
   }
 
@@ -66,7 +66,12 @@ std::unique_ptr<EventEncoder> MakeChunkEncoder(ChunkEncoderOptions options) {
 
 ApiError UnfinishedError(const FinishEvent& finish) {
   if (!finish.status.ok()) return ErrorFromStatus(finish.status);
-  return ApiError{503, "the request was cancelled before it finished", "server_error", "", ""};
+  // Only someone else cancels a request whose client still waits for it (a client that goes
+  // away is not answered): an operator. 499, not a 5xx, so that SDKs do not run it again.
+  return ApiError{499,
+                  "the request was cancelled by an operator before it finished (DELETE /admin/v1/requests/{id}, "
+                  "hearthctl requests cancel, or DELETE /v1/requests/{id}); it will not be retried",
+                  "cancelled", "", "request_cancelled"};
 }
 
 }  // namespace hearth::daemon

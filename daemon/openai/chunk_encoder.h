@@ -30,6 +30,6 @@ std::unique_ptr<EventEncoder> MakeChunkEncoder(ChunkEncoderOptions options);
 
 // A request that ended without finishing: the engine's error, or a cancellation (the daemon
 // is stopping, a client hung up, or someone cancelled it) as a 503.
-ApiError UnfinishedError(const FinishEvent& finish);
+ApiError UnfinishedError(const FinishEvent& finish);  // a cancelled one: 499, not retried
 
 }  // namespace hearth::daemon

@@ -47,6 +47,9 @@ ApiError ErrorFromStatus(const Status& status) {
 void SetError(httplib::Response& res, const ApiError& error) {
   res.status = error.http_status;
   if (error.http_status == 429 || error.http_status == 503) res.set_header("Retry-After", "1");
+  // OpenAI's SDKs retry 408, 409, 429 and 5xx unless told otherwise; a cancelled request must
+  // not start again.
+  if (error.http_status == 499) res.set_header("x-should-retry", "false");
   res.set_content(ErrorBody(error), "application/json");
 }
 

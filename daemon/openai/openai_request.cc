@@ -1,14 +1,17 @@
 // Request parsing: RapidJSON DOM in, ApiRequest out. A null field means the same as an absent
-// one (OpenAI's SDKs send explicit nulls); unknown fields are ignored.
+// one (OpenAI's SDKs send explicit nulls); which fields exist at all is request_fields.h's table.
 #include "daemon/openai/openai_request.h"
 
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <cfloat>
 #include <cmath>
 #include <limits>
 
 #include "common/json_parse.h"
+#include "daemon/openai/request_fields.h"
+#include "sampling/stop_matcher.h"
 
 namespace hearth::daemon {
 namespace {
@@ -157,12 +160,17 @@ Error ParseStop(const Value& body, ApiRequest* out) {
   auto add = [&](const Value& s) -> Error {
     if (!s.IsString()) return Bad("stop", "stop must be a string or an array of strings");
     if (s.GetStringLength() == 0) return Bad("stop", "stop strings must not be empty");
+    if (s.GetStringLength() > kMaxStopStringBytes) {
+      return Bad("stop", "stop strings may be at most " + std::to_string(kMaxStopStringBytes) + " bytes");
+    }
     out->stop.push_back(Str(s));
     return std::nullopt;
   };
   if (stop->IsString()) return add(*stop);
   if (!stop->IsArray()) return Bad("stop", "stop must be a string or an array of strings");
-  if (stop->Size() > kMaxStopStrings) return Bad("stop", "stop may hold at most 4 strings");
+  if (stop->Size() > kMaxStopStrings) {
+    return Bad("stop", "stop may hold at most " + std::to_string(kMaxStopStrings) + " strings");
+  }
   for (const Value& s : stop->GetArray()) {
     if (auto e = add(s)) return e;
   }
@@ -268,28 +276,72 @@ Error ParseChoices(const Value& body, ApiRequest* out) {
   return std::nullopt;
 }
 
-// Fields we know but do not implement: refuse rather than silently answer something else.
-Error RejectUnsupported(const Value& body) {
-  if (const Value* v = Field(body, "best_of")) {
-    int64_t n = 0;
-    if (GetInt(*v, "best_of", 1, 1, &n)) return Bad("best_of", "only best_of=1 is supported");
+// A logit_bias key: a token id written in decimal, as OpenAI's SDKs send it.
+bool ParseTokenKey(std::string_view key, int32_t* out) {
+  if (key.empty() || key.size() > 10 || key.find_first_not_of("0123456789") != std::string_view::npos) return false;
+  const int64_t id = std::stoll(std::string(key));
+  if (id > std::numeric_limits<int32_t>::max()) return false;
+  *out = static_cast<int32_t>(id);
+  return true;
+}
+
+Error ParseLogitBias(const Value& body, ApiRequest* out) {
+  const Value* v = Field(body, "logit_bias");
+  if (!v) return std::nullopt;
+  if (!v->IsObject()) return Bad("logit_bias", "logit_bias must be an object mapping token ids to biases");
+  if (v->MemberCount() > kMaxLogitBias) {
+    return Bad("logit_bias", "logit_bias may hold at most " + std::to_string(kMaxLogitBias) + " entries");
   }
-  if (const Value* v = Field(body, "echo")) {
-    if (!v->IsBool() || v->GetBool()) return Bad("echo", "echo is not supported");
+  std::vector<LogitBias>& biases = out->sampling.logit_bias;
+  for (auto it = v->MemberBegin(); it != v->MemberEnd(); ++it) {
+    const std::string key = Str(it->name);
+    LogitBias b;
+    if (!ParseTokenKey(key, &b.token)) {
+      return Bad("logit_bias", "logit_bias keys must be token ids (non-negative integers); got \"" + key.substr(0, 32) +
+                                   "\"");
+    }
+    if (auto e = GetFloat(it->value, "logit_bias", &b.bias)) return e;
+    biases.push_back(b);
   }
-  if (const Value* v = Field(body, "tools")) {
-    if (!v->IsArray() || !v->Empty()) return Bad("tools", "tools are not supported");
-  }
-  if (const Value* v = Field(body, "response_format")) {
-    const Value* type = v->IsObject() ? Field(*v, "type") : nullptr;
-    if (!type || !type->IsString() || Str(*type) != "text") {
-      return Bad("response_format", "only response_format {\"type\": \"text\"} is supported");
+  std::sort(biases.begin(), biases.end(), [](const LogitBias& a, const LogitBias& b) { return a.token < b.token; });
+  for (size_t i = 1; i < biases.size(); ++i) {
+    if (biases[i].token == biases[i - 1].token) {
+      return Bad("logit_bias", "logit_bias gives token " + std::to_string(biases[i].token) + " twice");
     }
   }
-  if (const Value* v = Field(body, "user")) {
-    if (!v->IsString()) return Bad("user", "user must be a string");
+  return std::nullopt;  // ranges: SamplingParams::Validate
+}
+
+// vLLM's extensions that decide where generation ends.
+Error ParseEndControls(const Value& body, ApiRequest* out) {
+  SamplingParams& s = out->sampling;
+  if (const Value* v = Field(body, "min_tokens")) {
+    int64_t n = 0;
+    if (auto e = GetInt(*v, "min_tokens", 0, std::numeric_limits<int32_t>::max(), &n)) return e;
+    s.min_tokens = static_cast<int32_t>(n);
+  }
+  if (const Value* v = Field(body, "ignore_eos")) {
+    if (auto e = GetBool(*v, "ignore_eos", &s.ignore_eos)) return e;
+  }
+  if (const Value* v = Field(body, "stop_token_ids")) {
+    if (!v->IsArray()) return Bad("stop_token_ids", "stop_token_ids must be an array of token ids");
+    if (v->Size() > kMaxStopTokenIds) {
+      return Bad("stop_token_ids", "stop_token_ids may hold at most " + std::to_string(kMaxStopTokenIds) + " ids");
+    }
+    for (const Value& id : v->GetArray()) {
+      int64_t token = 0;
+      if (auto e = GetInt(id, "stop_token_ids", 0, std::numeric_limits<int32_t>::max(), &token)) return e;
+      s.stop_token_ids.push_back(static_cast<int32_t>(token));
+    }
   }
   return std::nullopt;
+}
+
+// vLLM's rule: min_tokens may not exceed max_tokens (given, or what the context leaves).
+Error CheckMinTokens(const ApiRequest& request, int32_t max_tokens) {
+  if (request.sampling.min_tokens <= max_tokens) return std::nullopt;
+  return Bad("min_tokens", "min_tokens (" + std::to_string(request.sampling.min_tokens) +
+                               ") must be at most max_tokens (" + std::to_string(max_tokens) + ")");
 }
 
 }  // namespace
@@ -306,6 +358,8 @@ std::optional<ApiError> ParseApiRequest(ApiEndpoint endpoint, std::string_view b
   if (!parsed.ok()) return Bad("", "the request body is " + parsed.message);
   if (!doc.IsObject()) return Bad("", "the request body must be a JSON object");
 
+  if (auto e = CheckRequestFields(endpoint, doc)) return e;
+
   const Value* model = Field(doc, "model");
   if (!model) return Bad("model", "model is required");
   if (!model->IsString() || model->GetStringLength() == 0) {
@@ -317,11 +371,13 @@ std::optional<ApiError> ParseApiRequest(ApiEndpoint endpoint, std::string_view b
   if (e) return e;
   if ((e = ParseMaxTokens(doc, out))) return e;
   if ((e = ParseStop(doc, out))) return e;
-  if ((e = ParseLogprobs(doc, out))) return e;  // before Validate, which checks num_logprobs
+  // Before ParseSampling, whose Validate checks what they set.
+  if ((e = ParseLogprobs(doc, out))) return e;
+  if ((e = ParseLogitBias(doc, out))) return e;
+  if ((e = ParseEndControls(doc, out))) return e;
   if ((e = ParseSampling(doc, out))) return e;
   if ((e = ParseStreaming(doc, out))) return e;
-  if ((e = ParseChoices(doc, out))) return e;
-  return RejectUnsupported(doc);
+  return ParseChoices(doc, out);
 }
 
 std::optional<ApiError> CheckPromptTokens(const ApiRequest& request, int32_t vocab_size) {
@@ -334,13 +390,29 @@ std::optional<ApiError> CheckPromptTokens(const ApiRequest& request, int32_t voc
   return std::nullopt;
 }
 
+std::optional<ApiError> CheckTokenFields(const ApiRequest& request, int32_t vocab_size) {
+  for (const LogitBias& b : request.sampling.logit_bias) {
+    if (b.token >= vocab_size) {
+      return Bad("logit_bias", "logit_bias token id " + std::to_string(b.token) + " is outside the vocabulary (size " +
+                                   std::to_string(vocab_size) + ")");
+    }
+  }
+  for (int32_t id : request.sampling.stop_token_ids) {
+    if (id >= vocab_size) {
+      return Bad("stop_token_ids", "stop_token_ids id " + std::to_string(id) + " is outside the vocabulary (size " +
+                                       std::to_string(vocab_size) + ")");
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<ApiError> FitToContext(const ApiRequest& request, size_t num_prompt_tokens, int32_t context_length,
                                      int32_t* max_tokens) {
   const char* prompt_param = request.endpoint == ApiEndpoint::kChatCompletions ? "messages" : "prompt";
   if (num_prompt_tokens == 0) return Bad(prompt_param, "the prompt is empty after tokenization");
   if (context_length <= 0) {
     *max_tokens = request.max_tokens.value_or(kDefaultMaxTokensWithoutContext);
-    return std::nullopt;
+    return CheckMinTokens(request, *max_tokens);
   }
   const int64_t room = static_cast<int64_t>(context_length) - static_cast<int64_t>(num_prompt_tokens);
   const int64_t wanted = request.max_tokens.value_or(1);
@@ -353,7 +425,7 @@ std::optional<ApiError> FitToContext(const ApiRequest& request, size_t num_promp
     return e;
   }
   *max_tokens = request.max_tokens ? *request.max_tokens : static_cast<int32_t>(room);
-  return std::nullopt;
+  return CheckMinTokens(request, *max_tokens);
 }
 
 }  // namespace hearth::daemon

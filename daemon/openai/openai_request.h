@@ -8,16 +8,13 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/openai/api_endpoint.h"
 #include "daemon/openai/openai_error.h"
 #include "model/chat_template.h"
 #include "sampling/sampling_params.h"
 
 namespace hearth::daemon {
 
-enum class ApiEndpoint { kChatCompletions, kCompletions };
-
-// Most stop strings a request may give (OpenAI's limit).
-inline constexpr size_t kMaxStopStrings = 4;
 // Most alternatives /v1/completions' integer `logprobs` may ask for.
 inline constexpr int32_t kMaxCompletionLogprobs = 5;
 // Most choices one request may ask for (`n`).
@@ -37,9 +34,11 @@ struct ApiRequest {
   bool prompt_is_tokens = false;
 
   std::optional<int32_t> max_tokens;  // none: up to the context length
-  SamplingParams sampling;            // num_logprobs filled from logprobs/top_logprobs
+  // num_logprobs filled from logprobs/top_logprobs; also logit_bias, min_tokens, ignore_eos,
+  // stop_token_ids.
+  SamplingParams sampling;
   std::optional<uint64_t> seed;       // none: the server picks one
-  std::vector<std::string> stop;
+  std::vector<std::string> stop;  // at most kMaxStopStrings of kMaxStopStringBytes (stop_matcher.h)
 
   // Chat: logprobs=true. Completions: logprobs is an integer (0 still returns the sampled
   // token's logprob). The number of alternatives is sampling.num_logprobs.
@@ -59,11 +58,14 @@ ApiError ModelNotFound(const std::string& model);
 // Checks the tokenized prompt against the model and settles max_tokens: token ids must be in
 // the vocabulary, the prompt must not be empty, and prompt + max_tokens must fit
 // `context_length` (0: unknown, nothing to check). On success *max_tokens is the explicit
-// value, or what is left of the context.
+// value, or what is left of the context. min_tokens must not exceed it.
 std::optional<ApiError> FitToContext(const ApiRequest& request, size_t num_prompt_tokens, int32_t context_length,
                                      int32_t* max_tokens);
 
 // Token ids given in a completions prompt must be below `vocab_size`.
 std::optional<ApiError> CheckPromptTokens(const ApiRequest& request, int32_t vocab_size);
+
+// Token ids given in logit_bias and stop_token_ids must be below `vocab_size`.
+std::optional<ApiError> CheckTokenFields(const ApiRequest& request, int32_t vocab_size);
 
 }  // namespace hearth::daemon

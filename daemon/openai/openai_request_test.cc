@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
+#include "sampling/stop_matcher.h"
+
 namespace hearth::daemon {
 namespace {
 
@@ -21,6 +26,23 @@ std::string Chat(const std::string& extra) {
 }
 std::string Text(const std::string& extra) {
   return R"({"model":"m","prompt":"hi")" + (extra.empty() ? "" : "," + extra) + "}";
+}
+
+// `"stop":[...]` with `count` strings of `bytes` bytes.
+std::string StopStrings(size_t count, size_t bytes) {
+  std::string out = R"("stop":[)";
+  for (size_t i = 0; i < count; ++i) out.append(i ? "," : "").append("\"").append(bytes, 'a').append("\"");
+  return out + "]";
+}
+std::string ManyBiases(size_t count) {
+  std::string out = R"("logit_bias":{)";
+  for (size_t i = 0; i < count; ++i) out.append(i ? "," : "").append("\"").append(std::to_string(i)).append("\":1");
+  return out + "}";
+}
+std::string ManyStopTokenIds(size_t count) {
+  std::string out = R"("stop_token_ids":[)";
+  for (size_t i = 0; i < count; ++i) out.append(i ? "," : "").append(std::to_string(i));
+  return out + "]";
 }
 
 std::vector<BadCase> BadCases() {
@@ -76,7 +98,8 @@ std::vector<BadCase> BadCases() {
       {"SeedFraction", kChat, Chat(R"("seed":4.2)"), "seed"},
       {"StopNumber", kChat, Chat(R"("stop":5)"), "stop"},
       {"StopEmptyString", kChat, Chat(R"("stop":"")"), "stop"},
-      {"StopTooMany", kChat, Chat(R"("stop":["a","b","c","d","e"])"), "stop"},
+      {"StopTooMany", kChat, Chat(StopStrings(kMaxStopStrings + 1, 1)), "stop"},
+      {"StopTooLong", kChat, Chat(StopStrings(1, kMaxStopStringBytes + 1)), "stop"},
       {"StopArrayHasNumber", kChat, Chat(R"("stop":["a",1])"), "stop"},
       {"StopArrayHasEmpty", kChat, Chat(R"("stop":["a",""])"), "stop"},
       {"NZero", kChat, Chat(R"("n":0)"), "n"},
@@ -93,6 +116,24 @@ std::vector<BadCase> BadCases() {
       {"IncludeUsageNotBool", kChat, Chat(R"("stream":true,"stream_options":{"include_usage":1})"),
        "stream_options.include_usage"},
       {"UserNotString", kChat, Chat(R"("user":42)"), "user"},
+      {"UnknownField", kChat, Chat(R"("some_extension":{"ignored":[1,2]})"), "some_extension"},
+      {"Suffix", kText, Text(R"("suffix":"tail")"), "suffix"},
+      {"Grammar", kText, Text(R"("grammar":"root ::= \"a\"")"), "grammar"},
+      {"GuidedJson", kChat, Chat(R"("guided_json":{"type":"object"})"), "guided_json"},
+      {"LogitBiasNotObject", kChat, Chat(R"("logit_bias":[1,2])"), "logit_bias"},
+      {"LogitBiasKeyNotId", kChat, Chat(R"("logit_bias":{"Paris":-100})"), "logit_bias"},
+      {"LogitBiasKeyNegative", kChat, Chat(R"("logit_bias":{"-5":-100})"), "logit_bias"},
+      {"LogitBiasKeyHuge", kChat, Chat(R"("logit_bias":{"99999999999":1})"), "logit_bias"},
+      {"LogitBiasKeyTwice", kChat, Chat(R"("logit_bias":{"7":1,"07":2})"), "logit_bias"},
+      {"LogitBiasValueRange", kChat, Chat(R"("logit_bias":{"7":-100.5})"), "logit_bias"},
+      {"LogitBiasValueString", kChat, Chat(R"("logit_bias":{"7":"-100"})"), "logit_bias"},
+      {"LogitBiasTooMany", kText, Text(ManyBiases(kMaxLogitBias + 1)), "logit_bias"},
+      {"MinTokensNegative", kChat, Chat(R"("min_tokens":-1)"), "min_tokens"},
+      {"MinTokensString", kText, Text(R"("min_tokens":"3")"), "min_tokens"},
+      {"IgnoreEosNotBool", kText, Text(R"("ignore_eos":1)"), "ignore_eos"},
+      {"StopTokenIdsNotArray", kChat, Chat(R"("stop_token_ids":2)"), "stop_token_ids"},
+      {"StopTokenIdsNegative", kChat, Chat(R"("stop_token_ids":[2,-1])"), "stop_token_ids"},
+      {"StopTokenIdsTooMany", kText, Text(ManyStopTokenIds(kMaxStopTokenIds + 1)), "stop_token_ids"},
       {"Tools", kChat, Chat(R"("tools":[{"type":"function"}])"), "tools"},
       {"ResponseFormatJson", kChat, Chat(R"("response_format":{"type":"json_object"})"), "response_format"},
       {"MissingPrompt", kText, R"({"model":"m"})", "prompt"},
@@ -138,8 +179,8 @@ TEST(OpenAiRequestTest, ParsesAFullChatRequest) {
     "max_tokens": 7, "temperature": 0, "top_p": 0.9, "top_k": 40, "min_p": 0.05, "seed": 42,
     "stop": ["\n\n", "END"], "n": 1, "presence_penalty": 0.5, "frequency_penalty": -0.5,
     "repetition_penalty": 1.1, "logprobs": true, "top_logprobs": 3, "stream": true,
-    "stream_options": {"include_usage": true}, "user": "u1", "logit_bias": null,
-    "some_extension": {"ignored": [1, 2]}})";
+    "stream_options": {"include_usage": true}, "user": "u1", "logit_bias": {"7042": -100, "12": 3.5},
+    "min_tokens": 2, "ignore_eos": true, "stop_token_ids": [5, 0]})";
   ApiRequest req;
   auto error = ParseApiRequest(kChat, body, &req);
   ASSERT_FALSE(error) << error->message;
@@ -160,6 +201,49 @@ TEST(OpenAiRequestTest, ParsesAFullChatRequest) {
   EXPECT_EQ(req.sampling.num_logprobs, 3);
   EXPECT_TRUE(req.stream);
   EXPECT_TRUE(req.include_usage);
+  EXPECT_EQ(req.sampling.logit_bias, (std::vector<LogitBias>{{12, 3.5f}, {7042, -100.0f}})) << "by token id";
+  EXPECT_EQ(req.sampling.min_tokens, 2);
+  EXPECT_TRUE(req.sampling.ignore_eos);
+  EXPECT_EQ(req.sampling.stop_token_ids, (std::vector<int32_t>{5, 0}));
+}
+
+TEST(OpenAiRequestTest, AcceptsTheBoundsOfStopAndLogitBias) {
+  ApiRequest req;
+  ASSERT_FALSE(ParseApiRequest(kText, Text(StopStrings(kMaxStopStrings, kMaxStopStringBytes)), &req));
+  EXPECT_EQ(req.stop.size(), kMaxStopStrings);
+  ASSERT_FALSE(ParseApiRequest(kText, Text(ManyBiases(kMaxLogitBias)), &req));
+  EXPECT_EQ(req.sampling.logit_bias.size(), kMaxLogitBias);
+  ASSERT_FALSE(ParseApiRequest(kText, Text(ManyStopTokenIds(kMaxStopTokenIds)), &req));
+  EXPECT_EQ(req.sampling.stop_token_ids.size(), kMaxStopTokenIds);
+}
+
+TEST(OpenAiRequestTest, TokenFieldsAreCheckedAgainstTheVocabulary) {
+  ApiRequest req;
+  ASSERT_FALSE(ParseApiRequest(kChat, Chat(R"("logit_bias":{"99":1},"stop_token_ids":[98])"), &req));
+  EXPECT_FALSE(CheckTokenFields(req, 100));
+  auto e = CheckTokenFields(req, 99);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "logit_bias");
+  EXPECT_NE(e->message.find("99"), std::string::npos) << e->message;
+  ASSERT_FALSE(ParseApiRequest(kChat, Chat(R"("stop_token_ids":[98])"), &req));
+  e = CheckTokenFields(req, 98);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "stop_token_ids");
+}
+
+TEST(OpenAiRequestTest, MinTokensMayNotExceedMaxTokens) {
+  ApiRequest req;
+  int32_t max_tokens = 0;
+  ASSERT_FALSE(ParseApiRequest(kChat, Chat(R"("min_tokens":5,"max_tokens":5)"), &req));
+  EXPECT_FALSE(FitToContext(req, 10, 100, &max_tokens));
+  ASSERT_FALSE(ParseApiRequest(kChat, Chat(R"("min_tokens":6,"max_tokens":5)"), &req));
+  auto e = FitToContext(req, 10, 100, &max_tokens);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "min_tokens");
+  ASSERT_FALSE(ParseApiRequest(kChat, Chat(R"("min_tokens":91)"), &req));  // the context leaves 90
+  e = FitToContext(req, 10, 100, &max_tokens);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->param, "min_tokens");
 }
 
 TEST(OpenAiRequestTest, DefaultsAndNulls) {
@@ -283,7 +367,9 @@ TEST(OpenAiRequestTest, DeepNestingDoesNotExhaustTheStack) {
   EXPECT_EQ(error->http_status, 400);
   const std::string nested_ok = R"({"model":"m","messages":[{"role":"user","content":"x"}],"extra":)" +
                                 std::string(60, '[') + std::string(60, ']') + "}";
-  EXPECT_FALSE(ParseApiRequest(kChat, nested_ok, &req));
+  auto nested_error = ParseApiRequest(kChat, nested_ok, &req);
+  ASSERT_TRUE(nested_error);
+  EXPECT_EQ(nested_error->param, "extra") << "parsed; refused only as an unknown field";
 }
 
 // A lone low surrogate once passed and came back, as bytes that are not UTF-8, in the error.

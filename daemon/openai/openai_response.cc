@@ -42,6 +42,11 @@ void UsageObject(JsonWriter& w, const Usage& usage) {
   w.Int(usage.completion_tokens);
   Key(w, "total_tokens");
   w.Int(usage.prompt_tokens + usage.completion_tokens);
+  Key(w, "prompt_tokens_details");  // OpenAI's shape; vLLM sends it too
+  w.StartObject();
+  Key(w, "cached_tokens");
+  w.Int(usage.cached_tokens);
+  w.EndObject();
   w.EndObject();
 }
 
@@ -131,7 +136,7 @@ void TextLogprobs(JsonWriter& w, LogprobTokens tokens, size_t text_offset) {
 
 }  // namespace
 
-std::string ModelObjectJson(std::string_view id, int64_t created) {
+std::string ModelObjectJson(std::string_view id, int64_t created, int32_t max_model_len) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -143,6 +148,10 @@ std::string ModelObjectJson(std::string_view id, int64_t created) {
   w.Int64(created);
   Key(w, "owned_by");
   w.String("hearth");
+  if (max_model_len > 0) {
+    Key(w, "max_model_len");
+    w.Int(max_model_len);
+  }
   w.EndObject();
   return buf.GetString();
 }
@@ -157,7 +166,10 @@ std::string TextCompletionJson(const ResponseMeta& meta, const CompletionOutput&
 
 Usage SumUsage(const std::vector<CompletionOutput>& choices) {
   Usage usage;
-  if (!choices.empty()) usage.prompt_tokens = choices[0].usage.prompt_tokens;
+  if (!choices.empty()) {  // one prompt for every choice, counted once
+    usage.prompt_tokens = choices[0].usage.prompt_tokens;
+    usage.cached_tokens = choices[0].usage.cached_tokens;
+  }
   for (const CompletionOutput& c : choices) usage.completion_tokens += c.usage.completion_tokens;
   return usage;
 }

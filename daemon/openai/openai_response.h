@@ -27,6 +27,7 @@ using LogprobTokens = std::optional<std::span<const GeneratedToken>>;
 struct Usage {
   int32_t prompt_tokens = 0;
   int32_t completion_tokens = 0;
+  int32_t cached_tokens = 0;  // of prompt_tokens, served by the prefix cache
 };
 
 // A finished, non-streamed generation.
@@ -38,8 +39,9 @@ struct CompletionOutput {
   std::vector<GeneratedToken> tokens;  // when logprobs: every token that has an event
 };
 
-// GET /v1/models/{id}: {id, object: "model", created, owned_by: "hearth"}.
-std::string ModelObjectJson(std::string_view id, int64_t created);
+// GET /v1/models/{id}: {id, object: "model", created, owned_by: "hearth", max_model_len}, the
+// last (vLLM's name for the context length: prompt + completion tokens) only when known (> 0).
+std::string ModelObjectJson(std::string_view id, int64_t created, int32_t max_model_len = 0);
 
 std::string ChatCompletionJson(const ResponseMeta& meta, const CompletionOutput& output);
 std::string TextCompletionJson(const ResponseMeta& meta, const CompletionOutput& output);

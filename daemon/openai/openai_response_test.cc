@@ -22,7 +22,7 @@ CompletionOutput Output() {
   CompletionOutput out;
   out.text = "Hello there";
   out.finish_reason = FinishReason::kStop;
-  out.usage = {12, 3};
+  out.usage = {12, 3, 8};
   return out;
 }
 
@@ -42,6 +42,7 @@ TEST(OpenAiResponseTest, ChatCompletion) {
   EXPECT_EQ(d["usage"]["prompt_tokens"].GetInt(), 12);
   EXPECT_EQ(d["usage"]["completion_tokens"].GetInt(), 3);
   EXPECT_EQ(d["usage"]["total_tokens"].GetInt(), 15);
+  EXPECT_EQ(d["usage"]["prompt_tokens_details"]["cached_tokens"].GetInt(), 8);
 }
 
 TEST(OpenAiResponseTest, ChatLogprobsInOpenAiFormat) {
@@ -115,7 +116,8 @@ TEST(OpenAiResponseTest, ChatChunks) {
   EXPECT_EQ(finish["choices"][0]["delta"].MemberCount(), 0u);
   EXPECT_STREQ(finish["choices"][0]["finish_reason"].GetString(), "length");
 
-  auto usage = Parse(UsageChunk(Meta(), true, {4, 2}));
+  auto usage = Parse(UsageChunk(Meta(), true, {4, 2, 0}));
+  EXPECT_EQ(usage["usage"]["prompt_tokens_details"]["cached_tokens"].GetInt(), 0);
   EXPECT_EQ(usage["choices"].Size(), 0u);
   EXPECT_EQ(usage["usage"]["total_tokens"].GetInt(), 6);
   EXPECT_STREQ(usage["object"].GetString(), "chat.completion.chunk");
@@ -177,6 +179,8 @@ TEST(OpenAiResponseTest, ModelObject) {
   EXPECT_STREQ(d["object"].GetString(), "model");
   EXPECT_EQ(d["created"].GetInt64(), 42);
   EXPECT_STREQ(d["owned_by"].GetString(), "hearth");
+  EXPECT_FALSE(d.HasMember("max_model_len")) << "unknown: left out";
+  EXPECT_EQ(Parse(ModelObjectJson("m", 42, 8192))["max_model_len"].GetInt(), 8192);
 }
 
 TEST(OpenAiResponseTest, SseFraming) {

@@ -156,6 +156,7 @@ void RequestEntry::OnFinish(const FinishEvent& event) {
     info_.text += event.text;
     info_.finish_reason = event.finish_reason;
     info_.completion_tokens = event.completion_tokens;
+    info_.cached_tokens = event.cached_tokens;
     if (!event.status.ok()) info_.error = event.status.message();
     PendingEvent pending{true, {}, event};
     if (attached_) {
@@ -241,8 +242,11 @@ RequestInfo RequestEntry::Info(bool with_output) const {
   out.num_tokens = static_cast<int32_t>(info_.tokens.size());
   out.finish_reason = info_.finish_reason;
   out.completion_tokens = info_.completion_tokens;
+  out.cached_tokens = info_.cached_tokens;
   out.error = info_.error;
   out.served_by = info_.served_by;
+  out.remote_tokens = info_.remote_tokens;
+  out.remote_dollars = info_.remote_dollars;
   out.num_events = events_.size();
   // A restored entry has no tokens of its own beyond what storage kept.
   if (out.num_tokens == 0) out.num_tokens = info_.num_tokens;

@@ -50,6 +50,7 @@ struct RequestInfo {
   std::vector<GeneratedToken> logprob_tokens;
   std::optional<FinishReason> finish_reason;  // nullopt until the request ends
   int32_t completion_tokens = 0;  // usage, once finished
+  int32_t cached_tokens = 0;      // usage: prompt tokens the prefix cache served, once finished
   std::string error;              // why it failed, for kFailed
   uint64_t num_events = 0;        // events recorded so far
   // In a cluster: the nodes that served it, in order (more than one when a node died under

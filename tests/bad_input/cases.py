@@ -96,7 +96,8 @@ def cases(context_length):
         ("n is 0", CHAT, chat(n=0)),
         ("n above 128", COMPLETIONS, completion(n=129)),
         # Stop strings.
-        ("five stop strings", CHAT, chat(stop=["a", "b", "c", "d", "e"])),
+        ("65 stop strings", CHAT, chat(stop=[f"s{i}" for i in range(65)])),
+        ("a 257-byte stop string", COMPLETIONS, completion(stop=["x" * 257])),
         ("empty stop string", CHAT, chat(stop=[""])),
         ("stop is a number", COMPLETIONS, completion(stop=5)),
         # Streaming and logprobs.
@@ -105,7 +106,20 @@ def cases(context_length):
         ("top_logprobs without logprobs", CHAT, chat(top_logprobs=2)),
         ("top_logprobs too many", CHAT, chat(logprobs=True, top_logprobs=50)),
         ("completion logprobs too many", COMPLETIONS, completion(logprobs=10)),
+        # Token-level controls.
+        ("logit_bias token outside the vocabulary", CHAT, chat(logit_bias={"99999999": -100})),
+        ("logit_bias key not a token id", COMPLETIONS, completion(logit_bias={"Paris": -100})),
+        ("logit_bias value out of range", CHAT, chat(logit_bias={"7042": -101})),
+        ("logit_bias with 301 entries", COMPLETIONS, completion(logit_bias={str(i): 1 for i in range(301)})),
+        ("stop_token_ids outside the vocabulary", COMPLETIONS, completion(stop_token_ids=[2**31 - 1])),
+        ("stop_token_ids negative", CHAT, chat(stop_token_ids=[-1])),
+        ("min_tokens above max_tokens", CHAT, chat(min_tokens=9, max_tokens=8)),
+        ("ignore_eos is a string", COMPLETIONS, completion(ignore_eos="yes")),
         # Unsupported features refused rather than ignored.
+        ("unknown field", CHAT, chat(frobnicate=True)),
+        ("suffix", COMPLETIONS, completion(suffix="tail")),
+        ("best_of 2", COMPLETIONS, completion(best_of=2)),
+        ("guided_json", CHAT, chat(guided_json={"type": "object"})),
         ("echo", COMPLETIONS, completion(echo=True)),
         ("tools", CHAT, chat(tools=[{"type": "function", "function": {"name": "f"}}])),
         ("json mode", CHAT, chat(response_format={"type": "json_object"})),

@@ -6,6 +6,12 @@ MESSAGES = [{"role": "user", "content": "Tell me about the sea in one sentence."
 PROMPT = "Once upon a time"
 
 
+def counts(usage):
+    """The token counts; prompt_tokens_details.cached_tokens may differ (the second of two equal
+    requests finds the first's prefix in the cache)."""
+    return (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens)
+
+
 def test_chat_stream_matches_non_streaming(client, model):
     args = dict(model=model, messages=MESSAGES, temperature=0, max_tokens=20)
     whole = client.chat.completions.create(**args)
@@ -23,7 +29,7 @@ def test_chat_stream_matches_non_streaming(client, model):
 
     # include_usage: one last chunk with no choices and the same counts as the whole answer.
     assert chunks[-1].choices == []
-    assert chunks[-1].usage.model_dump() == whole.usage.model_dump()
+    assert counts(chunks[-1].usage) == counts(whole.usage)
     assert all(c.usage is None for c in chunks[:-1])
 
 
@@ -91,4 +97,4 @@ def test_several_choices_stream_like_the_whole_answer(client, model):
     assert [texts[0], texts[1]] == [c.message.content for c in whole.choices]
     assert finishes == {c.index: c.finish_reason for c in whole.choices}
     assert chunks[-1].choices == []
-    assert chunks[-1].usage.model_dump() == whole.usage.model_dump()
+    assert counts(chunks[-1].usage) == counts(whole.usage)

@@ -1,0 +1,42 @@
+// Prompt tokenization; see prompt_tokens.h.
+#include "daemon/api/prompt_tokens.h"
+
+#include <string>
+
+#include "model/chat_template.h"
+
+namespace hearth::daemon {
+namespace {
+
+ApiError BadRequest(std::string param, std::string message, std::string code = "") {
+  return ApiError{400, std::move(message), "invalid_request_error", std::move(param), std::move(code)};
+}
+
+}  // namespace
+
+std::optional<ApiError> PromptTokens(const ApiRequest& request, const model::Tokenizer& tokenizer,
+                                     std::vector<int32_t>* ids) {
+  if (request.endpoint == ApiEndpoint::kCompletions) {
+    if (request.prompt_is_tokens) {
+      if (auto e = CheckPromptTokens(request, tokenizer.vocab_size())) return e;
+      *ids = request.prompt_tokens;
+    } else {
+      *ids = tokenizer.Encode(request.prompt_text, /*add_special=*/true, /*parse_special=*/false);
+    }
+    return std::nullopt;
+  }
+  const std::string eos = tokenizer.eos_id() >= 0 ? tokenizer.token_text(tokenizer.eos_id()) : "";
+  auto tmpl = model::ChatTemplate::FromJinja(tokenizer.chat_template(), eos);
+  if (!tmpl.ok()) {
+    return BadRequest("model",
+                      "model '" + request.model + "' has no chat template Hearth can render (" +
+                          tmpl.status().message() + "); use /v1/completions",
+                      "unsupported_chat_template");
+  }
+  auto text = tmpl->Render(request.messages, /*add_generation_prompt=*/true);
+  if (!text.ok()) return BadRequest("messages", text.status().message());
+  *ids = tokenizer.Encode(*text, /*add_special=*/true, /*parse_special=*/true);
+  return std::nullopt;
+}
+
+}  // namespace hearth::daemon
