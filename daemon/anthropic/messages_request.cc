@@ -179,12 +179,14 @@ Error ParseSystem(const Value& body, MessagesRequest* out) {
   return std::nullopt;
 }
 
+// The stop matcher's bounds (hearth::, not the OpenAI layer's own).
 Error ParseStopSequences(const Value& body, MessagesRequest* out) {
   const Value* stop = Field(body, "stop_sequences");
   if (!stop) return std::nullopt;
   if (!stop->IsArray()) return Bad("stop_sequences", "stop_sequences must be an array of strings");
-  if (stop->Size() > kMaxStopStrings) {
-    return Bad("stop_sequences", "stop_sequences may hold at most " + std::to_string(kMaxStopStrings) + " strings");
+  if (stop->Size() > hearth::kMaxStopStrings) {
+    return Bad("stop_sequences",
+               "stop_sequences may hold at most " + std::to_string(hearth::kMaxStopStrings) + " strings");
   }
   for (const Value& s : stop->GetArray()) {
     if (!s.IsString()) return Bad("stop_sequences", "stop_sequences must be an array of strings");

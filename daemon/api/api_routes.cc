@@ -17,6 +17,9 @@
 #include <vector>
 
 #include "common/log.h"
+#include "daemon/anthropic/anthropic_error.h"
+#include "daemon/anthropic/message_stream.h"
+#include "daemon/anthropic/messages_request.h"
 #include "daemon/api/choice_stream.h"
 #include "daemon/api/prompt_tokens.h"
 #include "daemon/openai/chunk_encoder.h"
@@ -99,6 +102,14 @@ CompletionOutput CompletionOf(const RequestInfo& info) {
   out.tokens = info.logprob_tokens;
   return out;
 }
+
+// How a request's entry records its stream and how a refusal is written: the OpenAI formats
+// by default.
+struct EntryFormat {
+  std::string endpoint;                    // RequestMeta::endpoint; empty: by chunks.chat
+  std::unique_ptr<EventEncoder> encoder;  // null: MakeChunkEncoder(chunks)
+  void (*fail)(httplib::Response&, const ApiError&) = &Fail;
+};
 
 // --- Handlers --------------------------------------------------------------------------------
 
@@ -194,6 +205,59 @@ class OpenAiRoutes {
     ServeEvents(res, std::move(source), cancel_all, options_.open_streams);  // a failed choice, too, cancels the rest
   }
 
+  // POST /v1/messages: Anthropic's Messages API on the chat path (journal, registry, engine),
+  // answered in Anthropic's formats. One choice; no Idempotency-Key.
+  void Messages(const httplib::Request& req, httplib::Response& res) {
+    if (options_.draining && options_.draining()) {
+      return SetAnthropicError(res, {503, "hearthd is draining and admits no new requests; retry on another node",
+                                     "server_error", "", "draining"});
+    }
+    MessagesRequest m;
+    if (auto e = ParseMessagesRequest(req.body, &m)) return SetAnthropicError(res, *e);
+    Prepared p;
+    p.request = std::move(m.request);
+    p.prefill = std::move(m.prefill);
+    if (auto e = PrepareParsed(&p)) return SetAnthropicError(res, *e);
+    if (options_.journal) {
+      if (Status admit = p.engine->CheckAdmission(p.request.model, static_cast<int64_t>(p.gen.prompt.size()));
+          !admit.ok()) {
+        return SetAnthropicError(res, ErrorFromStatus(admit));
+      }
+    }
+    const ChunkEncoderOptions chunks{.chat = true, .model = p.request.model, .created = UnixNow(),
+                                     .id_scope = options_.id_scope};
+    Choice c;
+    c.gen = p.gen;
+    if (!p.request.stream) c.collector = std::make_shared<FinishWaiter>();
+    EntryFormat format{"messages",
+                       MakeMessageEncoder({p.request.model, options_.id_scope,
+                                           static_cast<int32_t>(p.gen.prompt.size()), m.stop_sequences}),
+                       &SetAnthropicError};
+    if (!SubmitChoice(p, "", chunks, c.collector, &c, res, std::move(format))) return;
+    options_.registry->Add(c.id, c.entry);
+    res.set_header("X-Request-Id", RequestIdText(options_.id_scope, c.id));
+    res.set_header("request-id", MessageId(options_.id_scope, c.id));  // what Anthropic's SDKs read
+    res.set_header("X-Hearth-Seed", std::to_string(p.gen.sampling.seed));
+    LogInfo("request submitted").Kv("id", c.id).Kv("model", p.request.model).Kv("stream", p.request.stream);
+    if (!p.request.stream) {
+      const FinishEvent finish = c.collector->Wait();
+      if (!IsCompleted(finish.finish_reason)) return SetAnthropicError(res, UnfinishedError(finish));
+      const MessageOutput out = MessageOf(c.entry->Info(), options_.id_scope, *p.tokenizer, m.stop_sequences);
+      return res.set_content(MessageJson(out), "application/json");
+    }
+    EventSource source;
+    source.read = [entry = c.entry](uint64_t after, std::chrono::milliseconds wait) { return entry->Read(after, wait); };
+    source.ended = [entry = c.entry] { return entry->done(); };
+    source.subscribe = [entry = c.entry](std::function<void()> waker) { entry->AddWaker(std::move(waker)); };
+    source.format = [](const RecordedEvent& event) { return FormatMessageEvent(event.data); };
+    source.send_done = false;
+    auto cancel = [engine = p.engine, id = c.id] {
+      LogInfo("stream closed early; cancelling").Kv("id", id);
+      engine->Cancel(id);
+    };
+    ServeEvents(res, std::move(source), cancel, options_.open_streams);
+  }
+
   void Model(const httplib::Request& req, httplib::Response& res) {
     const std::string name = req.matches.size() > 1 ? std::string(req.matches[1]) : "";
     Engine* engine = options_.engine ? options_.engine() : nullptr;
@@ -208,6 +272,7 @@ class OpenAiRoutes {
     Engine* engine = nullptr;
     const model::Tokenizer* tokenizer = nullptr;
     GenerationRequest gen;
+    std::string prefill;  // Messages: a final assistant turn the answer continues
   };
 
   // One choice of a request: an engine request of its own, stored, registered and cancelled
@@ -222,7 +287,8 @@ class OpenAiRoutes {
   // Stores (the commit rule) and submits one choice. False when it was refused, with the
   // answer already in `res`.
   bool SubmitChoice(const Prepared& p, const std::string& key, const ChunkEncoderOptions& chunks,
-                    std::shared_ptr<RequestSink> downstream, Choice* c, httplib::Response& res) {
+                    std::shared_ptr<RequestSink> downstream, Choice* c, httplib::Response& res,
+                    EntryFormat format = {}) {
     if (options_.journal) {
       DurableParams durable{c->gen,        chunks.chat, p.request.stream, p.request.logprobs, chunks.include_usage,
                             chunks.created};
@@ -230,23 +296,24 @@ class OpenAiRoutes {
       if (!stored.ok() && !key.empty() && ServeExisting(key, res)) return false;  // a concurrent retry won
       if (!stored.ok()) {
         LogError("cannot store a request").Kv("error", stored.status().ToString());
-        FailBeforeSubmit(res, {503, "cannot store the request; retry later", "server_error", "", ""});
+        format.fail(res, {503, "cannot store the request; retry later", "server_error", "", ""});
         return false;
       }
       c->gen.id = *stored;
     }
     // The choice's own entry records it as an n=1 request (GET /v1/requests/{id}).
-    c->entry =
-        RequestEntry::Create({p.request.model, chunks.chat ? "chat.completions" : "completions", p.request.stream,
-                              static_cast<int32_t>(c->gen.prompt.size()), chunks.created, p.request.logprobs},
-                             MakeChunkEncoder(chunks));
+    if (format.endpoint.empty()) format.endpoint = chunks.chat ? "chat.completions" : "completions";
+    if (!format.encoder) format.encoder = MakeChunkEncoder(chunks);
+    c->entry = RequestEntry::Create({p.request.model, format.endpoint, p.request.stream,
+                                     static_cast<int32_t>(c->gen.prompt.size()), chunks.created, p.request.logprobs},
+                                    std::move(format.encoder));
     const uint64_t stored_id = c->gen.id;
     StatusOr<uint64_t> id = p.engine->Submit(std::move(c->gen), c->entry->Tee(std::move(downstream)));
     if (!id.ok()) {
       if (options_.journal) options_.journal->Forget(stored_id);
       // A model removed after validation is gone: the OpenAI not-found error, not a 400.
-      FailBeforeSubmit(res, id.status().code() == Status::Code::kNotFound ? ModelNotFound(p.request.model)
-                                                                          : ErrorFromStatus(id.status()));
+      format.fail(res, id.status().code() == Status::Code::kNotFound ? ModelNotFound(p.request.model)
+                                                                     : ErrorFromStatus(id.status()));
       return false;
     }
     c->id = *id;
@@ -275,12 +342,22 @@ class OpenAiRoutes {
   // Validates, finds the model, tokenizes, fits the context and settles the seed.
   std::optional<ApiError> Prepare(ApiEndpoint endpoint, const std::string& body, Prepared* p) {
     if (auto e = ParseApiRequest(endpoint, body, &p->request)) return e;
+    return PrepareParsed(p);
+  }
+
+  // Prepare, for a request already parsed into p->request (and p->prefill).
+  std::optional<ApiError> PrepareParsed(Prepared* p) {
     p->engine = options_.engine ? options_.engine() : nullptr;
     if (!p->engine) return ApiError{503, "the engine is not running", "server_error", "", ""};
     p->tokenizer = p->engine->tokenizer(p->request.model);
     if (!p->tokenizer) return ModelNotFound(p->request.model);
     if (auto e = CheckTokenFields(p->request, p->tokenizer->vocab_size())) return e;
     if (auto e = PromptTokens(p->request, *p->tokenizer, &p->gen.prompt)) return e;
+    if (!p->prefill.empty()) {  // the answer continues it: no special tokens, as a model's own text
+      const std::vector<int32_t> prefill = p->tokenizer->Encode(p->prefill, /*add_special=*/false,
+                                                                /*parse_special=*/false);
+      p->gen.prompt.insert(p->gen.prompt.end(), prefill.begin(), prefill.end());
+    }
     const int32_t context = p->engine->context_length(p->request.model);
     if (auto e = FitToContext(p->request, p->gen.prompt.size(), context, &p->gen.max_tokens)) return e;
     p->gen.model = p->request.model;
@@ -386,6 +463,9 @@ void RegisterOpenAiRoutes(http::Router& server, ApiRoutesOptions options) {
               }));
   server.Post("/v1/completions", Guarded([routes](const httplib::Request& req, httplib::Response& res) {
                 routes->Completion(ApiEndpoint::kCompletions, req, res);
+              }));
+  server.Post("/v1/messages", Guarded([routes](const httplib::Request& req, httplib::Response& res) {
+                routes->Messages(req, res);
               }));
   server.Get(R"(/v1/models/(.+))",
              Guarded([routes](const httplib::Request& req, httplib::Response& res) { routes->Model(req, res); }));

@@ -4,6 +4,7 @@
 
 #include <cctype>
 
+#include "daemon/anthropic/anthropic_error.h"
 #include "daemon/http/router.h"
 #include "daemon/openai/openai_error.h"
 
@@ -67,10 +68,21 @@ void RequireBearerToken(http::Router& server, const BearerAuth* auth, std::vecto
     for (const std::string& prefix : prefixes) guarded = guarded || req.path.compare(0, prefix.size(), prefix) == 0;
     if (!guarded) return httplib::Server::HandlerResponse::Unhandled;
     if (auth->Allows(req.get_header_value("Authorization"))) return httplib::Server::HandlerResponse::Unhandled;
-    const bool sent = req.has_header("Authorization");
-    SetError(res, {401,
-                   sent ? "incorrect API key provided" : "an API key is required: send Authorization: Bearer KEY",
-                   "invalid_request_error", "", "invalid_api_key"});
+    // Anthropic's SDKs send the key as x-api-key.
+    const std::string api_key = req.get_header_value("x-api-key");
+    if (!api_key.empty() && auth->Allows(std::string("Bearer ").append(api_key))) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    const bool sent = req.has_header("Authorization") || req.has_header("x-api-key");
+    const ApiError error{401,
+                         sent ? "incorrect API key provided"
+                              : "an API key is required: send Authorization: Bearer KEY or x-api-key: KEY",
+                         "invalid_request_error", "", "invalid_api_key"};
+    if (req.path == "/v1/messages") {
+      SetAnthropicError(res, error);
+    } else {
+      SetError(res, error);
+    }
     res.set_header("WWW-Authenticate", "Bearer");
     return httplib::Server::HandlerResponse::Handled;
   });

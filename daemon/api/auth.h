@@ -1,6 +1,7 @@
 // Bearer-token checks for one listener: when any token is set, requests under a path prefix
-// need "Authorization: Bearer TOKEN", else a 401 in the OpenAI error format. The accepted
-// tokens can be replaced while serving (configuration reload).
+// need "Authorization: Bearer TOKEN" (or Anthropic's "x-api-key: TOKEN"), else a 401 in the
+// OpenAI error format (Anthropic's on /v1/messages). The accepted tokens can be replaced while
+// serving (configuration reload).
 #pragma once
 
 #include <mutex>

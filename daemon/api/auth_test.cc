@@ -100,5 +100,24 @@ TEST_F(RequireBearerTokenTest, AnyTransferEncodingIsRefusedBeforeTheBodyIsRead) 
   }
 }
 
+// Anthropic's SDKs send the key as x-api-key, and read a 401 in Anthropic's format.
+TEST_F(RequireBearerTokenTest, TakesXApiKeyAndRefusesMessagesInAnthropicsFormat) {
+  httplib::Client cli("127.0.0.1", port_);
+  auto ok = cli.Get("/v1/models", {{"x-api-key", "sk-test"}});
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200);
+  auto wrong = cli.Get("/v1/models", {{"x-api-key", "sk-tes"}});
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 401);
+  auto bad = cli.Post("/v1/messages", {{"x-api-key", "nope"}}, "{}", "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 401);
+  rapidjson::Document d;
+  d.Parse(bad->body.c_str());
+  ASSERT_TRUE(d.IsObject()) << bad->body;
+  EXPECT_STREQ(d["type"].GetString(), "error");
+  EXPECT_STREQ(d["error"]["type"].GetString(), "authentication_error");
+}
+
 }  // namespace
 }  // namespace hearth::daemon

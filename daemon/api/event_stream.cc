@@ -36,11 +36,14 @@ struct EventStreamWriter {
     }
     EventsRead read = source.read(sent, subscribed ? std::chrono::milliseconds(0) : kStreamPoll);
     for (const RecordedEvent& event : read.events) {
-      if (!Write(sink, source.with_ids ? FormatSseEvent(event) : SseEvent(event.data))) return false;
+      const std::string wire = source.format   ? source.format(event)
+                               : source.with_ids ? FormatSseEvent(event)
+                                                 : SseEvent(event.data);
+      if (!Write(sink, wire)) return false;
       sent = event.id;
     }
     if (read.done) {
-      if (!Write(sink, std::string(kSseDone))) return false;
+      if (source.send_done && !Write(sink, std::string(kSseDone))) return false;
       sink.done();
       return true;
     }

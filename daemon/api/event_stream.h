@@ -53,6 +53,10 @@ struct EventSource {
   // Nothing is left running; false makes a stream that ends (or is abandoned) run on_abandoned.
   std::function<bool()> ended;
   bool with_ids = true;  // send "id: N" lines
+  // How an event goes on the wire (null: FormatSseEvent, or SseEvent without ids), and whether
+  // "data: [DONE]" ends the stream (Anthropic's streams end with their own last event).
+  std::function<std::string(const RecordedEvent&)> format = nullptr;
+  bool send_done = true;
   // Hands the source a function to call when new events arrive (RequestEntry::AddWaker); may
   // be empty. With it, the stream never waits inside the HTTP server's provider call.
   std::function<void(std::function<void()>)> subscribe;

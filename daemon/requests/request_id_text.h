@@ -20,10 +20,11 @@ inline std::string RequestIdText(std::string_view scope, uint64_t id) {
 }
 
 // The id in `text`: a number, or "SCOPE-NUMBER" with this node's scope, after an optional
-// "chatcmpl-" or "cmpl-" (a response body's id, which clients hold more often than the header).
+// "chatcmpl-", "cmpl-" or "msg_" (a response body's id, which clients hold more often than the
+// header).
 // nullopt for anything else, another node's id included.
 inline std::optional<uint64_t> ParseRequestIdText(std::string_view scope, std::string_view text) {
-  for (std::string_view prefix : {"chatcmpl-", "cmpl-"}) {
+  for (std::string_view prefix : {"chatcmpl-", "cmpl-", "msg_"}) {
     if (text.substr(0, prefix.size()) == prefix) {
       text.remove_prefix(prefix.size());
       break;
