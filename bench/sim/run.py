@@ -36,7 +36,7 @@ def run(sim: str, scenario: str, out: str, extra: list[str]) -> dict:
 
 
 def variant(tmp: str, name: str, nodes: int, rate: float, duration: float, window: float,
-            spot_share: float = 0.0, gpus: int = 8) -> str:
+            spot_share: float = 0.0, gpus: int = 8, cluster: bool = True) -> str:
     with open(os.path.join(HERE, "fleet.json")) as f:
         s = json.load(f)
     od = dict(s["nodes"][0], gpus=gpus)
@@ -55,6 +55,7 @@ def variant(tmp: str, name: str, nodes: int, rate: float, duration: float, windo
     s["arrivals"]["duration_s"] = duration
     s["arrivals"]["compression"] = TRACE_SPAN_S / max(duration, TRACE_SPAN_S)
     s["policy"]["window_s"] = window
+    s["policy"]["cluster_placement"] = cluster
     s["policy"]["warmup_s"] = min(s["policy"]["warmup_s"], duration / 5)
     path = os.path.join(tmp, name + ".json")
     with open(path, "w") as f:
@@ -87,6 +88,8 @@ def main() -> int:
     ap.add_argument("--rate-per-node", type=float, default=10.0, help="requests/s per 8-GPU node")
     ap.add_argument("--window", type=float, default=300)
     ap.add_argument("--gpus", type=int, default=8, help="GPUs per node")
+    ap.add_argument("--no-cluster-placement", action="store_true",
+                    help="nodes place on their own (no pinned homes, no replica counts)")
     args = ap.parse_args()
     os.makedirs(args.out_dir, exist_ok=True)
     print(HEADER)
@@ -104,9 +107,10 @@ def main() -> int:
                 runs.append((f"scale-{n}", variant(tmp, f"scale-{n}", n, rate, args.duration, args.window,
                                                              gpus=args.gpus), []))
             elif args.what == "policy":
-                od = variant(tmp, f"od-{n}", n, rate, args.duration, args.window, gpus=args.gpus)
+                cluster = not args.no_cluster_placement
+                od = variant(tmp, f"od-{n}", n, rate, args.duration, args.window, gpus=args.gpus, cluster=cluster)
                 mixed = variant(tmp, f"mixed-{n}", n, rate, args.duration, args.window, spot_share=0.5,
-                                gpus=args.gpus)
+                                gpus=args.gpus, cluster=cluster)
                 runs += [(f"lru-{n}", od, ["--placement", "lru"]), (f"forecast-{n}", od, ["--placement", "forecast"]),
                          (f"mixed-restart-{n}", mixed, ["--preemption", "restart"]),
                          (f"mixed-migrate-{n}", mixed, ["--preemption", "migrate"])]
