@@ -10,6 +10,7 @@
 #include <rapidjson/document.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <sys/wait.h>
 #include <optional>
@@ -115,7 +116,8 @@ class ClusterRoutingTest : public ::testing::Test {
       config.close();
       Node n{name, dir, FreePort(), FreePort(), nullptr};
       n.process = std::make_unique<HearthdProcess>(dir, n.port, n.admin,
-                                                   std::vector<std::string>{"--etcd", etcd_->url(), "--node-name", name});
+                                                   std::vector<std::string>{"--etcd", etcd_->url(), "--node-name", name,
+                                                                            "--price-per-hour", "3600"});
       nodes_.push_back(std::move(n));
     }
     for (Node& n : nodes_) ASSERT_TRUE(n.process->healthy()) << n.process->process().Log();
@@ -266,6 +268,13 @@ class ClusterRoutingTest : public ::testing::Test {
     return out;
   }
 
+  // What request `id` of the node at `port` cost (-1: not said).
+  double CostOf(int port, const std::string& id) {
+    rapidjson::Document d = Json(HttpGet(port, "/v1/requests/" + id).body);
+    if (d.HasParseError() || !d.HasMember("cost_dollars") || !d["cost_dollars"].IsNumber()) return -1;
+    return d["cost_dollars"].GetDouble();
+  }
+
   struct Node {
     std::string name, dir;
     int port = 0, admin = 0;
@@ -291,6 +300,8 @@ TEST_F(ClusterRoutingTest, EveryNodeAnswersEveryModelWithTheTextOfOneNode) {
         // Served where the model is warm, its home: forwarded unless that is the entry node.
         EXPECT_EQ(ServedBy(nodes_[i].port, a.id), std::vector<std::string>{kNodes[home_[model]]})
             << nodes_[i].name << " " << model;
+        // Every node costs $1 a second: each request cost something, on whichever node made it.
+        EXPECT_GT(CostOf(nodes_[i].port, a.id), 0) << nodes_[i].name << " " << model;
       }
     }
   }
@@ -338,6 +349,16 @@ TEST_F(ClusterRoutingTest, KillingTheServingNodeLosesNoStreamAndChangesNoText) {
   const std::string metrics = HttpGet(nodes_[entry].port, "/metrics").body;
   EXPECT_EQ(metrics.find("hearth_cluster_resubmitted_requests_total 0"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("hearth_cluster_forward_failures_total 0"), std::string::npos) << metrics;
+  // The plan brings the dead node's model up on a survivor once its lease is gone.
+  bool rehomed = false;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (!rehomed && std::chrono::steady_clock::now() < deadline) {
+    const auto homes = Homes();
+    auto it = homes.find(model);
+    rehomed = it != homes.end() && std::find(it->second.begin(), it->second.end(), victim) == it->second.end();
+    if (!rehomed) std::this_thread::sleep_for(200ms);
+  }
+  EXPECT_TRUE(rehomed) << model << " got no new home: " << HttpGet(nodes_[entry].admin, "/admin/v1/cluster").body;
 }
 
 // A spot node's preemption notice: it drains (published: routers skip it), keeps decoding
