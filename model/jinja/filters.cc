@@ -223,10 +223,7 @@ std::string Escape(const std::string& s) {
 
 Value ApplyFilter(const std::string& name, const Value& v, const CallArgs& a) {
   const int line = a.line;
-  auto str = [&]() -> std::string {
-    if (v.is_undefined() || v.is_string()) return v.Str();
-    return v.Str();
-  };
+  auto str = [&] { return v.Str(); };  // string filters take str() of any value
   if (name == "trim") {
     const Value chars = a.Get(0, "chars");
     return Value(Strip(str(), true, true, chars.is_string() ? std::optional(chars.as_string()) : std::nullopt));

@@ -30,7 +30,7 @@ Value Range(CallArgs& a) {
   }
   if (step == 0) Fail(a.line, "range() step must not be zero");
   const double count = (static_cast<double>(stop) - static_cast<double>(start)) / static_cast<double>(step);
-  if (count > static_cast<double>(kMaxListItems)) CheckList(static_cast<size_t>(-1), a.line);
+  if (count > static_cast<double>(kMaxListItems)) CheckList(kMaxListItems + 1, a.line);
   ValueList out;
   for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) out.emplace_back(i);
   return Value(std::move(out));

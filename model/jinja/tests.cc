@@ -55,10 +55,8 @@ bool ApplyTest(const std::string& name, const Value& v, const CallArgs& args) {
   }
   if (name == "eq" || name == "equalto" || name == "==") return v.Equals(arg);
   if (name == "ne" || name == "!=") return !v.Equals(arg);
-  if (name == "sameas") {
-    if (v.is_list() || v.is_dict()) return v.Equals(arg) && arg.depth() == v.depth();
-    return v.TypeName() == arg.TypeName() && v.Equals(arg);
-  }
+  // Identity is meaningful here only for none, booleans and equal scalars of one type.
+  if (name == "sameas") return v.TypeName() == arg.TypeName() && v.Equals(arg);
   if (name == "lt" || name == "<") return Compare(v, arg, line) < 0;
   if (name == "le" || name == "<=") return Compare(v, arg, line) <= 0;
   if (name == "gt" || name == ">") return Compare(v, arg, line) > 0;
