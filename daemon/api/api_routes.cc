@@ -245,17 +245,12 @@ class OpenAiRoutes {
       const MessageOutput out = MessageOf(c.entry->Info(), options_.id_scope, *p.tokenizer, m.stop_sequences);
       return res.set_content(MessageJson(out), "application/json");
     }
-    EventSource source;
-    source.read = [entry = c.entry](uint64_t after, std::chrono::milliseconds wait) { return entry->Read(after, wait); };
-    source.ended = [entry = c.entry] { return entry->done(); };
-    source.subscribe = [entry = c.entry](std::function<void()> waker) { entry->AddWaker(std::move(waker)); };
-    source.format = [](const RecordedEvent& event) { return FormatMessageEvent(event.data); };
-    source.send_done = false;
     auto cancel = [engine = p.engine, id = c.id] {
       LogInfo("stream closed early; cancelling").Kv("id", id);
       engine->Cancel(id);
     };
-    ServeEvents(res, std::move(source), cancel, options_.open_streams);
+    // Its entry's endpoint gives the stream Anthropic's framing, here and in every replay.
+    ServeEventStream(res, std::move(c.entry), /*after=*/0, cancel, options_.open_streams);
   }
 
   void Model(const httplib::Request& req, httplib::Response& res) {
@@ -292,6 +287,7 @@ class OpenAiRoutes {
     if (options_.journal) {
       DurableParams durable{c->gen,        chunks.chat, p.request.stream, p.request.logprobs, chunks.include_usage,
                             chunks.created};
+      durable.messages = format.endpoint == "messages";
       StatusOr<uint64_t> stored = options_.journal->Record(durable, c->gen.prompt, key);
       if (!stored.ok() && !key.empty() && ServeExisting(key, res)) return false;  // a concurrent retry won
       if (!stored.ok()) {

@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "daemon/anthropic/messages_response.h"
 #include "daemon/http/stream_waker.h"
 #include "daemon/openai/openai_response.h"
 
@@ -103,6 +104,13 @@ void ServeEventStream(httplib::Response& res, std::shared_ptr<RequestEntry> entr
   source.read = [entry](uint64_t from, std::chrono::milliseconds wait) { return entry->Read(from, wait); };
   source.ended = [entry] { return entry->done(); };
   source.subscribe = [entry](std::function<void()> waker) { entry->AddWaker(std::move(waker)); };
+  // Anthropic's Messages streams name each event and end without [DONE].
+  if (entry->Info(/*with_output=*/false).meta.endpoint == "messages") {
+    source.format = [](const RecordedEvent& event) {
+      return "id: " + std::to_string(event.id) + "\n" + FormatMessageEvent(event.data);
+    };
+    source.send_done = false;
+  }
   Serve(res, std::move(source), after, std::move(on_abandoned), open);
 }
 

@@ -1,5 +1,6 @@
 // Sends a request's recorded events as server-sent events: each as "id: N" and "data: ...",
-// from the one after `after`, following the request live until it ends, then "data: [DONE]".
+// from the one after `after`, following the request live until it ends, then "data: [DONE]"
+// (a /v1/messages request: "id: N", "event: TYPE" and "data: ...", and no [DONE]).
 // The POST that started a stream and GET /v1/requests/{id}/events both serve it this way, so a
 // replay sends exactly what the live stream sent, and Last-Event-ID resumes either.
 #pragma once

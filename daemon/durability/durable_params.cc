@@ -3,6 +3,7 @@
 #include <rapidjson/document.h>
 
 #include <limits>
+#include <string_view>
 
 #include "common/json_parse.h"
 #include "common/json_writer.h"
@@ -132,6 +133,10 @@ std::string EncodeDurableParams(const DurableParams& p) {
   w.Key("num_logprobs");
   w.Int(s.num_logprobs);
   WriteNewerSampling(w, s);
+  if (p.messages) {  // absent on every other request, and on rows written before it existed
+    w.Key("api");
+    w.String("messages");
+  }
   w.EndObject();
   return buf.GetString();
 }
@@ -159,6 +164,11 @@ Status DecodeDurableParams(const std::string& json, DurableParams* p) {
   s.stop_token_ids.clear();
   s.grammar.clear();
   if (!ReadNewerSampling(doc, &s)) return bad;
+  p->messages = false;
+  if (auto api = doc.FindMember("api"); api != doc.MemberEnd()) {
+    if (!api->value.IsString() || std::string_view(api->value.GetString(), api->value.GetStringLength()) != "messages") return bad;
+    p->messages = true;
+  }
   s.seed = seed->value.GetUint64();
   s.top_k = static_cast<int32_t>(top_k);
   s.num_logprobs = static_cast<int32_t>(num_logprobs);

@@ -19,6 +19,8 @@ struct DurableParams {
   bool logprobs = false;
   bool include_usage = false;
   int64_t created = 0;  // unix seconds, as the first response said
+  // Anthropic's /v1/messages (chat underneath): recovery encodes its stream as Messages events.
+  bool messages = false;
 };
 
 std::string EncodeDurableParams(const DurableParams& params);

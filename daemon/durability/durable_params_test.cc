@@ -87,6 +87,27 @@ TEST(DurableParamsTest, RowsWithoutTheNewerSamplingFieldsGetDefaults) {
   EXPECT_TRUE(q.gen.sampling.grammar.empty());
 }
 
+// A Messages request is stored as a chat request that says so; every other row, and every row
+// an earlier version wrote, has no "api" and reads back as not one.
+TEST(DurableParamsTest, MessagesRequestsAreMarked) {
+  DurableParams p;
+  p.messages = true;
+  p.gen.stop = {"END"};
+  const std::string json = EncodeDurableParams(p);
+  DurableParams q;
+  ASSERT_TRUE(DecodeDurableParams(json, &q).ok()) << json;
+  EXPECT_TRUE(q.messages);
+  EXPECT_TRUE(q.chat);
+  EXPECT_EQ(q.gen.stop, p.gen.stop);
+  p.messages = false;
+  EXPECT_EQ(EncodeDurableParams(p).find("\"api\""), std::string::npos);
+  ASSERT_TRUE(DecodeDurableParams(EncodeDurableParams(p), &q).ok());
+  EXPECT_FALSE(q.messages);
+  std::string other = json;
+  other.replace(other.find("\"messages\""), 10, "\"complete\"");
+  EXPECT_FALSE(DecodeDurableParams(other, &q).ok()) << other;
+}
+
 TEST(DurableParamsTest, RejectsMalformedNewerSamplingFields) {
   const std::string good = EncodeDurableParams(DurableParams{});
   for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{

@@ -1,6 +1,7 @@
 #include "daemon/durability/recovery.h"
 
 #include "common/log.h"
+#include "daemon/anthropic/message_stream.h"
 #include "daemon/openai/chunk_encoder.h"
 #include "daemon/durability/durable_params.h"
 #include "daemon/engine/output_decoder.h"
@@ -11,6 +12,12 @@ namespace {
 
 // A fresh entry for a stored request, encoding its stream as the API first did.
 std::shared_ptr<RequestEntry> NewEntry(const store::StoredRequest& stored, const DurableParams& params) {
+  if (params.messages) {
+    RequestMeta meta{stored.model,   "messages",     params.stream, static_cast<int32_t>(stored.prompt.size()),
+                     params.created, params.logprobs};
+    return RequestEntry::Create(
+        meta, MakeMessageEncoder({stored.model, "", static_cast<int32_t>(stored.prompt.size()), params.gen.stop}));
+  }
   RequestMeta meta{stored.model,   params.chat ? "chat.completions" : "completions",
                    params.stream,  static_cast<int32_t>(stored.prompt.size()),
                    params.created, params.logprobs};

@@ -67,6 +67,8 @@ def test_raw_stream_events_are_named_by_their_type(hearthd, model, api_key):
     names = []
     for block in events:
         lines = block.split("\n")
+        assert lines[0].startswith("id: "), block  # as every Hearth stream: Last-Event-ID resumes it
+        lines = lines[1:]
         assert lines[0].startswith("event: "), block
         assert lines[1].startswith("data: "), block
         name = lines[0][len("event: "):]
@@ -75,6 +77,11 @@ def test_raw_stream_events_are_named_by_their_type(hearthd, model, api_key):
     assert names[:3] == ["message_start", "content_block_start", "ping"]
     assert names[-3:] == ["content_block_stop", "message_delta", "message_stop"]
     assert "[DONE]" not in text
+    # GET /v1/requests/{id}/events replays the same bytes.
+    replay = httpx.get(f"{hearthd.base_url}/v1/requests/{r.headers['x-request-id']}/events", timeout=60,
+                       headers={"x-api-key": api_key})
+    assert replay.status_code == 200
+    assert replay.text == text
 
 
 def test_stop_sequence(client, model):
