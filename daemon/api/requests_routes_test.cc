@@ -336,9 +336,10 @@ TEST_F(RequestsRoutesTest, EventsFollowARunningRequestAndAWatcherLeavingCancelsN
   EXPECT_EQ(events.back().data, "[DONE]");
   for (size_t i = 0; i + 1 < events.size(); ++i) EXPECT_EQ(events[i].id, std::to_string(i + 1));
 
-  auto finished = request.get();  // the non-streamed request was cancelled: 503
+  auto finished = request.get();  // the non-streamed request was cancelled: 499, not to be retried
   ASSERT_TRUE(finished);
-  EXPECT_EQ(finished->status, 503);
+  EXPECT_EQ(finished->status, 499);
+  EXPECT_EQ(finished->get_header_value("x-should-retry"), "false");
 }
 
 TEST_F(RequestsRoutesTest, DrainingRefusesNewRequestsWith503) {
