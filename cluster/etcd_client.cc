@@ -295,12 +295,19 @@ StatusOr<TxnResult> EtcdClient::Txn(const std::vector<TxnCompare>& compares, con
   return out;
 }
 
-StatusOr<RangeResult> EtcdClient::Range(const std::string& key, const std::string& range_end) {
+StatusOr<RangeResult> EtcdClient::Range(const std::string& key, const std::string& range_end,
+                                        const RangeFilter& filter) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
   Field(w, "key", key);
   if (!range_end.empty()) Field(w, "range_end", range_end);
+  if (filter.min_mod_revision > 0) Int64(w, "min_mod_revision", filter.min_mod_revision);
+  if (filter.revision > 0) Int64(w, "revision", filter.revision);
+  if (filter.count_only) {
+    w.Key("count_only");
+    w.Bool(true);
+  }
   w.EndObject();
   HEARTH_ASSIGN_OR_RETURN(std::string text, Call("/v3/kv/range", buf.GetString()));
   rapidjson::Document d;
@@ -309,6 +316,7 @@ StatusOr<RangeResult> EtcdClient::Range(const std::string& key, const std::strin
   auto header = d.FindMember("header");
   if (header == d.MemberEnd()) return Malformed("a range without a header");
   HEARTH_ASSIGN_OR_RETURN(out.revision, Int64Field(header->value, "revision"));
+  HEARTH_ASSIGN_OR_RETURN(out.count, Int64Field(d, "count"));
   auto kvs = d.FindMember("kvs");
   if (kvs == d.MemberEnd()) return out;
   if (!kvs->value.IsArray()) return Malformed("a non-array \"kvs\"");
@@ -322,6 +330,19 @@ StatusOr<RangeResult> EtcdClient::Range(const std::string& key, const std::strin
 StatusOr<RangeResult> EtcdClient::Get(const std::string& key) { return Range(key, ""); }
 
 StatusOr<RangeResult> EtcdClient::GetPrefix(const std::string& prefix) { return Range(prefix, PrefixEnd(prefix)); }
+
+StatusOr<RangeResult> EtcdClient::GetPrefixSince(const std::string& prefix, int64_t min_mod_revision) {
+  RangeFilter f;
+  f.min_mod_revision = min_mod_revision;
+  return Range(prefix, PrefixEnd(prefix), f);
+}
+
+StatusOr<RangeResult> EtcdClient::CountPrefix(const std::string& prefix, int64_t revision) {
+  RangeFilter f;
+  f.revision = revision;
+  f.count_only = true;
+  return Range(prefix, PrefixEnd(prefix), f);
+}
 
 StatusOr<int64_t> EtcdClient::Delete(const std::string& key) {
   rapidjson::StringBuffer buf;

@@ -40,9 +40,17 @@ struct KeyValue {
   int64_t lease = 0;
 };
 
+// What a range reads: filters of etcd's RangeRequest.
+struct RangeFilter {
+  int64_t min_mod_revision = 0;  // 0: none
+  int64_t revision = 0;          // 0: the latest
+  bool count_only = false;
+};
+
 struct RangeResult {
   int64_t revision = 0;  // the store's revision when it was read
   std::vector<KeyValue> kvs;
+  int64_t count = 0;     // how many keys the range holds (all of them, even when kvs are filtered)
 };
 
 // One comparison of a transaction, always "equal": the key's `target` against `number` (its
@@ -100,6 +108,13 @@ class EtcdClient {
   StatusOr<RangeResult> Get(const std::string& key);
   // Every key that starts with `prefix`, in key order.
   StatusOr<RangeResult> GetPrefix(const std::string& prefix);
+  // The keys under `prefix` written at or after `min_mod_revision` (etcd's min_mod_revision
+  // filter): what changed since a read at min_mod_revision - 1. Keys deleted since are not
+  // among them; `count` still counts every key under the prefix.
+  StatusOr<RangeResult> GetPrefixSince(const std::string& prefix, int64_t min_mod_revision);
+  // How many keys `prefix` held at `revision` (count_only, read at that revision; etcd refuses a
+  // revision it has compacted away: OutOfRange or FailedPrecondition).
+  StatusOr<RangeResult> CountPrefix(const std::string& prefix, int64_t revision);
   // Deletes `key`: how many keys went (0 or 1).
   StatusOr<int64_t> Delete(const std::string& key);
   // Does `ops` only if every comparison holds: succeeded says which.
@@ -122,7 +137,7 @@ class EtcdClient {
   StatusOr<std::string> Call(const std::string& path, const std::string& body);
   StatusOr<std::string> Call(const std::string& path, const std::string& body, std::chrono::milliseconds timeout,
                              const std::function<bool()>& cancelled);
-  StatusOr<RangeResult> Range(const std::string& key, const std::string& range_end);
+  StatusOr<RangeResult> Range(const std::string& key, const std::string& range_end, const RangeFilter& filter = {});
 
   const std::vector<EtcdEndpoint> endpoints_;
   const std::chrono::milliseconds timeout_;

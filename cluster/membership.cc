@@ -73,6 +73,37 @@ MembershipView Membership::view() const {
   return view_;
 }
 
+Status Membership::ReadNodes(bool* full) {
+  const std::string prefix = options_.prefix + "nodes/";
+  if (cache_revision_ > 0) {
+    StatusOr<RangeResult> changed = etcd_->GetPrefixSince(prefix, cache_revision_ + 1);
+    if (!changed.ok()) return changed.status();
+    // A revision that went back is another store (etcd restored or wiped): read it all.
+    if (changed->revision >= cache_revision_) {
+      // At the revision of that read, the number of keys: fewer than the cache then holds
+      // means some were deleted (a lease expired or revoked), which only a full read shows.
+      StatusOr<RangeResult> count = etcd_->CountPrefix(prefix, changed->revision);
+      if (count.ok()) {
+        for (KeyValue& kv : changed->kvs) cache_[kv.key] = std::move(kv);
+        if (static_cast<size_t>(count->count) == cache_.size()) {
+          cache_revision_ = changed->revision;
+          return Status::Ok();
+        }
+      }
+    }
+  }
+  *full = true;
+  StatusOr<RangeResult> all = etcd_->GetPrefix(prefix);
+  if (!all.ok()) {
+    cache_revision_ = 0;  // read everything next time
+    return all.status();
+  }
+  cache_.clear();
+  for (KeyValue& kv : all->kvs) cache_[kv.key] = std::move(kv);
+  cache_revision_ = all->revision;
+  return Status::Ok();
+}
+
 void Membership::Tick() {
   std::lock_guard<std::mutex> tick(tick_mu_);
   const SteadyClock::time_point now = SteadyClock::now();
@@ -141,18 +172,20 @@ void Membership::Tick() {
       }
     }
   }
-  StatusOr<RangeResult> nodes = st.ok() ? etcd_->GetPrefix(options_.prefix + "nodes/") : StatusOr<RangeResult>(st);
+  bool full = false;
+  Status read = st.ok() ? ReadNodes(&full) : st;
   lock.lock();
-  if (!nodes.ok()) {
-    Failed(nodes.status());
+  if (!read.ok()) {
+    Failed(read);
     return;
   }
   view_.etcd_reachable = true;
   view_.last_error.clear();
-  view_.revision = nodes->revision;
+  view_.revision = cache_revision_;
+  ++(full ? view_.full_reads : view_.incremental_reads);
   view_.nodes.clear();
   view_.invalid_records = 0;
-  for (const KeyValue& kv : nodes->kvs) {
+  for (const auto& [key, kv] : cache_) {
     StatusOr<NodeRecord> r = DecodeNodeRecord(kv.value);
     if (!r.ok() || NodeKey(r->name) != kv.key) {
       ++view_.invalid_records;  // another writer's garbage is no node

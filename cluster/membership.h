@@ -1,8 +1,11 @@
 // A node's membership of the cluster (docs/cluster.md): it holds an etcd lease (TTL 10 s,
 // renewed every third of it, one POST each), publishes its NodeRecord under the lease at
-// PREFIX/nodes/NAME (again whenever the record changes), and reads every node's record once a
-// tick. A node whose lease is gone (expired while it was stopped or cut off from etcd) has no
-// lease until it is granted a new one, and then publishes again. While etcd cannot be reached
+// PREFIX/nodes/NAME (again whenever the record changes), and reads the nodes' records once a
+// tick: after the first read, only those written since (etcd's min_mod_revision) and how many
+// there are (count_only at that revision); a count below what it holds means a record was
+// deleted, and it reads them all again. A steady cluster's tick costs two small answers, not
+// every record. A node whose lease is gone (expired while it was stopped or cut off from
+// etcd) has no lease until it is granted a new one, and then publishes again. While etcd cannot be reached
 // the node is degraded: it keeps serving what it hosts, and its view of the other nodes is the
 // last one it read.
 #pragma once
@@ -11,6 +14,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -43,6 +47,10 @@ struct MembershipView {
   int64_t revision = 0;          // etcd's revision at the last read
   std::vector<Peer> nodes;       // every valid record, this node's included, by name
   int64_t invalid_records = 0;   // records under the prefix that did not decode, at the last read
+  // Reads of the records since the node started: all of them (the first, and after a record
+  // was deleted), or only those written since the last read.
+  int64_t full_reads = 0;
+  int64_t incremental_reads = 0;
 };
 
 class Membership {
@@ -67,6 +75,10 @@ class Membership {
  private:
   static int64_t UnixNow();
   void Failed(const Status& st);  // REQUIRES(mu_)
+  // Brings cache_ up to etcd's records: only what was written since the last read, unless a
+  // record was deleted since (or nothing was read yet), then all of them (`full` set). On the
+  // tick's thread, without mu_.
+  Status ReadNodes(bool* full);
 
   // Constant after construction.
   EtcdClient* const etcd_;
@@ -82,6 +94,9 @@ class Membership {
   std::chrono::steady_clock::time_point renew_ok_at_{};  // GUARDED_BY(mu_): the last renewal that worked
   int64_t errors_ = 0;     // GUARDED_BY(mu_)
   std::mutex tick_mu_;     // one tick at a time
+  // The records as last read, by key, and the revision they were read at (0: none yet).
+  std::map<std::string, KeyValue> cache_;  // GUARDED_BY(tick_mu_)
+  int64_t cache_revision_ = 0;              // GUARDED_BY(tick_mu_)
   std::thread thread_;
 };
 

@@ -72,7 +72,10 @@ TEST_F(MembershipTest, NodesSeeEachOtherAndACleanStopLeavesAtOnce) {
   EXPECT_TRUE(v.etcd_reachable);
   EXPECT_GT(v.lease_granted_at, 0);
   EXPECT_EQ(Names(v), (std::vector<std::string>{"a", "b"}));
-  // A change in b's record is published at its next tick.
+  // The first read took every record; the next only b's, new since.
+  EXPECT_EQ(v.full_reads, 1);
+  EXPECT_EQ(v.incremental_reads, 1);
+  // A change in b's record is published at its next tick, and read as a change.
   {
     std::lock_guard<std::mutex> lock(mu);
     b_state = "staged";
@@ -80,13 +83,26 @@ TEST_F(MembershipTest, NodesSeeEachOtherAndACleanStopLeavesAtOnce) {
   b.Tick();
   a.Tick();
   EXPECT_EQ(a.view().nodes.at(1).record.models.at(0).state, "staged");
+  EXPECT_EQ(a.view().full_reads, 1);
   // Garbage under the prefix is not a node.
   ASSERT_TRUE(client_->Put("hearth/nodes/x", "{not json").ok());
   a.Tick();
   EXPECT_EQ(a.view().invalid_records, 1);
   EXPECT_EQ(Names(a.view()), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(a.view().full_reads, 1);
   b.Stop();  // revokes its lease: gone before any TTL
   a.Tick();
+  EXPECT_EQ(Names(a.view()), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(a.view().full_reads, 2) << "a deletion shows only in a full read";
+  // Deleted and written again in between two reads: still seen.
+  ASSERT_TRUE(client_->Delete("hearth/nodes/x").ok());
+  ASSERT_TRUE(client_->Put("hearth/nodes/y", "{not json either").ok());
+  a.Tick();
+  EXPECT_EQ(a.view().invalid_records, 1);
+  EXPECT_EQ(a.view().full_reads, 3) << "the count at the read's revision shows the deletion";
+  a.Tick();
+  a.Tick();
+  EXPECT_EQ(a.view().full_reads, 3) << "a steady cluster reads only what changed";
   EXPECT_EQ(Names(a.view()), (std::vector<std::string>{"a"}));
 }
 
