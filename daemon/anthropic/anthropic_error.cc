@@ -24,6 +24,7 @@ AnthropicError ToAnthropicError(const ApiError& error) {
     case 404: out.type = "not_found_error"; break;
     case 413: out.type = "request_too_large"; break;
     case 429: out.type = "rate_limit_error"; break;
+    case 499: out.type = "api_error"; break;  // cancelled by an operator: kept a 4xx, not retried
     case 503:
     case 529:
       out.type = "overloaded_error";
@@ -58,6 +59,7 @@ void SetAnthropicError(httplib::Response& res, const ApiError& error) {
   const AnthropicError e = ToAnthropicError(error);
   res.status = e.http_status;
   if (e.http_status == 429 || e.http_status == 529) res.set_header("Retry-After", "1");
+  if (e.http_status == 499) res.set_header("x-should-retry", "false");  // Anthropic's SDKs read it too
   res.set_content(AnthropicErrorBody(e), "application/json");
 }
 

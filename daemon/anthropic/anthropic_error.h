@@ -19,8 +19,9 @@ struct AnthropicError {
 };
 
 // 400, 409, 422: invalid_request_error; 401 authentication_error; 403 permission_error; 404
-// not_found_error; 413 request_too_large; 429 rate_limit_error; 503 (draining, overloaded,
-// cancelled) becomes Anthropic's 529 overloaded_error; anything else api_error (500).
+// not_found_error; 413 request_too_large; 429 rate_limit_error; 499 (cancelled by an operator)
+// api_error, still 499 and with x-should-retry: false; 503 (draining, no engine) becomes
+// Anthropic's 529 overloaded_error; anything else api_error (500).
 AnthropicError ToAnthropicError(const ApiError& error);
 
 // The body: the message names the offending field when the error has one.

@@ -31,6 +31,7 @@ TEST(AnthropicErrorTest, StatusesMapToAnthropicTypes) {
   for (const Case& c : {Case{400, 400, "invalid_request_error"}, Case{401, 401, "authentication_error"},
                         Case{403, 403, "permission_error"}, Case{404, 404, "not_found_error"},
                         Case{413, 413, "request_too_large"}, Case{429, 429, "rate_limit_error"},
+                        Case{499, 499, "api_error"},
                         Case{503, 529, "overloaded_error"}, Case{500, 500, "api_error"}}) {
     const AnthropicError e = ToAnthropicError({c.in, "x", "server_error", "", ""});
     EXPECT_EQ(e.http_status, c.out) << c.in;

@@ -1,6 +1,9 @@
 """The Messages API through the official anthropic SDK: round trips, streaming, stop reasons,
 errors and the API key. The SDK (2.x) has no temperature argument: clients send Anthropic's
 sampling fields through extra_body, as these tests do."""
+import threading
+import time
+
 import anthropic
 import httpx
 import pytest
@@ -177,3 +180,40 @@ def test_message_is_a_request_like_any_other(client, hearthd, model, api_key):
                           headers={"Authorization": f"Bearer {api_key}"})
     assert by_msg_id.status_code == 200, by_msg_id.text
     assert by_msg_id.json()["id"] == info["id"]
+
+
+def test_cancelled_message_is_not_retried(hearthd, model, make_client, api_key):
+    """DELETE /v1/requests/{id} on a waiting non-streamed message: the SDK gets the 499 and, though
+    it may retry, does not run the request again."""
+    client = make_client()
+    retrying = client.with_options(max_retries=2)
+    result = {}
+
+    def ask():
+        try:
+            retrying.messages.create(model=model, max_tokens=400, extra_body={"temperature": 0},
+                                     messages=[{"role": "user", "content": "Write a long story about a dragon."}])
+        except anthropic.APIStatusError as e:
+            result["error"] = e
+
+    thread = threading.Thread(target=ask)
+    thread.start()
+    admin = f"http://127.0.0.1:{hearthd.admin_port}/admin/v1/requests?state=running"
+    running = []
+    deadline = time.monotonic() + 30
+    while not running and time.monotonic() < deadline:
+        running = [r for r in httpx.get(admin, timeout=10).json()["data"] if r["endpoint"] == "messages"]
+        time.sleep(0.05)
+    assert running, "the message never ran"
+    r = httpx.delete(f"{hearthd.base_url}/v1/requests/{running[0]['id']}", timeout=10,
+                     headers={"x-api-key": api_key})
+    assert r.status_code == 200, r.text
+    thread.join(timeout=60)
+    assert "error" in result
+    assert result["error"].status_code == 499
+    assert result["error"].response.headers["x-should-retry"] == "false"
+    assert result["error"].body["type"] == "error"
+    time.sleep(0.5)
+    again = [r for r in httpx.get(admin.replace("running", "queued"), timeout=10).json()["data"]]
+    again += [r for r in httpx.get(admin, timeout=10).json()["data"]]
+    assert not [r for r in again if r["endpoint"] == "messages"], again
