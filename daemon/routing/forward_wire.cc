@@ -279,6 +279,8 @@ std::string EncodeFinishFrame(const FinishEvent& f, int32_t generated_tokens, do
   w.Int(f.prompt_tokens);
   w.Key("completion_tokens");
   w.Int(f.completion_tokens);
+  w.Key("cached_tokens");
+  w.Int(std::max(0, f.cached_tokens));
   w.Key("generated_tokens");
   w.Int(std::max(0, generated_tokens));
   w.Key("cost_dollars");
@@ -334,6 +336,12 @@ StatusOr<ForwardFrame> DecodeForwardFrame(std::string_view json) {
     *out = it->value.GetInt();
   }
   // Absent from an older node: 0.
+  if (auto it = d.FindMember("cached_tokens"); it != d.MemberEnd()) {
+    if (!it->value.IsInt() || it->value.GetInt() < 0 || it->value.GetInt() > f.prompt_tokens) {
+      return BadFrame("\"cached_tokens\" is bad");
+    }
+    f.cached_tokens = it->value.GetInt();
+  }
   if (auto it = d.FindMember("generated_tokens"); it != d.MemberEnd()) {
     if (!it->value.IsInt() || it->value.GetInt() < 0) return BadFrame("\"generated_tokens\" is bad");
     f.generated_tokens = it->value.GetInt();

@@ -50,6 +50,7 @@ struct ForwardFrame {
   FinishReason reason = FinishReason::kStop;
   int32_t prompt_tokens = 0;
   int32_t completion_tokens = 0;
+  int32_t cached_tokens = 0;  // of prompt_tokens, from the serving node's prefix cache; 0 when unsaid
   Status::Code error_code = Status::Code::kOk;  // for kError
   std::string error;                            // for kError: the message
   // What the serving node generated for this call (the tokens it sent) and what they cost

@@ -131,6 +131,17 @@ TEST(ForwardWireTest, FinishFramesRoundTripWithTheirError) {
   EXPECT_TRUE(FrameStatus(*f).ok());
   EXPECT_EQ(f->generated_tokens, 0);
   EXPECT_EQ(f->cost_dollars, 0);
+  EXPECT_EQ(f->cached_tokens, 0);
+  // The prompt tokens the serving node's prefix cache held (usage.prompt_tokens_details).
+  e.cached_tokens = 4;
+  f = DecodeForwardFrame(EncodeFinishFrame(e));
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->cached_tokens, 4);
+  EXPECT_FALSE(DecodeForwardFrame("{\"finish\":\"stop\",\"prompt_tokens\":5,\"completion_tokens\":9,"
+                                  "\"cached_tokens\":6}")
+                   .ok())
+      << "more cached than the prompt";
+  e.cached_tokens = 0;
   // What the serving node generated and what that cost there.
   f = DecodeForwardFrame(EncodeFinishFrame(e, 4, 0.125));
   ASSERT_TRUE(f.ok());

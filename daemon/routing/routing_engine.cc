@@ -404,6 +404,7 @@ void RoutingEngine::Apply(std::vector<Work>& batch) {
       p.status = status;
       p.prompt_tokens = frame->prompt_tokens;
       p.completion_tokens = frame->completion_tokens;
+      p.cached_tokens = frame->cached_tokens;
       pending.push_back(std::move(p));
       break;
     }
@@ -474,7 +475,7 @@ void RoutingEngine::Apply(std::vector<Work>& batch) {
         break;
       }
       case Pending::Kind::kEnd:
-        Deliver(f, p.reason, p.status, p.prompt_tokens, p.completion_tokens);
+        Deliver(f, p.reason, p.status, p.prompt_tokens, p.completion_tokens, p.cached_tokens);
         break;
       case Pending::Kind::kCancel: {
         uint64_t stream = 0;
@@ -578,12 +579,13 @@ void RoutingEngine::Fail(Forwarded& f, const Status& status) {
 }
 
 void RoutingEngine::Deliver(Forwarded& f, FinishReason reason, const Status& status, int32_t prompt_tokens,
-                            int32_t completion_tokens) {
+                            int32_t completion_tokens, int32_t cached_tokens) {
   FinishEvent ev;
   ev.finish_reason = reason;
   ev.status = status;
   ev.prompt_tokens = prompt_tokens;
   ev.completion_tokens = completion_tokens;
+  ev.cached_tokens = cached_tokens;
   if (reason == FinishReason::kStop || reason == FinishReason::kLength) ev.text = f.decoder->FinishText();
   const Clock::time_point now = Clock::now();
   ev.latency.end_to_end_s = Seconds(now - f.submitted);

@@ -139,6 +139,7 @@ class RoutingEngine final : public Engine {
     FinishReason reason = FinishReason::kStop;  // kEnd
     Status status;                              // kEnd: the peer's error; kClosed: why
     int32_t prompt_tokens = 0, completion_tokens = 0;  // kEnd
+    int32_t cached_tokens = 0;                         // kEnd
     int http_status = 0;                        // kClosed
     std::string error_body;                     // kClosed
   };
@@ -165,7 +166,7 @@ class RoutingEngine final : public Engine {
   // Ends `f`: its end is committed (unless shutting down), then its sink hears of it.
   // Sink only: its end is committed already (or must not be).
   void Deliver(Forwarded& f, FinishReason reason, const Status& status, int32_t prompt_tokens,
-               int32_t completion_tokens);
+               int32_t completion_tokens, int32_t cached_tokens = 0);
   // Commits `f`'s end (unless shutting down), then delivers it; the routing thread.
   void Fail(Forwarded& f, const Status& status);
   // Takes `f` out: its stream no longer counts on its node. Erased from forwarded_ by the caller.
