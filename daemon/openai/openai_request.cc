@@ -11,6 +11,7 @@
 
 #include "common/json_parse.h"
 #include "daemon/openai/request_fields.h"
+#include "daemon/openai/response_format.h"
 #include "sampling/stop_matcher.h"
 
 namespace hearth::daemon {
@@ -376,6 +377,7 @@ std::optional<ApiError> ParseApiRequest(ApiEndpoint endpoint, std::string_view b
   if ((e = ParseLogitBias(doc, out))) return e;
   if ((e = ParseEndControls(doc, out))) return e;
   if ((e = ParseSampling(doc, out))) return e;
+  if ((e = ParseResponseFormat(doc, &out->sampling.grammar))) return e;
   if ((e = ParseStreaming(doc, out))) return e;
   return ParseChoices(doc, out);
 }

@@ -36,11 +36,6 @@ bool IsString(const Value& v, std::string_view s) {
   return v.IsString() && std::string_view(v.GetString(), v.GetStringLength()) == s;
 }
 
-bool IsTextFormat(const Value& v) {
-  if (!v.IsObject()) return false;
-  auto type = v.FindMember("type");
-  return type != v.MemberEnd() && IsString(type->value, "text");
-}
 bool IsNoneChoice(const Value& v) { return IsString(v, "none"); }
 bool IsTextOnly(const Value& v) { return v.IsArray() && v.Size() == 1 && IsString(v[0], "text"); }
 bool IsDefaultTier(const Value& v) { return IsString(v, "auto") || IsString(v, "default"); }
@@ -95,8 +90,8 @@ constexpr FieldRule kRules[] = {
     {"functions", kChat, IsEmptyArray, "functions are not supported"},
     {"function_call", kChat, Never, "function_call is not supported"},
     // Structured output.
-    {"response_format", kBoth, IsTextFormat, "only response_format {\"type\": \"text\"} is supported"},
-    {"grammar", kBoth, Never, "grammar is not supported"},
+    {"response_format", kBoth, nullptr, ""},  // text, json_object, json_schema: response_format.h
+    {"grammar", kBoth, nullptr, ""},
     {"json_schema", kBoth, Never, "json_schema is not supported"},
     {"guided_json", kBoth, Never, "guided_json is not supported"},
     {"guided_regex", kBoth, Never, "guided_regex is not supported"},

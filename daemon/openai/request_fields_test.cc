@@ -61,8 +61,6 @@ TEST(RequestFieldsTest, UnimplementedFieldsPassOnlyAtTheValueThatAsksForNothing)
       {kChat, "tool_choice", "\"none\"", "\"auto\""},
       {kChat, "parallel_tool_calls", nullptr, "true"},
       {kChat, "functions", "[]", "[{}]"},
-      {kChat, "response_format", "{\"type\":\"text\"}", "{\"type\":\"json_object\"}"},
-      {kText, "grammar", nullptr, "\"root ::= x\""},
       {kChat, "guided_json", nullptr, "{}"},
       {kChat, "guided_choice", nullptr, "[\"a\"]"},
       {kText, "use_beam_search", "false", "true"},

@@ -13,7 +13,7 @@ namespace hearth::grammar {
 namespace {
 
 // The JSON building blocks every generated grammar shares.
-constexpr std::string_view kPrimitives = R"(ws ::= [ \t\n]{0,8}
+constexpr std::string_view kPrimitives = R"(ws ::= ( " " | "\n" [ \t]{0,16} )?
 json-string ::= "\"" json-char* "\""
 json-char ::= [^"\\\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} )
 json-int ::= "-"? ( "0" | [1-9] [0-9]{0,15} )

@@ -1,7 +1,8 @@
 // JSON Schema -> grammar text (gbnf_parser.h syntax), for response_format json_schema, and the
-// fixed grammar of response_format json_object. The output is compact JSON with at most a few
-// whitespace characters between tokens, properties in the order the schema lists them, and
-// numbers of bounded length, so a weak model cannot wander off in whitespace or digits.
+// fixed grammar of response_format json_object. Between tokens the output has nothing, one
+// space, or a newline and up to 16 spaces or tabs of indentation (no blank lines); properties
+// come in the order the schema lists them, and numbers have a bounded length, so a weak model
+// cannot wander off in whitespace or digits.
 //
 // Supported: type (one or a list) object/array/string/number/integer/boolean/null,
 // properties, required, additionalProperties (false, true or a schema; absent means false),

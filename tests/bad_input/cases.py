@@ -122,7 +122,9 @@ def cases(context_length):
         ("guided_json", CHAT, chat(guided_json={"type": "object"})),
         ("echo", COMPLETIONS, completion(echo=True)),
         ("tools", CHAT, chat(tools=[{"type": "function", "function": {"name": "f"}}])),
-        ("json mode", CHAT, chat(response_format={"type": "json_object"})),
+        ("json_schema with an unsupported keyword", CHAT, chat(response_format={
+            "type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "string", "pattern": "a"}}})),
+        ("grammar that does not parse", COMPLETIONS, completion(grammar="root ::= (")),
         # Size.
         ("10 MB body", CHAT, b"x" * big),
         ("10 MB prompt", COMPLETIONS, completion(prompt="a" * big)),

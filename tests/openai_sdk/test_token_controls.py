@@ -90,7 +90,7 @@ def test_more_than_four_stop_strings_work(client, model):
     ({"echo": True}, "echo"),
     ({"best_of": 2}, "best_of"),
     ({"guided_json": {"type": "object"}}, "guided_json"),
-    ({"grammar": "root ::= \"a\""}, "grammar"),
+    ({"guided_grammar": "root ::= \"a\""}, "guided_grammar"),
     ({"not_a_field": 1}, "not_a_field"),
     ({"min_tokens": 5, "max_tokens": 4}, "min_tokens"),
 ])
