@@ -217,6 +217,13 @@ TEST_F(ClusterElectionTest, ALeaderPlacesAndIsFollowedWhenStoppedOrKilled) {
     for (const std::string& m : Read(nodes_[i].admin).warm) homes.push_back(m);
   }
   EXPECT_EQ(homes, std::vector<std::string>{"smollm2"}) << "smollm2 still has exactly one home";
+  // The killed node's targets go with it once its lease has expired.
+  auto targets_of = [&](int i) {
+    StatusOr<cluster::RangeResult> r = client_->Get("hearth/targets/" + nodes_[i].name);
+    return r.ok() ? static_cast<int>(r->kvs.size()) : -1;
+  };
+  EXPECT_TRUE(WaitUntil([&] { return targets_of(second) == 0; }, 30s)) << "targets of a node that left stay in etcd";
+  EXPECT_EQ(targets_of(third), 1);
 }
 
 }  // namespace

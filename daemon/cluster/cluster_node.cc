@@ -200,6 +200,12 @@ void ClusterNode::Lead(const cluster::LeaderKey& me) {
     auto it = current.find(key);
     if (it == current.end() || it->second != text) ops.push_back({key, std::move(text), 0, false});
   }
+  // The targets of nodes that left: a node that comes back gets new ones at the next plan.
+  for (const auto& [key, value] : current) {
+    const bool member = std::any_of(plan.nodes.begin(), plan.nodes.end(),
+                                    [&](const scheduler::ClusterNodePlan& n) { return TargetsKey(n.node) == key; });
+    if (!member) ops.push_back({key, "", 0, true});
+  }
   for (size_t i = 0; i < ops.size(); i += kOpsPerTxn) {
     std::vector<cluster::TxnOp> chunk(ops.begin() + static_cast<std::ptrdiff_t>(i),
                                       ops.begin() + static_cast<std::ptrdiff_t>(std::min(ops.size(), i + kOpsPerTxn)));
