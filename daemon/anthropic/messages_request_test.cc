@@ -78,8 +78,8 @@ TEST(MessagesRequestTest, RefusesWhatItCannotServeByName) {
     EXPECT_NE(e.message.find(field), std::string::npos) << e.message;
   }
   for (const char* type : {"image", "tool_use", "tool_result", "document"}) {
-    const ApiError e = Refuse(std::string(R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":")") +
-                              type + R"("}]}]})");
+    const std::string head = R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":")";
+    const ApiError e = Refuse(head + type + R"("}]}]})");
     EXPECT_EQ(e.http_status, 400);
     EXPECT_NE(e.message.find(type), std::string::npos) << e.message;
   }
@@ -160,7 +160,8 @@ TEST(MessagesRequestTest, BoundsStopSequences) {
 
 TEST(MessagesRequestTest, LongUnknownNamesAreCutInErrors) {
   const std::string name(10000, 'k');
-  const ApiError e = Refuse(R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"x"}],")" + name + "\":1}");
+  const std::string head = R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"x"}],")";
+  const ApiError e = Refuse(head + name + "\":1}");
   EXPECT_LT(e.message.size(), 200u);
 }
 

@@ -773,5 +773,157 @@ TEST_F(ApiRoutesTest, StoppingEngineIs503WithRetryAfter) {
   Stop();
 }
 
+// --- POST /v1/messages (Anthropic's Messages API on the chat path) -----------------------------
+
+// The events of an Anthropic stream: (event name, data), checking each data names its event.
+std::vector<std::pair<std::string, std::string>> MessageEvents(const std::string& body) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    size_t end = body.find("\n\n", pos);
+    if (end == std::string::npos) end = body.size();
+    std::string event = body.substr(pos, end - pos);
+    pos = end + 2;
+    if (event.rfind("id: ", 0) == 0) event.erase(0, event.find('\n') + 1);
+    if (event.rfind("event: ", 0) != 0) continue;
+    const size_t nl = event.find('\n');
+    std::string name = event.substr(7, nl - 7);
+    std::string data = event.substr(nl + 1);
+    EXPECT_EQ(data.rfind("data: ", 0), 0u) << event;
+    data.erase(0, 6);
+    EXPECT_NE(data.find("\"type\":\"" + name + "\""), std::string::npos) << event;
+    out.emplace_back(std::move(name), std::move(data));
+  }
+  return out;
+}
+
+void ExpectAnthropicError(const httplib::Result& r, int status, const char* type) {
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, status) << r->body;
+  rapidjson::Document d;
+  d.Parse(r->body.c_str());
+  ASSERT_TRUE(d.IsObject()) << r->body;
+  EXPECT_STREQ(d["type"].GetString(), "error") << r->body;
+  EXPECT_STREQ(d["error"]["type"].GetString(), type) << r->body;
+  EXPECT_TRUE(d["error"]["message"].IsString());
+}
+
+TEST_F(ApiRoutesTest, MessagesRunAsAChatWithThePrefillAfterTheGenerationPrompt) {
+  auto r = Post("/v1/messages", R"({"model":"smol","max_tokens":9,"system":"Be brief.","temperature":0,"top_k":7,
+    "stop_sequences":["zzz"],"messages":[{"role":"user","content":[{"type":"text","text":"hello"}]},
+    {"role":"assistant","content":"Hi,"}]})");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto d = Json(r->body);
+  EXPECT_STREQ(d["id"].GetString(), "msg_100");
+  EXPECT_EQ(r->get_header_value("request-id"), "msg_100");
+  EXPECT_EQ(r->get_header_value("X-Request-Id"), "100");
+  EXPECT_STREQ(d["type"].GetString(), "message");
+  EXPECT_STREQ(d["role"].GetString(), "assistant");
+  EXPECT_STREQ(d["content"][0]["type"].GetString(), "text");
+  EXPECT_STREQ(d["content"][0]["text"].GetString(), "Hello world");
+  EXPECT_STREQ(d["stop_reason"].GetString(), "end_turn");
+  EXPECT_TRUE(d["stop_sequence"].IsNull());
+
+  auto requests = engine_.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  const model::Tokenizer& tok = *engine_.tokenizer("smol");
+  auto tmpl = model::ChatTemplate::FromJinja(tok.chat_template(), "<|im_end|>");
+  ASSERT_TRUE(tmpl.ok());
+  const std::vector<model::ChatMessage> messages = {{"system", "Be brief."}, {"user", "hello"}};
+  auto text = tmpl->Render(messages, true);
+  ASSERT_TRUE(text.ok());
+  std::vector<int32_t> prompt = tok.Encode(*text, true, true);
+  const std::vector<int32_t> prefill = tok.Encode("Hi,", false, false);
+  prompt.insert(prompt.end(), prefill.begin(), prefill.end());
+  EXPECT_EQ(requests[0].prompt, prompt);
+  EXPECT_EQ(requests[0].max_tokens, 9);
+  EXPECT_EQ(requests[0].sampling.temperature, 0.0f);
+  EXPECT_EQ(requests[0].sampling.top_k, 7);
+  EXPECT_EQ(requests[0].stop, (std::vector<std::string>{"zzz"}));
+  EXPECT_EQ(d["usage"]["input_tokens"].GetInt(), static_cast<int>(prompt.size()));
+  EXPECT_EQ(d["usage"]["output_tokens"].GetInt(), 3);
+}
+
+TEST_F(ApiRoutesTest, MessagesStreamAnthropicsEvents) {
+  auto r = Post("/v1/messages", R"({"model":"smol","max_tokens":9,"stream":true,
+    "messages":[{"role":"user","content":"hello"}]})");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(r->get_header_value("Content-Type"), "text/event-stream");
+  EXPECT_EQ(r->body.find("[DONE]"), std::string::npos) << r->body;
+  auto events = MessageEvents(r->body);
+  std::vector<std::string> names;
+  std::string text;
+  for (const auto& [name, data] : events) {
+    names.push_back(name);
+    if (name == "content_block_delta") text += Json(data)["delta"]["text"].GetString();
+  }
+  EXPECT_EQ(text, "Hello world");
+  ASSERT_GE(names.size(), 6u) << r->body;
+  EXPECT_EQ(std::vector<std::string>(names.begin(), names.begin() + 3),
+            (std::vector<std::string>{"message_start", "content_block_start", "ping"}));
+  EXPECT_EQ(std::vector<std::string>(names.end() - 3, names.end()),
+            (std::vector<std::string>{"content_block_stop", "message_delta", "message_stop"}));
+  auto delta = Json(events[events.size() - 2].second);
+  EXPECT_STREQ(delta["delta"]["stop_reason"].GetString(), "end_turn");
+  EXPECT_EQ(delta["usage"]["output_tokens"].GetInt(), 3);
+}
+
+TEST_F(ApiRoutesTest, MessagesNameTheStopSequenceTheTokensSpelled) {
+  engine_.script = {"Hel", "lo"};  // the fake engine's tokens spell each piece's first byte: "Hl"
+  auto r = Post("/v1/messages", R"({"model":"smol","max_tokens":9,"stop_sequences":["zzz","l"],
+    "messages":[{"role":"user","content":"hello"}]})");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  auto d = Json(r->body);
+  EXPECT_STREQ(d["stop_reason"].GetString(), "stop_sequence");
+  EXPECT_STREQ(d["stop_sequence"].GetString(), "l");
+  engine_.finish_reason = "length";
+  d = Json(Post("/v1/messages", R"({"model":"smol","max_tokens":2,"stop_sequences":["l"],
+    "messages":[{"role":"user","content":"hello"}]})")->body);
+  EXPECT_STREQ(d["stop_reason"].GetString(), "max_tokens");
+  EXPECT_TRUE(d["stop_sequence"].IsNull());
+}
+
+TEST_F(ApiRoutesTest, MessagesErrorsAreAnthropics) {
+  const std::string ok = R"({"model":"smol","max_tokens":4,"messages":[{"role":"user","content":"hi"}]})";
+  ExpectAnthropicError(Post("/v1/messages", "{"), 400, "invalid_request_error");
+  ExpectAnthropicError(Post("/v1/messages", R"({"model":"smol","messages":[{"role":"user","content":"hi"}]})"), 400,
+                       "invalid_request_error");
+  const std::string hi = R"("messages":[{"role":"user","content":"hi"}]})";
+  ExpectAnthropicError(Post("/v1/messages", R"({"model":"nope","max_tokens":4,)" + hi), 404, "not_found_error");
+  ExpectAnthropicError(Post("/v1/messages", R"({"model":"smol","max_tokens":5000,)" + hi), 400,
+                       "invalid_request_error");  // past the context
+  engine_.submit_status = Status::ResourceExhausted("queue full");
+  auto full = Post("/v1/messages", ok);
+  ExpectAnthropicError(full, 429, "rate_limit_error");
+  EXPECT_EQ(full->get_header_value("Retry-After"), "1");
+  engine_.submit_status = Status::Ok();
+  engine_.finish_reason = "error";
+  engine_.finish_status = Status::Internal("worker died");
+  ExpectAnthropicError(Post("/v1/messages", ok), 500, "api_error");
+  auto streamed = Post("/v1/messages", R"({"model":"smol","max_tokens":4,"stream":true,
+    "messages":[{"role":"user","content":"hi"}]})");
+  ASSERT_TRUE(streamed);
+  auto events = MessageEvents(streamed->body);
+  ASSERT_FALSE(events.empty()) << streamed->body;
+  EXPECT_EQ(events.back().first, "error");
+  EXPECT_STREQ(Json(events.back().second)["error"]["message"].GetString(), "worker died");
+  engine_.finish_reason = "cancelled";
+  engine_.finish_status = Status::Ok();
+  auto cancelled = Post("/v1/messages", ok);
+  ExpectAnthropicError(cancelled, 499, "api_error");
+  EXPECT_EQ(cancelled->get_header_value("x-should-retry"), "false");
+}
+
+TEST_F(ApiRoutesTest, MessagesWithoutAnEngineAreOverloaded) {
+  Stop();
+  Start([] { return static_cast<Engine*>(nullptr); });
+  auto r = Post("/v1/messages", R"({"model":"smol","max_tokens":4,"messages":[{"role":"user","content":"hi"}]})");
+  ExpectAnthropicError(r, 529, "overloaded_error");
+  EXPECT_EQ(r->get_header_value("Retry-After"), "1");
+}
+
 }  // namespace
 }  // namespace hearth::daemon

@@ -89,14 +89,14 @@ def test_raw_stream_events_are_named_by_their_type(hearthd, model, api_key):
 
 def test_stop_sequence(client, model):
     # Greedy SmolLM2 counts "1, 2, 3, ..." here; the answer stops before "3".
+    count = [{"role": "user", "content": "Count from 1 to 10, separated by commas."}]
     msg = client.messages.create(model=model, max_tokens=40, extra_body=GREEDY, stop_sequences=["3", "zebra"],
-                                 messages=[{"role": "user", "content": "Count from 1 to 10, separated by commas."}])
+                                 messages=count)
     assert msg.stop_reason == "stop_sequence", msg
     assert msg.stop_sequence == "3"
     assert "3" not in msg.content[0].text
-    streamed = []
     with client.messages.stream(model=model, max_tokens=40, extra_body=GREEDY, stop_sequences=["3", "zebra"],
-                                messages=[{"role": "user", "content": "Count from 1 to 10, separated by commas."}]) as s:
+                                messages=count) as s:
         streamed = "".join(s.text_stream)
         final = s.get_final_message()
     assert final.stop_reason == "stop_sequence"
