@@ -8,8 +8,8 @@
 
 #include <optional>
 
-#include "daemon/openai/openai_error.h"
 #include "daemon/openai/api_endpoint.h"
+#include "daemon/openai/openai_error.h"
 
 namespace hearth::daemon {
 

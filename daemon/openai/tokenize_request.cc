@@ -66,7 +66,8 @@ Error ParseMessagesAsChat(const Value& doc, ApiRequest* out) {
 std::optional<ApiError> ParseTokenizeRequest(std::string_view body, TokenizeRequest* out) {
   *out = TokenizeRequest{};
   rapidjson::Document doc;
-  if (auto e = ParseObject(body, {"model", "prompt", "messages", "add_special_tokens", "add_generation_prompt"}, &doc)) {
+  if (auto e =
+          ParseObject(body, {"model", "prompt", "messages", "add_special_tokens", "add_generation_prompt"}, &doc)) {
     return e;
   }
   std::string model;
@@ -113,9 +114,9 @@ std::optional<ApiError> ParseDetokenizeRequest(std::string_view body, Detokenize
 
 std::optional<ApiError> CheckTokenCount(size_t count, int32_t max_model_len, const char* param) {
   if (max_model_len <= 0 || count <= static_cast<size_t>(max_model_len)) return std::nullopt;
-  ApiError e = Bad(param, std::string(param) + " holds " + std::to_string(count) +
-                              " tokens, more than this model's maximum context length of " +
-                              std::to_string(max_model_len));
+  ApiError e =
+      Bad(param, std::string(param) + " holds " + std::to_string(count) +
+                     " tokens, more than this model's maximum context length of " + std::to_string(max_model_len));
   e.code = "context_length_exceeded";
   return e;
 }
