@@ -26,6 +26,7 @@ using scheduler::ModelState;
 constexpr int64_t kNanosPerSecond = 1'000'000'000;
 constexpr int64_t kDrainLimitNs = 600 * kNanosPerSecond;
 constexpr int64_t kCostSampleNs = 60 * kNanosPerSecond;
+constexpr int64_t kRetryNs = 100'000'000;  // a waiting placement asks again at least this often
 // Route tiers (daemon/routing/route_choice.h's StateTier order).
 constexpr int8_t kTierWarm = 0, kTierLoading = 1, kTierStaged = 2, kTierCold = 3;
 
@@ -50,6 +51,7 @@ struct Gpu {
   int32_t node = 0;
   std::vector<Resident> residents = {};
   std::vector<int64_t> waiting_room = {};  // requests whose plan said wait
+  bool retry_pending = false;              // a kRetry event is on its way
   bool stepping = false;
   int32_t step_resident_model = -1;
   size_t next_rr = 0;
@@ -415,11 +417,30 @@ void Simulation::PlaceOnGpu(int64_t r, int32_t n) {
   }
   RunActions(best_gpu, plan.actions, false);
   if (plan.outcome == scheduler::Outcome::kWait) {
-    gpus_[static_cast<size_t>(best_gpu)].waiting_room.push_back(r);
+    // Wait for a change and ask again (as the registry does): after a step or a load on this
+    // GPU, and at the latest after kRetryNs, since the change may come from elsewhere (a
+    // preemption took the drained model's requests away).
+    Gpu& g = gpus_[static_cast<size_t>(best_gpu)];
+    g.waiting_room.push_back(r);
+    if (!g.retry_pending) {
+      g.retry_pending = true;
+      q_.Push(clock_.now + kRetryNs, EventKind::kRetry, best_gpu, g.epoch);
+    }
     return;
   }
   res = FindResident(best_gpu, model);
   CHECK(res);
+  if (res->state == ModelState::kWarm && res->draining) {
+    // A draining model admits nothing new (else a steady stream would keep it busy and starve
+    // the model it makes room for): wait until it has gone, then plan again.
+    Gpu& g = gpus_[static_cast<size_t>(best_gpu)];
+    g.waiting_room.push_back(r);
+    if (!g.retry_pending) {
+      g.retry_pending = true;
+      q_.Push(clock_.now + kRetryNs, EventKind::kRetry, best_gpu, g.epoch);
+    }
+    return;
+  }
   if (res->state == ModelState::kWarm) {
     Submit(r, best_gpu, *res);
     return;
@@ -494,6 +515,8 @@ void Simulation::ModelReady(int32_t gpu, int32_t model) {
   pending.swap(res->pending);
   for (int64_t r : pending) Submit(r, gpu, *res);
   Kick(gpu);
+  // A plan that waited for a model to finish moving can go on now.
+  if (!g.waiting_room.empty()) RetryRoom(gpu);
 }
 
 void Simulation::Submit(int64_t r, int32_t gpu, Resident& res) {
@@ -576,9 +599,29 @@ void Simulation::StepDone(int32_t gpu) {
 
 void Simulation::RetryRoom(int32_t gpu) {
   Gpu& g = gpus_[static_cast<size_t>(gpu)];
+  const int32_t node = g.node;
   std::vector<int64_t> waiting;
   waiting.swap(g.waiting_room);
-  for (int64_t r : waiting) PlaceOnGpu(r, g.node);
+  for (int64_t r : waiting) {
+    // Where the model is warm (or loading) on another node by now, the request goes there (the
+    // router would send it there now); else this GPU plans again.
+    const auto& tiers = tier_[static_cast<size_t>(arrivals_[static_cast<size_t>(r)].model)];
+    bool elsewhere = false;
+    for (size_t n = 0; n < nodes_.size() && !elsewhere; ++n) {
+      elsewhere = static_cast<int32_t>(n) != node && Routable(n) && tiers[n] <= kTierLoading;
+    }
+    if (!elsewhere) {
+      PlaceOnGpu(r, node);
+      continue;
+    }
+    Node& from = nodes_[static_cast<size_t>(node)];
+    from.load--;
+    from.tracker->Leave(s_.models[static_cast<size_t>(arrivals_[static_cast<size_t>(r)].model)].name,
+                        clock_.now / 1'000'000);
+    reqs_[static_cast<size_t>(r)].node = -1;
+    reqs_[static_cast<size_t>(r)].gpu = -1;
+    Route(r);
+  }
 }
 
 void Simulation::Finish(int64_t r, bool completed) {
@@ -930,6 +973,12 @@ void Simulation::Handle(const Event& e) {
     }
     case EventKind::kSpotAdd:
       SpotAdd();
+      break;
+    case EventKind::kRetry:
+      if (gpus_[static_cast<size_t>(e.target)].epoch == e.arg) {
+        gpus_[static_cast<size_t>(e.target)].retry_pending = false;
+        RetryRoom(e.target);
+      }
       break;
   }
 }

@@ -17,6 +17,7 @@ enum class EventKind : int32_t {
   kSpotNotice,   // a spot node is told it will be taken back
   kSpotRemove,   // a spot node is gone
   kSpotAdd,      // a fresh spot node joins
+  kRetry,        // a GPU's waiting placements ask again
 };
 
 struct Event {
