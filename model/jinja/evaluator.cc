@@ -248,16 +248,16 @@ Evaluator::Flow Evaluator::ExecFor(const Stmt& s, std::string* out) {
   const int64_t n = static_cast<int64_t>(items.size());
   for (int64_t i = 0; i < n; ++i) {
     Step(s.line);
-    ValueDict loop;
-    loop.Set("index", Value(i + 1));
-    loop.Set("index0", Value(i));
-    loop.Set("revindex", Value(n - i));
-    loop.Set("revindex0", Value(n - i - 1));
-    loop.Set("first", Value(i == 0));
-    loop.Set("last", Value(i == n - 1));
-    loop.Set("length", Value(n));
-    loop.Set("previtem", i > 0 ? items[static_cast<size_t>(i - 1)] : Value::Undef("previtem"));
-    loop.Set("nextitem", i + 1 < n ? items[static_cast<size_t>(i + 1)] : Value::Undef("nextitem"));
+    ValueDict loop;  // distinct keys: appended without Set's search
+    loop.items = {{"index", Value(i + 1)},
+                  {"index0", Value(i)},
+                  {"revindex", Value(n - i)},
+                  {"revindex0", Value(n - i - 1)},
+                  {"first", Value(i == 0)},
+                  {"last", Value(i == n - 1)},
+                  {"length", Value(n)},
+                  {"previtem", i > 0 ? items[static_cast<size_t>(i - 1)] : Value::Undef("previtem")},
+                  {"nextitem", i + 1 < n ? items[static_cast<size_t>(i + 1)] : Value::Undef("nextitem")}};
     scopes_.emplace_back();
     scopes_.back()["loop"] = Value(std::move(loop));
     bind(scopes_.back(), items[static_cast<size_t>(i)]);

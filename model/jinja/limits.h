@@ -9,7 +9,7 @@ namespace hearth::model::jinja {
 
 inline constexpr size_t kMaxStringBytes = 8u << 20;   // any string value, and the output
 inline constexpr size_t kMaxListItems = 100'000;      // any list, range() included
-inline constexpr int64_t kMaxSteps = 5'000'000;       // statements and expressions evaluated
+inline constexpr int64_t kMaxSteps = 1'000'000;       // statements and expressions evaluated
 inline constexpr int kMaxCallDepth = 20;              // nested macro calls
 inline constexpr int kMaxValueDepth = 128;            // lists and dicts inside each other
 

@@ -33,10 +33,11 @@ TEST(LimitsTest, DeepNesting) {
 TEST(LimitsTest, HugeLoopsAndValues) {
   EXPECT_TRUE(Has(Error("{% for i in range(1000000000) %}{% endfor %}"), "list longer than the limit"));
   EXPECT_TRUE(Has(Error("{% for i in range(90000) %}{% for j in range(90000) %}{% endfor %}{% endfor %}"), "too many steps"));
+  EXPECT_TRUE(Has(Error("{% for i in range(90000) %}{% if i > 1 and i < 0 %}{% endif %}{% endfor %}"), "rendered"));
   EXPECT_TRUE(Has(Error("{{ 'x' * 1000000000 }}"), "longer than the limit"));
   EXPECT_TRUE(Has(Error("{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}"),
                   "longer than the limit"));
-  EXPECT_TRUE(Has(Error("{% for i in range(100000) %}{{ 'y' * 100 }}{% endfor %}"), "output longer than the limit"));
+  EXPECT_TRUE(Has(Error("{% for i in range(100000) %}{{ 'y' * 2000 }}{% endfor %}"), "output longer than the limit"));
   EXPECT_TRUE(Has(Error("{{ [1] * 1000000000 }}"), "list longer than the limit"));
   EXPECT_TRUE(Has(Error("{{ 2 ** 100 }}"), "integer overflow"));
 }
