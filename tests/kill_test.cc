@@ -38,8 +38,14 @@ rapidjson::Document Json(const std::string& body) {
   return d;
 }
 
-// Request i: a quarter greedy, the rest sampled with their own seed; every fifth not streamed.
+// Request i: a quarter greedy, the rest sampled with their own seed; every fifth not streamed;
+// every sixth (chat) constrained by a JSON schema, so recovery must resume its grammar state.
 bool Streamed(int i) { return i % 5 != 4; }
+
+constexpr const char* kNoteFormat =
+    R"(,"response_format":{"type":"json_schema","json_schema":{"name":"note","schema":{"type":"object",)"
+    R"("properties":{"title":{"type":"string"},"mood":{"enum":["calm","wild"]},"lines":{"type":"array",)"
+    R"("items":{"type":"string"}}},"required":["title","mood","lines"]}}})";
 
 std::string Body(int i, int max_tokens) {
   static const char* kTopics[] = {"the sea",  "a cat",  "bread",        "the moon", "rain",
@@ -54,7 +60,8 @@ std::string Body(int i, int max_tokens) {
            std::to_string(i) + R"("}],)";
   }
   body += R"("max_tokens":)" + std::to_string(max_tokens) + R"(,"temperature":)" + temperature + R"(,"seed":)" +
-          std::to_string(1000 + i) + (i % 7 == 3 ? R"(,"top_k":40)" : "") + R"(,"stream":)" +
+          std::to_string(1000 + i) + (i % 7 == 3 ? R"(,"top_k":40)" : "") + (i % 6 == 1 ? kNoteFormat : "") +
+          R"(,"stream":)" +
           (Streamed(i) ? "true" : "false") + "}";
   return body;
 }
