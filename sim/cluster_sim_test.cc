@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "sim/sim_report.h"
 
 namespace hearth::sim {
@@ -54,6 +56,25 @@ TEST(ClusterSimTest, LruEvictsWhenOnlyOneModelFits) {
   for (const auto& o : r->requests) EXPECT_GE(o.finished_ns, 0);
   EXPECT_TRUE(r->requests[2].cold_start);
   EXPECT_FALSE(r->requests[3].cold_start);  // already warm (or loading) for the one before
+}
+
+TEST(ClusterSimTest, ADrainingModelAdmitsNothingNewSoTheColdOneGetsIn) {
+  const Scenario s = Small(1, 1, 1'100'000'000);  // one model at a time
+  std::vector<SimArrival> arrivals;
+  // Model 0 is never idle by itself: a 5-token request every 20 ms for 10 s.
+  for (int i = 0; i < 500; ++i) arrivals.push_back({20'000'000LL * i, 0, 16, 5});
+  arrivals.push_back({2'000'000'000, 1, 16, 2});
+  std::sort(arrivals.begin(), arrivals.end(),
+            [](const SimArrival& a, const SimArrival& b) { return a.at_ns < b.at_ns; });
+  auto r = RunSimulation(s, arrivals, {}, 0);
+  ASSERT_TRUE(r.ok());
+  for (const auto& o : r->requests) ASSERT_GE(o.finished_ns, 0);
+  const auto it = std::find_if(r->requests.begin(), r->requests.end(), [](const auto& o) { return o.model == 1; });
+  ASSERT_NE(it, r->requests.end());
+  // Model 0 drains (its running requests finish within a few steps), then model 1 loads (1 s):
+  // served within about a second and a half, not after model 0's stream ends at 10 s.
+  EXPECT_LT(it->first_token_ns - it->arrival_ns, 1'500'000'000);
+  EXPECT_GE(r->counters.evictions, 1);
 }
 
 TEST(ClusterSimTest, RoutingPrefersTheWarmNode) {
