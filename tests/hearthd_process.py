@@ -147,3 +147,16 @@ class Hearthd:
     def __exit__(self, *exc):
         self.stop()
         self.cleanup()
+
+
+def serve(d):
+    """A pytest fixture's body: yields `d` once it is healthy, then stops it and checks that it
+    exited 0 (`yield from serve(Hearthd(...))`)."""
+    try:
+        d.wait_healthy()
+        yield d
+    finally:
+        code = d.stop()
+        log = d.log()
+        d.cleanup()
+    assert code == 0, f"hearthd exited with {code}:\n{log}"

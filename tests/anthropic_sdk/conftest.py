@@ -7,22 +7,14 @@ import anthropic
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from hearthd_process import MODEL_NAME, Hearthd  # noqa: E402
+from hearthd_process import MODEL_NAME, Hearthd, serve  # noqa: E402
 
 API_KEY = "sk-hearth-anthropic-test"
 
 
 @pytest.fixture(scope="session")
 def hearthd():
-    d = Hearthd(extra_env={"HEARTH_API_KEYS": API_KEY})
-    try:
-        d.wait_healthy()
-        yield d
-    finally:
-        code = d.stop()
-        log = d.log()
-        d.cleanup()
-    assert code == 0, f"hearthd exited with {code}:\n{log}"
+    yield from serve(Hearthd(extra_env={"HEARTH_API_KEYS": API_KEY}))
 
 
 @pytest.fixture(scope="session")

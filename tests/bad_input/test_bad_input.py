@@ -19,7 +19,7 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from cases import CHAT, cases  # noqa: E402
-from hearthd_process import Hearthd  # noqa: E402
+from hearthd_process import Hearthd, serve  # noqa: E402
 
 ROUNDS = int(os.environ.get("HEARTH_BAD_INPUT_ROUNDS", "20"))
 WARMUP_ROUNDS = 3
@@ -29,15 +29,7 @@ MAX_ERROR_BODY = 4096
 
 @pytest.fixture(scope="module")
 def hearthd():
-    d = Hearthd(extra_args=["--http-threads", "16"], extra_env={"MALLOC_ARENA_MAX": "2"})
-    try:
-        d.wait_healthy()
-        yield d
-    finally:
-        code = d.stop()
-        log = d.log()
-        d.cleanup()
-    assert code == 0, f"hearthd exited with {code}:\n{log}"
+    yield from serve(Hearthd(extra_args=["--http-threads", "16"], extra_env={"MALLOC_ARENA_MAX": "2"}))
 
 
 def send(port, method, path, body, chunked=False):

@@ -6,20 +6,12 @@ import openai
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from hearthd_process import MODEL_NAME, Hearthd  # noqa: E402
+from hearthd_process import MODEL_NAME, Hearthd, serve  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def hearthd():
-    d = Hearthd()
-    try:
-        d.wait_healthy()
-        yield d
-    finally:
-        code = d.stop()
-        log = d.log()
-        d.cleanup()
-    assert code == 0, f"hearthd exited with {code}:\n{log}"
+    yield from serve(Hearthd())
 
 
 @pytest.fixture(scope="session")
