@@ -127,6 +127,28 @@ class BatchScheduler {
   int64_t num_deferred_admissions() const { return num_deferred_; }
   const SchedulerConfig& config() const { return config_; }
 
+  // Decode runs, for a caller that models time (hearth-sim): while every running sequence is
+  // decoding and nothing can join, leave or be preempted, the next steps all have the same shape,
+  // and AdvanceDecode() applies several of them at once, exactly as that many Schedule() and
+  // OnStepDone() pairs would (the same blocks allocated and registered in the same order).
+  //
+  // The number of steps, at most `max_steps`, from now on (nothing in flight) in which every
+  // running sequence decodes one token and none finishes, none is preempted and nothing is
+  // admitted, provided the caller samples no stop and no EOS: 0 when the next step is not such a
+  // step (a sequence with EOS ids counts as one that may finish). `ids` gets the running sequences
+  // in step order and `context_tokens` the sum of start_pos + 1 over them in the first step.
+  int32_t PlainDecodeSteps(int32_t max_steps, std::vector<RequestId>* ids, int64_t* context_tokens) const;
+  // Applies `num_steps` <= PlainDecodeSteps() such steps, sampling token(id) for each sequence;
+  // the clock is read once, as the end of the last step.
+  template <typename TokenFn>
+  void AdvanceDecode(int32_t num_steps, TokenFn&& token) {
+    for (int32_t i = 0; i < num_steps; ++i) {
+      BeginPlainDecodeStep();
+      for (Sequence* seq : running_) seq->tokens.push_back(token(seq->id));
+      EndPlainDecodeStep();
+    }
+  }
+
  private:
   struct ByImportance {
     bool operator()(const Sequence* a, const Sequence* b) const {
@@ -155,6 +177,10 @@ class BatchScheduler {
   FinishedRequest Finish(Sequence* seq, FinishReason reason, Status status);
   void RemoveFromQueues(Sequence* seq);
   void CheckStepInvariants(const SchedulerOutput& out) const;
+  // AdvanceDecode's halves of one step: Schedule()'s allocations, then OnStepDone()'s
+  // registrations and bookkeeping after the caller appended each sequence's token.
+  void BeginPlainDecodeStep();
+  void EndPlainDecodeStep();
 
   // Constant after construction.
   const SchedulerConfig config_;
