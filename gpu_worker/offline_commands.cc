@@ -23,8 +23,7 @@ int RunGenerate(const GenerateCommand& cmd) {
   std::string text = cmd.prompt;
   if (cmd.chat) {
     const model::Tokenizer& tok = *(*model)->tokenizer;
-    const std::string eos = tok.eos_id() >= 0 ? tok.token_text(tok.eos_id()) : "";
-    auto tmpl = model::ChatTemplate::FromJinja(tok.chat_template(), eos);
+    const StatusOr<model::ChatTemplate>& tmpl = tok.chat();
     if (!tmpl.ok()) return Fail(tmpl.status());
     const std::vector<model::ChatMessage> messages = {{"user", cmd.prompt}};
     auto rendered = tmpl->Render(messages, /*add_generation_prompt=*/true);

@@ -75,6 +75,8 @@ StatusOr<TokenizerKind> TokenizerKindFromName(std::string_view name) {
 StatusOr<std::unique_ptr<Tokenizer>> Tokenizer::Create(TokenizerSpec spec) {
   std::unique_ptr<Tokenizer> t(new Tokenizer());
   HEARTH_RETURN_IF_ERROR(t->Build(std::move(spec)));
+  const std::string eos = t->eos_id_ >= 0 ? t->tokens_[static_cast<size_t>(t->eos_id_)] : "";
+  t->chat_ = ChatTemplate::FromJinja(t->chat_template_, eos);
   return t;
 }
 

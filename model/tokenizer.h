@@ -15,6 +15,7 @@
 
 #include "common/status.h"
 #include "model/bpe.h"
+#include "model/chat_template.h"
 #include "model/pretokenize.h"
 #include "model/tokenizer_special.h"
 #include "model/tokenizer_spec.h"
@@ -70,6 +71,10 @@ class Tokenizer {
   const std::string& token_text(int32_t id) const;  // vocabulary spelling; CHECKs the range
   std::optional<int32_t> TokenId(std::string_view text) const;
   const std::string& chat_template() const { return chat_template_; }  // empty: none
+  // The chat template, parsed once when the tokenizer is built (its eos_token is this
+  // vocabulary's EOS spelling), so a request only renders it: Unimplemented when the model has
+  // none, InvalidArgument when it does not parse. Rendering is const and thread-safe.
+  const StatusOr<ChatTemplate>& chat() const { return chat_; }
 
  private:
   Tokenizer() = default;
@@ -96,6 +101,7 @@ class Tokenizer {
   int32_t bos_id_ = -1, eos_id_ = -1, eot_id_ = -1, pad_id_ = -1, unk_id_ = -1;
   bool add_bos_ = false, add_eos_ = false, add_space_prefix_ = false, ignore_merges_ = false;
   std::string chat_template_;
+  StatusOr<ChatTemplate> chat_ = Status::Unimplemented("the model has no chat template");
 };
 
 }  // namespace hearth::model

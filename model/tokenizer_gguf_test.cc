@@ -95,6 +95,18 @@ TEST_F(SmolLM2TokenizerTest, ChatTemplateFromTheFile) {
   EXPECT_EQ(std::count(ids.begin(), ids.end(), 2), 2);  // <|im_end|> after system and user
 }
 
+// The tokenizer parses its template once; rendering it gives what a fresh parse gives.
+TEST_F(SmolLM2TokenizerTest, ChatTemplateParsedOnceRendersAsAFreshParse) {
+  const StatusOr<ChatTemplate>& cached = tokenizer_->chat();
+  ASSERT_TRUE(cached.ok()) << cached.status().ToString();
+  auto fresh = ChatTemplate::FromJinja(tokenizer_->chat_template(), tokenizer_->token_text(tokenizer_->eos_id()));
+  ASSERT_TRUE(fresh.ok());
+  const std::vector<ChatMessage> messages = {{"system", "Be brief."}, {"user", "Hi"}, {"assistant", "Hello."},
+                                             {"user", "Name a colour."}};
+  EXPECT_EQ(*cached->Render(messages, true, "", 0), *fresh->Render(messages, true, "", 0));
+  EXPECT_EQ(&tokenizer_->chat(), &cached);  // the same object every time
+}
+
 TEST_F(SmolLM2TokenizerTest, LongText) {
   std::string text;
   while (text.size() < 10000) text += "The quick brown fox, 1234 jumps; über 中文 😀.\n";

@@ -145,6 +145,25 @@ TEST(TokenizerTest, RejectsBadSpecs) {
   EXPECT_TRUE(code_of(bos_missing).IsCorruption());
 }
 
+TEST(TokenizerTest, ChatTemplateIsParsedWhenBuilt) {
+  TokenizerSpec spec = testing::ByteLevelSpec();
+  auto none = Tokenizer::Create(spec);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ((*none)->chat().status().code(), Status::Code::kUnimplemented);
+
+  spec.chat_template = "{% for m in messages %}{{ m.content }}{{ eos_token }}{% endfor %}";
+  auto good = Tokenizer::Create(spec);
+  ASSERT_TRUE(good.ok());
+  ASSERT_TRUE((*good)->chat().ok()) << (*good)->chat().status().ToString();
+  const std::vector<ChatMessage> messages = {{"user", "hi"}};
+  EXPECT_EQ(*(*good)->chat()->Render(messages, false), "hi<|im_end|>");  // eos_token: the EOS spelling
+
+  spec.chat_template = "{% for m in messages %}";  // never closed
+  auto bad = Tokenizer::Create(spec);
+  ASSERT_TRUE(bad.ok());  // completions still work without a template
+  EXPECT_EQ((*bad)->chat().status().code(), Status::Code::kInvalidArgument);
+}
+
 TEST(TokenizerTest, IgnoreMergesUsesWholeWordTokens) {
   TokenizerSpec spec = ByteLevelSpec();
   spec.tokens.push_back("abc");  // reachable only as a whole word

@@ -25,8 +25,7 @@ std::optional<ApiError> PromptTokens(const ApiRequest& request, const model::Tok
     }
     return std::nullopt;
   }
-  const std::string eos = tokenizer.eos_id() >= 0 ? tokenizer.token_text(tokenizer.eos_id()) : "";
-  auto tmpl = model::ChatTemplate::FromJinja(tokenizer.chat_template(), eos);
+  const StatusOr<model::ChatTemplate>& tmpl = tokenizer.chat();  // parsed once per model
   if (!tmpl.ok()) {
     return BadRequest("model",
                       "model '" + request.model + "' has no chat template Hearth can render (" +

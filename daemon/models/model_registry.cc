@@ -82,12 +82,10 @@ StatusOr<std::shared_ptr<ModelRegistry::Entry>> ModelRegistry::ReadModel(const s
   if (!tokenizer.ok()) return fail(tokenizer.status());
   // A template outside the interpreter's subset still lets the model serve completions; chat
   // requests get a 400 that repeats this error.
-  if (const std::string& source = (*tokenizer)->chat_template(); !source.empty()) {
-    if (auto tmpl = model::ChatTemplate::FromJinja(source); !tmpl.ok()) {
-      LogWarn("the model's chat template does not parse: chat requests will be refused")
-          .Kv("name", name)
-          .Kv("error", tmpl.status().message());
-    }
+  if (const auto& tmpl = (*tokenizer)->chat(); !(*tokenizer)->chat_template().empty() && !tmpl.ok()) {
+    LogWarn("the model's chat template does not parse: chat requests will be refused")
+        .Kv("name", name)
+        .Kv("error", tmpl.status().message());
   }
   auto e = std::make_shared<Entry>();
   e->name = name;
