@@ -14,11 +14,13 @@
 
 #include "common/check.h"
 #include "common/status.h"
+#include "bench/engine/read_bandwidth.h"
 #include "gpu_worker/batch.h"
 #include "gpu_worker/kv_cache.h"
 #include "gpu_worker/llama_runner.h"
 #include "gpu_worker/loaded_model.h"
 #include "gpu_worker/page_pool.h"
+#include "gpu_worker/step_profile.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/thread_pool.h"
 
@@ -37,6 +39,12 @@ struct Options {
   // Weights and KV cache in the worker's page pool (as hearthd serves them), instead of the
   // file's mapping and a malloc'd cache.
   bool pool = false;
+  // Also decode one stream after a prompt this long (0: not), where attention starts to count.
+  int32_t long_context = 0;
+  // Also time every op of single-stream decode, and the thread pool's waits.
+  bool profile = false;
+  // Also measure the memory read bandwidth and the decode roofline.
+  bool bandwidth = true;
 };
 
 // Fixed English text; its ids are cycled to any length, so every run (and
@@ -82,7 +90,8 @@ class EngineBench {
     k.num_kv_heads = static_cast<int32_t>(c.num_kv_heads);
     k.head_dim = static_cast<int32_t>(c.head_dim);
     k.block_size = 16;
-    const int32_t max_len = std::max(o_.prompt_tokens, o_.decode_prompt_tokens + o_.gen_tokens + 1);
+    const int32_t max_len = std::max({o_.prompt_tokens, o_.decode_prompt_tokens + o_.gen_tokens + 1,
+                                      o_.long_context + o_.gen_tokens + 1});
     blocks_per_seq_ = (max_len + k.block_size - 1) / k.block_size;
     k.num_blocks = blocks_per_seq_ * max_seqs;
     if (page_pool_) {
@@ -99,6 +108,8 @@ class EngineBench {
     logits_.resize(static_cast<size_t>(max_seqs) * c.vocab_size);
     return Status::Ok();
   }
+
+  worker::LlamaRunner& runner() { return *runner_; }
 
   // Seconds for one Forward over the whole prompt, from an empty sequence.
   StatusOr<double> Prefill(const std::vector<int32_t>& prompt) {
@@ -181,6 +192,53 @@ std::vector<int32_t> DecodePrompt(const std::vector<int32_t>& tokens, int32_t le
   return p;
 }
 
+// Bytes a single-stream decode step reads from the weights: every matrix once, one embedding row
+// and the norm vectors.
+uint64_t WeightBytesPerToken(const worker::LlamaWeights& w) {
+  auto bytes = [](const kernels::WeightView& v) { return static_cast<uint64_t>(v.rows) * v.row_bytes; };
+  const uint64_t hidden = w.config.hidden;
+  uint64_t total = w.token_embd.row_bytes + bytes(w.output) + hidden * sizeof(float);
+  for (const worker::LayerWeights& l : w.layers) {
+    total += bytes(l.wq) + bytes(l.wk) + bytes(l.wv) + bytes(l.wo) + bytes(l.w_gate) + bytes(l.w_up) +
+             bytes(l.w_down) + 2 * hidden * sizeof(float);
+  }
+  return total;
+}
+
+// Single-stream decode with every op timed: milliseconds per token per op, the pool's
+// parallel-fors per token and the caller's wait in them, as a JSON member.
+StatusOr<std::string> ProfileDecode(EngineBench& bench, kernels::ThreadPool& pool,
+                                    const std::vector<int32_t>& prompt, int32_t steps) {
+  worker::StepProfile profile;
+  HEARTH_RETURN_IF_ERROR(bench.Decode({prompt}, 1).status());  // prefill outside the profile
+  bench.runner().set_profile(&profile);
+  pool.ResetStats();
+  pool.set_collect_stats(true);
+  StatusOr<double> seconds = bench.Decode({prompt}, steps);
+  pool.set_collect_stats(false);
+  bench.runner().set_profile(nullptr);
+  HEARTH_RETURN_IF_ERROR(seconds.status());
+  // Decode() runs the prompt once before its timed steps: leave that forward's share out by
+  // scaling to the timed steps only (the ops' sums include it).
+  const double forwards = static_cast<double>(profile.num_forwards);
+  std::string s = ",\"profile\":{\"ms_per_token\":{";
+  char buf[96];
+  double sum = 0;
+  for (int op = 0; op < worker::kNumStepOps; ++op) {
+    const double ms = static_cast<double>(profile.ns[op]) / 1e6 / forwards;
+    sum += ms;
+    std::snprintf(buf, sizeof buf, "%s\"%s\":%.4f", op ? "," : "", worker::StepOpName(static_cast<worker::StepOp>(op)),
+                  ms);
+    s += buf;
+  }
+  std::snprintf(buf, sizeof buf, "},\"ops_ms_per_token\":%.4f,\"step_ms\":%.4f,", sum, *seconds * 1e3 / steps);
+  s += buf;
+  std::snprintf(buf, sizeof buf, "\"pool_runs_per_token\":%.1f,\"pool_wait_ms_per_token\":%.4f}",
+                static_cast<double>(pool.stats().num_runs) / forwards,
+                static_cast<double>(pool.stats().wait_ns) / 1e6 / forwards);
+  return s + buf;
+}
+
 int Run(const Options& o) {
   std::unique_ptr<worker::PagePool> page_pool;
   if (o.pool) {  // as the worker without a budget: pages made as they are first used
@@ -197,12 +255,14 @@ int Run(const Options& o) {
     return 1;
   }
   const worker::LoadedModel& model = **loaded;
-  const int32_t n_tokens = std::max(o.prompt_tokens, o.decode_prompt_tokens);
+  const int32_t n_tokens = std::max({o.prompt_tokens, o.decode_prompt_tokens, o.long_context});
   const std::vector<int32_t> tokens = BenchTokens(*model.tokenizer, n_tokens);
   const std::vector<int32_t> prompt(tokens.begin(), tokens.begin() + o.prompt_tokens);
   const std::vector<int32_t> decode_prompt = DecodePrompt(tokens, o.decode_prompt_tokens, 0);
-  const std::string tokens_json =
-      "{\"prompt\":" + JsonInts(prompt) + ",\"decode_prompt\":" + JsonInts(decode_prompt) + "}";
+  const std::vector<int32_t> long_prompt(tokens.begin(), tokens.begin() + o.long_context);
+  std::string tokens_json = "{\"prompt\":" + JsonInts(prompt) + ",\"decode_prompt\":" + JsonInts(decode_prompt);
+  if (o.long_context > 0) tokens_json += ",\"long_prompt\":" + JsonInts(long_prompt);
+  tokens_json += "}";
   if (o.tokens_only) {
     std::printf("{\"tokens\":%s}\n", tokens_json.c_str());
     return 0;
@@ -232,6 +292,7 @@ int Run(const Options& o) {
   // over all of them.
   std::vector<double> prefill_tok_s;
   std::vector<std::vector<double>> decode_tok_s(concurrency.size());
+  std::vector<double> long_tok_s;
   for (int r = 0; r < o.repeats; ++r) {
     StatusOr<double> t = bench.Prefill(prompt);
     if (!t.ok()) {
@@ -247,6 +308,38 @@ int Run(const Options& o) {
       }
       decode_tok_s[i].push_back(static_cast<double>(concurrency[i]) * o.gen_tokens / *d);
     }
+    if (o.long_context > 0) {
+      StatusOr<double> d = bench.Decode({long_prompt}, o.gen_tokens);
+      if (!d.ok()) {
+        std::fprintf(stderr, "long decode: %s\n", d.status().ToString().c_str());
+        return 1;
+      }
+      long_tok_s.push_back(o.gen_tokens / *d);
+    }
+  }
+
+  // After the timed runs, so the clocks it reads cannot slow them.
+  std::string profile_json;
+  if (o.profile) {
+    StatusOr<std::string> p = ProfileDecode(bench, pool, decode_prompt, o.gen_tokens);
+    if (!p.ok()) {
+      std::fprintf(stderr, "profile: %s\n", p.status().ToString().c_str());
+      return 1;
+    }
+    profile_json = *p;
+  }
+  std::string roofline_json;
+  if (o.bandwidth) {
+    const size_t one = std::find(concurrency.begin(), concurrency.end(), 1) - concurrency.begin();
+    const double bw = MeasureReadBandwidth(pool);
+    const uint64_t bytes = WeightBytesPerToken(*model.weights);
+    const double roof_tok_s = bw / static_cast<double>(bytes);
+    char buf[256];
+    std::snprintf(buf, sizeof buf,
+                  ",\"memory_read_gb_s\":%.2f,\"weight_bytes_per_token\":%llu,\"roofline_tok_s\":%.2f,"
+                  "\"decode_1_of_roofline\":%.3f",
+                  bw / 1e9, static_cast<unsigned long long>(bytes), roof_tok_s, Median(decode_tok_s[one]) / roof_tok_s);
+    roofline_json = buf;
   }
 
   std::printf("{\"engine\":\"hearth\",\"memory\":\"%s\",\"model\":%s,\"threads\":%d,\"prompt_tokens\":%d,"
@@ -261,7 +354,12 @@ int Run(const Options& o) {
     std::printf("%s{\"concurrency\":%d,\"tok_s\":%.2f,\"samples_tok_s\":%s}", i ? "," : "", concurrency[i],
                 Median(decode_tok_s[i]), JsonDoubles(decode_tok_s[i]).c_str());
   }
-  std::printf("],\"tokens\":%s}\n", tokens_json.c_str());
+  std::printf("]");
+  if (o.long_context > 0) {
+    std::printf(",\"long_decode\":{\"context\":%d,\"tok_s\":%.2f,\"samples_tok_s\":%s}", o.long_context,
+                Median(long_tok_s), JsonDoubles(long_tok_s).c_str());
+  }
+  std::printf("%s%s,\"tokens\":%s}\n", roofline_json.c_str(), profile_json.c_str(), tokens_json.c_str());
   return 0;
 }
 
@@ -292,6 +390,10 @@ int main(int argc, char** argv) {
       ->delimiter(',')->capture_default_str()->check(CLI::Range(1, 1024));
   app.add_option("--repeats", o.repeats, "measured repeats after one warm-up; the median is reported")
       ->capture_default_str()->check(CLI::Range(1, 1000));
+  app.add_option("--long-context", o.long_context, "also decode one stream after a prompt this long (0: not)")
+      ->capture_default_str()->check(CLI::Range(0, 1 << 16));
+  app.add_flag("--profile", o.profile, "also time each op of single-stream decode and the thread pool's waits");
+  app.add_flag("!--no-bandwidth", o.bandwidth, "skip the memory bandwidth and roofline figures");
   app.add_flag("--tokens-only", o.tokens_only, "print only the benchmark's token ids and exit");
   app.add_flag("--pool", o.pool,
                "weights and KV cache in a page pool, as hearthd serves them (default: the file mapped, the cache "

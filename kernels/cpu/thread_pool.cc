@@ -4,6 +4,7 @@
 #include "kernels/cpu/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 
 #include "common/check.h"
@@ -51,6 +52,7 @@ void ThreadPool::DrainTasks(int thread_index) {
 
 void ThreadPool::RunTasks(int64_t num_tasks, Task task) {
   if (num_tasks <= 0) return;
+  if (collect_stats_) ++stats_.num_runs;
   if (num_threads_ == 1 || num_tasks == 1) {
     for (int64_t t = 0; t < num_tasks; ++t) task.call(task.obj, t, 0);
     return;
@@ -65,6 +67,7 @@ void ThreadPool::RunTasks(int64_t num_tasks, Task task) {
   state_.store(gen << 32, std::memory_order_release);  // open, nobody checked in
   state_.notify_all();
   DrainTasks(0);
+  const auto wait_start = collect_stats_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
   for (int spins = 0; done_tasks_.load(std::memory_order_acquire) != num_tasks; ++spins) {
     if (spins < kSpinIterations) {
       CpuRelax();
@@ -84,6 +87,10 @@ void ThreadPool::RunTasks(int64_t num_tasks, Task task) {
     } else {
       std::this_thread::yield();  // a checked-in worker was preempted
     }
+  }
+  if (collect_stats_) {
+    stats_.wait_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                                           wait_start).count();
   }
 }
 

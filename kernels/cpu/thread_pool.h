@@ -44,6 +44,17 @@ class ThreadPool {
   // example the quantized activations of a matmul). Call outside Run.
   uint8_t* SharedScratch(size_t bytes);
 
+  // Caller-side counters for profiling (off by default: two clock reads per Run): the
+  // parallel-fors run, and the time the calling thread spent waiting after its own share of
+  // the tasks ran out (other threads' longer shares, their wake-up and the hand-off).
+  struct Stats {
+    int64_t num_runs = 0;
+    int64_t wait_ns = 0;
+  };
+  void set_collect_stats(bool on) { collect_stats_ = on; }
+  const Stats& stats() const { return stats_; }
+  void ResetStats() { stats_ = {}; }
+
  private:
   struct Task {
     void* obj;
@@ -72,6 +83,8 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::unique_ptr<Slot[]> slots_;  // [num_threads_]
   Buffer shared_;
+  bool collect_stats_ = false;  // read and written by the calling thread only
+  Stats stats_;                 // same
 
   // The current job. state_ packs (generation << 32) | closed bit | number of
   // workers checked in. A worker checks in with a CAS that only succeeds while

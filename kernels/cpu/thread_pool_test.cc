@@ -26,6 +26,20 @@ TEST(ThreadPool, RunsEveryTaskOnce) {
   }
 }
 
+TEST(ThreadPool, StatsCountRunsOnlyWhenCollecting) {
+  ThreadPool pool(2);
+  pool.Run(4, [](int64_t, int) {});
+  EXPECT_EQ(pool.stats().num_runs, 0);
+  pool.set_collect_stats(true);
+  for (int i = 0; i < 3; ++i) pool.Run(4, [](int64_t, int) {});
+  pool.Run(1, [](int64_t, int) {});  // runs inline, still a parallel-for of the step
+  EXPECT_EQ(pool.stats().num_runs, 4);
+  EXPECT_GE(pool.stats().wait_ns, 0);
+  pool.ResetStats();
+  EXPECT_EQ(pool.stats().num_runs, 0);
+  EXPECT_EQ(pool.stats().wait_ns, 0);
+}
+
 TEST(ThreadPool, ManyBackToBackRuns) {
   ThreadPool pool(2);
   int64_t total = 0;
