@@ -21,20 +21,6 @@ void AddBias(float* x, const float* bias, int64_t n, int64_t d) {
 LlamaRunner::LlamaRunner(const LlamaWeights& weights, KvCache& cache, kernels::ThreadPool& pool)
     : weights_(weights), cache_(cache), pool_(pool) {}
 
-Status LlamaRunner::SetLongContext(const LongContextOptions& options) {
-  const model::LlamaConfig& c = weights_.config;
-  HEARTH_ASSIGN_OR_RETURN(router_, AttentionRouter::Create(options, cache_, static_cast<int32_t>(c.num_layers),
-                                                           static_cast<int32_t>(c.num_heads)));
-  return Status::Ok();
-}
-
-Status LlamaRunner::Attend(int layer) {
-  const int32_t num_heads = static_cast<int32_t>(weights_.config.num_heads);
-  if (router_) return router_->Attend(layer, attn_seqs_, prompt_ends_, q_.data(), num_heads, attn_.data(), pool_);
-  return kernels::Attention(cache_.layer(layer), attn_seqs_.data(), static_cast<int32_t>(attn_seqs_.size()), q_.data(),
-                            num_heads, attn_.data(), pool_);
-}
-
 Status LlamaRunner::Validate(const Batch& batch) const {
   const int64_t bs = cache_.block_size();
   const int64_t max_pos = weights_.config.context_length;
@@ -78,7 +64,7 @@ void LlamaRunner::Resize(int64_t n) {
   capacity_ = n;
 }
 
-Status LlamaRunner::Forward(const Batch& batch, float* logits, float* hidden) {
+Status LlamaRunner::Forward(const Batch& batch, float* logits) {
   HEARTH_RETURN_IF_ERROR(Validate(batch));
   const model::LlamaConfig& c = weights_.config;
   const int64_t n = batch.NumTokens();
@@ -88,7 +74,6 @@ Status LlamaRunner::Forward(const Batch& batch, float* logits, float* hidden) {
   tokens_.clear();
   positions_.clear();
   attn_seqs_.clear();
-  prompt_ends_.clear();
   for (const BatchSequence& s : batch.seqs) {
     kernels::AttnSeq a;
     a.start_pos = s.start_pos;
@@ -97,7 +82,6 @@ Status LlamaRunner::Forward(const Batch& batch, float* logits, float* hidden) {
     a.block_table = s.block_table.data();
     a.num_blocks = static_cast<int32_t>(s.block_table.size());
     attn_seqs_.push_back(a);
-    prompt_ends_.push_back(s.num_prompt_tokens);
     for (size_t j = 0; j < s.tokens.size(); ++j) {
       tokens_.push_back(s.tokens[j]);
       positions_.push_back(static_cast<int32_t>(s.start_pos + static_cast<int64_t>(j)));
@@ -111,19 +95,6 @@ Status LlamaRunner::Forward(const Batch& batch, float* logits, float* hidden) {
   }
   for (int layer = 0; layer < static_cast<int>(c.num_layers); ++layer) {
     HEARTH_RETURN_IF_ERROR(RunLayer(layer, n));
-  }
-
-  // The final norm of every new token of the sequences that pool them (a row from that row
-  // alone, like every kernel here, so batch and chunking leave them bit-identical).
-  if (batch.NumHiddenRows() > 0) {
-    if (hidden == nullptr) return Status::InvalidArgument("hidden states wanted but no buffer given");
-    int64_t out_row = 0;
-    for (const kernels::AttnSeq& a : attn_seqs_) {
-      if (!batch.seqs[&a - attn_seqs_.data()].want_hidden) continue;
-      kernels::RmsNorm(x_.data() + a.q_row_offset * int64_t{c.hidden}, weights_.output_norm, a.num_q, c.hidden,
-                       c.rms_norm_eps, hidden + out_row * c.hidden);
-      out_row += a.num_q;
-    }
   }
 
   // Final norm and the vocabulary projection, only for rows that want logits.
@@ -185,7 +156,8 @@ Status LlamaRunner::RunLayer(int layer, int64_t n) {
   }
   {
     StepOpTimer timer(profile_, StepOp::kAttention);
-    HEARTH_RETURN_IF_ERROR(Attend(layer));
+    HEARTH_RETURN_IF_ERROR(kernels::Attention(kv, attn_seqs_.data(), num_seqs, q_.data(),
+                                              static_cast<int32_t>(c.num_heads), attn_.data(), pool_));
   }
   {
     StepOpTimer timer(profile_, StepOp::kAttnOut);

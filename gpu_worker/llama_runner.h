@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "common/status.h"
-#include "gpu_worker/attention_router.h"
 #include "gpu_worker/batch.h"
 #include "gpu_worker/kv_cache.h"
 #include "gpu_worker/llama_weights.h"
@@ -25,16 +24,10 @@ class LlamaRunner {
   LlamaRunner(const LlamaWeights& weights, KvCache& cache, kernels::ThreadPool& pool);
 
   // Runs the batch; writes one row of logits per sequence that wants them, in
-  // batch order. logits: [batch.NumLogitRows(), vocab_size]. hidden (may be null when no
-  // sequence wants it): [batch.NumHiddenRows(), hidden], the final norm's output for every new
-  // token of the sequences that want it, in batch order (the rows embeddings are pooled from).
-  Status Forward(const Batch& batch, float* logits, float* hidden = nullptr);
+  // batch order. logits: [batch.NumLogitRows(), vocab_size].
+  Status Forward(const Batch& batch, float* logits);
 
   const model::LlamaConfig& config() const { return weights_.config; }
-
-  // Long-context attention methods for the rows they apply to (attention_router.h);
-  // without a call, every row runs dense attention.
-  Status SetLongContext(const LongContextOptions& options);
 
   // Time spent per op is added to `profile` from now on (null: not timed, the default).
   void set_profile(StepProfile* profile) { profile_ = profile; }
@@ -43,7 +36,6 @@ class LlamaRunner {
   Status Validate(const Batch& batch) const;
   void Resize(int64_t num_tokens);
   Status RunLayer(int layer, int64_t num_tokens);
-  Status Attend(int layer);
 
   const LlamaWeights& weights_;
   KvCache& cache_;
@@ -54,9 +46,7 @@ class LlamaRunner {
   int64_t capacity_ = 0;
   std::vector<int32_t> tokens_;                 // [n]
   std::vector<int32_t> positions_;              // [n]
-  std::unique_ptr<AttentionRouter> router_;     // null: dense attention only
   std::vector<kernels::AttnSeq> attn_seqs_;     // [num_seqs]
-  std::vector<int64_t> prompt_ends_;            // [num_seqs] each sequence's prompt length
   std::vector<float> x_;                        // [n, hidden] residual stream
   std::vector<float> h_;                        // [n, hidden] normed input
   std::vector<float> q_;                        // [n, num_heads * head_dim]
