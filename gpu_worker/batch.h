@@ -13,6 +13,8 @@ struct BatchSequence {
   std::span<const int32_t> tokens;        // [num_new] tokens to run now
   std::span<const int32_t> block_table;   // blocks covering positions [0, start_pos + num_new)
   bool want_logits = false;               // return logits of the last new token
+  // The prompt's length: rows at positions below it may run a prompt-only attention method.
+  int64_t num_prompt_tokens = 0;
 };
 
 struct Batch {

@@ -21,6 +21,20 @@ void AddBias(float* x, const float* bias, int64_t n, int64_t d) {
 LlamaRunner::LlamaRunner(const LlamaWeights& weights, KvCache& cache, kernels::ThreadPool& pool)
     : weights_(weights), cache_(cache), pool_(pool) {}
 
+Status LlamaRunner::SetLongContext(const LongContextOptions& options) {
+  const model::LlamaConfig& c = weights_.config;
+  HEARTH_ASSIGN_OR_RETURN(router_, AttentionRouter::Create(options, cache_, static_cast<int32_t>(c.num_layers),
+                                                           static_cast<int32_t>(c.num_heads)));
+  return Status::Ok();
+}
+
+Status LlamaRunner::Attend(int layer) {
+  const int32_t num_heads = static_cast<int32_t>(weights_.config.num_heads);
+  if (router_) return router_->Attend(layer, attn_seqs_, prompt_ends_, q_.data(), num_heads, attn_.data(), pool_);
+  return kernels::Attention(cache_.layer(layer), attn_seqs_.data(), static_cast<int32_t>(attn_seqs_.size()), q_.data(),
+                            num_heads, attn_.data(), pool_);
+}
+
 Status LlamaRunner::Validate(const Batch& batch) const {
   const int64_t bs = cache_.block_size();
   const int64_t max_pos = weights_.config.context_length;
@@ -74,6 +88,7 @@ Status LlamaRunner::Forward(const Batch& batch, float* logits) {
   tokens_.clear();
   positions_.clear();
   attn_seqs_.clear();
+  prompt_ends_.clear();
   for (const BatchSequence& s : batch.seqs) {
     kernels::AttnSeq a;
     a.start_pos = s.start_pos;
@@ -82,6 +97,7 @@ Status LlamaRunner::Forward(const Batch& batch, float* logits) {
     a.block_table = s.block_table.data();
     a.num_blocks = static_cast<int32_t>(s.block_table.size());
     attn_seqs_.push_back(a);
+    prompt_ends_.push_back(s.num_prompt_tokens);
     for (size_t j = 0; j < s.tokens.size(); ++j) {
       tokens_.push_back(s.tokens[j]);
       positions_.push_back(static_cast<int32_t>(s.start_pos + static_cast<int64_t>(j)));
@@ -156,8 +172,7 @@ Status LlamaRunner::RunLayer(int layer, int64_t n) {
   }
   {
     StepOpTimer timer(profile_, StepOp::kAttention);
-    HEARTH_RETURN_IF_ERROR(kernels::Attention(kv, attn_seqs_.data(), num_seqs, q_.data(),
-                                              static_cast<int32_t>(c.num_heads), attn_.data(), pool_));
+    HEARTH_RETURN_IF_ERROR(Attend(layer));
   }
   {
     StepOpTimer timer(profile_, StepOp::kAttnOut);

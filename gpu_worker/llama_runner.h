@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "gpu_worker/attention_router.h"
 #include "gpu_worker/batch.h"
 #include "gpu_worker/kv_cache.h"
 #include "gpu_worker/llama_weights.h"
@@ -29,6 +30,10 @@ class LlamaRunner {
 
   const model::LlamaConfig& config() const { return weights_.config; }
 
+  // Long-context attention methods for the rows they apply to (attention_router.h);
+  // without a call, every row runs dense attention.
+  Status SetLongContext(const LongContextOptions& options);
+
   // Time spent per op is added to `profile` from now on (null: not timed, the default).
   void set_profile(StepProfile* profile) { profile_ = profile; }
 
@@ -36,6 +41,7 @@ class LlamaRunner {
   Status Validate(const Batch& batch) const;
   void Resize(int64_t num_tokens);
   Status RunLayer(int layer, int64_t num_tokens);
+  Status Attend(int layer);
 
   const LlamaWeights& weights_;
   KvCache& cache_;
@@ -46,7 +52,9 @@ class LlamaRunner {
   int64_t capacity_ = 0;
   std::vector<int32_t> tokens_;                 // [n]
   std::vector<int32_t> positions_;              // [n]
+  std::unique_ptr<AttentionRouter> router_;     // null: dense attention only
   std::vector<kernels::AttnSeq> attn_seqs_;     // [num_seqs]
+  std::vector<int64_t> prompt_ends_;            // [num_seqs] each sequence's prompt length
   std::vector<float> x_;                        // [n, hidden] residual stream
   std::vector<float> h_;                        // [n, hidden] normed input
   std::vector<float> q_;                        // [n, num_heads * head_dim]
