@@ -27,6 +27,14 @@ constexpr int64_t kNanosPerSecond = 1'000'000'000;
 constexpr int64_t kDrainLimitNs = 600 * kNanosPerSecond;
 constexpr int64_t kCostSampleNs = 60 * kNanosPerSecond;
 constexpr int64_t kRetryNs = 100'000'000;  // a waiting placement asks again at least this often
+constexpr int32_t kMaxRunSteps = 1 << 16;  // plain decode steps in one event, at most
+// A kStepDone event's arg: the GPU's epoch, and for a decode run its flag and serial number.
+constexpr int kEpochShift = 40;
+constexpr int64_t kRunFlag = int64_t{1} << 39;
+constexpr int64_t kSerialMask = kRunFlag - 1;
+
+// The token every step samples for a request: never end-of-text.
+int32_t SimToken(scheduler::RequestId id) { return 1000 + static_cast<int32_t>(id % 1000); }
 // Route tiers (daemon/routing/route_choice.h's StateTier order).
 constexpr int8_t kTierWarm = 0, kTierLoading = 1, kTierStaged = 2, kTierCold = 3;
 
@@ -47,6 +55,15 @@ struct Resident {
   int32_t active = 0;                                // requests added to sched, unfinished
 };
 
+// One model's share of a decode run (below).
+struct RunPart {
+  int32_t model = 0;
+  size_t index = 0;                             // among the GPU's residents
+  std::vector<scheduler::RequestId> ids = {};  // its sequences, in step order
+  int64_t context = 0;                          // their context tokens in its first step
+  int32_t plain = 0;                            // its plain steps ahead
+};
+
 struct Gpu {
   int32_t node = 0;
   std::vector<Resident> residents = {};
@@ -57,6 +74,15 @@ struct Gpu {
   size_t next_rr = 0;
   int64_t epoch = 0;                      // grows when its node goes: stale events are dropped
   std::vector<scheduler::RequestId> sampling = {};  // the step in flight's sequences that sample
+  // A decode run in flight (RunOptions): run_steps plain steps of the stepping model, not yet
+  // applied to its scheduler; step i ends at run_ends[i]. 0 steps: an ordinary step, or none.
+  int32_t run_steps = 0;
+  int64_t run_serial = 0;
+  int64_t run_start_ns = 0;
+  std::vector<int64_t> run_ends = {};
+  // The models it steps in turn (the round robin's order): run step s is run_parts[s % parts]'s.
+  std::vector<RunPart> run_parts = {};
+  size_t run_num_parts = 0;
 };
 
 struct Node {
@@ -88,8 +114,8 @@ struct Req {
 class Simulation {
  public:
   Simulation(const Scenario& s, const std::vector<SimArrival>& arrivals, const std::vector<SpotChange>& spot,
-             int32_t initial_spot)
-      : s_(s), arrivals_(arrivals), spot_(spot), initial_spot_(initial_spot) {}
+             int32_t initial_spot, const RunOptions& options)
+      : s_(s), arrivals_(arrivals), spot_(spot), initial_spot_(initial_spot), options_(options) {}
 
   StatusOr<SimResult> Run(const ProgressFn& progress);
 
@@ -101,6 +127,17 @@ class Simulation {
   void Submit(int64_t r, int32_t gpu, Resident& res);
   void Kick(int32_t gpu);
   void StepDone(int32_t gpu);
+  // Decode runs: starts one on `res` if its next steps are plain (true), applies the first
+  // `steps` of them (counted as `events` events), and brings a GPU's run up to the current event
+  // (its finished steps applied, the one in flight an ordinary step) before anything touches it.
+  bool StartRun(int32_t gpu);
+  void ApplyRun(int32_t gpu, int32_t steps, int64_t events);
+  void Materialize(int32_t gpu);
+  void MaterializeNode(int32_t node);
+  void RunDone(int32_t gpu);
+  // At the drain limit: applies every run's steps that end by then; returns the latest end.
+  int64_t SettleRuns(int64_t limit_ns);
+  void SampleCost(int64_t until_ns);
   void ModelReady(int32_t gpu, int32_t model);
   void RunActions(int32_t gpu, const std::vector<scheduler::Action>& actions, bool prewarm);
   void RetryRoom(int32_t gpu);
@@ -121,7 +158,7 @@ class Simulation {
   void MoveTo(int64_t r, int32_t node);
   int32_t PickSpotVictim() const;
   void Displace(int64_t r, bool keep_tokens);
-  void Account(int32_t node);
+  void Account(int32_t node, int64_t at_ns);
   void UpdateTier(int32_t node, int32_t model);
   Resident* FindResident(int32_t gpu, int32_t model);
   bool Routable(size_t n) const { return nodes_[n].alive && !nodes_[n].leaving && nodes_[n].serves; }
@@ -134,8 +171,15 @@ class Simulation {
   const std::vector<SimArrival>& arrivals_;
   const std::vector<SpotChange>& spot_;
   const int32_t initial_spot_;
+  const RunOptions options_;
 
   SimClock clock_;
+  // The event being handled: a run's step ending at its time came before it if the event is
+  // another GPU's step with a higher index (the queue's tie order).
+  bool current_is_step_ = false;
+  int32_t current_target_ = 0;
+  int64_t next_run_serial_ = 0;
+  int64_t next_cost_ns_ = 0;
   EventQueue q_;
   std::vector<StepTimeModel> step_models_;  // [model]
   std::unordered_map<std::string, int32_t> model_index_;
@@ -246,13 +290,13 @@ void Simulation::BringUp(int32_t n) {
   }
 }
 
-void Simulation::Account(int32_t n) {
+void Simulation::Account(int32_t n, int64_t at_ns) {
   Node& node = nodes_[static_cast<size_t>(n)];
   if (!node.alive) return;
-  const double hours = static_cast<double>(clock_.now - node.up_since_ns) / 3.6e12;
+  const double hours = static_cast<double>(at_ns - node.up_since_ns) / 3.6e12;
   result_.counters.gpu_hours += hours * node.num_gpus;
   result_.counters.cost += hours * node.price_per_hour;
-  node.up_since_ns = clock_.now;
+  node.up_since_ns = at_ns;
 }
 
 Resident* Simulation::FindResident(int32_t gpu, int32_t model) {
@@ -450,6 +494,7 @@ void Simulation::PlaceOnGpu(int64_t r, int32_t n) {
 }
 
 void Simulation::RunActions(int32_t gpu, const std::vector<scheduler::Action>& actions, bool prewarm) {
+  if (!actions.empty()) Materialize(gpu);
   Gpu& g = gpus_[static_cast<size_t>(gpu)];
   for (const scheduler::Action& a : actions) {
     const int32_t model = model_index_.at(a.model);
@@ -520,6 +565,7 @@ void Simulation::ModelReady(int32_t gpu, int32_t model) {
 }
 
 void Simulation::Submit(int64_t r, int32_t gpu, Resident& res) {
+  Materialize(gpu);
   Status st = res.sched->Add(MakeRequest(r));
   if (!st.ok()) {
     Finish(r, false);
@@ -534,6 +580,7 @@ void Simulation::Submit(int64_t r, int32_t gpu, Resident& res) {
 void Simulation::Kick(int32_t gpu) {
   Gpu& g = gpus_[static_cast<size_t>(gpu)];
   if (g.stepping || g.residents.empty()) return;
+  if (!options_.step_by_step && StartRun(gpu)) return;
   // Round robin over the warm models with work: one step of one model at a time.
   const size_t n = g.residents.size();
   for (size_t k = 0; k < n; ++k) {
@@ -557,7 +604,7 @@ void Simulation::Kick(int32_t gpu) {
     result_.counters.steps++;
     result_.counters.scheduled_tokens += out.num_batched_tokens;
     // The step's sampled tokens are decided now; the scheduler learns them when it ends.
-    q_.Push(clock_.now + dt, EventKind::kStepDone, gpu, g.epoch);
+    q_.Push(clock_.now + dt, EventKind::kStepDone, gpu, g.epoch << kEpochShift);
     g.sampling.clear();
     for (const auto& seq : out.seqs) {
       if (seq.want_logits) g.sampling.push_back(seq.id);
@@ -574,13 +621,13 @@ void Simulation::StepDone(int32_t gpu) {
   scheduler::StepResult result;
   for (scheduler::RequestId id : g.sampling) {
     // Never end-of-text: a request runs to its trace's output length.
-    result.sampled.push_back({id, 1000 + static_cast<int32_t>(id % 1000), false});
+    result.sampled.push_back({id, SimToken(id), false});
   }
   for (scheduler::RequestId id : g.sampling) {
     if (!res->sched->Find(id)) continue;  // aborted while the step ran
     Req& q = reqs_[static_cast<size_t>(id)];
     RequestOutcome& o = result_.requests[static_cast<size_t>(id)];
-    q.committed.push_back(1000 + static_cast<int32_t>(id % 1000));
+    q.committed.push_back(SimToken(id));
     const int32_t n = static_cast<int32_t>(q.committed.size());
     if (n > o.delivered) {
       o.delivered = n;
@@ -595,6 +642,175 @@ void Simulation::StepDone(int32_t gpu) {
   }
   if (!finished.empty() && !g.waiting_room.empty()) RetryRoom(gpu);
   Kick(gpu);
+}
+
+bool Simulation::StartRun(int32_t gpu) {
+  Gpu& g = gpus_[static_cast<size_t>(gpu)];
+  // The models with work, in the round robin's order from next_rr: the GPU steps them in turn,
+  // for as long as every one of them has plain steps left.
+  const size_t n = g.residents.size();
+  size_t m = 0;
+  int64_t length = INT64_MAX;
+  for (size_t k = 0; k < n; ++k) {
+    const size_t index = (g.next_rr + k) % n;
+    Resident& res = g.residents[index];
+    if (res.state != ModelState::kWarm || !res.sched || !res.sched->has_unfinished()) continue;
+    if (g.run_parts.size() <= m) g.run_parts.emplace_back();
+    RunPart& part = g.run_parts[m];
+    part.plain = res.sched->PlainDecodeSteps(kMaxRunSteps, &part.ids, &part.context);
+    if (part.plain == 0) return false;
+    part.model = res.model;
+    part.index = index;
+    ++m;
+  }
+  if (m == 0) return false;
+  // Part p's own step i is the run's step i * m + p: the run ends before the first of them that
+  // would not be plain.
+  for (size_t p = 0; p < m; ++p) {
+    length = std::min(length, int64_t{g.run_parts[p].plain} * static_cast<int64_t>(m) + static_cast<int64_t>(p));
+  }
+  if (length < 2) return false;
+  g.run_num_parts = m;
+  g.run_steps = static_cast<int32_t>(std::min<int64_t>(length, kMaxRunSteps));
+  g.run_ends.resize(static_cast<size_t>(g.run_steps));
+  int64_t t = clock_.now;
+  for (int32_t step = 0; step < g.run_steps; ++step) {
+    const RunPart& part = g.run_parts[static_cast<size_t>(step) % m];
+    const int64_t own = step / static_cast<int64_t>(m);
+    StepWork work;
+    work.num_tokens = static_cast<int32_t>(part.ids.size());
+    work.context_tokens = part.context + own * static_cast<int64_t>(part.ids.size());
+    t += std::max<int64_t>(1, step_models_[static_cast<size_t>(part.model)].StepNanos(work));
+    g.run_ends[static_cast<size_t>(step)] = t;
+  }
+  g.stepping = true;
+  g.run_serial = ++next_run_serial_ & kSerialMask;
+  g.run_start_ns = clock_.now;
+  q_.Push(t, EventKind::kStepDone, gpu, (g.epoch << kEpochShift) | kRunFlag | g.run_serial);
+  return true;
+}
+
+void Simulation::ApplyRun(int32_t gpu, int32_t steps, int64_t events) {
+  if (steps == 0) return;
+  Gpu& g = gpus_[static_cast<size_t>(gpu)];
+  CHECK_LE(steps, g.run_steps);
+  const size_t m = g.run_num_parts;
+  for (size_t p = 0; p < m && p < static_cast<size_t>(steps); ++p) {
+    const RunPart& part = g.run_parts[p];
+    const int32_t own = static_cast<int32_t>((static_cast<size_t>(steps) - p + m - 1) / m);
+    auto end_of = [&](int32_t i) { return g.run_ends[static_cast<size_t>(i - 1) * m + p]; };  // its step i, from 1
+    Resident* res = FindResident(gpu, part.model);
+    CHECK(res && res->sched);
+    const int64_t now = clock_.now;
+    clock_.now = end_of(own);  // the scheduler reads the clock as the end of the last step
+    res->sched->AdvanceDecode(own, SimToken);
+    clock_.now = now;
+    // What StepDone() records step by step: each step commits one token per sequence; the ones
+    // beyond what the client already has are delivered.
+    for (scheduler::RequestId id : part.ids) {
+      Req& q = reqs_[static_cast<size_t>(id)];
+      RequestOutcome& o = result_.requests[static_cast<size_t>(id)];
+      const int32_t before = static_cast<int32_t>(q.committed.size());
+      q.committed.insert(q.committed.end(), static_cast<size_t>(own), SimToken(id));
+      if (before + own > o.delivered) {
+        if (o.first_token_ns < 0) o.first_token_ns = end_of(std::max(1, o.delivered - before + 1));
+        o.last_token_ns = end_of(own);
+        o.delivered = before + own;
+      }
+    }
+    result_.counters.scheduled_tokens += int64_t{own} * static_cast<int64_t>(part.ids.size());
+  }
+  result_.counters.steps += steps;
+  result_.counters.events += events;
+  busy_ns_ += g.run_ends[static_cast<size_t>(steps - 1)] - g.run_start_ns;
+}
+
+void Simulation::RunDone(int32_t gpu) {
+  Gpu& g = gpus_[static_cast<size_t>(gpu)];
+  ApplyRun(gpu, g.run_steps, g.run_steps - 1);  // the last step is this event
+  // The round robin goes on after the model of the run's last step.
+  const RunPart& last = g.run_parts[static_cast<size_t>(g.run_steps - 1) % g.run_num_parts];
+  g.step_resident_model = last.model;
+  g.next_rr = (last.index + 1) % g.residents.size();
+  g.run_steps = 0;
+  g.stepping = false;
+  Kick(gpu);
+}
+
+void Simulation::Materialize(int32_t gpu) {
+  Gpu& g = gpus_[static_cast<size_t>(gpu)];
+  if (g.run_steps == 0) return;
+  // Its steps that ended before the current event (ties: the queue's order).
+  const auto ends = g.run_ends.begin();
+  int32_t done = static_cast<int32_t>(std::lower_bound(ends, ends + g.run_steps, clock_.now) - ends);
+  if (done < g.run_steps && g.run_ends[static_cast<size_t>(done)] == clock_.now && current_is_step_ &&
+      current_target_ > gpu) {
+    ++done;
+  }
+  CHECK_LT(done, g.run_steps) << "a decode run's last step is its own event";
+  ApplyRun(gpu, done, done);
+  // The step in flight, as the ordinary step Kick() made of it when it began.
+  const RunPart& part = g.run_parts[static_cast<size_t>(done) % g.run_num_parts];
+  const int64_t start = done == 0 ? g.run_start_ns : g.run_ends[static_cast<size_t>(done - 1)];
+  const int64_t end = g.run_ends[static_cast<size_t>(done)];
+  Resident* res = FindResident(gpu, part.model);
+  const int64_t now = clock_.now;
+  clock_.now = start;
+  const scheduler::SchedulerOutput out = res->sched->Schedule();
+  clock_.now = now;
+  CHECK_EQ(out.seqs.size(), part.ids.size());
+  busy_ns_ += end - start;
+  result_.counters.steps++;
+  result_.counters.scheduled_tokens += out.num_batched_tokens;
+  g.step_resident_model = part.model;
+  g.next_rr = (part.index + 1) % g.residents.size();
+  g.sampling.clear();
+  for (const auto& seq : out.seqs) {
+    if (seq.want_logits) g.sampling.push_back(seq.id);
+  }
+  g.run_steps = 0;
+  q_.Push(end, EventKind::kStepDone, gpu, g.epoch << kEpochShift);
+}
+
+void Simulation::MaterializeNode(int32_t n) {
+  const Node& node = nodes_[static_cast<size_t>(n)];
+  for (int32_t g = node.first_gpu; g < node.first_gpu + node.num_gpus; ++g) Materialize(g);
+}
+
+int64_t Simulation::SettleRuns(int64_t limit_ns) {
+  int64_t latest = 0;
+  for (size_t i = 0; i < gpus_.size(); ++i) {
+    Gpu& g = gpus_[i];
+    if (g.run_steps == 0) continue;
+    const auto ends = g.run_ends.begin();
+    const int32_t done = static_cast<int32_t>(std::upper_bound(ends, ends + g.run_steps, limit_ns) - ends);
+    CHECK_LT(done, g.run_steps);
+    ApplyRun(static_cast<int32_t>(i), done, done);
+    // The step in flight at the limit had begun: counted as Kick() counts it.
+    const int64_t start = done == 0 ? g.run_start_ns : g.run_ends[static_cast<size_t>(done - 1)];
+    busy_ns_ += g.run_ends[static_cast<size_t>(done)] - start;
+    result_.counters.steps++;
+    result_.counters.scheduled_tokens +=
+        static_cast<int64_t>(g.run_parts[static_cast<size_t>(done) % g.run_num_parts].ids.size());
+    if (done > 0) latest = std::max(latest, start);
+    g.run_steps = 0;
+  }
+  return latest;
+}
+
+void Simulation::SampleCost(int64_t until_ns) {
+  // Each minute's point is the cost at that minute exactly, whichever event came next.
+  while (until_ns >= next_cost_ns_) {
+    CostPoint p;
+    p.at_ns = next_cost_ns_;
+    for (size_t n = 0; n < nodes_.size(); ++n) {
+      Account(static_cast<int32_t>(n), next_cost_ns_);
+      p.nodes += nodes_[n].alive ? 1 : 0;
+    }
+    p.cost = result_.counters.cost;
+    result_.cost_over_time.push_back(p);
+    next_cost_ns_ += kCostSampleNs;
+  }
 }
 
 void Simulation::RetryRoom(int32_t gpu) {
@@ -645,6 +861,7 @@ void Simulation::Displace(int64_t r, bool keep_tokens) {
   Req& q = reqs_[static_cast<size_t>(r)];
   RequestOutcome& o = result_.requests[static_cast<size_t>(r)];
   if (q.gpu >= 0) {
+    Materialize(q.gpu);
     Gpu& g = gpus_[static_cast<size_t>(q.gpu)];
     Resident* res = FindResident(q.gpu, o.model);
     if (res && res->sched && res->sched->Abort(static_cast<scheduler::RequestId>(r))) res->active--;
@@ -842,6 +1059,7 @@ int32_t Simulation::PickSpotVictim() const {
 
 void Simulation::SpotNotice(int32_t n) {
   Node& node = nodes_[static_cast<size_t>(n)];
+  MaterializeNode(n);  // the committed tokens its requests carry
   node.leaving = true;
   for (size_t m = 0; m < s_.models.size(); ++m) tier_[m][static_cast<size_t>(n)] = kTierCold;
   // Its unfinished requests, by model.
@@ -908,7 +1126,8 @@ void Simulation::SpotNotice(int32_t n) {
 void Simulation::SpotRemove(int32_t n) {
   Node& node = nodes_[static_cast<size_t>(n)];
   if (!node.alive) return;
-  Account(n);
+  MaterializeNode(n);
+  Account(n, clock_.now);
   result_.counters.preemptions++;
   node.alive = false;
   node.leaving = true;
@@ -949,7 +1168,12 @@ void Simulation::Handle(const Event& e) {
       Route(e.arg);
       break;
     case EventKind::kStepDone:
-      if (gpus_[static_cast<size_t>(e.target)].epoch == e.arg) StepDone(e.target);
+      if (gpus_[static_cast<size_t>(e.target)].epoch != (e.arg >> kEpochShift)) break;
+      if ((e.arg & kRunFlag) != 0) {
+        RunDone(e.target);
+      } else {
+        StepDone(e.target);
+      }
       break;
     case EventKind::kModelReady:
       if (gpus_[static_cast<size_t>(e.target)].epoch == (e.arg >> 20)) {
@@ -985,26 +1209,32 @@ void Simulation::Handle(const Event& e) {
 
 StatusOr<SimResult> Simulation::Run(const ProgressFn& progress) {
   HEARTH_RETURN_IF_ERROR(Setup());
-  int64_t next_cost_ns = 0;
+  const int64_t limit_ns = horizon_ns_ + kDrainLimitNs;
+  int64_t handled = 0;
   while (!q_.empty() && unfinished_ > 0) {
     const Event e = q_.Pop();
-    if (e.time_ns > horizon_ns_ + kDrainLimitNs) break;
-    clock_.now = e.time_ns;
-    while (clock_.now >= next_cost_ns) {
-      CostPoint p;
-      p.at_ns = next_cost_ns;
-      for (size_t n = 0; n < nodes_.size(); ++n) {
-        Account(static_cast<int32_t>(n));
-        p.nodes += nodes_[n].alive ? 1 : 0;
-      }
-      p.cost = result_.counters.cost;
-      result_.cost_over_time.push_back(p);
-      next_cost_ns += kCostSampleNs;
+    if (e.kind == EventKind::kStepDone && (e.arg & kRunFlag) != 0) {
+      const Gpu& g = gpus_[static_cast<size_t>(e.target)];
+      // A run cut short by something that touched its GPU: its steps were applied then, and the
+      // step it had in flight has its own event. Not an event of the step-by-step simulation.
+      if (g.epoch != (e.arg >> kEpochShift) || g.run_steps == 0 || g.run_serial != (e.arg & kSerialMask)) continue;
     }
+    if (e.time_ns > limit_ns) {
+      // Steps of runs in flight that end by the limit are events the step-by-step run handled.
+      clock_.now = std::max(clock_.now, SettleRuns(limit_ns));
+      break;
+    }
+    clock_.now = e.time_ns;
+    current_is_step_ = e.kind == EventKind::kStepDone;
+    current_target_ = e.target;
+    SampleCost(clock_.now);
     Handle(e);
-    if ((++result_.counters.events & 0xffff) == 0 && progress) progress(clock_.now, horizon_ns_);
+    ++result_.counters.events;
+    if ((++handled & 0xffff) == 0 && progress) progress(clock_.now, horizon_ns_);
   }
-  for (size_t n = 0; n < nodes_.size(); ++n) Account(static_cast<int32_t>(n));
+  SampleCost(clock_.now);
+  for (size_t n = 0; n < nodes_.size(); ++n) Account(static_cast<int32_t>(n), clock_.now);
+  result_.handled_events = handled;
   result_.counters.busy_gpu_hours = static_cast<double>(busy_ns_) / 3.6e12;
   result_.end_ns = clock_.now;
   if (progress) progress(horizon_ns_, horizon_ns_);
@@ -1015,8 +1245,8 @@ StatusOr<SimResult> Simulation::Run(const ProgressFn& progress) {
 
 StatusOr<SimResult> RunSimulation(const Scenario& scenario, const std::vector<SimArrival>& arrivals,
                                   const std::vector<SpotChange>& spot, int32_t initial_spot,
-                                  const ProgressFn& progress) {
-  Simulation sim(scenario, arrivals, spot, initial_spot);
+                                  const ProgressFn& progress, const RunOptions& options) {
+  Simulation sim(scenario, arrivals, spot, initial_spot, options);
   return sim.Run(progress);
 }
 

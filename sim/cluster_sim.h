@@ -61,16 +61,27 @@ struct SimResult {
   SimCounters counters;
   std::vector<CostPoint> cost_over_time;
   int64_t end_ns = 0;
+  // Events the simulator handled (not in the report): decode runs make them fewer than
+  // counters.events, which counts every step as the step-by-step simulation does.
+  int64_t handled_events = 0;
 };
 
 // Called now and then with the simulated time reached and the end of arrivals.
 using ProgressFn = std::function<void(int64_t now_ns, int64_t horizon_ns)>;
+
+struct RunOptions {
+  // Every step of every GPU is an event of its own. By default a GPU whose next steps are plain
+  // decodes of an unchanging batch (BatchScheduler::PlainDecodeSteps) takes them as one event,
+  // applied when they end or when something touches the GPU first; the report is the same byte
+  // for byte (cluster_sim_test compares them), only faster to compute.
+  bool step_by_step = false;
+};
 
 // Runs the scenario over `arrivals`, with the fleet's spot nodes following `spot` (starting with
 // `initial_spot` of them up). The run ends when every request has finished or is lost, or at the
 // arrivals' end plus a drain limit (ten minutes of simulated time).
 StatusOr<SimResult> RunSimulation(const Scenario& scenario, const std::vector<SimArrival>& arrivals,
                                   const std::vector<SpotChange>& spot, int32_t initial_spot,
-                                  const ProgressFn& progress = nullptr);
+                                  const ProgressFn& progress = nullptr, const RunOptions& options = {});
 
 }  // namespace hearth::sim

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <random>
+#include <string>
+#include <tuple>
 
 #include "sim/sim_report.h"
 
@@ -192,6 +195,123 @@ TEST(ClusterSimTest, SameScenarioGivesTheSameBytes) {
   ASSERT_TRUE(b.ok());
   EXPECT_GT(a->counters.steps, 100);
   EXPECT_EQ(ReportJson(s, *a), ReportJson(s, *b));
+}
+
+// Decode runs (several plain steps of a GPU as one event) must change nothing but the speed:
+// the report of each scenario below is byte for byte the step-by-step one. The scenarios mix
+// what cuts a run short: arrivals to a busy GPU, two models stepping in turn on one GPU, KV
+// pools small enough for the scheduler to preempt, loads and evictions, spot notices and
+// removals under both policies, the forecaster's prewarm and the drain limit.
+// Every figure exactly, not only the report's rounded percentiles.
+void ExpectSameResult(const SimResult& a, const SimResult& b, const std::string& name) {
+  ASSERT_EQ(a.requests.size(), b.requests.size()) << name;
+  for (size_t i = 0; i < a.requests.size(); ++i) {
+    const RequestOutcome& x = a.requests[i];
+    const RequestOutcome& y = b.requests[i];
+    EXPECT_EQ(std::tie(x.first_token_ns, x.last_token_ns, x.finished_ns, x.delivered, x.cold_start, x.swap_in,
+                       x.restarts, x.migrations),
+              std::tie(y.first_token_ns, y.last_token_ns, y.finished_ns, y.delivered, y.cold_start, y.swap_in,
+                       y.restarts, y.migrations))
+        << name << ": request " << i;
+  }
+  const SimCounters& c = a.counters;
+  const SimCounters& d = b.counters;
+  EXPECT_EQ(std::tie(c.events, c.steps, c.scheduled_tokens, c.loads, c.swap_ins, c.evictions, c.prewarm_actions,
+                     c.preemptions, c.migrated_models, c.scheduler_preemptions, c.gpu_hours, c.busy_gpu_hours, c.cost),
+            std::tie(d.events, d.steps, d.scheduled_tokens, d.loads, d.swap_ins, d.evictions, d.prewarm_actions,
+                     d.preemptions, d.migrated_models, d.scheduler_preemptions, d.gpu_hours, d.busy_gpu_hours, d.cost))
+      << name;
+  ASSERT_EQ(a.cost_over_time.size(), b.cost_over_time.size()) << name;
+  for (size_t i = 0; i < a.cost_over_time.size(); ++i) {
+    EXPECT_EQ(a.cost_over_time[i].cost, b.cost_over_time[i].cost) << name << ": minute " << i;
+    EXPECT_EQ(a.cost_over_time[i].nodes, b.cost_over_time[i].nodes) << name << ": minute " << i;
+  }
+  EXPECT_EQ(a.end_ns, b.end_ns) << name;
+}
+
+struct EquivalenceCase {
+  const char* name;
+  PreemptionPolicy preemption;
+  PlacementPolicy placement;
+  uint64_t kv_cache_bytes;
+  double rate;  // requests per second
+  bool cluster = false;
+};
+
+std::vector<SimArrival> RandomArrivals(uint32_t seed, double rate, int32_t models, double seconds) {
+  std::mt19937_64 rng(seed);
+  std::exponential_distribution<double> gap(rate);
+  std::vector<SimArrival> a;
+  for (double t = gap(rng); t < seconds; t += gap(rng)) {
+    const int32_t model = static_cast<int32_t>(rng() % 7) < 4 ? 0 : static_cast<int32_t>(rng() % models);
+    a.push_back({static_cast<int64_t>(t * 1e9), model, 8 + static_cast<int32_t>(rng() % 300),
+                 1 + static_cast<int32_t>(rng() % 120)});
+  }
+  return a;
+}
+
+TEST(ClusterSimTest, DecodeRunsGiveTheStepByStepReport) {
+  const std::vector<EquivalenceCase> cases = {
+      {"migrate", PreemptionPolicy::kMigrate, PlacementPolicy::kForecast, 16'000'000, 30},
+      {"restart", PreemptionPolicy::kRestart, PlacementPolicy::kLru, 16'000'000, 30},
+      {"small kv", PreemptionPolicy::kMigrate, PlacementPolicy::kLru, 2'000'000, 20},
+      {"cluster", PreemptionPolicy::kMigrate, PlacementPolicy::kForecast, 16'000'000, 40, true},
+  };
+  for (const EquivalenceCase& c : cases) {
+    Scenario s = Small(2, 2, 2'100'000'000);  // two models a GPU
+    for (int k = 2; k < 5; ++k) {
+      s.models.push_back(s.models[1]);
+      s.models.back().name = "m-" + std::to_string(k);
+    }
+    for (auto& m : s.models) m.kv_cache_bytes = c.kv_cache_bytes;
+    // Roofline: a step's time grows with its context, so every step of a run differs.
+    s.time.roofline = true;
+    s.time.roofline_params.hbm_bytes_per_s = 2e12;
+    s.time.roofline_params.peak_flops = 1e14;
+    s.models[0].params = 2e9;
+    s.models[0].kv_bytes_per_token = 400'000;
+    NodeGroup spot = s.nodes[0];
+    spot.name = "spot";
+    spot.spot = true;
+    s.nodes.push_back(spot);
+    s.scheduler.max_num_seqs = 8;
+    s.scheduler.token_budget = 256;
+    s.policy.preemption = c.preemption;
+    s.policy.placement = c.placement;
+    s.policy.cluster_placement = c.cluster;
+    s.policy.window_s = 2;
+    s.spot.notice_s = 0.5;
+    const auto arrivals = RandomArrivals(7, c.rate, static_cast<int32_t>(s.models.size()), 12);
+    const std::vector<SpotChange> spot_changes = {{3'000'000'000, -1}, {5'000'000'000, 1}, {8'000'000'000, -1}};
+    auto runs = RunSimulation(s, arrivals, spot_changes, 2);
+    RunOptions one_by_one;
+    one_by_one.step_by_step = true;
+    auto steps = RunSimulation(s, arrivals, spot_changes, 2, nullptr, one_by_one);
+    ASSERT_TRUE(runs.ok() && steps.ok()) << c.name;
+    EXPECT_EQ(ReportJson(s, *runs), ReportJson(s, *steps)) << c.name;
+    ExpectSameResult(*runs, *steps, c.name);
+    EXPECT_EQ(steps->handled_events, steps->counters.events) << c.name;
+    // The runs did take several steps at a time.
+    EXPECT_LT(runs->handled_events * 2, steps->handled_events) << c.name;
+    EXPECT_GT(steps->counters.steps, 1000) << c.name;
+  }
+}
+
+// A run in flight at the drain limit: the steps it finished by then count, as step by step.
+TEST(ClusterSimTest, DecodeRunsStopAtTheDrainLimitAsStepsDo) {
+  Scenario s = Small(1, 1, 4'000'000'000);
+  s.time.profile = {{1, 1000}, {4096, 1000}};  // 1 s a step: 700 steps outlast the ten minutes
+  const std::vector<SimArrival> arrivals = {{0, 0, 16, 700}, {0, 0, 16, 900}};
+  RunOptions one_by_one;
+  one_by_one.step_by_step = true;
+  auto runs = RunSimulation(s, arrivals, {}, 0);
+  auto steps = RunSimulation(s, arrivals, {}, 0, nullptr, one_by_one);
+  ASSERT_TRUE(runs.ok() && steps.ok());
+  EXPECT_EQ(ReportJson(s, *runs), ReportJson(s, *steps));
+  ExpectSameResult(*runs, *steps, "drain");
+  EXPECT_EQ(runs->requests[0].finished_ns, -1);
+  EXPECT_GT(runs->counters.steps, 500);
+  EXPECT_LT(runs->handled_events, 10);
 }
 
 }  // namespace

@@ -1,5 +1,9 @@
-// The simulator's clock and agenda: timed events popped in time order, ties broken by the order
-// they were pushed in (a sequence number), so that a run is deterministic whatever the heap does.
+// The simulator's clock and agenda: timed events popped in time order, so that a run is
+// deterministic whatever the heap does. Ties: every other event before the steps that end at
+// the same time, those in the order they were pushed in (a sequence number), the steps by GPU
+// index. The steps' order depends on no push order, so a simulator that applies several steps
+// of a GPU in one event (cluster_sim.cc's decode runs) still knows which of them come before an
+// event at the time one of them ends.
 #pragma once
 
 #include <cstddef>
@@ -34,7 +38,7 @@ class EventQueue {
   void Push(int64_t time_ns, EventKind kind, int32_t target, int64_t arg);
   bool empty() const { return heap_.empty(); }
   size_t size() const { return heap_.size(); }
-  // The earliest event (the first pushed among equal times); advances now(). CHECKs !empty().
+  // The earliest event (ties as above); advances now(). CHECKs !empty().
   Event Pop();
   int64_t now_ns() const { return now_ns_; }
   uint64_t num_pushed() const { return next_seq_; }
@@ -42,7 +46,11 @@ class EventQueue {
  private:
   struct Later {
     bool operator()(const Event& a, const Event& b) const {
-      return a.time_ns != b.time_ns ? a.time_ns > b.time_ns : a.seq > b.seq;
+      if (a.time_ns != b.time_ns) return a.time_ns > b.time_ns;
+      const bool a_step = a.kind == EventKind::kStepDone, b_step = b.kind == EventKind::kStepDone;
+      if (a_step != b_step) return a_step;
+      if (a_step && a.target != b.target) return a.target > b.target;
+      return a.seq > b.seq;
     }
   };
   std::priority_queue<Event, std::vector<Event>, Later> heap_;

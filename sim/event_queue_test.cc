@@ -7,7 +7,7 @@
 namespace hearth::sim {
 namespace {
 
-TEST(EventQueueTest, PopsInTimeOrderThenPushOrder) {
+TEST(EventQueueTest, PopsInTimeOrder) {
   EventQueue q;
   q.Push(30, EventKind::kArrival, 0, 1);
   q.Push(10, EventKind::kStepDone, 0, 2);
@@ -21,8 +21,20 @@ TEST(EventQueueTest, PopsInTimeOrderThenPushOrder) {
     args.push_back(e.arg);
     times.push_back(q.now_ns());
   }
-  EXPECT_EQ(args, (std::vector<int64_t>{2, 4, 5, 1, 3}));
+  EXPECT_EQ(args, (std::vector<int64_t>{4, 2, 5, 1, 3}));  // the step ending at 10 after the arrival
   EXPECT_EQ(times, (std::vector<int64_t>{10, 10, 20, 30, 30}));
+}
+
+TEST(EventQueueTest, StepsEndingTogetherGoAfterTheRestByGpu) {
+  EventQueue q;
+  q.Push(10, EventKind::kStepDone, 5, 1);
+  q.Push(10, EventKind::kStepDone, 2, 2);
+  q.Push(10, EventKind::kRetry, 9, 3);
+  q.Push(10, EventKind::kStepDone, 2, 4);  // the same GPU: push order
+  q.Push(10, EventKind::kArrival, 0, 5);
+  std::vector<int64_t> args;
+  while (!q.empty()) args.push_back(q.Pop().arg);
+  EXPECT_EQ(args, (std::vector<int64_t>{3, 5, 2, 4, 1}));
 }
 
 TEST(EventQueueTest, ManyTiesKeepPushOrder) {

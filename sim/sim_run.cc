@@ -4,7 +4,7 @@
 
 namespace hearth::sim {
 
-StatusOr<SimResult> RunScenario(const Scenario& s, const ProgressFn& progress) {
+StatusOr<SimResult> RunScenario(const Scenario& s, const ProgressFn& progress, const RunOptions& options) {
   std::vector<std::vector<TraceRow>> traces;
   for (const std::string& path : s.arrivals.traces) {
     HEARTH_ASSIGN_OR_RETURN(auto rows, LoadAzureTrace(path));
@@ -32,7 +32,7 @@ StatusOr<SimResult> RunScenario(const Scenario& s, const ProgressFn& progress) {
                                &initial_spot);
     }
   }
-  return RunSimulation(s, arrivals, changes, initial_spot, progress);
+  return RunSimulation(s, arrivals, changes, initial_spot, progress, options);
 }
 
 }  // namespace hearth::sim

@@ -8,6 +8,7 @@
 
 namespace hearth::sim {
 
-StatusOr<SimResult> RunScenario(const Scenario& scenario, const ProgressFn& progress = nullptr);
+StatusOr<SimResult> RunScenario(const Scenario& scenario, const ProgressFn& progress = nullptr,
+                                const RunOptions& options = {});
 
 }  // namespace hearth::sim
