@@ -16,6 +16,9 @@ std::string Num(int64_t v) { return std::to_string(v); }
 }  // namespace
 
 Status ValidateSchedulerConfig(const SchedulerConfig& config) {
+  if (config.idle_token_budget < 0) {
+    return Status::InvalidArgument("idle_token_budget must not be negative, got " + Num(config.idle_token_budget));
+  }
   if (config.token_budget < 1) {
     return Status::InvalidArgument("token_budget must be positive, got " + Num(config.token_budget));
   }
@@ -70,11 +73,20 @@ int32_t BatchScheduler::BlocksFor(int32_t num_tokens) const {
   return (num_tokens + config_.block_size - 1) / config_.block_size;
 }
 
+int32_t BatchScheduler::StepBudget() const {
+  if (config_.idle_token_budget <= config_.token_budget) return config_.token_budget;
+  for (const Sequence* seq : running_) {
+    if (seq->num_remaining() == 1) return config_.token_budget;
+  }
+  return config_.idle_token_budget;
+}
+
 SchedulerOutput BatchScheduler::Schedule() {
   CHECK(in_flight_.empty()) << "Schedule() before OnStepDone() of step " << step_;
   SchedulerOutput out;
   out.step = ++step_;
-  budget_left_ = config_.token_budget;
+  step_budget_ = StepBudget();
+  budget_left_ = step_budget_;
   preempted_this_step_ = false;
   const size_t max_seqs = static_cast<size_t>(config_.max_num_seqs);
   auto full = [&] { return budget_left_ < 1 || out.seqs.size() >= max_seqs; };
@@ -83,7 +95,7 @@ SchedulerOutput BatchScheduler::Schedule() {
   // in a step of its own (Admit() then leaves no budget for anything else); otherwise it would
   // wait forever behind the decodes.
   if (!config_.chunked_prefill && !waiting_.empty() && running_.size() < max_seqs &&
-      (*waiting_.begin())->num_tokens() > config_.token_budget) {
+      (*waiting_.begin())->num_tokens() > step_budget_) {
     (void)Admit(*waiting_.begin(), out, /*only_alone=*/true);
   }
   // 1. Every running decode gets its token (stall-free).
@@ -211,7 +223,7 @@ BatchScheduler::Admission BatchScheduler::Admit(Sequence* seq, SchedulerOutput& 
   }
   const int32_t remaining = total - cached;
   int32_t n = remaining;
-  if (only_alone && remaining <= config_.token_budget) {  // the prefix cache made it fit
+  if (only_alone && remaining <= step_budget_) {  // the prefix cache made it fit
     pool_.Free(prefix.blocks);
     return Admission::kNoRoom;
   }
@@ -220,7 +232,7 @@ BatchScheduler::Admission BatchScheduler::Admit(Sequence* seq, SchedulerOutput& 
   } else if (remaining > budget_left_) {
     // Whole prompts only: one that fits the budget waits for a step with room; one over the
     // whole budget runs alone, in a step that has nothing else yet (see Schedule()).
-    if (remaining <= config_.token_budget || !out.seqs.empty()) {
+    if (remaining <= step_budget_ || !out.seqs.empty()) {
       pool_.Free(prefix.blocks);
       return Admission::kNoRoom;
     }
@@ -290,7 +302,7 @@ void BatchScheduler::Emit(Sequence* seq, int32_t num_tokens, SchedulerOutput& ou
 
 void BatchScheduler::CheckStepInvariants(const SchedulerOutput& out) const {
   // The one exception to the budget: without chunking, a prompt over it runs alone.
-  if (config_.chunked_prefill || out.seqs.size() != 1) CHECK_LE(out.num_batched_tokens, config_.token_budget);
+  if (config_.chunked_prefill || out.seqs.size() != 1) CHECK_LE(out.num_batched_tokens, step_budget_);
   CHECK_LE(out.seqs.size(), static_cast<size_t>(config_.max_num_seqs));
   CHECK_LE(running_.size(), static_cast<size_t>(config_.max_num_seqs));
   int32_t sum = 0;

@@ -47,6 +47,10 @@ struct SchedulerConfig {
   // not fit the budget left in a step waits, and one longer than the whole budget runs alone in a
   // step of its own (the running decodes skip that step).
   bool chunked_prefill = true;
+  // Tokens per step while no running sequence is decoding (0 or less than token_budget:
+  // token_budget). token_budget is what a step may cost while decodes wait on it (their time per
+  // output token target); with none waiting, a prompt runs in as few steps as this allows.
+  int32_t idle_token_budget = 0;
 };
 
 // InvalidArgument unless every field is positive. Stall-free decoding also wants
@@ -163,6 +167,8 @@ class BatchScheduler {
   };
 
   int32_t BlocksFor(int32_t num_tokens) const;
+  // token_budget while any running sequence decodes, else the larger idle_token_budget.
+  int32_t StepBudget() const;
   Outcome ScheduleRunning(size_t index, int32_t num_tokens, SchedulerOutput& out);
   // only_alone: admit only a whole prompt over the budget, alone in its step (no chunking).
   Admission Admit(Sequence* seq, SchedulerOutput& out, bool only_alone = false);
@@ -194,6 +200,7 @@ class BatchScheduler {
   int64_t num_deferred_ = 0;
   uint64_t next_arrival_ = 0;
   int64_t step_ = 0;
+  int32_t step_budget_ = 0;           // during Schedule(): this step's budget
   int32_t budget_left_ = 0;           // during Schedule()
   bool preempted_this_step_ = false;  // during Schedule()
   std::vector<InFlight> in_flight_;   // the step awaiting OnStepDone()

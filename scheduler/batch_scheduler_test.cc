@@ -69,9 +69,12 @@ class Harness {
     SchedulerOutput out = sched_.Schedule();
     ++steps_;
     // Without chunking, a prompt over the whole budget runs alone: the one exception.
-    const bool solo = !config_.chunked_prefill && out.seqs.size() == 1 && out.num_batched_tokens > config_.token_budget;
+    // With no decode running, a step may use the idle budget.
+    const int32_t budget =
+        decodes.empty() ? std::max(config_.token_budget, config_.idle_token_budget) : config_.token_budget;
+    const bool solo = !config_.chunked_prefill && out.seqs.size() == 1 && out.num_batched_tokens > budget;
     if (solo) ++solo_steps_;
-    EXPECT_TRUE(solo || out.num_batched_tokens <= config_.token_budget) << "step " << out.step;
+    EXPECT_TRUE(solo || out.num_batched_tokens <= budget) << "step " << out.step;
     EXPECT_LE(static_cast<int32_t>(out.seqs.size()), config_.max_num_seqs);
     for (const ScheduledSequence& s : out.seqs) {
       const int32_t blocks = (s.start_pos + s.num_tokens + config_.block_size - 1) / config_.block_size;
@@ -155,6 +158,9 @@ TEST(BatchSchedulerTest, RejectsBadRequestsAndConfigs) {
   EXPECT_TRUE(ValidateSchedulerConfig(Config(0, 4, 4)).IsInvalidArgument());
   EXPECT_TRUE(ValidateSchedulerConfig(Config(16, 0, 4)).IsInvalidArgument());
   EXPECT_TRUE(ValidateSchedulerConfig(Config(16, 4, 0)).IsInvalidArgument());
+  SchedulerConfig negative_idle = Config(16, 4, 4);
+  negative_idle.idle_token_budget = -1;
+  EXPECT_TRUE(ValidateSchedulerConfig(negative_idle).IsInvalidArgument());
 }
 
 TEST(BatchSchedulerTest, OneRequestMatchesTheReference) {
@@ -233,6 +239,55 @@ TEST(BatchSchedulerTest, LongPromptDoesNotStallDecodes) {
               FakeExecutor::Reference(LongLivedPrompt(static_cast<uint32_t>(10 + id), 6, 80), 80));
   }
   EXPECT_EQ(h.finished().at(100).generated, FakeExecutor::Reference(long_prompt, 2));
+}
+
+// The budget adapts: with nothing decoding, a lone prompt runs in as few steps as the idle
+// budget allows (one, here, instead of four chunks of 32).
+TEST(BatchSchedulerTest, ALonePromptRunsInOneStepWhenNothingDecodes) {
+  SchedulerConfig config = Config(32, 8, 16);
+  config.idle_token_budget = 512;
+  Harness h(config, 256);
+  const std::vector<int32_t> prompt = LongLivedPrompt(7, 128, 4);
+  h.Add(MakeRequest(1, prompt, 4));
+  SchedulerOutput out = h.Step();
+  ASSERT_EQ(out.seqs.size(), 1u);
+  EXPECT_EQ(out.seqs[0].num_tokens, 128);
+  EXPECT_TRUE(out.seqs[0].want_logits);
+  h.Run({});
+  EXPECT_EQ(h.steps(), 4);  // the prompt, then three decodes
+  EXPECT_EQ(h.finished().at(1).generated, FakeExecutor::Reference(prompt, 4));
+}
+
+// ...but while sequences decode, a new prompt is chunked to token_budget, so their time per
+// output token stays the step of token_budget tokens (stall-free), and the idle budget returns
+// once they have finished.
+TEST(BatchSchedulerTest, WhileDecodesRunAPromptIsChunkedToTheTokenBudget) {
+  SchedulerConfig config = Config(32, 8, 16);
+  config.idle_token_budget = 512;
+  Harness h(config, 512);
+  const std::vector<int32_t> short_prompt = LongLivedPrompt(8, 8, 20);
+  h.Add(MakeRequest(1, short_prompt, 20));
+  h.Step();  // its prompt; it decodes from now on
+  const std::vector<int32_t> prompt = LongLivedPrompt(9, 128, 2);
+  h.Add(MakeRequest(2, prompt, 2));
+  int32_t prefilled = 0;
+  while (prefilled < 128) {
+    SchedulerOutput out = h.Step();
+    ASSERT_EQ(out.seqs.size(), 2u);
+    EXPECT_EQ(out.seqs[0].id, 1u);
+    EXPECT_EQ(out.seqs[0].num_tokens, 1);
+    EXPECT_EQ(out.seqs[1].num_tokens, std::min(31, 128 - prefilled));
+    EXPECT_LE(out.num_batched_tokens, 32);
+    prefilled += out.seqs[1].num_tokens;
+  }
+  h.Run({});
+  const std::vector<int32_t> later = LongLivedPrompt(10, 200, 2);
+  h.Add(MakeRequest(3, later, 2));
+  EXPECT_EQ(h.Step().num_batched_tokens, 200);
+  h.Run({});
+  EXPECT_EQ(h.finished().at(1).generated, FakeExecutor::Reference(short_prompt, 20));
+  EXPECT_EQ(h.finished().at(2).generated, FakeExecutor::Reference(prompt, 2));
+  EXPECT_EQ(h.finished().at(3).generated, FakeExecutor::Reference(later, 2));
 }
 
 TEST(BatchSchedulerTest, WithoutChunkingAPromptWaitsForAWholeStep) {
@@ -611,6 +666,8 @@ TEST(BatchSchedulerTest, RandomizedWorkloadsMatchTheReference) {
     std::mt19937 rng(1000 + iter);
     SchedulerConfig config = Config(1 + static_cast<int32_t>(rng() % 48), 1 + static_cast<int32_t>(rng() % 6),
                                     1 + static_cast<int32_t>(rng() % 8), rng() % 4 != 0);
+    std::mt19937 idle_rng(5000 + iter);  // apart, so the workloads stay those drawn before
+    if (idle_rng() % 2 == 0) config.idle_token_budget = config.token_budget + static_cast<int32_t>(idle_rng() % 64);
     std::vector<std::vector<int32_t>> stems;
     for (int i = 0; i < 3; ++i) stems.push_back(RandomTokens(rng, static_cast<int32_t>(rng() % 40)));
     const int32_t num_requests = 1 + static_cast<int32_t>(rng() % 12);

@@ -145,6 +145,7 @@ StatusOr<std::shared_ptr<EngineLoop::Model>> EngineLoop::MakeModel(const wire::M
   m->max_context = static_cast<int32_t>(std::min<int64_t>(info.context_length, capacity));
   scheduler::SchedulerConfig config;
   config.token_budget = token_budget > 0 ? token_budget : options_.token_budget;
+  config.idle_token_budget = std::max(config.token_budget, options_.idle_token_budget);
   config.max_num_seqs = options_.max_num_seqs;
   config.chunked_prefill = options_.chunked_prefill;
   config.block_size = info.block_size;

@@ -40,6 +40,9 @@ namespace hearth::daemon {
 
 struct EngineLoopOptions {
   int32_t token_budget = 512;   // tokens per step (AddModel can set one per model)
+  // Tokens per step while nothing decodes (the scheduler's idle_token_budget; never below the
+  // model's token_budget): a lone prompt up to this long is one step, not budget-sized chunks.
+  int32_t idle_token_budget = 512;
   int32_t max_num_seqs = 64;    // sequences per step and running at once
   bool chunked_prefill = true;  // false: whole prompts first (scheduler::SchedulerConfig)
   size_t max_queued = 4096;    // submitted requests not yet admitted to a scheduler
