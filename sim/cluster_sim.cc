@@ -1,6 +1,7 @@
 #include "sim/cluster_sim.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <deque>
 #include <map>
@@ -160,6 +161,9 @@ class Simulation {
   void Displace(int64_t r, bool keep_tokens);
   void Account(int32_t node, int64_t at_ns);
   void UpdateTier(int32_t node, int32_t model);
+  // Keeps by_tier_ in step with tier_ and Routable(): node n's place in model m's lists.
+  void Reindex(int32_t model, int32_t node);
+  void ReindexNode(int32_t node);
   Resident* FindResident(int32_t gpu, int32_t model);
   bool Routable(size_t n) const { return nodes_[n].alive && !nodes_[n].leaving && nodes_[n].serves; }
   // `also`: models to list as on disk where not resident (the plan's subjects).
@@ -186,6 +190,13 @@ class Simulation {
   std::vector<Node> nodes_;
   std::vector<Gpu> gpus_;
   std::vector<std::vector<int8_t>> tier_;  // [model][node]
+  // The routable nodes of each model by tier (in no order: ChooseRoute's choice depends on none),
+  // so that routing a request costs its candidates, not the fleet. tier_pos_: a node's index in
+  // its list, -1 when in none.
+  std::vector<std::array<std::vector<int32_t>, 4>> by_tier_;  // [model][tier]
+  std::vector<std::vector<int32_t>> tier_pos_;                 // [model][node]
+  std::vector<daemon::RouteCandidate> route_cands_;            // Route()'s, reused
+  std::vector<int32_t> route_index_;
   std::vector<Req> reqs_;
   std::vector<int64_t> homeless_;  // requests with no live node to go to
   SimResult result_;
@@ -234,6 +245,9 @@ Status Simulation::Setup() {
     }
   }
   tier_.assign(s_.models.size(), std::vector<int8_t>(nodes_.size(), kTierCold));
+  by_tier_.resize(s_.models.size());
+  tier_pos_.assign(s_.models.size(), std::vector<int32_t>(nodes_.size(), -1));
+  for (size_t n = 0; n < nodes_.size(); ++n) ReindexNode(static_cast<int32_t>(n));
   if (s_.policy.cluster_placement) PlanCluster(true);
   if (s_.policy.startup_fill) {
     for (size_t n = 0; n < nodes_.size(); ++n) {
@@ -288,6 +302,7 @@ void Simulation::BringUp(int32_t n) {
   for (int32_t g = node.first_gpu; g < node.first_gpu + node.num_gpus; ++g) {
     gpus_[static_cast<size_t>(g)] = Gpu{n};
   }
+  ReindexNode(n);
 }
 
 void Simulation::Account(int32_t n, int64_t at_ns) {
@@ -318,6 +333,33 @@ void Simulation::UpdateTier(int32_t n, int32_t model) {
     }
   }
   tier_[static_cast<size_t>(model)][static_cast<size_t>(n)] = best;
+  Reindex(model, n);
+}
+
+void Simulation::Reindex(int32_t model, int32_t n) {
+  if (by_tier_.empty()) return;  // before Setup() built the index
+  const size_t m = static_cast<size_t>(model);
+  int32_t& pos = tier_pos_[m][static_cast<size_t>(n)];
+  if (pos >= 0) {
+    // Out of whichever list holds it: the last one takes its place.
+    for (auto& list : by_tier_[m]) {
+      if (static_cast<size_t>(pos) < list.size() && list[static_cast<size_t>(pos)] == n) {
+        list[static_cast<size_t>(pos)] = list.back();
+        tier_pos_[m][static_cast<size_t>(list.back())] = pos;
+        list.pop_back();
+        break;
+      }
+    }
+    pos = -1;
+  }
+  if (!Routable(static_cast<size_t>(n))) return;
+  auto& list = by_tier_[m][static_cast<size_t>(tier_[m][static_cast<size_t>(n)])];
+  pos = static_cast<int32_t>(list.size());
+  list.push_back(n);
+}
+
+void Simulation::ReindexNode(int32_t n) {
+  for (size_t m = 0; m < s_.models.size(); ++m) Reindex(static_cast<int32_t>(m), n);
 }
 
 scheduler::WorkerView Simulation::ViewOf(int32_t gpu, const std::vector<int32_t>& also) const {
@@ -377,23 +419,27 @@ scheduler::Request Simulation::MakeRequest(int64_t r) const {
 
 void Simulation::Route(int64_t r) {
   const int32_t model = arrivals_[static_cast<size_t>(r)].model;
-  const auto& tiers = tier_[static_cast<size_t>(model)];
-  int8_t best = kTierCold + 1;
-  for (size_t n = 0; n < nodes_.size(); ++n) {
-    if (Routable(n)) best = std::min(best, tiers[n]);
-  }
+  const auto& lists = by_tier_[static_cast<size_t>(model)];
+  int8_t best = 0;
+  while (best <= kTierCold && lists[static_cast<size_t>(best)].empty()) ++best;
   if (best > kTierCold) {
     homeless_.push_back(r);
     return;
   }
   // Only the best tier can win (state dominates), so only it is handed to ChooseRoute.
   static const char* const kStateNames[] = {"warm", "loading", "staged", "registered"};
-  std::vector<daemon::RouteCandidate> cands;
-  std::vector<int32_t> index;
-  for (size_t n = 0; n < nodes_.size(); ++n) {
-    if (!Routable(n) || tiers[n] != best) continue;
-    cands.push_back({nodes_[n].name, kStateNames[best], nodes_[n].load, false});
-    index.push_back(static_cast<int32_t>(n));
+  std::vector<daemon::RouteCandidate>& cands = route_cands_;
+  std::vector<int32_t>& index = route_index_;
+  const auto& list = lists[static_cast<size_t>(best)];
+  cands.resize(list.size());
+  index.resize(list.size());
+  for (size_t i = 0; i < list.size(); ++i) {
+    const Node& node = nodes_[static_cast<size_t>(list[i])];
+    cands[i].node = node.name;
+    cands[i].state = kStateNames[best];
+    cands[i].load = node.load;
+    cands[i].self = false;
+    index[i] = list[i];
   }
   daemon::RouteChoiceOptions options;
   options.balance_slack = s_.policy.balance_slack;
@@ -821,11 +867,10 @@ void Simulation::RetryRoom(int32_t gpu) {
   for (int64_t r : waiting) {
     // Where the model is warm (or loading) on another node by now, the request goes there (the
     // router would send it there now); else this GPU plans again.
-    const auto& tiers = tier_[static_cast<size_t>(arrivals_[static_cast<size_t>(r)].model)];
-    bool elsewhere = false;
-    for (size_t n = 0; n < nodes_.size() && !elsewhere; ++n) {
-      elsewhere = static_cast<int32_t>(n) != node && Routable(n) && tiers[n] <= kTierLoading;
-    }
+    const size_t m = static_cast<size_t>(arrivals_[static_cast<size_t>(r)].model);
+    const size_t warm_or_loading = by_tier_[m][kTierWarm].size() + by_tier_[m][kTierLoading].size();
+    const bool here = Routable(static_cast<size_t>(node)) && tier_[m][static_cast<size_t>(node)] <= kTierLoading;
+    const bool elsewhere = warm_or_loading > (here ? 1u : 0u);
     if (!elsewhere) {
       PlaceOnGpu(r, node);
       continue;
@@ -1062,6 +1107,7 @@ void Simulation::SpotNotice(int32_t n) {
   MaterializeNode(n);  // the committed tokens its requests carry
   node.leaving = true;
   for (size_t m = 0; m < s_.models.size(); ++m) tier_[m][static_cast<size_t>(n)] = kTierCold;
+  ReindexNode(n);
   // Its unfinished requests, by model.
   std::map<int32_t, std::vector<int64_t>> by_model;
   for (size_t r = 0; r < reqs_.size(); ++r) {
@@ -1132,6 +1178,7 @@ void Simulation::SpotRemove(int32_t n) {
   node.alive = false;
   node.leaving = true;
   for (size_t m = 0; m < s_.models.size(); ++m) tier_[m][static_cast<size_t>(n)] = kTierCold;
+  ReindexNode(n);
   std::vector<int64_t> cut;
   for (size_t r = 0; r < reqs_.size(); ++r) {
     if (reqs_[r].node == n) cut.push_back(static_cast<int64_t>(r));
