@@ -109,6 +109,7 @@ struct Node {
 struct Req {
   int32_t node = -1;
   int32_t gpu = -1;
+  int64_t active_pos = -1;  // its index in active_ (arrived, unfinished), or -1
   std::vector<int32_t> committed;  // generated tokens the daemon holds (migration carries them)
 };
 
@@ -156,6 +157,8 @@ class Simulation {
   void SpotAdd();
   void BringUp(int32_t node);
   void Finish(int64_t r, bool completed);
+  // The unfinished requests a node holds, in arrival order.
+  std::vector<int64_t> RequestsOn(int32_t node) const;
   void MoveTo(int64_t r, int32_t node);
   int32_t PickSpotVictim() const;
   void Displace(int64_t r, bool keep_tokens);
@@ -199,6 +202,7 @@ class Simulation {
   std::vector<int32_t> route_index_;
   std::vector<Req> reqs_;
   std::vector<int64_t> homeless_;  // requests with no live node to go to
+  std::vector<int64_t> active_;    // requests that arrived and have not finished, in no order
   SimResult result_;
   int64_t unfinished_ = 0;
   int64_t tick_ = 0;  // "last used" for placement
@@ -898,6 +902,22 @@ void Simulation::Finish(int64_t r, bool completed) {
   q.gpu = -1;
   std::vector<int32_t>().swap(q.committed);
   unfinished_--;
+  if (q.active_pos >= 0) {
+    const int64_t last = active_.back();
+    active_[static_cast<size_t>(q.active_pos)] = last;
+    reqs_[static_cast<size_t>(last)].active_pos = q.active_pos;
+    active_.pop_back();
+    q.active_pos = -1;
+  }
+}
+
+std::vector<int64_t> Simulation::RequestsOn(int32_t n) const {
+  std::vector<int64_t> on;
+  for (int64_t r : active_) {
+    if (reqs_[static_cast<size_t>(r)].node == n) on.push_back(r);
+  }
+  std::sort(on.begin(), on.end());
+  return on;
 }
 
 // Takes an unfinished request off its node (its scheduler, or a queue waiting for a load or for
@@ -1110,9 +1130,7 @@ void Simulation::SpotNotice(int32_t n) {
   ReindexNode(n);
   // Its unfinished requests, by model.
   std::map<int32_t, std::vector<int64_t>> by_model;
-  for (size_t r = 0; r < reqs_.size(); ++r) {
-    if (reqs_[r].node == n) by_model[arrivals_[r].model].push_back(static_cast<int64_t>(r));
-  }
+  for (int64_t r : RequestsOn(n)) by_model[arrivals_[static_cast<size_t>(r)].model].push_back(r);
   if (by_model.empty()) return;
   scheduler::MigrationInput in;
   in.block_tokens = static_cast<uint32_t>(s_.scheduler.block_size);
@@ -1179,10 +1197,7 @@ void Simulation::SpotRemove(int32_t n) {
   node.leaving = true;
   for (size_t m = 0; m < s_.models.size(); ++m) tier_[m][static_cast<size_t>(n)] = kTierCold;
   ReindexNode(n);
-  std::vector<int64_t> cut;
-  for (size_t r = 0; r < reqs_.size(); ++r) {
-    if (reqs_[r].node == n) cut.push_back(static_cast<int64_t>(r));
-  }
+  const std::vector<int64_t> cut = RequestsOn(n);
   for (int64_t r : cut) Displace(r, false);
   for (int32_t g = node.first_gpu; g < node.first_gpu + node.num_gpus; ++g) {
     Gpu& gpu = gpus_[static_cast<size_t>(g)];
@@ -1212,6 +1227,8 @@ void Simulation::SpotAdd() {
 void Simulation::Handle(const Event& e) {
   switch (e.kind) {
     case EventKind::kArrival:
+      reqs_[static_cast<size_t>(e.arg)].active_pos = static_cast<int64_t>(active_.size());
+      active_.push_back(e.arg);
       Route(e.arg);
       break;
     case EventKind::kStepDone:
