@@ -3,6 +3,7 @@
     python3 bench/sim/run.py validate            # bench/warm and bench/spot scenarios, CPU profile
     python3 bench/sim/run.py scale --nodes 10,100,1000 --duration 60
     python3 bench/sim/run.py policy --nodes 10 --duration 900
+    python3 bench/sim/run.py scale --nodes 100 --duration 30 --step-by-step   # one event per step: same reports
 
 Each run's report goes to bench/sim/results/NAME.json (or --out-dir); the script prints a
 table with each run's wall time, peak memory (from /usr/bin/time) and the report's figures.
@@ -28,10 +29,14 @@ def run(sim: str, scenario: str, out: str, extra: list[str]) -> dict:
     if p.returncode != 0:
         sys.exit(f"hearth-sim failed: {' '.join(cmd)}\n{p.stderr}")
     wall, rss_kb = next(line.split()[1:] for line in p.stderr.splitlines() if line.startswith("TIME "))
+    # "hearth-sim: N events (M handled, ...": the events the simulator handled (decode runs).
+    handled = next((line.split("(")[1].split()[0] for line in p.stderr.splitlines()
+                    if line.startswith("hearth-sim: ") and "handled" in line), "0")
     with open(out) as f:
         report = json.load(f)
     report["_wall_s"] = float(wall)
     report["_rss_mib"] = int(rss_kb) / 1024
+    report["_handled"] = int(handled)
     return report
 
 
@@ -66,16 +71,17 @@ def variant(tmp: str, name: str, nodes: int, rate: float, duration: float, windo
 def row(name: str, r: dict) -> str:
     o, c = r["overall"], r["counters"]
     busy = c["busy_gpu_hours"] / c["gpu_hours"] if c["gpu_hours"] else 0
-    return (f"| {name} | {r['_wall_s']:.1f} | {c['events']:,} | {c['events'] / max(r['_wall_s'], 1e-9):,.0f} | "
+    return (f"| {name} | {r['_wall_s']:.1f} | {c['events']:,} | {r['_handled']:,} | "
+            f"{c['events'] / max(r['_wall_s'], 1e-9):,.0f} | "
             f"{r['_rss_mib']:.0f} | {o['requests']:,} | {busy:.2f} | {o['ttft_ms']['p50']:.0f} / "
             f"{o['ttft_ms']['p99']:.0f} | {o['tpot_ms']['p50']:.1f} / {o['tpot_ms']['p99']:.1f} | "
             f"{o['slo_attainment']:.3f} | {o['cold_starts']} | {c['preemptions']} | {o['lost']} | "
             f"{c['gpu_hours']:.1f} | {c['cost']:.0f} |")
 
 
-HEADER = ("| run | wall s | events | events/s | peak MiB | requests | GPU busy | TTFT P50 / P99 ms | "
+HEADER = ("| run | wall s | events | handled | events/s | peak MiB | requests | GPU busy | TTFT P50 / P99 ms | "
           "TPOT P50 / P99 ms | SLO | cold starts | preemptions | lost | GPU-h | cost $ |\n"
-          "|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|")
+          "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|")
 
 
 def main() -> int:
@@ -90,6 +96,8 @@ def main() -> int:
     ap.add_argument("--gpus", type=int, default=8, help="GPUs per node")
     ap.add_argument("--no-cluster-placement", action="store_true",
                     help="nodes place on their own (no pinned homes, no replica counts)")
+    ap.add_argument("--step-by-step", action="store_true",
+                    help="hearth-sim --step-by-step: one event per GPU step (slower, the same reports)")
     args = ap.parse_args()
     os.makedirs(args.out_dir, exist_ok=True)
     print(HEADER)
@@ -115,6 +123,8 @@ def main() -> int:
                          (f"mixed-restart-{n}", mixed, ["--preemption", "restart"]),
                          (f"mixed-migrate-{n}", mixed, ["--preemption", "migrate"])]
         for name, scenario, extra in runs:
+            if args.step_by_step:
+                extra = extra + ["--step-by-step"]
             r = run(args.sim, scenario, os.path.join(args.out_dir, name + ".json"), extra)
             print(row(name, r), flush=True)
     return 0
