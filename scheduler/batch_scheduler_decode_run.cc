@@ -73,8 +73,8 @@ void BatchScheduler::EndPlainDecodeStep() {
     if (times.first_token_ns < 0) times.first_token_ns = now;
     times.last_token_ns = now;
     ++times.num_sampled;
-    CHECK_LT(seq->num_generated(), seq->max_tokens) << "AdvanceDecode() past PlainDecodeSteps(): request "
-                                                    << seq->id << " finished";
+    CHECK_LT(seq->num_generated(), seq->max_tokens)
+        << "AdvanceDecode() past PlainDecodeSteps(): request " << seq->id << " finished";
   }
 }
 

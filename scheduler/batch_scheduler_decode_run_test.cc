@@ -143,8 +143,9 @@ TEST(BatchSchedulerDecodeRunTest, AdvanceDecodeIsThatManyOrdinarySteps) {
     }
     ExpectSameState(a, b, next_id);
   }
-  std::printf("advanced %lld steps, %lld runs beside a queue, %lld cut by the blocks\n", static_cast<long long>(advanced),
-              static_cast<long long>(with_waiting), static_cast<long long>(limited_by_blocks));
+  std::printf("advanced %lld steps, %lld runs beside a queue, %lld cut by the blocks\n",
+              static_cast<long long>(advanced), static_cast<long long>(with_waiting),
+              static_cast<long long>(limited_by_blocks));
   EXPECT_GT(advanced, 1000) << "the workloads must exercise decode runs";
   EXPECT_GT(with_waiting, 10) << "runs with a full running set and a queue";
   EXPECT_GT(limited_by_blocks, 10) << "runs cut short by the free blocks";
