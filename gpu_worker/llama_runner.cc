@@ -142,9 +142,8 @@ Status LlamaRunner::RunLayer(int layer, int64_t n) {
   }
   {
     StepOpTimer timer(profile_, StepOp::kQkv);
-    HEARTH_RETURN_IF_ERROR(kernels::MatMul(w.wq, h_.data(), n, q_.data(), pool_));
-    HEARTH_RETURN_IF_ERROR(kernels::MatMul(w.wk, h_.data(), n, k_.data(), pool_));
-    HEARTH_RETURN_IF_ERROR(kernels::MatMul(w.wv, h_.data(), n, v_.data(), pool_));
+    const kernels::MatMulOutput qkv[] = {{&w.wq, q_.data()}, {&w.wk, k_.data()}, {&w.wv, v_.data()}};
+    HEARTH_RETURN_IF_ERROR(kernels::MatMulShared(qkv, h_.data(), n, pool_));
     AddBias(q_.data(), w.bq, n, q_dim);
     AddBias(k_.data(), w.bk, n, kv_dim);
     AddBias(v_.data(), w.bv, n, kv_dim);
@@ -190,8 +189,8 @@ Status LlamaRunner::RunLayer(int layer, int64_t n) {
   }
   {
     StepOpTimer timer(profile_, StepOp::kGateUp);
-    HEARTH_RETURN_IF_ERROR(kernels::MatMul(w.w_gate, h_.data(), n, gate_.data(), pool_));
-    HEARTH_RETURN_IF_ERROR(kernels::MatMul(w.w_up, h_.data(), n, up_.data(), pool_));
+    const kernels::MatMulOutput gate_up[] = {{&w.w_gate, gate_.data()}, {&w.w_up, up_.data()}};
+    HEARTH_RETURN_IF_ERROR(kernels::MatMulShared(gate_up, h_.data(), n, pool_));
   }
   {
     StepOpTimer timer(profile_, StepOp::kSiluMul);

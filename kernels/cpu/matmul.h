@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "common/status.h"
 #include "kernels/cpu/thread_pool.h"
@@ -18,5 +19,16 @@ namespace hearth::kernels {
 // x: [n, k] f32, y: [n, m] f32 (must not alias x). Quantizes x once into the
 // pool's shared scratch, then tiles W rows x x rows over the pool's threads.
 Status MatMul(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool& pool);
+
+// One product of a group that reads the same x.
+struct MatMulOutput {
+  const WeightView* w = nullptr;
+  float* y = nullptr;  // [n, w->rows]
+};
+
+// y_i = x . W_i^T for every output of the group, bit-identical to MatMul on each, in one
+// parallel-for over all their rows with x quantized once (per activation format). A decode step
+// runs Q, K and V (and gate and up) this way: one wait for the threads instead of three.
+Status MatMulShared(std::span<const MatMulOutput> outputs, const float* x, int64_t n, ThreadPool& pool);
 
 }  // namespace hearth::kernels

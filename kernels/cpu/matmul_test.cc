@@ -139,6 +139,54 @@ TEST(MatMul, RejectsBadShapes) {
   EXPECT_TRUE(MatMul(v, x.data(), 1, y.data(), pool).IsInvalidArgument());
 }
 
+// A group sharing x gives each matrix the bits MatMul gives it alone, with weight types of
+// different activation formats mixed in one group (K-quants need 256 columns, so k = 512).
+TEST(MatMul, SharedGroupMatchesEachAlone) {
+  const int64_t k = 512;
+  std::vector<Matrix> ws;
+  uint32_t seed = 30;
+  for (GgmlType type : AllWeightTypes()) ws.push_back(MakeMatrix(type, 19 + ws.size() * 7, k, ++seed));
+  ASSERT_LE(ws.size(), 16u);
+  for (Isa isa : AvailableIsas()) {
+    ScopedIsa scoped(isa);
+    for (int64_t n : {1, 6}) {
+      std::vector<float> x = RandomFloats(n * k, 31);
+      for (size_t first = 0; first < ws.size(); first += 8) {
+        const size_t count = std::min<size_t>(8, ws.size() - first);
+        std::vector<WeightView> views;
+        std::vector<std::vector<float>> ys;
+        for (size_t i = 0; i < count; ++i) {
+          views.push_back(ws[first + i].view());
+          ys.emplace_back(n * views.back().rows, -7.0f);
+        }
+        std::vector<MatMulOutput> outs;
+        for (size_t i = 0; i < count; ++i) outs.push_back({&views[i], ys[i].data()});
+        ThreadPool pool(3);
+        ASSERT_TRUE(MatMulShared(outs, x.data(), n, pool).ok());
+        for (size_t i = 0; i < count; ++i) {
+          std::vector<float> alone(ys[i].size());
+          ASSERT_TRUE(MatMul(views[i], x.data(), n, alone.data(), pool).ok());
+          EXPECT_EQ(std::memcmp(alone.data(), ys[i].data(), alone.size() * 4), 0)
+              << GgmlTypeName(views[i].type) << " n=" << n << " " << IsaName(isa);
+        }
+      }
+    }
+  }
+}
+
+TEST(MatMul, SharedGroupRejectsMismatch) {
+  ThreadPool pool(1);
+  Matrix a = MakeMatrix(GgmlType::kQ4_1, 4, 64, 1), b = MakeMatrix(GgmlType::kQ4_1, 4, 128, 2);
+  std::vector<float> x(128), ya(4), yb(4);
+  const WeightView va = a.view(), vb = b.view();
+  const MatMulOutput differ[] = {{&va, ya.data()}, {&vb, yb.data()}};
+  EXPECT_TRUE(MatMulShared(differ, x.data(), 1, pool).IsInvalidArgument());
+  std::vector<MatMulOutput> many(9, MatMulOutput{&va, ya.data()});
+  EXPECT_TRUE(MatMulShared(many, x.data(), 1, pool).IsInvalidArgument());
+  const MatMulOutput null_view[] = {{nullptr, ya.data()}};
+  EXPECT_TRUE(MatMulShared(null_view, x.data(), 1, pool).IsInvalidArgument());
+}
+
 // Padded rows (row_bytes > the packed size) are honoured.
 TEST(MatMul, RowStride) {
   const int64_t k = 64, m = 3;

@@ -52,11 +52,11 @@ void ThreadPool::DrainTasks(int thread_index) {
 
 void ThreadPool::RunTasks(int64_t num_tasks, Task task) {
   if (num_tasks <= 0) return;
-  if (collect_stats_) ++stats_.num_runs;
   if (num_threads_ == 1 || num_tasks == 1) {
     for (int64_t t = 0; t < num_tasks; ++t) task.call(task.obj, t, 0);
     return;
   }
+  if (collect_stats_) ++stats_.num_runs;
   const uint64_t prev = state_.load(std::memory_order_relaxed);
   CHECK((prev & kClosed) != 0) << "ThreadPool::Run is not reentrant";
   task_ = task;

@@ -45,7 +45,7 @@ class ThreadPool {
   uint8_t* SharedScratch(size_t bytes);
 
   // Caller-side counters for profiling (off by default: two clock reads per Run): the
-  // parallel-fors run, and the time the calling thread spent waiting after its own share of
+  // parallel-fors that woke other threads (one task, or one thread, runs inline), and the time the calling thread spent waiting after its own share of
   // the tasks ran out (other threads' longer shares, their wake-up and the hand-off).
   struct Stats {
     int64_t num_runs = 0;
