@@ -96,6 +96,15 @@ class FinishWaiter : public RequestSink {
 CompletionOutput CompletionOf(const RequestInfo& info) {
   CompletionOutput out;
   out.text = info.text;
+  // Chat with tools: the calls the text holds, read as the stream read them.
+  if (const auto format = ParseToolCallFormat(info.meta.tool_format); format && *format != ToolCallFormat::kNone) {
+    ParsedToolOutput parsed = ParseToolOutput(*format, info.text);
+    out.text = std::move(parsed.content);
+    for (size_t i = 0; i < parsed.calls.size(); ++i) {
+      out.tool_calls.push_back({ToolCallId(info.id, static_cast<int32_t>(i)), std::move(parsed.calls[i].name),
+                                std::move(parsed.calls[i].arguments)});
+    }
+  }
   out.finish_reason = info.finish_reason.value_or(FinishReason::kStop);
   out.usage = {info.meta.prompt_tokens, info.completion_tokens, info.cached_tokens};
   out.logprobs = info.meta.logprobs;
@@ -150,7 +159,8 @@ class OpenAiRoutes {
                                      .created = UnixNow(),
                                      .logprobs = p.request.logprobs,
                                      .include_usage = p.request.include_usage,
-                                     .id_scope = options_.id_scope};
+                                     .id_scope = options_.id_scope,
+                                     .tool_format = p.tool_format};
     // n > 1: every choice is an engine request of its own, fanned in here.
     std::shared_ptr<ChoiceStream> fan_in;
     if (p.request.stream && n > 1) fan_in = ChoiceStream::Create(chunks, n);
@@ -268,6 +278,7 @@ class OpenAiRoutes {
     const model::Tokenizer* tokenizer = nullptr;
     GenerationRequest gen;
     std::string prefill;  // Messages: a final assistant turn the answer continues
+    ToolCallFormat tool_format = ToolCallFormat::kNone;  // chat with tools: how calls are read
   };
 
   // One choice of a request: an engine request of its own, stored, registered and cancelled
@@ -288,6 +299,7 @@ class OpenAiRoutes {
       DurableParams durable{c->gen,        chunks.chat, p.request.stream, p.request.logprobs, chunks.include_usage,
                             chunks.created};
       durable.messages = format.endpoint == "messages";
+      durable.tool_format = ToolCallFormatName(chunks.tool_format);
       StatusOr<uint64_t> stored = options_.journal->Record(durable, c->gen.prompt, key);
       if (!stored.ok() && !key.empty() && ServeExisting(key, res)) return false;  // a concurrent retry won
       if (!stored.ok()) {
@@ -301,7 +313,8 @@ class OpenAiRoutes {
     if (format.endpoint.empty()) format.endpoint = chunks.chat ? "chat.completions" : "completions";
     if (!format.encoder) format.encoder = MakeChunkEncoder(chunks);
     c->entry = RequestEntry::Create({p.request.model, format.endpoint, p.request.stream,
-                                     static_cast<int32_t>(c->gen.prompt.size()), chunks.created, p.request.logprobs},
+                                     static_cast<int32_t>(c->gen.prompt.size()), chunks.created, p.request.logprobs,
+                                     ToolCallFormatName(chunks.tool_format)},
                                     std::move(format.encoder));
     const uint64_t stored_id = c->gen.id;
     StatusOr<uint64_t> id = p.engine->Submit(std::move(c->gen), c->entry->Tee(std::move(downstream)));
@@ -348,7 +361,7 @@ class OpenAiRoutes {
     p->tokenizer = p->engine->tokenizer(p->request.model);
     if (!p->tokenizer) return ModelNotFound(p->request.model);
     if (auto e = CheckTokenFields(p->request, p->tokenizer->vocab_size())) return e;
-    if (auto e = PromptTokens(p->request, *p->tokenizer, &p->gen.prompt)) return e;
+    if (auto e = PromptTokens(p->request, *p->tokenizer, &p->gen.prompt, &p->tool_format)) return e;
     if (!p->prefill.empty()) {  // the answer continues it: no special tokens, as a model's own text
       const std::vector<int32_t> prefill = p->tokenizer->Encode(p->prefill, /*add_special=*/false,
                                                                 /*parse_special=*/false);

@@ -3,6 +3,7 @@
 
 #include <string>
 
+#include "daemon/openai/tool_prompt.h"
 #include "model/chat_template.h"
 
 namespace hearth::daemon {
@@ -15,7 +16,7 @@ ApiError BadRequest(std::string param, std::string message, std::string code = "
 }  // namespace
 
 std::optional<ApiError> PromptTokens(const ApiRequest& request, const model::Tokenizer& tokenizer,
-                                     std::vector<int32_t>* ids) {
+                                     std::vector<int32_t>* ids, ToolCallFormat* tool_format) {
   if (request.endpoint == ApiEndpoint::kCompletions) {
     if (request.prompt_is_tokens) {
       if (auto e = CheckPromptTokens(request, tokenizer.vocab_size())) return e;
@@ -32,9 +33,10 @@ std::optional<ApiError> PromptTokens(const ApiRequest& request, const model::Tok
                           tmpl.status().message() + "); use /v1/completions",
                       "unsupported_chat_template");
   }
-  auto text = tmpl->Render(request.messages, /*add_generation_prompt=*/true);
-  if (!text.ok()) return BadRequest("messages", text.status().message());
-  *ids = tokenizer.Encode(*text, /*add_special=*/true, /*parse_special=*/true);
+  auto prompt = RenderChatPrompt(*tmpl, tokenizer.chat_template(), request.messages, request.tools);
+  if (!prompt.ok()) return BadRequest("messages", prompt.status().message());
+  if (tool_format) *tool_format = prompt->format;
+  *ids = tokenizer.Encode(prompt->text, /*add_special=*/true, /*parse_special=*/true);
   return std::nullopt;
 }
 

@@ -137,6 +137,10 @@ std::string EncodeDurableParams(const DurableParams& p) {
     w.Key("api");
     w.String("messages");
   }
+  if (!p.tool_format.empty()) {  // likewise
+    w.Key("tool_format");
+    WriteString(w, p.tool_format);
+  }
   w.EndObject();
   return buf.GetString();
 }
@@ -168,6 +172,12 @@ Status DecodeDurableParams(const std::string& json, DurableParams* p) {
   if (auto api = doc.FindMember("api"); api != doc.MemberEnd()) {
     if (!api->value.IsString() || std::string_view(api->value.GetString(), api->value.GetStringLength()) != "messages") return bad;
     p->messages = true;
+  }
+  p->tool_format.clear();
+  if (auto tf = doc.FindMember("tool_format"); tf != doc.MemberEnd()) {
+    // Bounded: only the short format names are ever written.
+    if (!tf->value.IsString() || tf->value.GetStringLength() == 0 || tf->value.GetStringLength() > 32) return bad;
+    p->tool_format.assign(tf->value.GetString(), tf->value.GetStringLength());
   }
   s.seed = seed->value.GetUint64();
   s.top_k = static_cast<int32_t>(top_k);

@@ -21,6 +21,8 @@ struct DurableParams {
   int64_t created = 0;  // unix seconds, as the first response said
   // Anthropic's /v1/messages (chat underneath): recovery encodes its stream as Messages events.
   bool messages = false;
+  // Chat with tools: how its text is read for calls (ToolCallFormatName); empty: not read.
+  std::string tool_format{};
 };
 
 std::string EncodeDurableParams(const DurableParams& params);

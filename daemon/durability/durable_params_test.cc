@@ -59,6 +59,19 @@ TEST(DurableParamsTest, RoundTripsEveryField) {
   EXPECT_TRUE(q.logprobs);
   EXPECT_TRUE(q.include_usage);
   EXPECT_EQ(q.created, 1764100000);
+  EXPECT_EQ(q.tool_format, "");
+}
+
+TEST(DurableParamsTest, ToolFormatRoundTripsAndIsAbsentWithoutTools) {
+  DurableParams p;
+  EXPECT_EQ(EncodeDurableParams(p).find("tool_format"), std::string::npos);  // rows as before
+  p.tool_format = "json_array";
+  DurableParams q;
+  ASSERT_TRUE(DecodeDurableParams(EncodeDurableParams(p), &q).ok());
+  EXPECT_EQ(q.tool_format, "json_array");
+  std::string json = EncodeDurableParams(p);
+  json.replace(json.find("\"json_array\""), 12, "7");
+  EXPECT_EQ(DecodeDurableParams(json, &q).code(), Status::Code::kCorruption);
 }
 
 TEST(DurableParamsTest, RejectsWhatItDidNotWrite) {

@@ -20,9 +20,10 @@ std::shared_ptr<RequestEntry> NewEntry(const store::StoredRequest& stored, const
   }
   RequestMeta meta{stored.model,   params.chat ? "chat.completions" : "completions",
                    params.stream,  static_cast<int32_t>(stored.prompt.size()),
-                   params.created, params.logprobs};
-  return RequestEntry::Create(
-      meta, MakeChunkEncoder({params.chat, stored.model, params.created, params.logprobs, params.include_usage}));
+                   params.created, params.logprobs, params.tool_format};
+  ChunkEncoderOptions chunks{params.chat, stored.model, params.created, params.logprobs, params.include_usage};
+  chunks.tool_format = ParseToolCallFormat(params.tool_format).value_or(ToolCallFormat::kNone);
+  return RequestEntry::Create(meta, MakeChunkEncoder(std::move(chunks)));
 }
 
 // The store's rows back into the daemon's tokens, spelled by the model's tokenizer.

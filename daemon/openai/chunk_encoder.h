@@ -12,6 +12,7 @@
 #include "daemon/engine/engine.h"
 #include "daemon/openai/openai_error.h"
 #include "daemon/openai/openai_response.h"
+#include "daemon/openai/tool_call_parser.h"
 #include "daemon/requests/request_entry.h"
 
 namespace hearth::daemon {
@@ -24,6 +25,9 @@ struct ChunkEncoderOptions {
   bool include_usage = false;
   int32_t choice_index = 0;  // the chunks' choices[0].index (a request with n > 1 choices)
   std::string id_scope{};      // RequestIdText's scope: this node's name in a cluster
+  // Chat with tools: the text is read for calls in this format and streamed as tool_calls
+  // deltas (tool_call_parser.h).
+  ToolCallFormat tool_format = ToolCallFormat::kNone;
 };
 
 std::unique_ptr<EventEncoder> MakeChunkEncoder(ChunkEncoderOptions options);

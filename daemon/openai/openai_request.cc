@@ -12,6 +12,7 @@
 #include "common/json_parse.h"
 #include "daemon/openai/request_fields.h"
 #include "daemon/openai/response_format.h"
+#include "daemon/openai/tool_request.h"
 #include "sampling/stop_matcher.h"
 
 namespace hearth::daemon {
@@ -107,12 +108,16 @@ Error ParseMessages(const Value& body, ApiRequest* out) {
     model::ChatMessage message;
     message.role = Str(*role);
     if (message.role == "developer") message.role = "system";  // OpenAI's newer name
-    if (message.role != "system" && message.role != "user" && message.role != "assistant") {
-      return Bad(at + ".role", at + ".role must be one of system, user, assistant");
+    if (message.role != "system" && message.role != "user" && message.role != "assistant" && message.role != "tool") {
+      return Bad(at + ".role", at + ".role must be one of system, user, assistant, tool");
     }
+    if (auto e = ParseMessageToolFields(m, at, &message)) return e;
     const Value* content = Field(m, "content");
-    if (!content) return Bad(at + ".content", at + ".content is required");
-    if (auto e = ParseContent(*content, at + ".content", &message.content)) return e;
+    // An assistant turn that only calls tools has no content.
+    if (!content && message.tool_calls_json.empty()) return Bad(at + ".content", at + ".content is required");
+    if (content) {
+      if (auto e = ParseContent(*content, at + ".content", &message.content)) return e;
+    }
     out->messages.push_back(std::move(message));
   }
   return std::nullopt;
@@ -378,6 +383,15 @@ std::optional<ApiError> ParseApiRequest(ApiEndpoint endpoint, std::string_view b
   if ((e = ParseEndControls(doc, out))) return e;
   if ((e = ParseSampling(doc, out))) return e;
   if ((e = ParseResponseFormat(doc, &out->sampling.grammar))) return e;
+  if (endpoint == ApiEndpoint::kChatCompletions) {
+    if ((e = ParseToolRequest(doc, &out->tools))) return e;
+    if (out->tools.forced()) {
+      if (!out->sampling.grammar.empty()) {
+        return Bad("tool_choice", "a forced tool_choice cannot be combined with response_format or grammar");
+      }
+      out->sampling.grammar = out->tools.grammar;
+    }
+  }
   if ((e = ParseStreaming(doc, out))) return e;
   return ParseChoices(doc, out);
 }

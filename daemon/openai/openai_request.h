@@ -10,6 +10,7 @@
 
 #include "daemon/openai/api_endpoint.h"
 #include "daemon/openai/openai_error.h"
+#include "daemon/openai/tool_request.h"
 #include "model/chat_template.h"
 #include "sampling/sampling_params.h"
 
@@ -28,6 +29,9 @@ struct ApiRequest {
 
   // Chat: the conversation, each content flattened to text.
   std::vector<model::ChatMessage> messages;
+  // Chat: tools, tool_choice, parallel_tool_calls. A forced choice's grammar is also in
+  // sampling.grammar.
+  ToolRequest tools;
   // Completions: either text or token ids.
   std::string prompt_text;
   std::vector<int32_t> prompt_tokens;

@@ -134,7 +134,19 @@ std::vector<BadCase> BadCases() {
       {"StopTokenIdsNotArray", kChat, Chat(R"("stop_token_ids":2)"), "stop_token_ids"},
       {"StopTokenIdsNegative", kChat, Chat(R"("stop_token_ids":[2,-1])"), "stop_token_ids"},
       {"StopTokenIdsTooMany", kText, Text(ManyStopTokenIds(kMaxStopTokenIds + 1)), "stop_token_ids"},
-      {"Tools", kChat, Chat(R"("tools":[{"type":"function"}])"), "tools"},
+      {"ToolWithoutFunction", kChat, Chat(R"("tools":[{"type":"function"}])"), "tools[0].function"},
+      {"ToolMessageWithoutCallId", kChat,
+       R"({"model":"m","messages":[{"role":"user","content":"a"},{"role":"tool","content":"r"}]})",
+       "messages[1].tool_call_id"},
+      {"ToolCallsOnUser", kChat, R"({"model":"m","messages":[{"role":"user","content":"a","tool_calls":[]}]})",
+       "messages[0].tool_calls"},
+      {"ToolCallWithoutId", kChat,
+       R"({"model":"m","messages":[{"role":"assistant","tool_calls":[{"type":"function","function":{"name":"f"}}]}]})",
+       "messages[0].tool_calls[0]"},
+      {"ForcedToolAndResponseFormat", kChat,
+       Chat(R"("tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":"required",)"
+            R"("response_format":{"type":"json_object"})"),
+       "tool_choice"},
       {"ResponseFormatYaml", kChat, Chat(R"("response_format":{"type":"yaml"})"), "response_format"},
       {"MissingPrompt", kText, R"({"model":"m"})", "prompt"},
       {"PromptNumber", kText, R"({"model":"m","prompt":5})", "prompt"},
@@ -205,6 +217,31 @@ TEST(OpenAiRequestTest, ParsesAFullChatRequest) {
   EXPECT_EQ(req.sampling.min_tokens, 2);
   EXPECT_TRUE(req.sampling.ignore_eos);
   EXPECT_EQ(req.sampling.stop_token_ids, (std::vector<int32_t>{5, 0}));
+}
+
+TEST(OpenAiRequestTest, ParsesAToolRoundTrip) {
+  const std::string body = R"({"model": "m", "messages": [
+      {"role": "user", "content": "weather?"},
+      {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function",
+        "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+      {"role": "tool", "tool_call_id": "call_1", "content": "18 C"}],
+    "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object",
+      "properties": {"city": {"type": "string"}}, "required": ["city"]}}}],
+    "tool_choice": {"type": "function", "function": {"name": "get_weather"}}, "parallel_tool_calls": false})";
+  ApiRequest req;
+  auto error = ParseApiRequest(kChat, body, &req);
+  ASSERT_FALSE(error) << error->message;
+  ASSERT_EQ(req.messages.size(), 3u);
+  EXPECT_EQ(req.messages[1].content, "");
+  // The arguments string becomes an object for the template, as vLLM passes it.
+  EXPECT_EQ(req.messages[1].tool_calls_json,
+            R"([{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":{"city":"Paris"}}}])");
+  EXPECT_EQ(req.messages[2].role, "tool");
+  EXPECT_EQ(req.messages[2].tool_call_id, "call_1");
+  EXPECT_EQ(req.tools.choice, ToolChoice::kNamed);
+  EXPECT_FALSE(req.tools.parallel);
+  EXPECT_FALSE(req.sampling.grammar.empty());
+  EXPECT_EQ(req.sampling.grammar, req.tools.grammar);
 }
 
 TEST(OpenAiRequestTest, AcceptsTheBoundsOfStopAndLogitBias) {

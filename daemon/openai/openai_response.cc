@@ -50,13 +50,44 @@ void UsageObject(JsonWriter& w, const Usage& usage) {
   w.EndObject();
 }
 
-void Finish(JsonWriter& w, std::optional<FinishReason> reason) {
+void Finish(JsonWriter& w, std::optional<FinishReason> reason, bool tool_calls = false) {
   Key(w, "finish_reason");
   if (reason) {
-    w.String(FinishReasonName(*reason));
+    w.String(tool_calls && *reason == FinishReason::kStop ? "tool_calls" : FinishReasonName(*reason));
   } else {
     w.Null();
   }
+}
+
+// The message's tool_calls, or a delta's (one call, with only what `id` says is present).
+void ToolCallsArray(JsonWriter& w, const std::vector<ToolCallOutput>& calls, int32_t first_index) {
+  Key(w, "tool_calls");
+  w.StartArray();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const ToolCallOutput& c = calls[i];
+    w.StartObject();
+    if (first_index >= 0) {
+      Key(w, "index");
+      w.Int(first_index + static_cast<int>(i));
+    }
+    if (!c.id.empty()) {
+      Key(w, "id");
+      Text(w, c.id);
+      Key(w, "type");
+      w.String("function");
+    }
+    Key(w, "function");
+    w.StartObject();
+    if (!c.id.empty()) {
+      Key(w, "name");
+      Text(w, c.name);
+    }
+    Key(w, "arguments");
+    Text(w, c.arguments);
+    w.EndObject();
+    w.EndObject();
+  }
+  w.EndArray();
 }
 
 // Chat format: {"content": [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}]}.
@@ -191,10 +222,15 @@ std::string ChatCompletionJson(const ResponseMeta& meta, const std::vector<Compl
     Key(w, "role");
     w.String("assistant");
     Key(w, "content");
-    Text(w, output.text);
+    if (output.tool_calls.empty() || !output.text.empty()) {
+      Text(w, output.text);
+    } else {
+      w.Null();  // OpenAI's message of calls alone
+    }
+    if (!output.tool_calls.empty()) ToolCallsArray(w, output.tool_calls, /*first_index=*/-1);
     w.EndObject();
     ChatLogprobs(w, output.logprobs ? LogprobTokens(output.tokens) : std::nullopt);
-    Finish(w, output.finish_reason);
+    Finish(w, output.finish_reason, !output.tool_calls.empty());
     w.EndObject();
   }
   w.EndArray();
@@ -240,7 +276,7 @@ namespace {
 // with the delta written by `delta`.
 template <typename DeltaFn>
 std::string ChatChunk(const ResponseMeta& meta, int32_t index, DeltaFn delta, LogprobTokens logprobs,
-                      std::optional<FinishReason> finish_reason) {
+                      std::optional<FinishReason> finish_reason, bool tool_calls = false) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -255,7 +291,7 @@ std::string ChatChunk(const ResponseMeta& meta, int32_t index, DeltaFn delta, Lo
   delta(w);
   w.EndObject();
   ChatLogprobs(w, logprobs);
-  Finish(w, finish_reason);
+  Finish(w, finish_reason, tool_calls);
   w.EndObject();
   w.EndArray();
   w.EndObject();
@@ -286,9 +322,16 @@ std::string ChatContentChunk(const ResponseMeta& meta, std::string_view text, Lo
       logprobs, std::nullopt);
 }
 
-std::string ChatFinishChunk(const ResponseMeta& meta, FinishReason finish_reason, int32_t index) {
+std::string ChatFinishChunk(const ResponseMeta& meta, FinishReason finish_reason, int32_t index, bool tool_calls) {
   return ChatChunk(
-      meta, index, [](JsonWriter&) {}, std::nullopt, finish_reason);
+      meta, index, [](JsonWriter&) {}, std::nullopt, finish_reason, tool_calls);
+}
+
+std::string ChatToolCallChunk(const ResponseMeta& meta, int32_t call_index, std::string_view id, std::string_view name,
+                              std::string_view arguments, LogprobTokens logprobs, int32_t index) {
+  const std::vector<ToolCallOutput> call{{std::string(id), std::string(name), std::string(arguments)}};
+  return ChatChunk(
+      meta, index, [&](JsonWriter& w) { ToolCallsArray(w, call, call_index); }, logprobs, std::nullopt);
 }
 
 std::string TextChunk(const ResponseMeta& meta, std::string_view text, LogprobTokens logprobs, size_t text_offset,

@@ -30,6 +30,13 @@ struct Usage {
   int32_t cached_tokens = 0;  // of prompt_tokens, served by the prefix cache
 };
 
+// One call of a chat answer's message.tool_calls.
+struct ToolCallOutput {
+  std::string id;
+  std::string name;
+  std::string arguments;  // JSON text, as generated
+};
+
 // A finished, non-streamed generation.
 struct CompletionOutput {
   std::string text;
@@ -37,6 +44,9 @@ struct CompletionOutput {
   Usage usage;
   bool logprobs = false;               // whether the client asked for them
   std::vector<GeneratedToken> tokens;  // when logprobs: every token that has an event
+  // Chat: the calls read from the text, which is then only the content around them (null in
+  // the message when empty); finish_reason kStop is written "tool_calls".
+  std::vector<ToolCallOutput> tool_calls;
 };
 
 // GET /v1/models/{id}: {id, object: "model", created, owned_by: "hearth", max_model_len}, the
@@ -63,8 +73,15 @@ std::string ChatRoleChunk(const ResponseMeta& meta, int32_t index = 0);
 // A chat chunk with delta {content}; `logprobs` null when not asked for.
 std::string ChatContentChunk(const ResponseMeta& meta, std::string_view text, LogprobTokens logprobs,
                              int32_t index = 0);
-// The last chat chunk: empty delta and the finish_reason.
-std::string ChatFinishChunk(const ResponseMeta& meta, FinishReason finish_reason, int32_t index = 0);
+// The last chat chunk: empty delta and the finish_reason ("tool_calls" for kStop when
+// `tool_calls`).
+std::string ChatFinishChunk(const ResponseMeta& meta, FinishReason finish_reason, int32_t index = 0,
+                            bool tool_calls = false);
+// A chat chunk with delta {tool_calls: [{index: call_index, ...}]}: a call's first (id, type,
+// function.name and the arguments so far) when `id` is not empty, else a fragment of its
+// arguments (function.arguments only), as OpenAI streams them.
+std::string ChatToolCallChunk(const ResponseMeta& meta, int32_t call_index, std::string_view id, std::string_view name,
+                              std::string_view arguments, LogprobTokens logprobs, int32_t index = 0);
 // A text_completion chunk; finish_reason nullopt means null. `text_offset` is where `text`
 // starts in the whole completion (for logprobs' text_offset).
 std::string TextChunk(const ResponseMeta& meta, std::string_view text, LogprobTokens logprobs, size_t text_offset,

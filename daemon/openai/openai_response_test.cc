@@ -45,6 +45,28 @@ TEST(OpenAiResponseTest, ChatCompletion) {
   EXPECT_EQ(d["usage"]["prompt_tokens_details"]["cached_tokens"].GetInt(), 8);
 }
 
+TEST(OpenAiResponseTest, ChatCompletionWithToolCalls) {
+  CompletionOutput out = Output();
+  out.text = "";
+  out.tool_calls = {{"call_7_0", "get_weather", R"({"city":"Paris"})"}, {"call_7_1", "now", "{}"}};
+  auto d = Parse(ChatCompletionJson(Meta(), out));
+  const auto& c = d["choices"][0];
+  EXPECT_TRUE(c["message"]["content"].IsNull());  // calls alone: content null
+  const auto& calls = c["message"]["tool_calls"];
+  ASSERT_EQ(calls.Size(), 2u);
+  EXPECT_STREQ(calls[0]["id"].GetString(), "call_7_0");
+  EXPECT_STREQ(calls[0]["type"].GetString(), "function");
+  EXPECT_STREQ(calls[0]["function"]["name"].GetString(), "get_weather");
+  EXPECT_STREQ(calls[0]["function"]["arguments"].GetString(), R"({"city":"Paris"})");
+  EXPECT_FALSE(calls[0].HasMember("index"));
+  EXPECT_STREQ(c["finish_reason"].GetString(), "tool_calls");
+  out.text = "Checking.";
+  out.finish_reason = FinishReason::kLength;
+  d = Parse(ChatCompletionJson(Meta(), out));
+  EXPECT_STREQ(d["choices"][0]["message"]["content"].GetString(), "Checking.");
+  EXPECT_STREQ(d["choices"][0]["finish_reason"].GetString(), "length");
+}
+
 TEST(OpenAiResponseTest, ChatLogprobsInOpenAiFormat) {
   CompletionOutput out = Output();
   out.logprobs = true;

@@ -36,7 +36,6 @@ bool IsString(const Value& v, std::string_view s) {
   return v.IsString() && std::string_view(v.GetString(), v.GetStringLength()) == s;
 }
 
-bool IsNoneChoice(const Value& v) { return IsString(v, "none"); }
 bool IsTextOnly(const Value& v) { return v.IsArray() && v.Size() == 1 && IsString(v[0], "text"); }
 bool IsDefaultTier(const Value& v) { return IsString(v, "auto") || IsString(v, "default"); }
 bool IsString(const Value& v) { return v.IsString(); }
@@ -67,6 +66,9 @@ constexpr FieldRule kRules[] = {
     {"top_logprobs", kChat, nullptr, ""},
     {"stream", kBoth, nullptr, ""},
     {"stream_options", kBoth, nullptr, ""},
+    {"tools", kChat, nullptr, ""},  // tools, tool_choice, parallel_tool_calls: tool_request.h
+    {"tool_choice", kChat, nullptr, ""},
+    {"parallel_tool_calls", kChat, nullptr, ""},
     // No effect on the answer by their nature: identifiers for the caller's own bookkeeping.
     {"user", kBoth, IsString, "user must be a string"},
     {"safety_identifier", kChat, IsString, "safety_identifier must be a string"},
@@ -84,11 +86,8 @@ constexpr FieldRule kRules[] = {
     {"reasoning_effort", kChat, Never, "reasoning_effort is not supported"},
     {"verbosity", kChat, Never, "verbosity is not supported"},
     {"web_search_options", kChat, Never, "web search is not supported"},
-    {"tools", kChat, IsEmptyArray, "tools are not supported"},
-    {"tool_choice", kChat, IsNoneChoice, "tool_choice: tools are not supported"},
-    {"parallel_tool_calls", kChat, Never, "parallel_tool_calls: tools are not supported"},
-    {"functions", kChat, IsEmptyArray, "functions are not supported"},
-    {"function_call", kChat, Never, "function_call is not supported"},
+    {"functions", kChat, IsEmptyArray, "functions (deprecated) are not supported: use tools"},
+    {"function_call", kChat, Never, "function_call (deprecated) is not supported: use tool_choice"},
     // Structured output.
     {"response_format", kBoth, nullptr, ""},  // text, json_object, json_schema: response_format.h
     {"grammar", kBoth, nullptr, ""},

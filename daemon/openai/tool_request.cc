@@ -195,6 +195,57 @@ std::optional<ApiError> ToolCallGrammar(const Value& tools, const std::vector<st
   return std::nullopt;
 }
 
+std::optional<ApiError> ParseMessageToolFields(const Value& m, const std::string& at, model::ChatMessage* out) {
+  if (const Value* id = Field(m, "tool_call_id")) {
+    if (!id->IsString()) return Bad(at + ".tool_call_id", at + ".tool_call_id must be a string");
+    out->tool_call_id = Str(*id);
+  }
+  if (out->role == "tool" && out->tool_call_id.empty()) {
+    return Bad(at + ".tool_call_id", at + ".tool_call_id is required for a tool message");
+  }
+  if (const Value* name = Field(m, "name")) {
+    if (!name->IsString()) return Bad(at + ".name", at + ".name must be a string");
+    if (out->role == "tool") out->name = Str(*name);
+  }
+  const Value* calls = Field(m, "tool_calls");
+  if (!calls) return std::nullopt;
+  const std::string param = at + ".tool_calls";
+  if (out->role != "assistant") return Bad(param, param + " is only allowed on assistant messages");
+  if (!calls->IsArray()) return Bad(param, param + " must be an array");
+  if (calls->Empty()) return std::nullopt;
+  rapidjson::Document doc(rapidjson::kArrayType);
+  auto& a = doc.GetAllocator();
+  for (rapidjson::SizeType i = 0; i < calls->Size(); ++i) {
+    const Value& call = (*calls)[i];
+    const std::string ci = param + "[" + std::to_string(i) + "]";
+    const Value* fn = call.IsObject() ? Field(call, "function") : nullptr;
+    const Value* id = call.IsObject() ? Field(call, "id") : nullptr;
+    const Value* name = fn && fn->IsObject() ? Field(*fn, "name") : nullptr;
+    const Value* args = fn && fn->IsObject() ? Field(*fn, "arguments") : nullptr;
+    if (!id || !id->IsString() || !name || !name->IsString() || (args && !args->IsString())) {
+      return Bad(ci, ci + " must be {\"id\": string, \"type\": \"function\", \"function\": {\"name\": string, "
+                          "\"arguments\": string}}");
+    }
+    Value arguments(rapidjson::kObjectType);
+    if (args) {
+      rapidjson::Document parsed;
+      parsed.Parse(args->GetString(), args->GetStringLength());
+      if (!parsed.HasParseError() && parsed.IsObject()) {
+        arguments.CopyFrom(parsed, a);
+      } else {
+        arguments.SetString(args->GetString(), args->GetStringLength(), a);
+      }
+    }
+    Value function(rapidjson::kObjectType);
+    function.AddMember("name", Value(*name, a), a).AddMember("arguments", arguments, a);
+    Value entry(rapidjson::kObjectType);
+    entry.AddMember("id", Value(*id, a), a).AddMember("type", "function", a).AddMember("function", function, a);
+    doc.PushBack(entry, a);
+  }
+  out->tool_calls_json = Json(doc);
+  return std::nullopt;
+}
+
 std::optional<ApiError> ParseToolRequest(const Value& body, ToolRequest* out) {
   *out = ToolRequest{};
   const Value* tools = Field(body, "tools");

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "daemon/openai/openai_error.h"
+#include "model/chat_template.h"
 
 namespace hearth::daemon {
 
@@ -47,5 +48,12 @@ std::optional<ApiError> ParseToolRequest(const rapidjson::Value& body, ToolReque
 // Exposed for tests; ParseToolRequest fills ToolRequest::grammar with it.
 std::optional<ApiError> ToolCallGrammar(const rapidjson::Value& tools, const std::vector<std::string>& allowed,
                                         bool parallel, std::string* grammar);
+
+// The tool parts of chat message `m` (a JSON object) named `at` ("messages[3]"): an assistant's
+// `tool_calls` (OpenAI's [{id, type: "function", function: {name, arguments}}], kept with each
+// `arguments` string parsed to an object where it is JSON, as templates expect), a tool
+// result's `tool_call_id` (required for role "tool") and `name`. A 400 naming the field.
+std::optional<ApiError> ParseMessageToolFields(const rapidjson::Value& m, const std::string& at,
+                                               model::ChatMessage* out);
 
 }  // namespace hearth::daemon

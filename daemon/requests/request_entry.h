@@ -34,6 +34,8 @@ struct RequestMeta {
   int32_t prompt_tokens = 0;
   int64_t created_unix = 0;
   bool logprobs = false;  // the client asked for logprobs
+  // Chat with tools: how its text is read for calls (ToolCallFormatName; empty: not read).
+  std::string tool_format{};
 };
 
 // A snapshot of an entry.
