@@ -63,7 +63,10 @@ def cases(context_length):
         ("content is a number", CHAT, chat(messages=[{"role": "user", "content": 5}])),
         ("image content part", CHAT, chat(messages=[{"role": "user", "content": [
             {"type": "image_url", "image_url": {"url": "http://x/y.png"}}]}])),
-        ("tool role", CHAT, chat(messages=[{"role": "tool", "content": "x", "tool_call_id": "1"}])),
+        ("tool message without tool_call_id", CHAT, chat(messages=USER + [{"role": "tool", "content": "x"}])),
+        ("tool_calls not an array", CHAT, chat(messages=USER + [{"role": "assistant", "tool_calls": {"id": "1"}}])),
+        ("tool call without a function", CHAT, chat(messages=USER + [
+            {"role": "assistant", "tool_calls": [{"id": "1", "type": "function"}]}])),
         ("prompt over the context (chat)", CHAT, chat(messages=[{"role": "user", "content": too_long}])),
         # Prompt.
         ("no prompt", COMPLETIONS, json.dumps({"model": MODEL}).encode()),
@@ -121,7 +124,17 @@ def cases(context_length):
         ("best_of 2", COMPLETIONS, completion(best_of=2)),
         ("guided_json", CHAT, chat(guided_json={"type": "object"})),
         ("echo", COMPLETIONS, completion(echo=True)),
-        ("tools", CHAT, chat(tools=[{"type": "function", "function": {"name": "f"}}])),
+        ("deprecated functions", CHAT, chat(functions=[{"name": "f"}])),
+        # Tools.
+        ("tool without a name", CHAT, chat(tools=[{"type": "function", "function": {"description": "f"}}])),
+        ("tool parameters not an object", CHAT, chat(tools=[{"type": "function", "function": {
+            "name": "f", "parameters": {"type": "string"}}}])),
+        ("tool_choice naming no tool", CHAT, chat(tools=[{"type": "function", "function": {"name": "f"}}],
+                                                   tool_choice={"type": "function", "function": {"name": "g"}})),
+        ("required schema the compiler refuses", CHAT, chat(tool_choice="required", tools=[
+            {"type": "function", "function": {"name": "f", "parameters": {
+                "type": "object", "properties": {"d": {"type": "string", "pattern": "a"}}}}}])),
+        ("tool_choice required without tools", CHAT, chat(tool_choice="required")),
         ("json_schema with an unsupported keyword", CHAT, chat(response_format={
             "type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "string", "pattern": "a"}}})),
         ("grammar that does not parse", COMPLETIONS, completion(grammar="root ::= (")),
