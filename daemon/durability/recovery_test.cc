@@ -13,6 +13,7 @@
 #include <set>
 
 #include "daemon/openai/chunk_encoder.h"
+#include "daemon/openai/tool_request.h"
 #include "daemon/durability/durable_params.h"
 #include "daemon/durability/request_journal.h"
 #include "daemon/durability/store_token_committer.h"
@@ -366,6 +367,76 @@ TEST_P(TopLogprobsRecoveryTest, TopLogprobsAreStoredAndReplayed) {
   ASSERT_TRUE(resumed->WaitDone(std::chrono::seconds(120)));
   EXPECT_EQ(events_of(*resumed), uninterrupted);
   ExpectSameTokens(resumed->Info().logprob_tokens, tokens);
+  loop->Stop();
+}
+
+// A forced tool call (its grammar, its call format stored with it) streams the same calls when
+// rebuilt from the store and when resumed from a cut: the grammar is replayed and the text read
+// again in the stored format.
+TEST_F(RecoveryTest, AForcedToolCallIsReadAgainAfterRecovery) {
+  GenerationRequest r = Request(0);  // greedy
+  r.id = 1;
+  r.max_tokens = 200;
+  rapidjson::Document tools;
+  tools.Parse(R"([{"type":"function","function":{"name":"pick","parameters":{"type":"object",
+      "properties":{"x":{"enum":["a","b"]}},"required":["x"]}}}])");
+  ASSERT_FALSE(ToolCallGrammar(tools, {}, /*parallel=*/false, &r.sampling.grammar));
+  DurableParams params{r, /*chat=*/true, /*stream=*/true, false, false, 1764100000};
+  params.tool_format = ToolCallFormatName(ToolCallFormat::kJsonArray);
+  store::NewRequest n;
+  n.id = 1;
+  n.model = r.model;
+  n.kind = "chat";
+  n.params = EncodeDurableParams(params);
+  n.prompt = r.prompt;
+  ASSERT_TRUE(store_->Insert(n).ok());
+  auto events_of = [](const RequestEntry& entry) {
+    std::string all;
+    for (const RecordedEvent& e : entry.Read(0, std::chrono::milliseconds(0)).events) all += e.data + "\n";
+    return all;
+  };
+  std::string uninterrupted;
+  {
+    StoreTokenCommitter committer(store_.get());
+    auto loop = NewLoop(&committer);
+    RequestMeta meta{r.model, "chat.completions", true, static_cast<int32_t>(r.prompt.size()), params.created, false,
+                     params.tool_format};
+    ChunkEncoderOptions chunks{true, r.model, params.created, false, false};
+    chunks.tool_format = ToolCallFormat::kJsonArray;
+    auto entry = RequestEntry::Create(meta, MakeChunkEncoder(chunks));
+    auto sink = std::make_shared<RecordingSink>();
+    ASSERT_TRUE(loop->Submit(r, entry->Tee(sink)).ok());
+    entry->Attach(1, nullptr);
+    ASSERT_TRUE(sink->WaitFinished());
+    ASSERT_TRUE(entry->WaitDone(std::chrono::seconds(10)));
+    uninterrupted = events_of(*entry);
+  }
+  EXPECT_NE(uninterrupted.find(R"("tool_calls":[{"index":0,"id":"call_1_0","type":"function",)"
+                               R"("function":{"name":"pick","arguments":""}}])"),
+            std::string::npos)
+      << uninterrupted;
+  EXPECT_NE(uninterrupted.find(R"("finish_reason":"tool_calls")"), std::string::npos) << uninterrupted;
+  auto stored = store_->Get(1).value();
+  ASSERT_TRUE(stored.has_value());
+  ASSERT_GT(stored->tokens.size(), 8u);
+  {
+    auto loop = NewLoop(nullptr);
+    auto rebuilt = RebuildEnded(*stored, *loop);
+    ASSERT_NE(rebuilt, nullptr);
+    EXPECT_EQ(events_of(*rebuilt), uninterrupted);
+    EXPECT_EQ(rebuilt->Info().meta.tool_format, "json_array");
+  }
+  // Cut inside the call and resumed.
+  ASSERT_TRUE(db_->Exec("UPDATE requests SET status = 'running', finish_reason = '', ended_ms = 0 WHERE id = 1").ok());
+  ASSERT_TRUE(db_->Exec("DELETE FROM tokens WHERE request_id = 1 AND idx >= 7").ok());
+  StoreTokenCommitter again(store_.get());
+  auto loop = NewLoop(&again, 100);
+  MemoryRequestRegistry registry;
+  ASSERT_TRUE(RecoverUnfinished(store_.get(), loop.get(), &registry).ok());
+  auto resumed = registry.Find(1);
+  ASSERT_NE(resumed, nullptr);
+  ASSERT_TRUE(resumed->WaitDone(std::chrono::seconds(120)));
+  EXPECT_EQ(events_of(*resumed), uninterrupted);
   loop->Stop();
 }
 
