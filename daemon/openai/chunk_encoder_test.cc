@@ -64,8 +64,8 @@ TEST(ChunkEncoderTest, AutoWithoutACallIsContentAndStops) {
 }
 
 TEST(ChunkEncoderTest, LengthStaysLength) {
-  const auto chunks = Stream(ToolCallFormat::kJsonArray, {"[{\"name\": \"f\", \"arguments\": {\"x\""},
-                             FinishReason::kLength);
+  const auto chunks =
+      Stream(ToolCallFormat::kJsonArray, {"[{\"name\": \"f\", \"arguments\": {\"x\""}, FinishReason::kLength);
   EXPECT_STREQ(chunks.back()["choices"][0]["finish_reason"].GetString(), "length");
 }
 

@@ -20,8 +20,7 @@ std::string_view Trim(std::string_view s) {
 
 // Appends to the last delta when it is of the same kind and call, so a fed text gives few.
 void Push(std::vector<ToolDelta>* out, ToolDelta::Kind kind, int32_t index, std::string_view text) {
-  if (kind != ToolDelta::Kind::kCallStart && !out->empty() && out->back().kind == kind &&
-      out->back().index == index) {
+  if (kind != ToolDelta::Kind::kCallStart && !out->empty() && out->back().kind == kind && out->back().index == index) {
     out->back().text.append(text);
     return;
   }
@@ -68,8 +67,8 @@ const char* ToolCallFormatName(ToolCallFormat format) {
 }
 
 std::optional<ToolCallFormat> ParseToolCallFormat(std::string_view name) {
-  for (ToolCallFormat f : {ToolCallFormat::kNone, ToolCallFormat::kJsonArray, ToolCallFormat::kHermes,
-                           ToolCallFormat::kBareJson}) {
+  for (ToolCallFormat f :
+       {ToolCallFormat::kNone, ToolCallFormat::kJsonArray, ToolCallFormat::kHermes, ToolCallFormat::kBareJson}) {
     if (name == ToolCallFormatName(f)) return f;
   }
   return std::nullopt;
@@ -362,7 +361,8 @@ ParsedToolOutput ParseToolOutput(ToolCallFormat format, std::string_view text) {
         out.calls.push_back({std::move(d.text), ""});
         break;
       case ToolDelta::Kind::kArguments:
-        if (d.index >= 0 && static_cast<size_t>(d.index) < out.calls.size()) out.calls[d.index].arguments.append(d.text);
+        if (d.index >= 0 && static_cast<size_t>(d.index) < out.calls.size())
+          out.calls[d.index].arguments.append(d.text);
         break;
     }
   }

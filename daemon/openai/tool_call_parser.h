@@ -59,8 +59,8 @@ class ToolCallScanner {
   int32_t depth_ = 0;
   bool in_string_ = false;
   bool escape_ = false;
-  std::string token_;        // the string being read at call depth, quotes included
-  std::string key_;          // the call object's current key
+  std::string token_;         // the string being read at call depth, quotes included
+  std::string key_;           // the call object's current key
   bool after_colon_ = false;  // a value of key_ comes next
   std::string name_;
   bool call_open_ = false;        // inside a call object of the array
@@ -77,9 +77,9 @@ class ToolCallScanner {
 
   // kHermes and kBareJson: text not yet decided.
   std::string buffer_;
-  bool in_tag_ = false;        // kHermes: inside <tool_call>
-  bool decided_ = false;       // kBareJson: the first character has been seen
-  bool bare_call_ = false;     // kBareJson: the answer started with { or [
+  bool in_tag_ = false;     // kHermes: inside <tool_call>
+  bool decided_ = false;    // kBareJson: the first character has been seen
+  bool bare_call_ = false;  // kBareJson: the answer started with { or [
 };
 
 // A whole answer's calls and content.

@@ -35,10 +35,9 @@ ParsedToolOutput Reassemble(const std::vector<ToolDelta>& deltas) {
 }
 
 TEST(ToolCallParserTest, JsonArrayGivesCallsWithArgumentsAsWritten) {
-  const std::string text =
-      R"([{"name": "get_weather", "arguments": {"city": "Paris", "days": [1, 2], "q": "a\"}"}},)"
-      "\n"
-      R"( {"name":"noop","arguments":{}}])";
+  const std::string text = R"([{"name": "get_weather", "arguments": {"city": "Paris", "days": [1, 2], "q": "a\"}"}},)"
+                           "\n"
+                           R"( {"name":"noop","arguments":{}}])";
   ParsedToolOutput out = ParseToolOutput(ToolCallFormat::kJsonArray, text);
   EXPECT_EQ(out.content, "");
   ASSERT_EQ(out.calls.size(), 2u);
@@ -136,8 +135,8 @@ TEST(ToolCallParserTest, BareJsonLlamaAndMistralShapes) {
 }
 
 TEST(ToolCallParserTest, FormatNamesRoundTrip) {
-  for (ToolCallFormat f : {ToolCallFormat::kNone, ToolCallFormat::kJsonArray, ToolCallFormat::kHermes,
-                           ToolCallFormat::kBareJson}) {
+  for (ToolCallFormat f :
+       {ToolCallFormat::kNone, ToolCallFormat::kJsonArray, ToolCallFormat::kHermes, ToolCallFormat::kBareJson}) {
     EXPECT_EQ(ParseToolCallFormat(ToolCallFormatName(f)), f);
   }
   EXPECT_FALSE(ParseToolCallFormat("xml").has_value());

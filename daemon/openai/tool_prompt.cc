@@ -76,7 +76,7 @@ bool TemplateTakesTools(const model::ChatTemplate& tmpl) {
 
 ToolCallFormat TemplateToolFormat(std::string_view template_source) {
   return template_source.find("<tool_call>") != std::string_view::npos ? ToolCallFormat::kHermes
-                                                                        : ToolCallFormat::kBareJson;
+                                                                       : ToolCallFormat::kBareJson;
 }
 
 std::string ToolSystemPrompt(const ToolRequest& tools, ToolCallFormat format) {
@@ -88,14 +88,16 @@ std::string ToolSystemPrompt(const ToolRequest& tools, ToolCallFormat format) {
   }
   out.append("</tools>\n");
   if (format == ToolCallFormat::kJsonArray) {
-    out.append("Answer only with a JSON array of function calls: "
-               "[{\"name\": \"function name\", \"arguments\": {\"argument\": \"value\"}}]");
+    out.append(
+        "Answer only with a JSON array of function calls: "
+        "[{\"name\": \"function name\", \"arguments\": {\"argument\": \"value\"}}]");
     if (tools.choice == ToolChoice::kNamed) out.append("\nCall the function ").append(tools.forced_name).append(".");
     return out;
   }
-  out.append("To call a function, write a JSON object with its name and arguments inside <tool_call></tool_call> "
-             "tags:\n<tool_call>\n{\"name\": \"function name\", \"arguments\": {\"argument\": \"value\"}}\n"
-             "</tool_call>\nOtherwise answer the user directly.");
+  out.append(
+      "To call a function, write a JSON object with its name and arguments inside <tool_call></tool_call> "
+      "tags:\n<tool_call>\n{\"name\": \"function name\", \"arguments\": {\"argument\": \"value\"}}\n"
+      "</tool_call>\nOtherwise answer the user directly.");
   return out;
 }
 

@@ -32,7 +32,8 @@ ToolRequest Tools(const std::string& choice) {
   rapidjson::Document doc;
   const std::string body = R"({"tools":[{"type":"function","function":{"name":"get_weather",
     "description":"Weather of a city","parameters":{"type":"object","properties":{"city":{"type":"string"}},
-    "required":["city"]}}}],"tool_choice":)" + choice + "}";
+    "required":["city"]}}}],"tool_choice":)" +
+                           choice + "}";
   EXPECT_TRUE(ParseJsonObject(body, &doc).ok());
   ToolRequest t;
   EXPECT_FALSE(ParseToolRequest(doc, &t));
@@ -83,8 +84,9 @@ TEST(ToolPromptTest, ToolTakingTemplateRendersTheHistoryItself) {
   const std::string source = TemplateSource("qwen2.5");
   auto prompt = RenderChatPrompt(Load(source), source, RoundTrip(), Tools("\"auto\""));
   ASSERT_TRUE(prompt.ok()) << prompt.status().ToString();
-  EXPECT_NE(prompt->text.find("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"),
-            std::string::npos)
+  EXPECT_NE(
+      prompt->text.find("<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"),
+      std::string::npos)
       << prompt->text;
   EXPECT_NE(prompt->text.find("<tool_response>\n18 C and sunny\n</tool_response>"), std::string::npos) << prompt->text;
 }
@@ -100,16 +102,17 @@ TEST(ToolPromptTest, TemplateWithoutToolsGetsThemInTheSystemPrompt) {
   // The caller's system text first, then the tools and how to call them.
   EXPECT_NE(text.find("<|im_start|>system\nBe brief.\n\nYou may call functions"), std::string::npos) << text;
   EXPECT_NE(text.find("\"name\":\"get_weather\""), std::string::npos) << text;
-  EXPECT_NE(text.find("<|im_start|>assistant\n<tool_call>\n{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\"}}\n"
-                      "</tool_call><|im_end|>"),
-            std::string::npos)
+  EXPECT_NE(
+      text.find("<|im_start|>assistant\n<tool_call>\n{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Paris\"}}\n"
+                "</tool_call><|im_end|>"),
+      std::string::npos)
       << text;
   EXPECT_NE(text.find("<|im_start|>user\n<tool_response>\n18 C and sunny\n</tool_response><|im_end|>"),
             std::string::npos)
       << text;
   // Forced: the system prompt asks for the array, and names the function.
-  auto forced = RenderChatPrompt(tmpl, source, messages,
-                                 Tools(R"({"type":"function","function":{"name":"get_weather"}})"));
+  auto forced =
+      RenderChatPrompt(tmpl, source, messages, Tools(R"({"type":"function","function":{"name":"get_weather"}})"));
   ASSERT_TRUE(forced.ok());
   EXPECT_NE(forced->text.find("Answer only with a JSON array"), std::string::npos);
   EXPECT_NE(forced->text.find("Call the function get_weather."), std::string::npos);

@@ -57,8 +57,7 @@ Error CheckTool(const Value& tool, size_t i, std::vector<std::string>* names) {
   const Value* name = Field(*fn, "name");
   if (!name) return Bad(at + ".function.name", at + ".function.name is required");
   if (!name->IsString() || !ValidName(std::string_view(name->GetString(), name->GetStringLength()))) {
-    return Bad(at + ".function.name",
-               at + ".function.name must be 1 to 64 letters, digits, underscores or dashes");
+    return Bad(at + ".function.name", at + ".function.name must be 1 to 64 letters, digits, underscores or dashes");
   }
   for (const std::string& seen : *names) {
     if (seen == Str(*name)) return Bad(at + ".function.name", "two tools are named '" + seen + "'");
@@ -94,23 +93,25 @@ Error ParseChoice(const Value& body, ToolRequest* out) {
     } else if (s == "required") {
       out->choice = ToolChoice::kRequired;
     } else {
-      return Bad("tool_choice", "tool_choice must be \"none\", \"auto\", \"required\" or {\"type\": \"function\", "
-                                "\"function\": {\"name\": ...}}");
+      return Bad("tool_choice",
+                 "tool_choice must be \"none\", \"auto\", \"required\" or {\"type\": \"function\", "
+                 "\"function\": {\"name\": ...}}");
     }
   } else if (v->IsObject()) {
     const Value* type = Field(*v, "type");
     const Value* fn = Field(*v, "function");
     const Value* name = fn && fn->IsObject() ? Field(*fn, "name") : nullptr;
     if (!type || !type->IsString() || Str(*type) != "function" || !name || !name->IsString()) {
-      return Bad("tool_choice", "tool_choice as an object must be {\"type\": \"function\", \"function\": {\"name\": ...}}");
+      return Bad("tool_choice",
+                 "tool_choice as an object must be {\"type\": \"function\", \"function\": {\"name\": ...}}");
     }
     out->choice = ToolChoice::kNamed;
     out->forced_name = Str(*name);
     bool known = false;
     for (const std::string& n : out->names) known = known || n == out->forced_name;
     if (out->has_tools() && !known) {
-      return Bad("tool_choice", "tool_choice names the function '" + out->forced_name.substr(0, 64) +
-                                    "', which is not in tools");
+      return Bad("tool_choice",
+                 "tool_choice names the function '" + out->forced_name.substr(0, 64) + "', which is not in tools");
     }
   } else {
     return Bad("tool_choice", "tool_choice must be a string or an object");
@@ -187,8 +188,10 @@ std::optional<ApiError> ToolCallGrammar(const Value& tools, const std::vector<st
   if (defs.MemberCount() > 0) schema.AddMember("$defs", defs, a);
   if (definitions.MemberCount() > 0) schema.AddMember("definitions", definitions, a);
   auto text = grammar::JsonSchemaToGbnf(Json(schema));
-  if (!text.ok()) return Bad("tools", "tools: the functions' parameters cannot be enforced: " + text.status().message());
-  if (text->size() > kMaxGrammarBytes) return Bad("tools", "tools: the functions' parameters compile to a grammar over 256 KiB");
+  if (!text.ok())
+    return Bad("tools", "tools: the functions' parameters cannot be enforced: " + text.status().message());
+  if (text->size() > kMaxGrammarBytes)
+    return Bad("tools", "tools: the functions' parameters compile to a grammar over 256 KiB");
   auto compiled = grammar::ParseGbnf(*text);
   if (!compiled.ok()) return Bad("tools", "tools: " + compiled.status().message());
   *grammar = std::move(*text);
@@ -251,7 +254,8 @@ std::optional<ApiError> ParseToolRequest(const Value& body, ToolRequest* out) {
   const Value* tools = Field(body, "tools");
   if (tools) {
     if (!tools->IsArray()) return Bad("tools", "tools must be an array");
-    if (tools->Size() > kMaxTools) return Bad("tools", "tools may hold at most " + std::to_string(kMaxTools) + " tools");
+    if (tools->Size() > kMaxTools)
+      return Bad("tools", "tools may hold at most " + std::to_string(kMaxTools) + " tools");
     for (rapidjson::SizeType i = 0; i < tools->Size(); ++i) {
       if (auto e = CheckTool((*tools)[i], i, &out->names)) return e;
     }

@@ -53,7 +53,8 @@ TEST(ToolRequestTest, ChoicesAndTheirGrammar) {
   EXPECT_FALSE(Parse(Body(std::string(kWeather) + "," + kTime, R"("tool_choice":"required")"), &t));
   EXPECT_EQ(t.choice, ToolChoice::kRequired);
   const std::string weather = R"([{"name": "get_weather", "arguments": {"city": "Paris", "unit": "c"}}])";
-  const std::string both = R"([{"name":"get_weather","arguments":{"city":"Oslo","unit":"f"}},{"name":"get_time","arguments":{}}])";
+  const std::string both =
+      R"([{"name":"get_weather","arguments":{"city":"Oslo","unit":"f"}},{"name":"get_time","arguments":{}}])";
   EXPECT_TRUE(GrammarAccepts(t.grammar, weather));
   EXPECT_TRUE(GrammarAccepts(t.grammar, both));  // parallel by default
   EXPECT_FALSE(GrammarAccepts(t.grammar, R"([{"name": "get_weather", "arguments": {"city": "Paris"}}])"));
@@ -66,14 +67,16 @@ TEST(ToolRequestTest, ChoicesAndTheirGrammar) {
   ASSERT_EQ(parsed.calls.size(), 2u);
   EXPECT_EQ(parsed.calls[0].arguments, R"({"city":"Oslo","unit":"f"})");
 
-  EXPECT_FALSE(Parse(Body(std::string(kWeather) + "," + kTime,
-                          R"("tool_choice":{"type":"function","function":{"name":"get_time"}},"parallel_tool_calls":false)"),
-                     &t));
+  EXPECT_FALSE(
+      Parse(Body(std::string(kWeather) + "," + kTime,
+                 R"("tool_choice":{"type":"function","function":{"name":"get_time"}},"parallel_tool_calls":false)"),
+            &t));
   EXPECT_EQ(t.choice, ToolChoice::kNamed);
   EXPECT_EQ(t.forced_name, "get_time");
   EXPECT_TRUE(GrammarAccepts(t.grammar, R"([{"name": "get_time", "arguments": {}}])"));
   EXPECT_FALSE(GrammarAccepts(t.grammar, weather));
-  EXPECT_FALSE(GrammarAccepts(t.grammar, R"([{"name": "get_time", "arguments": {}},{"name": "get_time", "arguments": {}}])"));
+  EXPECT_FALSE(
+      GrammarAccepts(t.grammar, R"([{"name": "get_time", "arguments": {}},{"name": "get_time", "arguments": {}}])"));
 }
 
 TEST(ToolRequestTest, DefsOfEveryToolAreHoisted) {
@@ -125,7 +128,8 @@ TEST(ToolRequestTest, BadToolsAreA400NamingTheField) {
   // A keyword the compiler refuses matters only where the schema is enforced.
   ToolRequest t;
   EXPECT_FALSE(Parse(R"({"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object",
-      "properties":{"d":{"type":"string","format":"date"}}}}}]})", &t));
+      "properties":{"d":{"type":"string","format":"date"}}}}}]})",
+                     &t));
 }
 
 }  // namespace
