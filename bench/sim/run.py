@@ -24,11 +24,11 @@ TRACE_SPAN_S = 3501.72  # the conversation trace's length: compression 1 replays
 
 
 def run(sim: str, scenario: str, out: str, extra: list[str]) -> dict:
-    cmd = ["/usr/bin/time", "-f", "TIME %e %M", sim, scenario, "-q", "-o", out] + extra
+    cmd = ["/usr/bin/time", "-f", "TIME %e %M %U", sim, scenario, "-q", "-o", out] + extra
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit(f"hearth-sim failed: {' '.join(cmd)}\n{p.stderr}")
-    wall, rss_kb = next(line.split()[1:] for line in p.stderr.splitlines() if line.startswith("TIME "))
+    wall, rss_kb, user = next(line.split()[1:] for line in p.stderr.splitlines() if line.startswith("TIME "))
     # "hearth-sim: N events (M handled, ...": the events the simulator handled (decode runs).
     handled = next((line.split("(")[1].split()[0] for line in p.stderr.splitlines()
                     if line.startswith("hearth-sim: ") and "handled" in line), "0")
@@ -36,6 +36,7 @@ def run(sim: str, scenario: str, out: str, extra: list[str]) -> dict:
         report = json.load(f)
     report["_wall_s"] = float(wall)
     report["_rss_mib"] = int(rss_kb) / 1024
+    report["_user_s"] = float(user)  # CPU time: on a shared machine, steadier than the wall time
     report["_handled"] = int(handled)
     return report
 
@@ -71,7 +72,7 @@ def variant(tmp: str, name: str, nodes: int, rate: float, duration: float, windo
 def row(name: str, r: dict) -> str:
     o, c = r["overall"], r["counters"]
     busy = c["busy_gpu_hours"] / c["gpu_hours"] if c["gpu_hours"] else 0
-    return (f"| {name} | {r['_wall_s']:.1f} | {c['events']:,} | {r['_handled']:,} | "
+    return (f"| {name} | {r['_wall_s']:.1f} | {r['_user_s']:.1f} | {c['events']:,} | {r['_handled']:,} | "
             f"{c['events'] / max(r['_wall_s'], 1e-9):,.0f} | "
             f"{r['_rss_mib']:.0f} | {o['requests']:,} | {busy:.2f} | {o['ttft_ms']['p50']:.0f} / "
             f"{o['ttft_ms']['p99']:.0f} | {o['tpot_ms']['p50']:.1f} / {o['tpot_ms']['p99']:.1f} | "
@@ -79,9 +80,9 @@ def row(name: str, r: dict) -> str:
             f"{c['gpu_hours']:.1f} | {c['cost']:.0f} |")
 
 
-HEADER = ("| run | wall s | events | handled | events/s | peak MiB | requests | GPU busy | TTFT P50 / P99 ms | "
+HEADER = ("| run | wall s | CPU s | events | handled | events/s | peak MiB | requests | GPU busy | TTFT P50 / P99 ms | "
           "TPOT P50 / P99 ms | SLO | cold starts | preemptions | lost | GPU-h | cost $ |\n"
-          "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|")
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|")
 
 
 def main() -> int:
