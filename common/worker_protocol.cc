@@ -250,6 +250,7 @@ std::vector<uint8_t> EncodeModelInfo(const ModelInfo& info) {
   w.U64(info.weights_bytes);
   w.U64(info.kv_cache_bytes);
   w.Bool(info.swapped_in);
+  w.I32(info.hidden_size);
   return w.Take();
 }
 
@@ -265,6 +266,7 @@ StatusOr<ModelInfo> DecodeModelInfo(const std::vector<uint8_t>& payload) {
   HEARTH_ASSIGN_OR_RETURN(m.weights_bytes, r.U64());
   HEARTH_ASSIGN_OR_RETURN(m.kv_cache_bytes, r.U64());
   HEARTH_ASSIGN_OR_RETURN(m.swapped_in, r.Bool());
+  HEARTH_ASSIGN_OR_RETURN(m.hidden_size, r.I32());
   HEARTH_RETURN_IF_ERROR(ExpectEnd(r, "model info"));
   return m;
 }
@@ -372,6 +374,7 @@ std::vector<uint8_t> EncodeStep(const StepRequest& request) {
       w.I32s(s.history);
       w.I32(s.num_prompt_tokens);
       WriteSampling(w, s.sampling);
+      w.U32(static_cast<uint32_t>(s.pooling));
     } else {
       w.I32(s.num_blocks_after);
     }
@@ -402,6 +405,11 @@ StatusOr<StepRequest> DecodeStep(const std::vector<uint8_t>& payload) {
       HEARTH_ASSIGN_OR_RETURN(s.history, r.I32s());
       HEARTH_ASSIGN_OR_RETURN(s.num_prompt_tokens, r.I32());
       HEARTH_RETURN_IF_ERROR(ReadSampling(r, &s.sampling));
+      HEARTH_ASSIGN_OR_RETURN(uint32_t pooling, r.U32());
+      if (pooling > static_cast<uint32_t>(Pooling::kLast)) {
+        return Status::Corruption("step request: unknown pooling " + std::to_string(pooling));
+      }
+      s.pooling = static_cast<Pooling>(pooling);
       s.num_blocks_after = static_cast<int32_t>(s.block_table.size());
     } else {
       HEARTH_ASSIGN_OR_RETURN(s.num_blocks_after, r.I32());
@@ -425,6 +433,12 @@ std::vector<uint8_t> EncodeStepReply(const StepReply& reply) {
       w.F32(t.logprob);
     }
   }
+  w.U32(static_cast<uint32_t>(reply.embeddings.size()));
+  for (const PooledEmbedding& e : reply.embeddings) {
+    w.U64(e.request_id);
+    w.U32(static_cast<uint32_t>(e.values.size()));
+    for (float v : e.values) w.F32(v);
+  }
   return w.Take();
 }
 
@@ -442,6 +456,16 @@ StatusOr<StepReply> DecodeStepReply(const std::vector<uint8_t>& payload) {
     for (TopLogprob& t : s.top) {
       HEARTH_ASSIGN_OR_RETURN(t.token, r.I32());
       HEARTH_ASSIGN_OR_RETURN(t.logprob, r.F32());
+    }
+  }
+  HEARTH_ASSIGN_OR_RETURN(uint32_t num_embeddings, r.Count(8 + 4));
+  reply.embeddings.resize(num_embeddings);
+  for (PooledEmbedding& e : reply.embeddings) {
+    HEARTH_ASSIGN_OR_RETURN(e.request_id, r.U64());
+    HEARTH_ASSIGN_OR_RETURN(uint32_t width, r.Count(4));
+    e.values.resize(width);
+    for (float& v : e.values) {
+      HEARTH_ASSIGN_OR_RETURN(v, r.F32());
     }
   }
   HEARTH_RETURN_IF_ERROR(ExpectEnd(r, "step reply"));

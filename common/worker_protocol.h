@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "common/pooling.h"
 #include "common/status.h"
 #include "sampling/sampling_params.h"  // plain data shared by both ends (header only)
 
@@ -141,6 +142,7 @@ struct ModelInfo {
   uint64_t weights_bytes = 0;          // the model's weights in the worker's memory
   uint64_t kv_cache_bytes = 0;         // its KV cache
   bool swapped_in = false;             // from the worker's staged copy, not from the file
+  int32_t hidden_size = 0;             // the width of its hidden states: an embedding's length
 };
 
 // A load in progress (kBeginLoad, kPollLoad).
@@ -178,6 +180,11 @@ struct StepSequence {
   std::vector<int32_t> history;   // [start_pos] tokens at positions [0, start_pos)
   int32_t num_prompt_tokens = 0;  // the history's first tokens that are the prompt (penalties)
   SamplingParams sampling;
+  // Full only, kept by the worker: not kNone makes it an embedding sequence. Every new token's
+  // final hidden state joins the pool, nothing is sampled, and the step that reaches the last
+  // token (want_logits) returns the pooled vector in StepReply::embeddings. Its full state must
+  // start at 0 (the pool needs every position).
+  Pooling pooling = Pooling::kNone;
   bool want_logits = false;     // sample a token after the last new one
   int64_t sample_position = 0;  // when want_logits: index of the token being sampled (RNG counter)
 };
@@ -202,9 +209,16 @@ struct SampledTokenInfo {
   std::vector<TopLogprob> top;  // [num_logprobs], best first
 };
 
-// One entry per sequence that wanted logits, in request order.
+struct PooledEmbedding {
+  uint64_t request_id = 0;
+  std::vector<float> values;  // [hidden_size], unit L2 norm
+};
+
+// One entry per sequence that wanted logits, in request order: a token for a generation
+// sequence, a vector for a pooled one.
 struct StepReply {
   std::vector<SampledTokenInfo> sampled;
+  std::vector<PooledEmbedding> embeddings = {};
 };
 
 std::vector<uint8_t> EncodeLoadModel(const LoadModelRequest& request);

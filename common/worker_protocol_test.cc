@@ -166,7 +166,7 @@ TEST(StepCodecTest, LoadModelAndInfoRoundTrip) {
   EXPECT_EQ(load->name, "m");
   EXPECT_EQ(load->path, "/x/m.gguf");
   EXPECT_EQ(load->kv_cache_bytes, 1ull << 33);
-  ModelInfo info{"m", 49152, 8192, 728, 16, {0, 2}, 98362432, 1ull << 28, true};
+  ModelInfo info{"m", 49152, 8192, 728, 16, {0, 2}, 98362432, 1ull << 28, true, 576};
   StatusOr<ModelInfo> back = DecodeModelInfo(EncodeModelInfo(info));
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->vocab_size, 49152);
@@ -177,6 +177,7 @@ TEST(StepCodecTest, LoadModelAndInfoRoundTrip) {
   EXPECT_EQ(back->weights_bytes, 98362432u);
   EXPECT_EQ(back->kv_cache_bytes, 1ull << 28);
   EXPECT_TRUE(back->swapped_in);
+  EXPECT_EQ(back->hidden_size, 576);
   StatusOr<StagedInfo> staged = DecodeStagedInfo(EncodeStagedInfo({"m", 98362432, true}));
   ASSERT_TRUE(staged.ok());
   EXPECT_EQ(staged->name, "m");
@@ -252,6 +253,43 @@ TEST(StepCodecTest, StepReplyRoundTrip) {
   EXPECT_EQ(back->sampled[0].top[1].token, 3);
   EXPECT_EQ(back->sampled[0].top[1].logprob, -2.0f);
   EXPECT_TRUE(back->sampled[1].top.empty());
+  EXPECT_TRUE(back->embeddings.empty());
+}
+
+TEST(StepCodecTest, PooledSequenceAndEmbeddingRoundTrip) {
+  StepRequest req = SampleStep();
+  req.seqs[0].pooling = Pooling::kLast;
+  req.seqs[1].pooling = Pooling::kMean;  // a delta: not sent, the worker keeps the full one's
+  StatusOr<StepRequest> back = DecodeStep(EncodeStep(req));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->seqs[0].pooling, Pooling::kLast);
+  EXPECT_EQ(back->seqs[1].pooling, Pooling::kNone);
+
+  StepReply reply;
+  reply.sampled.push_back({9, 1, -1.5f, {}});
+  reply.embeddings.push_back({7, {0.6f, -0.8f, 0.0f}});
+  StatusOr<StepReply> rep = DecodeStepReply(EncodeStepReply(reply));
+  ASSERT_TRUE(rep.ok()) << rep.status().ToString();
+  ASSERT_EQ(rep->embeddings.size(), 1u);
+  EXPECT_EQ(rep->embeddings[0].request_id, 7u);
+  EXPECT_EQ(rep->embeddings[0].values, (std::vector<float>{0.6f, -0.8f, 0.0f}));
+  std::vector<uint8_t> bytes = EncodeStepReply(reply);
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + static_cast<ptrdiff_t>(n));
+    EXPECT_TRUE(DecodeStepReply(cut).status().IsCorruption()) << n;
+  }
+  PayloadWriter huge;  // an embedding that claims more floats than the payload has
+  huge.U32(0);
+  huge.U32(1);
+  huge.U64(7);
+  huge.U32(0x40000000u);
+  EXPECT_TRUE(DecodeStepReply(huge.Take()).status().IsCorruption());
+}
+
+TEST(StepCodecTest, UnknownPoolingIsCorruption) {
+  StepRequest req = SampleStep();
+  req.seqs[0].pooling = static_cast<Pooling>(3);
+  EXPECT_TRUE(DecodeStep(EncodeStep(req)).status().IsCorruption());
 }
 
 // Every strict prefix of a valid payload is rejected, never read past its end.

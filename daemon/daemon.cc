@@ -18,6 +18,7 @@
 #include "daemon/http/http_server.h"
 #include "daemon/openai/openai_error.h"
 #include "daemon/api/requests_routes.h"
+#include "daemon/api/embeddings_routes.h"
 #include "daemon/api/tokenize_routes.h"
 
 namespace hearth::daemon {
@@ -334,6 +335,7 @@ void Daemon::RegisterApiRoutes() {
   });
   RequireBearerToken(api, &api_auth_, std::vector<std::string>{"/v1/", "/tokenize", "/detokenize"});
   RegisterTokenizeRoutes(api, [this] { return engine(); });
+  RegisterEmbeddingsRoutes(api, [this] { return engine(); });
   ApiRoutesOptions api_options;
   api_options.engine = [this] { return engine(); };
   api_options.created_unix = UnixSeconds(started_at_);

@@ -13,6 +13,7 @@ struct BatchSequence {
   std::span<const int32_t> tokens;        // [num_new] tokens to run now
   std::span<const int32_t> block_table;   // blocks covering positions [0, start_pos + num_new)
   bool want_logits = false;               // return logits of the last new token
+  bool want_hidden = false;               // return every new token's final (normed) hidden state
   // The prompt's length: rows at positions below it may run a prompt-only attention method.
   int64_t num_prompt_tokens = 0;
 };
@@ -27,6 +28,11 @@ struct Batch {
   int64_t NumLogitRows() const {
     int64_t n = 0;
     for (const BatchSequence& s : seqs) n += s.want_logits ? 1 : 0;
+    return n;
+  }
+  int64_t NumHiddenRows() const {
+    int64_t n = 0;
+    for (const BatchSequence& s : seqs) n += s.want_hidden ? static_cast<int64_t>(s.tokens.size()) : 0;
     return n;
   }
 };

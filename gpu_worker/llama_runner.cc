@@ -78,7 +78,7 @@ void LlamaRunner::Resize(int64_t n) {
   capacity_ = n;
 }
 
-Status LlamaRunner::Forward(const Batch& batch, float* logits) {
+Status LlamaRunner::Forward(const Batch& batch, float* logits, float* hidden) {
   HEARTH_RETURN_IF_ERROR(Validate(batch));
   const model::LlamaConfig& c = weights_.config;
   const int64_t n = batch.NumTokens();
@@ -111,6 +111,19 @@ Status LlamaRunner::Forward(const Batch& batch, float* logits) {
   }
   for (int layer = 0; layer < static_cast<int>(c.num_layers); ++layer) {
     HEARTH_RETURN_IF_ERROR(RunLayer(layer, n));
+  }
+
+  // The final norm of every new token of the sequences that pool them (a row from that row
+  // alone, like every kernel here, so batch and chunking leave them bit-identical).
+  if (batch.NumHiddenRows() > 0) {
+    if (hidden == nullptr) return Status::InvalidArgument("hidden states wanted but no buffer given");
+    int64_t out_row = 0;
+    for (const kernels::AttnSeq& a : attn_seqs_) {
+      if (!batch.seqs[&a - attn_seqs_.data()].want_hidden) continue;
+      kernels::RmsNorm(x_.data() + a.q_row_offset * int64_t{c.hidden}, weights_.output_norm, a.num_q, c.hidden,
+                       c.rms_norm_eps, hidden + out_row * c.hidden);
+      out_row += a.num_q;
+    }
   }
 
   // Final norm and the vocabulary projection, only for rows that want logits.

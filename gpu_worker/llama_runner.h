@@ -25,8 +25,10 @@ class LlamaRunner {
   LlamaRunner(const LlamaWeights& weights, KvCache& cache, kernels::ThreadPool& pool);
 
   // Runs the batch; writes one row of logits per sequence that wants them, in
-  // batch order. logits: [batch.NumLogitRows(), vocab_size].
-  Status Forward(const Batch& batch, float* logits);
+  // batch order. logits: [batch.NumLogitRows(), vocab_size]. hidden (may be null when no
+  // sequence wants it): [batch.NumHiddenRows(), hidden], the final norm's output for every new
+  // token of the sequences that want it, in batch order (the rows embeddings are pooled from).
+  Status Forward(const Batch& batch, float* logits, float* hidden = nullptr);
 
   const model::LlamaConfig& config() const { return weights_.config; }
 

@@ -134,6 +134,7 @@ StatusOr<std::unique_ptr<StepExecutor::HostedModel>> StepExecutor::Host(const wi
   info.name = request.name;
   info.vocab_size = static_cast<int32_t>(c.vocab_size);
   info.context_length = static_cast<int32_t>(c.context_length);
+  info.hidden_size = static_cast<int32_t>(c.hidden);
   info.num_kv_blocks = o.num_blocks;
   info.block_size = o.block_size;
   info.weights_bytes = uint64_t(hosted->model->region->pages().size()) * page;
@@ -308,6 +309,9 @@ Status StepExecutor::Validate(const HostedModel& hosted, const wire::StepRequest
                                        " history tokens for start " + std::to_string(s.start_pos));
       }
       if (s.num_prompt_tokens < 0) return Status::InvalidArgument(who + ": negative prompt length");
+      if (s.pooling != Pooling::kNone && s.start_pos != 0) {
+        return Status::InvalidArgument(who + ": a pooled sequence's full state must start at 0");
+      }
       HEARTH_RETURN_IF_ERROR(CheckIds(s.history, vocab, "history", i));
       HEARTH_RETURN_IF_ERROR(CheckIds(s.sampling.stop_token_ids, vocab, "stop_token_ids", i));
       for (const LogitBias& b : s.sampling.logit_bias) {
@@ -368,6 +372,9 @@ StatusOr<wire::StepReply> StepExecutor::Step(const wire::StepRequest& request) {
   for (const wire::StepSequence& s : request.seqs) {
     SequenceState& state = hosted.sequences[s.request_id];
     Apply(s, state);
+    if (s.full) {
+      state.pooler = s.pooling == Pooling::kNone ? nullptr : std::make_unique<Pooler>(s.pooling, hosted.info.hidden_size);
+    }
     states.push_back(&state);
   }
 
@@ -375,21 +382,33 @@ StatusOr<wire::StepReply> StepExecutor::Step(const wire::StepRequest& request) {
   batch.seqs.reserve(request.seqs.size());
   for (size_t i = 0; i < request.seqs.size(); ++i) {
     const wire::StepSequence& s = request.seqs[i];
+    const bool pooled = states[i]->pooler != nullptr;  // it returns a vector, not a token
     batch.seqs.push_back({s.start_pos, std::span<const int32_t>(s.tokens),
-                          std::span<const int32_t>(states[i]->block_table), s.want_logits});
+                          std::span<const int32_t>(states[i]->block_table), s.want_logits && !pooled, pooled});
   }
   const int64_t vocab = hosted.info.vocab_size;
+  const int64_t width = hosted.info.hidden_size;
   logits_.resize(static_cast<size_t>(batch.NumLogitRows() * vocab));
-  if (Status st = hosted.runner->Forward(batch, logits_.data()); !st.ok()) {
+  hidden_.resize(static_cast<size_t>(batch.NumHiddenRows() * width));
+  if (Status st = hosted.runner->Forward(batch, logits_.data(), hidden_.data()); !st.ok()) {
     for (const wire::StepSequence& s : request.seqs) hosted.sequences.erase(s.request_id);
     return st;
   }
 
   wire::StepReply reply;
+  int64_t hidden_row = 0;
+  for (size_t i = 0; i < request.seqs.size(); ++i) {
+    Pooler* pooler = states[i]->pooler.get();
+    if (pooler == nullptr) continue;
+    const wire::StepSequence& s = request.seqs[i];
+    pooler->Add(hidden_.data() + hidden_row * width, static_cast<int64_t>(s.tokens.size()));
+    hidden_row += static_cast<int64_t>(s.tokens.size());
+    if (s.want_logits) reply.embeddings.push_back({s.request_id, pooler->Finish()});
+  }
   int64_t row = 0;
   for (size_t i = 0; i < request.seqs.size(); ++i) {
     const wire::StepSequence& s = request.seqs[i];
-    if (!s.want_logits) continue;
+    if (!s.want_logits || states[i]->pooler) continue;
     SequenceState& state = *states[i];
     std::span<const float> logits(logits_.data() + row * vocab, static_cast<size_t>(vocab));
     ++row;

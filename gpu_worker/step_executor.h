@@ -24,6 +24,7 @@
 #include "gpu_worker/kv_cache.h"
 #include "gpu_worker/llama_runner.h"
 #include "gpu_worker/loaded_model.h"
+#include "gpu_worker/pooler.h"
 #include "gpu_worker/sampler.h"
 #include "kernels/cpu/thread_pool.h"
 #include "sampling/grammar/compiled_grammar.h"
@@ -102,6 +103,8 @@ class StepExecutor {
     // history, so the grammar state always follows the committed tokens.
     std::unique_ptr<grammar::GrammarMatcher> grammar;
     size_t grammar_consumed = 0;
+    // An embedding sequence (StepSequence::pooling): its pool of the positions run so far.
+    std::unique_ptr<Pooler> pooler;
   };
   using SequenceMap = std::unordered_map<uint64_t, SequenceState>;  // by request id
   // A cold load between BeginLoad and FinishLoad.
@@ -152,6 +155,7 @@ class StepExecutor {
 
   // Per-step scratch, reused.
   std::vector<float> logits_;  // [num_logit_rows, vocab_size]
+  std::vector<float> hidden_;  // [num_hidden_rows, hidden] the pooled sequences' new rows
   SamplerScratch scratch_;
 };
 

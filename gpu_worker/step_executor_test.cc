@@ -176,6 +176,96 @@ TEST_F(StepExecutorTest, SampledTokenDoesNotDependOnTheBatch) {
   EXPECT_LT(d->sampled[0].token, info_.vocab_size);
 }
 
+wire::StepSequence Pooled(uint64_t id, Pooling pooling, int32_t start, std::vector<int32_t> tokens,
+                          std::vector<int32_t> blocks, int32_t num_blocks_after, bool last) {
+  wire::StepSequence s;
+  s.request_id = id;
+  s.full = start == 0;
+  s.pooling = s.full ? pooling : Pooling::kNone;  // a delta carries none: the worker keeps it
+  s.start_pos = start;
+  s.tokens = std::move(tokens);
+  s.block_table = std::move(blocks);
+  s.num_blocks_after = num_blocks_after;
+  s.want_logits = last;
+  s.sample_position = start + static_cast<int64_t>(s.tokens.size());
+  return s;
+}
+
+// An embedding is the same vector, bit for bit, whether its prompt runs alone in one step or in
+// chunks beside a generating sequence; it samples nothing and has unit norm.
+TEST_F(StepExecutorTest, PooledEmbeddingDoesNotDependOnBatchOrChunks) {
+  std::vector<int32_t> prompt;
+  for (int32_t i = 0; i < 40; ++i) prompt.push_back(3 + (i * 37) % 250);
+  ASSERT_GT(info_.hidden_size, 0);
+  for (Pooling pooling : {Pooling::kMean, Pooling::kLast}) {
+    wire::StepRequest alone;
+    alone.model = "rand";
+    alone.seqs.push_back(Pooled(1, pooling, 0, prompt, {0, 1, 2}, 3, true));
+    StatusOr<wire::StepReply> one = exec_.Step(alone);
+    ASSERT_TRUE(one.ok()) << one.status().ToString();
+    EXPECT_TRUE(one->sampled.empty());
+    ASSERT_EQ(one->embeddings.size(), 1u);
+    const std::vector<float>& want = one->embeddings[0].values;
+    ASSERT_EQ(want.size(), static_cast<size_t>(info_.hidden_size));
+    double sq = 0;
+    for (float v : want) sq += double{v} * v;
+    EXPECT_NEAR(sq, 1.0, 1e-5);
+
+    // Chunks of 16, 16 and 8 beside a generating sequence (its prefill, then its decodes).
+    auto chunk = [&](int32_t from, int32_t to) { return std::vector<int32_t>(prompt.begin() + from, prompt.begin() + to); };
+    wire::StepRequest s1;
+    s1.model = "rand";
+    s1.released = {1};
+    s1.seqs.push_back(Prefill(7, {5, 6, 7, 8, 9}, {20}));
+    s1.seqs.push_back(Pooled(2, pooling, 0, chunk(0, 16), {10}, 1, false));
+    StatusOr<wire::StepReply> r1 = exec_.Step(s1);
+    ASSERT_TRUE(r1.ok()) << r1.status().ToString();
+    EXPECT_TRUE(r1->embeddings.empty()) << "not at its last token yet";
+    ASSERT_EQ(r1->sampled.size(), 1u);
+    int32_t token = r1->sampled[0].token;
+    for (int32_t start : {16, 32}) {
+      wire::StepRequest s;
+      s.model = "rand";
+      wire::StepSequence decode;
+      decode.request_id = 7;
+      decode.full = false;
+      decode.start_pos = start == 16 ? 5 : 6;
+      decode.tokens = {token};
+      decode.num_blocks_after = 1;
+      decode.want_logits = true;
+      decode.sample_position = decode.start_pos + 1;
+      s.seqs.push_back(Pooled(2, pooling, start, chunk(start, std::min(start + 16, 40)), {start == 16 ? 11 : 12},
+                              start == 16 ? 2 : 3, start == 32));
+      s.seqs.push_back(decode);
+      StatusOr<wire::StepReply> r = exec_.Step(s);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      ASSERT_EQ(r->sampled.size(), 1u);
+      EXPECT_EQ(r->sampled[0].request_id, 7u);
+      token = r->sampled[0].token;
+      if (start == 32) {
+        ASSERT_EQ(r->embeddings.size(), 1u);
+        EXPECT_EQ(r->embeddings[0].request_id, 2u);
+        EXPECT_EQ(r->embeddings[0].values, want) << "pooling " << static_cast<int>(pooling);
+      }
+    }
+    wire::StepRequest done;
+    done.model = "rand";
+    done.released = {2, 7};
+    ASSERT_TRUE(exec_.Step(done).ok());
+  }
+}
+
+TEST_F(StepExecutorTest, APooledFullStateMustStartAtZero) {
+  wire::StepRequest req;
+  req.model = "rand";
+  wire::StepSequence s = Pooled(1, Pooling::kMean, 0, {4, 5}, {0}, 1, true);
+  s.start_pos = 2;
+  s.history = {1, 2};
+  req.seqs.push_back(s);
+  EXPECT_TRUE(exec_.Step(req).status().IsInvalidArgument());
+  EXPECT_EQ(exec_.num_sequences("rand"), 0u);
+}
+
 TEST_F(StepExecutorTest, RejectsMalformedSteps) {
   EXPECT_TRUE(exec_.Step({"nope", {Prefill(1, {1}, {0})}}).status().IsInvalidArgument());
   EXPECT_FALSE(exec_.Step({"rand", {Prefill(1, {1}, {info_.num_kv_blocks})}}).ok()) << "block out of range";

@@ -58,6 +58,7 @@ Status BatchScheduler::Add(Request request) {
   seq->tokens.insert(seq->tokens.end(), request.generated.begin(), request.generated.end());
   seq->max_tokens = request.max_tokens;
   seq->eos_token_ids = std::move(request.eos_token_ids);
+  seq->use_prefix_cache = request.use_prefix_cache;
   seq->times.arrival_ns = clock_->NowNanos();
   waiting_.insert(seq.get());
   seqs_.emplace(seq->id, std::move(seq));
@@ -210,7 +211,9 @@ BatchScheduler::Admission BatchScheduler::Admit(Sequence* seq, SchedulerOutput& 
   }
   // Look up all but the last token: it must be computed to produce logits, and it would land in
   // a shared cached block, which stays immutable.
-  const std::span<const int32_t> lookup = std::span<const int32_t>(seq->tokens).first(static_cast<size_t>(total - 1));
+  // A request that wants every position computed looks up nothing (so it is never deferred).
+  const size_t num_lookup = seq->use_prefix_cache ? static_cast<size_t>(total - 1) : 0;
+  const std::span<const int32_t> lookup = std::span<const int32_t>(seq->tokens).first(num_lookup);
   CachedPrefix prefix = pool_.FindCachedPrefix(lookup);
   const int32_t cached = static_cast<int32_t>(prefix.blocks.size()) * bs;
   // The next full block is being computed by a running sequence: wait for it to be cached.

@@ -421,6 +421,43 @@ TEST(BatchSchedulerTest, ARequestWaitsForTheBlockARunningPrefillIsComputing) {
   EXPECT_EQ(h.sched().num_promised_blocks(), 0);
 }
 
+// A request that pools every position (an embedding) takes nothing from the prefix cache and
+// never waits for a block another sequence is computing; the blocks it computes still serve
+// the requests after it.
+TEST(BatchSchedulerTest, WithoutThePrefixCacheEveryPositionIsComputed) {
+  Harness h(Config(16, 4, 4), 64);
+  const std::vector<int32_t> prompt = LongLivedPrompt(9, 24, 4);
+  h.Add(MakeRequest(1, prompt, 4));
+  h.Step();  // request 1 computes blocks 0-3 and promises blocks 4-5
+  Request pooled = MakeRequest(2, prompt, 1);
+  pooled.use_prefix_cache = false;
+  h.Add(std::move(pooled));
+  SchedulerOutput out = h.Step();  // admitted at once, from position 0, beside request 1
+  const ScheduledSequence* second = nullptr;
+  for (const ScheduledSequence& s : out.seqs) second = s.id == 2 ? &s : second;
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(second->start_pos, 0);
+  EXPECT_EQ(second->num_cached_tokens, 0);
+  h.Run({});
+  EXPECT_EQ(h.finished().at(2).generated.size(), 1u);
+
+  // Again once everything is cached: still no hit.
+  Request again = MakeRequest(3, prompt, 1);
+  again.use_prefix_cache = false;
+  h.Add(std::move(again));
+  out = h.Step();
+  ASSERT_EQ(out.seqs.size(), 1u);
+  EXPECT_EQ(out.seqs[0].start_pos, 0);
+  EXPECT_EQ(out.seqs[0].num_cached_tokens, 0);
+  h.Run({});
+  // A normal request after it hits the blocks the others computed.
+  h.Add(MakeRequest(4, prompt, 4));
+  out = h.Step();
+  EXPECT_EQ(out.seqs[0].num_cached_tokens, 20);
+  h.Run({});
+  EXPECT_EQ(h.finished().at(4).generated, h.finished().at(1).generated);
+}
+
 // Choices of one prompt sent together (n > 1): the prompt is computed once, and a request
 // behind the deferred ones, with a prompt of its own, is not held up by them.
 TEST(BatchSchedulerTest, IdenticalPromptsSentTogetherComputeThePromptOnce) {

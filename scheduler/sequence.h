@@ -20,6 +20,11 @@ struct Request {
   std::vector<int32_t> generated;      // tokens already committed (recovery replays them)
   int32_t max_tokens = 16;             // cap on generated tokens, `generated` included
   std::vector<int32_t> eos_token_ids;  // sampling one of these finishes the request
+  // False: every prompt position is computed, none taken from the prefix cache, and the request
+  // never waits for a block another sequence is computing (an embedding request pools the hidden
+  // state of every position, which the cache does not hold). Its blocks are still cached for
+  // others.
+  bool use_prefix_cache = true;
 };
 
 enum class SequenceStatus { kWaiting, kRunning, kPreempted, kFinished };
@@ -62,6 +67,7 @@ struct Sequence {
   int32_t num_prompt_tokens = 0;
   int32_t max_tokens = 0;
   std::vector<int32_t> eos_token_ids;
+  bool use_prefix_cache = true;  // Request::use_prefix_cache
 
   // Tokens whose KV is computed (or scheduled in the step in flight). Catches up to num_tokens();
   // the last token is always left to compute, since computing it yields the next token's logits.

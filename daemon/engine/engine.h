@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/pooling.h"
 #include "common/status.h"
 #include "daemon/engine/finish_reason.h"
 #include "daemon/engine/generated_token.h"
@@ -41,6 +42,12 @@ struct GenerationRequest {
   // False: the engine commits none of this request's tokens or its end (a request another
   // node forwarded here: that node, its entry, stores them).
   bool durable = true;
+  // Not kNone: an embedding request. The prompt is run (every position computed, none taken
+  // from the prefix cache), nothing is sampled and no token event is sent; FinishEvent::embedding
+  // carries the pooled vector. The prompt alone must fit the context; max_tokens, sampling and
+  // stop are ignored. Never durable: there is nothing to replay, so after a worker restart it is
+  // simply run again.
+  Pooling pooling = Pooling::kNone;
 };
 
 // One generated token that is not a stop token, and the text it released.
@@ -69,6 +76,7 @@ struct FinishEvent {
   std::string text;
   RequestLatency latency;
   int32_t cached_tokens = 0;  // of prompt_tokens, served by the prefix cache (not computed again)
+  std::vector<float> embedding = {};  // an embedding request that finished (kStop): [hidden size]
 };
 
 // Receives one request's events on the engine's thread; must not block.
@@ -123,6 +131,11 @@ class Engine {
   virtual const model::Tokenizer* tokenizer(const std::string& model) const = 0;
   // The model's context length in tokens (0 when unknown).
   virtual int32_t context_length(const std::string& model) const = 0;
+  // The length of the model's embeddings (its hidden size); 0 when unknown (not warm here).
+  virtual int32_t embedding_size(const std::string& model) const {
+    (void)model;
+    return 0;
+  }
   // Queues a request; the sink gets its events. InvalidArgument for an unknown
   // model or a prompt that does not fit the context; ResourceExhausted when the
   // queue is full.

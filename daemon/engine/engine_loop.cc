@@ -186,6 +186,12 @@ int32_t EngineLoop::context_length(const std::string& model) const {
   return it == models_.end() ? 0 : it->second->max_context;
 }
 
+int32_t EngineLoop::embedding_size(const std::string& model) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = models_.find(model);
+  return it == models_.end() ? 0 : it->second->info.hidden_size;
+}
+
 std::vector<int32_t> EngineLoop::stop_token_ids(const std::string& model) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = models_.find(model);
@@ -205,8 +211,20 @@ StatusOr<uint64_t> EngineLoop::Submit(GenerationRequest request, std::shared_ptr
   if (!model) return Status::Unavailable("model '" + request.model + "' is being unloaded or reloaded; retry");
   Model& m = *model;
   if (request.prompt.empty()) return Status::InvalidArgument("the prompt is empty");
+  const bool pooled = request.pooling != Pooling::kNone;
+  if (pooled) {
+    if (m.info.hidden_size < 1) return Status::InvalidArgument("the worker reported no hidden size for embeddings");
+    if (static_cast<int32_t>(request.prompt.size()) > m.max_context) {
+      return Status::InvalidArgument("input of " + std::to_string(request.prompt.size()) +
+                                     " tokens exceeds the context of " + std::to_string(m.max_context) +
+                                     " tokens for model '" + request.model + "'");
+    }
+    request.max_tokens = 1;     // the one "step with logits" that returns the vector
+    request.durable = false;    // nothing generated, nothing to replay
+    request.committed.clear();
+  }
   if (request.max_tokens < 1) return Status::InvalidArgument("max_tokens must be at least 1");
-  const int64_t needed = static_cast<int64_t>(request.prompt.size()) + request.max_tokens;
+  const int64_t needed = static_cast<int64_t>(request.prompt.size()) + (pooled ? 0 : request.max_tokens);
   if (needed > m.max_context) {
     return Status::InvalidArgument("prompt of " + std::to_string(request.prompt.size()) + " tokens plus max_tokens " +
                                    std::to_string(request.max_tokens) + " exceeds the context of " +
@@ -435,6 +453,7 @@ void EngineLoop::Admit(std::unique_ptr<Active> active) {
   r.prompt = active->request.prompt;
   r.max_tokens = active->request.max_tokens;
   r.eos_token_ids = RequestEndTokens(active->request.sampling, m.info.eos_token_ids);
+  r.use_prefix_cache = active->request.pooling == Pooling::kNone;
   active->admitted_ns = clock_.NowNanos();
   for (const GeneratedToken& t : active->request.committed) r.generated.push_back(t.id);
   Active& a = *active;
@@ -493,10 +512,15 @@ bool EngineLoop::StepModel(Model& m) {
   if (out.seqs.empty()) return false;
   NoteCachedPrompt(out);
 
+  auto pooling_of = [this](uint64_t id) { return active_.at(id)->request.pooling; };
   const wire::StepRequest req = m.steps.Build(
-      m.info.name, out, sched, [this](uint64_t id) -> const SamplingParams& { return active_.at(id)->request.sampling; });
-  size_t num_wanted = 0;
-  for (const wire::StepSequence& w : req.seqs) num_wanted += w.want_logits ? 1 : 0;
+      m.info.name, out, sched, [this](uint64_t id) -> const SamplingParams& { return active_.at(id)->request.sampling; },
+      pooling_of);
+  size_t num_wanted = 0, num_pooled = 0;
+  for (const wire::StepSequence& w : req.seqs) {
+    if (!w.want_logits) continue;
+    (pooling_of(w.request_id) == Pooling::kNone ? num_wanted : num_pooled) += 1;
+  }
 
   sent = Clock::now();
   StatusOr<wire::StepReply> reply = worker_->Step(req);
@@ -510,10 +534,17 @@ bool EngineLoop::StepModel(Model& m) {
     return true;
   }
   // The reply is checked before the scheduler sees it: one token per
-  // sequence that wanted one, in order, inside the vocabulary.
-  bool well_formed = reply->sampled.size() == num_wanted;
-  for (size_t i = 0, j = 0; well_formed && i < req.seqs.size(); ++i) {
+  // sequence that wanted one, in order, inside the vocabulary; one vector of the model's width
+  // per embedding sequence that reached its last token, in order.
+  bool well_formed = reply->sampled.size() == num_wanted && reply->embeddings.size() == num_pooled;
+  for (size_t i = 0, j = 0, k = 0; well_formed && i < req.seqs.size(); ++i) {
     if (!req.seqs[i].want_logits) continue;
+    if (pooling_of(req.seqs[i].request_id) != Pooling::kNone) {
+      const wire::PooledEmbedding& e = reply->embeddings[k++];
+      well_formed = e.request_id == req.seqs[i].request_id &&
+                    e.values.size() == static_cast<size_t>(m.info.hidden_size);
+      continue;
+    }
     const wire::SampledTokenInfo& t = reply->sampled[j++];
     well_formed = t.request_id == req.seqs[i].request_id && t.token >= 0 && t.token < m.info.vocab_size;
   }
@@ -524,6 +555,10 @@ bool EngineLoop::StepModel(Model& m) {
   m.steps.Delivered(req);
 
   scheduler::StepResult result;
+  for (wire::PooledEmbedding& e : reply->embeddings) {
+    active_.at(e.request_id)->embedding = std::move(e.values);
+    result.sampled.push_back({e.request_id, 0, /*stop=*/true});  // done: its one "token" ends it
+  }
   for (const wire::SampledTokenInfo& t : reply->sampled) {
     GeneratedToken token = MakeGeneratedToken(*m.tokenizer, t);  // the one conversion from the wire
     Active& active = *active_.at(t.request_id);
@@ -593,8 +628,9 @@ void EngineLoop::FinishActive(uint64_t id, FinishReason reason, const Status& st
   ev.finish_reason = reason;
   ev.status = status;
   ev.prompt_tokens = static_cast<int32_t>(a->request.prompt.size());
-  ev.completion_tokens = a->num_generated;
+  ev.completion_tokens = a->request.pooling == Pooling::kNone ? a->num_generated : 0;
   ev.cached_tokens = a->cached_prompt_tokens;
+  ev.embedding = std::move(a->embedding);
   ev.text = text;
   ev.latency = ToLatency(a->timings, a->submitted_ns, a->admitted_ns, clock_.NowNanos());
   if (options_.committer && !shutting_down_ && a->request.durable) {
@@ -620,6 +656,7 @@ void EngineLoop::RecomputeAfterWorkerRestart() {
       r.generated.assign(seq->tokens.begin() + seq->num_prompt_tokens, seq->tokens.end());
       r.max_tokens = seq->max_tokens;
       r.eos_token_ids = seq->eos_token_ids;
+      r.use_prefix_cache = seq->use_prefix_cache;  // an embedding is run again from its start
       again.emplace_back(seq->arrival, std::move(r));
     }
     std::sort(again.begin(), again.end(), [](const auto& x, const auto& y) { return x.first < y.first; });

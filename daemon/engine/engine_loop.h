@@ -97,6 +97,7 @@ class EngineLoop final : public Engine {
   // Engine.
   const model::Tokenizer* tokenizer(const std::string& model) const override;
   int32_t context_length(const std::string& model) const override;
+  int32_t embedding_size(const std::string& model) const override;
   StatusOr<uint64_t> Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink) override;
   void Cancel(uint64_t id) override;
   EngineStats Stats() const override;
@@ -127,6 +128,7 @@ class EngineLoop final : public Engine {
     int64_t submitted_ns = 0;           // clock_ at Submit()
     int64_t admitted_ns = 0;            // clock_ at Admit(): the scheduler's arrival
     scheduler::RequestTimings timings;  // the scheduler's, once it gives them up
+    std::vector<float> embedding;       // an embedding request's vector, from the worker's reply
   };
 
   // AddModel and RemoveModel after Start(), for the loop thread.

@@ -220,6 +220,62 @@ TEST_F(EngineLoopTest, ChunkedPrefillAndBudgetOptionsReachTheScheduler) {
   EXPECT_EQ(override_steps, chunked_steps);
 }
 
+// An embedding request samples nothing and sends no token; its vector is the same alone, in a
+// loop that chunks it (budget 16) beside a generating request, and with two of its kind.
+TEST_F(EngineLoopTest, EmbeddingsAreChunkedBatchedAndIdentical) {
+  std::vector<int32_t> prompt(40);
+  for (int32_t i = 0; i < 40; ++i) prompt[static_cast<size_t>(i)] = 3 + (i * 11) % 50;
+  GenerationRequest embed = Request(prompt, 1, 0, 0);
+  embed.pooling = Pooling::kMean;
+  auto alone = Run(embed);
+  ASSERT_TRUE(alone->WaitFinished());
+  EXPECT_EQ(alone->finish().finish_reason, FinishReason::kStop);
+  EXPECT_TRUE(alone->finish().status.ok()) << alone->finish().status.ToString();
+  EXPECT_TRUE(alone->tokens().empty());
+  EXPECT_EQ(alone->finish().completion_tokens, 0);
+  EXPECT_EQ(alone->finish().prompt_tokens, 40);
+  const std::vector<float> want = alone->finish().embedding;
+  ASSERT_EQ(want.size(), static_cast<size_t>(info_.hidden_size));
+  EXPECT_EQ(loop_.embedding_size("rand"), info_.hidden_size);
+
+  InProcessWorker worker;
+  StatusOr<wire::ModelInfo> info = worker.LoadModel({"rand", path_, 64 << 10});
+  ASSERT_TRUE(info.ok());
+  EngineLoopOptions options;
+  options.token_budget = 16;
+  EngineLoop loop(&worker, options);
+  auto tok = model::LoadTokenizerFromGguf(path_);
+  ASSERT_TRUE(tok.ok());
+  ASSERT_TRUE(loop.AddModel(*info, std::move(tok).value()).ok());
+  loop.Start();
+  auto generating = std::make_shared<RecordingSink>();
+  ASSERT_TRUE(loop.Submit(Request({7, 8, 9}, 30, 0.9f, 5), generating).ok());
+  std::vector<std::shared_ptr<RecordingSink>> batched;
+  for (int i = 0; i < 2; ++i) {
+    batched.push_back(std::make_shared<RecordingSink>());
+    ASSERT_TRUE(loop.Submit(embed, batched.back()).ok());
+  }
+  GenerationRequest last = embed;
+  last.pooling = Pooling::kLast;
+  auto last_sink = std::make_shared<RecordingSink>();
+  ASSERT_TRUE(loop.Submit(last, last_sink).ok());
+  for (auto& s : batched) {
+    ASSERT_TRUE(s->WaitFinished());
+    EXPECT_EQ(s->finish().embedding, want);
+  }
+  ASSERT_TRUE(last_sink->WaitFinished());
+  EXPECT_EQ(last_sink->finish().embedding.size(), want.size());
+  EXPECT_NE(last_sink->finish().embedding, want);
+  ASSERT_TRUE(generating->WaitFinished());
+  EXPECT_EQ(generating->tokens().size(), 30u);
+
+  // The prompt alone must fit the context: max_tokens does not count.
+  GenerationRequest too_long = embed;
+  too_long.prompt.assign(static_cast<size_t>(loop.context_length("rand")) + 1, 5);
+  EXPECT_TRUE(loop.Submit(too_long, std::make_shared<RecordingSink>()).status().IsInvalidArgument());
+  loop.Stop();
+}
+
 TEST_F(EngineLoopTest, CancelFreesBlocks) {
   auto sink = Run(Request({1, 2, 3, 4}, 200, 1.0f, 1));
   ASSERT_TRUE(sink->WaitTokens(2));

@@ -7,7 +7,8 @@
 namespace hearth::daemon {
 
 wire::StepRequest StepBuilder::Build(const std::string& model, const scheduler::SchedulerOutput& out,
-                                     const scheduler::BatchScheduler& sched, const SamplingOf& sampling_of) {
+                                     const scheduler::BatchScheduler& sched, const SamplingOf& sampling_of,
+                                     const PoolingOf& pooling_of) {
   for (scheduler::RequestId id : out.preempted) Release(id);  // its blocks were freed
   wire::StepRequest req;
   req.model = model;
@@ -33,6 +34,7 @@ wire::StepRequest StepBuilder::Build(const std::string& model, const scheduler::
       w.history.assign(seq->tokens.begin(), seq->tokens.begin() + s.start_pos);
       w.num_prompt_tokens = seq->num_prompt_tokens;
       w.sampling = sampling_of(s.id);
+      if (pooling_of) w.pooling = pooling_of(s.id);
       held.block_table = s.block_table;
     } else {
       const auto first_new = s.block_table.begin() + static_cast<std::ptrdiff_t>(held.block_table.size());

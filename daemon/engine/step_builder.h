@@ -24,13 +24,16 @@ class StepBuilder {
  public:
   // A request's sampling parameters, sent with its full steps.
   using SamplingOf = std::function<const SamplingParams&(uint64_t request_id)>;
+  // A request's pooling, sent with its full steps (null: none pools).
+  using PoolingOf = std::function<Pooling(uint64_t request_id)>;
 
   // The step for `out` (sched's latest Schedule()): the sequences it preempted and those
   // released since the last delivered step go in `released`; each scheduled sequence is a delta
   // or full. Records the step as if the worker will apply it: when it does not, the caller
   // releases the step's sequences (they end) or calls Forget() (the worker was replaced).
   wire::StepRequest Build(const std::string& model, const scheduler::SchedulerOutput& out,
-                          const scheduler::BatchScheduler& sched, const SamplingOf& sampling_of);
+                          const scheduler::BatchScheduler& sched, const SamplingOf& sampling_of,
+                          const PoolingOf& pooling_of = nullptr);
   // The worker answered `step`: the ids it released are gone from the worker.
   void Delivered(const wire::StepRequest& step);
   // The sequence ended in the daemon (finished, cancelled, preempted, failed, model removed):

@@ -34,6 +34,13 @@ int32_t PlacingEngine::context_length(const std::string& model) const {
   return registry_->context_length(model);
 }
 
+int32_t PlacingEngine::embedding_size(const std::string& model) const {
+  for (EngineLoop* engine : engines_) {
+    if (const int32_t warm = engine->embedding_size(model); warm > 0) return warm;
+  }
+  return 0;
+}
+
 EngineStats PlacingEngine::Stats() const {
   EngineStats sum;
   for (EngineLoop* engine : engines_) {

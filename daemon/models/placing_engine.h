@@ -36,6 +36,8 @@ class PlacingEngine final : public Engine {
 
   const model::Tokenizer* tokenizer(const std::string& model) const override { return registry_->tokenizer(model); }
   int32_t context_length(const std::string& model) const override;
+  // From the worker where the model is warm; 0 while it is warm nowhere.
+  int32_t embedding_size(const std::string& model) const override;
   // NotFound or InvalidArgument at once for a model that can never be placed; otherwise an id.
   StatusOr<uint64_t> Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink) override;
   void Cancel(uint64_t id) override;

@@ -10,7 +10,7 @@ namespace {
 
 using rapidjson::Value;
 
-enum Where : uint8_t { kChat = 1, kText = 2, kBoth = 3 };
+enum Where : uint8_t { kChat = 1, kText = 2, kBoth = 3, kEmbed = 4 };
 
 // What a value must be for a field Hearth does not implement to be accepted: the value that
 // asks for nothing (false, 1, an empty list, ...). nullptr: the field works (the parser reads
@@ -43,7 +43,7 @@ bool IsString(const Value& v) { return v.IsString(); }
 // Ordered as docs/api.md lists them: what works, then what is refused.
 constexpr FieldRule kRules[] = {
     // Honoured (parsed and checked in openai_request.cc).
-    {"model", kBoth, nullptr, ""},
+    {"model", kBoth | kEmbed, nullptr, ""},
     {"messages", kChat, nullptr, ""},
     {"prompt", kText, nullptr, ""},
     {"max_tokens", kBoth, nullptr, ""},
@@ -70,7 +70,7 @@ constexpr FieldRule kRules[] = {
     {"tool_choice", kChat, nullptr, ""},
     {"parallel_tool_calls", kChat, nullptr, ""},
     // No effect on the answer by their nature: identifiers for the caller's own bookkeeping.
-    {"user", kBoth, IsString, "user must be a string"},
+    {"user", kBoth | kEmbed, IsString, "user must be a string"},
     {"safety_identifier", kChat, IsString, "safety_identifier must be a string"},
     {"prompt_cache_key", kChat, IsString, "prompt_cache_key must be a string (Hearth's prefix cache needs no key)"},
     // Accepted only at the value that asks for nothing.
@@ -117,6 +117,11 @@ constexpr FieldRule kRules[] = {
     {"bad_words", kBoth, IsEmptyArray, "bad_words is not supported"},
     {"priority", kBoth, IsZero, "priority is not supported on the API"},
     {"return_tokens_as_token_ids", kBoth, IsFalse, "return_tokens_as_token_ids is not supported"},
+    // /v1/embeddings (parsed in embeddings_request.cc; dimensions only at the model's width).
+    {"input", kEmbed, nullptr, ""},
+    {"encoding_format", kEmbed, nullptr, ""},
+    {"dimensions", kEmbed, nullptr, ""},
+    {"pooling", kEmbed, nullptr, ""},
 };
 
 const FieldRule* Find(std::string_view name) {
@@ -133,7 +138,9 @@ ApiError Refuse(std::string param, std::string message) {
 }  // namespace
 
 std::optional<ApiError> CheckRequestFields(ApiEndpoint endpoint, const Value& body) {
-  const uint8_t here = endpoint == ApiEndpoint::kChatCompletions ? kChat : kText;
+  const uint8_t here = endpoint == ApiEndpoint::kChatCompletions ? kChat
+                       : endpoint == ApiEndpoint::kCompletions   ? kText
+                                                                  : kEmbed;
   for (auto it = body.MemberBegin(); it != body.MemberEnd(); ++it) {
     const std::string name(it->name.GetString(), it->name.GetStringLength());
     const FieldRule* rule = Find(name);

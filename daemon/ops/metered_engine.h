@@ -20,6 +20,7 @@ class MeteredEngine final : public Engine {
 
   const model::Tokenizer* tokenizer(const std::string& model) const override { return inner_->tokenizer(model); }
   int32_t context_length(const std::string& model) const override { return inner_->context_length(model); }
+  int32_t embedding_size(const std::string& model) const override { return inner_->embedding_size(model); }
   StatusOr<uint64_t> Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink) override;
   void Cancel(uint64_t id) override { inner_->Cancel(id); }
   EngineStats Stats() const override { return inner_->Stats(); }

@@ -77,6 +77,7 @@ class RoutingEngine final : public Engine {
 
   const model::Tokenizer* tokenizer(const std::string& model) const override { return local_->tokenizer(model); }
   int32_t context_length(const std::string& model) const override { return local_->context_length(model); }
+  int32_t embedding_size(const std::string& model) const override { return local_->embedding_size(model); }
   // NotFound for a model this node does not know (it tokenizes every request, so every model
   // it routes is in its catalogue). A forwarded request needs an id (the journal's).
   StatusOr<uint64_t> Submit(GenerationRequest request, std::shared_ptr<RequestSink> sink) override;
