@@ -476,6 +476,65 @@ std::vector<uint8_t> EncodeError(const std::string& message) {
   return std::vector<uint8_t>(message.begin(), message.end());
 }
 
+std::vector<uint8_t> EncodeKvBlocksRead(const KvBlocksRead& read) {
+  PayloadWriter w;
+  w.Str(read.model);
+  w.I32s(read.blocks);
+  return w.Take();
+}
+
+StatusOr<KvBlocksRead> DecodeKvBlocksRead(const std::vector<uint8_t>& payload) {
+  PayloadReader r(payload);
+  KvBlocksRead read;
+  HEARTH_ASSIGN_OR_RETURN(read.model, r.Str());
+  HEARTH_ASSIGN_OR_RETURN(read.blocks, r.I32s());
+  HEARTH_RETURN_IF_ERROR(ExpectEnd(r, "kv blocks read"));
+  return read;
+}
+
+std::vector<uint8_t> EncodeKvBlocks(const KvBlocks& blocks) {
+  PayloadWriter w;
+  w.U64(blocks.bytes_per_block);
+  w.Str(blocks.data);
+  return w.Take();
+}
+
+StatusOr<KvBlocks> DecodeKvBlocks(const std::vector<uint8_t>& payload) {
+  PayloadReader r(payload);
+  KvBlocks blocks;
+  HEARTH_ASSIGN_OR_RETURN(blocks.bytes_per_block, r.U64());
+  HEARTH_ASSIGN_OR_RETURN(blocks.data, r.Str());
+  HEARTH_RETURN_IF_ERROR(ExpectEnd(r, "kv blocks"));
+  if (blocks.bytes_per_block == 0 || blocks.data.size() % blocks.bytes_per_block != 0) {
+    return Status::Corruption("kv blocks: data is not a whole number of blocks");
+  }
+  return blocks;
+}
+
+std::vector<uint8_t> EncodeKvBlocksWrite(const KvBlocksWrite& write) {
+  PayloadWriter w;
+  w.Str(write.model);
+  w.I32s(write.blocks);
+  w.U64(write.bytes_per_block);
+  w.Str(write.data);
+  return w.Take();
+}
+
+StatusOr<KvBlocksWrite> DecodeKvBlocksWrite(const std::vector<uint8_t>& payload) {
+  PayloadReader r(payload);
+  KvBlocksWrite write;
+  HEARTH_ASSIGN_OR_RETURN(write.model, r.Str());
+  HEARTH_ASSIGN_OR_RETURN(write.blocks, r.I32s());
+  HEARTH_ASSIGN_OR_RETURN(write.bytes_per_block, r.U64());
+  HEARTH_ASSIGN_OR_RETURN(write.data, r.Str());
+  HEARTH_RETURN_IF_ERROR(ExpectEnd(r, "kv blocks write"));
+  if (write.bytes_per_block == 0 || write.data.size() / write.bytes_per_block != write.blocks.size() ||
+      write.data.size() % write.bytes_per_block != 0) {
+    return Status::Corruption("kv blocks write: data is not one block per id");
+  }
+  return write;
+}
+
 std::string DecodeError(const std::vector<uint8_t>& payload) { return std::string(payload.begin(), payload.end()); }
 
 }  // namespace hearth::wire

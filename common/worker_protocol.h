@@ -52,6 +52,14 @@ enum class MessageType : uint8_t {
   // daemon -> worker: the model's name, once kLoadStatus said finished. Reply kModelInfo, or
   // kError (not a model file, no room for its KV cache: the load is over and its pages free).
   kFinishLoad = 18,
+  // daemon -> worker: KvBlocksRead. Reply kKvBlocks with those blocks' bytes (every layer's K and
+  // V), or kError (an unknown model, a block id out of range, more bytes than a frame holds).
+  kReadKvBlocks = 19,
+  kKvBlocks = 20,  // worker -> daemon: KvBlocks
+  // daemon -> worker: KvBlocksWrite, bytes from kKvBlocks (of this worker or another with the
+  // same layout). Reply kKvWritten (empty), or kError (a layout or size that does not match).
+  kWriteKvBlocks = 21,
+  kKvWritten = 22,
 };
 
 // The page size of the worker's memory pool: a model takes whole pages for its weights and for
@@ -71,8 +79,9 @@ struct Frame {
 
 struct WorkerHello {
   // 2: loads in three requests (kBeginLoad, kPollLoad, kFinishLoad); 3: logit_bias, min_tokens,
-  // ignore_eos and stop_token_ids in a step's sampling parameters; 4: and a grammar.
-  uint32_t protocol_version = 4;
+  // ignore_eos and stop_token_ids in a step's sampling parameters; 4: and a grammar; 5: KV blocks
+  // read and written (kReadKvBlocks, kWriteKvBlocks).
+  uint32_t protocol_version = 5;
   int32_t pid = 0;
   std::string backend;  // "cpu" or "cuda"
   std::string device;   // human-readable, e.g. "cpu: 2 threads (avx512)"
@@ -247,6 +256,35 @@ std::vector<uint8_t> EncodeStep(const StepRequest& request);
 StatusOr<StepRequest> DecodeStep(const std::vector<uint8_t>& payload);
 std::vector<uint8_t> EncodeStepReply(const StepReply& reply);
 StatusOr<StepReply> DecodeStepReply(const std::vector<uint8_t>& payload);
+
+// --- KV blocks (docs/cluster.md, "KV transfer") --------------------------------
+
+// A block's bytes are every layer's K block then V block, layer by layer, as the worker's cache
+// holds them; blocks follow one another in the order asked.
+struct KvBlocksRead {
+  std::string model;
+  std::vector<int32_t> blocks;
+};
+
+struct KvBlocks {
+  uint64_t bytes_per_block = 0;
+  std::string data;  // blocks.size() * bytes_per_block
+};
+
+struct KvBlocksWrite {
+  std::string model;
+  std::vector<int32_t> blocks;
+  uint64_t bytes_per_block = 0;  // the writer's; must equal the worker's for that model
+  std::string data;              // blocks.size() * bytes_per_block
+};
+
+std::vector<uint8_t> EncodeKvBlocksRead(const KvBlocksRead& read);
+StatusOr<KvBlocksRead> DecodeKvBlocksRead(const std::vector<uint8_t>& payload);
+std::vector<uint8_t> EncodeKvBlocks(const KvBlocks& blocks);
+StatusOr<KvBlocks> DecodeKvBlocks(const std::vector<uint8_t>& payload);
+std::vector<uint8_t> EncodeKvBlocksWrite(const KvBlocksWrite& write);
+// Corruption when the data is not blocks.size() * bytes_per_block bytes.
+StatusOr<KvBlocksWrite> DecodeKvBlocksWrite(const std::vector<uint8_t>& payload);
 
 // An Error frame's payload is the message's bytes.
 std::vector<uint8_t> EncodeError(const std::string& message);

@@ -352,5 +352,36 @@ TEST(StepCodecTest, HugeCountsAreRejectedWithoutAllocating) {
   EXPECT_TRUE(rb.Bool().status().IsCorruption());
 }
 
+
+TEST(KvBlocksCodecTest, RoundTripsAndRejectsDataThatIsNotOneBlockPerId) {
+  const KvBlocksRead read{"m", {3, 1, 4}};
+  StatusOr<KvBlocksRead> r = DecodeKvBlocksRead(EncodeKvBlocksRead(read));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->model, "m");
+  EXPECT_EQ(r->blocks, read.blocks);
+
+  const KvBlocks blocks{4, std::string("abcdefgh")};
+  StatusOr<KvBlocks> b = DecodeKvBlocks(EncodeKvBlocks(blocks));
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(b->bytes_per_block, 4u);
+  EXPECT_EQ(b->data, "abcdefgh");
+  EXPECT_TRUE(DecodeKvBlocks(EncodeKvBlocks({3, "abcdefgh"})).status().IsCorruption()) << "8 bytes are not 3-byte blocks";
+  EXPECT_TRUE(DecodeKvBlocks(EncodeKvBlocks({0, ""})).status().IsCorruption());
+
+  const KvBlocksWrite write{"m", {2, 5}, 4, "abcdefgh"};
+  StatusOr<KvBlocksWrite> w = DecodeKvBlocksWrite(EncodeKvBlocksWrite(write));
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(w->blocks, write.blocks);
+  EXPECT_EQ(w->data, write.data);
+  EXPECT_TRUE(DecodeKvBlocksWrite(EncodeKvBlocksWrite({"m", {2}, 4, "abcdefgh"})).status().IsCorruption())
+      << "two blocks of data for one id";
+  EXPECT_TRUE(DecodeKvBlocksWrite(EncodeKvBlocksWrite({"m", {2, 5}, 4, "abcdefg"})).status().IsCorruption());
+  const std::vector<uint8_t> full = EncodeKvBlocksWrite(write);
+  for (size_t n = 0; n < full.size(); ++n) {
+    const std::vector<uint8_t> cut(full.begin(), full.begin() + static_cast<ptrdiff_t>(n));
+    EXPECT_TRUE(DecodeKvBlocksWrite(cut).status().IsCorruption()) << n;
+  }
+}
+
 }  // namespace
 }  // namespace hearth::wire

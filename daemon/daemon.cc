@@ -1,6 +1,8 @@
 #include "daemon/daemon.h"
 
 #include "daemon/routing/handoff_plan.h"
+#include "daemon/routing/kv_handoff.h"
+#include "daemon/routing/kv_route.h"
 
 #include <httplib.h>
 #include <sys/socket.h>
@@ -9,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <map>
 
 #include "common/json_writer.h"
@@ -214,6 +217,12 @@ Status Daemon::MakePreemptionWatcher() {
         LogWarn("preemption: no survivor has room for a model").Kv("model", m.model).Kv("requests", m.requests.size());
       }
       cluster_->SetHandoff(HandoffsOf(plan));
+      {
+        std::lock_guard<std::mutex> lock(handoff_mu_);
+        handoff_deadline_ = notice.deadline;
+        handoff_targets_.clear();
+        for (const scheduler::MigrationMove& m : plan.moves) handoff_targets_[m.model] = m.node;
+      }
       const std::vector<uint64_t> waiting = served_forwards_.NotStarted();
       LogInfo("preemption: handing back forwarded requests without a token")
           .Kv("requests", waiting.size())
@@ -228,10 +237,71 @@ Status Daemon::MakePreemptionWatcher() {
   };
   options.on_stop = [this](const std::string& why) {
     LogWarn("preemption: stopping before the deadline").Kv("why", why);
+    if (cluster_) HandOffServedRequests();
     exit_requested_ = true;
   };
   preemption_ = std::make_unique<PreemptionWatcher>(std::move(options));
   return Status::Ok();
+}
+
+void Daemon::HandOffServedRequests() {
+  std::map<std::string, std::string> targets;
+  WallClock::time_point deadline;
+  {
+    std::lock_guard<std::mutex> lock(handoff_mu_);
+    targets = handoff_targets_;
+    deadline = handoff_deadline_;
+  }
+  std::map<std::string, std::string> advertised;
+  for (const cluster::Peer& p : cluster_->view().nodes) advertised[p.record.name] = p.record.advertise;
+  std::vector<KvHandoffRequest> requests;
+  for (const ServedForwards::Request& r : served_forwards_.List()) {
+    KvHandoffRequest q;
+    q.id = r.id;
+    if (auto t = targets.find(r.model); t != targets.end()) {
+      q.node = t->second;
+      if (auto a = advertised.find(q.node); a != advertised.end()) {
+        if (StatusOr<PeerAddress> peer = ParsePeerUrl(a->second); peer.ok()) q.peer = *peer;
+      }
+    }
+    requests.push_back(std::move(q));
+  }
+  if (requests.empty()) return;
+  KvHandoffOptions options;
+  (void)scheduler::ParseKvMovePolicy(config_.cluster_kv_handoff, &options.policy);  // checked at load
+  options.token = config_.cluster_token;
+  options.client = forward_client_.get();
+  options.export_kv = [this](const std::vector<uint64_t>& ids, double* prefill) {
+    return placing_->ExportKv(ids, std::numeric_limits<int32_t>::max(), prefill);
+  };
+  // Leave a second of the grace for the exit itself.
+  const auto until = std::chrono::steady_clock::now() +
+                     std::chrono::duration_cast<std::chrono::steady_clock::duration>(deadline - WallClock::now()) -
+                     std::chrono::seconds(1);
+  const KvHandoffSummary summary = RunKvHandoff(options, requests, until, [this](const KvHandoffResult& r) {
+    // Its end names the node, and its entry node resubmits it there at once.
+    if (!r.node.empty()) served_forwards_.HandOff(r.id, r.node);
+    metered_->Cancel(r.id);
+    metrics_.KvHandedOver(r.move == scheduler::KvMove::kTransfer && r.status.ok(), r.bytes);
+    if (!r.status.ok()) LogWarn("KV transfer failed; recomputed").Kv("request", r.id).Kv("error", r.status.ToString());
+  });
+  int transferred = 0, recomputed = 0;
+  uint64_t bytes = 0;
+  int64_t tokens = 0;
+  for (const KvHandoffResult& r : summary.results) {
+    const bool moved = r.move == scheduler::KvMove::kTransfer && r.status.ok();
+    (moved ? transferred : recomputed) += 1;
+    bytes += r.bytes;
+    tokens += r.tokens;
+  }
+  LogInfo("preemption: requests handed over")
+      .Kv("transferred", transferred)
+      .Kv("recomputed", recomputed)
+      .Kv("kv_bytes", bytes)
+      .Kv("kv_tokens", tokens)
+      .Kv("link_mb_per_s", summary.link_bytes_per_second / 1e6)
+      .Kv("prefill_tokens_per_s", summary.prefill_tokens_per_second)
+      .Kv("seconds", summary.seconds);
 }
 
 Status Daemon::StartEngine() {
@@ -360,6 +430,19 @@ void Daemon::RegisterApiRoutes() {
     forward.dollars_per_token = [this] { return CurrentCost().per_token(); };
     forward.served = &served_forwards_;
     RegisterForwardRoute(api, std::move(forward));
+    KvRouteOptions kv;
+    kv.token = config_.cluster_token;
+    kv.refusal = [this]() -> std::string {
+      if (stopping_ || draining()) return "it is draining";
+      return "";
+    };
+    kv.vocab_size = [this](const std::string& model) {
+      const model::Tokenizer* t = placing_->tokenizer(model);
+      return t ? t->vocab_size() : 0;
+    };
+    kv.import = [this](const KvPrefix& prefix) { return placing_->ImportKv(prefix); };
+    kv.on_import = [this](int32_t blocks, uint64_t bytes) { metrics_.KvImported(blocks, bytes); };
+    RegisterKvRoute(api, std::move(kv));
   }
 }
 

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -111,7 +112,7 @@ class Daemon {
   std::vector<std::unique_ptr<SupervisedWorker>> workers_;
   std::vector<std::unique_ptr<EngineLoop>> engines_;
   std::vector<std::unique_ptr<LoopWorker>> loop_workers_;
-  // The model registry and placement (owner: models; docs/models.md): set in StartEngine().
+  // The model registry and placement (docs/models.md): set in StartEngine().
   std::unique_ptr<store::ModelStore> model_store_;
   std::unique_ptr<ModelRegistry> registry_;
   std::unique_ptr<store::LoadHistoryStore> load_store_;
@@ -125,7 +126,7 @@ class Daemon {
   std::unique_ptr<http::HttpServer> api_;
   std::unique_ptr<http::HttpServer> admin_;
 
-  // Metrics, health, readiness and queue limits (owner: metrics). /healthz, /readyz and
+  // Metrics, health, readiness and queue limits. /healthz, /readyz and
   // /metrics on both listeners.
   void RegisterProbeRoutes(http::Router& router);
   std::string MetricsText();
@@ -134,10 +135,10 @@ class Daemon {
   std::unique_ptr<HealthMonitor> health_;   // set in Start()
   std::atomic<bool> stopping_{false};
 
-  // Requests, auth, drain and reload (owner: requests/admin API).
+  // Requests, auth, drain and reload.
   std::unique_ptr<RequestRegistry> requests_;  // set in Start()
   OpenStreams open_streams_;                   // the event streams the listeners still write
-  // Durable requests (owner: durability; docs/durability.md): set in Start() with the store.
+  // Durable requests (docs/durability.md): set in Start() with the store.
   std::unique_ptr<Durability> durability_;
   BearerAuth api_auth_;    // /v1/*
   BearerAuth admin_auth_;  // /admin/v1/*
@@ -146,8 +147,15 @@ class Daemon {
   std::mutex reload_mu_;
   Config applied_;  // GUARDED_BY(reload_mu_): config_ with the reloaded run-time options
 
-  // Spot preemption notices (owner: preemption; docs/durability.md).
+  // Spot preemption notices (docs/durability.md).
   Status MakePreemptionWatcher();
+  // In a cluster, at the preemption's stop time: hands every forwarded request still served
+  // here to the node the migration plan chose for its model, with its KV blocks or to be
+  // recomputed there ([cluster] kv_handoff; docs/cluster.md, "KV transfer"), before the deadline.
+  void HandOffServedRequests();
+  std::mutex handoff_mu_;
+  std::map<std::string, std::string> handoff_targets_;  // GUARDED_BY(handoff_mu_): model -> node
+  WallClock::time_point handoff_deadline_;              // GUARDED_BY(handoff_mu_): the notice's
   std::unique_ptr<PreemptionWatcher> preemption_;  // set in Start(), running once listeners open
   std::atomic<bool> preempting_{false};
   std::atomic<bool> exit_requested_{false};

@@ -58,4 +58,47 @@ StatusOr<std::unique_ptr<KvCache>> KvCache::CreateIn(const KvCacheOptions& o, ui
   return cache;
 }
 
+Status KvCache::CheckBlocks(std::span<const int32_t> blocks) const {
+  for (int32_t b : blocks) {
+    if (b < 0 || b >= options_.num_blocks) {
+      return Status::InvalidArgument("KV block " + std::to_string(b) + " is out of range (the cache has " +
+                                     std::to_string(options_.num_blocks) + ")");
+    }
+  }
+  return Status::Ok();
+}
+
+Status KvCache::ReadBlocks(std::span<const int32_t> blocks, std::string* out) const {
+  HEARTH_RETURN_IF_ERROR(CheckBlocks(blocks));
+  const size_t n = LayerBlockBytes();
+  out->reserve(out->size() + blocks.size() * bytes_per_block());
+  for (int32_t b : blocks) {
+    for (const kernels::KvCacheLayer& layer : layers_) {
+      for (const void* pool : {static_cast<const void*>(layer.k), static_cast<const void*>(layer.v)}) {
+        out->append(static_cast<const char*>(pool) + n * static_cast<size_t>(b), n);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+Status KvCache::WriteBlocks(std::span<const int32_t> blocks, std::string_view data) {
+  HEARTH_RETURN_IF_ERROR(CheckBlocks(blocks));
+  if (data.size() != blocks.size() * bytes_per_block()) {
+    return Status::InvalidArgument("KV blocks: " + std::to_string(data.size()) + " bytes for " +
+                                   std::to_string(blocks.size()) + " blocks of " + std::to_string(bytes_per_block()));
+  }
+  const size_t n = LayerBlockBytes();
+  const char* from = data.data();
+  for (int32_t b : blocks) {
+    for (const kernels::KvCacheLayer& layer : layers_) {
+      for (void* pool : {layer.k, layer.v}) {
+        std::memcpy(static_cast<char*>(pool) + n * static_cast<size_t>(b), from, n);
+        from += n;
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace hearth::worker

@@ -4,6 +4,9 @@
 #pragma once
 
 #include <memory>
+#include <span>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -32,6 +35,15 @@ class KvCache {
   int32_t block_size() const { return options_.block_size; }
   int32_t num_blocks() const { return options_.num_blocks; }
   uint64_t num_bytes() const { return num_bytes_; }
+  uint64_t bytes_per_block() const { return BytesPerBlock(options_); }
+
+  // A block's bytes, as another node's cache of the same layout takes them: every layer's K
+  // block, then its V block, layer by layer. Appends bytes_per_block() per block to `out`, in
+  // order. InvalidArgument for a block id out of range (nothing appended).
+  Status ReadBlocks(std::span<const int32_t> blocks, std::string* out) const;
+  // The reverse: `data` is bytes_per_block() per block. InvalidArgument for a block id out of
+  // range or a size that does not match (nothing written).
+  Status WriteBlocks(std::span<const int32_t> blocks, std::string_view data);
 
   // Bytes one block takes across all layers, K and V.
   static uint64_t BytesPerBlock(const KvCacheOptions& options);
@@ -40,6 +52,9 @@ class KvCache {
 
  private:
   explicit KvCache(const KvCacheOptions& options) : options_(options) {}
+  Status CheckBlocks(std::span<const int32_t> blocks) const;
+  // Bytes of one block in one layer's K (or V) pool.
+  size_t LayerBlockBytes() const { return static_cast<size_t>(bytes_per_block() / (2 * uint64_t(options_.num_layers))); }
 
   KvCacheOptions options_;
   std::vector<kernels::KvCacheLayer> layers_;  // [num_layers]

@@ -354,6 +354,33 @@ void StepExecutor::Apply(const wire::StepSequence& s, SequenceState& state) {
   state.history.insert(state.history.end(), s.tokens.begin(), s.tokens.end());
 }
 
+StatusOr<wire::KvBlocks> StepExecutor::ReadKvBlocks(const wire::KvBlocksRead& request) const {
+  auto it = models_.find(request.model);
+  if (it == models_.end()) return Status::NotFound("model '" + request.model + "' is not loaded");
+  const KvCache& cache = *it->second->cache;
+  // The reply's frame carries the bytes and a few more.
+  if (request.blocks.size() * cache.bytes_per_block() + 64 > wire::kMaxFrameBytes) {
+    return Status::InvalidArgument("KV blocks: " + std::to_string(request.blocks.size()) +
+                                   " blocks do not fit one frame; ask for fewer");
+  }
+  wire::KvBlocks out;
+  out.bytes_per_block = cache.bytes_per_block();
+  HEARTH_RETURN_IF_ERROR(cache.ReadBlocks(request.blocks, &out.data));
+  return out;
+}
+
+Status StepExecutor::WriteKvBlocks(const wire::KvBlocksWrite& request) {
+  auto it = models_.find(request.model);
+  if (it == models_.end()) return Status::NotFound("model '" + request.model + "' is not loaded");
+  KvCache& cache = *it->second->cache;
+  if (request.bytes_per_block != cache.bytes_per_block()) {
+    return Status::InvalidArgument("KV blocks of " + std::to_string(request.bytes_per_block) +
+                                   " bytes do not fit this cache's layout (" + std::to_string(cache.bytes_per_block()) +
+                                   " bytes per block)");
+  }
+  return cache.WriteBlocks(request.blocks, request.data);
+}
+
 size_t StepExecutor::num_sequences(const std::string& model) const {
   auto it = models_.find(model);
   return it == models_.end() ? 0 : it->second->sequences.size();

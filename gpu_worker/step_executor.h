@@ -87,6 +87,13 @@ class StepExecutor {
   // When the forward pass fails, the step's sequences are forgotten (the daemon ends them).
   StatusOr<wire::StepReply> Step(const wire::StepRequest& request);
 
+  // KV blocks of a hosted model, out and in (wire::KvBlocksRead, wire::KvBlocksWrite): what a
+  // request carries to another node instead of recomputing. NotFound for a model not hosted;
+  // InvalidArgument for a block out of range, a layout (bytes per block) other than this
+  // cache's, or more bytes than one frame holds.
+  StatusOr<wire::KvBlocks> ReadKvBlocks(const wire::KvBlocksRead& request) const;
+  Status WriteKvBlocks(const wire::KvBlocksWrite& request);
+
   // For tests: the live sequences held for a model (0 for one not hosted).
   size_t num_sequences(const std::string& model) const;
 

@@ -77,6 +77,19 @@ Status Answer(int fd, const wire::Frame& frame, StepExecutor& executor) {
       if (!reply.ok()) return Reply(fd, reply.status());
       return wire::WriteFrame(fd, wire::MessageType::kStepReply, wire::EncodeStepReply(*reply));
     }
+    case wire::MessageType::kReadKvBlocks: {
+      StatusOr<wire::KvBlocksRead> req = wire::DecodeKvBlocksRead(frame.payload);
+      if (!req.ok()) return Reply(fd, req.status());
+      StatusOr<wire::KvBlocks> blocks = executor.ReadKvBlocks(*req);
+      if (!blocks.ok()) return Reply(fd, blocks.status());
+      return wire::WriteFrame(fd, wire::MessageType::kKvBlocks, wire::EncodeKvBlocks(*blocks));
+    }
+    case wire::MessageType::kWriteKvBlocks: {
+      StatusOr<wire::KvBlocksWrite> req = wire::DecodeKvBlocksWrite(frame.payload);
+      if (!req.ok()) return Reply(fd, req.status());
+      if (Status st = executor.WriteKvBlocks(*req); !st.ok()) return Reply(fd, st);
+      return wire::WriteFrame(fd, wire::MessageType::kKvWritten, {});
+    }
     default:
       return Reply(fd,
                    Status::InvalidArgument("unexpected message type " + std::to_string(static_cast<int>(frame.type))));

@@ -366,6 +366,34 @@ std::vector<FinishedRequest> BatchScheduler::OnStepDone(const StepResult& result
   return finished;
 }
 
+PrefixImport BatchScheduler::BeginPrefixImport(std::span<const int32_t> tokens, int32_t max_fresh) {
+  const int32_t bs = config_.block_size;
+  const int32_t full = static_cast<int32_t>(tokens.size()) / bs;
+  PrefixImport import;
+  CachedPrefix prefix = pool_.FindCachedPrefix(tokens.first(static_cast<size_t>(full * bs)));
+  import.held = std::move(prefix.blocks);
+  import.parent_hash = prefix.last_hash;
+  import.first_fresh = static_cast<int32_t>(import.held.size());
+  const int32_t want = std::min({full - import.first_fresh, std::max(max_fresh, 0), pool_.num_free()});
+  if (want > 0) import.fresh = *pool_.Allocate(want);
+  return import;
+}
+
+void BatchScheduler::EndPrefixImport(const PrefixImport& import, std::span<const int32_t> tokens, bool written) {
+  const int32_t bs = config_.block_size;
+  if (written) {
+    uint64_t parent = import.parent_hash;
+    for (size_t j = 0; j < import.fresh.size(); ++j) {
+      const size_t at = (static_cast<size_t>(import.first_fresh) + j) * static_cast<size_t>(bs);
+      parent = pool_.MarkFull(import.fresh[j], parent, tokens.subspan(at, static_cast<size_t>(bs)));
+    }
+  }
+  // As a finished sequence's table: Free() walks it backwards, so the head is evicted last.
+  std::vector<int32_t> all = import.held;
+  all.insert(all.end(), import.fresh.begin(), import.fresh.end());
+  pool_.Free(all);
+}
+
 void BatchScheduler::RegisterFullBlocks(Sequence* seq) {
   const int32_t bs = config_.block_size;
   const int32_t num_full = seq->num_computed_tokens / bs;

@@ -29,6 +29,7 @@
 #include <cstdint>
 #include <memory>
 #include <set>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -100,6 +101,16 @@ struct StepResult {
   std::vector<SampledToken> sampled;
 };
 
+// Full blocks of KV computed elsewhere (another node's cache) entering this pool's prefix cache,
+// in two halves around the copy of their bytes: BeginPrefixImport takes the blocks, the caller
+// writes the bytes into them, EndPrefixImport registers them (or, unwritten, gives them back).
+struct PrefixImport {
+  std::vector<int32_t> held;   // the leading blocks the cache had already (referenced until End)
+  std::vector<int32_t> fresh;  // blocks to write, for the full blocks after `held`, in order
+  int32_t first_fresh = 0;     // index of fresh[0] among the tokens' blocks
+  uint64_t parent_hash = kRootBlockHash;  // the hash of held's last block, which fresh[0] chains to
+};
+
 class BatchScheduler {
  public:
   // `clock` must outlive the scheduler. CHECKs that ValidateSchedulerConfig() passes.
@@ -121,6 +132,17 @@ class BatchScheduler {
   bool Abort(RequestId id);
 
   const Sequence* Find(RequestId id) const;
+
+  // The first half of an import of the full blocks of `tokens` (a whole number of blocks; a
+  // partial last one is ignored): the blocks the cache has are found and held, and free blocks
+  // are taken for the rest, at most `max_fresh` and no more than are free (evicting cached ones
+  // least recently used first). Between the halves nothing else may use the pool: call End
+  // before the next Schedule().
+  PrefixImport BeginPrefixImport(std::span<const int32_t> tokens, int32_t max_fresh);
+  // The second half: `written` true registers the fresh blocks in the prefix cache after the
+  // held ones; false gives them back uncached. Every block of the import is then released, so
+  // the imported blocks wait on the free list, cached, for the request they were sent for.
+  void EndPrefixImport(const PrefixImport& import, std::span<const int32_t> tokens, bool written);
   int32_t num_waiting() const { return static_cast<int32_t>(waiting_.size()); }
   int32_t num_running() const { return static_cast<int32_t>(running_.size()); }
   bool has_unfinished() const { return !seqs_.empty(); }

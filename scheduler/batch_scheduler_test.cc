@@ -745,5 +745,78 @@ TEST(BatchSchedulerTest, RandomizedWorkloadsMatchTheReference) {
   EXPECT_GT(total_deferred, 10) << "shared prefixes sent together must wait for each other";
 }
 
+
+// A request moves to another scheduler with the KV of its full blocks (a node handing it over):
+// the blocks are imported into the new pool's prefix cache, the request is added there with its
+// generated tokens, and it continues with only its last partial block recomputed, giving the
+// reference output.
+TEST(BatchSchedulerTest, ImportedBlocksServeAMovedRequestAsItsOwnCacheWould) {
+  const SchedulerConfig config = Config(64, 8, 4);
+  const std::vector<int32_t> prompt = LongLivedPrompt(11, 37, 30);
+  Harness from(config, 64);
+  from.Add(MakeRequest(1, prompt, 30));
+  while (from.sched().Find(1)->num_generated() < 10) from.Step();
+  const Sequence& seq = *from.sched().Find(1);
+  const int32_t full = seq.num_hashed_blocks;
+  ASSERT_GE(full, 11);
+  const std::vector<int32_t> tokens(seq.tokens.begin(), seq.tokens.begin() + full * 4);
+
+  Harness to(config, 64);
+  const PrefixImport import = to.sched().BeginPrefixImport(tokens, 1000);
+  EXPECT_TRUE(import.held.empty());
+  ASSERT_EQ(static_cast<int32_t>(import.fresh.size()), full);
+  for (int32_t j = 0; j < full; ++j) {
+    to.exec().WriteBlock(import.fresh[static_cast<size_t>(j)], from.exec().ReadBlock(seq.block_table[static_cast<size_t>(j)]));
+  }
+  to.sched().EndPrefixImport(import, tokens, true);
+  to.sched().block_pool().CheckConsistency();
+  EXPECT_EQ(to.sched().block_pool().num_free(), 64) << "imported blocks wait on the free list";
+  EXPECT_EQ(to.sched().block_pool().num_cached(), full);
+
+  Request moved = MakeRequest(1, prompt, 30);
+  moved.generated.assign(seq.tokens.begin() + static_cast<std::ptrdiff_t>(prompt.size()), seq.tokens.end());
+  const int32_t total = static_cast<int32_t>(seq.tokens.size());
+  to.Add(std::move(moved));
+  const SchedulerOutput first = to.Step();
+  ASSERT_EQ(first.seqs.size(), 1u);
+  EXPECT_EQ(first.seqs[0].num_cached_tokens, full * 4);
+  EXPECT_EQ(first.seqs[0].num_tokens, total - full * 4) << "only the tokens after the imported blocks run";
+  while (to.sched().has_unfinished()) to.Step();
+  ASSERT_EQ(to.finished().count(1), 1u);
+  EXPECT_EQ(to.finished().at(1).generated, FakeExecutor::Reference(prompt, 30));
+}
+
+// An import in two parts chains: the second finds the first's blocks and continues after them.
+// One whose bytes were not written leaves nothing findable. The pool's free blocks bound it.
+TEST(BatchSchedulerTest, PrefixImportsChainAndAreBoundedAndCanBeUndone) {
+  const SchedulerConfig config = Config(64, 8, 4);
+  std::mt19937 rng(5);
+  const std::vector<int32_t> tokens = RandomTokens(rng, 4 * 10 + 3);  // 10 full blocks and a partial one
+  Harness h(config, 16);
+  const PrefixImport part = h.sched().BeginPrefixImport(tokens, 4);
+  ASSERT_EQ(part.fresh.size(), 4u);
+  h.sched().EndPrefixImport(part, tokens, true);
+  const PrefixImport rest = h.sched().BeginPrefixImport(tokens, 1000);
+  EXPECT_EQ(rest.held.size(), 4u);
+  EXPECT_EQ(rest.first_fresh, 4);
+  EXPECT_EQ(rest.fresh.size(), 6u) << "the partial last block is not imported";
+  h.sched().EndPrefixImport(rest, tokens, true);
+  EXPECT_EQ(h.sched().block_pool().num_cached(), 10);
+  h.sched().block_pool().CheckConsistency();
+
+  Harness undone(config, 16);
+  const PrefixImport dropped = undone.sched().BeginPrefixImport(tokens, 1000);
+  undone.sched().EndPrefixImport(dropped, tokens, false);
+  EXPECT_EQ(undone.sched().block_pool().num_cached(), 0);
+  EXPECT_EQ(undone.sched().block_pool().num_free(), 16);
+  EXPECT_TRUE(undone.sched().BeginPrefixImport(tokens, 0).held.empty()) << "an unwritten import is not findable";
+
+  Harness small(config, 6);
+  const PrefixImport bounded = small.sched().BeginPrefixImport(tokens, 1000);
+  EXPECT_EQ(bounded.fresh.size(), 6u) << "no more blocks than the pool has free";
+  small.sched().EndPrefixImport(bounded, tokens, true);
+  small.sched().block_pool().CheckConsistency();
+}
+
 }  // namespace
 }  // namespace hearth::scheduler

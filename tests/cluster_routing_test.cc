@@ -112,7 +112,7 @@ class ClusterRoutingTest : public ::testing::Test {
       std::filesystem::create_directories(dir);
       std::ofstream config(dir + "/hearth.toml");
       // Placement by LRU: no prewarm loads a model the cluster did not place.
-      config << "[scheduler]\ntoken_budget = 64\n[placement]\npolicy = \"lru\"\n";
+      config << "[scheduler]\ntoken_budget = 64\n[placement]\npolicy = \"lru\"\n" << ExtraConfig();
       config.close();
       Node n{name, dir, FreePort(), FreePort(), nullptr};
       n.process = std::make_unique<HearthdProcess>(dir, n.port, n.admin,
@@ -148,6 +148,9 @@ class ClusterRoutingTest : public ::testing::Test {
     for (const Node& n : nodes_) ASSERT_TRUE(WaitForPlacement(n.admin, 30s)) << n.name;
     for (size_t i = 0; i < nodes_.size(); ++i) std::printf("%s is the home of %s\n", kNodes[i].c_str(), HomeOf(i).c_str());
   }
+  // Appended to every node's hearth.toml.
+  virtual std::string ExtraConfig() const { return ""; }
+
   void TearDown() override {
     for (Node& n : nodes_) {
       if (n.process) n.process->process().Signal(SIGCONT);
@@ -361,10 +364,24 @@ TEST_F(ClusterRoutingTest, KillingTheServingNodeLosesNoStreamAndChangesNoText) {
   EXPECT_TRUE(rehomed) << model << " got no new home: " << HttpGet(nodes_[entry].admin, "/admin/v1/cluster").body;
 }
 
+// The same three nodes, every one moving its requests on a preemption with their KV blocks
+// ("transfer") or without ("recompute").
+class ClusterPreemptionTest : public ClusterRoutingTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  std::string ExtraConfig() const override { return "[cluster]\nkv_handoff = \"" + GetParam() + "\"\n"; }
+};
+
+// A counter's value in a /metrics text; 0 when it is not there.
+double MetricValue(const std::string& metrics, const std::string& name) {
+  const size_t at = metrics.find("\n" + name + " ");
+  return at == std::string::npos ? 0 : std::atof(metrics.c_str() + at + name.size() + 2);
+}
+
 // A spot node's preemption notice: it drains (published: routers skip it), keeps decoding
-// until its stop time, hands every request back to its entry node, which resubmits it with
-// its committed tokens elsewhere, and exits 0 inside its grace period.
-TEST_F(ClusterRoutingTest, APreemptionNoticeHandsEveryStreamOverAndTheNodeExitsInItsGrace) {
+// until its stop time, hands every request to the node its plan chose (with the blocks it
+// computed, or for that node to recompute them), through the request's entry node, which
+// resubmits it there with its committed tokens, and exits 0 inside its grace period.
+TEST_P(ClusterPreemptionTest, APreemptionNoticeHandsEveryStreamOverAndTheNodeExitsInItsGrace) {
   constexpr int kStreams = 20;
   constexpr int kTokens = 256;  // more than 20 streams can finish before the stop
   const size_t victim = 1, entry = 0;
@@ -439,10 +456,28 @@ TEST_F(ClusterRoutingTest, APreemptionNoticeHandsEveryStreamOverAndTheNodeExitsI
   const size_t sum_at = metrics.find("hearth_cluster_handoff_seconds_sum ");
   const double sum = std::atof(metrics.c_str() + sum_at + std::strlen("hearth_cluster_handoff_seconds_sum "));
   EXPECT_EQ(count, handed_over);
-  std::printf("preemption: node exited %.2f s after the notice; %d of %d streams handed over, mean handoff %.3f s\n",
-              exited_after, handed_over, kStreams, count > 0 ? sum / count : 0.0);
+  // The plan's node imported the blocks, or computed everything itself.
+  size_t t = 0;
+  while (t < kNodes.size() && kNodes[t] != target) ++t;
+  ASSERT_LT(t, kNodes.size());
+  const std::string target_metrics = HttpGet(nodes_[t].port, "/metrics").body;
+  const double imported = MetricValue(target_metrics, "hearth_cluster_kv_imported_blocks_total");
+  if (GetParam() == "transfer") {
+    // Every stream handed over had more than 16 tokens: at least one full block each.
+    EXPECT_GE(imported, handed_over) << target_metrics;
+  } else {
+    EXPECT_EQ(imported, 0) << "nothing is sent for recompute";
+  }
+  std::printf("preemption (%s): node exited %.2f s after the notice; %d of %d streams handed over, mean handoff %.3f s, "
+              "%.0f KV blocks imported\n",
+              GetParam().c_str(), exited_after, handed_over, kStreams, count > 0 ? sum / count : 0.0, imported);
   EXPECT_NE(metrics.find("hearth_cluster_forward_failures_total 0"), std::string::npos) << metrics;
 }
+
+INSTANTIATE_TEST_SUITE_P(KvHandoff, ClusterPreemptionTest, ::testing::Values("transfer", "recompute"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+
 
 TEST_F(ClusterRoutingTest, NodeToNodeCallsNeedTheClusterToken) {
   // What node-a would send node-b for node-b's home model.
@@ -472,6 +507,13 @@ TEST_F(ClusterRoutingTest, NodeToNodeCallsNeedTheClusterToken) {
   auto refused = c.Post("/cluster/v1/generate", good, huge, "application/json");
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 400) << refused->body;
+  // The KV route likewise: no token 401, a body that is no KV prefix 400.
+  auto kv_none = c.Post("/cluster/v1/kv", "HKV1", "application/octet-stream");
+  ASSERT_TRUE(kv_none);
+  EXPECT_EQ(kv_none->status, 401);
+  auto kv_bad = c.Post("/cluster/v1/kv", good, std::string("HKV1\xff\xff\xff\xff", 8), "application/octet-stream");
+  ASSERT_TRUE(kv_bad);
+  EXPECT_EQ(kv_bad->status, 400) << kv_bad->body;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iterator>
 #include <vector>
 
 #include "common/status.h"
@@ -20,7 +21,9 @@ struct BudgetProfileOptions {
   int32_t ceiling = 2048;       // nor above this
   // Prefill tokens per timed step, ascending. The small sizes matter on slow CPUs, where a
   // 64-token step can already take several times the target.
-  std::vector<int32_t> sizes = {16, 32, 64, 128, 256, 512, 1024};
+  // (Built from an array: GCC 12 mistakes a braced default for a dangling pointer when inlined.)
+  static constexpr int32_t kDefaultSizes[] = {16, 32, 64, 128, 256, 512, 1024};
+  std::vector<int32_t> sizes = std::vector<int32_t>(std::begin(kDefaultSizes), std::end(kDefaultSizes));
   int32_t repeats = 3;  // each size is timed this often and the fastest counts: noise only slows
 };
 

@@ -95,6 +95,98 @@ StatusOr<wire::ModelInfo> EngineLoop::LoadOnWorker(const wire::LoadModelRequest&
 
 uint64_t EngineLoop::NewRequestId() { return ids_->Next(); }
 
+namespace {
+
+// Blocks per worker call: a frame holds at most wire::kMaxFrameBytes.
+size_t BlocksPerCall(uint64_t bytes_per_block) {
+  return std::max<size_t>(1, static_cast<size_t>((32ull << 20) / std::max<uint64_t>(bytes_per_block, 1)));
+}
+
+}  // namespace
+
+StatusOr<std::map<uint64_t, KvPrefix>> EngineLoop::ExportKv(const std::vector<uint64_t>& ids, int32_t max_blocks) {
+  std::map<uint64_t, KvPrefix> out;
+  HEARTH_RETURN_IF_ERROR(RunOnWorker([&](WorkerConnection& worker) -> Status {
+    if (worker.generation() != worker_generation_) return Status::Unavailable("the worker was replaced");
+    for (uint64_t id : ids) {
+      auto it = active_.find(id);
+      const scheduler::Sequence* seq = it == active_.end() ? nullptr : it->second->model->scheduler->Find(id);
+      if (!seq) continue;  // not here, or finished
+      const Model& m = *it->second->model;
+      const int32_t bs = m.info.block_size;
+      const int32_t n = std::min(seq->num_hashed_blocks, std::max(max_blocks, 0));
+      KvPrefix p;
+      p.model = m.info.name;
+      p.block_size = bs;
+      p.tokens.assign(seq->tokens.begin(), seq->tokens.begin() + static_cast<std::ptrdiff_t>(n) * bs);
+      const std::vector<int32_t> blocks(seq->block_table.begin(), seq->block_table.begin() + n);
+      for (size_t at = 0; at < blocks.size();) {
+        wire::KvBlocksRead read{m.info.name, {}};
+        // The first read, of one block, tells the block's size.
+        const size_t count = p.bytes_per_block == 0 ? 1 : std::min(blocks.size() - at, BlocksPerCall(p.bytes_per_block));
+        read.blocks.assign(blocks.begin() + static_cast<std::ptrdiff_t>(at),
+                           blocks.begin() + static_cast<std::ptrdiff_t>(at + count));
+        HEARTH_ASSIGN_OR_RETURN(wire::KvBlocks got, worker.ReadKvBlocks(read));
+        if (p.bytes_per_block != 0 && got.bytes_per_block != p.bytes_per_block) {
+          return Status::Corruption("the worker's KV block size changed between two reads");
+        }
+        p.bytes_per_block = got.bytes_per_block;
+        p.data += got.data;
+        at += count;
+      }
+      out.emplace(id, std::move(p));
+    }
+    return Status::Ok();
+  }));
+  return out;
+}
+
+StatusOr<int32_t> EngineLoop::ImportKv(const KvPrefix& prefix) {
+  int32_t written = 0;
+  HEARTH_RETURN_IF_ERROR(RunOnWorker([&](WorkerConnection& worker) -> Status {
+    if (worker.generation() != worker_generation_) return Status::Unavailable("the worker was replaced");
+    auto it = models_.find(prefix.model);
+    if (it == models_.end()) return Status::NotFound("model '" + prefix.model + "' is not warm here");
+    Model& m = *it->second;
+    if (prefix.block_size != m.info.block_size) {
+      return Status::InvalidArgument("KV blocks of " + std::to_string(prefix.block_size) + " tokens; this node's have " +
+                                     std::to_string(m.info.block_size));
+    }
+    const int32_t n = prefix.num_blocks();
+    if (prefix.bytes_per_block == 0 || prefix.first_block < 0 || prefix.first_block > n ||
+        prefix.data.size() != static_cast<uint64_t>(n - prefix.first_block) * prefix.bytes_per_block) {
+      return Status::InvalidArgument("KV prefix: the bytes are not one block per block from the first");
+    }
+    const std::span<const int32_t> tokens(prefix.tokens);
+    scheduler::PrefixImport import = m.scheduler->BeginPrefixImport(tokens, n);
+    if (import.first_fresh < prefix.first_block) {
+      // The blocks before this part are not cached here (evicted, or their part was lost): this
+      // part's blocks would hang after a gap.
+      m.scheduler->EndPrefixImport(import, tokens, false);
+      return Status::FailedPrecondition("KV prefix: the blocks before block " + std::to_string(prefix.first_block) +
+                                        " are not cached here");
+    }
+    Status st = Status::Ok();
+    const size_t per_call = BlocksPerCall(prefix.bytes_per_block);
+    for (size_t at = 0; st.ok() && at < import.fresh.size(); at += per_call) {
+      const size_t count = std::min(import.fresh.size() - at, per_call);
+      wire::KvBlocksWrite write;
+      write.model = prefix.model;
+      write.blocks.assign(import.fresh.begin() + static_cast<std::ptrdiff_t>(at),
+                          import.fresh.begin() + static_cast<std::ptrdiff_t>(at + count));
+      write.bytes_per_block = prefix.bytes_per_block;
+      const size_t from =
+          (static_cast<size_t>(import.first_fresh - prefix.first_block) + at) * prefix.bytes_per_block;
+      write.data = prefix.data.substr(from, count * prefix.bytes_per_block);
+      st = worker.WriteKvBlocks(write);
+    }
+    m.scheduler->EndPrefixImport(import, tokens, st.ok());
+    if (st.ok()) written = static_cast<int32_t>(import.fresh.size());
+    return st;
+  }));
+  return written;
+}
+
 Status EngineLoop::ApplyCommand(ModelCommand& c) {
   if (c.load) {  // here, not between iterations: the whole load at once
     HEARTH_ASSIGN_OR_RETURN(*c.loaded, worker_->LoadModel(*c.load));
@@ -525,6 +617,12 @@ bool EngineLoop::StepModel(Model& m) {
   sent = Clock::now();
   StatusOr<wire::StepReply> reply = worker_->Step(req);
   received = Clock::now();
+  if (const double seconds = std::chrono::duration<double>(received - sent).count();
+      reply.ok() && out.num_batched_tokens >= 32 && seconds > 0) {
+    const double sample = out.num_batched_tokens / seconds;
+    const double before = prefill_tokens_per_second_.load();
+    prefill_tokens_per_second_.store(before == 0 ? sample : 0.8 * before + 0.2 * sample);
+  }
   if (!reply.ok()) {
     if (worker_->generation() != worker_generation_) {
       RecomputeAfterWorkerRestart();

@@ -27,6 +27,7 @@
 
 #include "common/worker_protocol.h"
 #include "daemon/engine/engine.h"
+#include "daemon/engine/kv_prefix.h"
 #include "daemon/engine/output_decoder.h"
 #include "daemon/engine/request_ids.h"
 #include "daemon/engine/step_builder.h"
@@ -85,6 +86,18 @@ class EngineLoop final : public Engine {
   // Unavailable; one that finished first is not undone.
   StatusOr<wire::ModelInfo> LoadOnWorker(const wire::LoadModelRequest& request,
                                          std::shared_ptr<const std::atomic<bool>> cancel = nullptr);
+  // The computed full KV blocks of each of `ids` that runs here, its first `max_blocks` at most,
+  // read from the worker between two iterations (a node handing requests over sends them
+  // along); ids not running here are left out. Unavailable when the worker was replaced.
+  StatusOr<std::map<uint64_t, KvPrefix>> ExportKv(const std::vector<uint64_t>& ids, int32_t max_blocks);
+  // Puts another node's blocks into the model's prefix cache between two iterations, after the
+  // blocks it has already, in as many free blocks as there are; returns how many it wrote. A
+  // request for those tokens then finds them cached. NotFound for a model not hosted here;
+  // InvalidArgument for another block size or layout.
+  StatusOr<int32_t> ImportKv(const KvPrefix& prefix);
+  // Tokens per second of the worker's steps that ran 32 tokens or more (mostly prefill): a
+  // moving average; 0 until one ran.
+  double prefill_tokens_per_second() const { return prefill_tokens_per_second_.load(); }
   // A new request id, above every id this engine or the store handed out (the one allocator).
   uint64_t NewRequestId();
 
@@ -220,6 +233,7 @@ class EngineLoop final : public Engine {
   double host_seconds_ = 0;
   double commit_seconds_ = 0;  // committing tokens before they are delivered
   int64_t num_commits_ = 0;
+  std::atomic<double> prefill_tokens_per_second_{0};
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -1,5 +1,7 @@
 #include "daemon/models/placing_engine.h"
 
+#include <algorithm>
+
 #include "common/log.h"
 
 namespace hearth::daemon {
@@ -174,6 +176,28 @@ void PlacingEngine::Fail(Waiting& w, const Status& why, bool forget) {
   finish.prompt_tokens = static_cast<int32_t>(w.request.prompt.size());
   if (forget && forget_) forget_(w.request.id);
   w.sink->OnFinish(finish);
+}
+
+StatusOr<std::map<uint64_t, KvPrefix>> PlacingEngine::ExportKv(const std::vector<uint64_t>& ids, int32_t max_blocks,
+                                                               double* prefill_tokens_per_second) {
+  std::map<uint64_t, KvPrefix> out;
+  double fastest = 0;
+  for (EngineLoop* engine : engines_) {
+    StatusOr<std::map<uint64_t, KvPrefix>> part = engine->ExportKv(ids, max_blocks);
+    if (!part.ok()) return part.status();
+    out.merge(*part);
+    fastest = std::max(fastest, engine->prefill_tokens_per_second());
+  }
+  if (prefill_tokens_per_second) *prefill_tokens_per_second = fastest;
+  return out;
+}
+
+StatusOr<int32_t> PlacingEngine::ImportKv(const KvPrefix& prefix) {
+  for (EngineLoop* engine : engines_) {
+    StatusOr<int32_t> written = engine->ImportKv(prefix);
+    if (written.status().code() != Status::Code::kNotFound) return written;
+  }
+  return Status::NotFound("model '" + prefix.model + "' is not warm here");
 }
 
 void PlacingEngine::Cancel(uint64_t id) {

@@ -44,6 +44,15 @@ class PlacingEngine final : public Engine {
   // Summed over the workers' engine loops.
   EngineStats Stats() const override;
 
+  // Running requests' computed KV blocks, from the workers that run them (EngineLoop::ExportKv);
+  // ids running nowhere are left out. `prefill_tokens_per_second` (may be null): the fastest
+  // measured prefill of those workers.
+  StatusOr<std::map<uint64_t, KvPrefix>> ExportKv(const std::vector<uint64_t>& ids, int32_t max_blocks,
+                                                  double* prefill_tokens_per_second = nullptr);
+  // Into the prefix cache of the worker where the model is warm (EngineLoop::ImportKv).
+  // NotFound when it is warm on none.
+  StatusOr<int32_t> ImportKv(const KvPrefix& prefix);
+
   // Requests waiting for their model, over all models.
   int64_t NumWaitingForModels() const;
   // Waits for the placing threads to end (after the registry's Stop, their loads give up at

@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "cluster/node_record.h"
+#include "scheduler/kv_move.h"
 #include "store/database.h"
 
 namespace hearth::daemon {
@@ -281,10 +282,10 @@ Status ReadCluster(const toml::table& root, Config* config) {
   for (const auto& [key, value] : *t) {
     const std::string_view k = key.str();
     if (k != "etcd" && k != "node_name" && k != "advertise" && k != "instance" && k != "price_per_hour" &&
-        k != "prefix" && k != "resubmit") {
+        k != "prefix" && k != "resubmit" && k != "kv_handoff") {
       return Status::InvalidArgument(
           "cluster." + std::string(k) +
-          " is not a setting (etcd, node_name, advertise, instance, price_per_hour, prefix, resubmit)");
+          " is not a setting (etcd, node_name, advertise, instance, price_per_hour, prefix, resubmit, kv_handoff)");
     }
   }
   if (t->contains("etcd")) {
@@ -304,7 +305,8 @@ Status ReadCluster(const toml::table& root, Config* config) {
   for (auto [key, field] : {std::pair{"node_name", &config->cluster_node_name},
                             std::pair{"advertise", &config->cluster_advertise},
                             std::pair{"instance", &config->cluster_instance}, std::pair{"prefix", &config->cluster_prefix},
-                            std::pair{"resubmit", &config->cluster_resubmit}}) {
+                            std::pair{"resubmit", &config->cluster_resubmit},
+                            std::pair{"kv_handoff", &config->cluster_kv_handoff}}) {
     if (!t->contains(key)) continue;
     auto v = (*t)[key].value<std::string>();
     if (!v) return Status::InvalidArgument("cluster." + std::string(key) + " must be a string");
@@ -369,6 +371,9 @@ Status ValidateCluster(Config* config) {
   }
   if (config->cluster_resubmit != "continue" && config->cluster_resubmit != "restart") {
     return Status::InvalidArgument("cluster.resubmit must be \"continue\" or \"restart\"");
+  }
+  if (scheduler::KvMovePolicy policy; !scheduler::ParseKvMovePolicy(config->cluster_kv_handoff, &policy)) {
+    return Status::InvalidArgument("cluster.kv_handoff must be \"auto\", \"transfer\" or \"recompute\"");
   }
   if (config->cluster_instance != "on-demand" && config->cluster_instance != "spot") {
     return Status::InvalidArgument("cluster.instance must be \"on-demand\" or \"spot\"");

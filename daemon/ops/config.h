@@ -89,12 +89,16 @@ struct Config {
   // the next node recomputes them in one prefill) or "restart" (nothing: it is generated again
   // from its prompt, as routers that lose a request do; a baseline for bench/spot).
   std::string cluster_resubmit = "continue";
+  // How a draining node's requests move to the nodes taking them (docs/cluster.md, "KV
+  // transfer"): "auto" (with their KV blocks when the estimate says sending them is faster than
+  // recomputing them), "transfer" or "recompute".
+  std::string cluster_kv_handoff = "auto";
   // HEARTH_CLUSTER_TOKEN (environment only): what node-to-node calls carry; required with etcd.
   std::string cluster_token;
   std::string placement_policy = "forecast";
   int64_t placement_batch_size = 0;
   int64_t prewarm_interval_ms = 1000;
-  // [preemption] (owner: preemption; docs/durability.md, "Preemption notices"). A notice is the
+  // [preemption] (docs/durability.md, "Preemption notices"). A notice is the
   // file appearing, or a 200 from the URL; empty: that source is off. The admin API is always on.
   std::string preemption_notice_file;
   std::string preemption_poll_url;  // "http://HOST:PORT/PATH"

@@ -166,7 +166,7 @@ TEST(ConfigTest, ClusterTableAndItsChecks) {
   EXPECT_TRUE(none.cluster_node_name.empty());
   std::string path = WriteTemp(
       "listen = \"127.0.0.1:9000\"\n[cluster]\netcd = [\"http://10.0.0.1:2379\", \"http://10.0.0.2:2379\"]\n"
-      "node_name = \"n1\"\ninstance = \"spot\"\nprice_per_hour = 0.5\n");
+      "node_name = \"n1\"\ninstance = \"spot\"\nprice_per_hour = 0.5\nkv_handoff = \"recompute\"\n");
   Config c;
   ASSERT_TRUE(LoadConfigFile(path, &c).ok());
   std::remove(path.c_str());
@@ -183,6 +183,8 @@ TEST(ConfigTest, ClusterTableAndItsChecks) {
   EXPECT_EQ(c.cluster_advertise, "http://127.0.0.1:9000") << "advertised as listened to";
   EXPECT_EQ(c.cluster_instance, "spot");
   EXPECT_DOUBLE_EQ(c.cluster_price_per_hour, 0.5);
+  EXPECT_EQ(c.cluster_kv_handoff, "recompute");
+  EXPECT_EQ(Config().cluster_kv_handoff, "auto");
   // A comma-separated string, as --etcd takes it; the node name defaults to the host's.
   path = WriteTemp("[cluster]\netcd = \"http://a:1, http://b:2\"\n");
   Config d;
@@ -203,7 +205,7 @@ TEST(ConfigTest, ClusterTableAndItsChecks) {
            [](Config& x) { x.cluster_etcd = {"https://a:1"}; }, [](Config& x) { x.cluster_node_name = "a/b"; },
            [](Config& x) { x.cluster_advertise = "ftp://x"; }, [](Config& x) { x.cluster_instance = "cheap"; },
            [](Config& x) { x.cluster_price_per_hour = -1; }, [](Config& x) { x.cluster_prefix = "hearth"; },
-           [](Config& x) { x.cluster_resubmit = "retry"; }}) {
+           [](Config& x) { x.cluster_resubmit = "retry"; }, [](Config& x) { x.cluster_kv_handoff = "copy"; }}) {
     Config x = c;
     change(x);
     EXPECT_TRUE(ValidateCluster(&x).IsInvalidArgument());

@@ -194,6 +194,17 @@ ServerMetrics::ServerMetrics()
                                               "Time from a forwarded request losing its node (death, preemption, "
                                               "lease loss) to its next token from another node.",
                                               kTtftBuckets)),
+      cluster_kv_handoffs_(registry_.AddCounter("hearth_cluster_kv_handoffs_total",
+                                                "Forwarded requests this draining node handed over, by how they "
+                                                "moved: with their KV blocks (transfer) or to be recomputed.",
+                                                {"move"})),
+      cluster_kv_sent_bytes_(registry_.AddCounter("hearth_cluster_kv_sent_bytes_total",
+                                                  "KV block bytes this node sent to the nodes taking its requests.")),
+      cluster_kv_imported_blocks_(registry_.AddCounter("hearth_cluster_kv_imported_blocks_total",
+                                                       "KV blocks of other nodes' requests imported into this "
+                                                       "node's prefix cache.")),
+      cluster_kv_imported_bytes_(registry_.AddCounter("hearth_cluster_kv_imported_bytes_total",
+                                                      "Bytes of those blocks.")),
       node_price_(registry_.AddGauge("hearth_node_price_dollars_per_hour",
                                      "This node's price per hour ([cluster] price_per_hour; 0 without one).")),
       node_uptime_(registry_.AddCounter("hearth_node_uptime_seconds_total",
@@ -273,6 +284,16 @@ void ServerMetrics::SetBuildInfo(const std::string& version) { build_info_.Set({
 void ServerMetrics::StoreCommitted(double seconds) { store_commit_time_.Observe(seconds); }
 
 void ServerMetrics::Handoff(double seconds) { cluster_handoff_.Observe(seconds); }
+
+void ServerMetrics::KvHandedOver(bool transfer, uint64_t bytes) {
+  cluster_kv_handoffs_.Inc({transfer ? "transfer" : "recompute"});
+  cluster_kv_sent_bytes_.Inc({}, static_cast<double>(bytes));
+}
+
+void ServerMetrics::KvImported(int32_t blocks, uint64_t bytes) {
+  cluster_kv_imported_blocks_.Inc({}, blocks);
+  cluster_kv_imported_bytes_.Inc({}, static_cast<double>(bytes));
+}
 
 void ServerMetrics::StoreCommitFailed() { store_commit_errors_.Inc(); }
 

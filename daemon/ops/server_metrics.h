@@ -95,6 +95,11 @@ class ServerMetrics {
   void StoreCommitted(double seconds);
   // In a cluster: a forwarded request that lost its node got its next token from another.
   void Handoff(double seconds);
+  // A draining node handed a request over: `transfer` with its KV blocks (`bytes` sent), or to
+  // be recomputed.
+  void KvHandedOver(bool transfer, uint64_t bytes);
+  // This node imported a peer's KV blocks into its prefix cache.
+  void KvImported(int32_t blocks, uint64_t bytes);
   // A store commit that failed (its requests end with the error).
   void StoreCommitFailed();
   // Recovery at start resumed `requests`, whose prompt and committed tokens (`prefill_tokens`)
@@ -174,6 +179,10 @@ class ServerMetrics {
   Counter& cluster_forward_failed_;
   Gauge& cluster_open_forwarded_;
   Histogram& cluster_handoff_;
+  Counter& cluster_kv_handoffs_;
+  Counter& cluster_kv_sent_bytes_;
+  Counter& cluster_kv_imported_blocks_;
+  Counter& cluster_kv_imported_bytes_;
   Gauge& node_price_;
   Counter& node_uptime_;
   Counter& node_cost_;

@@ -31,14 +31,20 @@ StatusOr<PeerAddress> ParsePeerUrl(std::string_view url) {
   return peer;
 }
 
-std::string ForwardHttpRequest(const PeerAddress& peer, const std::string& token, const std::string& body) {
+std::string PeerPostRequest(const PeerAddress& peer, const std::string& path, const std::string& token,
+                            const std::string& content_type, const std::string& body) {
   std::string r;
   r.reserve(body.size() + 256);
-  r.append("POST ").append(kForwardPath).append(" HTTP/1.1\r\nHost: ").append(peer.host).append(":").append(peer.port);
+  r.append("POST ").append(path).append(" HTTP/1.1\r\nHost: ").append(peer.host).append(":").append(peer.port);
   r.append("\r\nAuthorization: Bearer ").append(token);
-  r.append("\r\nContent-Type: application/json\r\nAccept: text/event-stream\r\nConnection: close\r\nContent-Length: ");
+  r.append("\r\nContent-Type: ").append(content_type);
+  r.append("\r\nAccept: text/event-stream\r\nConnection: close\r\nContent-Length: ");
   r.append(std::to_string(body.size())).append("\r\n\r\n").append(body);
   return r;
+}
+
+std::string ForwardHttpRequest(const PeerAddress& peer, const std::string& token, const std::string& body) {
+  return PeerPostRequest(peer, kForwardPath, token, "application/json", body);
 }
 
 // One forwarded stream. Everything runs on its strand.

@@ -87,7 +87,11 @@ class ForwardClient {
   bool stopped_ = false;                               // GUARDED_BY(mu_)
 };
 
-// The HTTP/1.1 request that forwards `body` (EncodeForwardRequest) to `peer`.
+// An HTTP/1.1 POST of `body` to `path` on `peer`, with the cluster token, asking for an event
+// stream.
+std::string PeerPostRequest(const PeerAddress& peer, const std::string& path, const std::string& token,
+                            const std::string& content_type, const std::string& body);
+// The one that forwards `body` (EncodeForwardRequest) to `peer`.
 std::string ForwardHttpRequest(const PeerAddress& peer, const std::string& token, const std::string& body);
 
 }  // namespace hearth::daemon

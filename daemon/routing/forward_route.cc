@@ -30,6 +30,10 @@ class ForwardedOutput final : public RequestSink,
     std::lock_guard<std::mutex> lock(mu_);
     return !frames_.empty();
   }
+  void HandOff(const std::string& node) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    next_node_ = node;
+  }
 
   void OnToken(const TokenEvent& event) override {
     {
@@ -47,7 +51,7 @@ class ForwardedOutput final : public RequestSink,
     const double per_token = per_token_ ? per_token_() : 0;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      frames_.push_back(EncodeFinishFrame(event, generated_, generated_ * per_token));
+      frames_.push_back(EncodeFinishFrame(event, generated_, generated_ * per_token, next_node_));
       ended_ = true;
     }
     Notify();
@@ -90,6 +94,7 @@ class ForwardedOutput final : public RequestSink,
   int32_t generated_ = 0;            // GUARDED_BY(mu_): token frames sent
   std::vector<std::string> frames_;  // GUARDED_BY(mu_): frame k is event k + 1
   bool ended_ = false;               // GUARDED_BY(mu_)
+  std::string next_node_;            // GUARDED_BY(mu_)
   std::function<void()> waker_;      // GUARDED_BY(mu_)
 };
 
@@ -103,7 +108,7 @@ void Refuse(httplib::Response& res, int status, const std::string& message, cons
 
 }  // namespace
 
-void ServedForwards::Add(Request request, std::weak_ptr<const Progress> progress) {
+void ServedForwards::Add(Request request, std::weak_ptr<Progress> progress) {
   std::lock_guard<std::mutex> lock(mu_);
   const uint64_t id = request.id;
   served_[id] = {std::move(request), std::move(progress)};
@@ -128,6 +133,19 @@ std::vector<uint64_t> ServedForwards::NotStarted() const {
     if (auto p = e.progress.lock(); p && !p->started()) out.push_back(id);
   }
   return out;
+}
+
+bool ServedForwards::HandOff(uint64_t id, const std::string& node) {
+  std::shared_ptr<Progress> progress;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = served_.find(id);
+    if (it == served_.end()) return false;
+    progress = it->second.progress.lock();
+  }
+  if (!progress) return false;
+  progress->HandOff(node);
+  return true;
 }
 
 size_t ServedForwards::size() const {

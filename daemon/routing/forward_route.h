@@ -29,6 +29,8 @@ class ServedForwards {
   struct Progress {
     virtual ~Progress() = default;
     virtual bool started() const = 0;  // a token went out
+    // The request's end, when it comes, names `node`: its entry node resubmits it there.
+    virtual void HandOff(const std::string& node) = 0;
   };
   // What the migration plan needs of one (scheduler/migration_plan.h).
   struct Request {
@@ -38,19 +40,21 @@ class ServedForwards {
     uint64_t prefix_hash = 0;  // of its prompt's first tokens (route_choice.h's PrefixHash)
     uint32_t committed_tokens = 0;
   };
-  void Add(Request request, std::weak_ptr<const Progress> progress);
+  void Add(Request request, std::weak_ptr<Progress> progress);
   void Remove(uint64_t id);
   std::vector<Request> List() const;
   // Those that have sent no token yet: on a preemption notice they go back to their entry
   // nodes at once, to be served elsewhere.
   std::vector<uint64_t> NotStarted() const;
+  // Its end names `node` (a draining node handing it over); false for an id not served here.
+  bool HandOff(uint64_t id, const std::string& node);
   size_t size() const;
 
  private:
   mutable std::mutex mu_;
   struct Entry {
     Request request;
-    std::weak_ptr<const Progress> progress;
+    std::weak_ptr<Progress> progress;
   };
   std::map<uint64_t, Entry> served_;  // GUARDED_BY(mu_)
 };

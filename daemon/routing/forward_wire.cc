@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "cluster/node_record.h"
 #include "common/json_parse.h"
 #include "common/json_writer.h"
 #include "sampling/stop_matcher.h"
@@ -269,7 +270,8 @@ std::string EncodeTokenFrame(const GeneratedToken& t) {
   return std::string(buf.GetString(), buf.GetSize());
 }
 
-std::string EncodeFinishFrame(const FinishEvent& f, int32_t generated_tokens, double cost_dollars) {
+std::string EncodeFinishFrame(const FinishEvent& f, int32_t generated_tokens, double cost_dollars,
+                              const std::string& next_node) {
   rapidjson::StringBuffer buf;
   JsonWriter w(buf);
   w.StartObject();
@@ -285,6 +287,10 @@ std::string EncodeFinishFrame(const FinishEvent& f, int32_t generated_tokens, do
   w.Int(std::max(0, generated_tokens));
   w.Key("cost_dollars");
   w.Double(std::isfinite(cost_dollars) && cost_dollars > 0 ? cost_dollars : 0.0);
+  if (!next_node.empty()) {
+    w.Key("next_node");
+    WriteString(w, next_node);
+  }
   if (f.finish_reason == FinishReason::kError) {
     w.Key("code");
     w.Int(static_cast<int>(f.status.code()));
@@ -352,6 +358,12 @@ StatusOr<ForwardFrame> DecodeForwardFrame(std::string_view json) {
       return BadFrame("\"cost_dollars\" is bad");
     }
     f.cost_dollars = it->value.GetDouble();
+  }
+  if (auto it = d.FindMember("next_node"); it != d.MemberEnd()) {
+    if (!it->value.IsString() || !cluster::ValidNodeName(std::string_view(it->value.GetString(), it->value.GetStringLength()))) {
+      return BadFrame("\"next_node\" is not a node name");
+    }
+    f.next_node = it->value.GetString();
   }
   if (f.reason == FinishReason::kError) {
     auto code = d.FindMember("code");

@@ -58,11 +58,15 @@ struct ForwardFrame {
   // from a node that does not say.
   int32_t generated_tokens = 0;
   double cost_dollars = 0;
+  // A draining node that handed the request over: the node that has its KV blocks now, or that
+  // its migration plan chose; the entry node resubmits it there. Empty: the entry chooses.
+  std::string next_node;
 };
 
 std::string EncodeTokenFrame(const GeneratedToken& token);
-// `generated_tokens` and `cost_dollars`: see ForwardFrame.
-std::string EncodeFinishFrame(const FinishEvent& finish, int32_t generated_tokens = 0, double cost_dollars = 0);
+// `generated_tokens`, `cost_dollars` and `next_node`: see ForwardFrame.
+std::string EncodeFinishFrame(const FinishEvent& finish, int32_t generated_tokens = 0, double cost_dollars = 0,
+                              const std::string& next_node = "");
 StatusOr<ForwardFrame> DecodeForwardFrame(std::string_view json);
 // The Status an end frame carries: OK unless its reason is kError.
 Status FrameStatus(const ForwardFrame& frame);

@@ -151,6 +151,12 @@ TEST(ForwardWireTest, FinishFramesRoundTripWithTheirError) {
   f = DecodeForwardFrame("{\"finish\":\"length\",\"prompt_tokens\":5,\"completion_tokens\":9}");
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(f->generated_tokens, 0);
+  EXPECT_TRUE(f->next_node.empty());
+  // A draining node names where it handed the request.
+  e.finish_reason = FinishReason::kCancelled;
+  f = DecodeForwardFrame(EncodeFinishFrame(e, 4, 0.125, "node-c"));
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->next_node, "node-c");
 
   e.finish_reason = FinishReason::kError;
   e.status = Status::Unavailable("server shutting down");
@@ -168,7 +174,9 @@ TEST(ForwardWireTest, BadFramesAreRefused) {
                           "{\"finish\":\"stop\",\"prompt_tokens\":1,\"completion_tokens\":1,\"cost_dollars\":-1}",
                           "{\"finish\":\"stop\",\"prompt_tokens\":1,\"completion_tokens\":1,\"cost_dollars\":\"x\"}",
                           "{\"finish\":\"error\",\"prompt_tokens\":1,\"completion_tokens\":1,\"code\":99,\"error\":\"x\"}",
-                          "{\"finish\":\"error\",\"prompt_tokens\":1,\"completion_tokens\":1}"}) {
+                          "{\"finish\":\"error\",\"prompt_tokens\":1,\"completion_tokens\":1}",
+                          "{\"finish\":\"cancelled\",\"prompt_tokens\":1,\"completion_tokens\":1,\"next_node\":\"a/b\"}",
+                          "{\"finish\":\"cancelled\",\"prompt_tokens\":1,\"completion_tokens\":1,\"next_node\":3}"}) {
     EXPECT_FALSE(DecodeForwardFrame(bad).ok()) << bad;
   }
 }

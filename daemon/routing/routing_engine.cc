@@ -391,7 +391,9 @@ void RoutingEngine::Apply(std::vector<Work>& batch) {
       const Status status = FrameStatus(*frame);
       if (frame->reason == FinishReason::kCancelled ||
           (frame->reason == FinishReason::kError && status.code() == Status::Code::kUnavailable)) {
-        // The peer gave it up (it is shutting down, say): another node takes it.
+        // The peer gave it up (it is shutting down, say): another node takes it, the one it
+        // names if it names one.
+        f->next_node = frame->next_node;
         given_up = true;
         break;
       }
@@ -530,6 +532,15 @@ void RoutingEngine::Resubmit(Forwarded& f, const Status& why, int http_status, c
   GenerationRequest request = f.request;
   request.committed = f.tokens;
   std::string node = Choose(request, f.tried);
+  if (!f.next_node.empty() && !f.tried.count(f.next_node)) {
+    // The node the old one handed it to holds its KV blocks, or is the one its plan chose.
+    if (f.next_node == options_.self) {
+      node = options_.self;
+    } else if (std::optional<cluster::NodeRecord> r = Member(f.next_node); r && !r->draining) {
+      node = f.next_node;
+    }
+  }
+  f.next_node.clear();
   if (node == options_.self && options_.restart_on_loss) {
     // This node's engine would commit the regenerated tokens again: another peer if any.
     std::set<std::string> others = f.tried;

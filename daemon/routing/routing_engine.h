@@ -105,6 +105,7 @@ class RoutingEngine final : public Engine {
     uint64_t stream = 0;                 // the forwarding client's
     int32_t attempt = 0;                 // streams opened so far; events of older ones are dropped
     std::set<std::string> tried;         // nodes that failed it
+    std::string next_node;               // where the node that gave it up handed it (its KV blocks may be there)
     bool stopped = false;                // a stop string matched: tokens that follow are ignored
     bool ending = false;                 // its end (or cancel) is in the batch being applied
     bool counted = false;                // open_by_node_ counts it on `node`

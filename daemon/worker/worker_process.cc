@@ -216,6 +216,30 @@ StatusOr<wire::StagedInfo> WorkerProcess::StageModel(const wire::LoadModelReques
   return wire::DecodeStagedInfo(frame.payload);
 }
 
+StatusOr<wire::KvBlocks> WorkerConnection::ReadKvBlocks(const wire::KvBlocksRead& request) {
+  return Status::Unimplemented("this worker cannot read KV blocks of model '" + request.model + "'");
+}
+
+Status WorkerConnection::WriteKvBlocks(const wire::KvBlocksWrite& request) {
+  return Status::Unimplemented("this worker cannot write KV blocks of model '" + request.model + "'");
+}
+
+StatusOr<wire::KvBlocks> WorkerProcess::ReadKvBlocks(const wire::KvBlocksRead& request) {
+  HEARTH_ASSIGN_OR_RETURN(wire::Frame frame, Call(wire::MessageType::kReadKvBlocks, wire::EncodeKvBlocksRead(request),
+                                                  wire::MessageType::kKvBlocks));
+  HEARTH_ASSIGN_OR_RETURN(wire::KvBlocks blocks, wire::DecodeKvBlocks(frame.payload));
+  if (blocks.data.size() != request.blocks.size() * blocks.bytes_per_block) {
+    return Status::Corruption("the worker sent " + std::to_string(blocks.data.size()) + " bytes for " +
+                              std::to_string(request.blocks.size()) + " KV blocks");
+  }
+  return blocks;
+}
+
+Status WorkerProcess::WriteKvBlocks(const wire::KvBlocksWrite& request) {
+  return Call(wire::MessageType::kWriteKvBlocks, wire::EncodeKvBlocksWrite(request), wire::MessageType::kKvWritten)
+      .status();
+}
+
 void WorkerProcess::Stop(int grace_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   if (reaped_) return;

@@ -40,6 +40,11 @@ class WorkerConnection {
   virtual StatusOr<wire::StagedInfo> StageModel(const wire::LoadModelRequest& request) {
     return Status::Unimplemented("this worker cannot stage model '" + request.name + "'");
   }
+  // A warm model's KV blocks, out and in (wire::KvBlocksRead, wire::KvBlocksWrite): what a
+  // request carries to another node instead of being recomputed there (docs/cluster.md).
+  // Unimplemented unless overridden.
+  virtual StatusOr<wire::KvBlocks> ReadKvBlocks(const wire::KvBlocksRead& request);
+  virtual Status WriteKvBlocks(const wire::KvBlocksWrite& request);
   // Hears the progress of loads (at each poll) and stages (bytes of the file read), on the
   // calling thread.
   using ProgressListener = std::function<void(const wire::Progress&)>;
@@ -70,6 +75,8 @@ class WorkerProcess : public WorkerConnection {
   StatusOr<wire::StepReply> Step(const wire::StepRequest& request) override;
   Status UnloadModel(const std::string& name) override;
   StatusOr<wire::StagedInfo> StageModel(const wire::LoadModelRequest& request) override;
+  StatusOr<wire::KvBlocks> ReadKvBlocks(const wire::KvBlocksRead& request) override;
+  Status WriteKvBlocks(const wire::KvBlocksWrite& request) override;
   void SetProgressListener(ProgressListener listener) override {
     std::lock_guard<std::mutex> lock(listener_mu_);
     listener_ = std::move(listener);

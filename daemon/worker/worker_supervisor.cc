@@ -106,6 +106,16 @@ StatusOr<wire::StagedInfo> SupervisedWorker::StageModel(const wire::LoadModelReq
   return info;
 }
 
+StatusOr<wire::KvBlocks> SupervisedWorker::ReadKvBlocks(const wire::KvBlocksRead& request) {
+  StatusOr<wire::KvBlocks> blocks = current()->ReadKvBlocks(request);
+  HEARTH_RETURN_IF_ERROR(AfterCall(blocks.status()));
+  return blocks;
+}
+
+Status SupervisedWorker::WriteKvBlocks(const wire::KvBlocksWrite& request) {
+  return AfterCall(current()->WriteKvBlocks(request));
+}
+
 StatusOr<wire::StepReply> SupervisedWorker::Step(const wire::StepRequest& request) {
   std::shared_ptr<WorkerProcess> worker = current();
   StatusOr<wire::StepReply> reply = worker->Step(request);

@@ -50,6 +50,8 @@ class SupervisedWorker final : public WorkerConnection {
   // Also forgets the model if it was warm: a restarted worker holds no staged copies, and the
   // registry's next load of the model reads its file.
   StatusOr<wire::StagedInfo> StageModel(const wire::LoadModelRequest& request) override;
+  StatusOr<wire::KvBlocks> ReadKvBlocks(const wire::KvBlocksRead& request) override;
+  Status WriteKvBlocks(const wire::KvBlocksWrite& request) override;
   // Kept for the workers that replace this one.
   void SetProgressListener(ProgressListener listener) override;
   uint64_t generation() const override;

@@ -1,6 +1,8 @@
 // Fake worker for scheduler tests: a token-id "KV cache" and a hash "model".
 #include "scheduler/testing/fake_executor.h"
 
+#include <algorithm>
+
 #include "common/check.h"
 #include "scheduler/block_pool.h"
 
@@ -51,6 +53,16 @@ StepResult FakeExecutor::Execute(const SchedulerOutput& step) {
     result.sampled.push_back({s.id, NextToken(history), false});
   }
   return result;
+}
+
+std::vector<int32_t> FakeExecutor::ReadBlock(int32_t block) const {
+  const auto at = kv_.begin() + static_cast<std::ptrdiff_t>(block) * block_size_;
+  return std::vector<int32_t>(at, at + block_size_);
+}
+
+void FakeExecutor::WriteBlock(int32_t block, std::span<const int32_t> slots) {
+  CHECK_EQ(static_cast<int32_t>(slots.size()), block_size_);
+  std::copy(slots.begin(), slots.end(), kv_.begin() + static_cast<std::ptrdiff_t>(block) * block_size_);
 }
 
 }  // namespace hearth::scheduler

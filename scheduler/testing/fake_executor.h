@@ -32,6 +32,10 @@ class FakeExecutor {
 
   int64_t num_tokens_run() const { return num_tokens_run_; }
 
+  // A block's slots, and writing them: what a KV transfer copies between two executors.
+  std::vector<int32_t> ReadBlock(int32_t block) const;
+  void WriteBlock(int32_t block, std::span<const int32_t> slots);
+
  private:
   int32_t block_size_;
   std::vector<int32_t> kv_;  // [num_blocks * block_size] token id per slot; -1 = never written
