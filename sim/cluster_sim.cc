@@ -36,6 +36,7 @@ constexpr int64_t kSerialMask = kRunFlag - 1;
 
 // The token every step samples for a request: never end-of-text.
 int32_t SimToken(scheduler::RequestId id) { return 1000 + static_cast<int32_t>(id % 1000); }
+
 // Route tiers (daemon/routing/route_choice.h's StateTier order).
 constexpr int8_t kTierWarm = 0, kTierLoading = 1, kTierStaged = 2, kTierCold = 3;
 
@@ -75,8 +76,8 @@ struct Gpu {
   size_t next_rr = 0;
   int64_t epoch = 0;                      // grows when its node goes: stale events are dropped
   std::vector<scheduler::RequestId> sampling = {};  // the step in flight's sequences that sample
-  // A decode run in flight (RunOptions): run_steps plain steps of the stepping model, not yet
-  // applied to its scheduler; step i ends at run_ends[i]. 0 steps: an ordinary step, or none.
+  // A decode run in flight (RunOptions): run_steps plain steps, not yet applied to the
+  // schedulers; step i ends at run_ends[i]. 0 steps: an ordinary step, or none.
   int32_t run_steps = 0;
   int64_t run_serial = 0;
   int64_t run_start_ns = 0;
@@ -129,9 +130,10 @@ class Simulation {
   void Submit(int64_t r, int32_t gpu, Resident& res);
   void Kick(int32_t gpu);
   void StepDone(int32_t gpu);
-  // Decode runs: starts one on `res` if its next steps are plain (true), applies the first
-  // `steps` of them (counted as `events` events), and brings a GPU's run up to the current event
-  // (its finished steps applied, the one in flight an ordinary step) before anything touches it.
+  // Decode runs: starts one where the next steps of every model of the GPU with work are plain
+  // (true), applies the first `steps` of them (counted as `events` events), and brings a GPU's
+  // run up to the current event (its finished steps applied, the one in flight an ordinary
+  // step) before anything touches it.
   bool StartRun(int32_t gpu);
   void ApplyRun(int32_t gpu, int32_t steps, int64_t events);
   void Materialize(int32_t gpu);
