@@ -184,7 +184,8 @@ TEST_F(EngineLoopTest, SeededSamplingIsBatchInvariant) {
 
 // The scheduler options reach the scheduler: with a budget of 16, chunked prefill runs a 40-token
 // prompt in 3 steps; without it, the prompt runs whole in one (alone, over the budget). AddModel's
-// per-model budget (the daemon's measured one) overrides the options'. The text is the same.
+// per-model budget (the daemon's measured one) overrides the options'. With an idle budget of 512
+// the lone prompt (nothing else decodes) is one step even when chunked. The text is the same.
 TEST_F(EngineLoopTest, ChunkedPrefillAndBudgetOptionsReachTheScheduler) {
   auto run = [&](EngineLoopOptions options, int32_t model_budget, int* steps) {
     InProcessWorker worker;
@@ -206,18 +207,25 @@ TEST_F(EngineLoopTest, ChunkedPrefillAndBudgetOptionsReachTheScheduler) {
   };
   EngineLoopOptions chunked;
   chunked.token_budget = 16;
+  chunked.idle_token_budget = 0;  // the token budget even while nothing decodes
   EngineLoopOptions whole = chunked;
   whole.chunked_prefill = false;
   EngineLoopOptions big;  // 512 by default, overridden per model below
-  int chunked_steps = 0, whole_steps = 0, override_steps = 0;
+  big.idle_token_budget = 0;
+  EngineLoopOptions idle = chunked;
+  idle.idle_token_budget = 512;
+  int chunked_steps = 0, whole_steps = 0, override_steps = 0, idle_steps = 0;
   auto a = run(chunked, 0, &chunked_steps);
   auto b = run(whole, 0, &whole_steps);
   auto c = run(big, 16, &override_steps);
+  auto d = run(idle, 0, &idle_steps);
   ASSERT_FALSE(a.empty());
   EXPECT_EQ(a, b);
   EXPECT_EQ(a, c);
+  EXPECT_EQ(a, d);
   EXPECT_EQ(chunked_steps - whole_steps, 2);  // 16 + 16 + 8 versus 40 at once
   EXPECT_EQ(override_steps, chunked_steps);
+  EXPECT_EQ(idle_steps, whole_steps);
 }
 
 // An embedding request samples nothing and sends no token; its vector is the same alone, in a
