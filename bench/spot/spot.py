@@ -1,14 +1,14 @@
 """Spot preemption: a small cluster replaying a real spot availability trace while it serves a
 real request trace (docs/benchmarks.md, "Spot preemption (bench/spot)").
 
-One etcd and three hearthd nodes on loopback serve SmolLM2 as `smollm2`. node-a is the on-demand
-entry node: every request is sent there, and its worker's memory budget is too small for the
-model, so it routes and holds no weights (an on-demand node that could hold the model would get
-its only home, by the placement rule, and the spot nodes would serve nothing). node-b and node-c
-serve. The runs:
+One etcd and 1 + --spot-nodes hearthd nodes on loopback serve SmolLM2 as `smollm2`. node-a is
+the on-demand entry node: every request is sent there, and its worker's memory budget is too
+small for the model, so it routes and holds no weights (an on-demand node that could hold the
+model would get its only home, by the placement rule, and the spot nodes would serve nothing).
+node-b, node-c, ... (4 by default) serve. The runs:
 
-  c  on-demand only: node-b and node-c on-demand, no preemption. Also the reference texts.
-  a  node-b and node-c spot; each fall of the trace's count gives the serving spot node a
+  c  on-demand only: node-b, node-c, ... on-demand, no preemption. Also the reference texts.
+  a  node-b, node-c, ... spot; each fall of the trace's count gives the serving spot node a
      preemption notice (POST /admin/v1/preempt) `--grace` seconds before the trace's time, and
      the node drains, publishes its migration plan, hands its streams back and exits by itself.
   b  restart on preemption, the baseline: the same nodes and times, no notice (the serving spot
@@ -25,7 +25,7 @@ Each rise of the trace's count restarts a spot node (a fresh name and data direc
 Requests follow the Azure conversation trace's arrival gaps, scaled to `--rate`, streamed, with
 a seeded prompt and seed per request, the same in every run.
 
-    $(scripts/setup-bench)/bin/python bench/spot/spot.py     # runs c,a,b: ~5 min on 2 cores
+    $(scripts/setup-bench)/bin/python bench/spot/spot.py     # runs c,a,b: ~6 min on 2 cores
 
 Results: --out-dir/spot-DATE-TIME.json (and .png when matplotlib is there). Exit status 0 when
 no run lost a request, every text matched the reference and no entry node logged a regenerated
@@ -91,7 +91,7 @@ def scrape(node: procs.Node) -> Optional[Dict[str, float]]:
             out["tokens"] += float(value)
         elif line.startswith("hearth_node_uptime_seconds_total"):
             out["uptime"] = float(value)
-        elif line.startswith("hearth_cluster_handoff_seconds"):
+        elif line.startswith("hearth_cluster_handoff_seconds") or line.startswith("hearth_cluster_kv_"):
             out[name] = float(value)
     return out
 
@@ -167,6 +167,11 @@ def victim(fleet: Fleet) -> Optional[str]:
     return (serving or alive)[0]
 
 
+def spot_names(args) -> List[str]:
+    """node-b, node-c, ...: the serving nodes a run starts with."""
+    return [f"node-{chr(ord('b') + i)}" for i in range(args.spot_nodes)]
+
+
 def drive_events(fleet: Fleet, mode: str, schedule, t_start: float, events_out: list, stop: threading.Event):
     """Replays the schedule: mode "a" notices, "b" and "b2" SIGKILL; restarts in all."""
     grace = fleet.args.grace
@@ -186,7 +191,7 @@ def drive_events(fleet: Fleet, mode: str, schedule, t_start: float, events_out: 
         t = round(time.monotonic() - t_start, 3)
         if what == "restart":
             restarts += 1
-            dead = sorted({"node-b", "node-c"} - {re.sub(r"-\d+$", "", n) for n in fleet.spot_alive()})
+            dead = sorted(set(spot_names(fleet.args)) - {re.sub(r"-\d+$", "", n) for n in fleet.spot_alive()})
             name = f"{dead[0] if dead else 'node-x'}-{restarts + 1}"
             fleet.start(name)
             events_out.append({"t_s": t, "trace_s": trace_at, "event": "restart", "node": name})
@@ -247,7 +252,7 @@ def run_one(mode: str, args, schedule, requests: List[dict], token: str) -> dict
     stop = threading.Event()
     try:
         etcd.wait_healthy()
-        for name, router in (("node-a", True), ("node-b", False), ("node-c", False)):
+        for name, router in [("node-a", True)] + [(n, False) for n in spot_names(args)]:
             fleet.start(name, router)
         for name, n in fleet.nodes.items():
             wait_up(n, router=name == "node-a")
@@ -322,6 +327,13 @@ def summarize(mode, fleet, results, events, window_s, entry_metrics, handoff_log
                        "alive_at_end": alive_at_end.get(name), "cost_dollars": round(c, 7),
                        "generated_tokens": t, "billed_by_clock_dollars": round(b, 7), "log": logs.get(name)}
     client_tokens = sum(r["tokens"] or 0 for r in completed)
+    # The KV transfers of the run: what draining nodes sent (their last scrape) and peers imported.
+    kv: Dict[str, float] = {}
+    for i in fleet.info.values():
+        for k, v in (i["last"] or {}).items():
+            if k.startswith("hearth_cluster_kv_"):
+                base = (i["baseline"] or {}).get(k, 0.0)
+                kv[k] = kv.get(k, 0.0) + v - base
     served: Dict[str, int] = {}
     for r in completed:
         key = ",".join(r.get("served_by") or ["?"])
@@ -331,6 +343,13 @@ def summarize(mode, fleet, results, events, window_s, entry_metrics, handoff_log
         v = percentile(values, p)
         return None if v is None else round(v * 1000, 1)
     e2e = [r["last_s"] for r in completed]
+
+    def meets_slo(r) -> bool:
+        if r["first_s"] is None or r["first_s"] > fleet.args.slo_ttft:
+            return False
+        n = r["tokens"] or 0
+        return n < 2 or (r["last_s"] - r["first_s"]) / (n - 1) <= fleet.args.slo_tpot
+    slo_met = sum(1 for r in completed if meets_slo(r))
     ttft = [r["first_s"] for r in completed if r["first_s"] is not None]
     hist = {k.replace("hearth_cluster_handoff_seconds", ""): v for k, v in entry_metrics.items()
             if k.startswith("hearth_cluster_handoff_seconds")}
@@ -340,12 +359,13 @@ def summarize(mode, fleet, results, events, window_s, entry_metrics, handoff_log
         "lost_detail": [{k: r.get(k) for k in ("sent_s", "status", "error", "finish", "done", "id", "served_by")}
                         for r in results if r not in completed][:20],
         "e2e_ms": {"p50": ms(e2e, 50), "p99": ms(e2e, 99), "max": ms(e2e, 100)},
+        "slo_attainment": round(slo_met / len(results), 4) if results else None,
         "ttft_ms": {"p50": ms(ttft, 50), "p99": ms(ttft, 99), "max": ms(ttft, 100)},
         "tokens_delivered": client_tokens, "tokens_generated_metrics": tokens,
         "cost_dollars_metrics": round(cost, 7), "cost_dollars_by_clock": round(billed, 7),
         "dollars_per_million_tokens": round(cost / tokens * 1e6, 3) if tokens else None,
         "dollars_per_million_delivered_tokens": round(cost / client_tokens * 1e6, 3) if client_tokens else None,
-        "served_by": served, "events": events, "nodes": nodes,
+        "served_by": served, "events": events, "nodes": nodes, "kv_transfer": kv,
         "handoff_s_log": [round(x, 3) for x in handoff_log], "handoff_histogram": hist,
         "records": {"columns": ["sent_s", "ttft_s", "e2e_s", "tokens", "finish", "served_by"],
                     "rows": [[r["sent_s"], r["first_s"] and round(r["first_s"], 3),
@@ -408,6 +428,9 @@ def parse_args(argv=None):
     p.add_argument("--on-demand-price", type=float, default=1.0)
     p.add_argument("--spot-price", type=float, default=0.3)
     p.add_argument("--threads", type=int, default=1, help="each node's worker threads")
+    p.add_argument("--spot-nodes", type=int, default=4, help="serving nodes (spot in a and b, on-demand in c)")
+    p.add_argument("--slo-ttft", type=float, default=2.0, help="SLO: time to first token at most this (s)")
+    p.add_argument("--slo-tpot", type=float, default=0.25, help="SLO: mean time per output token after it (s)")
     p.add_argument("--token-budget", type=int, default=64)
     p.add_argument("--client-timeout", type=float, default=120)
     p.add_argument("--keep-dir", action="store_true")
@@ -432,7 +455,7 @@ def main(argv=None) -> int:
         shutil.copy2(os.path.join(os.path.dirname(args.hearthd), b), bindir)
     args.hearthd_copy = os.path.join(bindir, "hearthd")
     schedule = spot_trace.spot_schedule(spot_trace.read_availability(args.availability), args.trace_start,
-                                        args.trace_end, args.compress, 2)
+                                        args.trace_end, args.compress, args.spot_nodes)
     requests = make_requests(args)
     result = {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
               "command": " ".join(sys.argv),
@@ -494,12 +517,12 @@ def main(argv=None) -> int:
 
 
 def print_run(r: dict) -> None:
-    print(f"run {r['mode']}: {r['completed']}/{r['requests']} completed, lost {r['lost']}; e2e p50/p99 "
+    print(f"run {r['mode']}: {r['completed']}/{r['requests']} completed, lost {r['lost']}; SLO met {r['slo_attainment']}; e2e p50/p99 "
           f"{r['e2e_ms']['p50']}/{r['e2e_ms']['p99']} ms; TTFT p50/p99 {r['ttft_ms']['p50']}/{r['ttft_ms']['p99']} ms; "
           f"tokens {r['tokens_delivered']} delivered, {r['tokens_generated_metrics']} generated; cost "
           f"${r['cost_dollars_metrics']} (clock ${r['cost_dollars_by_clock']}), "
           f"${r['dollars_per_million_tokens']}/M generated, ${r['dollars_per_million_delivered_tokens']}/M delivered; served by {r['served_by']}; handoffs {r['handoff_s_log']}; "
-          f"events {[(e['t_s'], e['event'], e['node']) for e in r['events']]}", flush=True)
+          f"events {[(e['t_s'], e['event'], e['node']) for e in r['events']]}; kv {r['kv_transfer']}", flush=True)
     for d in r["lost_detail"][:5]:
         print("  LOST:", d)
 
