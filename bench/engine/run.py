@@ -47,6 +47,8 @@ def parse_args():
     p.add_argument("--concurrency", default="1,4,16")
     p.add_argument("--rounds", type=int, default=3, help="alternations of Hearth and llama.cpp")
     p.add_argument("--repeats", type=int, default=2, help="measured repeats per engine per round")
+    p.add_argument("--long-context", type=int, default=0,
+                   help="also decode one stream after a prompt this long (0: not), where attention counts")
     p.add_argument("--no-llama-batch", action="store_true",
                    help="skip llama.cpp's concurrent decode (low-level llama_batch)")
     p.add_argument("--out", default=os.path.join(REPO, "bench", "engine", "results.json"))
@@ -60,7 +62,8 @@ def hearth_cmd(args, *extra):
 
 
 def run_hearth(args):
-    out = subprocess.run(hearth_cmd(args, "--concurrency", args.concurrency, "--repeats", str(args.repeats)),
+    extra = ["--long-context", str(args.long_context)] if args.long_context else []
+    out = subprocess.run(hearth_cmd(args, "--concurrency", args.concurrency, "--repeats", str(args.repeats), *extra),
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out)
 
@@ -74,7 +77,8 @@ class LlamaCpp:
         self.lc = llama_cpp
         self.args = args
         self.llm = llama_cpp.Llama(model_path=args.model, n_threads=args.threads, n_threads_batch=args.threads,
-                                   n_ctx=2048, n_batch=512, verbose=False)
+                                   n_ctx=max(2048, args.long_context + args.gen_tokens + 8), n_batch=512,
+                                   verbose=False)
         self.n_vocab = self.llm.n_vocab()
         self.batch_ctx = None
 
@@ -184,10 +188,13 @@ def cpu_model():
 
 def main():
     args = parse_args()
+    load_at_start = os.getloadavg()
     if not os.path.exists(args.hearth_bin):
         sys.exit(f"{args.hearth_bin} not found: build the hearth-bench-engine target first")
-    toks = json.loads(subprocess.run(hearth_cmd(args, "--tokens-only"), check=True, capture_output=True,
+    long_arg = ["--long-context", str(args.long_context)] if args.long_context else []
+    toks = json.loads(subprocess.run(hearth_cmd(args, "--tokens-only", *long_arg), check=True, capture_output=True,
                                      text=True).stdout)["tokens"]
+    long_prompt = toks.get("long_prompt", [])
     prompt, short = toks["prompt"], toks["decode_prompt"]
     all_tokens = prompt if len(prompt) >= len(short) else short
     conc = [int(c) for c in args.concurrency.split(",")]
@@ -198,7 +205,7 @@ def main():
     llama.prefill(prompt)
     llama.decode(short, 8)
 
-    h_prefill, h_decode = [], {}
+    h_prefill, h_decode, h_long, l_long, roofline = [], {}, [], [], []
     l_prefill, l_prefill_perf, l_decode, l_decode_perf = [], [], [], []
     l_batch, l_batch_perf = {c: [] for c in batched}, {c: [] for c in batched}
     do_batch = not args.no_llama_batch
@@ -208,6 +215,10 @@ def main():
         h_prefill += h["prefill"]["samples_tok_s"]
         for d in h["decode"]:
             h_decode.setdefault(d["concurrency"], []).extend(d["samples_tok_s"])
+        if "long_decode" in h:
+            h_long += h["long_decode"]["samples_tok_s"]
+        if "memory_read_gb_s" in h:
+            roofline.append((h["memory_read_gb_s"], h["weight_bytes_per_token"], h["roofline_tok_s"]))
         print(f"round {r + 1}/{args.rounds}: llama.cpp", file=sys.stderr, flush=True)
         for _ in range(args.repeats):
             wall, perf = llama.prefill(prompt)
@@ -216,6 +227,9 @@ def main():
             wall, perf = llama.decode(short, args.gen_tokens)
             l_decode.append(args.gen_tokens / wall)
             l_decode_perf.append(args.gen_tokens / perf if perf > 0 else None)
+            if long_prompt:
+                wall, _ = llama.decode(long_prompt, args.gen_tokens)
+                l_long.append(args.gen_tokens / wall)
             if do_batch:
                 try:
                     for c in batched:
@@ -233,6 +247,9 @@ def main():
         rows.append((f"decode, {c} streams (aggregate)", c, median(h_decode.get(c, [])),
                      median(l_batch[c]) if l_batch[c] else None))
 
+    if long_prompt:
+        rows.append((f"decode, 1 stream at {len(long_prompt)} context", 1, median(h_long), median(l_long)))
+
     # Noise from other processes only slows a run down, so the best sample is
     # printed beside the median: on a busy machine it is the steadier figure.
     best_rows = [("prompt processing", max(h_prefill), max(l_prefill)),
@@ -240,6 +257,8 @@ def main():
     for c in batched:
         best_rows.append((f"decode, {c} streams (aggregate)", max(h_decode.get(c, [0])),
                           max(l_batch[c]) if l_batch[c] else None))
+    if long_prompt:
+        best_rows.append((f"decode, 1 stream at {len(long_prompt)} context", max(h_long), max(l_long)))
     for title, table in (("median", [(n, h, l) for n, _, h, l in rows]), ("best", best_rows)):
         print(f"\n{'tok/s (' + title + ')':34} {'Hearth':>10} {'llama.cpp':>10} {'ratio':>7}")
         for name, h, l in table:
@@ -247,9 +266,23 @@ def main():
             ratio = f"{h / l:7.2f}" if (h and l) else f"{'-':>7}"
             print(f"{name:34} {h:10.1f} {ls} {ratio}")
 
+    # The decode roofline: every weight read once per token at the machine's read bandwidth
+    # (measured by the Hearth binary at the end of each of its runs; the best run is kept).
+    roof = None
+    if roofline:
+        bw, wbytes, roof_tok_s = max(roofline)
+        h1, l1 = median(h_decode.get(1, [])), median(l_decode)
+        roof = {"memory_read_gb_s": bw, "weight_bytes_per_token": wbytes, "roofline_tok_s": roof_tok_s,
+                "hearth_decode_1_of_roofline": h1 / roof_tok_s, "llama_cpp_decode_1_of_roofline": l1 / roof_tok_s}
+        print(f"\nmemory read {bw:.1f} GB/s, {wbytes / 1e6:.1f} MB of weights per token: roofline "
+              f"{roof_tok_s:.1f} tok/s; decode 1 stream (median) Hearth {100 * h1 / roof_tok_s:.0f}%, "
+              f"llama.cpp {100 * l1 / roof_tok_s:.0f}% of it")
+    print(f"load average at the end: {os.getloadavg()}")
+
     result = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "machine": {"cpu": cpu_model(), "logical_cpus": os.cpu_count(), "load_avg_at_end": os.getloadavg()},
+        "machine": {"cpu": cpu_model(), "logical_cpus": os.cpu_count(), "load_avg_at_start": load_at_start,
+                    "load_avg_at_end": os.getloadavg()},
         "model": args.model,
         "threads": args.threads,
         "prompt_tokens": len(prompt),
@@ -269,6 +302,9 @@ def main():
                       "decode_samples": {"1": l_decode, **{str(c): v for c, v in l_batch.items() if v}},
                       "decode_perf_tok_s": {"1": median_or_none(l_decode_perf),
                                             **{str(c): median_or_none(v) for c, v in l_batch_perf.items() if v}}},
+        "roofline": roof,
+        "long_context": {"context": len(long_prompt), "hearth_tok_s": median(h_long), "llama_cpp_tok_s": median(l_long),
+                         "hearth_samples": h_long, "llama_cpp_samples": l_long} if long_prompt else None,
         "ratios_hearth_over_llama_cpp": {name: (h / l if h and l else None) for name, _, h, l in rows},
         "best_tok_s": {name: {"hearth": h, "llama_cpp": l, "ratio": (h / l if h and l else None)}
                        for name, h, l in best_rows},
