@@ -20,7 +20,8 @@ INPUTS = [
     "The capital of France is Paris.",
     "Hearth batches embedding requests with generation.",
     "a",
-    # Long enough to be cut into several chunks under the token budget.
+    # Long enough to be cut into chunks beside a generation (whose decodes keep the step to the
+    # token budget).
     " ".join(f"Sentence {i} talks about item {i * 7 % 13}." for i in range(40)),
 ]
 
