@@ -80,7 +80,8 @@ struct Frame {
 struct WorkerHello {
   // 2: loads in three requests (kBeginLoad, kPollLoad, kFinishLoad); 3: logit_bias, min_tokens,
   // ignore_eos and stop_token_ids in a step's sampling parameters; 4: and a grammar; 5: KV blocks
-  // read and written (kReadKvBlocks, kWriteKvBlocks).
+  // read and written (kReadKvBlocks, kWriteKvBlocks), pooled (embedding) sequences and their
+  // vectors (StepSequence::pooling, StepReply::embeddings), the model's hidden size.
   uint32_t protocol_version = 5;
   int32_t pid = 0;
   std::string backend;  // "cpu" or "cuda"
