@@ -53,4 +53,12 @@ void SetError(httplib::Response& res, const ApiError& error) {
   res.set_content(ErrorBody(error), "application/json");
 }
 
+void SetError(httplib::Response& res, int http_status, std::string message, std::string type) {
+  ApiError e;
+  e.http_status = http_status;
+  e.message = std::move(message);
+  e.type = std::move(type);
+  SetError(res, e);
+}
+
 }  // namespace hearth::daemon

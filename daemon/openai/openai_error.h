@@ -26,5 +26,7 @@ std::string ErrorBody(const ApiError& error);
 ApiError ErrorFromStatus(const Status& status);
 
 void SetError(httplib::Response& res, const ApiError& error);
+// The same for an error with no param or code.
+void SetError(httplib::Response& res, int http_status, std::string message, std::string type);
 
 }  // namespace hearth::daemon

@@ -98,14 +98,6 @@ class ForwardedOutput final : public RequestSink,
   std::function<void()> waker_;      // GUARDED_BY(mu_)
 };
 
-void Refuse(httplib::Response& res, int status, const std::string& message, const std::string& type) {
-  ApiError e;
-  e.http_status = status;
-  e.message = message;
-  e.type = type;
-  SetError(res, e);
-}
-
 }  // namespace
 
 void ServedForwards::Add(Request request, std::weak_ptr<Progress> progress) {
@@ -157,25 +149,25 @@ void RegisterForwardRoute(http::Router& router, ForwardRouteOptions options) {
   auto auth = std::make_shared<BearerAuth>(std::vector<std::string>{options.token});
   router.Post(kForwardPath, [options, auth](const httplib::Request& req, httplib::Response& res) {
     if (options.token.empty() || !auth->Allows(req.get_header_value("Authorization"))) {
-      return Refuse(res, 401, "node-to-node calls need the cluster token (HEARTH_CLUSTER_TOKEN)",
+      return SetError(res, 401, "node-to-node calls need the cluster token (HEARTH_CLUSTER_TOKEN)",
                     "authentication_error");
     }
     if (options.refusal) {
       if (std::string why = options.refusal(); !why.empty()) {
         res.set_header("Retry-After", "1");
-        return Refuse(res, 503, "this node takes no routed work: " + why, "server_error");
+        return SetError(res, 503, "this node takes no routed work: " + why, "server_error");
       }
     }
     StatusOr<ForwardRequest> fwd = DecodeForwardRequest(req.body);
-    if (!fwd.ok()) return Refuse(res, 400, fwd.status().message(), "invalid_request_error");
+    if (!fwd.ok()) return SetError(res, 400, fwd.status().message(), "invalid_request_error");
     Engine* engine = options.engine ? options.engine() : nullptr;
-    if (!engine) return Refuse(res, 503, "the engine is not running", "server_error");
+    if (!engine) return SetError(res, 503, "the engine is not running", "server_error");
     const model::Tokenizer* tokenizer = engine->tokenizer(fwd->model);
-    if (!tokenizer) return Refuse(res, 404, "model '" + fwd->model + "' not found", "invalid_request_error");
+    if (!tokenizer) return SetError(res, 404, "model '" + fwd->model + "' not found", "invalid_request_error");
     for (const std::vector<int32_t>* ids : {&fwd->prompt, &fwd->committed}) {
       for (int32_t id : *ids) {
         if (id >= tokenizer->vocab_size()) {
-          return Refuse(res, 400, "forwarded request: token id " + std::to_string(id) + " is outside the vocabulary",
+          return SetError(res, 400, "forwarded request: token id " + std::to_string(id) + " is outside the vocabulary",
                         "invalid_request_error");
         }
       }

@@ -12,18 +12,6 @@
 #include "daemon/routing/kv_wire.h"
 
 namespace hearth::daemon {
-namespace {
-
-void Refuse(httplib::Response& res, int status, const std::string& message, const std::string& type) {
-  ApiError e;
-  e.http_status = status;
-  e.message = message;
-  e.type = type;
-  SetError(res, e);
-}
-
-}  // namespace
-
 std::string KvImportedEvent(int32_t blocks) { return "{\"imported_blocks\":" + std::to_string(blocks) + "}"; }
 
 StatusOr<int32_t> ParseKvImportedEvent(const std::string& data) {
@@ -40,21 +28,21 @@ void RegisterKvRoute(http::Router& router, KvRouteOptions options) {
   auto auth = std::make_shared<BearerAuth>(std::vector<std::string>{options.token});
   router.Post(kKvPath, [options, auth](const httplib::Request& req, httplib::Response& res) {
     if (options.token.empty() || !auth->Allows(req.get_header_value("Authorization"))) {
-      return Refuse(res, 401, "node-to-node calls need the cluster token (HEARTH_CLUSTER_TOKEN)",
+      return SetError(res, 401, "node-to-node calls need the cluster token (HEARTH_CLUSTER_TOKEN)",
                     "authentication_error");
     }
     if (options.refusal) {
       if (std::string why = options.refusal(); !why.empty()) {
-        return Refuse(res, 503, "this node takes no routed work: " + why, "server_error");
+        return SetError(res, 503, "this node takes no routed work: " + why, "server_error");
       }
     }
     StatusOr<KvPrefix> prefix = DecodeKvPrefix(req.body);
-    if (!prefix.ok()) return Refuse(res, 400, prefix.status().message(), "invalid_request_error");
+    if (!prefix.ok()) return SetError(res, 400, prefix.status().message(), "invalid_request_error");
     const int32_t vocab = options.vocab_size ? options.vocab_size(prefix->model) : 0;
-    if (vocab <= 0) return Refuse(res, 404, "model '" + prefix->model + "' not found", "invalid_request_error");
+    if (vocab <= 0) return SetError(res, 404, "model '" + prefix->model + "' not found", "invalid_request_error");
     for (int32_t t : prefix->tokens) {
       if (t >= vocab) {
-        return Refuse(res, 400, "KV body: token id " + std::to_string(t) + " is outside the vocabulary",
+        return SetError(res, 400, "KV body: token id " + std::to_string(t) + " is outside the vocabulary",
                       "invalid_request_error");
       }
     }
