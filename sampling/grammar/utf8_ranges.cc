@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/utf8.h"
+
 namespace hearth::grammar {
 namespace {
 
@@ -40,23 +42,7 @@ void Split(uint32_t lo, uint32_t hi, std::vector<Utf8Sequence>* out) {
 
 }  // namespace
 
-void AppendUtf8(uint32_t cp, std::vector<uint8_t>* out) {
-  if (cp < 0x80) {
-    out->push_back(static_cast<uint8_t>(cp));
-  } else if (cp < 0x800) {
-    out->push_back(static_cast<uint8_t>(0xC0 | (cp >> 6)));
-    out->push_back(static_cast<uint8_t>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out->push_back(static_cast<uint8_t>(0xE0 | (cp >> 12)));
-    out->push_back(static_cast<uint8_t>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<uint8_t>(0x80 | (cp & 0x3F)));
-  } else {
-    out->push_back(static_cast<uint8_t>(0xF0 | (cp >> 18)));
-    out->push_back(static_cast<uint8_t>(0x80 | ((cp >> 12) & 0x3F)));
-    out->push_back(static_cast<uint8_t>(0x80 | ((cp >> 6) & 0x3F)));
-    out->push_back(static_cast<uint8_t>(0x80 | (cp & 0x3F)));
-  }
-}
+void AppendUtf8(uint32_t cp, std::vector<uint8_t>* out) { EncodeUtf8(cp, out); }
 
 std::vector<CodePointRange> NormalizeRanges(std::vector<CodePointRange> ranges, bool negate) {
   for (CodePointRange& r : ranges) {
