@@ -10,6 +10,7 @@
 
 #include "common/json_parse.h"
 #include "sampling/stop_matcher.h"
+#include "daemon/openai/request_json.h"
 
 namespace hearth::daemon {
 namespace {
@@ -17,25 +18,13 @@ namespace {
 using rapidjson::Value;
 using Error = std::optional<ApiError>;
 
-ApiError Bad(std::string param, std::string message) {
-  return ApiError{400, std::move(message), "invalid_request_error", std::move(param), ""};
-}
-
-std::string Str(const Value& v) { return std::string(v.GetString(), v.GetStringLength()); }
-
 // At most this many bytes of a client's field name or block type go into an error message.
 constexpr size_t kMaxEchoBytes = 64;
 
 std::string Echo(const Value& v) {
-  std::string s = Str(v);
+  std::string s = JsonStr(v);
   if (s.size() > kMaxEchoBytes) s = s.substr(0, kMaxEchoBytes) + "...";
   return s;
-}
-
-const Value* Field(const Value& obj, const char* name) {
-  auto it = obj.FindMember(name);
-  if (it == obj.MemberEnd() || it->value.IsNull()) return nullptr;
-  return &it->value;
 }
 
 std::string Indexed(const std::string& name, size_t i) { return name + "[" + std::to_string(i) + "]"; }
@@ -47,17 +36,17 @@ constexpr const char* kNotYet[] = {"tools", "tool_choice", "thinking"};
 
 Error CheckFields(const Value& body) {
   for (auto it = body.MemberBegin(); it != body.MemberEnd(); ++it) {
-    const std::string name = Str(it->name);
+    const std::string name = JsonStr(it->name);
     bool known = false;
     for (const char* served : kServed) known = known || name == served;
     if (known) continue;
     for (const char* refused : kNotYet) {
       if (name == refused && !it->value.IsNull()) {
-        return Bad(name, name + " is not supported by Hearth's Messages API yet");
+        return BadParam(name, name + " is not supported by Hearth's Messages API yet");
       }
       known = known || name == refused;
     }
-    if (!known) return Bad(Echo(it->name), "unknown field: " + Echo(it->name));
+    if (!known) return BadParam(Echo(it->name), "unknown field: " + Echo(it->name));
   }
   return std::nullopt;
 }
@@ -72,9 +61,9 @@ Error GetInt(const Value& v, const std::string& param, int64_t lo, int64_t hi, i
              std::fabs(v.GetDouble()) < 9e18) {
     *out = static_cast<int64_t>(v.GetDouble());
   } else {
-    return Bad(param, param + " must be an integer in " + range);
+    return BadParam(param, param + " must be an integer in " + range);
   }
-  if (*out < lo || *out > hi) return Bad(param, param + " must be an integer in " + range);
+  if (*out < lo || *out > hi) return BadParam(param, param + " must be an integer in " + range);
   return std::nullopt;
 }
 
@@ -83,7 +72,7 @@ Error GetUnit(const Value& v, const std::string& param, double lo, double hi, fl
   if (!v.IsNumber() || !(v.GetDouble() >= lo && v.GetDouble() <= hi)) {
     std::string range = "[";
     range.append(std::to_string(static_cast<int>(lo))).append(", ").append(std::to_string(static_cast<int>(hi)));
-    return Bad(param, param + " must be a number in " + range + "]");
+    return BadParam(param, param + " must be a number in " + range + "]");
   }
   *out = static_cast<float>(v.GetDouble());
   return std::nullopt;
@@ -93,13 +82,13 @@ Error GetUnit(const Value& v, const std::string& param, double lo, double hi, fl
 // Hearth's prefix cache reuses every shared prefix anyway) and empty citations.
 Error ParseTextBlock(const Value& block, const std::string& at, std::string* out) {
   for (auto it = block.MemberBegin(); it != block.MemberEnd(); ++it) {
-    const std::string name = Str(it->name);
+    const std::string name = JsonStr(it->name);
     if (name == "type" || name == "text" || name == "cache_control") continue;
     if (name == "citations" && (it->value.IsNull() || (it->value.IsArray() && it->value.Empty()))) continue;
-    return Bad(at, at + ": text blocks do not take \"" + Echo(it->name) + "\"");
+    return BadParam(at, at + ": text blocks do not take \"" + Echo(it->name) + "\"");
   }
-  const Value* text = Field(block, "text");
-  if (!text || !text->IsString()) return Bad(at + ".text", at + ".text must be a string");
+  const Value* text = JsonField(block, "text");
+  if (!text || !text->IsString()) return BadParam(at + ".text", at + ".text must be a string");
   out->append(text->GetString(), text->GetStringLength());
   return std::nullopt;
 }
@@ -108,18 +97,18 @@ Error ParseTextBlock(const Value& block, const std::string& at, std::string* out
 // refused by name.
 Error ParseContent(const Value& v, const std::string& param, std::string* out) {
   if (v.IsString()) {
-    *out = Str(v);
+    *out = JsonStr(v);
     return std::nullopt;
   }
-  if (!v.IsArray()) return Bad(param, param + " must be a string or an array of content blocks");
+  if (!v.IsArray()) return BadParam(param, param + " must be a string or an array of content blocks");
   for (size_t i = 0; i < v.Size(); ++i) {
     const Value& block = v[static_cast<rapidjson::SizeType>(i)];
     const std::string at = Indexed(param, i);
-    if (!block.IsObject()) return Bad(at, at + " must be an object");
-    const Value* type = Field(block, "type");
-    if (!type || !type->IsString()) return Bad(at + ".type", at + ".type must be a string");
-    if (Str(*type) != "text") {
-      return Bad(at + ".type", at + ": content blocks of type \"" + Echo(*type) +
+    if (!block.IsObject()) return BadParam(at, at + " must be an object");
+    const Value* type = JsonField(block, "type");
+    if (!type || !type->IsString()) return BadParam(at + ".type", at + ".type must be a string");
+    if (JsonStr(*type) != "text") {
+      return BadParam(at + ".type", at + ": content blocks of type \"" + Echo(*type) +
                                    "\" are not supported; Hearth's Messages API takes text blocks only");
     }
     if (auto e = ParseTextBlock(block, at, out)) return e;
@@ -130,47 +119,47 @@ Error ParseContent(const Value& v, const std::string& param, std::string* out) {
 // Turns alternate, user first, as Anthropic's API requires. A final assistant turn is the
 // prefill the answer continues.
 Error ParseTurns(const Value& body, MessagesRequest* out) {
-  const Value* messages = Field(body, "messages");
-  if (!messages) return Bad("messages", "messages is required");
-  if (!messages->IsArray()) return Bad("messages", "messages must be an array");
-  if (messages->Empty()) return Bad("messages", "messages must not be empty");
+  const Value* messages = JsonField(body, "messages");
+  if (!messages) return BadParam("messages", "messages is required");
+  if (!messages->IsArray()) return BadParam("messages", "messages must be an array");
+  if (messages->Empty()) return BadParam("messages", "messages must not be empty");
   const size_t num = messages->Size();
   for (size_t i = 0; i < num; ++i) {
     const Value& m = (*messages)[static_cast<rapidjson::SizeType>(i)];
     const std::string at = Indexed("messages", i);
-    if (!m.IsObject()) return Bad(at, at + " must be an object");
+    if (!m.IsObject()) return BadParam(at, at + " must be an object");
     for (auto it = m.MemberBegin(); it != m.MemberEnd(); ++it) {
-      const std::string name = Str(it->name);
-      if (name != "role" && name != "content") return Bad(at, at + ": unknown field \"" + Echo(it->name) + "\"");
+      const std::string name = JsonStr(it->name);
+      if (name != "role" && name != "content") return BadParam(at, at + ": unknown field \"" + Echo(it->name) + "\"");
     }
-    const Value* role = Field(m, "role");
-    if (!role || !role->IsString()) return Bad(at + ".role", at + ".role must be \"user\" or \"assistant\"");
+    const Value* role = JsonField(m, "role");
+    if (!role || !role->IsString()) return BadParam(at + ".role", at + ".role must be \"user\" or \"assistant\"");
     model::ChatMessage message;
-    message.role = Str(*role);
+    message.role = JsonStr(*role);
     if (message.role != "user" && message.role != "assistant") {
-      return Bad(at + ".role", at + ".role must be \"user\" or \"assistant\"");
+      return BadParam(at + ".role", at + ".role must be \"user\" or \"assistant\"");
     }
     const std::string want = i % 2 == 0 ? "user" : "assistant";
     if (message.role != want) {
-      return Bad(at + ".role", at + ".role must be \"" + want +
+      return BadParam(at + ".role", at + ".role must be \"" + want +
                                    "\": roles must alternate between user and assistant, starting with user");
     }
-    const Value* content = Field(m, "content");
-    if (!content) return Bad(at + ".content", at + ".content is required");
+    const Value* content = JsonField(m, "content");
+    if (!content) return BadParam(at + ".content", at + ".content is required");
     if (auto e = ParseContent(*content, at + ".content", &message.content)) return e;
     const bool prefill = i + 1 == num && message.role == "assistant";
     if (prefill) {
       out->prefill = std::move(message.content);
       continue;
     }
-    if (message.content.empty()) return Bad(at + ".content", at + ".content must not be empty");
+    if (message.content.empty()) return BadParam(at + ".content", at + ".content must not be empty");
     out->request.messages.push_back(std::move(message));
   }
   return std::nullopt;
 }
 
 Error ParseSystem(const Value& body, MessagesRequest* out) {
-  const Value* system = Field(body, "system");
+  const Value* system = JsonField(body, "system");
   if (!system) return std::nullopt;
   std::string text;
   if (auto e = ParseContent(*system, "system", &text)) return e;
@@ -181,21 +170,21 @@ Error ParseSystem(const Value& body, MessagesRequest* out) {
 
 // The stop matcher's bounds (hearth::, not the OpenAI layer's own).
 Error ParseStopSequences(const Value& body, MessagesRequest* out) {
-  const Value* stop = Field(body, "stop_sequences");
+  const Value* stop = JsonField(body, "stop_sequences");
   if (!stop) return std::nullopt;
-  if (!stop->IsArray()) return Bad("stop_sequences", "stop_sequences must be an array of strings");
+  if (!stop->IsArray()) return BadParam("stop_sequences", "stop_sequences must be an array of strings");
   if (stop->Size() > hearth::kMaxStopStrings) {
-    return Bad("stop_sequences",
+    return BadParam("stop_sequences",
                "stop_sequences may hold at most " + std::to_string(hearth::kMaxStopStrings) + " strings");
   }
   for (const Value& s : stop->GetArray()) {
-    if (!s.IsString()) return Bad("stop_sequences", "stop_sequences must be an array of strings");
-    if (s.GetStringLength() == 0) return Bad("stop_sequences", "stop_sequences must not hold empty strings");
+    if (!s.IsString()) return BadParam("stop_sequences", "stop_sequences must be an array of strings");
+    if (s.GetStringLength() == 0) return BadParam("stop_sequences", "stop_sequences must not hold empty strings");
     if (s.GetStringLength() > kMaxStopStringBytes) {
-      return Bad("stop_sequences",
+      return BadParam("stop_sequences",
                  "stop_sequences strings may be at most " + std::to_string(kMaxStopStringBytes) + " bytes");
     }
-    out->stop_sequences.push_back(Str(s));
+    out->stop_sequences.push_back(JsonStr(s));
   }
   out->request.stop = out->stop_sequences;
   return std::nullopt;
@@ -204,35 +193,35 @@ Error ParseStopSequences(const Value& body, MessagesRequest* out) {
 // Anthropic's ranges: temperature and top_p in [0, 1], top_k a non-negative integer (0: off).
 Error ParseSampling(const Value& body, MessagesRequest* out) {
   SamplingParams& s = out->request.sampling;
-  if (const Value* v = Field(body, "temperature")) {
+  if (const Value* v = JsonField(body, "temperature")) {
     if (auto e = GetUnit(*v, "temperature", 0, 1, &s.temperature)) return e;
   }
-  if (const Value* v = Field(body, "top_p")) {
+  if (const Value* v = JsonField(body, "top_p")) {
     if (auto e = GetUnit(*v, "top_p", 0, 1, &s.top_p)) return e;
-    if (s.top_p == 0) return Bad("top_p", "top_p must be greater than 0");
+    if (s.top_p == 0) return BadParam("top_p", "top_p must be greater than 0");
   }
-  if (const Value* v = Field(body, "top_k")) {
+  if (const Value* v = JsonField(body, "top_k")) {
     int64_t k = 0;
     if (auto e = GetInt(*v, "top_k", 0, std::numeric_limits<int32_t>::max(), &k)) return e;
     s.top_k = static_cast<int32_t>(k);
   }
   Status st = s.Validate();
-  if (!st.ok()) return Bad(st.message().substr(0, st.message().find(' ')), st.message());
+  if (!st.ok()) return BadParam(st.message().substr(0, st.message().find(' ')), st.message());
   return std::nullopt;
 }
 
 // metadata: {"user_id": string or null}; Hearth keeps no per-user state, so user_id is read
 // and not used.
 Error ParseMetadata(const Value& body) {
-  const Value* metadata = Field(body, "metadata");
+  const Value* metadata = JsonField(body, "metadata");
   if (!metadata) return std::nullopt;
-  if (!metadata->IsObject()) return Bad("metadata", "metadata must be an object");
+  if (!metadata->IsObject()) return BadParam("metadata", "metadata must be an object");
   for (auto it = metadata->MemberBegin(); it != metadata->MemberEnd(); ++it) {
-    if (Str(it->name) != "user_id") {
-      return Bad("metadata", "metadata: unknown field \"" + Echo(it->name) + "\"");
+    if (JsonStr(it->name) != "user_id") {
+      return BadParam("metadata", "metadata: unknown field \"" + Echo(it->name) + "\"");
     }
     if (!it->value.IsNull() && !it->value.IsString()) {
-      return Bad("metadata.user_id", "metadata.user_id must be a string");
+      return BadParam("metadata.user_id", "metadata.user_id must be a string");
     }
   }
   return std::nullopt;
@@ -245,17 +234,17 @@ std::optional<ApiError> ParseMessagesRequest(std::string_view body, MessagesRequ
   out->request.endpoint = ApiEndpoint::kChatCompletions;
   rapidjson::Document doc;
   const JsonParse parsed = ParseJson(body, &doc);
-  if (!parsed.ok()) return Bad("", "the request body is " + parsed.message);
-  if (!doc.IsObject()) return Bad("", "the request body must be a JSON object");
+  if (!parsed.ok()) return BadParam("", "the request body is " + parsed.message);
+  if (!doc.IsObject()) return BadParam("", "the request body must be a JSON object");
   if (auto e = CheckFields(doc)) return e;
 
-  const Value* model = Field(doc, "model");
-  if (!model) return Bad("model", "model is required");
-  if (!model->IsString() || model->GetStringLength() == 0) return Bad("model", "model must be a non-empty string");
-  out->request.model = Str(*model);
+  const Value* model = JsonField(doc, "model");
+  if (!model) return BadParam("model", "model is required");
+  if (!model->IsString() || model->GetStringLength() == 0) return BadParam("model", "model must be a non-empty string");
+  out->request.model = JsonStr(*model);
 
-  const Value* max_tokens = Field(doc, "max_tokens");
-  if (!max_tokens) return Bad("max_tokens", "max_tokens is required");
+  const Value* max_tokens = JsonField(doc, "max_tokens");
+  if (!max_tokens) return BadParam("max_tokens", "max_tokens is required");
   int64_t n = 0;
   if (auto e = GetInt(*max_tokens, "max_tokens", 1, std::numeric_limits<int32_t>::max(), &n)) return e;
   out->request.max_tokens = static_cast<int32_t>(n);
@@ -265,8 +254,8 @@ std::optional<ApiError> ParseMessagesRequest(std::string_view body, MessagesRequ
   if (auto e = ParseStopSequences(doc, out)) return e;
   if (auto e = ParseSampling(doc, out)) return e;
   if (auto e = ParseMetadata(doc)) return e;
-  if (const Value* v = Field(doc, "stream")) {
-    if (!v->IsBool()) return Bad("stream", "stream must be a boolean");
+  if (const Value* v = JsonField(doc, "stream")) {
+    if (!v->IsBool()) return BadParam("stream", "stream must be a boolean");
     out->request.stream = v->GetBool();
   }
   return std::nullopt;

@@ -11,6 +11,7 @@
 #include "common/json_parse.h"
 #include "common/json_writer.h"
 #include "daemon/openai/request_fields.h"
+#include "daemon/openai/request_json.h"
 
 namespace hearth::daemon {
 namespace {
@@ -18,23 +19,13 @@ namespace {
 using rapidjson::Value;
 using Error = std::optional<ApiError>;
 
-ApiError Bad(std::string param, std::string message) {
-  return ApiError{400, std::move(message), "invalid_request_error", std::move(param), ""};
-}
-
-const Value* Field(const Value& obj, const char* name) {
-  auto it = obj.FindMember(name);
-  if (it == obj.MemberEnd() || it->value.IsNull()) return nullptr;
-  return &it->value;
-}
-
 // An array of token ids; `where` names it in errors.
 Error ParseTokens(const Value& v, const std::string& where, std::vector<int32_t>* out) {
-  if (v.Empty()) return Bad("input", where + " is an empty list of tokens");
+  if (v.Empty()) return BadParam("input", where + " is an empty list of tokens");
   out->reserve(v.Size());
   for (const Value& t : v.GetArray()) {
     if (!t.IsInt64() || t.GetInt64() < 0 || t.GetInt64() > std::numeric_limits<int32_t>::max()) {
-      return Bad("input", where + " must hold non-negative integer token ids");
+      return BadParam("input", where + " must hold non-negative integer token ids");
     }
     out->push_back(static_cast<int32_t>(t.GetInt64()));
   }
@@ -42,15 +33,15 @@ Error ParseTokens(const Value& v, const std::string& where, std::vector<int32_t>
 }
 
 Error ParseInput(const Value& doc, std::vector<EmbeddingInput>* out) {
-  const Value* input = Field(doc, "input");
-  if (!input) return Bad("input", "input is required");
+  const Value* input = JsonField(doc, "input");
+  if (!input) return BadParam("input", "input is required");
   if (input->IsString()) {
-    if (input->GetStringLength() == 0) return Bad("input", "input must not be an empty string");
+    if (input->GetStringLength() == 0) return BadParam("input", "input must not be an empty string");
     out->push_back({false, std::string(input->GetString(), input->GetStringLength()), {}});
     return std::nullopt;
   }
-  if (!input->IsArray()) return Bad("input", "input must be a string, an array of strings or an array of token ids");
-  if (input->Empty()) return Bad("input", "input must not be an empty array");
+  if (!input->IsArray()) return BadParam("input", "input must be a string, an array of strings or an array of token ids");
+  if (input->Empty()) return BadParam("input", "input must not be an empty array");
   const Value& first = (*input)[0];
   if (first.IsNumber()) {  // one list of token ids (its length is bounded by the context, later)
     EmbeddingInput one{true, "", {}};
@@ -59,7 +50,7 @@ Error ParseInput(const Value& doc, std::vector<EmbeddingInput>* out) {
     return std::nullopt;
   }
   if (input->Size() > kMaxEmbeddingInputs) {
-    return Bad("input", "input has " + std::to_string(input->Size()) + " items; at most " +
+    return BadParam("input", "input has " + std::to_string(input->Size()) + " items; at most " +
                             std::to_string(kMaxEmbeddingInputs) + " are allowed");
   }
   out->reserve(input->Size());
@@ -67,14 +58,14 @@ Error ParseInput(const Value& doc, std::vector<EmbeddingInput>* out) {
     const Value& item = (*input)[i];
     const std::string where = "input[" + std::to_string(i) + "]";
     if (item.IsString() && first.IsString()) {
-      if (item.GetStringLength() == 0) return Bad("input", where + " must not be an empty string");
+      if (item.GetStringLength() == 0) return BadParam("input", where + " must not be an empty string");
       out->push_back({false, std::string(item.GetString(), item.GetStringLength()), {}});
     } else if (item.IsArray() && first.IsArray()) {
       EmbeddingInput one{true, "", {}};
       if (auto e = ParseTokens(item, where, &one.tokens)) return e;
       out->push_back(std::move(one));
     } else {
-      return Bad("input", where + ": input must be all strings or all arrays of token ids");
+      return BadParam("input", where + ": input must be all strings or all arrays of token ids");
     }
   }
   return std::nullopt;
@@ -85,31 +76,31 @@ Error ParseInput(const Value& doc, std::vector<EmbeddingInput>* out) {
 std::optional<ApiError> ParseEmbeddingsRequest(std::string_view body, EmbeddingsRequest* out) {
   rapidjson::Document doc;
   const JsonParse parsed = ParseJson(body, &doc);
-  if (!parsed.ok()) return Bad("", "the request body is " + parsed.message);
-  if (!doc.IsObject()) return Bad("", "the request body must be a JSON object");
+  if (!parsed.ok()) return BadParam("", "the request body is " + parsed.message);
+  if (!doc.IsObject()) return BadParam("", "the request body must be a JSON object");
   if (auto e = CheckRequestFields(ApiEndpoint::kEmbeddings, doc)) return e;
-  const Value* model = Field(doc, "model");
-  if (!model) return Bad("model", "model is required");
-  if (!model->IsString() || model->GetStringLength() == 0) return Bad("model", "model must be a non-empty string");
+  const Value* model = JsonField(doc, "model");
+  if (!model) return BadParam("model", "model is required");
+  if (!model->IsString() || model->GetStringLength() == 0) return BadParam("model", "model must be a non-empty string");
   out->model.assign(model->GetString(), model->GetStringLength());
   if (auto e = ParseInput(doc, &out->inputs)) return e;
-  if (const Value* format = Field(doc, "encoding_format")) {
+  if (const Value* format = JsonField(doc, "encoding_format")) {
     const std::string_view f =
         format->IsString() ? std::string_view(format->GetString(), format->GetStringLength()) : "";
-    if (f != "float" && f != "base64") return Bad("encoding_format", "encoding_format must be \"float\" or \"base64\"");
+    if (f != "float" && f != "base64") return BadParam("encoding_format", "encoding_format must be \"float\" or \"base64\"");
     out->base64 = f == "base64";
   }
-  if (const Value* dims = Field(doc, "dimensions")) {
-    if (!dims->IsInt() || dims->GetInt() < 1) return Bad("dimensions", "dimensions must be a positive integer");
+  if (const Value* dims = JsonField(doc, "dimensions")) {
+    if (!dims->IsInt() || dims->GetInt() < 1) return BadParam("dimensions", "dimensions must be a positive integer");
     out->dimensions = dims->GetInt();
   }
-  if (const Value* pooling = Field(doc, "pooling")) {
+  if (const Value* pooling = JsonField(doc, "pooling")) {
     std::optional<Pooling> p;
     if (pooling->IsString()) p = PoolingFromName(std::string_view(pooling->GetString(), pooling->GetStringLength()));
-    if (!p) return Bad("pooling", "pooling must be \"mean\" or \"last\"");
+    if (!p) return BadParam("pooling", "pooling must be \"mean\" or \"last\"");
     out->pooling = *p;
   }
-  if (const Value* user = Field(doc, "user"); user && !user->IsString()) return Bad("user", "user must be a string");
+  if (const Value* user = JsonField(doc, "user"); user && !user->IsString()) return BadParam("user", "user must be a string");
   return std::nullopt;
 }
 

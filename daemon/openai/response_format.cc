@@ -6,18 +6,15 @@
 #include "sampling/grammar/gbnf_parser.h"
 #include "sampling/grammar/json_schema_grammar.h"
 #include "sampling/sampling_params.h"
+#include "daemon/openai/request_json.h"
 
 namespace hearth::daemon {
 namespace {
 
-ApiError Bad(const char* param, std::string message) {
-  return ApiError{400, std::move(message), "invalid_request_error", param, ""};
-}
-
 // The grammar text for a response_format object, "" for {"type":"text"}.
 std::optional<ApiError> FromResponseFormat(const rapidjson::Value& rf, std::string* grammar) {
   if (!rf.IsObject() || !rf.HasMember("type") || !rf["type"].IsString()) {
-    return Bad("response_format", "response_format must be an object with a string 'type'");
+    return BadParam("response_format", "response_format must be an object with a string 'type'");
   }
   const std::string type(rf["type"].GetString(), rf["type"].GetStringLength());
   if (type == "text") return std::nullopt;
@@ -26,18 +23,18 @@ std::optional<ApiError> FromResponseFormat(const rapidjson::Value& rf, std::stri
     return std::nullopt;
   }
   if (type != "json_schema") {
-    return Bad("response_format",
+    return BadParam("response_format",
                "response_format type '" + type + "' is not supported (text, json_object or json_schema)");
   }
   if (!rf.HasMember("json_schema") || !rf["json_schema"].IsObject()) {
-    return Bad("response_format", "response_format json_schema needs a 'json_schema' object");
+    return BadParam("response_format", "response_format json_schema needs a 'json_schema' object");
   }
   const rapidjson::Value& js = rf["json_schema"];
   if (!js.HasMember("name") || !js["name"].IsString()) {
-    return Bad("response_format", "response_format.json_schema.name must be a string");
+    return BadParam("response_format", "response_format.json_schema.name must be a string");
   }
   if (js.HasMember("strict") && !js["strict"].IsBool() && !js["strict"].IsNull()) {
-    return Bad("response_format", "response_format.json_schema.strict must be a boolean");
+    return BadParam("response_format", "response_format.json_schema.strict must be a boolean");
   }
   if (!js.HasMember("schema")) {
     *grammar = grammar::JsonObjectGbnf();  // OpenAI: no schema means any JSON object
@@ -47,7 +44,7 @@ std::optional<ApiError> FromResponseFormat(const rapidjson::Value& rf, std::stri
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   js["schema"].Accept(w);
   auto text = grammar::JsonSchemaToGbnf(std::string_view(buf.GetString(), buf.GetSize()));
-  if (!text.ok()) return Bad("response_format", "response_format: " + text.status().message());
+  if (!text.ok()) return BadParam("response_format", "response_format: " + text.status().message());
   *grammar = std::move(*text);
   return std::nullopt;
 }
@@ -62,21 +59,21 @@ std::optional<ApiError> ParseResponseFormat(const rapidjson::Value& body, std::s
     if (auto e = FromResponseFormat(body["response_format"], grammar)) return e;
   }
   if (body.HasMember("grammar") && !body["grammar"].IsNull()) {
-    if (!grammar->empty()) return Bad("grammar", "give either grammar or a JSON response_format, not both");
+    if (!grammar->empty()) return BadParam("grammar", "give either grammar or a JSON response_format, not both");
     const rapidjson::Value& g = body["grammar"];
-    if (!g.IsString()) return Bad("grammar", "grammar must be a string");
+    if (!g.IsString()) return BadParam("grammar", "grammar must be a string");
     if (g.GetStringLength() > kMaxGrammarBytes) {
-      return Bad("grammar", "grammar may hold at most " + std::to_string(kMaxGrammarBytes) + " bytes");
+      return BadParam("grammar", "grammar may hold at most " + std::to_string(kMaxGrammarBytes) + " bytes");
     }
     param = "grammar";
     grammar->assign(g.GetString(), g.GetStringLength());
   }
   if (grammar->empty()) return std::nullopt;
-  if (grammar->size() > kMaxGrammarBytes) return Bad(param, "the schema compiles to a grammar over 256 KiB");
+  if (grammar->size() > kMaxGrammarBytes) return BadParam(param, "the schema compiles to a grammar over 256 KiB");
   // Compiled once here to refuse what the worker could not run; the worker compiles it again
   // against the vocabulary and caches that by text.
   auto compiled = grammar::ParseGbnf(*grammar);
-  if (!compiled.ok()) return Bad(param, std::string(param) + ": " + compiled.status().message());
+  if (!compiled.ok()) return BadParam(param, std::string(param) + ": " + compiled.status().message());
   return std::nullopt;
 }
 

@@ -9,6 +9,7 @@
 
 #include "common/json_parse.h"
 #include "common/json_writer.h"
+#include "daemon/openai/request_json.h"
 
 namespace hearth::daemon {
 namespace {
@@ -16,34 +17,24 @@ namespace {
 using rapidjson::Value;
 using Error = std::optional<ApiError>;
 
-ApiError Bad(std::string param, std::string message) {
-  return ApiError{400, std::move(message), "invalid_request_error", std::move(param), ""};
-}
-
-const Value* Field(const Value& obj, const char* name) {
-  auto it = obj.FindMember(name);
-  if (it == obj.MemberEnd() || it->value.IsNull()) return nullptr;
-  return &it->value;
-}
-
 // The body as an object whose every field is one of `known`.
 Error ParseObject(std::string_view body, std::initializer_list<std::string_view> known, rapidjson::Document* doc) {
   const JsonParse parsed = ParseJson(body, doc);
-  if (!parsed.ok()) return Bad("", "the request body is " + parsed.message);
-  if (!doc->IsObject()) return Bad("", "the request body must be a JSON object");
+  if (!parsed.ok()) return BadParam("", "the request body is " + parsed.message);
+  if (!doc->IsObject()) return BadParam("", "the request body must be a JSON object");
   for (auto it = doc->MemberBegin(); it != doc->MemberEnd(); ++it) {
     const std::string_view name(it->name.GetString(), it->name.GetStringLength());
     bool found = false;
     for (std::string_view k : known) found = found || k == name;
-    if (!found) return Bad(std::string(name), "Unrecognized request argument supplied: " + std::string(name));
+    if (!found) return BadParam(std::string(name), "Unrecognized request argument supplied: " + std::string(name));
   }
   return std::nullopt;
 }
 
 Error ParseModel(const Value& doc, std::string* out) {
-  const Value* model = Field(doc, "model");
-  if (!model) return Bad("model", "model is required");
-  if (!model->IsString() || model->GetStringLength() == 0) return Bad("model", "model must be a non-empty string");
+  const Value* model = JsonField(doc, "model");
+  if (!model) return BadParam("model", "model is required");
+  if (!model->IsString() || model->GetStringLength() == 0) return BadParam("model", "model must be a non-empty string");
   out->assign(model->GetString(), model->GetStringLength());
   return std::nullopt;
 }
@@ -72,22 +63,22 @@ std::optional<ApiError> ParseTokenizeRequest(std::string_view body, TokenizeRequ
   }
   std::string model;
   if (auto e = ParseModel(doc, &model)) return e;
-  const Value* prompt = Field(doc, "prompt");
-  const Value* messages = Field(doc, "messages");
-  if ((prompt == nullptr) == (messages == nullptr)) return Bad("prompt", "give either prompt or messages");
-  const Value* special = Field(doc, "add_special_tokens");
-  const Value* generation = Field(doc, "add_generation_prompt");
-  if (special && !special->IsBool()) return Bad("add_special_tokens", "add_special_tokens must be a boolean");
+  const Value* prompt = JsonField(doc, "prompt");
+  const Value* messages = JsonField(doc, "messages");
+  if ((prompt == nullptr) == (messages == nullptr)) return BadParam("prompt", "give either prompt or messages");
+  const Value* special = JsonField(doc, "add_special_tokens");
+  const Value* generation = JsonField(doc, "add_generation_prompt");
+  if (special && !special->IsBool()) return BadParam("add_special_tokens", "add_special_tokens must be a boolean");
   if (generation && !(generation->IsBool() && generation->GetBool())) {
-    return Bad("add_generation_prompt", "add_generation_prompt=false is not supported");
+    return BadParam("add_generation_prompt", "add_generation_prompt=false is not supported");
   }
   if (messages) {
     // The template writes the special tokens it wants; generation adds none on top.
-    if (special) return Bad("add_special_tokens", "add_special_tokens applies to prompt, not messages");
+    if (special) return BadParam("add_special_tokens", "add_special_tokens applies to prompt, not messages");
     return ParseMessagesAsChat(doc, &out->prompt);
   }
-  if (generation) return Bad("add_generation_prompt", "add_generation_prompt applies to messages, not prompt");
-  if (!prompt->IsString()) return Bad("prompt", "prompt must be a string");
+  if (generation) return BadParam("add_generation_prompt", "add_generation_prompt applies to messages, not prompt");
+  if (!prompt->IsString()) return BadParam("prompt", "prompt must be a string");
   out->prompt.endpoint = ApiEndpoint::kCompletions;
   out->prompt.model = std::move(model);
   out->prompt.prompt_text.assign(prompt->GetString(), prompt->GetStringLength());
@@ -100,13 +91,13 @@ std::optional<ApiError> ParseDetokenizeRequest(std::string_view body, Detokenize
   rapidjson::Document doc;
   if (auto e = ParseObject(body, {"model", "tokens"}, &doc)) return e;
   if (auto e = ParseModel(doc, &out->model)) return e;
-  const Value* tokens = Field(doc, "tokens");
-  if (!tokens) return Bad("tokens", "tokens is required");
-  if (!tokens->IsArray()) return Bad("tokens", "tokens must be an array of token ids");
+  const Value* tokens = JsonField(doc, "tokens");
+  if (!tokens) return BadParam("tokens", "tokens is required");
+  if (!tokens->IsArray()) return BadParam("tokens", "tokens must be an array of token ids");
   out->tokens.reserve(tokens->Size());
   for (const Value& t : tokens->GetArray()) {
-    if (!t.IsInt()) return Bad("tokens", "tokens must be non-negative integer token ids");
-    if (t.GetInt() < 0) return Bad("tokens", "tokens must be non-negative integer token ids");
+    if (!t.IsInt()) return BadParam("tokens", "tokens must be non-negative integer token ids");
+    if (t.GetInt() < 0) return BadParam("tokens", "tokens must be non-negative integer token ids");
     out->tokens.push_back(t.GetInt());
   }
   return std::nullopt;
@@ -115,7 +106,7 @@ std::optional<ApiError> ParseDetokenizeRequest(std::string_view body, Detokenize
 std::optional<ApiError> CheckTokenCount(size_t count, int32_t max_model_len, const char* param) {
   if (max_model_len <= 0 || count <= static_cast<size_t>(max_model_len)) return std::nullopt;
   ApiError e =
-      Bad(param, std::string(param) + " holds " + std::to_string(count) +
+      BadParam(param, std::string(param) + " holds " + std::to_string(count) +
                      " tokens, more than this model's maximum context length of " + std::to_string(max_model_len));
   e.code = "context_length_exceeded";
   return e;

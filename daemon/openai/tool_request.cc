@@ -8,6 +8,7 @@
 #include "sampling/grammar/gbnf_parser.h"
 #include "sampling/grammar/json_schema_grammar.h"
 #include "sampling/sampling_params.h"
+#include "daemon/openai/request_json.h"
 
 namespace hearth::daemon {
 namespace {
@@ -15,23 +16,11 @@ namespace {
 using rapidjson::Value;
 using Error = std::optional<ApiError>;
 
-ApiError Bad(std::string param, std::string message) {
-  return ApiError{400, std::move(message), "invalid_request_error", std::move(param), ""};
-}
-
-std::string Str(const Value& v) { return std::string(v.GetString(), v.GetStringLength()); }
-
 std::string Json(const Value& v) {
   rapidjson::StringBuffer buf;
   rapidjson::Writer<rapidjson::StringBuffer> w(buf);
   v.Accept(w);
   return std::string(buf.GetString(), buf.GetSize());
-}
-
-const Value* Field(const Value& obj, const char* name) {
-  auto it = obj.FindMember(name);
-  if (it == obj.MemberEnd() || it->value.IsNull()) return nullptr;
-  return &it->value;
 }
 
 // OpenAI's rule for function names.
@@ -47,34 +36,34 @@ bool ValidName(std::string_view name) {
 // tools[i]: {"type":"function","function":{"name", "description"?, "parameters"?, "strict"?}}.
 Error CheckTool(const Value& tool, size_t i, std::vector<std::string>* names) {
   const std::string at = "tools[" + std::to_string(i) + "]";
-  if (!tool.IsObject()) return Bad(at, at + " must be an object");
-  const Value* type = Field(tool, "type");
-  if (!type || !type->IsString() || Str(*type) != "function") {
-    return Bad(at + ".type", at + ".type must be \"function\" (the only tool type supported)");
+  if (!tool.IsObject()) return BadParam(at, at + " must be an object");
+  const Value* type = JsonField(tool, "type");
+  if (!type || !type->IsString() || JsonStr(*type) != "function") {
+    return BadParam(at + ".type", at + ".type must be \"function\" (the only tool type supported)");
   }
-  const Value* fn = Field(tool, "function");
-  if (!fn || !fn->IsObject()) return Bad(at + ".function", at + ".function must be an object");
-  const Value* name = Field(*fn, "name");
-  if (!name) return Bad(at + ".function.name", at + ".function.name is required");
+  const Value* fn = JsonField(tool, "function");
+  if (!fn || !fn->IsObject()) return BadParam(at + ".function", at + ".function must be an object");
+  const Value* name = JsonField(*fn, "name");
+  if (!name) return BadParam(at + ".function.name", at + ".function.name is required");
   if (!name->IsString() || !ValidName(std::string_view(name->GetString(), name->GetStringLength()))) {
-    return Bad(at + ".function.name", at + ".function.name must be 1 to 64 letters, digits, underscores or dashes");
+    return BadParam(at + ".function.name", at + ".function.name must be 1 to 64 letters, digits, underscores or dashes");
   }
   for (const std::string& seen : *names) {
-    if (seen == Str(*name)) return Bad(at + ".function.name", "two tools are named '" + seen + "'");
+    if (seen == JsonStr(*name)) return BadParam(at + ".function.name", "two tools are named '" + seen + "'");
   }
-  names->push_back(Str(*name));
-  if (const Value* d = Field(*fn, "description"); d && !d->IsString()) {
-    return Bad(at + ".function.description", at + ".function.description must be a string");
+  names->push_back(JsonStr(*name));
+  if (const Value* d = JsonField(*fn, "description"); d && !d->IsString()) {
+    return BadParam(at + ".function.description", at + ".function.description must be a string");
   }
-  if (const Value* s = Field(*fn, "strict"); s && !s->IsBool()) {
-    return Bad(at + ".function.strict", at + ".function.strict must be a boolean");
+  if (const Value* s = JsonField(*fn, "strict"); s && !s->IsBool()) {
+    return BadParam(at + ".function.strict", at + ".function.strict must be a boolean");
   }
-  if (const Value* p = Field(*fn, "parameters")) {
+  if (const Value* p = JsonField(*fn, "parameters")) {
     const std::string param = at + ".function.parameters";
-    if (!p->IsObject()) return Bad(param, param + " must be a JSON schema object");
-    const Value* ptype = Field(*p, "type");
-    if (ptype && !(ptype->IsString() && Str(*ptype) == "object")) {
-      return Bad(param, param + " must be a schema of type \"object\" (the arguments are a JSON object)");
+    if (!p->IsObject()) return BadParam(param, param + " must be a JSON schema object");
+    const Value* ptype = JsonField(*p, "type");
+    if (ptype && !(ptype->IsString() && JsonStr(*ptype) == "object")) {
+      return BadParam(param, param + " must be a schema of type \"object\" (the arguments are a JSON object)");
     }
   }
   return std::nullopt;
@@ -82,10 +71,10 @@ Error CheckTool(const Value& tool, size_t i, std::vector<std::string>* names) {
 
 Error ParseChoice(const Value& body, ToolRequest* out) {
   out->choice = out->has_tools() ? ToolChoice::kAuto : ToolChoice::kNone;
-  const Value* v = Field(body, "tool_choice");
+  const Value* v = JsonField(body, "tool_choice");
   if (!v) return std::nullopt;
   if (v->IsString()) {
-    const std::string s = Str(*v);
+    const std::string s = JsonStr(*v);
     if (s == "none") {
       out->choice = ToolChoice::kNone;
     } else if (s == "auto") {
@@ -93,31 +82,31 @@ Error ParseChoice(const Value& body, ToolRequest* out) {
     } else if (s == "required") {
       out->choice = ToolChoice::kRequired;
     } else {
-      return Bad("tool_choice",
+      return BadParam("tool_choice",
                  "tool_choice must be \"none\", \"auto\", \"required\" or {\"type\": \"function\", "
                  "\"function\": {\"name\": ...}}");
     }
   } else if (v->IsObject()) {
-    const Value* type = Field(*v, "type");
-    const Value* fn = Field(*v, "function");
-    const Value* name = fn && fn->IsObject() ? Field(*fn, "name") : nullptr;
-    if (!type || !type->IsString() || Str(*type) != "function" || !name || !name->IsString()) {
-      return Bad("tool_choice",
+    const Value* type = JsonField(*v, "type");
+    const Value* fn = JsonField(*v, "function");
+    const Value* name = fn && fn->IsObject() ? JsonField(*fn, "name") : nullptr;
+    if (!type || !type->IsString() || JsonStr(*type) != "function" || !name || !name->IsString()) {
+      return BadParam("tool_choice",
                  "tool_choice as an object must be {\"type\": \"function\", \"function\": {\"name\": ...}}");
     }
     out->choice = ToolChoice::kNamed;
-    out->forced_name = Str(*name);
+    out->forced_name = JsonStr(*name);
     bool known = false;
     for (const std::string& n : out->names) known = known || n == out->forced_name;
     if (out->has_tools() && !known) {
-      return Bad("tool_choice",
+      return BadParam("tool_choice",
                  "tool_choice names the function '" + out->forced_name.substr(0, 64) + "', which is not in tools");
     }
   } else {
-    return Bad("tool_choice", "tool_choice must be a string or an object");
+    return BadParam("tool_choice", "tool_choice must be a string or an object");
   }
   if (out->forced() && !out->has_tools()) {
-    return Bad("tool_choice", "tool_choice requires tools: the request offers none");
+    return BadParam("tool_choice", "tool_choice requires tools: the request offers none");
   }
   return std::nullopt;
 }
@@ -128,12 +117,12 @@ Error HoistDefs(Value& params, const char* keyword, Value& defs, rapidjson::Docu
                 const std::string& param) {
   auto it = params.FindMember(keyword);
   if (it == params.MemberEnd()) return std::nullopt;
-  if (!it->value.IsObject()) return Bad(param, param + ": " + keyword + " must be an object");
+  if (!it->value.IsObject()) return BadParam(param, param + ": " + keyword + " must be an object");
   for (auto d = it->value.MemberBegin(); d != it->value.MemberEnd(); ++d) {
     auto existing = defs.FindMember(d->name);
     if (existing != defs.MemberEnd()) {
       if (existing->value != d->value) {
-        return Bad(param, param + ": " + keyword + "/" + Str(d->name) + " is defined differently by another tool");
+        return BadParam(param, param + ": " + keyword + "/" + JsonStr(d->name) + " is defined differently by another tool");
       }
       continue;
     }
@@ -154,13 +143,13 @@ std::optional<ApiError> ToolCallGrammar(const Value& tools, const std::vector<st
   Value definitions(rapidjson::kObjectType);
   for (rapidjson::SizeType i = 0; i < tools.Size(); ++i) {
     const Value& fn = tools[i]["function"];
-    const std::string name = Str(fn["name"]);
+    const std::string name = JsonStr(fn["name"]);
     bool wanted = allowed.empty();
     for (const std::string& n : allowed) wanted = wanted || n == name;
     if (!wanted) continue;
     const std::string param = "tools[" + std::to_string(i) + "].function.parameters";
     Value params(rapidjson::kObjectType);
-    if (const Value* p = Field(fn, "parameters")) params.CopyFrom(*p, a);
+    if (const Value* p = JsonField(fn, "parameters")) params.CopyFrom(*p, a);
     if (!params.HasMember("type")) params.AddMember("type", "object", a);
     if (auto e = HoistDefs(params, "$defs", defs, a, param)) return e;
     if (auto e = HoistDefs(params, "definitions", definitions, a, param)) return e;
@@ -189,44 +178,44 @@ std::optional<ApiError> ToolCallGrammar(const Value& tools, const std::vector<st
   if (definitions.MemberCount() > 0) schema.AddMember("definitions", definitions, a);
   auto text = grammar::JsonSchemaToGbnf(Json(schema));
   if (!text.ok())
-    return Bad("tools", "tools: the functions' parameters cannot be enforced: " + text.status().message());
+    return BadParam("tools", "tools: the functions' parameters cannot be enforced: " + text.status().message());
   if (text->size() > kMaxGrammarBytes)
-    return Bad("tools", "tools: the functions' parameters compile to a grammar over 256 KiB");
+    return BadParam("tools", "tools: the functions' parameters compile to a grammar over 256 KiB");
   auto compiled = grammar::ParseGbnf(*text);
-  if (!compiled.ok()) return Bad("tools", "tools: " + compiled.status().message());
+  if (!compiled.ok()) return BadParam("tools", "tools: " + compiled.status().message());
   *grammar = std::move(*text);
   return std::nullopt;
 }
 
 std::optional<ApiError> ParseMessageToolFields(const Value& m, const std::string& at, model::ChatMessage* out) {
-  if (const Value* id = Field(m, "tool_call_id")) {
-    if (!id->IsString()) return Bad(at + ".tool_call_id", at + ".tool_call_id must be a string");
-    out->tool_call_id = Str(*id);
+  if (const Value* id = JsonField(m, "tool_call_id")) {
+    if (!id->IsString()) return BadParam(at + ".tool_call_id", at + ".tool_call_id must be a string");
+    out->tool_call_id = JsonStr(*id);
   }
   if (out->role == "tool" && out->tool_call_id.empty()) {
-    return Bad(at + ".tool_call_id", at + ".tool_call_id is required for a tool message");
+    return BadParam(at + ".tool_call_id", at + ".tool_call_id is required for a tool message");
   }
-  if (const Value* name = Field(m, "name")) {
-    if (!name->IsString()) return Bad(at + ".name", at + ".name must be a string");
-    if (out->role == "tool") out->name = Str(*name);
+  if (const Value* name = JsonField(m, "name")) {
+    if (!name->IsString()) return BadParam(at + ".name", at + ".name must be a string");
+    if (out->role == "tool") out->name = JsonStr(*name);
   }
-  const Value* calls = Field(m, "tool_calls");
+  const Value* calls = JsonField(m, "tool_calls");
   if (!calls) return std::nullopt;
   const std::string param = at + ".tool_calls";
-  if (out->role != "assistant") return Bad(param, param + " is only allowed on assistant messages");
-  if (!calls->IsArray()) return Bad(param, param + " must be an array");
+  if (out->role != "assistant") return BadParam(param, param + " is only allowed on assistant messages");
+  if (!calls->IsArray()) return BadParam(param, param + " must be an array");
   if (calls->Empty()) return std::nullopt;
   rapidjson::Document doc(rapidjson::kArrayType);
   auto& a = doc.GetAllocator();
   for (rapidjson::SizeType i = 0; i < calls->Size(); ++i) {
     const Value& call = (*calls)[i];
     const std::string ci = param + "[" + std::to_string(i) + "]";
-    const Value* fn = call.IsObject() ? Field(call, "function") : nullptr;
-    const Value* id = call.IsObject() ? Field(call, "id") : nullptr;
-    const Value* name = fn && fn->IsObject() ? Field(*fn, "name") : nullptr;
-    const Value* args = fn && fn->IsObject() ? Field(*fn, "arguments") : nullptr;
+    const Value* fn = call.IsObject() ? JsonField(call, "function") : nullptr;
+    const Value* id = call.IsObject() ? JsonField(call, "id") : nullptr;
+    const Value* name = fn && fn->IsObject() ? JsonField(*fn, "name") : nullptr;
+    const Value* args = fn && fn->IsObject() ? JsonField(*fn, "arguments") : nullptr;
     if (!id || !id->IsString() || !name || !name->IsString() || (args && !args->IsString())) {
-      return Bad(ci, ci + " must be {\"id\": string, \"type\": \"function\", \"function\": {\"name\": string, "
+      return BadParam(ci, ci + " must be {\"id\": string, \"type\": \"function\", \"function\": {\"name\": string, "
                           "\"arguments\": string}}");
     }
     Value arguments(rapidjson::kObjectType);
@@ -251,18 +240,18 @@ std::optional<ApiError> ParseMessageToolFields(const Value& m, const std::string
 
 std::optional<ApiError> ParseToolRequest(const Value& body, ToolRequest* out) {
   *out = ToolRequest{};
-  const Value* tools = Field(body, "tools");
+  const Value* tools = JsonField(body, "tools");
   if (tools) {
-    if (!tools->IsArray()) return Bad("tools", "tools must be an array");
+    if (!tools->IsArray()) return BadParam("tools", "tools must be an array");
     if (tools->Size() > kMaxTools)
-      return Bad("tools", "tools may hold at most " + std::to_string(kMaxTools) + " tools");
+      return BadParam("tools", "tools may hold at most " + std::to_string(kMaxTools) + " tools");
     for (rapidjson::SizeType i = 0; i < tools->Size(); ++i) {
       if (auto e = CheckTool((*tools)[i], i, &out->names)) return e;
     }
     if (!tools->Empty()) out->tools_json = Json(*tools);
   }
-  if (const Value* p = Field(body, "parallel_tool_calls")) {
-    if (!p->IsBool()) return Bad("parallel_tool_calls", "parallel_tool_calls must be a boolean");
+  if (const Value* p = JsonField(body, "parallel_tool_calls")) {
+    if (!p->IsBool()) return BadParam("parallel_tool_calls", "parallel_tool_calls must be a boolean");
     out->parallel = p->GetBool();
   }
   if (auto e = ParseChoice(body, out)) return e;
@@ -270,8 +259,8 @@ std::optional<ApiError> ParseToolRequest(const Value& body, ToolRequest* out) {
   // A schema the compiler refuses is found per tool first, so the 400 names the tool.
   for (rapidjson::SizeType i = 0; i < tools->Size(); ++i) {
     const Value& fn = (*tools)[i]["function"];
-    if (out->choice == ToolChoice::kNamed && Str(fn["name"]) != out->forced_name) continue;
-    const Value* p = Field(fn, "parameters");
+    if (out->choice == ToolChoice::kNamed && JsonStr(fn["name"]) != out->forced_name) continue;
+    const Value* p = JsonField(fn, "parameters");
     if (!p) continue;
     rapidjson::Document params;
     params.CopyFrom(*p, params.GetAllocator());
@@ -279,7 +268,7 @@ std::optional<ApiError> ParseToolRequest(const Value& body, ToolRequest* out) {
     auto text = grammar::JsonSchemaToGbnf(Json(params));
     if (!text.ok()) {
       const std::string param = "tools[" + std::to_string(i) + "].function.parameters";
-      return Bad(param, param + ": " + text.status().message());
+      return BadParam(param, param + ": " + text.status().message());
     }
   }
   std::vector<std::string> allowed;
