@@ -33,6 +33,8 @@
 #include "daemon/durability/request_journal.h"
 #include "daemon/requests/request_id_text.h"
 #include "daemon/requests/request_registry.h"
+#include "daemon/api/finish_waiter.h"
+#include "daemon/openai/request_json.h"
 #include "model/chat_template.h"
 #include "model/tokenizer.h"
 
@@ -53,43 +55,10 @@ int64_t UnixNow() {
 
 void Fail(httplib::Response& res, const ApiError& error) { SetError(res, error); }
 
-ApiError BadRequest(std::string param, std::string message, std::string code = "") {
-  return ApiError{400, std::move(message), "invalid_request_error", std::move(param), std::move(code)};
-}
-
 // --- Non-streaming ---------------------------------------------------------------------------
 
-// Waits for a request's finish. The answer itself is read from the request's entry, which
-// records every event before this sink sees it (RequestEntry::Tee).
-class FinishWaiter : public RequestSink {
- public:
-  void OnToken(const TokenEvent&) override {}
-
-  void OnFinish(const FinishEvent& event) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    finish_ = event;
-    done_ = true;
-    cv_.notify_all();
-  }
-
-  FinishEvent Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return done_; });
-    return finish_;
-  }
-
-  // Waits at most `timeout`; true once finished (then Wait() returns at once).
-  bool WaitFor(std::chrono::milliseconds timeout) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, timeout, [this] { return done_; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  FinishEvent finish_;  // GUARDED_BY(mu_)
-  bool done_ = false;   // GUARDED_BY(mu_)
-};
+// A non-streamed request waits with a FinishWaiter; its answer itself is read from the request's
+// entry, which records every event before the sink sees it (RequestEntry::Tee).
 
 // A finished request's non-streamed answer, from what its entry recorded: the first answer and
 // an idempotent retry's (before or after a restart) are built alike, logprobs included.
@@ -142,7 +111,7 @@ class OpenAiRoutes {
     if (auto e = Prepare(endpoint, req.body, &p)) return FailBeforeSubmit(res, *e);
     const int32_t n = p.request.n;
     if (n > 1 && !key.empty()) {
-      return FailBeforeSubmit(res, BadRequest("Idempotency-Key", "Idempotency-Key is not supported with n > 1"));
+      return FailBeforeSubmit(res, BadParam("Idempotency-Key", "Idempotency-Key is not supported with n > 1"));
     }
     if (options_.journal) {
       // Overload answers 429 before anything is written: storing, then forgetting, a request

@@ -22,6 +22,8 @@
 #include "daemon/openai/openai_error.h"
 #include "daemon/openai/openai_request.h"
 #include "daemon/openai/tokenize_request.h"
+#include "daemon/api/finish_waiter.h"
+#include "daemon/openai/request_json.h"
 #include "model/tokenizer.h"
 
 namespace hearth::daemon {
@@ -29,37 +31,6 @@ namespace {
 
 // How often a waiting handler looks whether its client is still there.
 constexpr std::chrono::milliseconds kClientCheckInterval{100};
-
-ApiError Bad(std::string param, std::string message, std::string code = "") {
-  return ApiError{400, std::move(message), "invalid_request_error", std::move(param), std::move(code)};
-}
-
-// Receives one input's finish (its vector) on the engine's thread.
-class EmbeddingWaiter : public RequestSink {
- public:
-  void OnToken(const TokenEvent&) override {}
-  void OnFinish(const FinishEvent& event) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    finish_ = event;
-    done_ = true;
-    cv_.notify_all();
-  }
-  // True once finished (then finish() is its event).
-  bool WaitFor(std::chrono::milliseconds timeout) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, timeout, [this] { return done_; });
-  }
-  FinishEvent finish() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return finish_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  FinishEvent finish_;  // GUARDED_BY(mu_)
-  bool done_ = false;   // GUARDED_BY(mu_)
-};
 
 // The inputs as token ids, each checked against the vocabulary and the context.
 std::optional<ApiError> InputTokens(const EmbeddingsRequest& request, const model::Tokenizer& tokenizer,
@@ -69,10 +40,10 @@ std::optional<ApiError> InputTokens(const EmbeddingsRequest& request, const mode
     const std::string where = request.inputs.size() == 1 ? "input" : "input[" + std::to_string(i) + "]";
     std::vector<int32_t> ids =
         in.is_tokens ? in.tokens : tokenizer.Encode(in.text, /*add_special=*/true, /*parse_special=*/false);
-    if (ids.empty()) return Bad("input", where + " has no tokens");
+    if (ids.empty()) return BadParam("input", where + " has no tokens");
     for (int32_t t : ids) {
       if (t >= tokenizer.vocab_size()) {
-        return Bad("input", where + ": token id " + std::to_string(t) + " is outside the vocabulary (size " +
+        return BadParam("input", where + ": token id " + std::to_string(t) + " is outside the vocabulary (size " +
                                 std::to_string(tokenizer.vocab_size()) + ")");
       }
     }
@@ -87,7 +58,7 @@ std::optional<ApiError> InputTokens(const EmbeddingsRequest& request, const mode
 
 std::optional<ApiError> CheckDimensions(const EmbeddingsRequest& request, int32_t width) {
   if (!request.dimensions || width <= 0 || *request.dimensions == width) return std::nullopt;
-  return Bad("dimensions", "dimensions must be " + std::to_string(width) + ", the model's embedding size: Hearth " +
+  return BadParam("dimensions", "dimensions must be " + std::to_string(width) + ", the model's embedding size: Hearth " +
                                "does not shorten embeddings (the model was not trained for it)");
 }
 
@@ -105,7 +76,7 @@ void Embeddings(Engine* engine, const httplib::Request& req, httplib::Response& 
 
   // Every input is an engine request of its own; admitted all or none.
   std::vector<uint64_t> ids;
-  std::vector<std::shared_ptr<EmbeddingWaiter>> waiters;
+  std::vector<std::shared_ptr<FinishWaiter>> waiters;
   int64_t prompt_tokens = 0;
   auto cancel_all = [&] {
     for (uint64_t id : ids) engine->Cancel(id);
@@ -117,7 +88,7 @@ void Embeddings(Engine* engine, const httplib::Request& req, httplib::Response& 
     gen.prompt = std::move(prompt);
     gen.pooling = request.pooling;
     gen.durable = false;
-    auto waiter = std::make_shared<EmbeddingWaiter>();
+    auto waiter = std::make_shared<FinishWaiter>();
     StatusOr<uint64_t> id = engine->Submit(std::move(gen), waiter);
     if (!id.ok()) {
       cancel_all();
@@ -130,13 +101,13 @@ void Embeddings(Engine* engine, const httplib::Request& req, httplib::Response& 
   LogInfo("embeddings submitted").Kv("model", request.model).Kv("inputs", ids.size()).Kv("first_id", ids.front());
 
   std::vector<std::vector<float>> vectors;
-  for (const std::shared_ptr<EmbeddingWaiter>& w : waiters) {
+  for (const std::shared_ptr<FinishWaiter>& w : waiters) {
     while (!w->WaitFor(kClientCheckInterval)) {
       if (http::ClientConnected(req)) continue;
       LogInfo("client went away; cancelling its embeddings").Kv("first_id", ids.front());
       return cancel_all();
     }
-    FinishEvent finish = w->finish();
+    FinishEvent finish = w->Wait();
     if (finish.finish_reason != FinishReason::kStop || !finish.status.ok() || finish.embedding.empty()) {
       cancel_all();
       if (finish.finish_reason == FinishReason::kStop && finish.status.ok()) {

@@ -12,9 +12,9 @@
 
 namespace hearth::daemon {
 
-// 400 invalid_request_error for `param`.
-inline ApiError BadParam(std::string param, std::string message) {
-  return ApiError{400, std::move(message), "invalid_request_error", std::move(param), ""};
+// 400 invalid_request_error for `param`, with an error code when one is given.
+inline ApiError BadParam(std::string param, std::string message, std::string code = "") {
+  return ApiError{400, std::move(message), "invalid_request_error", std::move(param), std::move(code)};
 }
 
 // A JSON string's bytes (which may hold NULs).
